@@ -1,0 +1,140 @@
+/**
+ * Finds kernel reports ("splats") in console or dmesg text: WARNINGs, BUGs,
+ * oopses, panics, might_sleep reports, allocation failures and the like.
+ * Takes lines, returns records; knows nothing about processes or files, so
+ * its tests feed it real captured logs.
+ *
+ * Line numbers and function names differ between kernel versions
+ * (mm/page_alloc.c:5634 __alloc_pages on 6.1, :4832 __alloc_pages_noprof on
+ * 6.12): match on kind and file, never on the line.
+ */
+import type { SplatKind, SplatPattern } from '../scenario/types.ts';
+
+export interface Splat {
+  kind: SplatKind;
+  /** The line that opened the report, without timestamp. */
+  title: string;
+  /** Source location as printed, e.g. mm/page_alloc.c:5634. */
+  at?: string;
+  func?: string;
+  /** Index of the title line in the input. */
+  line: number;
+  /** The report's lines (title first), without timestamps. */
+  lines: string[];
+}
+
+interface Rule {
+  kind: SplatKind;
+  re: RegExp;
+  /** Capture groups holding location and function. */
+  at?: (m: RegExpExecArray) => { at?: string; func?: string };
+}
+
+/** First match wins: specific BUG forms come before the generic one. */
+const RULES: Rule[] = [
+  { kind: 'warning', re: /^WARNING: CPU: \d+ PID: \d+ at (\S+?:\d+) (\S+)/, at: (m) => ({ at: m[1], func: m[2] }) },
+  { kind: 'warning', re: /^WARNING: at (\S+?:\d+) (\S+)/, at: (m) => ({ at: m[1], func: m[2] }) },
+  { kind: 'bug', re: /^kernel BUG at (\S+?:\d+)!/, at: (m) => ({ at: m[1] }) },
+  { kind: 'sleep-in-atomic', re: /^BUG: sleeping function called from invalid context at (\S+?:\d+)/, at: (m) => ({ at: m[1] }) },
+  { kind: 'scheduling-while-atomic', re: /^BUG: scheduling while atomic/ },
+  { kind: 'kasan', re: /^BUG: KASAN: (\S+) in (\S+)/, at: (m) => ({ func: m[2] }) },
+  { kind: 'kfence', re: /^BUG: KFENCE: .* in (\S+)/, at: (m) => ({ func: m[1] }) },
+  { kind: 'soft-lockup', re: /^(?:BUG|watchdog): soft lockup/ },
+  { kind: 'oops', re: /^BUG: (?:unable to handle|kernel NULL pointer dereference)/ },
+  { kind: 'bug', re: /^BUG: / },
+  // x86 6.1 prints "invalid opcode: 0000 [#1]", 6.12 "Oops: invalid opcode: 0000 [#1]"; arm64 "Internal error: Oops - BUG: ...".
+  { kind: 'oops', re: /^(?:Oops: |invalid opcode: |general protection fault|Internal error: )/ },
+  { kind: 'panic', re: /^Kernel panic - not syncing: / },
+  { kind: 'alloc-failure', re: /^(\S.*?): page allocation failure: order:\d+, mode:/ },
+  { kind: 'vmalloc-failure', re: /^(?:vmalloc error: |\S+: vmalloc error: |vmalloc: allocation failure)/ },
+  { kind: 'oom', re: /^(?:Out of memory: |\S+ invoked oom-killer: )/ },
+  { kind: 'rcu-stall', re: /^rcu: INFO: rcu_\w+ (?:self-)?detected stall/ },
+  { kind: 'hung-task', re: /^INFO: task \S+ blocked for more than/ },
+  { kind: 'kmemleak', re: /^unreferenced object 0x/ },
+];
+
+const TIMESTAMP = /^\s*\[\s*\d+\.\d+\]\s?/;
+/** Reports end here; otherwise at the next report, at a probe marker, or after MAX_LINES. */
+const END = /^(?:---\[ end (?:trace|Kernel panic)|kalloc_probe: )/;
+const MAX_LINES = 80;
+
+export function stripTimestamp(line: string): string {
+  return line.replace(/\r$/, '').replace(TIMESTAMP, '');
+}
+
+function match(text: string): { rule: Rule; m: RegExpExecArray } | undefined {
+  for (const rule of RULES) {
+    const m = rule.re.exec(text);
+    if (m) return { rule, m };
+  }
+  return undefined;
+}
+
+export function parseSplats(input: readonly string[]): Splat[] {
+  const splats: Splat[] = [];
+  let open: Splat | undefined;
+  input.forEach((raw, i) => {
+    const text = stripTimestamp(raw);
+    const hit = match(text);
+    if (hit) {
+      open = { kind: hit.rule.kind, title: text, line: i, lines: [text], ...(hit.rule.at?.(hit.m) ?? {}) };
+      splats.push(open);
+      return;
+    }
+    if (!open) return;
+    if (END.test(text) || open.lines.length >= MAX_LINES) {
+      if (text.startsWith('---[ end')) open.lines.push(text);
+      open = undefined;
+      return;
+    }
+    open.lines.push(text);
+  });
+  return splats;
+}
+
+export function splatMatches(s: Splat, p: SplatPattern): boolean {
+  if (s.kind !== p.kind) return false;
+  if (p.at !== undefined && !(s.at ?? '').includes(p.at)) return false;
+  if (p.text !== undefined && !s.lines.some((l) => l.includes(p.text!))) return false;
+  return true;
+}
+
+export function describePattern(p: SplatPattern): string {
+  return [p.kind, p.at && `at ${p.at}`, p.text && `"${p.text}"`].filter(Boolean).join(' ');
+}
+
+/**
+ * Splits a log by the probe's request markers ("kalloc_probe: begin seq=N" /
+ * "end seq=N"). Lines between the two belong to request N; a request with no
+ * end marker is where the kernel died.
+ */
+export interface Section {
+  seq: number;
+  lines: string[];
+  ended: boolean;
+}
+
+const BEGIN_MARK = /^kalloc_probe: begin seq=(\d+)/;
+const END_MARK = /^kalloc_probe: end seq=(\d+)/;
+
+export function sectionsBySeq(input: readonly string[]): Map<number, Section> {
+  const out = new Map<number, Section>();
+  let cur: Section | undefined;
+  for (const raw of input) {
+    const text = stripTimestamp(raw);
+    const b = BEGIN_MARK.exec(text);
+    if (b) {
+      cur = { seq: Number(b[1]), lines: [], ended: false };
+      out.set(cur.seq, cur);
+      continue;
+    }
+    const e = END_MARK.exec(text);
+    if (e && cur && Number(e[1]) === cur.seq) {
+      cur.ended = true;
+      cur = undefined;
+      continue;
+    }
+    cur?.lines.push(raw);
+  }
+  return out;
+}

@@ -1,0 +1,81 @@
+/**
+ * The kharness command line: argument parsing and wiring only. Error classes
+ * map to exit codes here and nowhere else: 0 all passed, 1 a test failed,
+ * 2 usage, setup, build, boot or infrastructure error, 130 interrupted.
+ */
+import { parseArgs } from 'node:util';
+import { KharnessError, UsageError } from '../errors.ts';
+import { killAll } from '../guest/processes.ts';
+import { buildCommand } from './build.ts';
+import { runCommand } from './run.ts';
+import { schemaCommand } from './schema.ts';
+
+export interface Command {
+  summary: string;
+  usage: string;
+  options: NonNullable<Parameters<typeof parseArgs>[0]>['options'];
+  run(values: Record<string, unknown>, positionals: string[], signal: AbortSignal): Promise<number>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  run: runCommand,
+  build: buildCommand,
+  schema: schemaCommand,
+};
+
+function help(): string {
+  const lines = ['kharness — boots real kernels in QEMU and checks how their allocators behave.', '', 'Commands:'];
+  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(8)} ${c.summary}`);
+  lines.push('', 'Run `kharness <command> --help` for its options.');
+  return lines.join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h') {
+    process.stdout.write(help() + '\n');
+    return name ? 0 : 2;
+  }
+  const cmd = COMMANDS[name];
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    interrupts++;
+    // QEMU goes first: nothing may outlive the harness.
+    killAll();
+    if (interrupts > 1) process.exit(130);
+    process.stderr.write(`\n${sig}: stopping; finished results are on disk.\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    if (!cmd) throw new UsageError(`unknown command "${name}"`, `Commands: ${Object.keys(COMMANDS).join(', ')}`);
+    let parsed;
+    try {
+      parsed = parseArgs({ args: rest, options: { ...cmd.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    } catch (e) {
+      throw new UsageError((e as Error).message, `Usage: ${cmd.usage}`);
+    }
+    if (parsed.values.help) {
+      process.stdout.write(`Usage: ${cmd.usage}\n`);
+      return 0;
+    }
+    const code = await cmd.run(parsed.values, parsed.positionals, controller.signal);
+    return controller.signal.aborted ? 130 : code;
+  } catch (e) {
+    killAll();
+    if (controller.signal.aborted) return 130;
+    if (e instanceof KharnessError) {
+      process.stderr.write(`kharness: ${e.message}\n`);
+      if (e.details) process.stderr.write(e.details.split('\n').map((l) => `  | ${l}`).join('\n') + '\n');
+      if (e.hint) process.stderr.write(`${e.hint}\n`);
+      return 2;
+    }
+    process.stderr.write(`kharness: internal error (a bug in kharness, please report it):\n${(e as Error)?.stack ?? String(e)}\n`);
+    return 2;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

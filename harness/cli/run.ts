@@ -1,0 +1,78 @@
+import { readdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { UsageError } from '../errors.ts';
+import { DEFAULT_TIMEOUTS } from '../guest/guest.ts';
+import { consoleReporter } from '../report/console.ts';
+import { runAll } from '../run/run.ts';
+import { loadScenarioFile } from '../scenario/load.ts';
+import { SCENARIOS_DIR } from '../paths.ts';
+import { consoleLog } from '../util/log.ts';
+import { useColor } from '../util/tty.ts';
+import type { Command } from './main.ts';
+
+/** Files, directories of *.yaml, or (none given) every shipped scenario. */
+export async function resolveScenarioFiles(args: string[]): Promise<string[]> {
+  const inputs = args.length ? args : [SCENARIOS_DIR];
+  const out: string[] = [];
+  for (const a of inputs) {
+    const st = await stat(a).catch(() => undefined);
+    if (!st) throw new UsageError(`no such scenario file or directory: ${a}`);
+    if (st.isDirectory()) {
+      for (const f of (await readdir(a)).filter((f) => /\.ya?ml$/.test(f)).sort()) out.push(join(a, f));
+    } else out.push(a);
+  }
+  return out;
+}
+
+const list = (v: unknown) => String(v).split(',').map((s) => s.trim()).filter(Boolean);
+const seconds = (v: unknown, d: number) => (v === undefined ? d : Number(v) * 1000);
+
+export const runCommand: Command = {
+  summary: 'run scenarios on real kernels in QEMU',
+  usage: 'kharness run [SCENARIO.yaml|DIR ...] [--arch x86_64[,arm64]] [--kernel 6.1[,6.12]] [--out DIR] [--accel auto|kvm|tcg] [--memory MiB] [--smp N] [--boot-timeout S] [--step-timeout S] [--verbose]',
+  options: {
+    arch: { type: 'string', default: 'x86_64' },
+    kernel: { type: 'string', default: '6.1' },
+    out: { type: 'string' },
+    accel: { type: 'string', default: 'auto' },
+    memory: { type: 'string', default: '512' },
+    smp: { type: 'string', default: '2' },
+    jobs: { type: 'string' },
+    'boot-timeout': { type: 'string' },
+    'step-timeout': { type: 'string' },
+    color: { type: 'boolean' },
+    'no-color': { type: 'boolean' },
+    verbose: { type: 'boolean', short: 'v' },
+  },
+  async run(v, positionals, signal) {
+    const accel = String(v.accel);
+    if (!['auto', 'kvm', 'tcg'].includes(accel)) throw new UsageError(`--accel must be auto, kvm or tcg, not "${accel}"`);
+    const files = await resolveScenarioFiles(positionals);
+    // Every file is validated before anything builds: a typo costs seconds, not a kernel build.
+    const scenarios = await Promise.all(files.map((f) => loadScenarioFile(f)));
+    const outDir = resolve(v.out ? String(v.out) : join('kharness-results', new Date().toISOString().replace(/[:.]/g, '-')));
+    const color = useColor({ flag: v.color ? true : v['no-color'] ? false : undefined });
+    const log = consoleLog(Boolean(v.verbose));
+    const summary = await runAll({
+      scenarios,
+      arches: list(v.arch),
+      kernels: list(v.kernel),
+      outDir,
+      log,
+      reporters: [consoleReporter({ color, write: (s) => process.stdout.write(s) })],
+      timeouts: {
+        ...DEFAULT_TIMEOUTS,
+        bootMs: seconds(v['boot-timeout'], DEFAULT_TIMEOUTS.bootMs),
+        stepMs: seconds(v['step-timeout'], DEFAULT_TIMEOUTS.stepMs),
+      },
+      memoryMb: Number(v.memory),
+      smp: Number(v.smp),
+      accel: accel as 'auto' | 'kvm' | 'tcg',
+      jobs: v.jobs ? Number(v.jobs) : undefined,
+      argv: process.argv.slice(2),
+      signal,
+    });
+    process.stdout.write(`results: ${summary.resultsFile}\n`);
+    return summary.exitCode;
+  },
+};

@@ -1,0 +1,68 @@
+/**
+ * Every error a user can meet carries a machine code, a sentence saying what
+ * went wrong, and a hint saying what to do. The CLI maps the class to an exit
+ * code in one place (cli/main.ts); only unexpected errors print a stack.
+ */
+export type ErrorCode =
+  | 'USAGE'
+  | 'SCENARIO'
+  | 'HOST_TOOL'
+  | 'BUILD'
+  | 'BOOT'
+  | 'TIMEOUT'
+  | 'GUEST'
+  | 'PROBE'
+  | 'INTERRUPTED';
+
+export class KharnessError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly hint?: string,
+    readonly details?: string,
+  ) {
+    super(message);
+    this.name = 'KharnessError';
+  }
+}
+
+export class UsageError extends KharnessError {
+  constructor(message: string, hint?: string) {
+    super('USAGE', message, hint ?? 'Run `kharness --help` for usage.');
+  }
+}
+
+/** A scenario file problem, always with file:line:column. */
+export class ScenarioError extends KharnessError {
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly column: number,
+    readonly reason: string,
+  ) {
+    super('SCENARIO', `${file}:${line}:${column}: ${reason}`);
+  }
+}
+
+export class HostToolError extends KharnessError {
+  constructor(tool: string, pkg: string) {
+    super('HOST_TOOL', `${tool} is not installed on this host.`, `Install it with: sudo apt-get install ${pkg}  (or run ./setup.sh)`);
+  }
+}
+
+/** A phase ran out of time; the phase is named so the user knows where. */
+export class PhaseTimeoutError extends KharnessError {
+  constructor(
+    readonly phase: string,
+    readonly ms: number,
+    details?: string,
+  ) {
+    super('TIMEOUT', `timed out after ${(ms / 1000).toFixed(1)} s in phase "${phase}"`, undefined, details);
+  }
+}
+
+export function tail(text: string, lines = 20): string {
+  const all = text.split('\n');
+  while (all.length && all[all.length - 1] === '') all.pop();
+  return all.slice(-lines).join('\n');
+}

@@ -1,0 +1,97 @@
+/**
+ * Everything that differs between guest architectures, as data. Adding an
+ * arch means adding an entry here (and its config fragment under
+ * kernels/config/); a unit test checks every catalog arch has a complete one.
+ */
+export interface ArchSpec {
+  /** Name used on the command line and in results. */
+  name: string;
+  /** The kernel's ARCH= value. */
+  kernelArch: string;
+  /** CROSS_COMPILE= prefix when the host is not this arch. */
+  crossPrefix: string;
+  crossPackage: string;
+  /** make target and resulting image, relative to the build dir. */
+  imageTarget: string;
+  imagePath: string;
+  /** Config fragment under kernels/config/. */
+  fragment: string;
+  /** Debian architecture of the guest userspace packages, and its multiarch triplet. */
+  debianArch: string;
+  multiarch: string;
+  /** Node's process.arch on a host that runs this arch natively. */
+  nativeHost: string;
+  qemu: {
+    binary: string;
+    package: string;
+    machine: string;
+    /** CPU model under TCG. */
+    cpu: string;
+    console: string;
+    /** virtio-net device name for this machine. */
+    netDevice: string;
+  };
+  /** Kernel command line additions for this arch. */
+  cmdline: string[];
+}
+
+export const ARCHES: Readonly<Record<string, ArchSpec>> = {
+  x86_64: {
+    name: 'x86_64',
+    kernelArch: 'x86_64',
+    crossPrefix: 'x86_64-linux-gnu-',
+    crossPackage: 'gcc-x86-64-linux-gnu',
+    imageTarget: 'bzImage',
+    imagePath: 'arch/x86/boot/bzImage',
+    fragment: 'x86_64.config',
+    debianArch: 'amd64',
+    multiarch: 'x86_64-linux-gnu',
+    nativeHost: 'x64',
+    qemu: {
+      binary: 'qemu-system-x86_64',
+      package: 'qemu-system-x86',
+      machine: 'q35',
+      // "max" gives the guest RDRAND under TCG: crng is ready at once and the first ssh login does not stall.
+      cpu: 'max',
+      console: 'ttyS0',
+      netDevice: 'virtio-net-pci',
+    },
+    // Under TCG the clocksource watchdog finds the TSC "unstable" against
+    // jiffies and falls back to a 4 ms clock, which makes every timing fact
+    // useless. QEMU's TSC is monotonic; tell the kernel to trust it.
+    cmdline: ['tsc=reliable'],
+  },
+  arm64: {
+    name: 'arm64',
+    kernelArch: 'arm64',
+    crossPrefix: 'aarch64-linux-gnu-',
+    crossPackage: 'gcc-aarch64-linux-gnu',
+    imageTarget: 'Image',
+    imagePath: 'arch/arm64/boot/Image',
+    fragment: 'arm64.config',
+    debianArch: 'arm64',
+    multiarch: 'aarch64-linux-gnu',
+    nativeHost: 'arm64',
+    qemu: {
+      binary: 'qemu-system-aarch64',
+      package: 'qemu-system-arm',
+      machine: 'virt',
+      // "max" emulates pointer authentication slowly under TCG; cortex-a57 boots about 4x faster.
+      cpu: 'cortex-a57',
+      console: 'ttyAMA0',
+      netDevice: 'virtio-net-pci',
+    },
+    cmdline: [],
+  },
+};
+
+export function archSpec(name: string): ArchSpec {
+  const a = ARCHES[name];
+  if (!a) throw new Error(`unknown arch "${name}" (known: ${Object.keys(ARCHES).join(', ')})`);
+  return a;
+}
+
+/** Whether this host builds for the arch without a cross compiler. */
+export function isNative(a: ArchSpec, hostArch: string = process.arch): boolean {
+  return a.nativeHost === hostArch;
+}

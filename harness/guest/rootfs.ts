@@ -1,0 +1,129 @@
+/**
+ * Guest userspace from Debian packages of the guest's architecture: busybox
+ * and dropbear with its libraries, fetched with `apt-get download` and
+ * unpacked with dpkg-deb, never installed. A foreign architecture gets its
+ * own apt state under the cache, so the host's dpkg and apt configuration
+ * stay as they are. The unpacked tree becomes a cached base initramfs.
+ */
+import { existsSync } from 'node:fs';
+import { lstat, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { KharnessError } from '../errors.ts';
+import { getOrBuild, withLock } from '../kernel/cache.ts';
+import { cacheRoot } from '../paths.ts';
+import { hashParts } from '../util/hash.ts';
+import type { Log } from '../util/log.ts';
+import { capture, runLogged } from '../util/proc.ts';
+import type { ArchSpec } from './arches.ts';
+import { writeCpio, type CpioEntry } from './cpio.ts';
+
+/** dropbear-bin and what it links against (apt-cache depends, Debian 12). */
+export const GUEST_PACKAGES = ['busybox-static', 'dropbear-bin', 'libc6', 'libcrypt1', 'libtomcrypt1', 'libtommath1', 'libgmp10', 'zlib1g'];
+
+/** Not needed in the guest; leaving them out keeps the initramfs small. */
+const SKIP = [/^usr\/share\//, /^usr\/lib\/[^/]+\/gconv\//, /^usr\/libexec\//, /^etc\/(?!ld\.so)/, /^usr\/lib\/[^/]+\/audit\//];
+
+const RECIPE = 'guest-base-2';
+
+async function hostDebianArch(): Promise<string> {
+  return (await capture('dpkg', ['--print-architecture'])).trim();
+}
+
+/** apt-get options for a foreign architecture: state of its own under the cache. */
+async function aptOptions(arch: ArchSpec, root: string, log: Log): Promise<string[]> {
+  if (arch.debianArch === (await hostDebianArch())) return [];
+  const state = join(root, 'apt', arch.debianArch);
+  const opts = [
+    `-o`, `APT::Architecture=${arch.debianArch}`,
+    `-o`, `APT::Architectures=${arch.debianArch}`,
+    `-o`, `Dir::State=${join(state, 'state')}`,
+    `-o`, `Dir::State::status=${join(state, 'state', 'status')}`,
+    `-o`, `Dir::Cache=${join(state, 'cache')}`,
+    `-o`, `Debug::NoLocking=1`,
+  ];
+  await withLock(join(root, 'locks'), `apt-${arch.debianArch}`, async () => {
+    if (existsSync(join(state, 'state', 'lists', 'updated'))) return;
+    await mkdir(join(state, 'state', 'lists', 'partial'), { recursive: true });
+    await mkdir(join(state, 'cache', 'archives', 'partial'), { recursive: true });
+    await writeFile(join(state, 'state', 'status'), '');
+    log.info(`  fetching Debian package lists for ${arch.debianArch}`);
+    await runLogged('apt-get', [...opts, 'update'], { log: join(state, 'apt.log'), phase: `apt-get update (${arch.debianArch})`, timeoutMs: 10 * 60_000 });
+    await writeFile(join(state, 'state', 'lists', 'updated'), new Date().toISOString());
+  });
+  return opts;
+}
+
+async function walk(dir: string, base: string, out: CpioEntry[]): Promise<void> {
+  for (const name of (await readdir(dir)).sort()) {
+    const full = join(dir, name);
+    const rel = relative(base, full);
+    if (SKIP.some((re) => re.test(rel + '/') || re.test(rel))) continue;
+    const st = await lstat(full);
+    if (st.isSymbolicLink()) out.push({ type: 'symlink', path: rel, target: await readlink(full) });
+    else if (st.isDirectory()) {
+      out.push({ type: 'dir', path: rel, mode: st.mode & 0o7777 });
+      await walk(full, base, out);
+    } else if (st.isFile()) out.push({ type: 'file', path: rel, data: await readFile(full), mode: st.mode & 0o7777 });
+  }
+}
+
+export interface GuestBase {
+  /** gzip'ed cpio with the userspace and /init; per-run files go in a second archive. */
+  initramfs: string;
+  packages: string[];
+}
+
+/** The base initramfs for an arch, built once per package set. */
+export async function guestBase(arch: ArchSpec, log: Log): Promise<GuestBase> {
+  const root = cacheRoot();
+  const initText = await readFile(new URL('./files/init', import.meta.url));
+  // Resolve versions first: the key names exactly what goes in.
+  const opts = await aptOptions(arch, root, log);
+  const versions = await capture('apt-cache', [...opts, 'policy', ...GUEST_PACKAGES.map((p) => `${p}:${arch.debianArch}`)]).catch(() => '');
+  const key = hashParts([RECIPE, arch.debianArch, versions.replace(/\*\*\*/g, ''), initText]);
+  const { meta } = await getOrBuild<GuestBase>(root, 'guest', `${arch.name}-${key}`, async (dir) => {
+    log.info(`assembling ${arch.name} guest userspace from Debian packages`);
+    const debs = join(dir, 'debs');
+    const tree = join(dir, 'root');
+    await mkdir(debs, { recursive: true });
+    await mkdir(tree, { recursive: true });
+    const alog = join(dir, 'assemble.log');
+    try {
+      await runLogged('apt-get', [...opts, 'download', ...GUEST_PACKAGES.map((p) => `${p}:${arch.debianArch}`)], {
+        cwd: debs, log: alog, phase: `downloading ${arch.debianArch} guest packages`, timeoutMs: 10 * 60_000,
+      });
+    } catch (e) {
+      throw new KharnessError('HOST_TOOL', `could not download the guest packages for ${arch.debianArch}`, 'Check that Debian\'s archive is reachable and run `apt-get update`.', (e as KharnessError).details);
+    }
+    const files = (await readdir(debs)).filter((f) => f.endsWith('.deb')).sort();
+    for (const f of files) await runLogged('dpkg-deb', ['-x', join(debs, f), tree], { log: alog, phase: `unpacking ${f}`, timeoutMs: 60_000 });
+    const entries: CpioEntry[] = [];
+    for (const d of ['bin', 'sbin', 'usr', 'usr/bin', 'usr/sbin', 'proc', 'sys', 'dev', 'tmp', 'run', 'etc', 'etc/dropbear', 'root', 'root/.ssh', 'var', 'var/log']) {
+      entries.push({ type: 'dir', path: d, mode: d.startsWith('root') ? 0o700 : d === 'tmp' ? 0o1777 : 0o755 });
+    }
+    entries.push({ type: 'chardev', path: 'dev/console', major: 5, minor: 1 });
+    entries.push({ type: 'chardev', path: 'dev/null', major: 1, minor: 3, mode: 0o666 });
+    await walk(tree, tree, entries);
+    entries.push({ type: 'file', path: 'init', data: initText, mode: 0o755 });
+    entries.push({ type: 'file', path: 'etc/passwd', data: Buffer.from('root:x:0:0:root:/root:/bin/sh\n') });
+    entries.push({ type: 'file', path: 'etc/group', data: Buffer.from('root:x:0:\n') });
+    entries.push({ type: 'file', path: 'etc/shells', data: Buffer.from('/bin/sh\n') });
+    const initramfs = join(dir, 'base.cpio.gz');
+    await writeFile(initramfs, gzipSync(writeCpio(entries), { level: 6 }));
+    return { initramfs, packages: files };
+  });
+  return meta;
+}
+
+/** The per-run archive: keys. Appended to the base (the kernel unpacks concatenated archives in order). */
+export function runArchive(hostKeyDropbear: Buffer, authorizedKey: string): Buffer {
+  return gzipSync(
+    writeCpio([
+      { type: 'dir', path: 'etc/dropbear', mode: 0o700 },
+      { type: 'file', path: 'etc/dropbear/host_key', data: hostKeyDropbear, mode: 0o600 },
+      { type: 'dir', path: 'root/.ssh', mode: 0o700 },
+      { type: 'file', path: 'root/.ssh/authorized_keys', data: Buffer.from(`${authorizedKey}\n`), mode: 0o600 },
+    ]),
+  );
+}

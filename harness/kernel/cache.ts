@@ -1,0 +1,92 @@
+/**
+ * The content-addressed cache under cacheRoot(). An entry is a directory
+ * that counts as present only once its meta.json exists; meta.json is
+ * written to a temporary name and renamed into place, so a reader never sees
+ * half an entry. Builders of the same key serialise on a lock file, so two
+ * harness processes asking for one kernel build it once.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export async function readMeta<T>(dir: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function writeMeta(dir: string, meta: unknown): Promise<void> {
+  const tmp = join(dir, `.meta.json.${process.pid}`);
+  await writeFile(tmp, JSON.stringify(meta, null, 2) + '\n');
+  await rename(tmp, join(dir, 'meta.json'));
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Runs fn while holding `<lockDir>/<name>.lock`. A lock whose owner process
+ * is gone is stale and taken over. onWait is called once if we have to wait.
+ */
+export async function withLock<T>(lockDir: string, name: string, fn: () => Promise<T>, onWait?: (ownerPid: number) => void): Promise<T> {
+  await mkdir(lockDir, { recursive: true });
+  const path = join(lockDir, `${name}.lock`);
+  let told = false;
+  for (;;) {
+    try {
+      const fh = await open(path, 'wx');
+      await fh.writeFile(String(process.pid));
+      await fh.close();
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const owner = Number((await readFile(path, 'utf8').catch(() => '')) || 0);
+      if (owner && !alive(owner)) {
+        await rm(path, { force: true });
+        continue;
+      }
+      if (!told && owner) {
+        onWait?.(owner);
+        told = true;
+      }
+      await sleep(500);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(path, { force: true });
+  }
+}
+
+/** Returns the entry's meta if present, else builds it under the lock (checking again once the lock is held). */
+export async function getOrBuild<T>(
+  root: string,
+  kind: string,
+  key: string,
+  build: (dir: string) => Promise<T>,
+  onWait?: (ownerPid: number) => void,
+): Promise<{ meta: T; dir: string; hit: boolean }> {
+  const dir = join(root, kind, key);
+  const ready = await readMeta<T>(dir);
+  if (ready) return { meta: ready, dir, hit: true };
+  return withLock(join(root, 'locks'), `${kind}-${key}`, async () => {
+    const again = await readMeta<T>(dir);
+    if (again) return { meta: again, dir, hit: true };
+    // Whatever is there is a build that died: start clean.
+    if (existsSync(dir)) await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+    const meta = await build(dir);
+    await writeMeta(dir, meta);
+    return { meta, dir, hit: false };
+  }, onWait);
+}

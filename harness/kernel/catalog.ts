@@ -1,0 +1,32 @@
+/** The kernel catalog (kernels/catalog.yaml): names, sources, arches, fragments. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { UsageError } from '../errors.ts';
+import { KERNELS_DIR } from '../paths.ts';
+
+export interface DebianSource {
+  type: 'debian-source';
+  package: string;
+  tarball: string;
+}
+export type KernelSource = DebianSource;
+
+export interface CatalogKernel {
+  name: string;
+  source: KernelSource;
+  arches: string[];
+  /** Fragments under kernels/config/, applied in order before the arch fragment. */
+  fragments: string[];
+}
+
+export function loadCatalog(file = join(KERNELS_DIR, 'catalog.yaml')): CatalogKernel[] {
+  const raw = parse(readFileSync(file, 'utf8')) as { kernels: CatalogKernel[] };
+  return raw.kernels.map((k) => ({ ...k, name: String(k.name) }));
+}
+
+export function findKernel(name: string, catalog = loadCatalog()): CatalogKernel {
+  const k = catalog.find((c) => c.name === name);
+  if (!k) throw new UsageError(`unknown kernel "${name}"`, `Known kernels: ${catalog.map((c) => c.name).join(', ')} (kernels/catalog.yaml).`);
+  return k;
+}

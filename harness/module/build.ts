@@ -1,0 +1,37 @@
+/** Building modules/kalloc_probe against a kernel build, cached by (kernel key, module sources). */
+import { copyFile, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { archSpec } from '../guest/arches.ts';
+import { getOrBuild } from '../kernel/cache.ts';
+import { makeVars, type KernelBuild } from '../kernel/build.ts';
+import { cacheRoot, MODULES_DIR } from '../paths.ts';
+import { hashParts } from '../util/hash.ts';
+import type { Log } from '../util/log.ts';
+import { runLogged } from '../util/proc.ts';
+
+export interface ModuleBuild {
+  key: string;
+  name: string;
+  ko: string;
+  kernelKey: string;
+}
+
+export async function buildModule(kernel: KernelBuild, log: Log, name = 'kalloc_probe'): Promise<ModuleBuild> {
+  const srcDir = join(MODULES_DIR, name);
+  const files = (await readdir(srcDir)).filter((f) => /\.(c|h)$|^Kbuild$|^Makefile$/.test(f)).sort();
+  const contents = await Promise.all(files.map((f) => readFile(join(srcDir, f))));
+  const key = hashParts([kernel.key, name, ...files.flatMap((f, i) => [f, contents[i]!])]);
+  const { meta, hit } = await getOrBuild<ModuleBuild>(cacheRoot(), 'modules', key, async (dir) => {
+    for (const f of files) await copyFile(join(srcDir, f), join(dir, f));
+    const arch = archSpec(kernel.arch);
+    await runLogged('make', ['-C', kernel.buildDir, `M=${dir}`, ...makeVars(arch), 'modules'], {
+      log: join(dir, 'build.log'),
+      phase: `module build ${name} (${kernel.kernel}/${kernel.arch})`,
+      timeoutMs: 5 * 60_000,
+      verbose: log.verbose,
+    });
+    return { key, name, ko: join(dir, `${name}.ko`), kernelKey: kernel.key };
+  });
+  if (!hit) log.info(`module ${name}: built for ${kernel.release}`);
+  return meta;
+}

@@ -1,0 +1,15 @@
+/** Where kharness keeps things: the project tree and the cache outside it. */
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const KERNELS_DIR = join(PROJECT_ROOT, 'kernels');
+export const MODULES_DIR = join(PROJECT_ROOT, 'modules');
+export const SCENARIOS_DIR = join(PROJECT_ROOT, 'scenarios');
+
+/** $KHARNESS_CACHE, else $XDG_CACHE_HOME/kharness, else ~/.cache/kharness. */
+export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.KHARNESS_CACHE) return resolve(env.KHARNESS_CACHE);
+  return join(env.XDG_CACHE_HOME ? resolve(env.XDG_CACHE_HOME) : join(homedir(), '.cache'), 'kharness');
+}

@@ -1,0 +1,70 @@
+/** The terminal reporter: a line per step as results arrive, then a summary. */
+import type { ResultRecord, StepRecord } from '../run/results.ts';
+
+export interface ConsoleReporterOptions {
+  color: boolean;
+  write: (s: string) => void;
+}
+
+const paint = (on: boolean, code: number) => (s: string) => (on ? `\x1b[${code}m${s}\x1b[0m` : s);
+
+export function consoleReporter(o: ConsoleReporterOptions): (r: ResultRecord) => void {
+  const green = paint(o.color, 32);
+  const red = paint(o.color, 31);
+  const yellow = paint(o.color, 33);
+  const dim = paint(o.color, 2);
+  const failed: StepRecord[] = [];
+  let scenario = '';
+  const mark: Record<StepRecord['status'], string> = {
+    pass: green('✓'),
+    'expected-crash': green('✓'),
+    fail: red('✗'),
+    error: red('!'),
+    skip: yellow('-'),
+  };
+  return (r) => {
+    switch (r.type) {
+      case 'target-begin':
+        o.write(`\n${r.target.arch}/${r.target.kernel}\n`);
+        scenario = '';
+        break;
+      case 'step': {
+        if (r.scenario !== scenario) {
+          scenario = r.scenario;
+          o.write(`  ${r.scenario}${r.claims.length ? dim(`  [${r.claims.join(', ')}]`) : ''}\n`);
+        }
+        const extra = r.status === 'expected-crash' ? ' (expected crash)' : r.reason && r.status !== 'fail' ? dim(` — ${r.reason}`) : '';
+        o.write(`    ${mark[r.status]} ${r.name}${extra} ${dim(`${r.ms} ms`)}\n`);
+        for (const f of r.failures) o.write(`        ${f.what}: expected ${f.expected}, observed ${red(f.observed)}\n`);
+        if (r.status === 'fail' || r.status === 'error') failed.push(r);
+        break;
+      }
+      case 'target-end':
+        if (r.status !== 'ok' && r.error) {
+          o.write(red(`  ${r.status}: ${r.error.message}\n`));
+          if (r.error.details) o.write(dim(r.error.details.split('\n').map((l) => `    | ${l}`).join('\n')) + '\n');
+          if (r.error.hint) o.write(`  ${r.error.hint}\n`);
+        }
+        break;
+      case 'run-end': {
+        const c = r.counts;
+        const parts = [
+          c.pass && green(`${c.pass} passed`),
+          c['expected-crash'] && green(`${c['expected-crash']} expected crashes`),
+          c.fail && red(`${c.fail} failed`),
+          c.error && red(`${c.error} errors`),
+          c.skip && yellow(`${c.skip} skipped`),
+        ].filter(Boolean);
+        o.write(`\n${parts.join(', ') || 'no steps ran'} in ${(r.ms / 1000).toFixed(1)} s\n`);
+        for (const f of failed) {
+          o.write(`\n${red(f.status.toUpperCase())} ${f.target.arch}/${f.target.kernel} › ${f.scenario} › ${f.name}\n`);
+          if (f.request) o.write(dim(`  request: ${f.request}\n`));
+          if (f.reason) o.write(`  ${f.reason}\n`);
+          for (const x of f.failures) o.write(`  ${x.what}: expected ${x.expected}, observed ${x.observed}\n`);
+          for (const s of f.splats.slice(0, 3)) o.write(dim(`  ${s.lines.slice(0, 6).join('\n  ')}\n`));
+        }
+        break;
+      }
+    }
+  };
+}

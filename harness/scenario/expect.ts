@@ -1,0 +1,115 @@
+/**
+ * Expectation evaluation: a step's expectations against what the guest
+ * reported. Pure: observed facts and splats in, failures out.
+ */
+import { describePattern, splatMatches, type Splat } from '../analysis/splats.ts';
+import { evalSize, parseSize, type Constants } from './size.ts';
+import type { CompareOp, Expect, Matcher, Scalar } from './types.ts';
+
+export type FactValue = number | boolean | string;
+export type Facts = Record<string, FactValue>;
+
+export interface Failure {
+  /** What was checked: a fact name, "dmesg" or "crash". */
+  what: string;
+  expected: string;
+  observed: string;
+}
+
+export interface Observation {
+  facts: Facts;
+  /** Splats the step caused (between its begin and end markers). */
+  splats: Splat[];
+  /** True when the guest died during the step. */
+  crashed: boolean;
+}
+
+const OPS: Record<CompareOp, { sym: string; test: (a: number, b: number) => boolean }> = {
+  eq: { sym: '==', test: (a, b) => a === b },
+  ne: { sym: '!=', test: (a, b) => a !== b },
+  gt: { sym: '>', test: (a, b) => a > b },
+  ge: { sym: '>=', test: (a, b) => a >= b },
+  lt: { sym: '<', test: (a, b) => a < b },
+  le: { sym: '<=', test: (a, b) => a <= b },
+};
+
+function resolve(v: Scalar, constants: Constants): Scalar {
+  // Strings that parse as size expressions ("KMALLOC_MAX_SIZE", "4KiB") become numbers.
+  if (typeof v !== 'string') return v;
+  try {
+    return evalSize(parseSize(v), constants);
+  } catch {
+    return v;
+  }
+}
+
+function equal(observed: FactValue, expected: Scalar): boolean {
+  if (typeof expected === 'boolean') return (typeof observed === 'boolean' ? observed : observed === 1) === expected;
+  return observed === expected;
+}
+
+function show(v: unknown): string {
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+export function checkFact(name: string, matcher: Matcher, observed: FactValue | undefined, constants: Constants): Failure | undefined {
+  if (observed === undefined) return { what: name, expected: describeMatcher(matcher), observed: '(not reported)' };
+  if (typeof matcher !== 'object') {
+    const want = resolve(matcher, constants);
+    return equal(observed, want) ? undefined : { what: name, expected: show(want), observed: show(observed) };
+  }
+  for (const [op, raw] of Object.entries(matcher) as [CompareOp, Scalar][]) {
+    const want = resolve(raw, constants);
+    const ok =
+      op === 'eq' || op === 'ne'
+        ? equal(observed, want) === (op === 'eq')
+        : typeof observed === 'number' && typeof want === 'number' && OPS[op].test(observed, want);
+    if (!ok) return { what: name, expected: `${OPS[op].sym} ${show(want)}`, observed: show(observed) };
+  }
+  return undefined;
+}
+
+function describeMatcher(m: Matcher): string {
+  if (typeof m !== 'object') return show(m);
+  return Object.entries(m)
+    .map(([op, v]) => `${OPS[op as CompareOp].sym} ${show(v)}`)
+    .join(' and ');
+}
+
+export function evaluate(expect: Expect, obs: Observation, constants: Constants): Failure[] {
+  const failures: Failure[] = [];
+  if (obs.crashed && !expect.crash) {
+    const first = obs.splats[0];
+    failures.push({ what: 'crash', expected: 'the guest survives', observed: first ? first.title : 'the guest died' });
+    return failures;
+  }
+  if (expect.crash) {
+    const hit = obs.splats.some((s) => splatMatches(s, expect.crash!));
+    if (!obs.crashed || !hit) {
+      failures.push({
+        what: 'crash',
+        expected: `the guest dies with ${describePattern(expect.crash)}`,
+        observed: obs.crashed ? `died with: ${obs.splats.map((s) => s.title).join(' | ') || 'no report'}` : 'the guest survived',
+      });
+    }
+    return failures;
+  }
+  for (const [name, { matcher }] of Object.entries(expect.facts)) {
+    const f = checkFact(name, matcher, obs.facts[name], constants);
+    if (f) failures.push(f);
+  }
+  for (const p of expect.dmesg?.has ?? []) {
+    if (!obs.splats.some((s) => splatMatches(s, p))) {
+      failures.push({ what: 'dmesg', expected: `a ${describePattern(p)} report`, observed: summarise(obs.splats) });
+    }
+  }
+  for (const p of expect.dmesg?.none ?? []) {
+    const bad = obs.splats.filter((s) => splatMatches(s, p));
+    if (bad.length) failures.push({ what: 'dmesg', expected: `no ${describePattern(p)} report`, observed: summarise(bad) });
+  }
+  return failures;
+}
+
+function summarise(splats: Splat[]): string {
+  return splats.length ? splats.map((s) => s.title).join(' | ') : 'no kernel reports';
+}

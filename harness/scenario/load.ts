@@ -1,0 +1,254 @@
+/**
+ * Scenario loading: YAML with positions, JSON Schema validation, then the
+ * checks a schema cannot express. Pure apart from loadScenarioFile's read.
+ * Every error names file:line:column.
+ */
+import { readFile } from 'node:fs/promises';
+import { Ajv, type ErrorObject } from 'ajv';
+import { LineCounter, isMap, isScalar, parseDocument, type Document, type Node } from 'yaml';
+import { ScenarioError } from '../errors.ts';
+import { CLAIMS } from './claims.ts';
+import { scenarioSchema } from './schema.ts';
+import { parseSize, SizeSyntaxError, type SizeExpr } from './size.ts';
+import type { Action, Api, Context, Expect, Matcher, Pos, Requires, Scenario, SplatKind, SplatPattern, Step } from './types.ts';
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+const validate = ajv.compile(scenarioSchema);
+
+const ACTION_KEYS = ['alloc', 'time', 'free', 'inspect', 'fragment', 'unfragment'] as const;
+
+type Path = (string | number)[];
+
+class Located {
+  constructor(
+    readonly file: string,
+    readonly doc: Document,
+    readonly lines: LineCounter,
+  ) {}
+
+  /** Position of the value at `path`, or of its key when `key` is set. */
+  pos(path: Path, key?: string): Pos {
+    let node: unknown = this.doc.getIn(path, true);
+    if (key !== undefined && isMap(node)) {
+      const pair = node.items.find((p) => isScalar(p.key) && p.key.value === key);
+      if (pair) node = pair.key;
+    }
+    // Walk up until something has a range (a missing key points at its parent).
+    let p = [...path];
+    while ((!node || !(node as Node).range) && p.length) {
+      p = p.slice(0, -1);
+      node = this.doc.getIn(p, true);
+    }
+    const offset = (node as Node | undefined)?.range?.[0] ?? 0;
+    const { line, col } = this.lines.linePos(offset);
+    return { file: this.file, line, column: col };
+  }
+
+  error(path: Path, reason: string, key?: string): ScenarioError {
+    const p = this.pos(path, key);
+    return new ScenarioError(p.file, p.line, p.column, reason);
+  }
+}
+
+function pointerToPath(pointer: string): Path {
+  if (!pointer) return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+/** ajv reports every branch of a oneOf; the deepest error is the one a person needs. */
+function pickError(errors: ErrorObject[]): ErrorObject {
+  const rank = (e: ErrorObject) => e.instancePath.split('/').length * 10 + (e.keyword === 'oneOf' ? 0 : 1);
+  return [...errors].sort((a, b) => rank(b) - rank(a))[0]!;
+}
+
+function describe(e: ErrorObject): { reason: string; key?: string } {
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'additionalProperties':
+      return { reason: `unknown key "${String(p.additionalProperty)}"`, key: String(p.additionalProperty) };
+    case 'required':
+      return { reason: `missing required key "${String(p.missingProperty)}"` };
+    case 'enum':
+      return { reason: `must be one of: ${(p.allowedValues as unknown[]).join(', ')}` };
+    case 'pattern':
+      return { reason: `does not match the pattern ${String(p.pattern)}` };
+    case 'type':
+      return { reason: `must be of type ${String(p.type)}` };
+    default:
+      return { reason: e.message ?? e.keyword };
+  }
+}
+
+export async function loadScenarioFile(file: string): Promise<Scenario> {
+  return parseScenario(await readFile(file, 'utf8'), file);
+}
+
+export function parseScenario(src: string, file: string): Scenario {
+  const lines = new LineCounter();
+  const doc = parseDocument(src, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length) {
+    const e = doc.errors[0]!;
+    const lp = e.linePos?.[0] ?? { line: 1, col: 1 };
+    throw new ScenarioError(file, lp.line, lp.col, e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, ''));
+  }
+  const at = new Located(file, doc, lines);
+  const data = doc.toJS() as unknown;
+  if (!validate(data)) {
+    const e = pickError(validate.errors ?? []);
+    const d = describe(e);
+    throw at.error(pointerToPath(e.instancePath), d.reason, d.key);
+  }
+  return build(data as RawScenario, at);
+}
+
+interface RawStep {
+  name?: string;
+  requires?: Requires;
+  alloc?: { api: Api; size?: string | number; order?: number; gfp?: string | string[]; ctx?: Context; hold?: string };
+  time?: { api: Api; size?: string | number; order?: number; gfp?: string | string[]; repeat?: number };
+  free?: string;
+  inspect?: string;
+  fragment?: { pages: string | number };
+  unfragment?: true;
+  expect?: Record<string, unknown>;
+}
+interface RawScenario {
+  name: string;
+  description?: string;
+  claims?: string[];
+  requires?: Requires;
+  steps: RawStep[];
+}
+
+function size(at: Located, path: Path, v: string | number): SizeExpr {
+  try {
+    return parseSize(v);
+  } catch (e) {
+    if (!(e instanceof SizeSyntaxError)) throw e;
+    const p = at.pos(path);
+    // Point inside the expression when it sits on one line, unquoted.
+    const node = at.doc.getIn(path, true) as Node | undefined;
+    const quoted = isScalar(node) && (node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE') ? 1 : 0;
+    throw new ScenarioError(p.file, p.line, p.column + quoted + e.offset, `bad size "${v}": ${e.message}`);
+  }
+}
+
+function allocTarget(at: Located, path: Path, a: { api: Api; size?: string | number; order?: number; gfp?: string | string[] }) {
+  if (a.api === 'pages') {
+    if (a.order === undefined) throw at.error(path, 'api "pages" needs "order"');
+    if (a.size !== undefined) throw at.error([...path, 'size'], 'api "pages" takes "order", not "size"');
+  } else {
+    if (a.size === undefined) throw at.error(path, `api "${a.api}" needs "size"`);
+    if (a.order !== undefined) throw at.error([...path, 'order'], '"order" is only for api "pages"');
+  }
+  if ((a.api === 'vmalloc' || a.api === 'vzalloc') && a.gfp !== undefined) {
+    throw at.error([...path, 'gfp'], `${a.api} takes no GFP flags (it always allocates with GFP_KERNEL)`);
+  }
+  const gfp = a.gfp === undefined ? (a.api.startsWith('v') ? [] : ['GFP_KERNEL']) : Array.isArray(a.gfp) ? a.gfp : [a.gfp];
+  return {
+    api: a.api,
+    size: a.size === undefined ? undefined : size(at, [...path, 'size'], a.size),
+    sizeText: a.size === undefined ? undefined : String(a.size),
+    order: a.order,
+    gfp,
+  };
+}
+
+function action(at: Located, path: Path, s: RawStep): Action {
+  const present = ACTION_KEYS.filter((k) => s[k] !== undefined);
+  if (present.length !== 1) {
+    throw at.error(path, present.length ? `a step has one action; found ${present.join(' and ')}` : `a step needs one action: ${ACTION_KEYS.join(', ')}`);
+  }
+  const k = present[0]!;
+  switch (k) {
+    case 'alloc':
+      return { kind: 'alloc', ...allocTarget(at, [...path, k], s.alloc!), ctx: s.alloc!.ctx ?? 'process', hold: s.alloc!.hold };
+    case 'time':
+      return { kind: 'time', ...allocTarget(at, [...path, k], s.time!), repeat: s.time!.repeat ?? 100 };
+    case 'free':
+      return { kind: 'free', name: s.free! };
+    case 'inspect':
+      return { kind: 'inspect', name: s.inspect! };
+    case 'fragment':
+      return { kind: 'fragment', pages: size(at, [...path, 'fragment', 'pages'], s.fragment!.pages) };
+    case 'unfragment':
+      return { kind: 'unfragment' };
+  }
+}
+
+function pattern(p: SplatKind | SplatPattern): SplatPattern {
+  return typeof p === 'string' ? { kind: p } : p;
+}
+
+function expectations(at: Located, path: Path, raw: Record<string, unknown> | undefined): Expect {
+  const out: Expect = { facts: {} };
+  for (const [k, v] of Object.entries(raw ?? {})) {
+    if (k === 'dmesg') {
+      const d = v as { has?: (SplatKind | SplatPattern)[]; none?: (SplatKind | SplatPattern)[] };
+      out.dmesg = { has: d.has?.map(pattern), none: d.none?.map(pattern) };
+    } else if (k === 'crash') {
+      out.crash = pattern(v as SplatKind | SplatPattern);
+    } else {
+      const m = v as Matcher;
+      // Size expressions in comparisons are checked now, not at run time.
+      if (typeof m === 'object') {
+        for (const [op, val] of Object.entries(m)) if (typeof val === 'string') size(at, [...path, k, op], val);
+      }
+      out.facts[k] = { matcher: m, pos: at.pos([...path, k]) };
+    }
+  }
+  return out;
+}
+
+function build(raw: RawScenario, at: Located): Scenario {
+  raw.claims?.forEach((c, i) => {
+    if (!(c in CLAIMS)) throw at.error(['claims', i], `unknown claim id "${c}" (known: ${Object.keys(CLAIMS).join(', ')})`);
+  });
+  const held = new Set<string>();
+  const steps: Step[] = raw.steps.map((s, i) => {
+    const path: Path = ['steps', i];
+    const act = action(at, path, s);
+    if (act.kind === 'alloc' && act.hold) held.add(act.hold);
+    if ((act.kind === 'free' || act.kind === 'inspect') && !held.has(act.name)) {
+      throw at.error([...path, act.kind], `no earlier step holds an allocation named "${act.name}"`);
+    }
+    if (act.kind === 'free') held.delete(act.name);
+    const expect = expectations(at, [...path, 'expect'], s.expect);
+    return { index: i, name: s.name ?? defaultStepName(act), action: act, expect, requires: s.requires, pos: at.pos(path) };
+  });
+  const crashes = steps.filter((s) => s.expect.crash);
+  for (const c of crashes) {
+    if (c !== steps[steps.length - 1]) {
+      throw at.error(['steps', c.index, 'expect', 'crash'], 'a step that expects a crash must be the last step of its scenario (the VM does not survive it)');
+    }
+  }
+  return {
+    file: at.file,
+    name: raw.name,
+    description: raw.description ?? '',
+    claims: raw.claims ?? [],
+    requires: raw.requires,
+    steps,
+    expectsCrash: crashes.length > 0,
+  };
+}
+
+function defaultStepName(a: Action): string {
+  switch (a.kind) {
+    case 'alloc':
+      return `${a.api}(${a.sizeText ?? `order ${a.order}`}, ${a.gfp.join('|') || '-'}) in ${a.ctx}`;
+    case 'time':
+      return `time ${a.api}(${a.sizeText ?? `order ${a.order}`}) x${a.repeat}`;
+    case 'free':
+    case 'inspect':
+      return `${a.kind} ${a.name}`;
+    case 'fragment':
+      return 'fragment free memory';
+    case 'unfragment':
+      return 'release fragmentation';
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * The scenario file format as a JSON Schema (draft-07, which the YAML
+ * language server understands). It is authored here once; scenarios/schema.json
+ * is written from it by `kharness schema` and a unit test keeps the two equal.
+ */
+import { APIS, CONTEXTS, SPLAT_KINDS } from './types.ts';
+
+/** Facts a step may make expectations on; each is reported by the probe. */
+export const FACT_NAMES = [
+  'ok',
+  'zero_size_ptr',
+  'size',
+  'pages',
+  'phys_runs',
+  'zone',
+  'zeroed',
+  'compound_order',
+  'vmalloc_addr',
+  'in_hardirq',
+  'in_serving_softirq',
+  'in_atomic',
+  'irqs_disabled',
+  'preempt_count',
+  'alloc_ns',
+  'free_ns',
+  'taken',
+  'kept',
+  'released',
+  'failures',
+  'alloc_ns_min',
+  'alloc_ns_median',
+  'free_ns_min',
+  'free_ns_median',
+] as const;
+
+const scalar = { type: ['number', 'boolean', 'string'] };
+const sizeValue = {
+  type: ['string', 'integer'],
+  description: 'Bytes: a number, a number with a unit (128KiB, 4MiB), or an expression over guest constants (KMALLOC_MAX_SIZE + 1).',
+};
+const matcher = {
+  oneOf: [
+    scalar,
+    {
+      type: 'object',
+      additionalProperties: false,
+      minProperties: 1,
+      properties: Object.fromEntries(['eq', 'ne', 'gt', 'ge', 'lt', 'le'].map((k) => [k, scalar])),
+    },
+  ],
+};
+const splatPattern = {
+  oneOf: [
+    { type: 'string', enum: [...SPLAT_KINDS] },
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['kind'],
+      properties: { kind: { type: 'string', enum: [...SPLAT_KINDS] }, at: { type: 'string' }, text: { type: 'string' } },
+    },
+  ],
+};
+const gfp = {
+  description: 'GFP flags by name; a list is OR-ed together. The module resolves the names for its kernel.',
+  oneOf: [
+    { type: 'string', pattern: '^_*[A-Z][A-Z0-9_]*$' },
+    { type: 'array', minItems: 1, items: { type: 'string', pattern: '^_*[A-Z][A-Z0-9_]*$' } },
+  ],
+};
+const name = { type: 'string', pattern: '^[A-Za-z0-9_.+-]{1,32}$' };
+const requires = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    config: { type: 'array', items: { type: 'string', pattern: '^CONFIG_[A-Z0-9_]+$' } },
+    arch: { type: 'array', items: { type: 'string' } },
+    min_version: { type: 'string', pattern: '^\\d+\\.\\d+(\\.\\d+)?$' },
+  },
+};
+const allocProps = {
+  api: { type: 'string', enum: [...APIS] },
+  size: sizeValue,
+  order: { type: 'integer', minimum: 0, maximum: 31 },
+  gfp,
+};
+
+export const scenarioSchema = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'https://kharness.invalid/scenario.schema.json',
+  title: 'kharness scenario',
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'steps'],
+  properties: {
+    name: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]*$' },
+    description: { type: 'string' },
+    claims: { type: 'array', items: { type: 'string' } },
+    requires,
+    steps: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        minProperties: 1,
+        properties: {
+          name: { type: 'string' },
+          requires,
+          alloc: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['api'],
+            properties: { ...allocProps, ctx: { type: 'string', enum: [...CONTEXTS] }, hold: name },
+          },
+          time: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['api'],
+            properties: { ...allocProps, repeat: { type: 'integer', minimum: 1, maximum: 10000 } },
+          },
+          free: name,
+          inspect: name,
+          fragment: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['pages'],
+            properties: { pages: sizeValue },
+          },
+          unfragment: { type: 'boolean', const: true },
+          expect: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              ...Object.fromEntries(FACT_NAMES.map((f) => [f, matcher])),
+              dmesg: {
+                type: 'object',
+                additionalProperties: false,
+                properties: { has: { type: 'array', items: splatPattern }, none: { type: 'array', items: splatPattern } },
+              },
+              crash: splatPattern,
+            },
+          },
+        },
+      },
+    },
+  },
+} as const;

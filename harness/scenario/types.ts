@@ -1,0 +1,95 @@
+import type { SizeExpr } from './size.ts';
+
+/** Where a value came from in its YAML file, for messages that point at it. */
+export interface Pos {
+  file: string;
+  line: number;
+  column: number;
+}
+
+export const APIS = ['kmalloc', 'kzalloc', 'kcalloc', 'vmalloc', 'vzalloc', 'kvmalloc', 'pages'] as const;
+export type Api = (typeof APIS)[number];
+
+export const CONTEXTS = ['process', 'atomic', 'softirq', 'hardirq'] as const;
+export type Context = (typeof CONTEXTS)[number];
+
+/** Kinds of kernel report the analysis recognises (see analysis/splats.ts). */
+export const SPLAT_KINDS = [
+  'warning',
+  'bug',
+  'oops',
+  'panic',
+  'sleep-in-atomic',
+  'scheduling-while-atomic',
+  'alloc-failure',
+  'vmalloc-failure',
+  'oom',
+  'kasan',
+  'kfence',
+  'kmemleak',
+  'soft-lockup',
+  'rcu-stall',
+  'hung-task',
+] as const;
+export type SplatKind = (typeof SPLAT_KINDS)[number];
+
+export interface Requires {
+  /** Kernel config options that must be =y (or =m), e.g. CONFIG_DEBUG_ATOMIC_SLEEP. */
+  config?: string[];
+  arch?: string[];
+  /** Lowest kernel version, "6.1". */
+  min_version?: string;
+}
+
+export type Scalar = number | boolean | string;
+export type CompareOp = 'eq' | 'ne' | 'gt' | 'ge' | 'lt' | 'le';
+/** A scalar means equality; an object compares (`{ ge: 2 }`). Strings in numeric comparisons are size expressions. */
+export type Matcher = Scalar | Partial<Record<CompareOp, Scalar>>;
+
+export interface SplatPattern {
+  kind: SplatKind;
+  /** Substring of the reported source location, e.g. mm/page_alloc.c. */
+  at?: string;
+  /** Substring of the splat's text. */
+  text?: string;
+}
+
+/** Patterns are normalised at load time: a bare kind becomes { kind }. */
+export interface DmesgExpect {
+  has?: SplatPattern[];
+  none?: SplatPattern[];
+}
+
+export interface Expect {
+  facts: Record<string, { matcher: Matcher; pos: Pos }>;
+  dmesg?: DmesgExpect;
+  crash?: SplatPattern;
+}
+
+export type Action =
+  | { kind: 'alloc'; api: Api; size?: SizeExpr; sizeText?: string; order?: number; gfp: string[]; ctx: Context; hold?: string }
+  | { kind: 'free'; name: string }
+  | { kind: 'inspect'; name: string }
+  | { kind: 'fragment'; pages: SizeExpr }
+  | { kind: 'unfragment' }
+  | { kind: 'time'; api: Api; size?: SizeExpr; sizeText?: string; order?: number; gfp: string[]; repeat: number };
+
+export interface Step {
+  index: number;
+  name: string;
+  action: Action;
+  expect: Expect;
+  requires?: Requires;
+  pos: Pos;
+}
+
+export interface Scenario {
+  file: string;
+  name: string;
+  description: string;
+  claims: string[];
+  requires?: Requires;
+  steps: Step[];
+  /** True when any step expects the kernel to die: the runner gives it a VM of its own. */
+  expectsCrash: boolean;
+}

@@ -1,0 +1,60 @@
+/** Running host commands with their output kept in a log file, and errors that quote its tail. */
+import { createWriteStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { execa } from 'execa';
+import { KharnessError, PhaseTimeoutError, tail } from '../errors.ts';
+
+export interface LoggedRun {
+  cwd?: string;
+  env?: Record<string, string>;
+  /** Log file; the command line is written first, then stdout and stderr. */
+  log: string;
+  /** Names the phase in errors ("kernel build 6.1/x86_64"). */
+  phase: string;
+  timeoutMs: number;
+  verbose?: boolean;
+}
+
+export async function runLogged(cmd: string, args: string[], o: LoggedRun): Promise<void> {
+  const line = [cmd, ...args].map((a) => (/[\s"'$]/.test(a) ? JSON.stringify(a) : a)).join(' ');
+  const out = createWriteStream(o.log, { flags: 'a' });
+  out.write(`$ ${o.cwd ? `(cd ${o.cwd} && ` : ''}${line}${o.cwd ? ')' : ''}\n`);
+  if (o.verbose) process.stderr.write(`  $ ${line}\n`);
+  const child = execa(cmd, args, {
+    cwd: o.cwd,
+    env: o.env,
+    reject: false,
+    stdin: 'ignore',
+    buffer: false,
+    timeout: o.timeoutMs,
+    killSignal: 'SIGKILL',
+  });
+  child.stdout?.pipe(out, { end: false });
+  child.stderr?.pipe(out, { end: false });
+  const r = await child;
+  await new Promise<void>((resolve) => out.end(resolve));
+  if (r.timedOut) {
+    throw new PhaseTimeoutError(o.phase, o.timeoutMs, `log: ${o.log}\n${tail(await readFile(o.log, 'utf8'), 15)}`);
+  }
+  if (r.exitCode !== 0) {
+    const text = await readFile(o.log, 'utf8').catch(() => '');
+    throw new KharnessError(
+      'BUILD',
+      `${o.phase} failed: \`${cmd} ${args[0] ?? ''}…\` exited with ${r.exitCode ?? r.signal}`,
+      `Full log: ${o.log}`,
+      tail(text, 25),
+    );
+  }
+}
+
+/** Runs a short command and returns its stdout; for probes like `gcc --version`. */
+export async function capture(cmd: string, args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<string> {
+  const r = await execa(cmd, args, { ...opts, stdin: 'ignore' });
+  return r.stdout;
+}
+
+export function formatDuration(ms: number): string {
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  return `${Math.floor(s / 60)} min ${String(Math.round(s % 60)).padStart(2, '0')} s`;
+}

@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // End-to-end tests build kernels and boot QEMU: on a 2-core machine they
+    // must not run side by side. Unit tests are fast enough in one file queue.
+    fileParallelism: false,
+    testTimeout: 20_000,
+    hookTimeout: 60 * 60_000,
+    reporters: ['default'],
+  },
+});
