@@ -15,7 +15,7 @@ import type { Log } from '../util/log.ts';
 import { capture, formatDuration, runLogged } from '../util/proc.ts';
 import { getOrBuild, withLock } from './cache.ts';
 import { findKernel, type CatalogKernel } from './catalog.ts';
-import { parseConfig, unmetOptions } from './config.ts';
+import { parseConfig, unmetOptions } from '../analysis/kconfig.ts';
 import { requireTool, whichSync } from '../util/host.ts';
 
 /** Bump when the build steps change in a way that changes the output. */

@@ -38,6 +38,8 @@ export interface StepRecord {
   splats: Splat[];
   /** Kernel log lines between the step's begin and end markers. */
   dmesg: string[];
+  /** /proc/meminfo change across the step in bytes, when an expectation asked for it. */
+  meminfoDelta?: Record<string, number>;
   ms: number;
   at: string;
 }

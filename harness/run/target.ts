@@ -10,13 +10,14 @@ import { diffMeminfo, parseMeminfo } from '../analysis/meminfo.ts';
 import { parseSplats, sectionsBySeq, type Splat } from '../analysis/splats.ts';
 import { KharnessError } from '../errors.ts';
 import { buildKernel, type KernelBuild } from '../kernel/build.ts';
-import { parseConfig } from '../kernel/config.ts';
+import { parseConfig } from '../analysis/kconfig.ts';
 import { buildModule, type ModuleBuild } from '../module/build.ts';
 import { ProbeLost } from '../probe/client.ts';
 import { formatRequest, sizeConstants } from '../probe/protocol.ts';
-import { evaluate, type Facts } from '../scenario/expect.ts';
+import { activeExpect, evaluate, needsMeminfo, type Facts } from '../scenario/expect.ts';
+import { expandStep } from '../scenario/sweep.ts';
 import { unmetReason, type TargetFacts } from '../scenario/requires.ts';
-import type { Scenario, Step } from '../scenario/types.ts';
+import type { Action, Scenario, Step } from '../scenario/types.ts';
 import type { Log } from '../util/log.ts';
 import { Guest, type Timeouts } from '../guest/guest.ts';
 import type { ResultsWriter, StepRecord, TargetRef, TargetStatus } from './results.ts';
@@ -115,6 +116,7 @@ export async function runTarget(o: TargetOptions): Promise<TargetStatus> {
       try {
         guest ??= await bootGuest();
       } catch (e) {
+        if (o.signal?.aborted) throw new KharnessError('INTERRUPTED', 'interrupted');
         notRun(ordered.slice(si).map((x) => ({ s: x, steps: x.steps })), 'error', `boot failed: ${(e as Error).message}`);
         return end(e instanceof KharnessError && (e.code === 'BOOT' || e.code === 'TIMEOUT') ? 'boot-failure' : 'infra-failure', e);
       }
@@ -129,15 +131,27 @@ export async function runTarget(o: TargetOptions): Promise<TargetStatus> {
           w.write(stepRecord(s, step, { status: 'skip', reason: why }));
           continue;
         }
-        const r = await runStep(g, ++seq, step, constants, o.timeouts);
-        const failures = evaluate(step.expect, { facts: r.facts, splats: r.splats, crashed: r.crashed }, constants);
-        const status = r.error ? 'error' : failures.length ? 'fail' : step.expect.crash ? 'expected-crash' : 'pass';
-        w.write(stepRecord(s, step, { status, reason: r.error, request: r.request, facts: r.facts, failures, splats: r.splats, dmesg: r.dmesg, ms: r.ms }));
-        if (r.crashed) {
-          died = true;
-          notRun([{ s, steps: s.steps.slice(i + 1) }], 'skip', `not run: the guest died in step "${step.name}"`);
-          break;
+        let instances;
+        try {
+          instances = expandStep(step, constants);
+        } catch (e) {
+          w.write(stepRecord(s, step, { status: 'error', reason: `cannot expand the step: ${(e as Error).message}` }));
+          continue;
         }
+        for (const inst of instances) {
+          const env = inst.size === undefined ? constants : { ...constants, size: inst.size };
+          const expect = activeExpect(step.expect, env);
+          const r = await runStep(g, ++seq, inst.action, constants, o.timeouts, o.signal, needsMeminfo(step.expect));
+          const failures = evaluate(expect, { facts: r.facts, splats: r.splats, crashed: r.crashed, meminfoDelta: r.meminfoDelta }, env);
+          const status = r.error ? 'error' : failures.length ? 'fail' : expect.crash ? 'expected-crash' : 'pass';
+          w.write(stepRecord(s, step, { name: inst.name, status, reason: r.error, request: r.request, facts: r.facts, failures, splats: r.splats, dmesg: r.dmesg, ms: r.ms, meminfoDelta: r.meminfoDelta }));
+          if (r.crashed) {
+            died = true;
+            notRun([{ s, steps: s.steps.slice(i + 1) }], 'skip', `not run: the guest died in step "${inst.name}"`);
+            break;
+          }
+        }
+        if (died) break;
       }
       if (died) {
         await g.shutdown();
@@ -160,6 +174,7 @@ export async function runTarget(o: TargetOptions): Promise<TargetStatus> {
 
 interface StepRun {
   request?: string;
+  meminfoDelta?: Record<string, number>;
   facts: Facts;
   splats: Splat[];
   dmesg: string[];
@@ -168,17 +183,26 @@ interface StepRun {
   ms: number;
 }
 
-async function runStep(g: Guest, seq: number, step: Step, constants: Record<string, number>, t: Timeouts): Promise<StepRun> {
+/** meminfo after - before, in bytes (the file says kB). */
+function meminfoBytes(before: string, after: string): Record<string, number> {
+  const d = diffMeminfo(parseMeminfo(before), parseMeminfo(after));
+  return Object.fromEntries(Object.entries(d).map(([k, v]) => [k, v * 1024]));
+}
+
+async function runStep(g: Guest, seq: number, action: Action, constants: Record<string, number>, t: Timeouts, signal: AbortSignal | undefined, withMeminfo: boolean): Promise<StepRun> {
   let request: string;
   try {
-    request = formatRequest(seq, step.action, constants);
+    request = formatRequest(seq, action, constants);
   } catch (e) {
     return { facts: {}, splats: [], dmesg: [], crashed: false, error: `cannot build the request: ${(e as Error).message}`, ms: 0 };
   }
-  const t0 = Date.now();
+  let t0 = Date.now();
   try {
+    const before = withMeminfo ? await g.meminfo() : undefined;
+    t0 = Date.now();
     const resp = await g.probe.request(request, t.stepMs);
     const ms = Date.now() - t0;
+    const meminfoDelta = before !== undefined ? meminfoBytes(before, await g.meminfo()) : undefined;
     // All the kernel printed for this request has arrived once its end marker has.
     await g.probe.kmsg.waitFor(new RegExp(`kalloc_probe: end seq=${seq}\\b`), 5000);
     const section = sectionsBySeq(g.probe.kmsg.records).get(seq);
@@ -186,8 +210,10 @@ async function runStep(g: Guest, seq: number, step: Step, constants: Record<stri
     if (resp.status === 'error') {
       return { request, facts: resp.facts, splats: parseSplats(dmesg), dmesg, crashed: false, error: `probe error ${resp.errno}: ${resp.msg}`, ms };
     }
-    return { request, facts: resp.facts, splats: parseSplats(dmesg), dmesg, crashed: false, ms };
+    return { request, facts: resp.facts, splats: parseSplats(dmesg), dmesg, crashed: false, ms, meminfoDelta };
   } catch (e) {
+    // Ctrl-C killed QEMU under us: that is no crash of the kernel's.
+    if (signal?.aborted) throw new KharnessError('INTERRUPTED', 'interrupted');
     if (!(e instanceof ProbeLost) && !(e instanceof KharnessError && e.code === 'TIMEOUT')) throw e;
     // The guest stopped answering: read why from the console, which outlives ssh.
     await g.vm.waitExit(t.crashMs);

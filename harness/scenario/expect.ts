@@ -3,8 +3,8 @@
  * reported. Pure: observed facts and splats in, failures out.
  */
 import { describePattern, splatMatches, type Splat } from '../analysis/splats.ts';
-import { evalSize, parseSize, type Constants } from './size.ts';
-import type { CompareOp, Expect, Matcher, Scalar } from './types.ts';
+import { evalPredicate, evalSize, parseSize, type Constants } from './size.ts';
+import type { CompareOp, Expect, GuardedExpect, Matcher, Scalar } from './types.ts';
 
 export type FactValue = number | boolean | string;
 export type Facts = Record<string, FactValue>;
@@ -22,6 +22,8 @@ export interface Observation {
   splats: Splat[];
   /** True when the guest died during the step. */
   crashed: boolean;
+  /** /proc/meminfo after - before the step, in bytes; read only when an expectation needs it. */
+  meminfoDelta?: Record<string, number>;
 }
 
 const OPS: Record<CompareOp, { sym: string; test: (a: number, b: number) => boolean }> = {
@@ -37,7 +39,7 @@ function resolve(v: Scalar, constants: Constants): Scalar {
   // Strings that parse as size expressions ("KMALLOC_MAX_SIZE", "4KiB") become numbers.
   if (typeof v !== 'string') return v;
   try {
-    return evalSize(parseSize(v), constants);
+    return evalSize(parseSize(v, ['size']), constants);
   } catch {
     return v;
   }
@@ -98,6 +100,10 @@ export function evaluate(expect: Expect, obs: Observation, constants: Constants)
     const f = checkFact(name, matcher, obs.facts[name], constants);
     if (f) failures.push(f);
   }
+  for (const [name, { matcher }] of Object.entries(expect.meminfo ?? {})) {
+    const f = checkFact(`meminfo ${name} change (bytes)`, matcher, obs.meminfoDelta?.[name], constants);
+    if (f) failures.push(f);
+  }
   for (const p of expect.dmesg?.has ?? []) {
     if (!obs.splats.some((s) => splatMatches(s, p))) {
       failures.push({ what: 'dmesg', expected: `a ${describePattern(p)} report`, observed: summarise(obs.splats) });
@@ -112,4 +118,22 @@ export function evaluate(expect: Expect, obs: Observation, constants: Constants)
 
 function summarise(splats: Splat[]): string {
   return splats.length ? splats.map((s) => s.title).join(' | ') : 'no kernel reports';
+}
+
+/** The blocks whose `when` holds for this step, merged into one expectation. */
+export function activeExpect(blocks: readonly GuardedExpect[], env: Constants): Expect {
+  const out: Expect = { facts: {} };
+  for (const b of blocks) {
+    if (b.when && !evalPredicate(b.when, env)) continue;
+    const e = b.expect;
+    Object.assign(out.facts, e.facts);
+    if (e.meminfo) out.meminfo = { ...out.meminfo, ...e.meminfo };
+    if (e.dmesg) out.dmesg = { has: [...(out.dmesg?.has ?? []), ...(e.dmesg.has ?? [])], none: [...(out.dmesg?.none ?? []), ...(e.dmesg.none ?? [])] };
+    out.crash ??= e.crash;
+  }
+  return out;
+}
+
+export function needsMeminfo(blocks: readonly GuardedExpect[]): boolean {
+  return blocks.some((b) => b.expect.meminfo && Object.keys(b.expect.meminfo).length > 0);
 }

@@ -9,8 +9,8 @@ import { LineCounter, isMap, isScalar, parseDocument, type Document, type Node }
 import { ScenarioError } from '../errors.ts';
 import { CLAIMS } from './claims.ts';
 import { scenarioSchema } from './schema.ts';
-import { parseSize, SizeSyntaxError, type SizeExpr } from './size.ts';
-import type { Action, Api, Context, Expect, Matcher, Pos, Requires, Scenario, SplatKind, SplatPattern, Step } from './types.ts';
+import { parsePredicate, parseSize, SizeSyntaxError, type SizeExpr } from './size.ts';
+import type { Action, Api, Context, Expect, GuardedExpect, Matcher, Pos, Requires, Scenario, SplatKind, SplatPattern, Step, Sweep } from './types.ts';
 
 const ajv = new Ajv({ allErrors: true, strict: false });
 const validate = ajv.compile(scenarioSchema);
@@ -92,8 +92,8 @@ export function parseScenario(src: string, file: string): Scenario {
   const doc = parseDocument(src, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length) {
     const e = doc.errors[0]!;
-    const lp = e.linePos?.[0] ?? { line: 1, col: 1 };
-    throw new ScenarioError(file, lp.line, lp.col, e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, ''));
+    const lp = lines.linePos(e.pos[0]);
+    throw new ScenarioError(file, lp.line, lp.col, `YAML: ${e.message.split('\n')[0]!}`);
   }
   const at = new Located(file, doc, lines);
   const data = doc.toJS() as unknown;
@@ -114,7 +114,8 @@ interface RawStep {
   inspect?: string;
   fragment?: { pages: string | number };
   unfragment?: true;
-  expect?: Record<string, unknown>;
+  expect?: Record<string, unknown> | Record<string, unknown>[];
+  sweep?: { size: (string | number)[] | { from: string | number; to: string | number; factor?: number } };
 }
 interface RawScenario {
   name: string;
@@ -124,9 +125,12 @@ interface RawScenario {
   steps: RawStep[];
 }
 
-function size(at: Located, path: Path, v: string | number): SizeExpr {
+/** Names an expectation or guard may use besides the guest constants. */
+const STEP_VARS = ['size'];
+
+function size(at: Located, path: Path, v: string | number, vars: readonly string[] = []): SizeExpr {
   try {
-    return parseSize(v);
+    return parseSize(v, vars);
   } catch (e) {
     if (!(e instanceof SizeSyntaxError)) throw e;
     const p = at.pos(path);
@@ -137,12 +141,13 @@ function size(at: Located, path: Path, v: string | number): SizeExpr {
   }
 }
 
-function allocTarget(at: Located, path: Path, a: { api: Api; size?: string | number; order?: number; gfp?: string | string[] }) {
+function allocTarget(at: Located, path: Path, a: { api: Api; size?: string | number; order?: number; gfp?: string | string[] }, swept: boolean) {
   if (a.api === 'pages') {
     if (a.order === undefined) throw at.error(path, 'api "pages" needs "order"');
     if (a.size !== undefined) throw at.error([...path, 'size'], 'api "pages" takes "order", not "size"');
   } else {
-    if (a.size === undefined) throw at.error(path, `api "${a.api}" needs "size"`);
+    if (a.size === undefined && !swept) throw at.error(path, `api "${a.api}" needs "size" (or the step a "sweep")`);
+    if (a.size !== undefined && swept) throw at.error([...path, 'size'], 'the size comes from the step\'s sweep: leave it out here');
     if (a.order !== undefined) throw at.error([...path, 'order'], '"order" is only for api "pages"');
   }
   if ((a.api === 'vmalloc' || a.api === 'vzalloc') && a.gfp !== undefined) {
@@ -159,6 +164,7 @@ function allocTarget(at: Located, path: Path, a: { api: Api; size?: string | num
 }
 
 function action(at: Located, path: Path, s: RawStep): Action {
+  const swept = s.sweep !== undefined;
   const present = ACTION_KEYS.filter((k) => s[k] !== undefined);
   if (present.length !== 1) {
     throw at.error(path, present.length ? `a step has one action; found ${present.join(' and ')}` : `a step needs one action: ${ACTION_KEYS.join(', ')}`);
@@ -166,9 +172,9 @@ function action(at: Located, path: Path, s: RawStep): Action {
   const k = present[0]!;
   switch (k) {
     case 'alloc':
-      return { kind: 'alloc', ...allocTarget(at, [...path, k], s.alloc!), ctx: s.alloc!.ctx ?? 'process', hold: s.alloc!.hold };
+      return { kind: 'alloc', ...allocTarget(at, [...path, k], s.alloc!, swept), ctx: s.alloc!.ctx ?? 'process', hold: s.alloc!.hold };
     case 'time':
-      return { kind: 'time', ...allocTarget(at, [...path, k], s.time!), repeat: s.time!.repeat ?? 100 };
+      return { kind: 'time', ...allocTarget(at, [...path, k], s.time!, swept), repeat: s.time!.repeat ?? 100 };
     case 'free':
       return { kind: 'free', name: s.free! };
     case 'inspect':
@@ -184,24 +190,58 @@ function pattern(p: SplatKind | SplatPattern): SplatPattern {
   return typeof p === 'string' ? { kind: p } : p;
 }
 
-function expectations(at: Located, path: Path, raw: Record<string, unknown> | undefined): Expect {
+function matchers(at: Located, path: Path, raw: Record<string, unknown>): Record<string, { matcher: Matcher; pos: Pos }> {
+  const out: Record<string, { matcher: Matcher; pos: Pos }> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    const m = v as Matcher;
+    // Size expressions in comparisons are checked now, not at run time.
+    if (typeof m === 'object') {
+      for (const [op, val] of Object.entries(m)) if (typeof val === 'string') size(at, [...path, k, op], val, STEP_VARS);
+    }
+    out[k] = { matcher: m, pos: at.pos([...path, k]) };
+  }
+  return out;
+}
+
+function expectBlock(at: Located, path: Path, raw: Record<string, unknown>): GuardedExpect {
   const out: Expect = { facts: {} };
-  for (const [k, v] of Object.entries(raw ?? {})) {
-    if (k === 'dmesg') {
+  let when: GuardedExpect['when'];
+  for (const [k, v] of Object.entries(raw)) {
+    if (k === 'when') {
+      try {
+        when = parsePredicate(String(v), STEP_VARS);
+      } catch (e) {
+        if (!(e instanceof SizeSyntaxError)) throw e;
+        throw at.error([...path, k], `bad condition "${String(v)}": ${e.message}`);
+      }
+    } else if (k === 'dmesg') {
       const d = v as { has?: (SplatKind | SplatPattern)[]; none?: (SplatKind | SplatPattern)[] };
       out.dmesg = { has: d.has?.map(pattern), none: d.none?.map(pattern) };
     } else if (k === 'crash') {
       out.crash = pattern(v as SplatKind | SplatPattern);
+    } else if (k === 'meminfo') {
+      out.meminfo = matchers(at, [...path, k], v as Record<string, unknown>);
     } else {
-      const m = v as Matcher;
-      // Size expressions in comparisons are checked now, not at run time.
-      if (typeof m === 'object') {
-        for (const [op, val] of Object.entries(m)) if (typeof val === 'string') size(at, [...path, k, op], val);
-      }
-      out.facts[k] = { matcher: m, pos: at.pos([...path, k]) };
+      Object.assign(out.facts, matchers(at, path, { [k]: v }));
     }
   }
-  return out;
+  return { when, expect: out };
+}
+
+function expectations(at: Located, path: Path, raw: RawStep['expect']): GuardedExpect[] {
+  if (raw === undefined) return [];
+  if (Array.isArray(raw)) return raw.map((b, i) => expectBlock(at, [...path, i], b));
+  return [expectBlock(at, path, raw)];
+}
+
+function sweep(at: Located, path: Path, raw: RawStep['sweep']): Sweep | undefined {
+  if (!raw) return undefined;
+  const s = raw.size;
+  if (Array.isArray(s)) return { values: s.map((v, i) => size(at, [...path, 'size', i], v)) };
+  return {
+    values: [],
+    range: { from: size(at, [...path, 'size', 'from'], s.from), to: size(at, [...path, 'size', 'to'], s.to), factor: s.factor ?? 2 },
+  };
 }
 
 function build(raw: RawScenario, at: Located): Scenario {
@@ -218,12 +258,16 @@ function build(raw: RawScenario, at: Located): Scenario {
     }
     if (act.kind === 'free') held.delete(act.name);
     const expect = expectations(at, [...path, 'expect'], s.expect);
-    return { index: i, name: s.name ?? defaultStepName(act), action: act, expect, requires: s.requires, pos: at.pos(path) };
+    const sw = sweep(at, [...path, 'sweep'], s.sweep);
+    if (sw && act.kind !== 'alloc' && act.kind !== 'time') throw at.error([...path, 'sweep'], 'only alloc and time steps can sweep sizes');
+    if (sw && act.kind === 'alloc' && act.hold) throw at.error([...path, 'alloc', 'hold'], 'a swept step cannot hold its allocations under one name');
+    if (sw && expect.some((b) => b.expect.crash)) throw at.error([...path, 'sweep'], 'a swept step cannot expect a crash');
+    return { index: i, name: s.name ?? defaultStepName(act), action: act, expect, sweep: sw, requires: s.requires, pos: at.pos(path) };
   });
-  const crashes = steps.filter((s) => s.expect.crash);
+  const crashes = steps.filter((s) => s.expect.some((b) => b.expect.crash));
   for (const c of crashes) {
     if (c !== steps[steps.length - 1]) {
-      throw at.error(['steps', c.index, 'expect', 'crash'], 'a step that expects a crash must be the last step of its scenario (the VM does not survive it)');
+      throw at.error(['steps', c.index, 'expect'], 'a step that expects a crash must be the last step of its scenario (the VM does not survive it)');
     }
   }
   return {
@@ -240,9 +284,9 @@ function build(raw: RawScenario, at: Located): Scenario {
 function defaultStepName(a: Action): string {
   switch (a.kind) {
     case 'alloc':
-      return `${a.api}(${a.sizeText ?? `order ${a.order}`}, ${a.gfp.join('|') || '-'}) in ${a.ctx}`;
+      return `${a.api}(${a.sizeText ?? (a.api === 'pages' ? `order ${a.order}` : 'size')}, ${a.gfp.join('|') || '-'}) in ${a.ctx}`;
     case 'time':
-      return `time ${a.api}(${a.sizeText ?? `order ${a.order}`}) x${a.repeat}`;
+      return `time ${a.api}(${a.sizeText ?? (a.api === 'pages' ? `order ${a.order}` : 'size')}) x${a.repeat}`;
     case 'free':
     case 'inspect':
       return `${a.kind} ${a.name}`;

@@ -1,5 +1,5 @@
 /** Checking a scenario's or step's `requires:` against a target. Pure. */
-import { isEnabled } from '../kernel/config.ts';
+import { isEnabled } from '../analysis/kconfig.ts';
 import type { Requires } from './types.ts';
 
 export interface TargetFacts {

@@ -84,6 +84,26 @@ const allocProps = {
   gfp,
 };
 
+const expectBlock = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    when: { type: 'string', description: 'A comparison of size expressions; `size` is the step\'s size.' },
+    ...Object.fromEntries(FACT_NAMES.map((f) => [f, matcher])),
+    meminfo: {
+      type: 'object',
+      description: 'Change of /proc/meminfo fields across the step, in bytes (e.g. VmallocUsed: { ge: size }).',
+      additionalProperties: matcher,
+    },
+    dmesg: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { has: { type: 'array', items: splatPattern }, none: { type: 'array', items: splatPattern } },
+    },
+    crash: splatPattern,
+  },
+};
+
 export const scenarioSchema = {
   $schema: 'http://json-schema.org/draft-07/schema#',
   $id: 'https://kharness.invalid/scenario.schema.json',
@@ -127,18 +147,28 @@ export const scenarioSchema = {
             properties: { pages: sizeValue },
           },
           unfragment: { type: 'boolean', const: true },
-          expect: {
+          sweep: {
             type: 'object',
             additionalProperties: false,
+            required: ['size'],
+            description: 'Run the step once per size: a list, or from..to multiplying by factor (default 2). `size` in expectations is the current one.',
             properties: {
-              ...Object.fromEntries(FACT_NAMES.map((f) => [f, matcher])),
-              dmesg: {
-                type: 'object',
-                additionalProperties: false,
-                properties: { has: { type: 'array', items: splatPattern }, none: { type: 'array', items: splatPattern } },
+              size: {
+                oneOf: [
+                  { type: 'array', minItems: 1, items: sizeValue },
+                  {
+                    type: 'object',
+                    additionalProperties: false,
+                    required: ['from', 'to'],
+                    properties: { from: sizeValue, to: sizeValue, factor: { type: 'integer', minimum: 2 } },
+                  },
+                ],
               },
-              crash: splatPattern,
             },
+          },
+          expect: {
+            description: 'One block, or a list of blocks each applied when its `when` condition holds (e.g. "size <= KMALLOC_MAX_SIZE").',
+            oneOf: [expectBlock, { type: 'array', minItems: 1, items: expectBlock }],
           },
         },
       },

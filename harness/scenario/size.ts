@@ -62,7 +62,11 @@ function tokenize(src: string): Token[] {
   return tokens;
 }
 
-export function parseSize(src: string | number): SizeExpr {
+/**
+ * Parses a size expression. `vars` are extra names allowed besides the guest
+ * constants: `size` in expectations and `when:` guards is the step's own size.
+ */
+export function parseSize(src: string | number, vars: readonly string[] = []): SizeExpr {
   if (typeof src === 'number') {
     if (!Number.isSafeInteger(src) || src < 0) throw new SizeSyntaxError(`size must be a non-negative integer, got ${src}`, 0);
     return { kind: 'num', value: src };
@@ -84,8 +88,8 @@ export function parseSize(src: string | number): SizeExpr {
       return { kind: 'num', value };
     }
     if (t.type === 'ident') {
-      if (!(SIZE_CONSTANTS as readonly string[]).includes(t.text)) {
-        throw new SizeSyntaxError(`unknown constant "${t.text}" (known: ${SIZE_CONSTANTS.join(', ')})`, t.offset);
+      if (!(SIZE_CONSTANTS as readonly string[]).includes(t.text) && !vars.includes(t.text)) {
+        throw new SizeSyntaxError(`unknown name "${t.text}" (known: ${[...SIZE_CONSTANTS, ...vars].join(', ')})`, t.offset);
       }
       return { kind: 'const', name: t.text, offset: t.offset };
     }
@@ -152,4 +156,46 @@ export function formatSize(n: number): string {
     if (n >= mult && n % mult === 0) return `${n / mult} ${unit}`;
   }
   return `${n} B`;
+}
+
+export type CompareOpSym = '<' | '<=' | '>' | '>=' | '==' | '!=';
+
+/** `size <= KMALLOC_MAX_SIZE`: a comparison of two size expressions. */
+export interface Predicate {
+  left: SizeExpr;
+  op: CompareOpSym;
+  right: SizeExpr;
+  text: string;
+}
+
+export function parsePredicate(src: string, vars: readonly string[] = []): Predicate {
+  const m = /^(.*?)(<=|>=|==|!=|<|>)(.*)$/.exec(src);
+  if (!m) throw new SizeSyntaxError('expected a comparison such as "size <= KMALLOC_MAX_SIZE"', 0);
+  const shift = (e: unknown, by: number) => (e instanceof SizeSyntaxError ? new SizeSyntaxError(e.message, e.offset + by) : e);
+  let left: SizeExpr;
+  let right: SizeExpr;
+  try {
+    left = parseSize(m[1]!, vars);
+  } catch (e) {
+    throw shift(e, 0);
+  }
+  try {
+    right = parseSize(m[3]!, vars);
+  } catch (e) {
+    throw shift(e, m[1]!.length + m[2]!.length);
+  }
+  return { left, op: m[2] as CompareOpSym, right, text: src.trim() };
+}
+
+export function evalPredicate(p: Predicate, constants: Constants): boolean {
+  const l = evalSize(p.left, constants);
+  const r = evalSize(p.right, constants);
+  switch (p.op) {
+    case '<': return l < r;
+    case '<=': return l <= r;
+    case '>': return l > r;
+    case '>=': return l >= r;
+    case '==': return l === r;
+    case '!=': return l !== r;
+  }
 }

@@ -1,4 +1,4 @@
-import type { SizeExpr } from './size.ts';
+import type { Predicate, SizeExpr } from './size.ts';
 
 /** Where a value came from in its YAML file, for messages that point at it. */
 export interface Pos {
@@ -62,8 +62,22 @@ export interface DmesgExpect {
 
 export interface Expect {
   facts: Record<string, { matcher: Matcher; pos: Pos }>;
+  /** Change of /proc/meminfo fields across the step, in bytes. */
+  meminfo?: Record<string, { matcher: Matcher; pos: Pos }>;
   dmesg?: DmesgExpect;
   crash?: SplatPattern;
+}
+
+/** An expectation block, applied when its guard holds (no guard: always). */
+export interface GuardedExpect {
+  when?: Predicate;
+  expect: Expect;
+}
+
+/** One step run over several sizes: listed, or from..to multiplying by factor. */
+export interface Sweep {
+  values: SizeExpr[];
+  range?: { from: SizeExpr; to: SizeExpr; factor: number };
 }
 
 export type Action =
@@ -78,7 +92,8 @@ export interface Step {
   index: number;
   name: string;
   action: Action;
-  expect: Expect;
+  expect: GuardedExpect[];
+  sweep?: Sweep;
   requires?: Requires;
   pos: Pos;
 }

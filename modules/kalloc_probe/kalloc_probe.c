@@ -413,6 +413,18 @@ static unsigned long kp_pfn_of(void *addr, bool vm)
 	return vm ? vmalloc_to_pfn(addr) : page_to_pfn(virt_to_page(addr));
 }
 
+static bool kp_range_mapped(void *ptr, size_t size, bool vm)
+{
+	unsigned long addr, end = (unsigned long)ptr + size;
+
+	if (!vm)
+		return true;	/* the linear map is contiguous by construction */
+	for (addr = (unsigned long)ptr & PAGE_MASK; addr < end; addr += PAGE_SIZE)
+		if (!vmalloc_to_page((void *)addr))
+			return false;
+	return true;
+}
+
 static void kp_report_memory(struct kp_out *o, void *ptr, size_t size)
 {
 	bool vm = is_vmalloc_addr(ptr);
@@ -432,8 +444,13 @@ static void kp_report_memory(struct kp_out *o, void *ptr, size_t size)
 		cond_resched();
 	}
 	page = vm ? vmalloc_to_page(ptr) : virt_to_page(ptr);
-	kp_put(o, " vmalloc_addr=%d pages=%lu phys_runs=%lu first_pfn=0x%lx last_pfn=0x%lx",
-	       vm, pages, runs, first, prev);
+	/*
+	 * Every page of the range resolved to a frame above: the virtual range
+	 * is contiguous and fully mapped (vmalloc_to_pfn returns 0 for a hole).
+	 */
+	kp_put(o, " vmalloc_addr=%d linear_map=%d pages=%lu phys_runs=%lu first_pfn=0x%lx last_pfn=0x%lx",
+	       vm, virt_addr_valid(ptr), pages, runs, first, prev);
+	kp_put(o, " virt_contiguous=%d", kp_range_mapped(ptr, size, vm));
 	kp_put(o, " zone=%s", page_zone(page)->name);
 	/* kmalloc beyond the slab caches is one compound buddy block. */
 	kp_put(o, " compound_order=%d", vm ? -1 : (int)compound_order(compound_head(page)));
@@ -525,15 +542,20 @@ static int kp_parse_alloc_args(struct kp_req *r, struct kp_job *j, struct kp_out
 
 static int kp_cmd_alloc(struct kp_req *r, struct kp_out *o)
 {
-	static const char *const keys[] = { "api", "size", "order", "gfp", "ctx", "hold", NULL };
+	static const char *const keys[] = { "api", "size", "order", "gfp", "ctx", "hold", "fill", NULL };
 	struct kp_job *j;
+	u64 fill = 0;
+	bool do_fill;
 	struct kp_held *h = NULL;
 	const char *hold;
 	u64 t0, free_ns;
 	int ret;
 
-	if (kp_check_keys(r, keys, o))
+	if (kp_check_keys(r, keys, o) || kp_get_u64(r, "fill", &fill, false, o))
 		return -EINVAL;
+	do_fill = kp_get(r, "fill") != NULL;
+	if (fill > 0xff)
+		return kp_error(o, "EINVAL", "fill is one byte");
 	hold = kp_get(r, "hold");
 	if (hold && !kp_valid_name(hold))
 		return kp_error(o, "EINVAL", "bad hold name");
@@ -571,6 +593,9 @@ static int kp_cmd_alloc(struct kp_req *r, struct kp_out *o)
 		goto out;
 	}
 	kp_report_memory(o, j->ptr, j->size);
+	/* Dirty the memory before it goes back, so the next allocation shows whether it was cleared. */
+	if (do_fill)
+		memset(j->ptr, (int)fill, j->size);
 	if (h) {
 		strscpy(h->name, hold, sizeof(h->name));
 		h->api = j->api;
@@ -713,52 +738,97 @@ static int kp_cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Repeat alloc+free N times (process context); report min and median. */
+struct kp_timing {
+	u64 *a_ns, *f_ns;
+	unsigned long fails;
+};
+
+static void kp_time_once(struct kp_job *j, struct kp_timing *t, u64 i)
+{
+	u64 t0;
+
+	kp_do_alloc(j);
+	t->a_ns[i] = j->alloc_ns;
+	t->f_ns[i] = 0;
+	if (!j->ptr) {
+		t->fails++;
+		return;
+	}
+	t0 = ktime_get_ns();
+	kp_free(j->api, j->ptr, j->page, j->order);
+	t->f_ns[i] = ktime_get_ns() - t0;
+}
+
+static void kp_put_timing(struct kp_out *o, const char *prefix, struct kp_timing *t, u64 n)
+{
+	sort(t->a_ns, n, sizeof(u64), kp_cmp_u64, NULL);
+	sort(t->f_ns, n, sizeof(u64), kp_cmp_u64, NULL);
+	kp_put(o, " %sfailures=%lu %salloc_ns_min=%llu %salloc_ns_median=%llu %sfree_ns_min=%llu %sfree_ns_median=%llu",
+	       prefix, t->fails, prefix, t->a_ns[0], prefix, t->a_ns[n / 2], prefix, t->f_ns[0],
+	       prefix, t->f_ns[n / 2]);
+}
+
+/*
+ * Repeat alloc+free N times in process context; report min and median.
+ * With vs=API the second API is timed in the same loop, interleaved, so the
+ * two numbers share the same machine state and can be compared directly.
+ */
 static int kp_cmd_time(struct kp_req *r, struct kp_out *o)
 {
-	static const char *const keys[] = { "api", "size", "order", "gfp", "repeat", NULL };
-	struct kp_job *j;
-	u64 repeat = 100, i, t0, *a_ns, *f_ns;
-	unsigned long fails = 0;
-	int ret;
+	static const char *const keys[] = { "api", "size", "order", "gfp", "repeat", "vs", NULL };
+	struct kp_job *j = NULL, *k = NULL;
+	struct kp_timing a = { 0 }, b = { 0 };
+	u64 repeat = 100, i;
+	const char *vs;
+	int ret, idx;
 
 	if (kp_check_keys(r, keys, o) || kp_get_u64(r, "repeat", &repeat, false, o))
 		return -EINVAL;
 	if (repeat == 0 || repeat > KP_TIME_MAX_REPEAT)
 		return kp_error(o, "EINVAL", "repeat out of range");
+	vs = kp_get(r, "vs");
 	j = kzalloc(sizeof(*j), GFP_KERNEL);
-	a_ns = kvmalloc_array(repeat, sizeof(u64), GFP_KERNEL);
-	f_ns = kvmalloc_array(repeat, sizeof(u64), GFP_KERNEL);
-	if (!j || !a_ns || !f_ns) {
+	k = kzalloc(sizeof(*k), GFP_KERNEL);
+	a.a_ns = kvmalloc_array(repeat, sizeof(u64), GFP_KERNEL);
+	a.f_ns = kvmalloc_array(repeat, sizeof(u64), GFP_KERNEL);
+	b.a_ns = kvmalloc_array(repeat, sizeof(u64), GFP_KERNEL);
+	b.f_ns = kvmalloc_array(repeat, sizeof(u64), GFP_KERNEL);
+	if (!j || !k || !a.a_ns || !a.f_ns || !b.a_ns || !b.f_ns) {
 		ret = kp_error(o, "ENOMEM", "no memory for timing");
 		goto out;
 	}
 	ret = kp_parse_alloc_args(r, j, o);
 	if (ret)
 		goto out;
-	for (i = 0; i < repeat; i++) {
-		kp_do_alloc(j);
-		a_ns[i] = j->alloc_ns;
-		f_ns[i] = 0;
-		if (!j->ptr) {
-			fails++;
-			continue;
+	if (vs) {
+		idx = kp_lookup(kp_api_names, ARRAY_SIZE(kp_api_names), vs);
+		if (idx < 0 || idx == API_PAGES) {
+			ret = kp_error(o, "EINVAL", "unknown vs api");
+			goto out;
 		}
-		t0 = ktime_get_ns();
-		kp_free(j->api, j->ptr, j->page, j->order);
-		f_ns[i] = ktime_get_ns() - t0;
+		*k = *j;
+		k->api = idx;
+		/* vmalloc ignores gfp; the rest use the same flags as api. */
+	}
+	for (i = 0; i < repeat; i++) {
+		kp_time_once(j, &a, i);
+		if (vs)
+			kp_time_once(k, &b, i);
 		cond_resched();
 	}
-	sort(a_ns, repeat, sizeof(u64), kp_cmp_u64, NULL);
-	sort(f_ns, repeat, sizeof(u64), kp_cmp_u64, NULL);
-	kp_put(o, "status=ok api=%s size=%zu repeat=%llu failures=%lu", kp_api_names[j->api],
-	       j->size, repeat, fails);
-	kp_put(o, " alloc_ns_min=%llu alloc_ns_median=%llu free_ns_min=%llu free_ns_median=%llu",
-	       a_ns[0], a_ns[repeat / 2], f_ns[0], f_ns[repeat / 2]);
+	kp_put(o, "status=ok api=%s size=%zu repeat=%llu", kp_api_names[j->api], j->size, repeat);
+	kp_put_timing(o, "", &a, repeat);
+	if (vs) {
+		kp_put(o, " vs=%s", kp_api_names[k->api]);
+		kp_put_timing(o, "vs_", &b, repeat);
+	}
 out:
-	kvfree(a_ns);
-	kvfree(f_ns);
+	kvfree(a.a_ns);
+	kvfree(a.f_ns);
+	kvfree(b.a_ns);
+	kvfree(b.f_ns);
 	kfree(j);
+	kfree(k);
 	return ret;
 }
 
@@ -793,6 +863,60 @@ static int kp_cmd_gfp_names(struct kp_req *r, struct kp_out *o)
 	return 0;
 }
 
+/*
+ * The zones this kernel has, with their physical extent: the evidence for
+ * what GFP_DMA means here and for the article's 32-bit zone layout.
+ */
+static int kp_cmd_zones(struct kp_req *r, struct kp_out *o)
+{
+	static const char *const keys[] = { NULL };
+	int nid, i, n = 0;
+
+	if (kp_check_keys(r, keys, o))
+		return -EINVAL;
+	kp_put(o, "status=ok zone_names=");
+	for_each_online_node(nid) {
+		pg_data_t *pgdat = NODE_DATA(nid);
+
+		for (i = 0; i < MAX_NR_ZONES; i++) {
+			struct zone *z = &pgdat->node_zones[i];
+
+			if (!populated_zone(z))
+				continue;
+			kp_put(o, "%s%s", n++ ? "|" : "", z->name);
+		}
+	}
+	for_each_online_node(nid) {
+		pg_data_t *pgdat = NODE_DATA(nid);
+
+		for (i = 0; i < MAX_NR_ZONES; i++) {
+			struct zone *z = &pgdat->node_zones[i];
+
+			if (!populated_zone(z))
+				continue;
+			/* Byte addresses: scenarios compare them with sizes like 16MiB. */
+			kp_put(o, " %s_start=%llu %s_end=%llu", z->name,
+			       (unsigned long long)z->zone_start_pfn << PAGE_SHIFT, z->name,
+			       (unsigned long long)zone_end_pfn(z) << PAGE_SHIFT);
+		}
+	}
+	kp_put(o, " highmem=%d", IS_ENABLED(CONFIG_HIGHMEM));
+	return 0;
+}
+
+/* Where this module's own code lives: the article says modules sit in vmalloc memory. */
+static int kp_cmd_self(struct kp_req *r, struct kp_out *o)
+{
+	static const char *const keys[] = { NULL };
+	void *text = (void *)kp_cmd_self;
+
+	if (kp_check_keys(r, keys, o))
+		return -EINVAL;
+	kp_put(o, "status=ok vmalloc_addr=%d linear_map=%d page_mapped=%d",
+	       is_vmalloc_addr(text), virt_addr_valid(text), vmalloc_to_page(text) != NULL);
+	return 0;
+}
+
 struct kp_cmd {
 	const char *name;
 	int (*fn)(struct kp_req *r, struct kp_out *o);
@@ -807,6 +931,8 @@ static const struct kp_cmd kp_cmds[] = {
 	{ "fragment", kp_cmd_fragment },
 	{ "unfragment", kp_cmd_unfragment },
 	{ "time", kp_cmd_time },
+	{ "zones", kp_cmd_zones },
+	{ "self", kp_cmd_self },
 };
 
 static void kp_handle_line(char *line, struct kp_out *o)

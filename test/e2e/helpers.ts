@@ -1,0 +1,37 @@
+/** Running the real CLI, as a user would, and looking for leftover QEMU processes. */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { PROJECT_ROOT } from '../../harness/paths.ts';
+import { parseResults, type ResultRecord, type StepRecord } from '../../harness/run/results.ts';
+
+export const CLI = join(PROJECT_ROOT, 'bin', 'kharness.js');
+
+export function tempDir(prefix = 'kharness-e2e-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export function cli(args: string[], opts: { timeoutMs?: number } = {}): ResultPromise<{ reject: false; all: true }> {
+  return execa('node', [CLI, ...args], {
+    cwd: PROJECT_ROOT,
+    reject: false,
+    all: true,
+    env: { CI: 'true', NO_COLOR: '1' },
+    timeout: opts.timeoutMs ?? 30 * 60_000,
+  }) as unknown as ResultPromise<{ reject: false; all: true }>;
+}
+
+export function results(outDir: string): ResultRecord[] {
+  return parseResults(readFileSync(join(outDir, 'results.jsonl'), 'utf8'));
+}
+
+export function steps(records: ResultRecord[]): StepRecord[] {
+  return records.filter((r): r is StepRecord => r.type === 'step');
+}
+
+/** QEMU processes whose command line mentions this path (each run's initrd lives under its out dir). */
+export async function qemusUnder(path: string): Promise<string[]> {
+  const r = await execa('pgrep', ['-af', 'qemu-system'], { reject: false });
+  return r.stdout.split('\n').filter((l) => l.includes(path));
+}

@@ -1,0 +1,62 @@
+/**
+ * The walking skeleton, end to end on a real 6.1 x86_64 kernel in QEMU:
+ * build (or cache hit), boot, ssh, load kalloc_probe, run the shipped
+ * kmalloc-size-limits scenario, and check what the guest reported.
+ */
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { SCENARIOS_DIR } from '../../harness/paths.ts';
+import type { ResultRecord, StepRecord } from '../../harness/run/results.ts';
+import { cli, qemusUnder, results, steps, tempDir } from './helpers.ts';
+
+describe('kmalloc-size-limits on 6.1 x86_64', () => {
+  const out = tempDir();
+  let exitCode: number | undefined;
+  let output = '';
+  let records: ResultRecord[] = [];
+  let byName: Record<string, StepRecord> = {};
+
+  beforeAll(async () => {
+    // Builds the kernel on a cold cache (minutes); a cache hit otherwise.
+    const r = await cli(['run', join(SCENARIOS_DIR, 'kmalloc-size-limits.yaml'), '--arch', 'x86_64', '--kernel', '6.1', '--out', out]);
+    exitCode = r.exitCode;
+    output = r.all ?? '';
+    records = results(out);
+    byName = Object.fromEntries(steps(records).map((s) => [s.name, s]));
+  });
+
+  it('passes and exits 0', () => {
+    expect(output).toMatch(/5 passed/);
+    expect(exitCode, output).toBe(0);
+  });
+
+  it('reads the guest constants: 4 KiB pages, KMALLOC_MAX_SIZE = 4 MiB', () => {
+    const guest = records.find((r) => r.type === 'guest');
+    expect(guest?.type === 'guest' && guest.constants).toMatchObject({ PAGE_SIZE: 4096, KMALLOC_MAX_SIZE: 4194304, release: expect.stringMatching(/^6\.1\./) });
+  });
+
+  it('allocates 128 KiB + 1 and KMALLOC_MAX_SIZE in one physical run: the article\'s 128 KB limit does not hold', () => {
+    expect(byName['just above the article\'s limit']!.facts).toMatchObject({ ok: true, size: 131073, phys_runs: 1 });
+    expect(byName['KMALLOC_MAX_SIZE, the real limit']!.facts).toMatchObject({ ok: true, size: 4194304, phys_runs: 1, pages: 1024 });
+  });
+
+  it('fails one byte above KMALLOC_MAX_SIZE', () => {
+    expect(byName['one byte too many, silenced']!.facts).toMatchObject({ ok: false, size: 4194305 });
+    expect(byName['one byte too many, warns']!.facts).toMatchObject({ ok: false, size: 4194305 });
+  });
+
+  it('attaches the WARNING only to the step without __GFP_NOWARN', () => {
+    const warned = steps(records).filter((s) => s.splats.some((x) => x.kind === 'warning'));
+    expect(warned.map((s) => s.name)).toEqual(['one byte too many, warns']);
+    expect(warned[0]!.splats[0]!.at).toMatch(/^mm\/page_alloc\.c:\d+$/);
+  });
+
+  it('writes results as JSON lines with meminfo before and after, and leaves no QEMU behind', async () => {
+    expect(records[0]!.type).toBe('run-begin');
+    expect(records[records.length - 1]).toMatchObject({ type: 'run-end', exitCode: 0 });
+    const end = records.find((r) => r.type === 'scenario-end');
+    expect(end?.type === 'scenario-end' && end.meminfoBefore?.MemTotal).toBeGreaterThan(0);
+    expect(end?.type === 'scenario-end' && end.meminfoAfter?.MemFree).toBeGreaterThan(0);
+    expect(await qemusUnder(out)).toEqual([]);
+  });
+});

@@ -1,0 +1,77 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseSplats, sectionsBySeq, splatMatches, stripTimestamp } from '../../harness/analysis/splats.ts';
+
+const fixture = (name: string) => readFileSync(join(import.meta.dirname, '..', 'fixtures', name), 'utf8').split('\n');
+
+describe('splat parser on a real 6.1 x86_64 console log', () => {
+  const lines = fixture('console-6.1-x86_64-vmalloc-hardirq.log');
+  const splats = parseSplats(lines);
+
+  it('finds each report with its kind and source location', () => {
+    expect(splats.map((s) => [s.kind, s.at])).toEqual([
+      ['warning', 'mm/page_alloc.c:5634'],
+      ['sleep-in-atomic', 'include/linux/sched/mm.h:274'],
+      ['bug', 'mm/vmalloc.c:2554'],
+      ['oops', undefined],
+      ['panic', undefined],
+    ]);
+    expect(splats[0]!.func).toBe('__alloc_pages+0x3d/0xe6');
+  });
+
+  it('keeps a report body up to its end marker, without timestamps', () => {
+    const w = splats[0]!;
+    expect(w.lines[0]).toBe('WARNING: CPU: 0 PID: 48 at mm/page_alloc.c:5634 __alloc_pages+0x3d/0xe6');
+    expect(w.lines).toContain(' __kmalloc_large_node+0x7b/0xc0');
+    expect(w.lines[w.lines.length - 1]).toMatch(/^---\[ end trace/);
+  });
+
+  it('attributes reports to the probe request that caused them', () => {
+    const sections = sectionsBySeq(lines);
+    const kinds = (seq: number) => parseSplats(sections.get(seq)!.lines).map((s) => s.kind);
+    expect(kinds(0)).toEqual([]);
+    expect(kinds(1)).toEqual(['warning']);
+    expect(kinds(2)).toEqual(['sleep-in-atomic']);
+    expect(kinds(3)).toEqual(['bug', 'oops', 'panic']);
+    expect(sections.get(2)!.ended).toBe(true);
+    // The guest died inside request 3: it never printed its end marker.
+    expect(sections.get(3)!.ended).toBe(false);
+  });
+
+  it('matches patterns on kind, file and text, never on line numbers', () => {
+    const bug = splats[2]!;
+    expect(splatMatches(bug, { kind: 'bug', at: 'mm/vmalloc.c' })).toBe(true);
+    expect(splatMatches(bug, { kind: 'bug', at: 'mm/slub.c' })).toBe(false);
+    expect(splatMatches(bug, { kind: 'warning' })).toBe(false);
+    expect(splatMatches(splats[4]!, { kind: 'panic', text: 'Fatal exception in interrupt' })).toBe(true);
+  });
+});
+
+describe('splat rules', () => {
+  const one = (line: string) => parseSplats([line]).map((s) => [s.kind, s.at]);
+
+  it('knows the 6.12 and arm64 spellings', () => {
+    expect(one('[    3.1] WARNING: CPU: 0 PID: 48 at mm/page_alloc.c:4832 __alloc_pages_noprof+0x41/0xe7')).toEqual([['warning', 'mm/page_alloc.c:4832']]);
+    expect(one('Oops: invalid opcode: 0000 [#1] SMP')).toEqual([['oops', undefined]]);
+    expect(one('Internal error: Oops - BUG: 00000000f2000800 [#1] SMP')).toEqual([['oops', undefined]]);
+  });
+
+  it('knows allocation failures, OOM and the rest', () => {
+    expect(one('sh: page allocation failure: order:10, mode:0xcc0(GFP_KERNEL), nodemask=(null)')[0]![0]).toBe('alloc-failure');
+    expect(one('vmalloc error: size 1073741824, exceeds total pages, mode:0xcc0(GFP_KERNEL), nodemask=(null)')[0]![0]).toBe('vmalloc-failure');
+    expect(one('Out of memory: Killed process 42 (sh)')[0]![0]).toBe('oom');
+    expect(one('BUG: scheduling while atomic: sh/48/0x00000002')[0]![0]).toBe('scheduling-while-atomic');
+    expect(one('BUG: KASAN: slab-out-of-bounds in kp_do_alloc+0x1/0x2')[0]![0]).toBe('kasan');
+    expect(one('BUG: kernel NULL pointer dereference, address: 0000000000000000')[0]![0]).toBe('oops');
+    expect(one('unreferenced object 0xffff888003a4c000 (size 64):')[0]![0]).toBe('kmemleak');
+  });
+
+  it('ignores ordinary lines', () => {
+    expect(parseSplats(['[    1.0] Run /init as init process', 'kalloc_probe: loaded', 'WARNINGS are fine in prose'])).toEqual([]);
+  });
+
+  it('strips console timestamps and carriage returns', () => {
+    expect(stripTimestamp('[    3.140147] kernel BUG at mm/vmalloc.c:2554!\r')).toBe('kernel BUG at mm/vmalloc.c:2554!');
+  });
+});
