@@ -33,6 +33,11 @@ export interface ArchSpec {
   };
   /** Kernel command line additions for this arch. */
   cmdline: string[];
+  /**
+   * Additions under TCG only. {HOST_TSC_KHZ} is replaced by the host's
+   * clock rate (and the parameter dropped when the host does not say).
+   */
+  tcgCmdline: string[];
 }
 
 export const ARCHES: Readonly<Record<string, ArchSpec>> = {
@@ -56,10 +61,13 @@ export const ARCHES: Readonly<Record<string, ArchSpec>> = {
       console: 'ttyS0',
       netDevice: 'virtio-net-pci',
     },
-    // Under TCG the clocksource watchdog finds the TSC "unstable" against
-    // jiffies and falls back to a 4 ms clock, which makes every timing fact
-    // useless. QEMU's TSC is monotonic; tell the kernel to trust it.
-    cmdline: ['tsc=reliable'],
+    cmdline: [],
+    // Under TCG the TSC ticks at the host's rate, but a busy host makes the
+    // PIT calibration fail ("Unable to calibrate against PIT", no HPET
+    // without ACPI) or the watchdog distrust the TSC; either way the kernel
+    // falls back to jiffies, a 4 ms clock that makes every timing fact 0.
+    // So: give it the rate and tell it to trust the TSC.
+    tcgCmdline: ['tsc=reliable', 'tsc_early_khz={HOST_TSC_KHZ}'],
   },
   arm64: {
     name: 'arm64',
@@ -82,6 +90,7 @@ export const ARCHES: Readonly<Record<string, ArchSpec>> = {
       netDevice: 'virtio-net-pci',
     },
     cmdline: [],
+    tcgCmdline: [],
   },
 };
 

@@ -14,7 +14,8 @@ import type { Log } from '../util/log.ts';
 import { probeAccelFacts, chooseAccel } from './accel.ts';
 import { archSpec } from './arches.ts';
 import { generateRunKeys } from './keys.ts';
-import { freePort, Vm } from './qemu.ts';
+import { freePort, hostTscKhz, Vm } from './qemu.ts';
+import { existsSync, readFileSync } from 'node:fs';
 import { guestBase, runArchive } from './rootfs.ts';
 import { GuestSession } from './ssh.ts';
 
@@ -74,6 +75,7 @@ export class Guest {
           smp: o.smp,
           sshPort: await freePort(),
           consoleLog: join(o.dir, `console-${o.boot}.log`),
+          hostTscKhz: existsSync('/proc/cpuinfo') ? hostTscKhz(readFileSync('/proc/cpuinfo', 'utf8')) : undefined,
         });
         vm.start();
         try {
@@ -96,6 +98,10 @@ export class Guest {
       const probe = await ProbeClient.open(session);
       const c = await probe.request('cmd=constants', o.timeouts.stepMs);
       if (c.status !== 'ok') throw new KharnessError('PROBE', `the probe refused its constants request: ${c.msg}`);
+      // Timing facts are only as good as the clock: jiffies ticks in milliseconds.
+      const cs = (await session.exec('cat /sys/devices/system/clocksource/clocksource0/current_clocksource')).stdout.trim();
+      c.facts.CLOCKSOURCE = cs || 'unknown';
+      if (/jiffies/.test(cs)) o.log.warn(`the guest runs on the ${cs} clocksource: timing facts have millisecond resolution`);
       return new Guest(vm, session, probe, c.facts, accel.reason, bootMs, sshMs);
     } catch (e) {
       await vm?.kill();
@@ -107,7 +113,13 @@ export class Guest {
     return this.session.run('cat /proc/meminfo', { timeoutMs: 30_000 });
   }
 
+  /** Everything the kernel logged, as /dev/kmsg gave it; kept next to the console log. */
+  get dmesgFile(): string {
+    return this.vm.config.consoleLog.replace(/console-(\d+)\.log$/, 'dmesg-$1.log');
+  }
+
   async shutdown(): Promise<void> {
+    await writeFile(this.dmesgFile, this.probe.kmsg.records.join('\n') + '\n').catch(() => undefined);
     try {
       this.probe.close();
       this.session.close();

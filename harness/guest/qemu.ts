@@ -21,12 +21,29 @@ export interface VmConfig {
   consoleLog: string;
   /** Extra kernel command line. */
   append?: string;
+  /** Host facts the command line may use; see ArchSpec.tcgCmdline. */
+  hostTscKhz?: number;
+}
+
+/** The arch's TCG-only parameters with host facts filled in; ones whose fact is unknown are dropped. */
+export function tcgParams(c: VmConfig): string[] {
+  if (c.accel !== 'tcg') return [];
+  return c.arch.tcgCmdline.flatMap((p) => {
+    if (!p.includes('{HOST_TSC_KHZ}')) return [p];
+    return c.hostTscKhz ? [p.replace('{HOST_TSC_KHZ}', String(c.hostTscKhz))] : [];
+  });
+}
+
+/** The host CPU's clock in kHz, from /proc/cpuinfo ("cpu MHz"), if it says. */
+export function hostTscKhz(cpuinfo: string): number | undefined {
+  const m = /^cpu MHz\s*:\s*([\d.]+)/m.exec(cpuinfo);
+  return m ? Math.round(Number(m[1]) * 1000) : undefined;
 }
 
 /** QEMU's command line for a config. Pure: the arch table supplies every per-arch value. */
 export function qemuArgs(c: VmConfig): string[] {
   const q = c.arch.qemu;
-  const cmdline = [`console=${q.console}`, 'panic=-1', 'loglevel=4', 'random.trust_bootloader=on', 'random.trust_cpu=on', ...c.arch.cmdline, c.append ?? ''].filter(Boolean).join(' ');
+  const cmdline = [`console=${q.console}`, 'panic=-1', 'loglevel=4', 'random.trust_bootloader=on', 'random.trust_cpu=on', ...c.arch.cmdline, ...tcgParams(c), c.append ?? ''].filter(Boolean).join(' ');
   return [
     '-nodefaults',
     '-no-user-config',

@@ -8,7 +8,10 @@ import type { Action } from '../scenario/types.ts';
 import type { Facts } from '../scenario/expect.ts';
 
 /** Response keys that are booleans (0/1 on the wire). The module's "success" is the harness's "ok". */
-const BOOLEAN = new Set(['ok', 'zeroed', 'vmalloc_addr', 'in_hardirq', 'in_serving_softirq', 'in_atomic', 'irqs_disabled', 'zero_size_ptr', 'INIT_ON_ALLOC']);
+const BOOLEAN = new Set([
+  'ok', 'zeroed', 'vmalloc_addr', 'linear_map', 'virt_contiguous', 'page_mapped', 'highmem',
+  'in_hardirq', 'in_serving_softirq', 'in_atomic', 'irqs_disabled', 'zero_size_ptr', 'INIT_ON_ALLOC',
+]);
 const RENAME: Record<string, string> = { success: 'ok' };
 
 export interface Response {
@@ -56,9 +59,11 @@ export function formatRequest(seq: number, a: Action, c: Constants): string {
   const gfp = (g: string[]) => (g.length ? ` gfp=${g.join('|')}` : '');
   switch (a.kind) {
     case 'alloc':
-      return `cmd=alloc ${head} api=${a.api} ${sizeArg(a, c)}${gfp(a.gfp)} ctx=${a.ctx}${a.hold ? ` hold=${a.hold}` : ''}`;
+      return `cmd=alloc ${head} api=${a.api} ${sizeArg(a, c)}${gfp(a.gfp)} ctx=${a.ctx}${a.hold ? ` hold=${a.hold}` : ''}${a.fill !== undefined ? ` fill=${a.fill}` : ''}`;
     case 'time':
-      return `cmd=time ${head} api=${a.api} ${sizeArg(a, c)}${gfp(a.gfp)} repeat=${a.repeat}`;
+      return `cmd=time ${head} api=${a.api} ${sizeArg(a, c)}${gfp(a.gfp)} repeat=${a.repeat}${a.vs ? ` vs=${a.vs}` : ''}`;
+    case 'query':
+      return `cmd=${a.what} ${head}`;
     case 'free':
       return `cmd=free ${head} name=${a.name}`;
     case 'inspect':
@@ -79,5 +84,6 @@ export function sizeConstants(f: Facts): Record<string, number> {
     KMALLOC_MAX_CACHE_SIZE: num('KMALLOC_MAX_CACHE_SIZE'),
     KMALLOC_MAX_SIZE: num('KMALLOC_MAX_SIZE'),
     TOTALRAM_SIZE: num('TOTALRAM_PAGES') * num('PAGE_SIZE'),
+    INIT_ON_ALLOC: f.INIT_ON_ALLOC === true ? 1 : 0,
   };
 }

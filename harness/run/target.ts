@@ -14,7 +14,7 @@ import { parseConfig } from '../analysis/kconfig.ts';
 import { buildModule, type ModuleBuild } from '../module/build.ts';
 import { ProbeLost } from '../probe/client.ts';
 import { formatRequest, sizeConstants } from '../probe/protocol.ts';
-import { activeExpect, evaluate, needsMeminfo, type Facts } from '../scenario/expect.ts';
+import { activeExpect, evaluate, needsMeminfo, stepEnv, type Facts } from '../scenario/expect.ts';
 import { expandStep } from '../scenario/sweep.ts';
 import { unmetReason, type TargetFacts } from '../scenario/requires.ts';
 import type { Action, Scenario, Step } from '../scenario/types.ts';
@@ -139,9 +139,9 @@ export async function runTarget(o: TargetOptions): Promise<TargetStatus> {
           continue;
         }
         for (const inst of instances) {
-          const env = inst.size === undefined ? constants : { ...constants, size: inst.size };
-          const expect = activeExpect(step.expect, env);
           const r = await runStep(g, ++seq, inst.action, constants, o.timeouts, o.signal, needsMeminfo(step.expect));
+          const env = stepEnv(constants, inst.size, r.facts);
+          const expect = activeExpect(step.expect, env);
           const failures = evaluate(expect, { facts: r.facts, splats: r.splats, crashed: r.crashed, meminfoDelta: r.meminfoDelta }, env);
           const status = r.error ? 'error' : failures.length ? 'fail' : expect.crash ? 'expected-crash' : 'pass';
           w.write(stepRecord(s, step, { name: inst.name, status, reason: r.error, request: r.request, facts: r.facts, failures, splats: r.splats, dmesg: r.dmesg, ms: r.ms, meminfoDelta: r.meminfoDelta }));

@@ -39,7 +39,7 @@ function resolve(v: Scalar, constants: Constants): Scalar {
   // Strings that parse as size expressions ("KMALLOC_MAX_SIZE", "4KiB") become numbers.
   if (typeof v !== 'string') return v;
   try {
-    return evalSize(parseSize(v, ['size']), constants);
+    return evalSize(parseSize(v, Object.keys(constants)), constants);
   } catch {
     return v;
   }
@@ -96,6 +96,7 @@ export function evaluate(expect: Expect, obs: Observation, constants: Constants)
     }
     return failures;
   }
+  for (const g of expect.guardErrors ?? []) failures.push({ what: 'when', expected: 'a condition that can be evaluated', observed: g });
   for (const [name, { matcher }] of Object.entries(expect.facts)) {
     const f = checkFact(name, matcher, obs.facts[name], constants);
     if (f) failures.push(f);
@@ -124,7 +125,16 @@ function summarise(splats: Splat[]): string {
 export function activeExpect(blocks: readonly GuardedExpect[], env: Constants): Expect {
   const out: Expect = { facts: {} };
   for (const b of blocks) {
-    if (b.when && !evalPredicate(b.when, env)) continue;
+    if (b.when) {
+      let holds: boolean;
+      try {
+        holds = evalPredicate(b.when, env);
+      } catch (e) {
+        (out.guardErrors ??= []).push(`when "${b.when.text}": ${(e as Error).message}`);
+        continue;
+      }
+      if (!holds) continue;
+    }
     const e = b.expect;
     Object.assign(out.facts, e.facts);
     if (e.meminfo) out.meminfo = { ...out.meminfo, ...e.meminfo };
@@ -136,4 +146,15 @@ export function activeExpect(blocks: readonly GuardedExpect[], env: Constants): 
 
 export function needsMeminfo(blocks: readonly GuardedExpect[]): boolean {
   return blocks.some((b) => b.expect.meminfo && Object.keys(b.expect.meminfo).length > 0);
+}
+
+/** The names a step's expectations can use: constants, the step's size, and its numeric facts (booleans as 0/1). */
+export function stepEnv(constants: Constants, size: number | undefined, facts: Facts): Record<string, number> {
+  const env: Record<string, number> = { ...constants };
+  for (const [k, v] of Object.entries(facts)) {
+    if (typeof v === 'number') env[k] = v;
+    else if (typeof v === 'boolean') env[k] = v ? 1 : 0;
+  }
+  if (size !== undefined) env.size = size;
+  return env;
 }

@@ -8,14 +8,14 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { LineCounter, isMap, isScalar, parseDocument, type Document, type Node } from 'yaml';
 import { ScenarioError } from '../errors.ts';
 import { CLAIMS } from './claims.ts';
-import { scenarioSchema } from './schema.ts';
+import { FACT_NAMES, scenarioSchema } from './schema.ts';
 import { parsePredicate, parseSize, SizeSyntaxError, type SizeExpr } from './size.ts';
 import type { Action, Api, Context, Expect, GuardedExpect, Matcher, Pos, Requires, Scenario, SplatKind, SplatPattern, Step, Sweep } from './types.ts';
 
 const ajv = new Ajv({ allErrors: true, strict: false });
 const validate = ajv.compile(scenarioSchema);
 
-const ACTION_KEYS = ['alloc', 'time', 'free', 'inspect', 'fragment', 'unfragment'] as const;
+const ACTION_KEYS = ['alloc', 'time', 'free', 'inspect', 'fragment', 'unfragment', 'query'] as const;
 
 type Path = (string | number)[];
 
@@ -108,8 +108,9 @@ export function parseScenario(src: string, file: string): Scenario {
 interface RawStep {
   name?: string;
   requires?: Requires;
-  alloc?: { api: Api; size?: string | number; order?: number; gfp?: string | string[]; ctx?: Context; hold?: string };
-  time?: { api: Api; size?: string | number; order?: number; gfp?: string | string[]; repeat?: number };
+  alloc?: { api: Api; size?: string | number; order?: number; gfp?: string | string[]; ctx?: Context; hold?: string; fill?: number };
+  time?: { api: Api; size?: string | number; order?: number; gfp?: string | string[]; repeat?: number; vs?: Api };
+  query?: 'constants' | 'zones' | 'self';
   free?: string;
   inspect?: string;
   fragment?: { pages: string | number };
@@ -125,8 +126,12 @@ interface RawScenario {
   steps: RawStep[];
 }
 
-/** Names an expectation or guard may use besides the guest constants. */
-const STEP_VARS = ['size'];
+/**
+ * Names an expectation or `when:` guard may use besides the guest constants:
+ * the step's size, and the step's own reported facts (booleans count as 0/1),
+ * so `alloc_ns_median: { lt: vs_alloc_ns_median }` and `when: ok == 1` work.
+ */
+const STEP_VARS = ['size', 'INIT_ON_ALLOC', ...FACT_NAMES];
 
 function size(at: Located, path: Path, v: string | number, vars: readonly string[] = []): SizeExpr {
   try {
@@ -172,9 +177,11 @@ function action(at: Located, path: Path, s: RawStep): Action {
   const k = present[0]!;
   switch (k) {
     case 'alloc':
-      return { kind: 'alloc', ...allocTarget(at, [...path, k], s.alloc!, swept), ctx: s.alloc!.ctx ?? 'process', hold: s.alloc!.hold };
+      return { kind: 'alloc', ...allocTarget(at, [...path, k], s.alloc!, swept), ctx: s.alloc!.ctx ?? 'process', hold: s.alloc!.hold, fill: s.alloc!.fill };
     case 'time':
-      return { kind: 'time', ...allocTarget(at, [...path, k], s.time!, swept), repeat: s.time!.repeat ?? 100 };
+      return { kind: 'time', ...allocTarget(at, [...path, k], s.time!, swept), repeat: s.time!.repeat ?? 100, vs: s.time!.vs };
+    case 'query':
+      return { kind: 'query', what: s.query! };
     case 'free':
       return { kind: 'free', name: s.free! };
     case 'inspect':
@@ -294,5 +301,7 @@ function defaultStepName(a: Action): string {
       return 'fragment free memory';
     case 'unfragment':
       return 'release fragmentation';
+    case 'query':
+      return `query ${a.what}`;
   }
 }

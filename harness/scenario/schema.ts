@@ -6,16 +6,25 @@
 import { APIS, CONTEXTS, SPLAT_KINDS } from './types.ts';
 
 /** Facts a step may make expectations on; each is reported by the probe. */
+const TIMING = ['failures', 'alloc_ns_min', 'alloc_ns_median', 'free_ns_min', 'free_ns_median'];
+const ZONES = ['DMA', 'DMA32', 'Normal', 'HighMem', 'Movable'];
+
+/** Facts a step may make expectations on (and name in `when:` and comparisons); each is reported by the probe. */
 export const FACT_NAMES = [
   'ok',
   'zero_size_ptr',
   'size',
   'pages',
   'phys_runs',
+  'first_pfn',
+  'last_pfn',
   'zone',
   'zeroed',
   'compound_order',
   'vmalloc_addr',
+  'linear_map',
+  'virt_contiguous',
+  'page_mapped',
   'in_hardirq',
   'in_serving_softirq',
   'in_atomic',
@@ -26,11 +35,11 @@ export const FACT_NAMES = [
   'taken',
   'kept',
   'released',
-  'failures',
-  'alloc_ns_min',
-  'alloc_ns_median',
-  'free_ns_min',
-  'free_ns_median',
+  ...TIMING,
+  ...TIMING.map((t) => `vs_${t}`),
+  'zone_names',
+  'highmem',
+  ...ZONES.flatMap((z) => [`${z}_start`, `${z}_end`]),
 ] as const;
 
 const scalar = { type: ['number', 'boolean', 'string'] };
@@ -130,14 +139,24 @@ export const scenarioSchema = {
             type: 'object',
             additionalProperties: false,
             required: ['api'],
-            properties: { ...allocProps, ctx: { type: 'string', enum: [...CONTEXTS] }, hold: name },
+            properties: {
+              ...allocProps,
+              ctx: { type: 'string', enum: [...CONTEXTS] },
+              hold: name,
+              fill: { type: 'integer', minimum: 0, maximum: 255, description: 'Fill the memory with this byte before it is freed, so a later allocation shows whether it was cleared.' },
+            },
           },
           time: {
             type: 'object',
             additionalProperties: false,
             required: ['api'],
-            properties: { ...allocProps, repeat: { type: 'integer', minimum: 1, maximum: 10000 } },
+            properties: {
+              ...allocProps,
+              repeat: { type: 'integer', minimum: 1, maximum: 10000 },
+              vs: { type: 'string', enum: APIS.filter((a) => a !== 'pages'), description: 'Time this API too, interleaved in the same loop; its facts are prefixed vs_.' },
+            },
           },
+          query: { type: 'string', enum: ['constants', 'zones', 'self'], description: 'Ask the probe about the kernel: constants, its memory zones, or where module code lives.' },
           free: name,
           inspect: name,
           fragment: {

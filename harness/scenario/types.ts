@@ -66,6 +66,8 @@ export interface Expect {
   meminfo?: Record<string, { matcher: Matcher; pos: Pos }>;
   dmesg?: DmesgExpect;
   crash?: SplatPattern;
+  /** `when:` guards that could not be evaluated (a fact they name was not reported). */
+  guardErrors?: string[];
 }
 
 /** An expectation block, applied when its guard holds (no guard: always). */
@@ -81,12 +83,13 @@ export interface Sweep {
 }
 
 export type Action =
-  | { kind: 'alloc'; api: Api; size?: SizeExpr; sizeText?: string; order?: number; gfp: string[]; ctx: Context; hold?: string }
+  | { kind: 'alloc'; api: Api; size?: SizeExpr; sizeText?: string; order?: number; gfp: string[]; ctx: Context; hold?: string; fill?: number }
   | { kind: 'free'; name: string }
   | { kind: 'inspect'; name: string }
   | { kind: 'fragment'; pages: SizeExpr }
   | { kind: 'unfragment' }
-  | { kind: 'time'; api: Api; size?: SizeExpr; sizeText?: string; order?: number; gfp: string[]; repeat: number };
+  | { kind: 'time'; api: Api; size?: SizeExpr; sizeText?: string; order?: number; gfp: string[]; repeat: number; vs?: Api }
+  | { kind: 'query'; what: 'constants' | 'zones' | 'self' };
 
 export interface Step {
   index: number;

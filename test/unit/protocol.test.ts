@@ -39,7 +39,7 @@ describe('probe protocol', () => {
 
   it('derives size constants from the constants response', () => {
     const r = parseResponse('status=ok release=6.1.192 machine=x86_64 PAGE_SIZE=4096 PAGE_SHIFT=12 KMALLOC_MIN_SIZE=8 KMALLOC_MAX_CACHE_SIZE=8192 KMALLOC_MAX_SIZE=4194304 MAX_ORDER=10 TOTALRAM_PAGES=125554 INIT_ON_ALLOC=0');
-    expect(sizeConstants(r.facts)).toEqual({ PAGE_SIZE: 4096, KMALLOC_MIN_SIZE: 8, KMALLOC_MAX_CACHE_SIZE: 8192, KMALLOC_MAX_SIZE: 4194304, TOTALRAM_SIZE: 125554 * 4096 });
+    expect(sizeConstants(r.facts)).toEqual({ PAGE_SIZE: 4096, KMALLOC_MIN_SIZE: 8, KMALLOC_MAX_CACHE_SIZE: 8192, KMALLOC_MAX_SIZE: 4194304, TOTALRAM_SIZE: 125554 * 4096, INIT_ON_ALLOC: 0 });
     expect(r.facts.INIT_ON_ALLOC).toBe(false);
   });
 
