@@ -4,6 +4,7 @@
  * timeout names its phase.
  */
 import { readFile, writeFile } from 'node:fs/promises';
+import { file as tmpFile } from 'tmp-promise';
 import { join } from 'node:path';
 import { KharnessError } from '../errors.ts';
 import type { KernelBuild } from '../kernel/build.ts';
@@ -60,7 +61,9 @@ export class Guest {
     const arch = archSpec(o.kernel.arch);
     const base = await guestBase(arch, o.log);
     const keys = generateRunKeys();
-    const initrd = join(o.dir, `initrd-${o.boot}.cpio.gz`);
+    // The initrd holds this run's keys and is only read at QEMU start: a temp file, not an artifact.
+    const initrdFile = await tmpFile({ prefix: 'kharness-initrd-', postfix: '.cpio.gz' });
+    const initrd = initrdFile.path;
     await writeFile(initrd, Buffer.concat([await readFile(base.initramfs), runArchive(keys.hostKeyDropbear, keys.clientPublic)]));
     const accel = chooseAccel(probeAccelFacts(arch), o.accel);
     let vm: Vm | undefined;
@@ -106,6 +109,8 @@ export class Guest {
     } catch (e) {
       await vm?.kill();
       throw e;
+    } finally {
+      await initrdFile.cleanup();
     }
   }
 

@@ -45,6 +45,8 @@ export function qemuArgs(c: VmConfig): string[] {
   const q = c.arch.qemu;
   const cmdline = [`console=${q.console}`, 'panic=-1', 'loglevel=4', 'random.trust_bootloader=on', 'random.trust_cpu=on', ...c.arch.cmdline, ...tcgParams(c), c.append ?? ''].filter(Boolean).join(' ');
   return [
+    // Names the process after its console log, so `pgrep -f <run dir>` finds a run's QEMUs.
+    '-name', `kharness:${c.consoleLog.replace(/,/g, '_')}`,
     '-nodefaults',
     '-no-user-config',
     '-M', q.machine,

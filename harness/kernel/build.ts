@@ -35,6 +35,8 @@ export interface KernelBuild {
   configFile: string;
   unmet: string[];
   buildMs: number;
+  /** Guest RAM this kernel needs, from the catalog. */
+  memoryMb?: number;
 }
 
 export interface BuildOptions {
@@ -65,7 +67,7 @@ async function sourceIdentity(k: CatalogKernel): Promise<string> {
 }
 
 async function fragmentFiles(k: CatalogKernel, arch: ArchSpec): Promise<{ name: string; path: string; text: string }[]> {
-  const names = [...k.fragments, arch.fragment];
+  const names = [...k.fragments, arch.fragment, ...(k.overlay ?? [])];
   return Promise.all(
     names.map(async (name) => {
       const path = join(KERNELS_DIR, 'config', name);
@@ -165,6 +167,8 @@ export async function buildKernel(kernelName: string, archName: string, o: Build
     },
     (pid) => o.log.info(`waiting for process ${pid}, which is building the same kernel ${label}`),
   );
+  // Catalog data, not build output: read fresh so a cached entry follows catalog edits.
+  meta.memoryMb = k.memory_mb;
   o.log.info(hit ? `kernel ${label}: cached (${meta.release}, key ${key})` : `kernel ${label}: built ${meta.release} in ${formatDuration(meta.buildMs)}`);
   return meta;
 }

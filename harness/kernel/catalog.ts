@@ -18,6 +18,10 @@ export interface CatalogKernel {
   arches: string[];
   /** Fragments under kernels/config/, applied in order before the arch fragment. */
   fragments: string[];
+  /** Fragments applied after the arch fragment, to override it (e.g. the page size). */
+  overlay?: string[];
+  /** Guest RAM in MiB, when the run's default is not enough for this kernel. */
+  memory_mb?: number;
 }
 
 export function loadCatalog(file = join(KERNELS_DIR, 'catalog.yaml')): CatalogKernel[] {

@@ -1,5 +1,6 @@
 /** The terminal reporter: a line per step as results arrive, then a summary. */
 import type { ResultRecord, StepRecord } from '../run/results.ts';
+import { claimsTable } from './claims.ts';
 
 export interface ConsoleReporterOptions {
   color: boolean;
@@ -14,6 +15,7 @@ export function consoleReporter(o: ConsoleReporterOptions): (r: ResultRecord) =>
   const yellow = paint(o.color, 33);
   const dim = paint(o.color, 2);
   const failed: StepRecord[] = [];
+  const seen: ResultRecord[] = [];
   let scenario = '';
   const mark: Record<StepRecord['status'], string> = {
     pass: green('✓'),
@@ -23,6 +25,7 @@ export function consoleReporter(o: ConsoleReporterOptions): (r: ResultRecord) =>
     skip: yellow('-'),
   };
   return (r) => {
+    seen.push(r);
     switch (r.type) {
       case 'target-begin':
         o.write(`\n${r.target.arch}/${r.target.kernel}\n`);
@@ -31,7 +34,7 @@ export function consoleReporter(o: ConsoleReporterOptions): (r: ResultRecord) =>
       case 'step': {
         if (r.scenario !== scenario) {
           scenario = r.scenario;
-          o.write(`  ${r.scenario}${r.claims.length ? dim(`  [${r.claims.join(', ')}]`) : ''}\n`);
+          o.write(`  ${r.scenario}${r.claims.length ? dim(`  [${r.claims.map((c) => c.id).join(', ')}]`) : ''}\n`);
         }
         const extra = r.status === 'expected-crash' ? ' (expected crash)' : r.reason && r.status !== 'fail' ? dim(` — ${r.reason}`) : '';
         o.write(`    ${mark[r.status]} ${r.name}${extra} ${dim(`${r.ms} ms`)}\n`);
@@ -55,6 +58,10 @@ export function consoleReporter(o: ConsoleReporterOptions): (r: ResultRecord) =>
           c.error && red(`${c.error} errors`),
           c.skip && yellow(`${c.skip} skipped`),
         ].filter(Boolean);
+        const table = claimsTable(seen);
+        if (table.rows.some((row) => Object.values(row.cells).some((c) => c.verdict !== 'untested'))) {
+          o.write(`\nThe article's claims\n${renderClaimsText({ ...table, rows: table.rows.filter((row) => row.overall !== 'untested') })}`);
+        }
         o.write(`\n${parts.join(', ') || 'no steps ran'} in ${(r.ms / 1000).toFixed(1)} s\n`);
         for (const f of failed) {
           o.write(`\n${red(f.status.toUpperCase())} ${f.target.arch}/${f.target.kernel} › ${f.scenario} › ${f.name}\n`);
@@ -67,4 +74,13 @@ export function consoleReporter(o: ConsoleReporterOptions): (r: ResultRecord) =>
       }
     }
   };
+}
+
+/** The claims table as plain text columns, for the end of a run. */
+export function renderClaimsText(table: ReturnType<typeof claimsTable>): string {
+  const head = ['claim', ...table.targets];
+  const rows = table.rows.map((r) => [r.id, ...table.targets.map((t) => r.cells[t]!.verdict)]);
+  const widths = head.map((_, i) => Math.max(...[head, ...rows].map((r) => r[i]!.length)));
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(head), ...rows.map(line)].join('\n') + '\n';
 }

@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import type { Splat } from '../analysis/splats.ts';
 import type { Facts, Failure } from '../scenario/expect.ts';
 import type { Meminfo } from '../analysis/meminfo.ts';
+import type { ClaimRef } from '../scenario/types.ts';
 
 export type StepStatus = 'pass' | 'fail' | 'skip' | 'error' | 'expected-crash';
 /** How a target ended: a test failure is not a build failure, a boot failure or an infrastructure failure. */
@@ -26,7 +27,7 @@ export interface StepRecord {
   target: TargetRef;
   scenario: string;
   scenarioFile: string;
-  claims: string[];
+  claims: ClaimRef[];
   step: number;
   name: string;
   status: StepStatus;

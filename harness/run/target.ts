@@ -97,7 +97,7 @@ export async function runTarget(o: TargetOptions): Promise<TargetStatus> {
   const bootGuest = async () => {
     boot++;
     o.log.info(`booting ${o.arch}/${o.kernel} (boot ${boot})`);
-    const g = await Guest.boot({ kernel, module, dir, boot, memoryMb: o.memoryMb, smp: o.smp, accel: o.accel, timeouts: o.timeouts, log: o.log });
+    const g = await Guest.boot({ kernel, module, dir, boot, memoryMb: Math.max(o.memoryMb, kernel.memoryMb ?? 0), smp: o.smp, accel: o.accel, timeouts: o.timeouts, log: o.log });
     w.write({ type: 'guest', target, boot, consoleLog: g.vm.config.consoleLog, accel: g.accelReason, bootMs: g.bootMs, sshMs: g.sshMs, constants: g.constants });
     o.log.info(`  ready in ${(g.sshMs / 1000).toFixed(2)} s (${g.accelReason}); KMALLOC_MAX_SIZE=${g.constants.KMALLOC_MAX_SIZE} PAGE_SIZE=${g.constants.PAGE_SIZE}`);
     return g;

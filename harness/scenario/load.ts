@@ -10,7 +10,7 @@ import { ScenarioError } from '../errors.ts';
 import { CLAIMS } from './claims.ts';
 import { FACT_NAMES, scenarioSchema } from './schema.ts';
 import { parsePredicate, parseSize, SizeSyntaxError, type SizeExpr } from './size.ts';
-import type { Action, Api, Context, Expect, GuardedExpect, Matcher, Pos, Requires, Scenario, SplatKind, SplatPattern, Step, Sweep } from './types.ts';
+import type { Action, Api, ClaimRef, Context, Expect, GuardedExpect, Matcher, Pos, Requires, Scenario, SplatKind, SplatPattern, Step, Sweep } from './types.ts';
 
 const ajv = new Ajv({ allErrors: true, strict: false });
 const validate = ajv.compile(scenarioSchema);
@@ -121,7 +121,7 @@ interface RawStep {
 interface RawScenario {
   name: string;
   description?: string;
-  claims?: string[];
+  claims?: string[] | Record<string, 'holds' | 'fails'>;
   requires?: Requires;
   steps: RawStep[];
 }
@@ -252,8 +252,13 @@ function sweep(at: Located, path: Path, raw: RawStep['sweep']): Sweep | undefine
 }
 
 function build(raw: RawScenario, at: Located): Scenario {
-  raw.claims?.forEach((c, i) => {
-    if (!(c in CLAIMS)) throw at.error(['claims', i], `unknown claim id "${c}" (known: ${Object.keys(CLAIMS).join(', ')})`);
+  const claims: ClaimRef[] = Array.isArray(raw.claims)
+    ? raw.claims.map((id) => ({ id, ifPasses: 'holds' as const }))
+    : Object.entries(raw.claims ?? {}).map(([id, ifPasses]) => ({ id, ifPasses }));
+  claims.forEach((c, i) => {
+    if (!(c.id in CLAIMS)) {
+      throw at.error(Array.isArray(raw.claims) ? ['claims', i] : ['claims'], `unknown claim id "${c.id}" (known: ${Object.keys(CLAIMS).join(', ')})`, Array.isArray(raw.claims) ? undefined : c.id);
+    }
   });
   const held = new Set<string>();
   const steps: Step[] = raw.steps.map((s, i) => {
@@ -281,7 +286,7 @@ function build(raw: RawScenario, at: Located): Scenario {
     file: at.file,
     name: raw.name,
     description: raw.description ?? '',
-    claims: raw.claims ?? [],
+    claims,
     requires: raw.requires,
     steps,
     expectsCrash: crashes.length > 0,

@@ -123,7 +123,13 @@ export const scenarioSchema = {
   properties: {
     name: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]*$' },
     description: { type: 'string' },
-    claims: { type: 'array', items: { type: 'string' } },
+    claims: {
+      description: "The article's claims this scenario tests (../shared/CLAIMS.md ids). A list means each holds when the scenario passes; a map says what a pass means for each: holds or fails.",
+      oneOf: [
+        { type: 'array', items: { type: 'string' } },
+        { type: 'object', additionalProperties: { type: 'string', enum: ['holds', 'fails'] } },
+      ],
+    },
     requires,
     steps: {
       type: 'array',

@@ -101,11 +101,18 @@ export interface Step {
   pos: Pos;
 }
 
+/** What a passing run of the scenario says about a claim. */
+export type ClaimVerdict = 'holds' | 'fails';
+export interface ClaimRef {
+  id: string;
+  ifPasses: ClaimVerdict;
+}
+
 export interface Scenario {
   file: string;
   name: string;
   description: string;
-  claims: string[];
+  claims: ClaimRef[];
   requires?: Requires;
   steps: Step[];
   /** True when any step expects the kernel to die: the runner gives it a VM of its own. */
