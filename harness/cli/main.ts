@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { KharnessError, UsageError } from '../errors.ts';
 import { killAll } from '../guest/processes.ts';
 import { buildCommand } from './build.ts';
+import { reportCommand } from './report.ts';
 import { runCommand } from './run.ts';
 import { schemaCommand } from './schema.ts';
 
@@ -20,6 +21,7 @@ export interface Command {
 const COMMANDS: Record<string, Command> = {
   run: runCommand,
   build: buildCommand,
+  report: reportCommand,
   schema: schemaCommand,
 };
 

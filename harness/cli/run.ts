@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.ts';
 import { DEFAULT_TIMEOUTS } from '../guest/guest.ts';
 import { consoleReporter } from '../report/console.ts';
+import { parseReporters, writeReports } from '../report/reporters.ts';
 import { runAll } from '../run/run.ts';
 import { loadScenarioFile } from '../scenario/load.ts';
 import { SCENARIOS_DIR } from '../paths.ts';
@@ -29,7 +30,7 @@ const seconds = (v: unknown, d: number) => (v === undefined ? d : Number(v) * 10
 
 export const runCommand: Command = {
   summary: 'run scenarios on real kernels in QEMU',
-  usage: 'kharness run [SCENARIO.yaml|DIR ...] [--arch x86_64[,arm64]] [--kernel 6.1[,6.12]] [--out DIR] [--accel auto|kvm|tcg] [--memory MiB] [--smp N] [--boot-timeout S] [--step-timeout S] [--verbose]',
+  usage: 'kharness run [SCENARIO.yaml|DIR ...] [--arch x86_64[,arm64]] [--kernel 6.1[,6.12]] [--out DIR] [--reporter default,json,junit,ktap] [--accel auto|kvm|tcg] [--memory MiB] [--smp N] [--boot-timeout S] [--step-timeout S] [--verbose]',
   options: {
     arch: { type: 'string', default: 'x86_64' },
     kernel: { type: 'string', default: '6.1' },
@@ -40,6 +41,7 @@ export const runCommand: Command = {
     jobs: { type: 'string' },
     'boot-timeout': { type: 'string' },
     'step-timeout': { type: 'string' },
+    reporter: { type: 'string', multiple: true },
     color: { type: 'boolean' },
     'no-color': { type: 'boolean' },
     verbose: { type: 'boolean', short: 'v' },
@@ -47,6 +49,7 @@ export const runCommand: Command = {
   async run(v, positionals, signal) {
     const accel = String(v.accel);
     if (!['auto', 'kvm', 'tcg'].includes(accel)) throw new UsageError(`--accel must be auto, kvm or tcg, not "${accel}"`);
+    const reporters = parseReporters((v.reporter as string[] | undefined) ?? []);
     const files = await resolveScenarioFiles(positionals);
     // Every file is validated before anything builds: a typo costs seconds, not a kernel build.
     const scenarios = await Promise.all(files.map((f) => loadScenarioFile(f)));
@@ -59,7 +62,7 @@ export const runCommand: Command = {
       kernels: list(v.kernel),
       outDir,
       log,
-      reporters: [consoleReporter({ color, write: (s) => process.stdout.write(s) })],
+      reporters: reporters.includes('default') ? [consoleReporter({ color, write: (s) => process.stdout.write(s) })] : [],
       timeouts: {
         ...DEFAULT_TIMEOUTS,
         bootMs: seconds(v['boot-timeout'], DEFAULT_TIMEOUTS.bootMs),
@@ -72,7 +75,8 @@ export const runCommand: Command = {
       argv: process.argv.slice(2),
       signal,
     });
-    process.stdout.write(`results: ${summary.resultsFile}\n`);
+    const written = writeReports(reporters, summary.records, outDir);
+    process.stdout.write(`results: ${summary.resultsFile}\n${written.map((p) => `report: ${p}\n`).join('')}`);
     return summary.exitCode;
   },
 };

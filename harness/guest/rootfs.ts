@@ -5,7 +5,7 @@
  * own apt state under the cache, so the host's dpkg and apt configuration
  * stay as they are. The unpacked tree becomes a cached base initramfs.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -43,7 +43,9 @@ async function aptOptions(arch: ArchSpec, root: string, log: Log): Promise<strin
     `-o`, `Debug::NoLocking=1`,
   ];
   await withLock(join(root, 'locks'), `apt-${arch.debianArch}`, async () => {
-    if (existsSync(join(state, 'state', 'lists', 'updated'))) return;
+    // Refresh daily: the archive drops superseded .debs, and stale lists would name them.
+    const stamp = join(state, 'state', 'lists', 'updated');
+    if (existsSync(stamp) && Date.now() - statSync(stamp).mtimeMs < 24 * 3600_000) return;
     await mkdir(join(state, 'state', 'lists', 'partial'), { recursive: true });
     await mkdir(join(state, 'cache', 'archives', 'partial'), { recursive: true });
     await writeFile(join(state, 'state', 'status'), '');

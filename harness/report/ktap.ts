@@ -1,0 +1,48 @@
+/**
+ * KTAP (Documentation/dev-tools/ktap.rst): one top-level test per target,
+ * a subtest per scenario, a subtest per step, each nesting level indented two
+ * spaces with its own version and plan lines. Skips carry "# SKIP reason";
+ * errors "# ERROR"; an expected crash is "ok" with a diagnostic line saying so.
+ */
+import type { ResultRecord, StepRecord } from '../run/results.ts';
+import { targetLabel } from './claims.ts';
+
+const clean = (s: string) => s.replace(/[\r\n#]+/g, ' ').trim();
+
+function stepLine(s: StepRecord, n: number): string[] {
+  const lines: string[] = [];
+  for (const f of s.failures) lines.push(`# ${clean(`${f.what}: expected ${f.expected}, observed ${f.observed}`)}`);
+  if (s.status === 'expected-crash') lines.push(`# expected crash: ${clean(s.splats[0]?.title ?? 'the guest died')}`);
+  const ok = s.status === 'pass' || s.status === 'expected-crash' || s.status === 'skip';
+  const directive = s.status === 'skip' ? ` # SKIP ${clean(s.reason ?? '')}` : s.status === 'error' ? ` # ERROR ${clean(s.reason ?? '')}` : '';
+  lines.push(`${ok ? 'ok' : 'not ok'} ${n} ${clean(s.name)}${directive}`);
+  return lines;
+}
+
+function block(items: { name: string; ok: boolean; skip?: string; lines: string[] }[], indent: string): string[] {
+  const out = [`${indent}KTAP version 1`, `${indent}1..${items.length}`];
+  items.forEach((it, i) => {
+    out.push(...it.lines);
+    out.push(`${indent}${it.ok ? 'ok' : 'not ok'} ${i + 1} ${clean(it.name)}${it.skip ? ` # SKIP ${clean(it.skip)}` : ''}`);
+  });
+  return out;
+}
+
+export function renderKtap(records: readonly ResultRecord[]): string {
+  const steps = records.filter((r): r is StepRecord => r.type === 'step');
+  const targets = [...new Set(records.filter((r) => r.type === 'target-begin').map((r) => targetLabel(r.target)))];
+  const passed = (ss: StepRecord[]) => ss.every((s) => s.status === 'pass' || s.status === 'expected-crash' || s.status === 'skip');
+  const allSkipped = (ss: StepRecord[]) => ss.length > 0 && ss.every((s) => s.status === 'skip');
+  const items = targets.map((t) => {
+    const ts = steps.filter((s) => targetLabel(s.target) === t);
+    const scenarios = [...new Set(ts.map((s) => s.scenario))].map((name) => {
+      const ss = ts.filter((s) => s.scenario === name);
+      const inner = ['    KTAP version 1', `    1..${ss.length}`, ...ss.flatMap((s, i) => stepLine(s, i + 1).map((l) => `    ${l}`))];
+      return { name, ok: passed(ss), skip: allSkipped(ss) ? ss[0]!.reason : undefined, lines: inner };
+    });
+    const end = records.find((r) => r.type === 'target-end' && targetLabel(r.target) === t);
+    const infraOk = !(end?.type === 'target-end' && end.status !== 'ok');
+    return { name: t, ok: passed(ts) && infraOk, lines: block(scenarios, '  ') };
+  });
+  return [...block(items, ''), ''].join('\n');
+}

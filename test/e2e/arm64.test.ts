@@ -1,0 +1,64 @@
+/**
+ * The same scenarios, unchanged, on arm64 guests (cross-built, TCG): 4 KiB
+ * pages on 6.1, and a 64 KiB-page 6.1 where every page-size-derived constant
+ * is different and kmalloc-size-limits still passes because its sizes are
+ * written with the guest's own constants.
+ */
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { SCENARIOS_DIR } from '../../harness/paths.ts';
+import type { ResultRecord } from '../../harness/run/results.ts';
+import { cli, qemusUnder, results, steps, tempDir } from './helpers.ts';
+
+const scenario = (n: string) => join(SCENARIOS_DIR, `${n}.yaml`);
+
+function guestConstants(records: ResultRecord[]) {
+  const g = records.find((r) => r.type === 'guest');
+  return g?.type === 'guest' ? g.constants : {};
+}
+
+describe('arm64 6.1, 4 KiB pages', () => {
+  const out = tempDir();
+  let r: Awaited<ReturnType<typeof cli>>;
+  let records: ResultRecord[];
+
+  beforeAll(async () => {
+    r = await cli(['run', scenario('kmalloc-size-limits'), scenario('gfp-atomic-irq'), scenario('vmalloc-contiguity'), '--arch', 'arm64', '--kernel', '6.1', '--out', out]);
+    records = results(out);
+  });
+
+  it('passes kmalloc-size-limits, gfp-atomic-irq and vmalloc-contiguity', () => {
+    const bad = steps(records).filter((s) => s.status !== 'pass');
+    expect(bad.map((s) => `${s.scenario} › ${s.name}: ${JSON.stringify(s.failures)} ${s.reason ?? ''}`)).toEqual([]);
+    expect(r.exitCode, r.all).toBe(0);
+  });
+
+  it('is a real arm64 guest with 4 KiB pages', () => {
+    expect(guestConstants(records)).toMatchObject({ machine: 'aarch64', PAGE_SIZE: 4096, KMALLOC_MAX_SIZE: 4194304 });
+  });
+
+  it('proves hard IRQ context there too', () => {
+    const s = steps(records).find((x) => x.name === 'GFP_KERNEL in hard IRQ is reported')!;
+    expect(s.facts).toMatchObject({ in_hardirq: true });
+    expect(s.splats.map((x) => x.kind)).toContain('sleep-in-atomic');
+  });
+
+  it('leaves no QEMU behind', async () => {
+    expect(await qemusUnder(out)).toEqual([]);
+  });
+});
+
+describe('arm64 6.1 with 64 KiB pages', () => {
+  it('passes the same kmalloc-size-limits scenario with its own, larger KMALLOC_MAX_SIZE', async () => {
+    const out = tempDir();
+    const r = await cli(['run', scenario('kmalloc-size-limits'), '--arch', 'arm64', '--kernel', '6.1-64k', '--out', out]);
+    const records = results(out);
+    const c = guestConstants(records);
+    expect(c).toMatchObject({ machine: 'aarch64', PAGE_SIZE: 65536 });
+    expect(c.KMALLOC_MAX_SIZE as number).toBeGreaterThan(4194304);
+    const max = steps(records).find((s) => s.name === 'KMALLOC_MAX_SIZE, the real limit')!;
+    expect(max.facts).toMatchObject({ ok: true, phys_runs: 1, size: c.KMALLOC_MAX_SIZE });
+    expect(r.exitCode, r.all).toBe(0);
+    expect(await qemusUnder(out)).toEqual([]);
+  });
+});

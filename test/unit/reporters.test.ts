@@ -1,0 +1,92 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { consoleReporter } from '../../harness/report/console.ts';
+import { renderJUnit, xmlEscape } from '../../harness/report/junit.ts';
+import { renderKtap } from '../../harness/report/ktap.ts';
+import { parseResults, type ResultRecord, type StepRecord } from '../../harness/run/results.ts';
+import { exitCodeFor } from '../../harness/run/results.ts';
+
+const recorded = parseResults(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'results-6.1-x86_64.jsonl'), 'utf8'));
+
+/** The recorded run with one step failed, one skipped and one in error. */
+function degraded(): ResultRecord[] {
+  let i = 0;
+  return recorded.map((r) => {
+    if (r.type !== 'step') return r;
+    i++;
+    if (i === 1) return { ...r, status: 'fail', failures: [{ what: 'ok', expected: 'false', observed: 'true' }] } as StepRecord;
+    if (i === 2) return { ...r, status: 'skip', reason: 'kernel config lacks CONFIG_KASAN' } as StepRecord;
+    if (i === 3) return { ...r, status: 'error', reason: 'probe error EINVAL: unknown gfp flag GFP_X' } as StepRecord;
+    return r;
+  });
+}
+
+describe('console reporter', () => {
+  it('prints a line per step, the claims table and a summary, with no escape codes when colour is off', () => {
+    let out = '';
+    const rep = consoleReporter({ color: false, write: (s) => (out += s) });
+    recorded.forEach(rep);
+    expect(out).not.toMatch(/\x1b\[/);
+    expect(out).toMatch(/^x86_64\/6\.1$/m);
+    expect(out).toMatch(/✓ vmalloc in hard IRQ kills the kernel \(expected crash\)/);
+    expect(out).toMatch(/^kmalloc-128k-limit\s+fails$/m);
+    expect(out).toMatch(/64 passed, 1 expected crashes in [\d.]+ s/);
+  });
+
+  it('lists each failure with expected vs observed at the end', () => {
+    let out = '';
+    const rep = consoleReporter({ color: false, write: (s) => (out += s) });
+    degraded().forEach(rep);
+    expect(out).toMatch(/FAIL x86_64\/6\.1 › alloc-cost › kmalloc vs vmalloc \[64 B\]\n.*request: cmd=time/);
+    expect(out).toMatch(/ok: expected false, observed true/);
+    expect(out).toMatch(/ERROR x86_64\/6\.1 › alloc-cost/);
+  });
+});
+
+describe('exit codes', () => {
+  it('is 0 for a passing run, 1 for a failed test, 2 for an error or a failed target', () => {
+    expect(exitCodeFor(recorded)).toBe(0);
+    expect(exitCodeFor(degraded().filter((r) => !(r.type === 'step' && r.status === 'error')))).toBe(1);
+    expect(exitCodeFor(degraded())).toBe(2);
+    const bootFailed = recorded.map((r) => (r.type === 'target-end' ? { ...r, status: 'boot-failure' as const } : r));
+    expect(exitCodeFor(bootFailed)).toBe(2);
+  });
+});
+
+describe('JUnit', () => {
+  it('has a suite per target and a case per step, with failures, skips and errors', () => {
+    const xml = renderJUnit(degraded());
+    expect(xml).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?>\n<testsuites name="kharness" tests="65" failures="1" errors="1" skipped="1"/);
+    expect(xml).toContain('<testsuite name="x86_64/6.1"');
+    expect(xml).toContain('classname="x86_64.6_1.alloc-cost" name="kmalloc vs vmalloc [64 B]"');
+    expect(xml).toContain('<failure message="ok: expected false, observed true" type="expectation">');
+    expect(xml).toContain('<skipped message="kernel config lacks CONFIG_KASAN"/>');
+    expect(xml).toContain('<error message="probe error EINVAL: unknown gfp flag GFP_X" type="error"/>');
+  });
+
+  it('puts the kernel log in system-out, stripped of characters XML cannot hold', () => {
+    const xml = renderJUnit(recorded);
+    expect(xml).toMatch(/<system-out>[^<]*kernel BUG at mm\/vmalloc\.c:\d+!/);
+    expect(xmlEscape('a\u0007b<c>&"\'\r\n')).toBe('ab&lt;c&gt;&amp;&quot;&apos;\r\n');
+  });
+});
+
+describe('KTAP', () => {
+  it('nests targets, scenarios and steps with version and plan lines', () => {
+    const k = renderKtap(degraded()).split('\n');
+    expect(k.slice(0, 6)).toEqual(['KTAP version 1', '1..1', '  KTAP version 1', '  1..8', '    KTAP version 1', '    1..4']);
+    expect(k).toContain('    # ok: expected false, observed true');
+    expect(k).toContain('    not ok 1 kmalloc vs vmalloc [64 B]');
+    expect(k).toContain('    ok 2 kmalloc vs vmalloc [4 KiB] # SKIP kernel config lacks CONFIG_KASAN');
+    expect(k).toContain('    not ok 3 kmalloc vs vmalloc [64 KiB] # ERROR probe error EINVAL: unknown gfp flag GFP_X');
+    expect(k).toContain('  not ok 1 alloc-cost');
+    expect(k[k.length - 2]).toBe('not ok 1 x86_64/6.1');
+  });
+
+  it('marks an expected crash ok, with a diagnostic line', () => {
+    const k = renderKtap(recorded);
+    expect(k).toMatch(/# expected crash: kernel BUG at mm\/vmalloc\.c:\d+!\n {4}ok 2 vmalloc in hard IRQ kills the kernel/);
+    expect(k.trimEnd().split('\n').pop()).toBe('ok 1 x86_64/6.1');
+  });
+});
