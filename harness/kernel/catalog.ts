@@ -22,6 +22,8 @@ export interface CatalogKernel {
   overlay?: string[];
   /** Guest RAM in MiB, when the run's default is not enough for this kernel. */
   memory_mb?: number;
+  /** false: only run when named (not part of the default matrix). */
+  default?: boolean;
 }
 
 export function loadCatalog(file = join(KERNELS_DIR, 'catalog.yaml')): CatalogKernel[] {

@@ -75,3 +75,23 @@ describe('splat rules', () => {
     expect(stripTimestamp('[    3.140147] kernel BUG at mm/vmalloc.c:2554!\r')).toBe('kernel BUG at mm/vmalloc.c:2554!');
   });
 });
+
+describe('splat parser on real 6.12 x86_64 captures', () => {
+  it('reads the 6.12 crash: kernel BUG, "Oops: invalid opcode", panic', () => {
+    const s = parseSplats(fixture('console-6.12-x86_64-vmalloc-hardirq.log'));
+    expect(s.map((x) => x.kind)).toEqual(['bug', 'oops', 'panic']);
+    expect(s[0]!.at).toMatch(/^mm\/vmalloc\.c:\d+$/);
+    expect(s[1]!.title).toBe('Oops: invalid opcode: 0000 [#1] SMP');
+  });
+
+  it('reads the 6.12 dmesg of a whole run, each report attributed to its request', () => {
+    const lines = fixture('dmesg-6.12-x86_64-all-scenarios.log');
+    const all = parseSplats(lines);
+    expect(all.map((x) => x.kind)).toEqual(['sleep-in-atomic', 'warning', 'vmalloc-failure']);
+    expect(all[1]!.func).toMatch(/^__alloc_pages_noprof\+/);
+    const sections = [...sectionsBySeq(lines).values()];
+    const owners = all.map((sp) => sections.find((sec) => sec.lines.some((l) => stripTimestamp(l) === sp.title))?.seq);
+    expect(owners.every((o) => typeof o === 'number')).toBe(true);
+    expect(new Set(owners).size).toBe(3);
+  });
+});
