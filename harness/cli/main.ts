@@ -7,6 +7,8 @@ import { parseArgs } from 'node:util';
 import { KharnessError, UsageError } from '../errors.ts';
 import { killAll } from '../guest/processes.ts';
 import { buildCommand } from './build.ts';
+import { cacheCommand } from './cache.ts';
+import { matrixCommand } from './matrix.ts';
 import { reportCommand } from './report.ts';
 import { runCommand } from './run.ts';
 import { schemaCommand } from './schema.ts';
@@ -21,6 +23,8 @@ export interface Command {
 const COMMANDS: Record<string, Command> = {
   run: runCommand,
   build: buildCommand,
+  cache: cacheCommand,
+  matrix: matrixCommand,
   report: reportCommand,
   schema: schemaCommand,
 };

@@ -1,23 +1,48 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { mergeResults } from '../run/merge.ts';
 import { UsageError } from '../errors.ts';
 import { consoleReporter } from '../report/console.ts';
 import { FILE_REPORTERS, parseReporters, writeReports } from '../report/reporters.ts';
-import { exitCodeFor, parseResults } from '../run/results.ts';
+import { exitCodeFor, parseResults, type ResultRecord } from '../run/results.ts';
 import { useColor } from '../util/tty.ts';
 import type { Command } from './main.ts';
 
+async function readRun(dir: string) {
+  const text = await readFile(join(dir, 'results.jsonl'), 'utf8').catch(() => {
+    throw new UsageError(`no results.jsonl in ${dir}`, 'Give a directory that `kharness run` wrote (its --out).');
+  });
+  return parseResults(text);
+}
+
+/** `report merge OUT DIR...`: shard results joined into OUT, with every run's artifacts copied beside. */
+async function merge(positionals: string[]): Promise<{ dir: string; records: ResultRecord[] }> {
+  const [out, ...dirs] = positionals;
+  if (!out || !dirs.length) throw new UsageError('report merge needs an output directory and at least one run directory', 'kharness report merge OUT RUN_DIR...');
+  const runs = await Promise.all(dirs.map(readRun));
+  await mkdir(out, { recursive: true });
+  for (const d of dirs) {
+    for (const e of await readdir(d, { withFileTypes: true })) if (e.isDirectory()) await cp(join(d, e.name), join(out, e.name), { recursive: true });
+  }
+  const records = mergeResults(runs, resolve(out));
+  await writeFile(join(out, 'results.jsonl'), records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  return { dir: out, records };
+}
+
 export const reportCommand: Command = {
-  summary: 're-render the reports of a finished run from its results.jsonl (boots nothing)',
-  usage: 'kharness report RUN_DIR [--reporter default,json,junit,ktap] [--stdout]',
+  summary: 're-render the reports of a finished run (boots nothing); `report merge OUT DIR...` joins shard results',
+  usage: 'kharness report RUN_DIR [--reporter default,json,junit,ktap] [--stdout]\n       kharness report merge OUT_DIR RUN_DIR... [--reporter ...]',
   options: { reporter: { type: 'string', multiple: true }, stdout: { type: 'boolean' }, 'no-color': { type: 'boolean' } },
   async run(v, positionals) {
-    const dir = positionals[0];
-    if (!dir || positionals.length > 1) throw new UsageError('give exactly one run directory');
-    const text = await readFile(join(dir, 'results.jsonl'), 'utf8').catch(() => {
-      throw new UsageError(`no results.jsonl in ${dir}`, 'Give the directory a `kharness run` wrote (its --out).');
-    });
-    const records = parseResults(text);
+    let dir: string;
+    let records: ResultRecord[];
+    if (positionals[0] === 'merge') {
+      ({ dir, records } = await merge(positionals.slice(1)));
+    } else {
+      if (positionals.length !== 1) throw new UsageError('give exactly one run directory');
+      dir = positionals[0]!;
+      records = await readRun(dir);
+    }
     const names = parseReporters((v.reporter as string[] | undefined) ?? []);
     if (v.stdout) {
       for (const n of names) if (n in FILE_REPORTERS) process.stdout.write(FILE_REPORTERS[n]!.render(records));

@@ -1,4 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
+import { cpus, freemem } from 'node:os';
+import { loadCatalog } from '../kernel/catalog.ts';
+import { defaultJobs, groupByTarget, parseShard, planTargets, shardUnits, unitsFor } from '../run/plan.ts';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.ts';
 import { DEFAULT_TIMEOUTS } from '../guest/guest.ts';
@@ -25,15 +28,24 @@ export async function resolveScenarioFiles(args: string[]): Promise<string[]> {
   return out;
 }
 
+function positive(v: unknown, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} takes a whole number of at least 1, not "${String(v)}"`);
+  return n;
+}
+
 const list = (v: unknown) => String(v).split(',').map((s) => s.trim()).filter(Boolean);
 const seconds = (v: unknown, d: number) => (v === undefined ? d : Number(v) * 1000);
 
 export const runCommand: Command = {
   summary: 'run scenarios on real kernels in QEMU',
-  usage: 'kharness run [SCENARIO.yaml|DIR ...] [--arch x86_64[,arm64]] [--kernel 6.1[,6.12]] [--out DIR] [--reporter default,json,junit,ktap] [--accel auto|kvm|tcg] [--memory MiB] [--smp N] [--boot-timeout S] [--step-timeout S] [--verbose]',
+  usage: 'kharness run [SCENARIO.yaml|DIR ...] [--arch x86_64[,arm64]] [--kernel 6.1[,6.12]] [--shard i/n] [--jobs N] [--out DIR] [--reporter default,json,junit,ktap] [--accel auto|kvm|tcg] [--memory MiB] [--smp N] [--boot-timeout S] [--step-timeout S] [--verbose]',
   options: {
-    arch: { type: 'string', default: 'x86_64' },
-    kernel: { type: 'string', default: '6.1' },
+    arch: { type: 'string' },
+    kernel: { type: 'string' },
+    shard: { type: 'string' },
+    'build-jobs': { type: 'string' },
+    'make-jobs': { type: 'string' },
     out: { type: 'string' },
     accel: { type: 'string', default: 'auto' },
     memory: { type: 'string', default: '512' },
@@ -53,13 +65,21 @@ export const runCommand: Command = {
     const files = await resolveScenarioFiles(positionals);
     // Every file is validated before anything builds: a typo costs seconds, not a kernel build.
     const scenarios = await Promise.all(files.map((f) => loadScenarioFile(f)));
+    const byName = new Map(scenarios.map((s) => [s.name, s]));
+    if (byName.size !== scenarios.length) throw new UsageError('two scenario files use the same name', 'Scenario names identify results: make them unique.');
+    const targets = planTargets(loadCatalog(), { arches: v.arch ? list(v.arch) : undefined, kernels: v.kernel ? list(v.kernel) : undefined });
+    let units = unitsFor(targets, scenarios.map((s) => s.name));
+    if (v.shard) {
+      const { index, count } = parseShard(String(v.shard));
+      units = shardUnits(units, index, count);
+    }
+    const plan = groupByTarget(units).map((g) => ({ target: g.target, scenarios: g.scenarios.map((n) => byName.get(n)!) }));
+    const memoryMb = Number(v.memory);
     const outDir = resolve(v.out ? String(v.out) : join('kharness-results', new Date().toISOString().replace(/[:.]/g, '-')));
     const color = useColor({ flag: v.color ? true : v['no-color'] ? false : undefined });
     const log = consoleLog(Boolean(v.verbose));
     const summary = await runAll({
-      scenarios,
-      arches: list(v.arch),
-      kernels: list(v.kernel),
+      plan,
       outDir,
       log,
       reporters: reporters.includes('default') ? [consoleReporter({ color, write: (s) => process.stdout.write(s) })] : [],
@@ -68,10 +88,12 @@ export const runCommand: Command = {
         bootMs: seconds(v['boot-timeout'], DEFAULT_TIMEOUTS.bootMs),
         stepMs: seconds(v['step-timeout'], DEFAULT_TIMEOUTS.stepMs),
       },
-      memoryMb: Number(v.memory),
+      memoryMb,
       smp: Number(v.smp),
       accel: accel as 'auto' | 'kvm' | 'tcg',
-      jobs: v.jobs ? Number(v.jobs) : undefined,
+      jobs: v.jobs ? positive(v.jobs, '--jobs') : defaultJobs(cpus().length, freemem() / 2 ** 20, memoryMb),
+      buildJobs: v['build-jobs'] ? positive(v['build-jobs'], '--build-jobs') : 1,
+      makeJobs: v['make-jobs'] ? positive(v['make-jobs'], '--make-jobs') : undefined,
       argv: process.argv.slice(2),
       signal,
     });

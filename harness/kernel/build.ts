@@ -88,7 +88,7 @@ async function extractSource(k: CatalogKernel, o: BuildOptions): Promise<string>
   const id = hashParts([await sourceIdentity(k)]);
   const dir = join(root, 'src', `${k.source.package}-${id}`);
   if (existsSync(join(dir, 'Makefile'))) return dir;
-  return withLock(join(root, 'locks'), `src-${id}`, async () => {
+  return withLock(join(root, 'locks'), `src-${k.source.package}-${id}`, async () => {
     if (existsSync(join(dir, 'Makefile'))) return dir;
     const tmp = `${dir}.tmp-${process.pid}`;
     await rm(tmp, { recursive: true, force: true });

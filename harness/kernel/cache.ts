@@ -6,7 +6,7 @@
  * harness processes asking for one kernel build it once.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -78,7 +78,10 @@ export async function getOrBuild<T>(
 ): Promise<{ meta: T; dir: string; hit: boolean }> {
   const dir = join(root, kind, key);
   const ready = await readMeta<T>(dir);
-  if (ready) return { meta: ready, dir, hit: true };
+  if (ready) {
+    await touchEntry(dir);
+    return { meta: ready, dir, hit: true };
+  }
   return withLock(join(root, 'locks'), `${kind}-${key}`, async () => {
     const again = await readMeta<T>(dir);
     if (again) return { meta: again, dir, hit: true };
@@ -87,6 +90,54 @@ export async function getOrBuild<T>(
     await mkdir(dir, { recursive: true });
     const meta = await build(dir);
     await writeMeta(dir, meta);
+    await touchEntry(dir);
     return { meta, dir, hit: false };
   }, onWait);
+}
+
+/** Marks an entry as used now: `cache prune` removes what has not been used for a while. */
+export async function touchEntry(dir: string): Promise<void> {
+  await writeFile(join(dir, '.last-used'), new Date().toISOString()).catch(() => undefined);
+}
+
+export interface CacheEntry {
+  kind: string;
+  key: string;
+  dir: string;
+  bytes: number;
+  lastUsed: Date;
+  complete: boolean;
+  label: string;
+}
+
+async function du(path: string): Promise<number> {
+  let total = 0;
+  const st = await lstat(path).catch(() => undefined);
+  if (!st) return 0;
+  if (!st.isDirectory()) return st.size;
+  for (const e of await readdir(path)) total += await du(join(path, e));
+  return total;
+}
+
+/** Every entry of every kind, with its size and when it was last used. */
+export async function listCache(root: string): Promise<CacheEntry[]> {
+  const out: CacheEntry[] = [];
+  for (const kind of ['kernels', 'modules', 'guest', 'src']) {
+    const base = join(root, kind);
+    for (const key of (await readdir(base).catch(() => [] as string[])).sort()) {
+      const dir = join(base, key);
+      if (!(await lstat(dir)).isDirectory()) continue;
+      const meta = await readMeta<Record<string, unknown>>(dir);
+      const used = await stat(join(dir, '.last-used')).catch(() => stat(dir));
+      const label =
+        kind === 'kernels' && meta ? `${meta.kernel}/${meta.arch} ${meta.release}` : kind === 'modules' && meta ? String(meta.name) : kind === 'src' ? key : key.split('-')[0]!;
+      out.push({ kind, key, dir, bytes: await du(dir), lastUsed: used.mtime, complete: kind === 'src' ? existsSync(join(dir, 'Makefile')) : meta !== undefined, label });
+    }
+  }
+  return out;
+}
+
+/** Entries to remove: unused for longer than maxAgeMs, or incomplete leftovers of builds that died. */
+export function selectPrunable(entries: readonly CacheEntry[], maxAgeMs: number, now = Date.now()): CacheEntry[] {
+  return entries.filter((e) => !e.complete || now - e.lastUsed.getTime() > maxAgeMs);
 }

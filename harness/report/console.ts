@@ -17,6 +17,7 @@ export function consoleReporter(o: ConsoleReporterOptions): (r: ResultRecord) =>
   const failed: StepRecord[] = [];
   const seen: ResultRecord[] = [];
   let scenario = '';
+  let target = '';
   const mark: Record<StepRecord['status'], string> = {
     pass: green('✓'),
     'expected-crash': green('✓'),
@@ -28,10 +29,15 @@ export function consoleReporter(o: ConsoleReporterOptions): (r: ResultRecord) =>
     seen.push(r);
     switch (r.type) {
       case 'target-begin':
-        o.write(`\n${r.target.arch}/${r.target.kernel}\n`);
-        scenario = '';
         break;
       case 'step': {
+        // Targets may run concurrently: name the target again whenever it changes.
+        const t = `${r.target.arch}/${r.target.kernel}`;
+        if (t !== target) {
+          target = t;
+          scenario = '';
+          o.write(`\n${t}${r.target.release ? dim(`  ${r.target.release}`) : ''}\n`);
+        }
         if (r.scenario !== scenario) {
           scenario = r.scenario;
           o.write(`  ${r.scenario}${r.claims.length ? dim(`  [${r.claims.map((c) => c.id).join(', ')}]`) : ''}\n`);

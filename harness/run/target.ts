@@ -33,7 +33,10 @@ export interface TargetOptions {
   memoryMb: number;
   smp: number;
   accel: 'auto' | 'kvm' | 'tcg';
+  /** make -j. */
   jobs?: number;
+  /** Serialises kernel builds across targets. */
+  buildSlot?: <T>(fn: () => Promise<T>) => Promise<T>;
   signal?: AbortSignal;
 }
 
@@ -72,7 +75,8 @@ export async function runTarget(o: TargetOptions): Promise<TargetStatus> {
   let module: ModuleBuild;
   try {
     const t0 = Date.now();
-    kernel = await buildKernel(o.kernel, o.arch, { log: o.log, jobs: o.jobs });
+    const slot = o.buildSlot ?? ((fn) => fn());
+    kernel = await slot(() => buildKernel(o.kernel, o.arch, { log: o.log, jobs: o.jobs }));
     Object.assign(target, { configHash: kernel.key, release: kernel.release });
     w.write({ type: 'target-phase', target, phase: 'kernel', ms: Date.now() - t0, detail: { key: kernel.key, buildMs: kernel.buildMs } });
     const t1 = Date.now();

@@ -28,7 +28,7 @@ describe('console reporter', () => {
     const rep = consoleReporter({ color: false, write: (s) => (out += s) });
     recorded.forEach(rep);
     expect(out).not.toMatch(/\x1b\[/);
-    expect(out).toMatch(/^x86_64\/6\.1$/m);
+    expect(out).toMatch(/^x86_64\/6\.1  6\.1\.192$/m);
     expect(out).toMatch(/✓ vmalloc in hard IRQ kills the kernel \(expected crash\)/);
     expect(out).toMatch(/^kmalloc-128k-limit\s+fails$/m);
     expect(out).toMatch(/64 passed, 1 expected crashes in [\d.]+ s/);

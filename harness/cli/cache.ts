@@ -1,0 +1,51 @@
+import { rm } from 'node:fs/promises';
+import { UsageError } from '../errors.ts';
+import { listCache, selectPrunable, withLock, type CacheEntry } from '../kernel/cache.ts';
+import { cacheRoot } from '../paths.ts';
+import type { Command } from './main.ts';
+import { join } from 'node:path';
+
+const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+
+function table(entries: CacheEntry[]): string {
+  return entries
+    .map((e) => `${e.kind.padEnd(8)} ${e.key.padEnd(36)} ${mib(e.bytes).padStart(11)}  ${e.lastUsed.toISOString().slice(0, 16)}  ${e.complete ? '' : '(incomplete) '}${e.label}`)
+    .join('\n');
+}
+
+export const cacheCommand: Command = {
+  summary: 'list (`cache ls`) or remove (`cache prune`) cached kernels, modules, sources and guest images',
+  usage: 'kharness cache ls\n       kharness cache prune [--older-than DAYS (30)] [--all] [--dry-run]',
+  options: { 'older-than': { type: 'string', default: '30' }, all: { type: 'boolean' }, 'dry-run': { type: 'boolean' } },
+  async run(v, positionals) {
+    const root = cacheRoot();
+    const entries = await listCache(root);
+    const sub = positionals[0];
+    if (sub === 'ls' || sub === undefined) {
+      process.stdout.write(`${root}\n${table(entries)}\n${entries.length} entries, ${mib(entries.reduce((a, e) => a + e.bytes, 0))}\n`);
+      return 0;
+    }
+    if (sub !== 'prune') throw new UsageError(`unknown cache command "${sub}"`, 'Use `kharness cache ls` or `kharness cache prune`.');
+    const days = Number(v['older-than']);
+    if (!(days >= 0)) throw new UsageError(`--older-than takes a number of days, not "${String(v['older-than'])}"`);
+    const maxAge = days * 86_400_000;
+    const candidates = v.all ? entries : selectPrunable(entries, maxAge);
+    const doomed: CacheEntry[] = [];
+    for (const e of candidates) {
+      if (v['dry-run']) {
+        doomed.push(e);
+        continue;
+      }
+      // Under the entry's lock: an "incomplete" entry may be a build in progress, which we
+      // wait for; once it is done and fresh, it stays.
+      await withLock(join(root, 'locks'), `${e.kind}-${e.key}`, async () => {
+        const now = (await listCache(root)).find((x) => x.dir === e.dir);
+        if (!now || (!v.all && selectPrunable([now], maxAge).length === 0)) return;
+        await rm(e.dir, { recursive: true, force: true });
+        doomed.push(e);
+      });
+    }
+    process.stdout.write(`${v['dry-run'] ? 'would remove' : 'removed'} ${doomed.length} entries, ${mib(doomed.reduce((a, e) => a + e.bytes, 0))}\n${table(doomed)}\n`);
+    return 0;
+  },
+};

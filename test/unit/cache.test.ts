@@ -1,0 +1,39 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+import { listCache, selectPrunable } from '../../harness/kernel/cache.ts';
+import { PROJECT_ROOT } from '../../harness/paths.ts';
+
+const script = join(PROJECT_ROOT, 'test', 'fixtures', 'bin', 'cache-build.mts');
+
+describe('content-addressed cache', () => {
+  it('builds an entry once when two processes ask for the same key at the same time', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'kharness-cache-'));
+    const marker = join(root, 'builders');
+    const run = () => execa('npx', ['tsx', script, root, 'k1', marker], { cwd: PROJECT_ROOT });
+    const [a, b] = await Promise.all([run(), run()]);
+    const ra = JSON.parse(a.stdout) as { meta: { builtBy: number }; hit: boolean; me: number };
+    const rb = JSON.parse(b.stdout) as { meta: { builtBy: number }; hit: boolean; me: number };
+    expect(readFileSync(marker, 'utf8').trim().split('\n')).toHaveLength(1);
+    expect(ra.meta.builtBy).toBe(rb.meta.builtBy);
+    expect([ra.hit, rb.hit].sort()).toEqual([false, true]);
+    // The entry appeared whole: meta.json, no temporary names, no lock left.
+    expect(readdirSync(join(root, 'kernels', 'k1')).sort()).toEqual(['.last-used', 'meta.json']);
+    expect(readdirSync(join(root, 'locks'))).toEqual([]);
+  }, 60_000);
+
+  it('lists entries and picks stale or incomplete ones to prune', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'kharness-cache-'));
+    const marker = join(root, 'builders');
+    await execa('npx', ['tsx', script, root, 'k2', marker], { cwd: PROJECT_ROOT });
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(join(root, 'kernels', 'dead-build'), { recursive: true });
+    const entries = await listCache(root);
+    expect(entries.map((e) => [e.key, e.complete])).toEqual([['dead-build', false], ['k2', true]]);
+    expect(selectPrunable(entries, 86_400_000).map((e) => e.key)).toEqual(['dead-build']);
+    expect(selectPrunable(entries, 86_400_000, Date.now() + 2 * 86_400_000).map((e) => e.key)).toEqual(['dead-build', 'k2']);
+    expect(existsSync(join(root, 'kernels', 'k2', 'meta.json'))).toBe(true);
+  }, 60_000);
+});
