@@ -1,6 +1,7 @@
 /** The terminal reporter: a line per step as results arrive, then a summary. */
 import type { ResultRecord, StepRecord } from '../run/results.ts';
 import { claimsTable } from './claims.ts';
+import { compareTargets, renderCompareText } from './compare.ts';
 
 export interface ConsoleReporterOptions {
   color: boolean;
@@ -68,6 +69,8 @@ export function consoleReporter(o: ConsoleReporterOptions): (r: ResultRecord) =>
         if (table.rows.some((row) => Object.values(row.cells).some((c) => c.verdict !== 'untested'))) {
           o.write(`\nThe article's claims\n${renderClaimsText({ ...table, rows: table.rows.filter((row) => row.overall !== 'untested') })}`);
         }
+        const diff = renderCompareText(compareTargets(seen));
+        if (diff) o.write(`\nWhat differs between targets\n${diff}`);
         o.write(`\n${parts.join(', ') || 'no steps ran'} in ${(r.ms / 1000).toFixed(1)} s\n`);
         for (const f of failed) {
           o.write(`\n${red(f.status.toUpperCase())} ${f.target.arch}/${f.target.kernel} › ${f.scenario} › ${f.name}\n`);

@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../errors.ts';
 import type { ResultRecord } from '../run/results.ts';
+import { renderHtml } from './html.ts';
 import { renderJson } from './json.ts';
 import { renderJUnit } from './junit.ts';
 import { renderKtap } from './ktap.ts';
@@ -17,6 +18,7 @@ export interface FileReporter {
 }
 
 export const FILE_REPORTERS: Record<string, FileReporter> = {
+  html: { file: 'report.html', render: renderHtml },
   json: { file: 'report.json', render: renderJson },
   junit: { file: 'junit.xml', render: renderJUnit },
   ktap: { file: 'report.ktap', render: renderKtap },

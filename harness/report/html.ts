@@ -1,0 +1,138 @@
+/**
+ * One self-contained HTML file: inline CSS and SVG, no script, nothing
+ * fetched, so it opens anywhere (a CI artifact, an air-gapped laptop).
+ * Sections: summary, verdict matrix (scenario × target), the claims table
+ * with links to the evidence, cost-vs-size plots, vmalloc physical runs,
+ * meminfo deltas, and every step with its facts and kernel log.
+ */
+import type { ResultRecord, StepRecord } from '../run/results.ts';
+import { countStatuses } from '../run/results.ts';
+import { claimsTable, targetLabel, type Verdict } from './claims.ts';
+import { compareTargets } from './compare.ts';
+import { barChart, lineChart, type Series } from './svg.ts';
+
+const esc = (s: unknown) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const anchor = (s: StepRecord) => `step-${s.target.arch}-${s.target.kernel}-${s.scenario}-${s.name}`.replace(/[^A-Za-z0-9_-]+/g, '-');
+
+const CSS = `
+body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#222;max-width:1200px}
+h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
+th{background:#f4f4f4}.pass,.holds{background:#e3f6e3}.fail,.fails{background:#fbe0e0}.error{background:#f9d0a0}
+.skip,.untested{background:#f0f0f0;color:#666}.expected-crash{background:#dff0ff}.depends{background:#fff3c4}.inconclusive{background:#f9d0a0}
+.chart text{font:11px sans-serif;fill:#333}.chart .title{font-size:13px;font-weight:bold}.chart .grid{stroke:#eee}
+pre{background:#f7f7f7;padding:6px;overflow:auto;max-height:300px;font-size:12px}details{margin:4px 0}.empty{color:#888}
+`;
+
+function verdictMatrix(steps: StepRecord[], targets: string[]): string {
+  const scenarios = [...new Set(steps.map((s) => s.scenario))];
+  const cell = (sc: string, t: string) => {
+    const ss = steps.filter((s) => s.scenario === sc && targetLabel(s.target) === t);
+    if (!ss.length) return '<td>-</td>';
+    const c = { pass: 0, fail: 0, error: 0, skip: 0, 'expected-crash': 0 };
+    for (const s of ss) c[s.status]++;
+    const cls = c.error ? 'error' : c.fail ? 'fail' : c.pass + c['expected-crash'] ? 'pass' : 'skip';
+    const text = [c.pass + c['expected-crash'] && `${c.pass + c['expected-crash']} ok`, c.fail && `${c.fail} failed`, c.error && `${c.error} errors`, c.skip && `${c.skip} skipped`].filter(Boolean).join(', ');
+    return `<td class="${cls}">${esc(text)}</td>`;
+  };
+  return `<table id="verdict-matrix"><tr><th>scenario</th>${targets.map((t) => `<th>${esc(t)}</th>`).join('')}</tr>${scenarios
+    .map((sc) => `<tr><td>${esc(sc)}</td>${targets.map((t) => cell(sc, t)).join('')}</tr>`)
+    .join('')}</table>`;
+}
+
+function claimsSection(records: readonly ResultRecord[], steps: StepRecord[]): string {
+  const { targets, rows } = claimsTable(records);
+  const link = (t: string, scenario: string, stepName: string) => {
+    const s = steps.find((x) => targetLabel(x.target) === t && x.scenario === scenario && x.name === stepName);
+    return s ? `<a href="#${anchor(s)}">${esc(stepName)}</a>` : esc(stepName);
+  };
+  const cell = (t: string, v: { verdict: Verdict; evidence: { scenario: string; steps: string[]; note?: string }[] }) =>
+    `<td class="${v.verdict}"><b>${v.verdict}</b>${v.evidence
+      .map((e) => `<br><small>${esc(e.scenario)}: ${e.steps.slice(0, 3).map((n) => link(t, e.scenario, n)).join(', ')}${e.steps.length > 3 ? ' …' : ''}${e.note ? ` — ${esc(e.note)}` : ''}</small>`)
+      .join('')}</td>`;
+  return `<table id="claims"><tr><th>claim</th><th>what the article says</th>${targets.map((t) => `<th>${esc(t)}</th>`).join('')}</tr>${rows
+    .map((r) => `<tr><td><code>${esc(r.id)}</code></td><td>${esc(r.text)}</td>${targets.map((t) => cell(t, r.cells[t]!)).join('')}</tr>`)
+    .join('')}</table>`;
+}
+
+function costChart(steps: StepRecord[], targets: string[]): string {
+  const series: Series[] = [];
+  for (const t of targets) {
+    const ss = steps.filter((s) => targetLabel(s.target) === t && typeof s.facts.alloc_ns_median === 'number' && typeof s.facts.size === 'number');
+    const byApi = new Map<string, Series>();
+    for (const s of ss) {
+      for (const [api, key] of [[s.facts.api, 'alloc_ns_median'], [s.facts.vs, 'vs_alloc_ns_median']] as const) {
+        if (typeof api !== 'string' || typeof s.facts[key] !== 'number') continue;
+        const name = `${api} ${t}`;
+        if (!byApi.has(name)) byApi.set(name, { name, points: [], dashed: api.startsWith('v') });
+        byApi.get(name)!.points.push({ x: s.facts.size as number, y: Math.max(1, s.facts[key] as number) });
+      }
+    }
+    series.push(...byApi.values());
+  }
+  return lineChart('Allocation cost against size (median ns, log-log)', 'size (bytes)', 'ns', series);
+}
+
+function runsChart(steps: StepRecord[]): string {
+  const bars = steps
+    .filter((s) => s.facts.vmalloc_addr === true && typeof s.facts.phys_runs === 'number')
+    .map((s) => ({ label: `${targetLabel(s.target)} ${s.name}`.slice(0, 48), value: s.facts.phys_runs as number }));
+  return barChart('vmalloc allocations: physically contiguous runs', 'runs', bars);
+}
+
+function meminfoChart(records: readonly ResultRecord[]): string {
+  const bars: { label: string; value: number }[] = [];
+  for (const r of records) {
+    if (r.type !== 'scenario-end' || !r.meminfoDelta) continue;
+    for (const k of ['MemFree', 'Slab', 'VmallocUsed']) {
+      const v = r.meminfoDelta[k];
+      if (v !== undefined && v !== 0) bars.push({ label: `${targetLabel(r.target)} ${r.scenario} ${k}`.slice(0, 48), value: v });
+    }
+  }
+  return barChart('meminfo change across each scenario (kB)', 'kB', bars);
+}
+
+function stepDetails(steps: StepRecord[]): string {
+  return steps
+    .map(
+      (s) => `<details id="${anchor(s)}"${s.status === 'fail' || s.status === 'error' ? ' open' : ''}><summary class="${s.status}">${esc(targetLabel(s.target))} › ${esc(s.scenario)} › ${esc(s.name)} — <b>${s.status}</b>${s.reason ? ` (${esc(s.reason)})` : ''}</summary>
+${s.request ? `<div><code>${esc(s.request)}</code></div>` : ''}
+${s.failures.length ? `<ul>${s.failures.map((f) => `<li>${esc(f.what)}: expected ${esc(f.expected)}, observed <b>${esc(f.observed)}</b></li>`).join('')}</ul>` : ''}
+<table><tr>${Object.keys(s.facts).map((k) => `<th>${esc(k)}</th>`).join('')}</tr><tr>${Object.values(s.facts).map((v) => `<td>${esc(v)}</td>`).join('')}</tr></table>
+${s.dmesg.length ? `<pre>${esc(s.dmesg.join('\n'))}</pre>` : ''}</details>`,
+    )
+    .join('\n');
+}
+
+export function renderHtml(records: readonly ResultRecord[]): string {
+  const steps = records.filter((r): r is StepRecord => r.type === 'step');
+  const targets = [...new Set(records.filter((r) => r.type === 'target-begin').map((r) => targetLabel(r.target)))];
+  const c = countStatuses(records);
+  const guests = records.filter((r) => r.type === 'guest');
+  const ends = records.filter((r) => r.type === 'target-end');
+  const cmp = compareTargets(records);
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>kharness report</title><style>${CSS}</style></head>
+<body>
+<h1>kharness report</h1>
+<p id="summary">${c.pass} passed, ${c['expected-crash']} expected crashes, ${c.fail} failed, ${c.error} errors, ${c.skip} skipped — ${targets.length} target(s): ${targets.map(esc).join(', ')}</p>
+<table><tr><th>target</th><th>status</th><th>kernel</th><th>PAGE_SIZE</th><th>KMALLOC_MAX_SIZE</th><th>accelerator</th><th>ready in</th></tr>${targets
+    .map((t) => {
+      const g = guests.find((x) => x.type === 'guest' && targetLabel(x.target) === t);
+      const e = ends.find((x) => targetLabel(x.target) === t);
+      const status = e?.type === 'target-end' ? e.status : '';
+      return g?.type === 'guest'
+        ? `<tr><td>${esc(t)}</td><td class="${status === 'ok' ? 'pass' : 'error'}">${esc(status)}</td><td>${esc(g.constants.release)}</td><td>${esc(g.constants.PAGE_SIZE)}</td><td>${esc(g.constants.KMALLOC_MAX_SIZE)}</td><td>${esc(g.accel)}</td><td>${(g.sshMs / 1000).toFixed(2)} s</td></tr>`
+        : `<tr><td>${esc(t)}</td><td class="error">${esc(status)}</td><td colspan="5">${esc(e?.type === 'target-end' ? e.error?.message ?? '' : '')}</td></tr>`;
+    })
+    .join('')}</table>
+<h2>Verdicts</h2>${verdictMatrix(steps, targets)}
+<h2>The article's claims</h2>${claimsSection(records, steps)}
+${cmp.rows.length ? `<h2>What differs between targets</h2><table id="compare"><tr><th>fact</th>${cmp.targets.map((t) => `<th>${esc(t)}</th>`).join('')}</tr>${cmp.rows.map((r) => `<tr><td>${esc(r.label)}</td>${cmp.targets.map((t) => `<td>${esc(r.values[t] ?? '-')}</td>`).join('')}</tr>`).join('')}</table>` : ''}
+<h2>Cost</h2>${costChart(steps, targets)}
+<h2>vmalloc physical runs</h2>${runsChart(steps)}
+<h2>Memory</h2>${meminfoChart(records)}
+<h2>Steps</h2>${stepDetails(steps)}
+</body></html>
+`;
+}

@@ -1,0 +1,61 @@
+/**
+ * The HTML report in a real headless browser (Debian's chromium, driven by
+ * playwright-core): rendered from a recorded run, opened from disk with the
+ * network blocked, checked for its tables and plots, and kept as a screenshot
+ * in test-artifacts/.
+ */
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../../harness/paths.ts';
+import { cli, tempDir } from './helpers.ts';
+
+const ARTIFACTS = join(PROJECT_ROOT, 'test-artifacts');
+
+describe('HTML report in chromium', () => {
+  let browser: Browser;
+  const dir = tempDir('kharness-html-');
+  const requests: string[] = [];
+
+  beforeAll(async () => {
+    copyFileSync(join(PROJECT_ROOT, 'test', 'fixtures', 'results-6.1-x86_64.jsonl'), join(dir, 'results.jsonl'));
+    const r = await cli(['report', dir, '--reporter', 'html'], { timeoutMs: 60_000 });
+    expect(r.exitCode, r.all).toBe(0);
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it('renders the claims table, the verdict matrix and the plots without touching the network', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.route(/^(?!file:)/, (route) => {
+      requests.push(route.request().url());
+      return route.abort();
+    });
+    await page.goto(`file://${join(dir, 'report.html')}`);
+    expect(await page.locator('#claims tr').count()).toBe(16);
+    expect(await page.locator('#claims tr:has-text("kmalloc-128k-limit") td.fails').count()).toBe(1);
+    expect(await page.locator('#verdict-matrix td.pass').count()).toBe(8);
+    const charts = page.locator('svg.chart');
+    expect(await charts.count()).toBe(3);
+    // kmalloc and vmalloc cost series, drawn with real extent.
+    const series = page.locator('svg.chart polyline.series');
+    expect(await series.count()).toBe(2);
+    const box = await series.first().boundingBox();
+    expect(box!.width).toBeGreaterThan(100);
+    expect(await page.locator('svg.chart rect.bar').count()).toBeGreaterThan(0);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'report.png'), fullPage: false });
+    await page.locator('svg.chart').first().screenshot({ path: join(ARTIFACTS, 'report-cost-chart.png') });
+    // Evidence links lead to the step.
+    await page.locator('#claims a', { hasText: 'vmalloc in hard IRQ kills the kernel' }).first().click();
+    expect(page.url()).toMatch(/#step-x86_64-6-1-vmalloc-in-irq-/);
+    expect(requests).toEqual([]);
+  });
+});
