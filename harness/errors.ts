@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'TIMEOUT'
   | 'GUEST'
   | 'PROBE'
+  | 'INFRA'
   | 'INTERRUPTED';
 
 export class KharnessError extends Error {

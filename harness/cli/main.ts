@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { KharnessError, UsageError } from '../errors.ts';
 import { killAll } from '../guest/processes.ts';
+import { bisectCommand } from './bisect.ts';
 import { buildCommand } from './build.ts';
 import { cacheCommand } from './cache.ts';
 import { matrixCommand } from './matrix.ts';
@@ -22,6 +23,7 @@ export interface Command {
 
 const COMMANDS: Record<string, Command> = {
   run: runCommand,
+  bisect: bisectCommand,
   build: buildCommand,
   cache: cacheCommand,
   matrix: matrixCommand,

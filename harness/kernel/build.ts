@@ -3,9 +3,8 @@
  * make, all cached by a content key (source identity, fragments, compiler,
  * arch, recipe).
  */
-import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KharnessError } from '../errors.ts';
 import { archSpec, isNative, type ArchSpec } from '../guest/arches.ts';
@@ -13,7 +12,8 @@ import { cacheRoot, KERNELS_DIR } from '../paths.ts';
 import { hashParts } from '../util/hash.ts';
 import type { Log } from '../util/log.ts';
 import { capture, formatDuration, runLogged } from '../util/proc.ts';
-import { getOrBuild, withLock } from './cache.ts';
+import { getOrBuild } from './cache.ts';
+import { extractDebianSource, resolveCommit, sourceIdentity, withGitTree } from './source.ts';
 import { findKernel, type CatalogKernel } from './catalog.ts';
 import { parseConfig, unmetOptions } from '../analysis/kconfig.ts';
 import { requireTool, whichSync } from '../util/host.ts';
@@ -37,6 +37,8 @@ export interface KernelBuild {
   buildMs: number;
   /** Guest RAM this kernel needs, from the catalog. */
   memoryMb?: number;
+  /** For git kernels: the commit. buildDir is shared with other commits of the repository. */
+  git?: { repo: string; commit: string };
 }
 
 export interface BuildOptions {
@@ -58,14 +60,6 @@ function compiler(arch: ArchSpec): string {
   return `${isNative(arch) ? '' : arch.crossPrefix}gcc`;
 }
 
-async function sourceIdentity(k: CatalogKernel): Promise<string> {
-  const st = await stat(k.source.tarball).catch(() => undefined);
-  if (!st) {
-    throw new KharnessError('HOST_TOOL', `kernel source ${k.source.tarball} is missing.`, `Install it with: sudo apt-get install ${k.source.package}  (or run ./setup.sh)`);
-  }
-  return `${k.source.type}:${k.source.tarball}:${st.size}:${Math.floor(st.mtimeMs)}`;
-}
-
 async function fragmentFiles(k: CatalogKernel, arch: ArchSpec): Promise<{ name: string; path: string; text: string }[]> {
   const names = [...k.fragments, arch.fragment, ...(k.overlay ?? [])];
   return Promise.all(
@@ -82,26 +76,36 @@ export async function kernelKey(k: CatalogKernel, arch: ArchSpec): Promise<strin
   return hashParts([RECIPE, await sourceIdentity(k), arch.kernelArch, arch.imageTarget, cc, ...frags.flatMap((f) => [f.name, f.text])]);
 }
 
-/** Extracts the tarball once per source identity, into the cache. */
-async function extractSource(k: CatalogKernel, o: BuildOptions): Promise<string> {
-  const root = cacheRoot();
-  const id = hashParts([await sourceIdentity(k)]);
-  const dir = join(root, 'src', `${k.source.package}-${id}`);
-  if (existsSync(join(dir, 'Makefile'))) return dir;
-  return withLock(join(root, 'locks'), `src-${k.source.package}-${id}`, async () => {
-    if (existsSync(join(dir, 'Makefile'))) return dir;
-    const tmp = `${dir}.tmp-${process.pid}`;
-    await rm(tmp, { recursive: true, force: true });
-    await mkdir(tmp, { recursive: true });
-    o.log.info(`  extracting ${k.source.tarball}`);
-    await runLogged('tar', ['-xf', k.source.tarball, '-C', tmp, '--strip-components=1'], {
-      log: join(tmp, '..', `extract-${id}.log`),
-      phase: `extracting ${k.source.tarball}`,
-      timeoutMs: 10 * 60_000,
-    });
-    await rename(tmp, dir);
-    return dir;
+/** tinyconfig, the fragments, olddefconfig, make: the same steps for every source. */
+async function configureAndMake(k: CatalogKernel, arch: ArchSpec, src: string, out: string, log: string, label: string, o: BuildOptions, started: number) {
+  await mkdir(out, { recursive: true });
+  const vars = makeVars(arch);
+  const timeoutMs = o.timeoutMs ?? 60 * 60_000;
+  const make = (args: string[], phase: string) =>
+    runLogged('make', ['-C', src, `O=${out}`, ...vars, ...args], { log, phase: `${phase} (${label})`, timeoutMs, verbose: o.log.verbose });
+  o.log.info(`building kernel ${label} (log: ${log})`);
+  await make(['tinyconfig'], 'kernel config');
+  const frags = await fragmentFiles(k, arch);
+  await runLogged(join(src, 'scripts/kconfig/merge_config.sh'), ['-m', '-O', out, join(out, '.config'), ...frags.map((f) => f.path)], {
+    cwd: src,
+    log,
+    phase: `merging config fragments (${label})`,
+    timeoutMs,
+    env: { ARCH: arch.kernelArch },
   });
+  await make(['olddefconfig'], 'kernel config');
+  const wanted = new Map(frags.flatMap((f) => [...parseConfig(f.text)]));
+  const unmet = unmetOptions(wanted, parseConfig(await readFile(join(out, '.config'), 'utf8')));
+  for (const u of unmet) o.log.warn(`${label}: config fragment asked for ${u}`);
+  const ticker = setInterval(() => o.log.info(`  still building ${label}: ${formatDuration(Date.now() - started)}`), 60_000);
+  try {
+    // `modules` writes Module.symvers, without which 6.12's modpost rejects out-of-tree modules.
+    await make([`-j${o.jobs ?? cpus().length}`, arch.imageTarget, 'modules_prepare', 'modules'], 'kernel build');
+  } finally {
+    clearInterval(ticker);
+  }
+  const release = (await capture('make', ['-s', '-C', src, `O=${out}`, ...vars, 'kernelrelease'])).trim().split('\n').pop()!;
+  return { release, unmet };
 }
 
 export async function buildKernel(kernelName: string, archName: string, o: BuildOptions): Promise<KernelBuild> {
@@ -122,48 +126,26 @@ export async function buildKernel(kernelName: string, archName: string, o: Build
     'kernels',
     key,
     async (dir) => {
-      const src = await extractSource(k, o);
-      const out = join(dir, 'build');
       const log = join(dir, 'build.log');
-      await mkdir(out, { recursive: true });
-      const vars = makeVars(arch);
-      const timeoutMs = o.timeoutMs ?? 60 * 60_000;
-      const make = (args: string[], phase: string) =>
-        runLogged('make', ['-C', src, `O=${out}`, ...vars, ...args], { log, phase: `${phase} (${label})`, timeoutMs, verbose: o.log.verbose });
-      o.log.info(`building kernel ${label} (log: ${log})`);
-      await make(['tinyconfig'], 'kernel config');
-      const frags = await fragmentFiles(k, arch);
-      await runLogged(join(src, 'scripts/kconfig/merge_config.sh'), ['-m', '-O', out, join(out, '.config'), ...frags.map((f) => f.path)], {
-        cwd: src,
-        log,
-        phase: `merging config fragments (${label})`,
-        timeoutMs,
-        env: { ARCH: arch.kernelArch },
-      });
-      await make(['olddefconfig'], 'kernel config');
-      const wanted = new Map(frags.flatMap((f) => [...parseConfig(f.text)]));
-      const unmet = unmetOptions(wanted, parseConfig(await readFile(join(out, '.config'), 'utf8')));
-      for (const u of unmet) o.log.warn(`${label}: config fragment asked for ${u}`);
-      const ticker = setInterval(() => o.log.info(`  still building ${label}: ${formatDuration(Date.now() - started)}`), 60_000);
-      try {
-        // `modules` writes Module.symvers, without which 6.12's modpost rejects out-of-tree modules.
-        await make([`-j${o.jobs ?? cpus().length}`, arch.imageTarget, 'modules_prepare', 'modules'], 'kernel build');
-      } finally {
-        clearInterval(ticker);
-      }
-      const release = (await capture('make', ['-s', '-C', src, `O=${out}`, ...vars, 'kernelrelease'])).trim().split('\n').pop()!;
-      return {
-        key,
-        kernel: k.name,
-        arch: arch.name,
-        release,
-        buildDir: out,
-        srcDir: src,
-        image: join(out, arch.imagePath),
-        configFile: join(out, '.config'),
-        unmet,
-        buildMs: Date.now() - started,
+      const build = async (src: string, out: string) => {
+        const r = await configureAndMake(k, arch, src, out, log, label, o, started);
+        return { key, kernel: k.name, arch: arch.name, buildMs: Date.now() - started, srcDir: src, buildDir: out, ...r };
       };
+      const s = k.source;
+      if (s.type === 'debian-source') {
+        const out = join(dir, 'build');
+        const r = await build(await extractDebianSource({ ...k, source: s }, o.log), out);
+        return { ...r, image: join(out, arch.imagePath), configFile: join(out, '.config') };
+      }
+      // git: the build directory is shared by every commit of this repository, so the
+      // entry keeps its own copies of what outlives the next build there.
+      const commit = await resolveCommit(s);
+      return withGitTree(s, arch.name, commit, o.log, async (t) => {
+        const r = await build(t.src, t.out);
+        await copyFile(join(t.out, arch.imagePath), join(dir, 'image'));
+        await copyFile(join(t.out, '.config'), join(dir, 'config'));
+        return { ...r, image: join(dir, 'image'), configFile: join(dir, 'config'), git: { repo: s.repo, commit } };
+      });
     },
     (pid) => o.log.info(`waiting for process ${pid}, which is building the same kernel ${label}`),
   );

@@ -1,6 +1,7 @@
 /** The kernel catalog (kernels/catalog.yaml): names, sources, arches, fragments. */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { ARCHES } from '../guest/arches.ts';
 import { parse } from 'yaml';
 import { UsageError } from '../errors.ts';
 import { KERNELS_DIR } from '../paths.ts';
@@ -10,7 +11,13 @@ export interface DebianSource {
   package: string;
   tarball: string;
 }
-export type KernelSource = DebianSource;
+/** A kernel git repository at a ref: `--kernel git:/path/to/linux@v6.6`. */
+export interface GitSource {
+  type: 'git';
+  repo: string;
+  ref: string;
+}
+export type KernelSource = DebianSource | GitSource;
 
 export interface CatalogKernel {
   name: string;
@@ -31,7 +38,19 @@ export function loadCatalog(file = join(KERNELS_DIR, 'catalog.yaml')): CatalogKe
   return raw.kernels.map((k) => ({ ...k, name: String(k.name) }));
 }
 
+/**
+ * `git:PATH[@REF]` names a local kernel tree (REF defaults to HEAD). It builds
+ * for every arch kharness knows, with the base fragments.
+ */
+export function parseGitKernel(spec: string, arches: string[]): CatalogKernel | undefined {
+  const m = /^git:(.+?)(?:@([^@]+))?$/.exec(spec);
+  if (!m) return undefined;
+  return { name: spec, source: { type: 'git', repo: resolve(m[1]!), ref: m[2] ?? 'HEAD' }, arches, fragments: ['base.config'] };
+}
+
 export function findKernel(name: string, catalog = loadCatalog()): CatalogKernel {
+  const git = parseGitKernel(name, Object.keys(ARCHES));
+  if (git) return git;
   const k = catalog.find((c) => c.name === name);
   if (!k) throw new UsageError(`unknown kernel "${name}"`, `Known kernels: ${catalog.map((c) => c.name).join(', ')} (kernels/catalog.yaml).`);
   return k;

@@ -8,6 +8,7 @@ import { cacheRoot, MODULES_DIR } from '../paths.ts';
 import { hashParts } from '../util/hash.ts';
 import type { Log } from '../util/log.ts';
 import { runLogged } from '../util/proc.ts';
+import { withGitTree } from '../kernel/source.ts';
 
 export interface ModuleBuild {
   key: string;
@@ -24,12 +25,19 @@ export async function buildModule(kernel: KernelBuild, log: Log, name = 'kalloc_
   const { meta, hit } = await getOrBuild<ModuleBuild>(cacheRoot(), 'modules', key, async (dir) => {
     for (const f of files) await copyFile(join(srcDir, f), join(dir, f));
     const arch = archSpec(kernel.arch);
-    await runLogged('make', ['-C', kernel.buildDir, `M=${dir}`, ...makeVars(arch), 'modules'], {
-      log: join(dir, 'build.log'),
-      phase: `module build ${name} (${kernel.kernel}/${kernel.arch})`,
-      timeoutMs: 5 * 60_000,
-      verbose: log.verbose,
-    });
+    const make = (args: string[]) =>
+      runLogged('make', args, { log: join(dir, 'build.log'), phase: `module build ${name} (${kernel.kernel}/${kernel.arch})`, timeoutMs: 10 * 60_000, verbose: log.verbose });
+    const moduleMake = () => make(['-C', kernel.buildDir, `M=${dir}`, ...makeVars(arch), 'modules']);
+    if (kernel.git) {
+      // The build directory is shared by the repository's commits: put it back at this one first.
+      const g = kernel.git;
+      await withGitTree({ type: 'git', repo: g.repo, ref: g.commit }, kernel.arch, g.commit, log, async (t) => {
+        await make(['-C', t.src, `O=${t.out}`, ...makeVars(arch), 'olddefconfig', 'modules_prepare']);
+        await moduleMake();
+      });
+    } else {
+      await moduleMake();
+    }
     return { key, name, ko: join(dir, `${name}.ko`), kernelKey: kernel.key };
   });
   if (!hit) log.info(`module ${name}: built for ${kernel.release}`);

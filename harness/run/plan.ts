@@ -26,7 +26,9 @@ export interface PlanFilters {
  * named arches it supports; asking for a pair the catalog lacks is an error.
  */
 export function planTargets(catalog: readonly CatalogKernel[], f: PlanFilters = {}): Target[] {
-  const kernels = f.kernels?.length ? f.kernels.map((n) => catalog.find((k) => k.name === n) ?? unknownKernel(n, catalog)) : catalog.filter((k) => k.default !== false);
+  const kernels = f.kernels?.length
+    ? f.kernels.map((n) => catalog.find((k) => k.name === n) ?? gitKernel(n) ?? unknownKernel(n, catalog))
+    : catalog.filter((k) => k.default !== false);
   const targets: Target[] = [];
   for (const k of kernels) {
     const arches = f.arches?.length ? f.arches.filter((a) => k.arches.includes(a)) : k.arches;
@@ -36,6 +38,12 @@ export function planTargets(catalog: readonly CatalogKernel[], f: PlanFilters = 
     throw new UsageError(`no target matches --arch ${f.arches?.join(',') ?? '*'} --kernel ${f.kernels?.join(',') ?? '*'}`, `The catalog has: ${catalog.map((k) => `${k.name} (${k.arches.join(', ')})`).join('; ')}`);
   }
   return targets;
+}
+
+/** git:PATH@REF kernels build for the arches of the catalog's kernels. */
+function gitKernel(name: string): CatalogKernel | undefined {
+  const m = /^git:(.+?)(?:@([^@]+))?$/.exec(name);
+  return m ? { name, source: { type: 'git', repo: m[1]!, ref: m[2] ?? 'HEAD' }, arches: ['x86_64', 'arm64'], fragments: ['base.config'] } : undefined;
 }
 
 function unknownKernel(name: string, catalog: readonly CatalogKernel[]): never {

@@ -1,0 +1,99 @@
+import { resolve, join } from 'node:path';
+import { gitCandidates, loadState, runBisect, type BisectState, type Candidate, type Tested } from '../bisect/run.ts';
+import { UsageError } from '../errors.ts';
+import { DEFAULT_TIMEOUTS } from '../guest/guest.ts';
+import { findKernel } from '../kernel/catalog.ts';
+import { loadScenarioFile } from '../scenario/load.ts';
+import { consoleLog } from '../util/log.ts';
+import { formatDuration } from '../util/proc.ts';
+import type { Command } from './main.ts';
+
+const short = (c: Candidate) => (/^[0-9a-f]{40}$/.test(c.id) ? c.id.slice(0, 12) : c.id);
+
+export const bisectCommand: Command = {
+  summary: 'find the commit (or catalog kernel) where a scenario starts failing',
+  usage: [
+    'kharness bisect --repo PATH --good REF --bad REF --scenario FILE [--step NAME] [--arch A] [--repeat N] [--out DIR]',
+    '       kharness bisect --kernels 6.1,6.12[,...] --scenario FILE [--step NAME] [--arch A]   (oldest first: first is good, last is bad)',
+    '       kharness bisect --resume DIR',
+  ].join('\n'),
+  options: {
+    repo: { type: 'string' },
+    good: { type: 'string' },
+    bad: { type: 'string' },
+    kernels: { type: 'string' },
+    scenario: { type: 'string' },
+    step: { type: 'string' },
+    arch: { type: 'string', default: 'x86_64' },
+    repeat: { type: 'string', default: '1' },
+    out: { type: 'string' },
+    resume: { type: 'string' },
+    memory: { type: 'string', default: '512' },
+    verbose: { type: 'boolean', short: 'v' },
+  },
+  async run(v, _positionals, signal) {
+    const log = consoleLog(Boolean(v.verbose));
+    let state: BisectState;
+    let outDir: string;
+    if (v.resume) {
+      outDir = resolve(String(v.resume));
+      state = loadState(outDir);
+      log.info(`resuming: ${Object.keys(state.tested).length} candidates already judged`);
+    } else {
+      if (!v.scenario) throw new UsageError('bisect needs --scenario FILE');
+      const repeat = Number(v.repeat);
+      if (!Number.isInteger(repeat) || repeat < 1) throw new UsageError(`--repeat takes a whole number of at least 1, not "${String(v.repeat)}"`);
+      outDir = resolve(v.out ? String(v.out) : join('kharness-bisect', new Date().toISOString().replace(/[:.]/g, '-')));
+      const base = { arch: String(v.arch), scenarioFile: resolve(String(v.scenario)), step: v.step ? String(v.step) : undefined, repeat, tested: {} };
+      if (v.repo) {
+        if (!v.good || !v.bad) throw new UsageError('git bisect needs --good REF and --bad REF');
+        const repo = resolve(String(v.repo));
+        const { good, list } = await gitCandidates(repo, String(v.good), String(v.bad));
+        state = { mode: 'git', repo, ...base, good, candidates: list };
+      } else if (v.kernels) {
+        const names = String(v.kernels).split(',').map((s) => s.trim()).filter(Boolean);
+        if (names.length < 2) throw new UsageError('--kernels needs at least two kernels, oldest first');
+        const cands = names.map((n) => {
+          findKernel(n);
+          return { id: n, kernel: n, subject: `kernel ${n}` };
+        });
+        state = { mode: 'kernels', ...base, good: cands[0]!, candidates: cands.slice(1) };
+      } else {
+        throw new UsageError('bisect needs --repo with --good/--bad, or --kernels');
+      }
+    }
+    const scenario = await loadScenarioFile(state.scenarioFile);
+    const t0 = Date.now();
+    log.info(`bisecting ${state.candidates.length} candidates after ${short(state.good)} with ${scenario.name}${state.step ? ` › ${state.step}` : ''} on ${state.arch} (state: ${join(outDir, 'bisect.json')})`);
+    const result = await runBisect({
+      state,
+      scenario,
+      outDir,
+      log,
+      timeouts: DEFAULT_TIMEOUTS,
+      memoryMb: Number(v.memory),
+      smp: 2,
+      accel: 'auto',
+      signal,
+      onTested: (c: Candidate, t: Tested) => process.stdout.write(`  ${short(c)}  ${t.outcome.padEnd(5)} ${formatDuration(t.ms).padStart(10)}  ${c.subject}${t.flaky ? '  (flaky)' : ''}\n`),
+    });
+    process.stdout.write('\nbisect log:\n');
+    for (const c of [state.good, ...state.candidates]) {
+      const t = state.tested[c.id];
+      if (t) process.stdout.write(`  ${short(c)}  ${t.outcome.padEnd(5)} ${formatDuration(t.ms).padStart(10)}  ${c.subject}\n`);
+    }
+    const tested = Object.values(state.tested);
+    if (result.kind === 'done') {
+      const bad = result.firstBad!;
+      const t = state.tested[bad.id]!;
+      process.stdout.write(`\nfirst bad: ${bad.id} ${bad.subject}\n`);
+      for (const f of t.failure?.failures ?? []) process.stdout.write(`  ${t.failure!.step}: ${f.what}: expected ${f.expected}, observed ${f.observed}\n`);
+      if (t.failure?.dmesg.length) process.stdout.write(`  kernel log:\n${t.failure.dmesg.slice(0, 20).map((l) => `    ${l}`).join('\n')}\n`);
+      process.stdout.write(`  evidence: ${t.runDirs.join(', ')}\n`);
+    } else {
+      process.stdout.write(`\nthe first bad is one of: ${[...result.skipped!, result.firstBad!].map((c) => `${short(c)} ${c.subject}`).join('; ')} (the others could not be judged)\n`);
+    }
+    process.stdout.write(`${tested.length} candidates built and run in ${formatDuration(Date.now() - t0)}\n`);
+    return 0;
+  },
+};
