@@ -11,7 +11,9 @@ import { runAll } from '../run/run.ts';
 import { loadScenarioFile } from '../scenario/load.ts';
 import { SCENARIOS_DIR } from '../paths.ts';
 import { consoleLog } from '../util/log.ts';
-import { useColor } from '../util/tty.ts';
+import { isCI, useColor } from '../util/tty.ts';
+import { liveFooter } from '../report/live.ts';
+import type { ResultRecord } from '../run/results.ts';
 import type { Command } from './main.ts';
 
 /** Files, directories of *.yaml, or (none given) every shipped scenario. */
@@ -77,12 +79,18 @@ export const runCommand: Command = {
     const memoryMb = Number(v.memory);
     const outDir = resolve(v.out ? String(v.out) : join('kharness-results', new Date().toISOString().replace(/[:.]/g, '-')));
     const color = useColor({ flag: v.color ? true : v['no-color'] ? false : undefined });
-    const log = consoleLog(Boolean(v.verbose));
+    // Live footer only on a real terminal; in CI or a pipe, plain lines.
+    const live = process.stdout.isTTY && !isCI() && !process.env.NO_COLOR && reporters.includes('default') ? liveFooter((s) => process.stdout.write(s)) : undefined;
+    const out = (s: string) => (live ? live.print(s) : process.stdout.write(s));
+    const log = consoleLog(Boolean(v.verbose), live ? ({ write: (s: string) => (live.print(s), true) } as unknown as NodeJS.WritableStream) : process.stderr);
     const summary = await runAll({
       plan,
       outDir,
       log,
-      reporters: reporters.includes('default') ? [consoleReporter({ color, write: (s) => process.stdout.write(s) })] : [],
+      reporters: [
+        ...(live ? [(r: ResultRecord) => live.onRecord(r)] : []),
+        ...(reporters.includes('default') ? [consoleReporter({ color, write: out })] : []),
+      ],
       timeouts: {
         ...DEFAULT_TIMEOUTS,
         bootMs: seconds(v['boot-timeout'], DEFAULT_TIMEOUTS.bootMs),
@@ -97,6 +105,7 @@ export const runCommand: Command = {
       argv: process.argv.slice(2),
       signal,
     });
+    live?.stop();
     const written = writeReports(reporters, summary.records, outDir);
     process.stdout.write(`results: ${summary.resultsFile}\n${written.map((p) => `report: ${p}\n`).join('')}`);
     return summary.exitCode;

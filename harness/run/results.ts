@@ -49,6 +49,8 @@ export type ResultRecord =
   | { type: 'run-begin'; runId: string; at: string; argv: string[]; outDir: string }
   | { type: 'target-begin'; target: TargetRef; at: string }
   | { type: 'target-phase'; target: TargetRef; phase: string; ms: number; detail?: Record<string, unknown> }
+  /** What a target is doing now, for live progress: building, booting, running scenario i/n. */
+  | { type: 'status'; target: TargetRef; phase: 'building' | 'booting' | 'running'; detail?: string; at: string }
   | { type: 'guest'; target: TargetRef; boot: number; consoleLog: string; accel: string; bootMs: number; sshMs: number; constants: Facts }
   | StepRecord
   | { type: 'scenario-end'; target: TargetRef; scenario: string; meminfoBefore?: Meminfo; meminfoAfter?: Meminfo; meminfoDelta?: Meminfo }

@@ -57,6 +57,8 @@ export async function runTarget(o: TargetOptions): Promise<TargetStatus> {
   const dir = join(o.outDir, `${o.arch}-${o.kernel}`);
   await mkdir(dir, { recursive: true });
   w.write({ type: 'target-begin', target, at: new Date().toISOString() });
+  const status = (phase: 'building' | 'booting' | 'running', detail?: string) => w.write({ type: 'status', target, phase, detail, at: new Date().toISOString() });
+  status('building');
 
   const stepRecord = (s: Scenario, step: Step, fields: Partial<StepRecord> & Pick<StepRecord, 'status'>): StepRecord => ({
     type: 'step', target, scenario: s.name, scenarioFile: s.file, claims: s.claims, step: step.index, name: step.name,
@@ -100,6 +102,7 @@ export async function runTarget(o: TargetOptions): Promise<TargetStatus> {
   let boot = 0;
   const bootGuest = async () => {
     boot++;
+    status('booting', `boot ${boot}`);
     o.log.info(`booting ${o.arch}/${o.kernel} (boot ${boot})`);
     const g = await Guest.boot({ kernel, module, dir, boot, memoryMb: Math.max(o.memoryMb, kernel.memoryMb ?? 0), smp: o.smp, accel: o.accel, timeouts: o.timeouts, log: o.log });
     w.write({ type: 'guest', target, boot, consoleLog: g.vm.config.consoleLog, accel: g.accelReason, bootMs: g.bootMs, sshMs: g.sshMs, constants: g.constants });
@@ -125,6 +128,7 @@ export async function runTarget(o: TargetOptions): Promise<TargetStatus> {
         return end(e instanceof KharnessError && (e.code === 'BOOT' || e.code === 'TIMEOUT') ? 'boot-failure' : 'infra-failure', e);
       }
       const g: Guest = guest;
+      status('running', `scenario ${si + 1}/${ordered.length}: ${s.name}`);
       const constants = sizeConstants(g.constants);
       const before = await g.meminfo().catch(() => undefined);
       let died = false;

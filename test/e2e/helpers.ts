@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
-import { PROJECT_ROOT } from '../../harness/paths.ts';
+import { cacheRoot, PROJECT_ROOT } from '../../harness/paths.ts';
 import { parseResults, type ResultRecord, type StepRecord } from '../../harness/run/results.ts';
 
 export const CLI = join(PROJECT_ROOT, 'bin', 'kharness.js');
@@ -34,4 +34,12 @@ export function steps(records: ResultRecord[]): StepRecord[] {
 export async function qemusUnder(path: string): Promise<string[]> {
   const r = await execa('pgrep', ['-af', 'qemu-system'], { reject: false });
   return r.stdout.split('\n').filter((l) => l.includes(path));
+}
+
+/** The real kernel git history the git, incremental and bisect tests use; made once, kept in the cache. */
+export const FIXTURE_REPO = join(cacheRoot(), 'fixtures', 'linux-6.1-history');
+
+export async function ensureFixtureRepo(): Promise<string> {
+  await execa('bash', [join(PROJECT_ROOT, 'test', 'fixtures', 'make-kernel-history.sh'), FIXTURE_REPO], { timeout: 20 * 60_000 });
+  return FIXTURE_REPO;
 }

@@ -1,0 +1,46 @@
+/**
+ * Bisect on a real kernel history (test/fixtures/make-kernel-history.sh):
+ * eight commits after Debian's 6.1, one of which makes kmalloc refuse
+ * anything above order 5. kharness must name exactly that commit, with the
+ * failing expectation, building each step incrementally.
+ */
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+import { SCENARIOS_DIR } from '../../harness/paths.ts';
+import { cli, ensureFixtureRepo, qemusUnder, tempDir } from './helpers.ts';
+
+describe('bisect', () => {
+  it('names the commit that broke kmalloc above 128 KiB', async () => {
+    const repo = await ensureFixtureRepo();
+    const head = (await execa('git', ['-C', repo, 'rev-parse', 'HEAD'])).stdout;
+    const culprit = (await execa('git', ['-C', repo, 'log', '--format=%H', '--grep', 'refuse large kmalloc'])).stdout.trim();
+    const out = tempDir();
+    const t0 = Date.now();
+    const r = await cli([
+      'bisect', '--repo', repo, '--good', 'fixture-good', '--bad', 'fixture-bad',
+      '--scenario', join(SCENARIOS_DIR, 'kmalloc-size-limits.yaml'), '--step', "just above the article's limit",
+      '--arch', 'x86_64', '--out', out,
+    ]);
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.stdout).toContain(`first bad: ${culprit} mm/slab: refuse large kmalloc above order 5`);
+    expect(r.stdout).toMatch(/just above the article's limit: ok: expected true, observed false/);
+    const builds = Number(/(\d+) candidates built and run/.exec(r.stdout)?.[1]);
+    expect(builds).toBeLessThanOrEqual(6);
+    console.log(`bisect: ${builds} builds in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    // The user's repository is where it was.
+    expect((await execa('git', ['-C', repo, 'rev-parse', 'HEAD'])).stdout).toBe(head);
+    expect(await qemusUnder(out)).toEqual([]);
+  });
+
+  it('refuses ends that do not behave as claimed', async () => {
+    const repo = await ensureFixtureRepo();
+    const r = await cli([
+      'bisect', '--repo', repo, '--good', 'fixture-bad~1', '--bad', 'fixture-bad',
+      '--scenario', join(SCENARIOS_DIR, 'kmalloc-size-limits.yaml'), '--step', "just above the article's limit",
+      '--arch', 'x86_64', '--out', tempDir(),
+    ]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/the good end [0-9a-f]{12} is not good: bad/);
+  });
+});
