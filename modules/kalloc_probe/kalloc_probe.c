@@ -870,11 +870,12 @@ static int kp_cmd_gfp_names(struct kp_req *r, struct kp_out *o)
 static int kp_cmd_zones(struct kp_req *r, struct kp_out *o)
 {
 	static const char *const keys[] = { NULL };
+	char names[128];
 	int nid, i, n = 0;
 
 	if (kp_check_keys(r, keys, o))
 		return -EINVAL;
-	kp_put(o, "status=ok zone_names=");
+	kp_put(o, "status=ok");
 	for_each_online_node(nid) {
 		pg_data_t *pgdat = NODE_DATA(nid);
 
@@ -883,23 +884,14 @@ static int kp_cmd_zones(struct kp_req *r, struct kp_out *o)
 
 			if (!populated_zone(z))
 				continue;
-			kp_put(o, "%s%s", n++ ? "|" : "", z->name);
-		}
-	}
-	for_each_online_node(nid) {
-		pg_data_t *pgdat = NODE_DATA(nid);
-
-		for (i = 0; i < MAX_NR_ZONES; i++) {
-			struct zone *z = &pgdat->node_zones[i];
-
-			if (!populated_zone(z))
-				continue;
+			n += scnprintf(names + n, sizeof(names) - n, "%s%s", n ? "|" : "", z->name);
 			/* Byte addresses: scenarios compare them with sizes like 16MiB. */
 			kp_put(o, " %s_start=%llu %s_end=%llu", z->name,
 			       (unsigned long long)z->zone_start_pfn << PAGE_SHIFT, z->name,
 			       (unsigned long long)zone_end_pfn(z) << PAGE_SHIFT);
 		}
 	}
+	kp_put(o, " zone_names=%s", n ? names : "none");
 	kp_put(o, " highmem=%d", IS_ENABLED(CONFIG_HIGHMEM));
 	return 0;
 }
