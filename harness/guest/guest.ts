@@ -5,7 +5,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { file as tmpFile } from 'tmp-promise';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { KharnessError } from '../errors.ts';
 import type { KernelBuild } from '../kernel/build.ts';
 import type { ModuleBuild } from '../module/build.ts';
@@ -64,7 +64,8 @@ export class Guest {
     // The initrd holds this run's keys and is only read at QEMU start: a temp file, not an artifact.
     const initrdFile = await tmpFile({ prefix: 'kharness-initrd-', postfix: '.cpio.gz' });
     const initrd = initrdFile.path;
-    await writeFile(initrd, Buffer.concat([await readFile(base.initramfs), runArchive(keys.hostKeyDropbear, keys.clientPublic)]));
+    const modules = await Promise.all((o.kernel.guestModules ?? []).map(async (p, i) => ({ name: `${String(i).padStart(2, '0')}-${basename(p)}`, data: await readFile(p) })));
+    await writeFile(initrd, Buffer.concat([await readFile(base.initramfs), runArchive(keys.hostKeyDropbear, keys.clientPublic, modules)]));
     const accel = chooseAccel(probeAccelFacts(arch), o.accel);
     let vm: Vm | undefined;
     try {

@@ -118,10 +118,22 @@ export async function guestBase(arch: ArchSpec, log: Log): Promise<GuestBase> {
   return meta;
 }
 
-/** The per-run archive: keys. Appended to the base (the kernel unpacks concatenated archives in order). */
-export function runArchive(hostKeyDropbear: Buffer, authorizedKey: string): Buffer {
+/**
+ * The per-run archive: keys, and the modules a prebuilt kernel needs at boot.
+ * Appended to the base (the kernel unpacks concatenated archives in order).
+ */
+export function runArchive(hostKeyDropbear: Buffer, authorizedKey: string, modules: { name: string; data: Buffer }[] = []): Buffer {
+  const mods: CpioEntry[] = modules.length
+    ? [
+        { type: 'dir', path: 'lib' },
+        { type: 'dir', path: 'lib/kharness-modules' },
+        ...modules.map((m): CpioEntry => ({ type: 'file', path: `lib/kharness-modules/${m.name}`, data: m.data })),
+        { type: 'file', path: 'etc/kharness-modules', data: Buffer.from(modules.map((m) => `/lib/kharness-modules/${m.name}\n`).join('')) },
+      ]
+    : [];
   return gzipSync(
     writeCpio([
+      ...mods,
       { type: 'dir', path: 'etc/dropbear', mode: 0o700 },
       { type: 'file', path: 'etc/dropbear/host_key', data: hostKeyDropbear, mode: 0o600 },
       { type: 'dir', path: 'root/.ssh', mode: 0o700 },

@@ -14,6 +14,7 @@ import type { Log } from '../util/log.ts';
 import { capture, formatDuration, runLogged } from '../util/proc.ts';
 import { getOrBuild } from './cache.ts';
 import { extractDebianSource, resolveCommit, sourceIdentity, withGitTree } from './source.ts';
+import { fetchPrebuilt, resolveAbi } from './prebuilt.ts';
 import { findKernel, type CatalogKernel } from './catalog.ts';
 import { parseConfig, unmetOptions } from '../analysis/kconfig.ts';
 import { requireTool, whichSync } from '../util/host.ts';
@@ -39,6 +40,10 @@ export interface KernelBuild {
   memoryMb?: number;
   /** For git kernels: the commit. buildDir is shared with other commits of the repository. */
   git?: { repo: string; commit: string };
+  /** Prebuilt kernels: modules the guest must load at boot, in order (absolute .ko paths). */
+  guestModules?: string[];
+  /** Prebuilt kernels build modules against headers with the kernel's own make variables. */
+  prebuilt?: boolean;
 }
 
 export interface BuildOptions {
@@ -71,6 +76,7 @@ async function fragmentFiles(k: CatalogKernel, arch: ArchSpec): Promise<{ name: 
 }
 
 export async function kernelKey(k: CatalogKernel, arch: ArchSpec): Promise<string> {
+  if (k.source.type === 'debian-image') return hashParts([RECIPE, await sourceIdentity(k), arch.name]);
   const frags = await fragmentFiles(k, arch);
   const cc = (await capture(compiler(arch), ['--version'])).split('\n')[0]!;
   return hashParts([RECIPE, await sourceIdentity(k), arch.kernelArch, arch.imageTarget, cc, ...frags.flatMap((f) => [f.name, f.text])]);
@@ -132,6 +138,13 @@ export async function buildKernel(kernelName: string, archName: string, o: Build
         return { key, kernel: k.name, arch: arch.name, buildMs: Date.now() - started, srcDir: src, buildDir: out, ...r };
       };
       const s = k.source;
+      if (s.type === 'debian-image') {
+        const u = await fetchPrebuilt(s, await resolveAbi(s), dir, o.log);
+        return {
+          key, kernel: k.name, arch: arch.name, buildMs: Date.now() - started, release: u.release, unmet: [],
+          srcDir: u.headers, buildDir: u.headers, image: u.image, configFile: u.config, guestModules: u.guestModules, prebuilt: true,
+        };
+      }
       if (s.type === 'debian-source') {
         const out = join(dir, 'build');
         const r = await build(await extractDebianSource({ ...k, source: s }, o.log), out);

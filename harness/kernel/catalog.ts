@@ -17,7 +17,18 @@ export interface GitSource {
   repo: string;
   ref: string;
 }
-export type KernelSource = DebianSource | GitSource;
+/**
+ * A prebuilt Debian kernel: image, headers and kbuild packages. `{ABI}` in the
+ * names resolves to the newest ABI in the apt lists.
+ */
+export interface DebianImage {
+  type: 'debian-image';
+  image: string;
+  packages: string[];
+  /** Modules the guest loads at boot (with their dependencies), e.g. virtio_net. */
+  guest_modules?: string[];
+}
+export type KernelSource = DebianSource | GitSource | DebianImage;
 
 export interface CatalogKernel {
   name: string;

@@ -21,6 +21,7 @@ import type { Log } from '../util/log.ts';
 import { capture, runLogged } from '../util/proc.ts';
 import { withLock } from './cache.ts';
 import type { CatalogKernel, DebianSource, GitSource } from './catalog.ts';
+import { packagesFor, packageVersions, resolveAbi } from './prebuilt.ts';
 
 export async function resolveCommit(src: GitSource): Promise<string> {
   try {
@@ -34,6 +35,7 @@ export async function resolveCommit(src: GitSource): Promise<string> {
 export async function sourceIdentity(k: CatalogKernel): Promise<string> {
   const s = k.source;
   if (s.type === 'git') return `git:${await resolveCommit(s)}`;
+  if (s.type === 'debian-image') return `debian-image:${await packageVersions(packagesFor(s, await resolveAbi(s)))}`;
   const st = await stat(s.tarball).catch(() => undefined);
   if (!st) {
     throw new KharnessError('HOST_TOOL', `kernel source ${s.tarball} is missing.`, `Install it with: sudo apt-get install ${s.package}  (or run ./setup.sh)`);

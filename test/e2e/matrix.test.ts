@@ -50,3 +50,21 @@ describe('matrix', () => {
     expect((await execa('git', ['-C', repo, 'symbolic-ref', '--short', 'HEAD'])).stdout).toBe('main');
   });
 });
+
+describe('a prebuilt Debian kernel', () => {
+  it('boots with no build, loads its network modules, and skips what its config lacks', async () => {
+    const out = tempDir();
+    const r = await cli(['run', join(SCENARIOS_DIR, 'kzalloc-zeroing.yaml'), join(SCENARIOS_DIR, 'gfp-atomic-irq.yaml'), '--arch', 'x86_64', '--kernel', 'debian-6.1-cloud', '--out', out]);
+    expect(r.exitCode, r.all).toBe(0);
+    const recs = results(out);
+    const guest = recs.find((x) => x.type === 'guest');
+    expect(guest?.type === 'guest' && guest.constants).toMatchObject({ release: expect.stringMatching(/^6\.1\.0-\d+-cloud-amd64$/), INIT_ON_ALLOC: true });
+    const s = steps(recs);
+    const atomic = s.filter((x) => x.scenario === 'gfp-atomic-irq');
+    expect(atomic.length).toBeGreaterThan(0);
+    expect(atomic.every((x) => x.status === 'skip' && x.reason === 'kernel config lacks CONFIG_DEBUG_ATOMIC_SLEEP')).toBe(true);
+    // Debian zeroes every allocation (init_on_alloc): plain kmalloc memory comes back zeroed too.
+    expect(s.find((x) => x.name === 'plain kmalloc 512 bytes after it')!.facts).toMatchObject({ ok: true, zeroed: true });
+    expect(await qemusUnder(out)).toEqual([]);
+  });
+});
