@@ -6,6 +6,7 @@ import { findKernel } from '../kernel/catalog.ts';
 import { loadScenarioFile } from '../scenario/load.ts';
 import { consoleLog } from '../util/log.ts';
 import { formatDuration } from '../util/proc.ts';
+import { list, positiveInt } from './args.ts';
 import type { Command } from './main.ts';
 
 const short = (c: Candidate) => (/^[0-9a-f]{40}$/.test(c.id) ? c.id.slice(0, 12) : c.id);
@@ -41,8 +42,7 @@ export const bisectCommand: Command = {
       log.info(`resuming: ${Object.keys(state.tested).length} candidates already judged`);
     } else {
       if (!v.scenario) throw new UsageError('bisect needs --scenario FILE');
-      const repeat = Number(v.repeat);
-      if (!Number.isInteger(repeat) || repeat < 1) throw new UsageError(`--repeat takes a whole number of at least 1, not "${String(v.repeat)}"`);
+      const repeat = positiveInt(v.repeat, '--repeat');
       outDir = resolve(v.out ? String(v.out) : join('kharness-bisect', new Date().toISOString().replace(/[:.]/g, '-')));
       const base = { arch: String(v.arch), scenarioFile: resolve(String(v.scenario)), step: v.step ? String(v.step) : undefined, repeat, tested: {} };
       if (v.repo) {
@@ -51,7 +51,7 @@ export const bisectCommand: Command = {
         const { good, list } = await gitCandidates(repo, String(v.good), String(v.bad));
         state = { mode: 'git', repo, ...base, good, candidates: list };
       } else if (v.kernels) {
-        const names = String(v.kernels).split(',').map((s) => s.trim()).filter(Boolean);
+        const names = list(v.kernels) ?? [];
         if (names.length < 2) throw new UsageError('--kernels needs at least two kernels, oldest first');
         const cands = names.map((n) => {
           findKernel(n);

@@ -1,9 +1,9 @@
 import { loadCatalog } from '../kernel/catalog.ts';
 import { githubMatrix, planTargets } from '../run/plan.ts';
 import { UsageError } from '../errors.ts';
+import { list, positiveInt } from './args.ts';
 import type { Command } from './main.ts';
 
-const list = (v: unknown) => (v === undefined ? undefined : String(v).split(',').map((s) => s.trim()).filter(Boolean));
 
 export const matrixCommand: Command = {
   summary: 'print the planned targets, or a CI job matrix (--format github)',
@@ -11,8 +11,7 @@ export const matrixCommand: Command = {
   options: { arch: { type: 'string' }, kernel: { type: 'string' }, shards: { type: 'string', default: '1' }, format: { type: 'string', default: 'text' } },
   async run(v) {
     const targets = planTargets(loadCatalog(), { arches: list(v.arch), kernels: list(v.kernel) });
-    const shards = Number(v.shards);
-    if (!Number.isInteger(shards) || shards < 1) throw new UsageError(`--shards takes a whole number of at least 1, not "${String(v.shards)}"`);
+    const shards = positiveInt(v.shards, '--shards');
     if (v.format === 'github') process.stdout.write(JSON.stringify(githubMatrix(shards, targets)) + '\n');
     else if (v.format === 'text') process.stdout.write(targets.map((t) => `${t.arch}/${t.kernel}`).join('\n') + '\n');
     else throw new UsageError(`unknown --format "${String(v.format)}"`, 'Formats: text, github');

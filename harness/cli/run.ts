@@ -14,6 +14,7 @@ import { consoleLog } from '../util/log.ts';
 import { isCI, useColor } from '../util/tty.ts';
 import { liveFooter } from '../report/live.ts';
 import type { ResultRecord } from '../run/results.ts';
+import { list, positiveInt } from './args.ts';
 import type { Command } from './main.ts';
 
 /** Files, directories of *.yaml, or (none given) every shipped scenario. */
@@ -30,13 +31,6 @@ export async function resolveScenarioFiles(args: string[]): Promise<string[]> {
   return out;
 }
 
-function positive(v: unknown, flag: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} takes a whole number of at least 1, not "${String(v)}"`);
-  return n;
-}
-
-const list = (v: unknown) => String(v).split(',').map((s) => s.trim()).filter(Boolean);
 const seconds = (v: unknown, d: number) => (v === undefined ? d : Number(v) * 1000);
 
 export const runCommand: Command = {
@@ -69,7 +63,7 @@ export const runCommand: Command = {
     const scenarios = await Promise.all(files.map((f) => loadScenarioFile(f)));
     const byName = new Map(scenarios.map((s) => [s.name, s]));
     if (byName.size !== scenarios.length) throw new UsageError('two scenario files use the same name', 'Scenario names identify results: make them unique.');
-    const targets = planTargets(loadCatalog(), { arches: v.arch ? list(v.arch) : undefined, kernels: v.kernel ? list(v.kernel) : undefined });
+    const targets = planTargets(loadCatalog(), { arches: list(v.arch), kernels: list(v.kernel) });
     let units = unitsFor(targets, scenarios.map((s) => s.name));
     if (v.shard) {
       const { index, count } = parseShard(String(v.shard));
@@ -99,9 +93,9 @@ export const runCommand: Command = {
       memoryMb,
       smp: Number(v.smp),
       accel: accel as 'auto' | 'kvm' | 'tcg',
-      jobs: v.jobs ? positive(v.jobs, '--jobs') : defaultJobs(cpus().length, freemem() / 2 ** 20, memoryMb),
-      buildJobs: v['build-jobs'] ? positive(v['build-jobs'], '--build-jobs') : 1,
-      makeJobs: v['make-jobs'] ? positive(v['make-jobs'], '--make-jobs') : undefined,
+      jobs: v.jobs ? positiveInt(v.jobs, '--jobs') : defaultJobs(cpus().length, freemem() / 2 ** 20, memoryMb),
+      buildJobs: v['build-jobs'] ? positiveInt(v['build-jobs'], '--build-jobs') : 1,
+      makeJobs: v['make-jobs'] ? positiveInt(v['make-jobs'], '--make-jobs') : undefined,
       argv: process.argv.slice(2),
       signal,
     });

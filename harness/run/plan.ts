@@ -2,7 +2,8 @@
  * Planning the matrix: which targets (arch × kernel) run which scenarios, and
  * how a CI splits that into shards. Pure functions over names.
  */
-import type { CatalogKernel } from '../kernel/catalog.ts';
+import { parseGitKernel, type CatalogKernel } from '../kernel/catalog.ts';
+import { ARCHES } from '../guest/arches.ts';
 import { UsageError } from '../errors.ts';
 
 export interface Target {
@@ -27,7 +28,7 @@ export interface PlanFilters {
  */
 export function planTargets(catalog: readonly CatalogKernel[], f: PlanFilters = {}): Target[] {
   const kernels = f.kernels?.length
-    ? f.kernels.map((n) => catalog.find((k) => k.name === n) ?? gitKernel(n) ?? unknownKernel(n, catalog))
+    ? f.kernels.map((n) => catalog.find((k) => k.name === n) ?? parseGitKernel(n, Object.keys(ARCHES)) ?? unknownKernel(n, catalog))
     : catalog.filter((k) => k.default !== false);
   const targets: Target[] = [];
   for (const k of kernels) {
@@ -38,12 +39,6 @@ export function planTargets(catalog: readonly CatalogKernel[], f: PlanFilters = 
     throw new UsageError(`no target matches --arch ${f.arches?.join(',') ?? '*'} --kernel ${f.kernels?.join(',') ?? '*'}`, `The catalog has: ${catalog.map((k) => `${k.name} (${k.arches.join(', ')})`).join('; ')}`);
   }
   return targets;
-}
-
-/** git:PATH@REF kernels build for the arches of the catalog's kernels. */
-function gitKernel(name: string): CatalogKernel | undefined {
-  const m = /^git:(.+?)(?:@([^@]+))?$/.exec(name);
-  return m ? { name, source: { type: 'git', repo: m[1]!, ref: m[2] ?? 'HEAD' }, arches: ['x86_64', 'arm64'], fragments: ['base.config'] } : undefined;
 }
 
 function unknownKernel(name: string, catalog: readonly CatalogKernel[]): never {
