@@ -16,7 +16,7 @@ SUDO=
 PKGS=(
   qemu-system-x86 qemu-system-arm
   build-essential flex bison bc libelf-dev libssl-dev xz-utils
-  gcc-aarch64-linux-gnu ccache util-linux kmod
+  gcc-aarch64-linux-gnu ccache util-linux kmod git
   chromium   # renders the HTML report in the browser test
   linux-source-6.1 linux-source-6.12
 )

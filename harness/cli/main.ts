@@ -9,6 +9,7 @@ import { killAll } from '../guest/processes.ts';
 import { bisectCommand } from './bisect.ts';
 import { buildCommand } from './build.ts';
 import { cacheCommand } from './cache.ts';
+import { doctorCommand } from './doctor.ts';
 import { matrixCommand } from './matrix.ts';
 import { reportCommand } from './report.ts';
 import { runCommand } from './run.ts';
@@ -26,6 +27,7 @@ const COMMANDS: Record<string, Command> = {
   bisect: bisectCommand,
   build: buildCommand,
   cache: cacheCommand,
+  doctor: doctorCommand,
   matrix: matrixCommand,
   report: reportCommand,
   schema: schemaCommand,

@@ -1,0 +1,50 @@
+import { existsSync } from 'node:fs';
+import { ARCHES } from '../guest/arches.ts';
+import { chooseAccel, probeAccelFacts } from '../guest/accel.ts';
+import { loadCatalog } from '../kernel/catalog.ts';
+import { cacheRoot } from '../paths.ts';
+import { whichSync } from '../util/host.ts';
+import type { Command } from './main.ts';
+
+/** Host tools kharness runs, and the Debian package that provides each. */
+const TOOLS: [tool: string, pkg: string, why: string][] = [
+  ['make', 'build-essential', 'kernel and module builds'],
+  ['gcc', 'build-essential', 'x86_64 kernels'],
+  ['flex', 'flex', 'kernel config'],
+  ['bison', 'bison', 'kernel config'],
+  ['bc', 'bc', 'kernel build'],
+  ['tar', 'tar', 'source extraction'],
+  ['git', 'git', 'git kernels and bisect'],
+  ['apt-get', 'apt', 'guest userspace and prebuilt kernels'],
+  ['dpkg-deb', 'dpkg', 'unpacking packages'],
+  ['modinfo', 'kmod', 'prebuilt kernels\' module dependencies'],
+  ['setpriv', 'util-linux', 'no QEMU outlives a killed harness'],
+  ['ccache', 'ccache', 'faster rebuilds (optional)'],
+  ['chromium', 'chromium', 'the HTML report browser test (optional)'],
+];
+
+export const doctorCommand: Command = {
+  summary: 'check the host: tools, kernel sources, accelerator, cache',
+  usage: 'kharness doctor',
+  options: {},
+  async run() {
+    let missing = 0;
+    const line = (ok: boolean, what: string, fix?: string) => {
+      if (!ok) missing++;
+      process.stdout.write(`${ok ? 'ok     ' : 'MISSING'}  ${what}${!ok && fix ? `  → ${fix}` : ''}\n`);
+    };
+    for (const [tool, pkg, why] of TOOLS) line(Boolean(whichSync(tool)), `${tool} (${why})`, `sudo apt-get install ${pkg}`);
+    for (const a of Object.values(ARCHES)) {
+      line(Boolean(whichSync(a.qemu.binary)), `${a.qemu.binary} (${a.name} guests)`, `sudo apt-get install ${a.qemu.package}`);
+      if (a.nativeHost !== process.arch) line(Boolean(whichSync(`${a.crossPrefix}gcc`)), `${a.crossPrefix}gcc (${a.name} kernels)`, `sudo apt-get install ${a.crossPackage}`);
+      const accel = chooseAccel(probeAccelFacts(a));
+      process.stdout.write(`info     ${a.name} guests run with ${accel.reason}\n`);
+    }
+    for (const k of loadCatalog()) {
+      if (k.source.type === 'debian-source') line(existsSync(k.source.tarball), `kernel ${k.name}: ${k.source.tarball}`, `sudo apt-get install ${k.source.package}`);
+    }
+    process.stdout.write(`info     cache: ${cacheRoot()} (kharness cache ls)\n`);
+    process.stdout.write(missing ? `\n${missing} missing: ./setup.sh installs them all.\n` : '\nall good\n');
+    return missing ? 2 : 0;
+  },
+};
