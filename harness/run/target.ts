@@ -4,7 +4,7 @@
  * happens. One VM is reused across the target's scenarios; a scenario that
  * expects the kernel to die runs last, on a VM of its own.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { diffMeminfo, parseMeminfo } from '../analysis/meminfo.ts';
 import { parseSplats, sectionsBySeq, type Splat } from '../analysis/splats.ts';
@@ -131,6 +131,9 @@ export async function runTarget(o: TargetOptions): Promise<TargetStatus> {
       status('running', `scenario ${si + 1}/${ordered.length}: ${s.name}`);
       const constants = sizeConstants(g.constants);
       const before = await g.meminfo().catch(() => undefined);
+      // Snapshots beside the console logs, as the guest printed them.
+      const snapshot = (when: string, text?: string) => (text ? writeFile(join(dir, `meminfo-${s.name}-${when}.txt`), text).catch(() => undefined) : undefined);
+      await snapshot('before', before);
       let died = false;
       for (const [i, step] of s.steps.entries()) {
         if (o.signal?.aborted) throw new KharnessError('INTERRUPTED', 'interrupted');
@@ -168,6 +171,7 @@ export async function runTarget(o: TargetOptions): Promise<TargetStatus> {
         continue;
       }
       const after = await g.meminfo().catch(() => undefined);
+      await snapshot('after', after);
       const mb = before ? parseMeminfo(before) : undefined;
       const ma = after ? parseMeminfo(after) : undefined;
       w.write({ type: 'scenario-end', target, scenario: s.name, meminfoBefore: mb, meminfoAfter: ma, meminfoDelta: mb && ma ? diffMeminfo(mb, ma) : undefined });

@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { execa } from 'execa';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { consoleReporter } from '../../harness/report/console.ts';
@@ -63,6 +65,20 @@ describe('JUnit', () => {
     expect(xml).toContain('<failure message="ok: expected false, observed true" type="expectation">');
     expect(xml).toContain('<skipped message="kernel config lacks CONFIG_KASAN"/>');
     expect(xml).toContain('<error message="probe error EINVAL: unknown gfp flag GFP_X" type="error"/>');
+  });
+
+  it('validates against the JUnit XML schema (xmllint)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kharness-junit-'));
+    for (const [name, recs] of [['passing', recorded], ['degraded', degraded()]] as const) {
+      const f = join(dir, `${name}.xml`);
+      writeFileSync(f, renderJUnit(recs));
+      const r = await execa('xmllint', ['--noout', '--schema', join(import.meta.dirname, '..', 'schema', 'junit.xsd'), f], { reject: false });
+      expect(r.exitCode, r.stderr).toBe(0);
+    }
+    // And the schema does reject what it should.
+    const bad = join(dir, 'bad.xml');
+    writeFileSync(bad, '<testsuites><testsuite name="x" tests="1"><testcase name="a"/></testsuite></testsuites>');
+    expect((await execa('xmllint', ['--noout', '--schema', join(import.meta.dirname, '..', 'schema', 'junit.xsd'), bad], { reject: false })).exitCode).not.toBe(0);
   });
 
   it('puts the kernel log in system-out, stripped of characters XML cannot hold', () => {
