@@ -6,7 +6,9 @@ export default defineConfig({
     // End-to-end tests build kernels and boot QEMU: on a 2-core machine they
     // must not run side by side. Unit tests are fast enough in one file queue.
     fileParallelism: false,
-    testTimeout: 20_000,
+    // On a cold cache the first end-to-end test to need a kernel builds it
+    // (about 10 minutes on two cores), inside whichever test runs first.
+    testTimeout: 45 * 60_000,
     hookTimeout: 60 * 60_000,
     reporters: ['default'],
   },
