@@ -2,9 +2,13 @@
  * Per-run ssh keys, all ed25519: the guest's host key (in dropbear's own
  * format, so the guest needs no key generation at boot) and the harness's
  * client key. The harness accepts exactly the host key it generated.
+ *
+ * Both come from node:crypto and are serialised here. ssh2's own
+ * generateKeyPairSync('ed25519') drops a leading zero byte of the public key
+ * about once in 250 keys, and ssh2 then refuses its own key ("Malformed
+ * OpenSSH private key"): a run failing at random one boot in 250.
  */
-import { generateKeyPairSync } from 'node:crypto';
-import ssh2 from 'ssh2';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 
 export interface RunKeys {
   /** dropbear's key file: string "ssh-ed25519", then string(seed ‖ public). */
@@ -24,16 +28,40 @@ function sshString(b: Buffer | string): Buffer {
   return Buffer.concat([len, data]);
 }
 
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n);
+  return b;
+}
+
+/** An ed25519 key pair as raw 32-byte seed and public key. */
+export function ed25519(): { seed: Buffer; pub: Buffer } {
+  const jwk = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' });
+  return { seed: Buffer.from(jwk.d!, 'base64url'), pub: Buffer.from(jwk.x!, 'base64url') };
+}
+
+export function publicBlob(pub: Buffer): Buffer {
+  return Buffer.concat([sshString('ssh-ed25519'), sshString(pub)]);
+}
+
+/** The unencrypted "openssh-key-v1" private key format (PROTOCOL.key in OpenSSH). */
+export function opensshPrivateKey(seed: Buffer, pub: Buffer, comment: string): string {
+  const check = randomBytes(4);
+  let priv = Buffer.concat([check, check, sshString('ssh-ed25519'), sshString(pub), sshString(Buffer.concat([seed, pub])), sshString(comment)]);
+  const pad = (8 - (priv.length % 8)) % 8;
+  priv = Buffer.concat([priv, Buffer.from(Array.from({ length: pad }, (_, i) => i + 1))]);
+  const body = Buffer.concat([Buffer.from('openssh-key-v1\0'), sshString('none'), sshString('none'), sshString(''), u32(1), sshString(publicBlob(pub)), sshString(priv)]);
+  const b64 = body.toString('base64').replace(/(.{70})/g, '$1\n').replace(/\n$/, '');
+  return `-----BEGIN OPENSSH PRIVATE KEY-----\n${b64}\n-----END OPENSSH PRIVATE KEY-----\n`;
+}
+
 export function generateRunKeys(): RunKeys {
-  const { privateKey } = generateKeyPairSync('ed25519');
-  const jwk = privateKey.export({ format: 'jwk' });
-  const seed = Buffer.from(jwk.d!, 'base64url');
-  const pub = Buffer.from(jwk.x!, 'base64url');
-  const client = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'kharness' });
+  const host = ed25519();
+  const client = ed25519();
   return {
-    hostKeyDropbear: Buffer.concat([sshString('ssh-ed25519'), sshString(Buffer.concat([seed, pub]))]),
-    hostKeyBlob: Buffer.concat([sshString('ssh-ed25519'), sshString(pub)]),
-    clientPrivate: client.private,
-    clientPublic: client.public,
+    hostKeyDropbear: Buffer.concat([sshString('ssh-ed25519'), sshString(Buffer.concat([host.seed, host.pub]))]),
+    hostKeyBlob: publicBlob(host.pub),
+    clientPrivate: opensshPrivateKey(client.seed, client.pub, 'kharness'),
+    clientPublic: `ssh-ed25519 ${publicBlob(client.pub).toString('base64')} kharness`,
   };
 }
