@@ -31,6 +31,23 @@ describe('bisect', () => {
     // The user's repository is where it was.
     expect((await execa('git', ['-C', repo, 'rev-parse', 'HEAD'])).stdout).toBe(head);
     expect(await qemusUnder(out)).toEqual([]);
+    // Resuming a bisect reads its state: no candidate is run again, same answer.
+    const again = await cli(['bisect', '--resume', out]);
+    expect(again.exitCode, again.all).toBe(0);
+    expect(again.stdout).toContain(`first bad: ${culprit}`);
+    expect(again.stderr).toMatch(/resuming: \d+ candidates already judged/);
+  });
+
+  it('bisects an ordered list of catalog kernels with no git tree', async () => {
+    const dir = tempDir();
+    const { writeFileSync } = await import('node:fs');
+    const f = join(dir, 'zeroed.yaml');
+    // Passes where init_on_alloc zeroes every allocation (Debian's prebuilt kernel), fails on the tiny 6.1 build.
+    writeFileSync(f, `name: plain-kmalloc-zeroed\nsteps:\n  - name: dirty\n    alloc: { api: kmalloc, size: 512, fill: 165 }\n  - name: plain kmalloc comes back zeroed\n    alloc: { api: kmalloc, size: 512 }\n    expect: { zeroed: true }\n`);
+    const r = await cli(['bisect', '--kernels', 'debian-6.1-cloud,6.1', '--scenario', f, '--step', 'plain kmalloc comes back zeroed', '--arch', 'x86_64', '--out', join(dir, 'b')]);
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.stdout).toContain('first bad: 6.1 kernel 6.1');
+    expect(r.stdout).toMatch(/plain kmalloc comes back zeroed: zeroed: expected true, observed false/);
   });
 
   it('refuses ends that do not behave as claimed', async () => {

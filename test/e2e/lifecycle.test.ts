@@ -46,6 +46,16 @@ describe('failure behaviour', () => {
     expect(await qemusUnder(dir)).toEqual([]);
   });
 
+  it('gets an error response, not a kernel warning, for a request the module refuses', async () => {
+    const dir = tempDir();
+    const f = scenario(dir, `name: refused\nsteps:\n  - name: unknown flag\n    alloc: { api: kmalloc, size: 64, gfp: GFP_BOGUS }\n  - name: still fine after it\n    alloc: { api: kmalloc, size: 64 }\n    expect: { ok: true }\n`);
+    const r = await cli(['run', f, ...target, '--out', join(dir, 'out')]);
+    expect(r.exitCode, r.all).toBe(2);
+    const s = steps(results(join(dir, 'out')));
+    expect(s[0]).toMatchObject({ status: 'error', reason: 'probe error EINVAL: unknown gfp flag GFP_BOGUS', splats: [] });
+    expect(s[1]).toMatchObject({ status: 'pass' });
+  });
+
   it('exits 2 on a scenario error, naming file:line:column, before building anything', async () => {
     const dir = tempDir();
     const f = scenario(dir, `name: typo\nsteps:\n  - alloc: { api: kmalloc, size: 4KiB, gpf: GFP_KERNEL }\n`);
