@@ -31,11 +31,16 @@ export async function resolveScenarioFiles(args: string[]): Promise<string[]> {
   return out;
 }
 
-const seconds = (v: unknown, d: number) => (v === undefined ? d : Number(v) * 1000);
+function seconds(v: unknown, d: number, flag: string): number {
+  if (v === undefined) return d;
+  const n = Number(v);
+  if (!(n > 0)) throw new UsageError(`${flag} takes a number of seconds above 0, not "${String(v)}"`);
+  return n * 1000;
+}
 
 export const runCommand: Command = {
   summary: 'run scenarios on real kernels in QEMU',
-  usage: 'kharness run [SCENARIO.yaml|DIR ...] [--arch x86_64[,arm64]] [--kernel 6.1[,6.12]] [--shard i/n] [--jobs N] [--out DIR] [--reporter default,json,junit,ktap] [--accel auto|kvm|tcg] [--memory MiB] [--smp N] [--boot-timeout S] [--step-timeout S] [--verbose]',
+  usage: 'kharness run [SCENARIO.yaml|DIR ...] [--arch x86_64[,arm64]] [--kernel 6.1[,6.12]] [--shard i/n] [--jobs N] [--out DIR] [--reporter default,html,json,junit,ktap] [--accel auto|kvm|tcg] [--memory MiB] [--smp N] [--boot-timeout S] [--step-timeout S] [--verbose]',
   options: {
     arch: { type: 'string' },
     kernel: { type: 'string' },
@@ -70,7 +75,7 @@ export const runCommand: Command = {
       units = shardUnits(units, index, count);
     }
     const plan = groupByTarget(units).map((g) => ({ target: g.target, scenarios: g.scenarios.map((n) => byName.get(n)!) }));
-    const memoryMb = Number(v.memory);
+    const memoryMb = positiveInt(v.memory, '--memory');
     const outDir = resolve(v.out ? String(v.out) : join('kharness-results', new Date().toISOString().replace(/[:.]/g, '-')));
     const color = useColor({ flag: v.color ? true : v['no-color'] ? false : undefined });
     // Live footer only on a real terminal; in CI or a pipe, plain lines.
@@ -87,11 +92,11 @@ export const runCommand: Command = {
       ],
       timeouts: {
         ...DEFAULT_TIMEOUTS,
-        bootMs: seconds(v['boot-timeout'], DEFAULT_TIMEOUTS.bootMs),
-        stepMs: seconds(v['step-timeout'], DEFAULT_TIMEOUTS.stepMs),
+        bootMs: seconds(v['boot-timeout'], DEFAULT_TIMEOUTS.bootMs, '--boot-timeout'),
+        stepMs: seconds(v['step-timeout'], DEFAULT_TIMEOUTS.stepMs, '--step-timeout'),
       },
       memoryMb,
-      smp: Number(v.smp),
+      smp: positiveInt(v.smp, '--smp'),
       accel: accel as 'auto' | 'kvm' | 'tcg',
       jobs: v.jobs ? positiveInt(v.jobs, '--jobs') : defaultJobs(cpus().length, freemem() / 2 ** 20, memoryMb),
       buildJobs: v['build-jobs'] ? positiveInt(v['build-jobs'], '--build-jobs') : 1,
