@@ -46,8 +46,12 @@ class Lines {
     } else this.queue.push(line);
   }
 
-  onLine(fn: (line: string) => void): void {
+  /** Returns the function that removes the listener again. */
+  onLine(fn: (line: string) => void): () => void {
     this.listeners.push(fn);
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== fn);
+    };
   }
 
   next(): Promise<string | undefined> {
@@ -114,13 +118,17 @@ export class KmsgStream {
   /** Waits until the probe's end marker for seq has arrived. */
   waitFor(re: RegExp, timeoutMs: number): Promise<boolean> {
     if (this.records.some((r) => re.test(r))) return Promise.resolve(true);
+    // Each step waits once: the listener goes away when it fires or times out,
+    // so a long run does not test every kmsg line against every past step.
     return new Promise((resolve) => {
-      const t = setTimeout(() => resolve(false), timeoutMs);
-      this.lines.onLine((l) => {
-        if (re.test(kmsgText(l))) {
-          clearTimeout(t);
-          resolve(true);
-        }
+      const done = (found: boolean) => {
+        clearTimeout(t);
+        off();
+        resolve(found);
+      };
+      const t = setTimeout(() => done(false), timeoutMs);
+      const off = this.lines.onLine((l) => {
+        if (re.test(kmsgText(l))) done(true);
       });
     });
   }
