@@ -1,7 +1,9 @@
 /**
  * Every error a user can meet carries a machine code, a sentence saying what
- * went wrong, and a hint saying what to do. The CLI maps the class to an exit
- * code in one place (cli/main.ts); only unexpected errors print a stack.
+ * went wrong, and a hint saying what to do. The code names the phase or the
+ * kind of failure where the meaning is known (a failed `make` of the kernel is
+ * BUILD, a failed `apt-get` or `git` is INFRA); cli/exit.ts turns outcomes
+ * into exit codes, in one place; only unexpected errors print a stack.
  */
 export type ErrorCode =
   | 'USAGE'
@@ -57,9 +59,22 @@ export class PhaseTimeoutError extends KharnessError {
     readonly phase: string,
     readonly ms: number,
     details?: string,
+    hint?: string,
   ) {
-    super('TIMEOUT', `timed out after ${(ms / 1000).toFixed(1)} s in phase "${phase}"`, undefined, details);
+    super('TIMEOUT', `timed out after ${seconds(ms)} s in phase "${phase}"`, hint, details);
   }
+}
+
+/** Ctrl-C or SIGTERM: the run stops, keeping what finished. */
+export class InterruptedError extends KharnessError {
+  constructor() {
+    super('INTERRUPTED', 'interrupted');
+  }
+}
+
+/** "1.5", "20": seconds for messages, without a trailing .0. */
+export function seconds(ms: number): string {
+  return String(Number((ms / 1000).toFixed(1)));
 }
 
 export function tail(text: string, lines = 20): string {

@@ -8,7 +8,35 @@
  * (mm/page_alloc.c:5634 __alloc_pages on 6.1, :4832 __alloc_pages_noprof on
  * 6.12): match on kind and file, never on the line.
  */
-import type { SplatKind, SplatPattern } from '../scenario/types.ts';
+
+/** Kinds of kernel report the analysis recognises. */
+export const SPLAT_KINDS = [
+  'warning',
+  'bug',
+  'oops',
+  'panic',
+  'sleep-in-atomic',
+  'scheduling-while-atomic',
+  'alloc-failure',
+  'vmalloc-failure',
+  'oom',
+  'kasan',
+  'kfence',
+  'kmemleak',
+  'soft-lockup',
+  'rcu-stall',
+  'hung-task',
+] as const;
+export type SplatKind = (typeof SPLAT_KINDS)[number];
+
+/** What a scenario expects (or forbids) in the kernel log. */
+export interface SplatPattern {
+  kind: SplatKind;
+  /** Substring of the reported source location, e.g. mm/page_alloc.c. */
+  at?: string;
+  /** Substring of the splat's text. */
+  text?: string;
+}
 
 export interface Splat {
   kind: SplatKind;
@@ -54,8 +82,8 @@ const RULES: Rule[] = [
 ];
 
 const TIMESTAMP = /^\s*\[\s*\d+\.\d+\]\s?/;
-/** Reports end here; otherwise at the next report, at a probe marker, or after MAX_LINES. */
-const END = /^(?:---\[ end (?:trace|Kernel panic)|kalloc_probe: )/;
+/** Reports end here; otherwise at the next report, at a caller's boundary line, or after MAX_LINES. */
+const END = /^---\[ end (?:trace|Kernel panic)/;
 const MAX_LINES = 80;
 
 export function stripTimestamp(line: string): string {
@@ -70,7 +98,12 @@ function match(text: string): { rule: Rule; m: RegExpExecArray } | undefined {
   return undefined;
 }
 
-export function parseSplats(input: readonly string[]): Splat[] {
+export interface SplatOptions {
+  /** Lines that end any open report (the probe's request markers). */
+  boundary?: RegExp;
+}
+
+export function parseSplats(input: readonly string[], o: SplatOptions = {}): Splat[] {
   const splats: Splat[] = [];
   let open: Splat | undefined;
   input.forEach((raw, i) => {
@@ -82,7 +115,7 @@ export function parseSplats(input: readonly string[]): Splat[] {
       return;
     }
     if (!open) return;
-    if (END.test(text) || open.lines.length >= MAX_LINES) {
+    if (END.test(text) || o.boundary?.test(text) || open.lines.length >= MAX_LINES) {
       if (text.startsWith('---[ end')) open.lines.push(text);
       open = undefined;
       return;
@@ -103,32 +136,36 @@ export function describePattern(p: SplatPattern): string {
   return [p.kind, p.at && `at ${p.at}`, p.text && `"${p.text}"`].filter(Boolean).join(' ');
 }
 
-/**
- * Splits a log by the probe's request markers ("kalloc_probe: begin seq=N" /
- * "end seq=N"). Lines between the two belong to request N; a request with no
- * end marker is where the kernel died.
- */
 export interface Section {
   seq: number;
   lines: string[];
   ended: boolean;
 }
 
-const BEGIN_MARK = /^kalloc_probe: begin seq=(\d+)/;
-const END_MARK = /^kalloc_probe: end seq=(\d+)/;
+export interface SectionMarkers {
+  /** Opens request N; group 1 is N. */
+  begin: RegExp;
+  /** Closes request N; group 1 is N. */
+  end: RegExp;
+}
 
-export function sectionsBySeq(input: readonly string[]): Map<number, Section> {
+/**
+ * Splits a log by request markers. Lines between request N's begin and end
+ * belong to it; a request with no end marker is where the kernel died (or
+ * where the log was cut).
+ */
+export function sectionsBySeq(input: readonly string[], markers: SectionMarkers): Map<number, Section> {
   const out = new Map<number, Section>();
   let cur: Section | undefined;
   for (const raw of input) {
     const text = stripTimestamp(raw);
-    const b = BEGIN_MARK.exec(text);
+    const b = markers.begin.exec(text);
     if (b) {
       cur = { seq: Number(b[1]), lines: [], ended: false };
       out.set(cur.seq, cur);
       continue;
     }
-    const e = END_MARK.exec(text);
+    const e = markers.end.exec(text);
     if (e && cur && Number(e[1]) === cur.seq) {
       cur.ended = true;
       cur = undefined;

@@ -9,7 +9,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KharnessError } from '../errors.ts';
-import type { Timeouts } from '../guest/guest.ts';
+import type { MachineSettings } from '../run/machine.ts';
 import { ResultsWriter, type ResultRecord, type StepRecord } from '../run/results.ts';
 import { runTarget } from '../run/target.ts';
 import type { Scenario } from '../scenario/types.ts';
@@ -72,10 +72,7 @@ export interface BisectOptions {
   scenario: Scenario;
   outDir: string;
   log: Log;
-  timeouts: Timeouts;
-  memoryMb: number;
-  smp: number;
-  accel: 'auto' | 'kvm' | 'tcg';
+  settings: MachineSettings;
   signal?: AbortSignal;
   /** Called after each verdict (the console progress line). */
   onTested?: (c: Candidate, t: Tested) => void;
@@ -103,7 +100,7 @@ async function test(o: BisectOptions, c: Candidate): Promise<Tested> {
     mkdirSync(dir, { recursive: true });
     const records: ResultRecord[] = [];
     const writer = new ResultsWriter(join(dir, 'results.jsonl'), [(r) => records.push(r)]);
-    await runTarget({ arch: o.state.arch, kernel: c.kernel, scenarios: [o.scenario], outDir: dir, writer, log: o.log, timeouts: o.timeouts, memoryMb: o.memoryMb, smp: o.smp, accel: o.accel, signal: o.signal });
+    await runTarget({ arch: o.state.arch, kernel: c.kernel, scenarios: [o.scenario], outDir: dir, writer, log: o.log, settings: o.settings, signal: o.signal });
     if (o.signal?.aborted) throw new KharnessError('INTERRUPTED', 'interrupted');
     last = classify(records, o.state.step);
     outcomes.push(last.outcome);

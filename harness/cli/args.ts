@@ -1,5 +1,6 @@
 /** Option values shared by the commands. */
 import { UsageError } from '../errors.ts';
+import { type Accel, DEFAULT_TIMEOUTS, type MachineSettings } from '../run/machine.ts';
 
 /** "a,b, c" → ["a", "b", "c"]; undefined stays undefined. */
 export function list(v: unknown): string[] | undefined {
@@ -10,4 +11,43 @@ export function positiveInt(v: unknown, flag: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} takes a whole number of at least 1, not "${String(v)}"`);
   return n;
+}
+
+/** Longest timeout a flag takes: Node's timers cannot wait 2^31 ms, and a day is enough for any phase. */
+const MAX_SECONDS = 86_400;
+
+export function secondsFlag(v: unknown, d: number, flag: string): number {
+  if (v === undefined) return d;
+  const n = Number(v);
+  if (!(n > 0) || n > MAX_SECONDS) throw new UsageError(`${flag} takes a number of seconds above 0 and at most ${MAX_SECONDS}, not "${String(v)}"`);
+  return n * 1000;
+}
+
+/** The flags that size and time guests, shared by every command that boots one. */
+export const MACHINE_OPTIONS = {
+  accel: { type: 'string', default: 'auto' },
+  memory: { type: 'string', default: '512' },
+  smp: { type: 'string', default: '2' },
+  'boot-timeout': { type: 'string' },
+  'step-timeout': { type: 'string' },
+  'silence-timeout': { type: 'string' },
+} as const;
+
+export const MACHINE_USAGE = '[--accel auto|kvm|tcg] [--memory MiB] [--smp N] [--boot-timeout S] [--step-timeout S] [--silence-timeout S]';
+
+export function parseMachineFlags(v: Record<string, unknown>): MachineSettings {
+  const accel = String(v.accel ?? 'auto');
+  if (!['auto', 'kvm', 'tcg'].includes(accel)) throw new UsageError(`--accel must be auto, kvm or tcg, not "${accel}"`);
+  const t = DEFAULT_TIMEOUTS;
+  return {
+    accel: accel as Accel,
+    memoryMb: positiveInt(v.memory ?? '512', '--memory'),
+    smp: positiveInt(v.smp ?? '2', '--smp'),
+    timeouts: {
+      ...t,
+      bootMs: secondsFlag(v['boot-timeout'], t.bootMs, '--boot-timeout'),
+      stepMs: secondsFlag(v['step-timeout'], t.stepMs, '--step-timeout'),
+      silenceMs: secondsFlag(v['silence-timeout'], t.silenceMs, '--silence-timeout'),
+    },
+  };
 }

@@ -1,20 +1,20 @@
 import { resolve, join } from 'node:path';
 import { gitCandidates, loadState, runBisect, type BisectState, type Candidate, type Tested } from '../bisect/run.ts';
 import { UsageError } from '../errors.ts';
-import { DEFAULT_TIMEOUTS } from '../guest/guest.ts';
+import { archSpec } from '../arch/arches.ts';
 import { findKernel } from '../kernel/catalog.ts';
 import { loadScenarioFile } from '../scenario/load.ts';
 import { consoleLog } from '../util/log.ts';
 import { formatDuration } from '../util/proc.ts';
-import { list, positiveInt } from './args.ts';
-import type { Command } from './main.ts';
+import { list, MACHINE_OPTIONS, MACHINE_USAGE, parseMachineFlags, positiveInt } from './args.ts';
+import type { Command } from './command.ts';
 
 const short = (c: Candidate) => (/^[0-9a-f]{40}$/.test(c.id) ? c.id.slice(0, 12) : c.id);
 
 export const bisectCommand: Command = {
   summary: 'find the commit (or catalog kernel) where a scenario starts failing',
   usage: [
-    'kharness bisect --repo PATH --good REF --bad REF --scenario FILE [--step NAME] [--arch A] [--repeat N] [--out DIR]',
+    `kharness bisect --repo PATH --good REF --bad REF --scenario FILE [--step NAME] [--arch A] [--repeat N] [--out DIR] ${MACHINE_USAGE}`,
     '       kharness bisect --kernels 6.1,6.12[,...] --scenario FILE [--step NAME] [--arch A]   (oldest first: first is good, last is bad)',
     '       kharness bisect --resume DIR',
   ].join('\n'),
@@ -29,11 +29,12 @@ export const bisectCommand: Command = {
     repeat: { type: 'string', default: '1' },
     out: { type: 'string' },
     resume: { type: 'string' },
-    memory: { type: 'string', default: '512' },
+    ...MACHINE_OPTIONS,
     verbose: { type: 'boolean', short: 'v' },
   },
   async run(v, _positionals, signal) {
     const log = consoleLog(Boolean(v.verbose));
+    const settings = parseMachineFlags(v);
     let state: BisectState;
     let outDir: string;
     if (v.resume) {
@@ -43,6 +44,7 @@ export const bisectCommand: Command = {
     } else {
       if (!v.scenario) throw new UsageError('bisect needs --scenario FILE');
       const repeat = positiveInt(v.repeat, '--repeat');
+      archSpec(String(v.arch));
       outDir = resolve(v.out ? String(v.out) : join('kharness-bisect', new Date().toISOString().replace(/[:.]/g, '-')));
       const base = { arch: String(v.arch), scenarioFile: resolve(String(v.scenario)), step: v.step ? String(v.step) : undefined, repeat, tested: {} };
       if (v.repo) {
@@ -70,10 +72,7 @@ export const bisectCommand: Command = {
       scenario,
       outDir,
       log,
-      timeouts: DEFAULT_TIMEOUTS,
-      memoryMb: Number(v.memory),
-      smp: 2,
-      accel: 'auto',
+      settings,
       signal,
       onTested: (c: Candidate, t: Tested) => process.stdout.write(`  ${short(c)}  ${t.outcome.padEnd(5)} ${formatDuration(t.ms).padStart(10)}  ${c.subject}${t.flaky ? '  (flaky)' : ''}\n`),
     });
@@ -94,6 +93,6 @@ export const bisectCommand: Command = {
       process.stdout.write(`\nthe first bad is one of: ${[...result.skipped!, result.firstBad!].map((c) => `${short(c)} ${c.subject}`).join('; ')} (the others could not be judged)\n`);
     }
     process.stdout.write(`${tested.length} candidates built and run in ${formatDuration(Date.now() - t0)}\n`);
-    return 0;
+    return 'done';
   },
 };

@@ -1,7 +1,10 @@
+import { archSpec } from '../arch/arches.ts';
 import { buildKernel } from '../kernel/build.ts';
+import { findKernel } from '../kernel/catalog.ts';
 import { buildModule } from '../module/build.ts';
 import { consoleLog } from '../util/log.ts';
-import type { Command } from './main.ts';
+import { positiveInt } from './args.ts';
+import type { Command } from './command.ts';
 
 export const buildCommand: Command = {
   summary: 'build (or find in the cache) a guest kernel and the probe module',
@@ -14,11 +17,13 @@ export const buildCommand: Command = {
   },
   async run(v) {
     const log = consoleLog(Boolean(v.verbose));
+    archSpec(String(v.arch));
+    findKernel(String(v.kernel));
     const t0 = Date.now();
-    const k = await buildKernel(String(v.kernel), String(v.arch), { log, jobs: v.jobs ? Number(v.jobs) : undefined });
+    const k = await buildKernel(String(v.kernel), String(v.arch), { log, jobs: v.jobs ? positiveInt(v.jobs, '--jobs') : undefined });
     const m = await buildModule(k, log);
     process.stdout.write(`${k.image}\n${m.ko}\n`);
     log.info(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    return 0;
+    return 'done';
   },
 };

@@ -1,8 +1,14 @@
 import { rm } from 'node:fs/promises';
 import { UsageError } from '../errors.ts';
-import { listCache, selectPrunable, withLock, type CacheEntry } from '../kernel/cache.ts';
+import { listCache, selectPrunable, withLock, type CacheEntry } from '../cache/store.ts';
 import { cacheRoot } from '../paths.ts';
-import type { Command } from './main.ts';
+import { KERNEL_CACHE } from '../kernel/build.ts';
+import { SOURCE_CACHE } from '../kernel/source.ts';
+import { MODULE_CACHE } from '../module/build.ts';
+import { GUEST_CACHE } from '../guest/rootfs.ts';
+
+const KINDS = [KERNEL_CACHE, MODULE_CACHE, GUEST_CACHE, SOURCE_CACHE];
+import type { Command } from './command.ts';
 import { join } from 'node:path';
 
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
@@ -19,11 +25,11 @@ export const cacheCommand: Command = {
   options: { 'older-than': { type: 'string', default: '30' }, all: { type: 'boolean' }, 'dry-run': { type: 'boolean' } },
   async run(v, positionals) {
     const root = cacheRoot();
-    const entries = await listCache(root);
+    const entries = await listCache(root, KINDS);
     const sub = positionals[0];
     if (sub === 'ls' || sub === undefined) {
       process.stdout.write(`${root}\n${table(entries)}\n${entries.length} entries, ${mib(entries.reduce((a, e) => a + e.bytes, 0))}\n`);
-      return 0;
+      return 'done';
     }
     if (sub !== 'prune') throw new UsageError(`unknown cache command "${sub}"`, 'Use `kharness cache ls` or `kharness cache prune`.');
     const days = Number(v['older-than']);
@@ -39,13 +45,13 @@ export const cacheCommand: Command = {
       // Under the entry's lock: an "incomplete" entry may be a build in progress, which we
       // wait for; once it is done and fresh, it stays.
       await withLock(join(root, 'locks'), `${e.kind}-${e.key}`, async () => {
-        const now = (await listCache(root)).find((x) => x.dir === e.dir);
+        const now = (await listCache(root, KINDS)).find((x) => x.dir === e.dir);
         if (!now || (!v.all && selectPrunable([now], maxAge).length === 0)) return;
         await rm(e.dir, { recursive: true, force: true });
         doomed.push(e);
       });
     }
     process.stdout.write(`${v['dry-run'] ? 'would remove' : 'removed'} ${doomed.length} entries, ${mib(doomed.reduce((a, e) => a + e.bytes, 0))}\n${table(doomed)}\n`);
-    return 0;
+    return 'done';
   },
 };

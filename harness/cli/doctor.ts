@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
-import { ARCHES } from '../guest/arches.ts';
+import { ARCHES, isNative } from '../arch/arches.ts';
 import { chooseAccel, probeAccelFacts } from '../guest/accel.ts';
 import { loadCatalog } from '../kernel/catalog.ts';
 import { cacheRoot } from '../paths.ts';
 import { whichSync } from '../util/host.ts';
-import type { Command } from './main.ts';
+import type { Command } from './command.ts';
 
 /** Host tools kharness runs, and the Debian package that provides each. */
 const TOOLS: [tool: string, pkg: string, why: string][] = [
@@ -36,7 +36,7 @@ export const doctorCommand: Command = {
     for (const [tool, pkg, why] of TOOLS) line(Boolean(whichSync(tool)), `${tool} (${why})`, `sudo apt-get install ${pkg}`);
     for (const a of Object.values(ARCHES)) {
       line(Boolean(whichSync(a.qemu.binary)), `${a.qemu.binary} (${a.name} guests)`, `sudo apt-get install ${a.qemu.package}`);
-      if (a.nativeHost !== process.arch) line(Boolean(whichSync(`${a.crossPrefix}gcc`)), `${a.crossPrefix}gcc (${a.name} kernels)`, `sudo apt-get install ${a.crossPackage}`);
+      if (!isNative(a)) line(Boolean(whichSync(`${a.crossPrefix}gcc`)), `${a.crossPrefix}gcc (${a.name} kernels)`, `sudo apt-get install ${a.crossPackage}`);
       const accel = chooseAccel(probeAccelFacts(a));
       process.stdout.write(`info     ${a.name} guests run with ${accel.reason}\n`);
     }
@@ -45,6 +45,6 @@ export const doctorCommand: Command = {
     }
     process.stdout.write(`info     cache: ${cacheRoot()} (kharness cache ls)\n`);
     process.stdout.write(missing ? `\n${missing} missing: ./setup.sh installs them all.\n` : '\nall good\n');
-    return missing ? 2 : 0;
+    return missing ? 'missing' : 'done';
   },
 };

@@ -1,7 +1,6 @@
 /**
- * The kharness command line: argument parsing and wiring only. Error classes
- * map to exit codes here and nowhere else: 0 all passed, 1 a test failed,
- * 2 usage, setup, build, boot or infrastructure error, 130 interrupted.
+ * The kharness command line: argument parsing and wiring only. Commands end
+ * in an outcome; exit.ts turns outcomes and errors into exit codes.
  */
 import { parseArgs } from 'node:util';
 import { KharnessError, UsageError } from '../errors.ts';
@@ -9,18 +8,13 @@ import { killAll } from '../guest/processes.ts';
 import { bisectCommand } from './bisect.ts';
 import { buildCommand } from './build.ts';
 import { cacheCommand } from './cache.ts';
+import type { Command } from './command.ts';
 import { doctorCommand } from './doctor.ts';
+import { exitCode, exitCodeOfError } from './exit.ts';
 import { matrixCommand } from './matrix.ts';
 import { reportCommand } from './report.ts';
 import { runCommand } from './run.ts';
 import { schemaCommand } from './schema.ts';
-
-export interface Command {
-  summary: string;
-  usage: string;
-  options: NonNullable<Parameters<typeof parseArgs>[0]>['options'];
-  run(values: Record<string, unknown>, positionals: string[], signal: AbortSignal): Promise<number>;
-}
 
 const COMMANDS: Record<string, Command> = {
   run: runCommand,
@@ -44,7 +38,7 @@ export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h') {
     process.stdout.write(help() + '\n');
-    return name ? 0 : 2;
+    return name ? exitCode('done') : exitCodeOfError(undefined, false);
   }
   const cmd = COMMANDS[name];
   const controller = new AbortController();
@@ -69,21 +63,22 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (parsed.values.help) {
       process.stdout.write(`Usage: ${cmd.usage}\n`);
-      return 0;
+      return exitCode('done');
     }
-    const code = await cmd.run(parsed.values, parsed.positionals, controller.signal);
-    return controller.signal.aborted ? 130 : code;
+    const outcome = await cmd.run(parsed.values, parsed.positionals, controller.signal);
+    return exitCode(controller.signal.aborted ? 'interrupted' : outcome);
   } catch (e) {
     killAll();
-    if (controller.signal.aborted) return 130;
-    if (e instanceof KharnessError) {
-      process.stderr.write(`kharness: ${e.message}\n`);
-      if (e.details) process.stderr.write(e.details.split('\n').map((l) => `  | ${l}`).join('\n') + '\n');
-      if (e.hint) process.stderr.write(`${e.hint}\n`);
-      return 2;
+    if (!controller.signal.aborted) {
+      if (e instanceof KharnessError) {
+        process.stderr.write(`kharness: ${e.message}\n`);
+        if (e.details) process.stderr.write(`${e.details.split('\n').map((l) => `  | ${l}`).join('\n')}\n`);
+        if (e.hint) process.stderr.write(`${e.hint}\n`);
+      } else {
+        process.stderr.write(`kharness: internal error (a bug in kharness, please report it):\n${(e as Error)?.stack ?? String(e)}\n`);
+      }
     }
-    process.stderr.write(`kharness: internal error (a bug in kharness, please report it):\n${(e as Error)?.stack ?? String(e)}\n`);
-    return 2;
+    return exitCodeOfError(e, controller.signal.aborted);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

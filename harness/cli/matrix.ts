@@ -2,7 +2,7 @@ import { loadCatalog } from '../kernel/catalog.ts';
 import { githubMatrix, planTargets } from '../run/plan.ts';
 import { UsageError } from '../errors.ts';
 import { list, positiveInt } from './args.ts';
-import type { Command } from './main.ts';
+import type { Command } from './command.ts';
 
 
 export const matrixCommand: Command = {
@@ -15,6 +15,6 @@ export const matrixCommand: Command = {
     if (v.format === 'github') process.stdout.write(JSON.stringify(githubMatrix(shards, targets)) + '\n');
     else if (v.format === 'text') process.stdout.write(targets.map((t) => `${t.arch}/${t.kernel}`).join('\n') + '\n');
     else throw new UsageError(`unknown --format "${String(v.format)}"`, 'Formats: text, github');
-    return 0;
+    return 'done';
   },
 };

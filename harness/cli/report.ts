@@ -4,9 +4,9 @@ import { mergeResults } from '../run/merge.ts';
 import { UsageError } from '../errors.ts';
 import { consoleReporter } from '../report/console.ts';
 import { FILE_REPORTERS, parseReporters, writeReports } from '../report/reporters.ts';
-import { exitCodeFor, parseResults, type ResultRecord } from '../run/results.ts';
+import { parseResults, runOutcome, type ResultRecord } from '../run/results.ts';
 import { useColor } from '../util/tty.ts';
-import type { Command } from './main.ts';
+import type { Command } from './command.ts';
 
 async function readRun(dir: string) {
   const text = await readFile(join(dir, 'results.jsonl'), 'utf8').catch(() => {
@@ -46,13 +46,13 @@ export const reportCommand: Command = {
     const names = parseReporters((v.reporter as string[] | undefined) ?? []);
     if (v.stdout) {
       for (const n of names) if (n in FILE_REPORTERS) process.stdout.write(FILE_REPORTERS[n]!.render(records));
-      return exitCodeFor(records);
+      return runOutcome(records);
     }
     if (names.includes('default')) {
       const rep = consoleReporter({ color: useColor({ flag: v['no-color'] ? false : undefined }), write: (s) => process.stdout.write(s) });
       records.forEach(rep);
     }
     for (const p of writeReports(names, records, dir)) process.stdout.write(`report: ${p}\n`);
-    return exitCodeFor(records);
+    return runOutcome(records);
   },
 };

@@ -1,10 +1,9 @@
 import { readdir, stat } from 'node:fs/promises';
 import { cpus, freemem } from 'node:os';
 import { loadCatalog } from '../kernel/catalog.ts';
-import { defaultJobs, groupByTarget, parseShard, planTargets, shardUnits, unitsFor } from '../run/plan.ts';
+import { defaultParallelTargets, groupByTarget, parseShard, planTargets, shardUnits, unitsFor } from '../run/plan.ts';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.ts';
-import { DEFAULT_TIMEOUTS } from '../guest/guest.ts';
 import { consoleReporter } from '../report/console.ts';
 import { parseReporters, writeReports } from '../report/reporters.ts';
 import { runAll } from '../run/run.ts';
@@ -14,8 +13,8 @@ import { consoleLog } from '../util/log.ts';
 import { isCI, useColor } from '../util/tty.ts';
 import { liveFooter } from '../report/live.ts';
 import type { ResultRecord } from '../run/results.ts';
-import { list, positiveInt } from './args.ts';
-import type { Command } from './main.ts';
+import { list, MACHINE_OPTIONS, MACHINE_USAGE, parseMachineFlags, positiveInt } from './args.ts';
+import type { Command } from './command.ts';
 
 /** Files, directories of *.yaml, or (none given) every shipped scenario. */
 export async function resolveScenarioFiles(args: string[]): Promise<string[]> {
@@ -25,22 +24,18 @@ export async function resolveScenarioFiles(args: string[]): Promise<string[]> {
     const st = await stat(a).catch(() => undefined);
     if (!st) throw new UsageError(`no such scenario file or directory: ${a}`);
     if (st.isDirectory()) {
-      for (const f of (await readdir(a)).filter((f) => /\.ya?ml$/.test(f)).sort()) out.push(join(a, f));
-    } else out.push(a);
+      const yaml = (await readdir(a)).filter((f) => /\.ya?ml$/.test(f)).sort();
+      if (!yaml.length) throw new UsageError(`no scenario files (*.yaml) in ${a}`);
+      for (const f of yaml) out.push(join(a, f));
+    } else if (st.isFile()) out.push(a);
+    else throw new UsageError(`${a} is not a scenario file or a directory`);
   }
   return out;
 }
 
-function seconds(v: unknown, d: number, flag: string): number {
-  if (v === undefined) return d;
-  const n = Number(v);
-  if (!(n > 0)) throw new UsageError(`${flag} takes a number of seconds above 0, not "${String(v)}"`);
-  return n * 1000;
-}
-
 export const runCommand: Command = {
   summary: 'run scenarios on real kernels in QEMU',
-  usage: 'kharness run [SCENARIO.yaml|DIR ...] [--arch x86_64[,arm64]] [--kernel 6.1[,6.12]] [--shard i/n] [--jobs N] [--out DIR] [--reporter default,html,json,junit,ktap] [--accel auto|kvm|tcg] [--memory MiB] [--smp N] [--boot-timeout S] [--step-timeout S] [--verbose]',
+  usage: `kharness run [SCENARIO.yaml|DIR ...] [--arch x86_64[,arm64]] [--kernel 6.1[,6.12]] [--shard i/n] [--jobs N] [--out DIR] [--reporter default,html,json,junit,ktap] ${MACHINE_USAGE} [--verbose]`,
   options: {
     arch: { type: 'string' },
     kernel: { type: 'string' },
@@ -48,20 +43,15 @@ export const runCommand: Command = {
     'build-jobs': { type: 'string' },
     'make-jobs': { type: 'string' },
     out: { type: 'string' },
-    accel: { type: 'string', default: 'auto' },
-    memory: { type: 'string', default: '512' },
-    smp: { type: 'string', default: '2' },
     jobs: { type: 'string' },
-    'boot-timeout': { type: 'string' },
-    'step-timeout': { type: 'string' },
+    ...MACHINE_OPTIONS,
     reporter: { type: 'string', multiple: true },
     color: { type: 'boolean' },
     'no-color': { type: 'boolean' },
     verbose: { type: 'boolean', short: 'v' },
   },
   async run(v, positionals, signal) {
-    const accel = String(v.accel);
-    if (!['auto', 'kvm', 'tcg'].includes(accel)) throw new UsageError(`--accel must be auto, kvm or tcg, not "${accel}"`);
+    const settings = parseMachineFlags(v);
     const reporters = parseReporters((v.reporter as string[] | undefined) ?? []);
     const files = await resolveScenarioFiles(positionals);
     // Every file is validated before anything builds: a typo costs seconds, not a kernel build.
@@ -75,13 +65,12 @@ export const runCommand: Command = {
       units = shardUnits(units, index, count);
     }
     const plan = groupByTarget(units).map((g) => ({ target: g.target, scenarios: g.scenarios.map((n) => byName.get(n)!) }));
-    const memoryMb = positiveInt(v.memory, '--memory');
     const outDir = resolve(v.out ? String(v.out) : join('kharness-results', new Date().toISOString().replace(/[:.]/g, '-')));
     const color = useColor({ flag: v.color ? true : v['no-color'] ? false : undefined });
     // Live footer only on a real terminal; in CI or a pipe, plain lines.
     const live = process.stdout.isTTY && !isCI() && !process.env.NO_COLOR && reporters.includes('default') ? liveFooter((s) => process.stdout.write(s)) : undefined;
     const out = (s: string) => (live ? live.print(s) : process.stdout.write(s));
-    const log = consoleLog(Boolean(v.verbose), live ? ({ write: (s: string) => (live.print(s), true) } as unknown as NodeJS.WritableStream) : process.stderr);
+    const log = consoleLog(Boolean(v.verbose), live ? (s) => live.print(s) : undefined);
     const summary = await runAll({
       plan,
       outDir,
@@ -90,16 +79,9 @@ export const runCommand: Command = {
         ...(live ? [(r: ResultRecord) => live.onRecord(r)] : []),
         ...(reporters.includes('default') ? [consoleReporter({ color, write: out })] : []),
       ],
-      timeouts: {
-        ...DEFAULT_TIMEOUTS,
-        bootMs: seconds(v['boot-timeout'], DEFAULT_TIMEOUTS.bootMs, '--boot-timeout'),
-        stepMs: seconds(v['step-timeout'], DEFAULT_TIMEOUTS.stepMs, '--step-timeout'),
-      },
-      memoryMb,
-      smp: positiveInt(v.smp, '--smp'),
-      accel: accel as 'auto' | 'kvm' | 'tcg',
-      jobs: v.jobs ? positiveInt(v.jobs, '--jobs') : defaultJobs(cpus().length, freemem() / 2 ** 20, memoryMb),
-      buildJobs: v['build-jobs'] ? positiveInt(v['build-jobs'], '--build-jobs') : 1,
+      settings,
+      parallelTargets: v.jobs ? positiveInt(v.jobs, '--jobs') : defaultParallelTargets(cpus().length, freemem() / 2 ** 20, settings.memoryMb),
+      parallelBuilds: v['build-jobs'] ? positiveInt(v['build-jobs'], '--build-jobs') : 1,
       makeJobs: v['make-jobs'] ? positiveInt(v['make-jobs'], '--make-jobs') : undefined,
       argv: process.argv.slice(2),
       signal,
@@ -107,6 +89,6 @@ export const runCommand: Command = {
     live?.stop();
     const written = writeReports(reporters, summary.records, outDir);
     process.stdout.write(`results: ${summary.resultsFile}\n${written.map((p) => `report: ${p}\n`).join('')}`);
-    return summary.exitCode;
+    return summary.outcome;
   },
 };

@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SCENARIOS_DIR } from '../paths.ts';
 import { scenarioSchema } from '../scenario/schema.ts';
-import type { Command } from './main.ts';
+import type { Command } from './command.ts';
 
 export function schemaText(): string {
   return JSON.stringify(scenarioSchema, null, 2) + '\n';
@@ -15,6 +15,6 @@ export const schemaCommand: Command = {
   async run(v) {
     if (v.stdout) process.stdout.write(schemaText());
     else await writeFile(join(SCENARIOS_DIR, 'schema.json'), schemaText());
-    return 0;
+    return 'done';
   },
 };

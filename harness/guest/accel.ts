@@ -3,7 +3,7 @@
  * decision over probed facts, so the rules are testable without /dev/kvm.
  */
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
-import type { ArchSpec } from './arches.ts';
+import { isNative, type ArchSpec } from '../arch/arches.ts';
 
 export interface AccelFacts {
   /** /dev/kvm exists and is read-write for us. */
@@ -49,6 +49,6 @@ export function probeAccelFacts(arch: ArchSpec): AccelFacts {
     devKvm,
     cpuVirt: process.arch !== 'x64' || /\b(vmx|svm)\b/.test(cpuinfo),
     pvm: existsSync('/sys/module/kvm_pvm'),
-    native: arch.nativeHost === process.arch,
+    native: isNative(arch),
   };
 }

@@ -5,9 +5,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { createServer } from 'node:net';
-import { KharnessError, PhaseTimeoutError, tail } from '../errors.ts';
+import { HostToolError, KharnessError, PhaseTimeoutError, tail } from '../errors.ts';
+import { LineBuffer } from '../util/lines.ts';
 import { whichSync } from '../util/host.ts';
-import type { ArchSpec } from './arches.ts';
+import type { ArchSpec } from '../arch/arches.ts';
 import { track } from './processes.ts';
 
 export interface VmConfig {
@@ -19,8 +20,6 @@ export interface VmConfig {
   smp: number;
   sshPort: number;
   consoleLog: string;
-  /** Extra kernel command line. */
-  append?: string;
   /** Host facts the command line may use; see ArchSpec.tcgCmdline. */
   hostTscKhz?: number;
 }
@@ -43,7 +42,7 @@ export function hostTscKhz(cpuinfo: string): number | undefined {
 /** QEMU's command line for a config. Pure: the arch table supplies every per-arch value. */
 export function qemuArgs(c: VmConfig): string[] {
   const q = c.arch.qemu;
-  const cmdline = [`console=${q.console}`, 'panic=-1', 'loglevel=4', 'random.trust_bootloader=on', 'random.trust_cpu=on', ...c.arch.cmdline, ...tcgParams(c), c.append ?? ''].filter(Boolean).join(' ');
+  const cmdline = [`console=${q.console}`, 'panic=-1', 'loglevel=4', 'random.trust_bootloader=on', 'random.trust_cpu=on', ...c.arch.cmdline, ...tcgParams(c)].join(' ');
   return [
     // Names the process after its console log, so `pgrep -f <run dir>` finds a run's QEMUs.
     '-name', `kharness:${c.consoleLog.replace(/,/g, '_')}`,
@@ -79,30 +78,37 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** How QEMU ended: its exit code or signal, and whether the harness stopped it. */
+export interface VmExit {
+  code: number | null;
+  signal: string | null;
+  byHarness: boolean;
+}
+
+export function describeExit(e: VmExit): string {
+  if (e.byHarness) return 'QEMU was stopped by the harness';
+  return e.signal ? `QEMU killed by ${e.signal}` : `QEMU exited (code ${e.code})`;
+}
+
 export class Vm {
-  readonly lines: string[] = [];
+  /** The serial console, line by line, as the guest printed it. */
+  readonly console = new LineBuffer();
   private child?: ChildProcess;
   private log?: WriteStream;
-  private partial = '';
-  private waiters: { re: RegExp; resolve: (m: RegExpExecArray) => void }[] = [];
-  private exitInfo?: { code: number | null; signal: string | null };
+  private exitInfo?: VmExit;
+  private killing = false;
   private exitListeners: (() => void)[] = [];
   readonly startedAt = Date.now();
-  lastOutputAt = Date.now();
 
   constructor(readonly config: VmConfig) {}
 
-  get exited(): boolean {
-    return this.exitInfo !== undefined;
-  }
-
-  get exitDescription(): string {
-    return this.exitInfo ? `QEMU exited (${this.exitInfo.signal ?? `code ${this.exitInfo.code}`})` : 'QEMU is running';
+  get exit(): VmExit | undefined {
+    return this.exitInfo;
   }
 
   start(): void {
     const { arch } = this.config;
-    if (!whichSync(arch.qemu.binary)) throw new KharnessError('HOST_TOOL', `${arch.qemu.binary} is not installed.`, `Install it with: sudo apt-get install ${arch.qemu.package}  (or run ./setup.sh)`);
+    if (!whichSync(arch.qemu.binary)) throw new HostToolError(arch.qemu.binary, arch.qemu.package);
     const args = qemuArgs(this.config);
     const setpriv = whichSync('setpriv');
     // pdeathsig: the kernel kills QEMU when the harness dies, even by SIGKILL.
@@ -112,32 +118,17 @@ export class Vm {
     const child = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child = child;
     track(child);
-    child.stdout!.on('data', (b: Buffer) => this.onOutput(b));
-    child.stderr!.on('data', (b: Buffer) => this.onOutput(b));
+    const out = (b: Buffer) => {
+      this.log?.write(b);
+      this.console.write(b.toString('utf8'));
+    };
+    child.stdout!.on('data', out);
+    child.stderr!.on('data', out);
     child.on('exit', (code, signal) => {
-      if (this.partial) this.pushLine(this.partial);
-      this.partial = '';
-      this.exitInfo = { code, signal };
+      this.exitInfo = { code, signal, byHarness: this.killing };
+      this.console.close();
       this.log?.end();
       for (const l of this.exitListeners.splice(0)) l();
-    });
-  }
-
-  private onOutput(b: Buffer): void {
-    this.lastOutputAt = Date.now();
-    this.log?.write(b);
-    const text = this.partial + b.toString('utf8');
-    const parts = text.split('\n');
-    this.partial = parts.pop()!;
-    for (const p of parts) this.pushLine(p.replace(/\r$/, ''));
-  }
-
-  private pushLine(line: string): void {
-    this.lines.push(line);
-    this.waiters = this.waiters.filter((w) => {
-      const m = w.re.exec(line);
-      if (m) w.resolve(m);
-      return !m;
     });
   }
 
@@ -147,45 +138,29 @@ export class Vm {
   }
 
   /** Waits for a console line; fails with the console tail if QEMU exits or time runs out. */
-  waitForLine(re: RegExp, timeoutMs: number, phase: string, from = 0): Promise<RegExpExecArray> {
-    for (const line of this.lines.slice(from)) {
-      const m = re.exec(line);
-      if (m) return Promise.resolve(m);
-    }
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(new PhaseTimeoutError(phase, timeoutMs, `console (${this.config.consoleLog}):\n${tail(this.lines.join('\n'), 20)}`));
-      }, timeoutMs);
-      const waiter = {
-        re,
-        resolve: (m: RegExpExecArray) => {
-          clearTimeout(timer);
-          resolve(m);
-        },
-      };
-      this.waiters.push(waiter);
-      this.onExit(() => {
-        clearTimeout(timer);
-        if (!this.waiters.includes(waiter)) return;
-        this.waiters = this.waiters.filter((w) => w !== waiter);
-        reject(new KharnessError('BOOT', `${this.exitDescription} during "${phase}"`, `Console log: ${this.config.consoleLog}`, tail(this.lines.join('\n'), 25)));
-      });
-    });
+  async waitForLine(re: RegExp, timeoutMs: number, phase: string, hint?: string): Promise<number> {
+    const i = await this.console.waitFor(re, 0, timeoutMs);
+    if (i !== undefined) return i;
+    const consoleTail = `console (${this.config.consoleLog}):\n${tail(this.console.slice(0).join('\n'), 20)}`;
+    if (!this.exitInfo) throw new PhaseTimeoutError(phase, timeoutMs, consoleTail, hint);
+    const none = this.console.length === 0 ? ` with no console output (kernel image: ${this.config.kernel})` : '';
+    throw new KharnessError('BOOT', `${describeExit(this.exitInfo)}${none} during "${phase}"`, `Console log: ${this.config.consoleLog}`, tail(this.console.slice(0).join('\n'), 25));
   }
 
-  /** Resolves when QEMU has exited, or after timeoutMs. */
-  waitExit(timeoutMs: number): Promise<boolean> {
+  /** Resolves with how QEMU ended once it has, or undefined after timeoutMs. */
+  waitExit(timeoutMs: number): Promise<VmExit | undefined> {
     return new Promise((resolve) => {
-      const t = setTimeout(() => resolve(false), timeoutMs);
+      const t = setTimeout(() => resolve(undefined), timeoutMs);
       this.onExit(() => {
         clearTimeout(t);
-        resolve(true);
+        resolve(this.exitInfo);
       });
     });
   }
 
   async kill(): Promise<void> {
     if (!this.child || this.exitInfo) return;
+    this.killing = true;
     this.child.kill('SIGKILL');
     await this.waitExit(5000);
   }

@@ -10,12 +10,12 @@ import { lstat, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/pr
 import { join, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { KharnessError } from '../errors.ts';
-import { getOrBuild, withLock } from '../kernel/cache.ts';
+import { getOrBuild, withLock, type CacheKind } from '../cache/store.ts';
 import { cacheRoot } from '../paths.ts';
 import { hashParts } from '../util/hash.ts';
 import type { Log } from '../util/log.ts';
 import { capture, runLogged } from '../util/proc.ts';
-import type { ArchSpec } from './arches.ts';
+import type { ArchSpec } from '../arch/arches.ts';
 import { writeCpio, type CpioEntry } from './cpio.ts';
 
 /** dropbear-bin and what it links against (apt-cache depends, Debian 12). */
@@ -25,6 +25,8 @@ export const GUEST_PACKAGES = ['busybox-static', 'dropbear-bin', 'libc6', 'libcr
 const SKIP = [/^usr\/share\//, /^usr\/lib\/[^/]+\/gconv\//, /^usr\/libexec\//, /^etc\/(?!ld\.so)/, /^usr\/lib\/[^/]+\/audit\//];
 
 const RECIPE = 'guest-base-2';
+
+export const GUEST_CACHE: CacheKind = { kind: 'guest', label: (_m, key) => key.split('-')[0]! };
 
 async function hostDebianArch(): Promise<string> {
   return (await capture('dpkg', ['--print-architecture'])).trim();
@@ -50,7 +52,7 @@ async function aptOptions(arch: ArchSpec, root: string, log: Log): Promise<strin
     await mkdir(join(state, 'cache', 'archives', 'partial'), { recursive: true });
     await writeFile(join(state, 'state', 'status'), '');
     log.info(`  fetching Debian package lists for ${arch.debianArch}`);
-    await runLogged('apt-get', [...opts, 'update'], { log: join(state, 'apt.log'), phase: `apt-get update (${arch.debianArch})`, timeoutMs: 10 * 60_000 });
+    await runLogged('apt-get', [...opts, 'update'], { log: join(state, 'apt.log'), fails: 'INFRA', phase: `apt-get update (${arch.debianArch})`, timeoutMs: 10 * 60_000 });
     await writeFile(join(state, 'state', 'lists', 'updated'), new Date().toISOString());
   });
   return opts;
@@ -93,13 +95,13 @@ export async function guestBase(arch: ArchSpec, log: Log): Promise<GuestBase> {
     const alog = join(dir, 'assemble.log');
     try {
       await runLogged('apt-get', [...opts, 'download', ...GUEST_PACKAGES.map((p) => `${p}:${arch.debianArch}`)], {
-        cwd: debs, log: alog, phase: `downloading ${arch.debianArch} guest packages`, timeoutMs: 10 * 60_000,
+        cwd: debs, log: alog, fails: 'INFRA', phase: `downloading ${arch.debianArch} guest packages`, timeoutMs: 10 * 60_000,
       });
     } catch (e) {
       throw new KharnessError('HOST_TOOL', `could not download the guest packages for ${arch.debianArch}`, 'Check that Debian\'s archive is reachable and run `apt-get update`.', (e as KharnessError).details);
     }
     const files = (await readdir(debs)).filter((f) => f.endsWith('.deb')).sort();
-    for (const f of files) await runLogged('dpkg-deb', ['-x', join(debs, f), tree], { log: alog, phase: `unpacking ${f}`, timeoutMs: 60_000 });
+    for (const f of files) await runLogged('dpkg-deb', ['-x', join(debs, f), tree], { log: alog, fails: 'INFRA', phase: `unpacking ${f}`, timeoutMs: 60_000 });
     const entries: CpioEntry[] = [];
     for (const d of ['bin', 'sbin', 'usr', 'usr/bin', 'usr/sbin', 'proc', 'sys', 'dev', 'tmp', 'run', 'etc', 'etc/dropbear', 'root', 'root/.ssh', 'var', 'var/log']) {
       entries.push({ type: 'dir', path: d, mode: d.startsWith('root') ? 0o700 : d === 'tmp' ? 0o1777 : 0o755 });

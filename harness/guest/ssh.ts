@@ -34,28 +34,35 @@ export class GuestSession {
     });
   }
 
+  /** Every wait is bounded: opening the channel counts against timeoutMs too. */
   exec(command: string, opts: { stdin?: Buffer | string; timeoutMs?: number } = {}): Promise<ExecResult> {
+    const timeoutMs = opts.timeoutMs ?? 30_000;
     return new Promise((resolve, reject) => {
-      this.client.exec(command, (err, ch) => {
-        if (err) return reject(new KharnessError('GUEST', `ssh exec failed: ${err.message}`));
+      let ch: ssh2.ClientChannel | undefined;
+      const timer = setTimeout(() => {
+        ch?.close();
+        reject(new PhaseTimeoutError(`guest command: ${command.slice(0, 60)}`, timeoutMs));
+      }, timeoutMs);
+      this.client.exec(command, (err, channel) => {
+        if (err) {
+          clearTimeout(timer);
+          return reject(new KharnessError('GUEST', `ssh exec failed: ${err.message}`));
+        }
+        ch = channel;
         const out: Buffer[] = [];
         const errs: Buffer[] = [];
         let code: number | null = null;
-        const timer = opts.timeoutMs
-          ? setTimeout(() => {
-              ch.close();
-              reject(new PhaseTimeoutError(`guest command: ${command.slice(0, 60)}`, opts.timeoutMs!));
-            }, opts.timeoutMs)
-          : undefined;
-        ch.on('data', (b: Buffer) => out.push(b));
-        ch.stderr.on('data', (b: Buffer) => errs.push(b));
-        ch.on('exit', (c: number | null) => (code = c));
-        ch.on('close', () => {
-          if (timer) clearTimeout(timer);
+        channel.on('data', (b: Buffer) => out.push(b));
+        channel.stderr.on('data', (b: Buffer) => errs.push(b));
+        channel.on('exit', (c: number | null) => {
+          code = c;
+        });
+        channel.on('close', () => {
+          clearTimeout(timer);
           resolve({ stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errs).toString('utf8'), code });
         });
-        if (opts.stdin !== undefined) ch.end(opts.stdin);
-        else ch.end();
+        if (opts.stdin !== undefined) channel.end(opts.stdin);
+        else channel.end();
       });
     });
   }
@@ -72,15 +79,16 @@ export class GuestSession {
     await this.run(`cat > '${path}'`, { stdin: data, timeoutMs: 60_000 });
   }
 
-  /** A channel that stays open: the caller writes and reads it. */
-  channel(command: string): Promise<ClientChannel> {
+  /** A channel that stays open: the caller writes and reads it. Opening it is bounded. */
+  channel(command: string, timeoutMs = 30_000): Promise<ClientChannel> {
     return new Promise((resolve, reject) => {
-      this.client.exec(command, (err, ch) => (err ? reject(new KharnessError('GUEST', `ssh exec failed: ${err.message}`)) : resolve(ch)));
+      const timer = setTimeout(() => reject(new PhaseTimeoutError(`opening a guest channel: ${command.slice(0, 40)}`, timeoutMs)), timeoutMs);
+      this.client.exec(command, (err, ch) => {
+        clearTimeout(timer);
+        if (err) reject(new KharnessError('GUEST', `ssh exec failed: ${err.message}`));
+        else resolve(ch);
+      });
     });
-  }
-
-  onClose(fn: () => void): void {
-    this.client.on('close', fn);
   }
 
   close(): void {

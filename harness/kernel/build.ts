@@ -7,17 +7,22 @@ import { cpus } from 'node:os';
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KharnessError } from '../errors.ts';
-import { archSpec, isNative, type ArchSpec } from '../guest/arches.ts';
+import { archSpec, isNative, type ArchSpec } from '../arch/arches.ts';
 import { cacheRoot, KERNELS_DIR } from '../paths.ts';
 import { hashParts } from '../util/hash.ts';
 import type { Log } from '../util/log.ts';
 import { capture, formatDuration, runLogged } from '../util/proc.ts';
-import { getOrBuild } from './cache.ts';
+import { getOrBuild, type CacheKind } from '../cache/store.ts';
 import { extractDebianSource, resolveCommit, sourceIdentity, withGitTree } from './source.ts';
 import { fetchPrebuilt, resolveAbi } from './prebuilt.ts';
 import { findKernel, type CatalogKernel } from './catalog.ts';
 import { parseConfig, unmetOptions } from '../analysis/kconfig.ts';
 import { requireTool, whichSync } from '../util/host.ts';
+
+export const KERNEL_CACHE: CacheKind = {
+  kind: 'kernels',
+  label: (m, key) => (m ? `${String(m.kernel)}/${String(m.arch)} ${String(m.release)}` : key),
+};
 
 /** Bump when the build steps change in a way that changes the output. */
 const RECIPE = 'kernel-recipe-1';
@@ -88,14 +93,14 @@ async function configureAndMake(k: CatalogKernel, arch: ArchSpec, src: string, o
   const vars = makeVars(arch);
   const timeoutMs = o.timeoutMs ?? 60 * 60_000;
   const make = (args: string[], phase: string) =>
-    runLogged('make', ['-C', src, `O=${out}`, ...vars, ...args], { log, phase: `${phase} (${label})`, timeoutMs, verbose: o.log.verbose });
+    runLogged('make', ['-C', src, `O=${out}`, ...vars, ...args], { log, fails: 'BUILD', phase: `${phase} (${label})`, timeoutMs, verbose: o.log.verbose });
   o.log.info(`building kernel ${label} (log: ${log})`);
   await make(['tinyconfig'], 'kernel config');
   const frags = await fragmentFiles(k, arch);
   await runLogged(join(src, 'scripts/kconfig/merge_config.sh'), ['-m', '-O', out, join(out, '.config'), ...frags.map((f) => f.path)], {
     cwd: src,
     log,
-    phase: `merging config fragments (${label})`,
+    fails: 'BUILD', phase: `merging config fragments (${label})`,
     timeoutMs,
     env: { ARCH: arch.kernelArch },
   });

@@ -1,7 +1,7 @@
 /** The kernel catalog (kernels/catalog.yaml): names, sources, arches, fragments. */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ARCHES } from '../guest/arches.ts';
+import { ARCHES } from '../arch/arches.ts';
 import { parse } from 'yaml';
 import { UsageError } from '../errors.ts';
 import { KERNELS_DIR } from '../paths.ts';

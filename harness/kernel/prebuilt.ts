@@ -74,10 +74,10 @@ export async function fetchPrebuilt(src: DebianImage, abi: string, dir: string, 
   const alog = join(dir, 'build.log');
   const pkgs = packagesFor(src, abi);
   log.info(`  downloading ${pkgs.join(', ')}`);
-  await runLogged('mkdir', ['-p', debs, root], { log: alog, phase: 'prebuilt kernel', timeoutMs: 10_000 });
-  await runLogged('apt-get', ['download', ...pkgs], { cwd: debs, log: alog, phase: 'downloading the prebuilt kernel', timeoutMs: 15 * 60_000 });
+  await runLogged('mkdir', ['-p', debs, root], { log: alog, fails: 'INFRA', phase: 'prebuilt kernel', timeoutMs: 10_000 });
+  await runLogged('apt-get', ['download', ...pkgs], { cwd: debs, log: alog, fails: 'INFRA', phase: 'downloading the prebuilt kernel', timeoutMs: 15 * 60_000 });
   for (const f of (await readdir(debs)).filter((x) => x.endsWith('.deb'))) {
-    await runLogged('dpkg-deb', ['-x', join(debs, f), root], { log: alog, phase: `unpacking ${f}`, timeoutMs: 5 * 60_000 });
+    await runLogged('dpkg-deb', ['-x', join(debs, f), root], { log: alog, fails: 'INFRA', phase: `unpacking ${f}`, timeoutMs: 5 * 60_000 });
   }
   const release = (await readdir(join(root, 'lib', 'modules')))[0]!;
   const headers = join(root, 'usr', 'src', `linux-headers-${release}`);

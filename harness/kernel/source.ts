@@ -19,7 +19,7 @@ import { cacheRoot } from '../paths.ts';
 import { hashParts } from '../util/hash.ts';
 import type { Log } from '../util/log.ts';
 import { capture, runLogged } from '../util/proc.ts';
-import { withLock } from './cache.ts';
+import { withLock, type CacheKind } from '../cache/store.ts';
 import type { CatalogKernel, DebianSource, GitSource } from './catalog.ts';
 import { packagesFor, packageVersions, resolveAbi } from './prebuilt.ts';
 
@@ -43,6 +43,9 @@ export async function sourceIdentity(k: CatalogKernel): Promise<string> {
   return `${s.type}:${s.tarball}:${st.size}:${Math.floor(st.mtimeMs)}`;
 }
 
+/** Extracted source trees: whole once their top-level Makefile is there (the extraction renames it in). */
+export const SOURCE_CACHE: CacheKind = { kind: 'src', label: (_m, key) => key, complete: (dir) => existsSync(join(dir, 'Makefile')) };
+
 /** Extracts a Debian tarball once per source identity. */
 export async function extractDebianSource(k: CatalogKernel & { source: DebianSource }, log: Log): Promise<string> {
   const root = cacheRoot();
@@ -58,7 +61,7 @@ export async function extractDebianSource(k: CatalogKernel & { source: DebianSou
     log.info(`  extracting ${k.source.tarball}`);
     await runLogged('tar', ['-xf', k.source.tarball, '-C', tmp, '--strip-components=1'], {
       log: join(tmp, '..', `extract-${id}.log`),
-      phase: `extracting ${k.source.tarball}`,
+      fails: 'INFRA', phase: `extracting ${k.source.tarball}`,
       timeoutMs: 10 * 60_000,
     });
     await rename(tmp, dir);
@@ -89,12 +92,12 @@ export async function withGitTree<T>(src: GitSource, arch: string, commit: strin
     if (!existsSync(join(t.src, '.git'))) {
       await rm(t.src, { recursive: true, force: true });
       log.info(`  cloning ${src.repo} (shared: objects are borrowed, the repository is not changed)`);
-      await runLogged('git', ['clone', '--shared', '--no-checkout', '--quiet', src.repo, t.src], { log: glog, phase: `git clone ${src.repo}`, timeoutMs: 10 * 60_000 });
+      await runLogged('git', ['clone', '--shared', '--no-checkout', '--quiet', src.repo, t.src], { log: glog, fails: 'INFRA', phase: `git clone ${src.repo}`, timeoutMs: 10 * 60_000 });
     }
     // Objects of new commits are visible through the alternates file; refs are not needed.
     await runLogged('git', ['-C', t.src, '-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--force', '--detach', commit], {
       log: glog,
-      phase: `git checkout ${commit.slice(0, 12)}`,
+      fails: 'INFRA', phase: `git checkout ${commit.slice(0, 12)}`,
       timeoutMs: 10 * 60_000,
     });
     await mkdir(t.out, { recursive: true });

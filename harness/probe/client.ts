@@ -1,33 +1,49 @@
 /**
- * Talks to kalloc_probe over one long-lived ssh channel: a guest shell loop
+ * Talks to kalloc_probe over one long-lived channel: a guest shell loop
  * keeps the control file open and relays request and response lines, so a
  * step costs one round trip, not one ssh session. A second channel streams
  * /dev/kmsg so the kernel's messages for each request can be collected.
+ * The client needs only something that opens command channels (ssh here).
  */
-import type { ClientChannel } from 'ssh2';
 import { KharnessError, PhaseTimeoutError } from '../errors.ts';
-import type { GuestSession } from '../guest/ssh.ts';
-import { parseResponse, type Response } from './protocol.ts';
+import { LineBuffer, type LineLog } from '../util/lines.ts';
+import { parseResponse, ProtocolError, type Response } from './protocol.ts';
 
 export const CTL = '/sys/kernel/debug/kalloc_probe/ctl';
 
 const RELAY = `exec 3<>${CTL}; while IFS= read -r l; do printf '%s\\n' "$l" >&3; IFS= read -r r <&3; printf '%s\\n' "$r"; done`;
 
-/** A line-oriented reader over a channel's stdout. */
-class Lines {
-  private buf = '';
-  private queue: string[] = [];
-  private waiting?: (line: string | undefined) => void;
-  closed = false;
-  readonly all: string[] = [];
-  private listeners: ((line: string) => void)[] = [];
+/** A command's standard streams, as far as the client needs them (ssh2's ClientChannel is one). */
+export interface Stream {
+  on(event: 'data', fn: (b: Buffer) => void): unknown;
+  on(event: 'close', fn: () => void): unknown;
+  write(data: string): unknown;
+  end(): unknown;
+}
 
-  constructor(ch: ClientChannel) {
+export interface Channels {
+  channel(command: string): Promise<Stream>;
+}
+
+/** Thrown when the guest stops answering mid-request: the machine is lost (perhaps the kernel died). */
+export class ProbeLost extends KharnessError {
+  constructor(request: string) {
+    super('PROBE', `the guest stopped answering during: ${request}`);
+  }
+}
+
+/** Replies in order, one per request. */
+class Replies {
+  private readonly queue: string[] = [];
+  private waiting?: (line: string | undefined) => void;
+  private readonly buf = new LineBuffer();
+  closed = false;
+
+  constructor(ch: Stream) {
     ch.on('data', (b: Buffer) => {
-      this.buf += b.toString('utf8');
-      const parts = this.buf.split('\n');
-      this.buf = parts.pop()!;
-      for (const p of parts) this.push(p);
+      const before = this.buf.length;
+      this.buf.write(b.toString('utf8'));
+      for (const line of this.buf.slice(before)) this.deliver(line);
     });
     ch.on('close', () => {
       this.closed = true;
@@ -36,49 +52,34 @@ class Lines {
     });
   }
 
-  private push(line: string): void {
-    this.all.push(line);
-    for (const l of this.listeners) l(line);
-    if (this.waiting) {
-      const w = this.waiting;
-      this.waiting = undefined;
-      w(line);
-    } else this.queue.push(line);
-  }
-
-  /** Returns the function that removes the listener again. */
-  onLine(fn: (line: string) => void): () => void {
-    this.listeners.push(fn);
-    return () => {
-      this.listeners = this.listeners.filter((l) => l !== fn);
-    };
+  private deliver(line: string): void {
+    const w = this.waiting;
+    this.waiting = undefined;
+    if (w) w(line);
+    else this.queue.push(line);
   }
 
   next(): Promise<string | undefined> {
     if (this.queue.length) return Promise.resolve(this.queue.shift());
     if (this.closed) return Promise.resolve(undefined);
-    return new Promise((resolve) => (this.waiting = resolve));
-  }
-}
-
-/** Thrown when the guest stops answering mid-request: the step is where the kernel died. */
-export class ProbeLost extends KharnessError {
-  constructor(request: string) {
-    super('PROBE', `the guest stopped answering during: ${request}`);
+    return new Promise((resolve) => {
+      this.waiting = resolve;
+    });
   }
 }
 
 export class ProbeClient {
   private constructor(
-    private readonly ctl: ClientChannel,
-    private readonly replies: Lines,
-    readonly kmsg: KmsgStream,
+    private readonly ctl: Stream,
+    private readonly replies: Replies,
+    /** The kernel log as /dev/kmsg gives it, each record in the console's shape. */
+    readonly kmsg: LineLog,
   ) {}
 
-  static async open(session: GuestSession): Promise<ProbeClient> {
-    const kmsg = new KmsgStream(await session.channel('cat /dev/kmsg'));
-    const ch = await session.channel(RELAY);
-    return new ProbeClient(ch, new Lines(ch), kmsg);
+  static async open(ch: Channels): Promise<ProbeClient> {
+    const kmsg = kmsgLog(await ch.channel('cat /dev/kmsg'));
+    const ctl = await ch.channel(RELAY);
+    return new ProbeClient(ctl, new Replies(ctl), kmsg);
   }
 
   async request(line: string, timeoutMs: number): Promise<Response> {
@@ -91,7 +92,12 @@ export class ProbeClient {
     try {
       const reply = await Promise.race([this.replies.next(), timeout]);
       if (reply === undefined) throw new ProbeLost(line);
-      return parseResponse(reply);
+      try {
+        return parseResponse(reply);
+      } catch (e) {
+        if (e instanceof ProtocolError) throw new KharnessError('PROBE', e.message, 'The harness and the module disagree: rebuild the module (its cache key follows its sources).');
+        throw e;
+      }
     } finally {
       clearTimeout(timer);
     }
@@ -102,36 +108,17 @@ export class ProbeClient {
   }
 }
 
-/** /dev/kmsg records as text lines, with the probe's end markers to wait on. */
-export class KmsgStream {
-  private lines: Lines;
-
-  constructor(ch: ClientChannel) {
-    this.lines = new Lines(ch);
-  }
-
-  /** Message text of every record so far (continuation lines dropped). */
-  get records(): string[] {
-    return this.lines.all.filter((l) => !l.startsWith(' ')).map(kmsgText);
-  }
-
-  /** Waits until the probe's end marker for seq has arrived. */
-  waitFor(re: RegExp, timeoutMs: number): Promise<boolean> {
-    if (this.records.some((r) => re.test(r))) return Promise.resolve(true);
-    // Each step waits once: the listener goes away when it fires or times out,
-    // so a long run does not test every kmsg line against every past step.
-    return new Promise((resolve) => {
-      const done = (found: boolean) => {
-        clearTimeout(t);
-        off();
-        resolve(found);
-      };
-      const t = setTimeout(() => done(false), timeoutMs);
-      const off = this.lines.onLine((l) => {
-        if (re.test(kmsgText(l))) done(true);
-      });
-    });
-  }
+/** /dev/kmsg records as console-shaped lines (continuation lines dropped). */
+function kmsgLog(ch: Stream): LineLog {
+  const raw = new LineBuffer();
+  const out = new LineBuffer();
+  ch.on('data', (b: Buffer) => {
+    const before = raw.length;
+    raw.write(b.toString('utf8'));
+    for (const r of raw.slice(before)) if (!r.startsWith(' ')) out.push(kmsgText(r));
+  });
+  ch.on('close', () => out.close());
+  return out;
 }
 
 /** "6,1234,5678901,-;text" -> "[    5.678901] text" (the console's shape, so one parser reads both). */

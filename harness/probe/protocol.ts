@@ -1,18 +1,20 @@
 /**
  * The kalloc_probe line protocol (modules/kalloc_probe/kalloc_probe.c):
- * building requests from scenario actions and parsing responses into typed
- * facts. Pure.
+ * request lines from resolved actions (numbers only), typed facts from
+ * response lines, and the markers the module brackets each request with in
+ * the kernel log. Pure.
  */
-import { evalSize, type Constants } from '../scenario/size.ts';
-import type { Action } from '../scenario/types.ts';
-import type { Facts } from '../scenario/expect.ts';
+import { type Api, BY_WIRE, type Context, type Facts, type Query } from './vocabulary.ts';
 
-/** Response keys that are booleans (0/1 on the wire). The module's "success" is the harness's "ok". */
-const BOOLEAN = new Set([
-  'ok', 'zeroed', 'vmalloc_addr', 'linear_map', 'virt_contiguous', 'page_mapped', 'highmem',
-  'in_hardirq', 'in_serving_softirq', 'in_atomic', 'irqs_disabled', 'zero_size_ptr', 'INIT_ON_ALLOC',
-]);
-const RENAME: Record<string, string> = { success: 'ok' };
+/** An action with every size already evaluated: what goes on the wire. */
+export type ProbeAction =
+  | { kind: 'alloc'; api: Api; size?: number; order?: number; gfp: string[]; ctx: Context; hold?: string; fill?: number }
+  | { kind: 'time'; api: Api; size?: number; order?: number; gfp: string[]; repeat: number; vs?: Api }
+  | { kind: 'query'; what: Query }
+  | { kind: 'free'; name: string }
+  | { kind: 'inspect'; name: string }
+  | { kind: 'fragment'; pages: number }
+  | { kind: 'unfragment' };
 
 export interface Response {
   status: 'ok' | 'error';
@@ -21,69 +23,85 @@ export interface Response {
   msg?: string;
 }
 
+export class ProtocolError extends Error {}
+
+function typed(key: string, raw: string, line: string): [string, Facts[string]] {
+  const known = BY_WIRE.get(key);
+  if (!known) throw new ProtocolError(`unknown key "${key}" in probe response: ${line}`);
+  const { name, spec } = known;
+  switch (spec.type) {
+    case 'bool':
+      if (raw !== '0' && raw !== '1') throw new ProtocolError(`"${key}" is not 0 or 1 in: ${line}`);
+      return [name, raw === '1'];
+    case 'int':
+      if (!/^-?\d+$/.test(raw)) throw new ProtocolError(`"${key}" is not a number in: ${line}`);
+      return [name, Number(raw)];
+    case 'hex':
+      if (!/^0x[0-9a-f]+$/i.test(raw)) throw new ProtocolError(`"${key}" is not a hex number in: ${line}`);
+      return [name, Number.parseInt(raw, 16)];
+    case 'text':
+      return [name, raw];
+  }
+}
+
 export function parseResponse(line: string): Response {
   const facts: Facts = {};
-  let msg: string | undefined;
   const text = line.trim();
+  // msg= is last and runs to the end of the line: it may hold spaces.
   const msgAt = text.search(/(^| )msg=/);
   const head = msgAt >= 0 ? text.slice(0, msgAt) : text;
-  if (msgAt >= 0) msg = text.slice(msgAt).replace(/^ ?msg=/, '');
+  const msg = msgAt >= 0 ? text.slice(msgAt).replace(/^ ?msg=/, '') : undefined;
+  let status: string | undefined;
+  let errno: string | undefined;
   for (const tok of head.split(' ').filter(Boolean)) {
     const eq = tok.indexOf('=');
-    if (eq <= 0) throw new Error(`malformed probe response token "${tok}" in: ${line}`);
-    const key = RENAME[tok.slice(0, eq)] ?? tok.slice(0, eq);
+    if (eq <= 0) throw new ProtocolError(`malformed probe response token "${tok}" in: ${line}`);
+    const key = tok.slice(0, eq);
     const raw = tok.slice(eq + 1);
-    if (BOOLEAN.has(key)) facts[key] = raw === '1';
-    else if (/^-?\d+$/.test(raw)) facts[key] = Number(raw);
-    else if (/^0x[0-9a-f]+$/i.test(raw)) facts[key] = Number.parseInt(raw, 16);
-    else facts[key] = raw;
+    if (key === 'status') status = raw;
+    else if (key === 'errno') errno = raw;
+    else {
+      const [name, value] = typed(key, raw, line);
+      facts[name] = value;
+    }
   }
-  const status = facts.status;
-  if (status !== 'ok' && status !== 'error') throw new Error(`probe response without status: ${line}`);
-  delete facts.status;
-  const errno = typeof facts.errno === 'string' ? facts.errno : undefined;
-  delete facts.errno;
+  if (status !== 'ok' && status !== 'error') throw new ProtocolError(`probe response without status: ${line}`);
   return { status, facts, errno, msg };
 }
 
-function sizeArg(a: { api: string; size?: Parameters<typeof evalSize>[0]; order?: number }, c: Constants): string {
-  if (a.api === 'pages') return `order=${a.order}`;
-  const n = evalSize(a.size!, c);
-  if (n < 0) throw new Error(`size evaluates to ${n}, below zero`);
-  return `size=${n}`;
-}
-
 /** One request line (without newline) for an action. */
-export function formatRequest(seq: number, a: Action, c: Constants): string {
+export function formatRequest(seq: number, a: ProbeAction): string {
   const head = `seq=${seq}`;
   const gfp = (g: string[]) => (g.length ? ` gfp=${g.join('|')}` : '');
+  const amount = (x: { api: Api; size?: number; order?: number }) => (x.api === 'pages' ? `order=${x.order}` : `size=${x.size}`);
   switch (a.kind) {
-    case 'alloc':
-      return `cmd=alloc ${head} api=${a.api} ${sizeArg(a, c)}${gfp(a.gfp)} ctx=${a.ctx}${a.hold ? ` hold=${a.hold}` : ''}${a.fill !== undefined ? ` fill=${a.fill}` : ''}`;
+    case 'alloc': {
+      const hold = a.hold ? ` hold=${a.hold}` : '';
+      const fill = a.fill !== undefined ? ` fill=${a.fill}` : '';
+      return `cmd=alloc ${head} api=${a.api} ${amount(a)}${gfp(a.gfp)} ctx=${a.ctx}${hold}${fill}`;
+    }
     case 'time':
-      return `cmd=time ${head} api=${a.api} ${sizeArg(a, c)}${gfp(a.gfp)} repeat=${a.repeat}${a.vs ? ` vs=${a.vs}` : ''}`;
+      return `cmd=time ${head} api=${a.api} ${amount(a)}${gfp(a.gfp)} repeat=${a.repeat}${a.vs ? ` vs=${a.vs}` : ''}`;
     case 'query':
       return `cmd=${a.what} ${head}`;
     case 'free':
-      return `cmd=free ${head} name=${a.name}`;
     case 'inspect':
-      return `cmd=inspect ${head} name=${a.name}`;
+      return `cmd=${a.kind} ${head} name=${a.name}`;
     case 'fragment':
-      return `cmd=fragment ${head} pages=${evalSize(a.pages, c)}`;
+      return `cmd=fragment ${head} pages=${a.pages}`;
     case 'unfragment':
       return `cmd=unfragment ${head}`;
   }
 }
 
-/** The constants a size expression may use, from the probe's constants response. */
-export function sizeConstants(f: Facts): Record<string, number> {
-  const num = (k: string) => (typeof f[k] === 'number' ? (f[k] as number) : NaN);
-  return {
-    PAGE_SIZE: num('PAGE_SIZE'),
-    KMALLOC_MIN_SIZE: num('KMALLOC_MIN_SIZE'),
-    KMALLOC_MAX_CACHE_SIZE: num('KMALLOC_MAX_CACHE_SIZE'),
-    KMALLOC_MAX_SIZE: num('KMALLOC_MAX_SIZE'),
-    TOTALRAM_SIZE: num('TOTALRAM_PAGES') * num('PAGE_SIZE'),
-    INIT_ON_ALLOC: f.INIT_ON_ALLOC === true ? 1 : 0,
-  };
-}
+/**
+ * The module logs "kalloc_probe: begin seq=N cmd=X" before and
+ * "kalloc_probe: end seq=N" after each request, on the console and in
+ * /dev/kmsg alike: what the kernel printed between them is the request's.
+ */
+export const MARKERS = {
+  begin: /^kalloc_probe: begin seq=(\d+)/,
+  end: /^kalloc_probe: end seq=(\d+)/,
+  /** Any marker line: a kernel report never runs across one. */
+  any: /^kalloc_probe: (?:begin|end) seq=/,
+} as const;

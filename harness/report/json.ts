@@ -1,12 +1,12 @@
 /** One JSON document summarising a run: counts, targets, the claims table, every step. */
-import { countStatuses, exitCodeFor, type ResultRecord } from '../run/results.ts';
+import { countStatuses, type ResultRecord, runOutcome } from '../run/results.ts';
 import { claimsTable } from './claims.ts';
 
 export function renderJson(records: readonly ResultRecord[]): string {
   return (
     JSON.stringify(
       {
-        exitCode: exitCodeFor(records),
+        outcome: runOutcome(records),
         counts: countStatuses(records),
         targets: records.filter((r) => r.type === 'target-end'),
         guests: records.filter((r) => r.type === 'guest'),

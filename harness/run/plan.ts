@@ -3,7 +3,7 @@
  * how a CI splits that into shards. Pure functions over names.
  */
 import { parseGitKernel, type CatalogKernel } from '../kernel/catalog.ts';
-import { ARCHES } from '../guest/arches.ts';
+import { ARCHES } from '../arch/arches.ts';
 import { UsageError } from '../errors.ts';
 
 export interface Target {
@@ -27,12 +27,16 @@ export interface PlanFilters {
  * named arches it supports; asking for a pair the catalog lacks is an error.
  */
 export function planTargets(catalog: readonly CatalogKernel[], f: PlanFilters = {}): Target[] {
-  const kernels = f.kernels?.length
-    ? f.kernels.map((n) => catalog.find((k) => k.name === n) ?? parseGitKernel(n, Object.keys(ARCHES)) ?? unknownKernel(n, catalog))
+  // Every name is checked, duplicates fold: `--arch x86_64,bogus` is a typo, not "x86_64".
+  const wanted = f.arches?.length ? [...new Set(f.arches)] : undefined;
+  for (const a of wanted ?? []) if (!(a in ARCHES)) throw new UsageError(`unknown arch "${a}"`, `Known arches: ${Object.keys(ARCHES).join(', ')}.`);
+  const names = f.kernels?.length ? [...new Set(f.kernels)] : undefined;
+  const kernels = names
+    ? names.map((n) => catalog.find((k) => k.name === n) ?? parseGitKernel(n, Object.keys(ARCHES)) ?? unknownKernel(n, catalog))
     : catalog.filter((k) => k.default !== false);
   const targets: Target[] = [];
   for (const k of kernels) {
-    const arches = f.arches?.length ? f.arches.filter((a) => k.arches.includes(a)) : k.arches;
+    const arches = wanted ? wanted.filter((a) => k.arches.includes(a)) : k.arches;
     for (const arch of arches) targets.push({ arch, kernel: k.name });
   }
   if (!targets.length) {
@@ -83,7 +87,7 @@ export function groupByTarget(units: readonly Unit[]): { target: Target; scenari
 }
 
 /** How many targets to run at once: each TCG guest keeps a core busy and needs its RAM. */
-export function defaultJobs(cores: number, freeMemMb: number, guestMemMb: number): number {
+export function defaultParallelTargets(cores: number, freeMemMb: number, guestMemMb: number): number {
   return Math.max(1, Math.min(Math.floor(cores / 2), Math.floor(freeMemMb / (guestMemMb + 512))));
 }
 

@@ -6,13 +6,20 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Splat } from '../analysis/splats.ts';
-import type { Facts, Failure } from '../scenario/expect.ts';
 import type { Meminfo } from '../analysis/meminfo.ts';
+import type { Facts } from '../probe/vocabulary.ts';
+import type { Failure } from '../scenario/expect.ts';
+import type { StepStatus } from '../scenario/judge.ts';
 import type { ClaimRef } from '../scenario/types.ts';
 
-export type StepStatus = 'pass' | 'fail' | 'skip' | 'error' | 'expected-crash';
-/** How a target ended: a test failure is not a build failure, a boot failure or an infrastructure failure. */
-export type TargetStatus = 'ok' | 'build-failure' | 'boot-failure' | 'infra-failure' | 'interrupted';
+export type { StepStatus };
+/**
+ * How a target ended: a test failure is not a build failure, a boot failure
+ * or an infrastructure failure, and a bug in kharness is none of them.
+ */
+export type TargetStatus = 'ok' | 'build-failure' | 'boot-failure' | 'infra-failure' | 'internal-error' | 'interrupted';
+/** How a whole run ended; cli/exit.ts turns it into the process's exit code. */
+export type RunOutcome = 'passed' | 'failed' | 'error' | 'interrupted' | 'incomplete';
 
 export interface TargetRef {
   arch: string;
@@ -32,6 +39,10 @@ export interface StepRecord {
   name: string;
   status: StepStatus;
   reason?: string;
+  /** For an error: what the harness saw (the console's tail). */
+  details?: string;
+  /** Which boot of the target the step ran on (1, 2 after a reboot, …). */
+  boot?: number;
   request?: string;
   facts: Facts;
   failures: Failure[];
@@ -55,7 +66,7 @@ export type ResultRecord =
   | StepRecord
   | { type: 'scenario-end'; target: TargetRef; scenario: string; meminfoBefore?: Meminfo; meminfoAfter?: Meminfo; meminfoDelta?: Meminfo }
   | { type: 'target-end'; target: TargetRef; status: TargetStatus; error?: { code: string; message: string; hint?: string; details?: string }; at: string }
-  | { type: 'run-end'; at: string; exitCode: number; counts: Record<StepStatus, number>; ms: number };
+  | { type: 'run-end'; at: string; outcome: RunOutcome; counts: Record<StepStatus, number>; ms: number };
 
 export class ResultsWriter {
   constructor(
@@ -78,15 +89,29 @@ export function parseResults(text: string): ResultRecord[] {
     .map((l) => JSON.parse(l) as ResultRecord);
 }
 
-/** 0 all pass, 1 any test failed, 2 something kept tests from running (build, boot, infrastructure). */
-export function exitCodeFor(records: readonly ResultRecord[]): number {
-  let code = 0;
+/**
+ * passed: every step passed or was skipped; failed: a test failed; error:
+ * something kept tests from running (build, boot, infrastructure, a step
+ * that could not be observed); interrupted: Ctrl-C or SIGTERM; incomplete:
+ * the stream has no run-end (the harness was killed), so it cannot say.
+ */
+export function runOutcome(records: readonly ResultRecord[]): RunOutcome {
+  const end = records.find((r) => r.type === 'run-end');
+  if (!end) return 'incomplete';
+  if (end.type === 'run-end' && end.outcome === 'interrupted') return 'interrupted';
+  return stepsOutcome(records);
+}
+
+/** The outcome of the records seen so far, as if the run ended now. */
+export function stepsOutcome(records: readonly ResultRecord[]): RunOutcome {
+  let outcome: RunOutcome = 'passed';
   for (const r of records) {
-    if (r.type === 'target-end' && r.status !== 'ok') return 2;
-    if (r.type === 'step' && (r.status === 'error')) return 2;
-    if (r.type === 'step' && r.status === 'fail') code = 1;
+    if (r.type === 'target-end' && r.status === 'interrupted') return 'interrupted';
+    if (r.type === 'target-end' && r.status !== 'ok') outcome = 'error';
+    if (r.type === 'step' && r.status === 'error') outcome = 'error';
+    if (r.type === 'step' && r.status === 'fail' && outcome === 'passed') outcome = 'failed';
   }
-  return code;
+  return outcome;
 }
 
 export function countStatuses(records: readonly ResultRecord[]): Record<StepStatus, number> {

@@ -1,17 +1,17 @@
 /**
- * A whole run: the planned targets, at most `jobs` at a time (p-limit), each
- * with its scenarios, results to <outDir>/results.jsonl, reporters listening.
- * Kernel builds take a separate slot of their own: on a 2-core machine two
- * builds at once only slow each other down.
+ * A whole run: the planned targets, at most `parallelTargets` at a time
+ * (p-limit), each with its scenarios, results to <outDir>/results.jsonl,
+ * reporters listening. Kernel builds take a separate slot of their own: on a
+ * 2-core machine two builds at once only slow each other down.
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
-import type { Timeouts } from '../guest/guest.ts';
 import type { Scenario } from '../scenario/types.ts';
 import type { Log } from '../util/log.ts';
+import type { MachineSettings } from './machine.ts';
 import type { Target } from './plan.ts';
-import { countStatuses, exitCodeFor, ResultsWriter, type ResultRecord } from './results.ts';
+import { countStatuses, type ResultRecord, ResultsWriter, type RunOutcome, stepsOutcome } from './results.ts';
 import { runTarget } from './target.ts';
 
 export interface RunOptions {
@@ -20,14 +20,11 @@ export interface RunOptions {
   outDir: string;
   log: Log;
   reporters: ((r: ResultRecord) => void)[];
-  timeouts: Timeouts;
-  memoryMb: number;
-  smp: number;
-  accel: 'auto' | 'kvm' | 'tcg';
+  settings: MachineSettings;
   /** Targets at once. */
-  jobs: number;
+  parallelTargets: number;
   /** Kernel builds at once. */
-  buildJobs: number;
+  parallelBuilds: number;
   /** make -j for each build. */
   makeJobs?: number;
   argv: string[];
@@ -35,7 +32,7 @@ export interface RunOptions {
 }
 
 export interface RunSummary {
-  exitCode: number;
+  outcome: RunOutcome;
   resultsFile: string;
   records: ResultRecord[];
 }
@@ -46,17 +43,17 @@ export async function runAll(o: RunOptions): Promise<RunSummary> {
   const writer = new ResultsWriter(resultsFile, [(r) => records.push(r), ...o.reporters]);
   const t0 = Date.now();
   writer.write({ type: 'run-begin', runId: randomUUID(), at: new Date().toISOString(), argv: o.argv, outDir: o.outDir });
-  const targets = pLimit(o.jobs);
-  const buildSlot = pLimit(o.buildJobs);
+  const targets = pLimit(o.parallelTargets);
+  const buildSlot = pLimit(o.parallelBuilds);
   await Promise.all(
     o.plan.map(({ target, scenarios }) =>
       targets(async () => {
         if (o.signal?.aborted) return;
-        await runTarget({ ...o, arch: target.arch, kernel: target.kernel, scenarios, writer, buildSlot, jobs: o.makeJobs });
+        await runTarget({ ...target, scenarios, outDir: o.outDir, writer, log: o.log, settings: o.settings, makeJobs: o.makeJobs, buildSlot, signal: o.signal });
       }),
     ),
   );
-  const exitCode = o.signal?.aborted ? 130 : exitCodeFor(records);
-  writer.write({ type: 'run-end', at: new Date().toISOString(), exitCode, counts: countStatuses(records), ms: Date.now() - t0 });
-  return { exitCode, resultsFile, records };
+  const outcome = o.signal?.aborted ? 'interrupted' : stepsOutcome(records);
+  writer.write({ type: 'run-end', at: new Date().toISOString(), outcome, counts: countStatuses(records), ms: Date.now() - t0 });
+  return { outcome, resultsFile, records };
 }

@@ -2,20 +2,21 @@
  * Expectation evaluation: a step's expectations against what the guest
  * reported. Pure: observed facts and splats in, failures out.
  */
-import { describePattern, splatMatches, type Splat } from '../analysis/splats.ts';
-import { evalPredicate, evalSize, parseSize, type Constants } from './size.ts';
-import type { CompareOp, Expect, GuardedExpect, Matcher, Scalar } from './types.ts';
-
-export type FactValue = number | boolean | string;
-export type Facts = Record<string, FactValue>;
+import { describePattern, type Splat, splatMatches } from '../analysis/splats.ts';
+import type { FactValue, Facts } from '../probe/vocabulary.ts';
+import { type Constants, evalPredicate, evalSize, parseSize } from './size.ts';
+import type { CompareOp, Expect, GuardedExpect, Matcher, Pos, Scalar } from './types.ts';
 
 export interface Failure {
   /** What was checked: a fact name, "dmesg" or "crash". */
   what: string;
   expected: string;
   observed: string;
+  /** Where the expectation stands in its YAML file. */
+  pos?: Pos;
 }
 
+/** What observing a step yielded, as far as expectations are concerned. */
 export interface Observation {
   facts: Facts;
   /** Splats the step caused (between its begin and end markers). */
@@ -92,27 +93,29 @@ export function evaluate(expect: Expect, obs: Observation, constants: Constants)
         what: 'crash',
         expected: `the guest dies with ${describePattern(expect.crash)}`,
         observed: obs.crashed ? `died with: ${obs.splats.map((s) => s.title).join(' | ') || 'no report'}` : 'the guest survived',
+        pos: expect.crash.pos,
       });
     }
     return failures;
   }
   for (const g of expect.guardErrors ?? []) failures.push({ what: 'when', expected: 'a condition that can be evaluated', observed: g });
-  for (const [name, { matcher }] of Object.entries(expect.facts)) {
+  for (const [name, { matcher, pos }] of Object.entries(expect.facts)) {
     const f = checkFact(name, matcher, obs.facts[name], constants);
-    if (f) failures.push(f);
+    if (f) failures.push({ ...f, pos });
   }
-  for (const [name, { matcher }] of Object.entries(expect.meminfo ?? {})) {
+  for (const [name, { matcher, pos }] of Object.entries(expect.meminfo ?? {})) {
     const f = checkFact(`meminfo ${name} change (bytes)`, matcher, obs.meminfoDelta?.[name], constants);
-    if (f) failures.push(f);
+    if (f) failures.push({ ...f, pos });
   }
+  const pos = expect.dmesg?.pos;
   for (const p of expect.dmesg?.has ?? []) {
     if (!obs.splats.some((s) => splatMatches(s, p))) {
-      failures.push({ what: 'dmesg', expected: `a ${describePattern(p)} report`, observed: summarise(obs.splats) });
+      failures.push({ what: 'dmesg', expected: `a ${describePattern(p)} report`, observed: summarise(obs.splats), pos });
     }
   }
   for (const p of expect.dmesg?.none ?? []) {
     const bad = obs.splats.filter((s) => splatMatches(s, p));
-    if (bad.length) failures.push({ what: 'dmesg', expected: `no ${describePattern(p)} report`, observed: summarise(bad) });
+    if (bad.length) failures.push({ what: 'dmesg', expected: `no ${describePattern(p)} report`, observed: summarise(bad), pos });
   }
   return failures;
 }
@@ -138,7 +141,11 @@ export function activeExpect(blocks: readonly GuardedExpect[], env: Constants): 
     const e = b.expect;
     Object.assign(out.facts, e.facts);
     if (e.meminfo) out.meminfo = { ...out.meminfo, ...e.meminfo };
-    if (e.dmesg) out.dmesg = { has: [...(out.dmesg?.has ?? []), ...(e.dmesg.has ?? [])], none: [...(out.dmesg?.none ?? []), ...(e.dmesg.none ?? [])] };
+    if (e.dmesg) {
+      const has = [...(out.dmesg?.has ?? []), ...(e.dmesg.has ?? [])];
+      const none = [...(out.dmesg?.none ?? []), ...(e.dmesg.none ?? [])];
+      out.dmesg = { has, none, pos: out.dmesg?.pos ?? e.dmesg.pos };
+    }
     out.crash ??= e.crash;
   }
   return out;

@@ -10,7 +10,9 @@ import { ScenarioError } from '../errors.ts';
 import { CLAIMS } from './claims.ts';
 import { FACT_NAMES, scenarioSchema } from './schema.ts';
 import { parsePredicate, parseSize, SizeSyntaxError, type SizeExpr } from './size.ts';
-import type { Action, Api, ClaimRef, Context, Expect, GuardedExpect, Matcher, Pos, Requires, Scenario, SplatKind, SplatPattern, Step, Sweep } from './types.ts';
+import type { SplatKind, SplatPattern } from '../analysis/splats.ts';
+import { type Api, type Context, FLAG_CONSTANTS, type Query } from '../probe/vocabulary.ts';
+import type { Action, ClaimRef, Expect, GuardedExpect, Matcher, Pos, Requires, Scenario, Step, Sweep } from './types.ts';
 
 const ajv = new Ajv({ allErrors: true, strict: false });
 const validate = ajv.compile(scenarioSchema);
@@ -110,7 +112,7 @@ interface RawStep {
   requires?: Requires;
   alloc?: { api: Api; size?: string | number; order?: number; gfp?: string | string[]; ctx?: Context; hold?: string; fill?: number };
   time?: { api: Api; size?: string | number; order?: number; gfp?: string | string[]; repeat?: number; vs?: Api };
-  query?: 'constants' | 'zones' | 'self';
+  query?: Query;
   free?: string;
   inspect?: string;
   fragment?: { pages: string | number };
@@ -131,7 +133,7 @@ interface RawScenario {
  * the step's size, and the step's own reported facts (booleans count as 0/1),
  * so `alloc_ns_median: { lt: vs_alloc_ns_median }` and `when: ok == 1` work.
  */
-const STEP_VARS = ['size', 'INIT_ON_ALLOC', ...FACT_NAMES];
+const STEP_VARS = ['size', ...FLAG_CONSTANTS, ...FACT_NAMES];
 
 function size(at: Located, path: Path, v: string | number, vars: readonly string[] = []): SizeExpr {
   try {
@@ -162,7 +164,6 @@ function allocTarget(at: Located, path: Path, a: { api: Api; size?: string | num
   return {
     api: a.api,
     size: a.size === undefined ? undefined : size(at, [...path, 'size'], a.size),
-    sizeText: a.size === undefined ? undefined : String(a.size),
     order: a.order,
     gfp,
   };
@@ -223,9 +224,9 @@ function expectBlock(at: Located, path: Path, raw: Record<string, unknown>): Gua
       }
     } else if (k === 'dmesg') {
       const d = v as { has?: (SplatKind | SplatPattern)[]; none?: (SplatKind | SplatPattern)[] };
-      out.dmesg = { has: d.has?.map(pattern), none: d.none?.map(pattern) };
+      out.dmesg = { has: d.has?.map(pattern), none: d.none?.map(pattern), pos: at.pos([...path, k]) };
     } else if (k === 'crash') {
-      out.crash = pattern(v as SplatKind | SplatPattern);
+      out.crash = { ...pattern(v as SplatKind | SplatPattern), pos: at.pos([...path, k]) };
     } else if (k === 'meminfo') {
       out.meminfo = matchers(at, [...path, k], v as Record<string, unknown>);
     } else {
@@ -274,7 +275,7 @@ function build(raw: RawScenario, at: Located): Scenario {
     if (sw && act.kind !== 'alloc' && act.kind !== 'time') throw at.error([...path, 'sweep'], 'only alloc and time steps can sweep sizes');
     if (sw && act.kind === 'alloc' && act.hold) throw at.error([...path, 'alloc', 'hold'], 'a swept step cannot hold its allocations under one name');
     if (sw && expect.some((b) => b.expect.crash)) throw at.error([...path, 'sweep'], 'a swept step cannot expect a crash');
-    return { index: i, name: s.name ?? defaultStepName(act), action: act, expect, sweep: sw, requires: s.requires, pos: at.pos(path) };
+    return { index: i, name: s.name ?? defaultStepName(act, s), action: act, expect, sweep: sw, requires: s.requires, pos: at.pos(path) };
   });
   const crashes = steps.filter((s) => s.expect.some((b) => b.expect.crash));
   for (const c of crashes) {
@@ -293,12 +294,14 @@ function build(raw: RawScenario, at: Located): Scenario {
   };
 }
 
-function defaultStepName(a: Action): string {
+function defaultStepName(a: Action, raw: RawStep): string {
+  const text = raw.alloc?.size ?? raw.time?.size;
+  const amount = (x: { api: Api; order?: number }) => (text !== undefined ? String(text) : x.api === 'pages' ? `order ${x.order}` : 'size');
   switch (a.kind) {
     case 'alloc':
-      return `${a.api}(${a.sizeText ?? (a.api === 'pages' ? `order ${a.order}` : 'size')}, ${a.gfp.join('|') || '-'}) in ${a.ctx}`;
+      return `${a.api}(${amount(a)}, ${a.gfp.join('|') || '-'}) in ${a.ctx}`;
     case 'time':
-      return `time ${a.api}(${a.sizeText ?? (a.api === 'pages' ? `order ${a.order}` : 'size')}) x${a.repeat}`;
+      return `time ${a.api}(${amount(a)}) x${a.repeat}`;
     case 'free':
     case 'inspect':
       return `${a.kind} ${a.name}`;

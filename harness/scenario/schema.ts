@@ -3,44 +3,11 @@
  * language server understands). It is authored here once; scenarios/schema.json
  * is written from it by `kharness schema` and a unit test keeps the two equal.
  */
-import { APIS, CONTEXTS, SPLAT_KINDS } from './types.ts';
+import { SPLAT_KINDS } from '../analysis/splats.ts';
+import { APIS, CONTEXTS, FACTS, QUERIES } from '../probe/vocabulary.ts';
 
-/** Facts a step may make expectations on; each is reported by the probe. */
-const TIMING = ['failures', 'alloc_ns_min', 'alloc_ns_median', 'free_ns_min', 'free_ns_median'];
-const ZONES = ['DMA', 'DMA32', 'Normal', 'HighMem', 'Movable'];
-
-/** Facts a step may make expectations on (and name in `when:` and comparisons); each is reported by the probe. */
-export const FACT_NAMES = [
-  'ok',
-  'zero_size_ptr',
-  'size',
-  'pages',
-  'phys_runs',
-  'first_pfn',
-  'last_pfn',
-  'zone',
-  'zeroed',
-  'compound_order',
-  'vmalloc_addr',
-  'linear_map',
-  'virt_contiguous',
-  'page_mapped',
-  'in_hardirq',
-  'in_serving_softirq',
-  'in_atomic',
-  'irqs_disabled',
-  'preempt_count',
-  'alloc_ns',
-  'free_ns',
-  'taken',
-  'kept',
-  'released',
-  ...TIMING,
-  ...TIMING.map((t) => `vs_${t}`),
-  'zone_names',
-  'highmem',
-  ...ZONES.flatMap((z) => [`${z}_start`, `${z}_end`]),
-] as const;
+/** Facts a step may make expectations on (and name in `when:` and comparisons): everything the probe reports. */
+export const FACT_NAMES = Object.keys(FACTS);
 
 const scalar = { type: ['number', 'boolean', 'string'] };
 const sizeValue = {
@@ -162,7 +129,7 @@ export const scenarioSchema = {
               vs: { type: 'string', enum: APIS.filter((a) => a !== 'pages'), description: 'Time this API too, interleaved in the same loop; its facts are prefixed vs_.' },
             },
           },
-          query: { type: 'string', enum: ['constants', 'zones', 'self'], description: 'Ask the probe about the kernel: constants, its memory zones, or where module code lives.' },
+          query: { type: 'string', enum: [...QUERIES], description: 'Ask the probe about the kernel: constants, its memory zones, or where module code lives.' },
           free: name,
           inspect: name,
           fragment: {

@@ -4,6 +4,7 @@
  * errors point at the file), evaluated against the guest's own constants when
  * the step runs (so one scenario holds on every arch, kernel and page size).
  */
+import { SIZE_CONSTANTS } from '../probe/vocabulary.ts';
 
 export type SizeExpr =
   | { kind: 'num'; value: number }
@@ -27,15 +28,6 @@ const UNITS: Record<string, number> = {
   M: 1024 ** 2, MB: 1024 ** 2, MiB: 1024 ** 2,
   G: 1024 ** 3, GB: 1024 ** 3, GiB: 1024 ** 3,
 };
-
-/** The guest constants a size may name; the probe reports each of them. */
-export const SIZE_CONSTANTS = [
-  'PAGE_SIZE',
-  'KMALLOC_MIN_SIZE',
-  'KMALLOC_MAX_CACHE_SIZE',
-  'KMALLOC_MAX_SIZE',
-  'TOTALRAM_SIZE',
-] as const;
 
 interface Token {
   text: string;
@@ -88,7 +80,7 @@ export function parseSize(src: string | number, vars: readonly string[] = []): S
       return { kind: 'num', value };
     }
     if (t.type === 'ident') {
-      if (!(SIZE_CONSTANTS as readonly string[]).includes(t.text) && !vars.includes(t.text)) {
+      if (!SIZE_CONSTANTS.includes(t.text) && !vars.includes(t.text)) {
         throw new SizeSyntaxError(`unknown name "${t.text}" (known: ${[...SIZE_CONSTANTS, ...vars].join(', ')})`, t.offset);
       }
       return { kind: 'const', name: t.text, offset: t.offset };

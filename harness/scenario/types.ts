@@ -1,3 +1,5 @@
+import type { SplatPattern } from '../analysis/splats.ts';
+import type { Api, Context, Query } from '../probe/vocabulary.ts';
 import type { Predicate, SizeExpr } from './size.ts';
 
 /** Where a value came from in its YAML file, for messages that point at it. */
@@ -6,32 +8,6 @@ export interface Pos {
   line: number;
   column: number;
 }
-
-export const APIS = ['kmalloc', 'kzalloc', 'kcalloc', 'vmalloc', 'vzalloc', 'kvmalloc', 'pages'] as const;
-export type Api = (typeof APIS)[number];
-
-export const CONTEXTS = ['process', 'atomic', 'softirq', 'hardirq'] as const;
-export type Context = (typeof CONTEXTS)[number];
-
-/** Kinds of kernel report the analysis recognises (see analysis/splats.ts). */
-export const SPLAT_KINDS = [
-  'warning',
-  'bug',
-  'oops',
-  'panic',
-  'sleep-in-atomic',
-  'scheduling-while-atomic',
-  'alloc-failure',
-  'vmalloc-failure',
-  'oom',
-  'kasan',
-  'kfence',
-  'kmemleak',
-  'soft-lockup',
-  'rcu-stall',
-  'hung-task',
-] as const;
-export type SplatKind = (typeof SPLAT_KINDS)[number];
 
 export interface Requires {
   /** Kernel config options that must be =y (or =m), e.g. CONFIG_DEBUG_ATOMIC_SLEEP. */
@@ -46,14 +22,6 @@ export type CompareOp = 'eq' | 'ne' | 'gt' | 'ge' | 'lt' | 'le';
 /** A scalar means equality; an object compares (`{ ge: 2 }`). Strings in numeric comparisons are size expressions. */
 export type Matcher = Scalar | Partial<Record<CompareOp, Scalar>>;
 
-export interface SplatPattern {
-  kind: SplatKind;
-  /** Substring of the reported source location, e.g. mm/page_alloc.c. */
-  at?: string;
-  /** Substring of the splat's text. */
-  text?: string;
-}
-
 /** Patterns are normalised at load time: a bare kind becomes { kind }. */
 export interface DmesgExpect {
   has?: SplatPattern[];
@@ -64,8 +32,8 @@ export interface Expect {
   facts: Record<string, { matcher: Matcher; pos: Pos }>;
   /** Change of /proc/meminfo fields across the step, in bytes. */
   meminfo?: Record<string, { matcher: Matcher; pos: Pos }>;
-  dmesg?: DmesgExpect;
-  crash?: SplatPattern;
+  dmesg?: DmesgExpect & { pos?: Pos };
+  crash?: SplatPattern & { pos?: Pos };
   /** `when:` guards that could not be evaluated (a fact they name was not reported). */
   guardErrors?: string[];
 }
@@ -83,13 +51,13 @@ export interface Sweep {
 }
 
 export type Action =
-  | { kind: 'alloc'; api: Api; size?: SizeExpr; sizeText?: string; order?: number; gfp: string[]; ctx: Context; hold?: string; fill?: number }
+  | { kind: 'alloc'; api: Api; size?: SizeExpr; order?: number; gfp: string[]; ctx: Context; hold?: string; fill?: number }
   | { kind: 'free'; name: string }
   | { kind: 'inspect'; name: string }
   | { kind: 'fragment'; pages: SizeExpr }
   | { kind: 'unfragment' }
-  | { kind: 'time'; api: Api; size?: SizeExpr; sizeText?: string; order?: number; gfp: string[]; repeat: number; vs?: Api }
-  | { kind: 'query'; what: 'constants' | 'zones' | 'self' };
+  | { kind: 'time'; api: Api; size?: SizeExpr; order?: number; gfp: string[]; repeat: number; vs?: Api }
+  | { kind: 'query'; what: Query };
 
 export interface Step {
   index: number;

@@ -5,12 +5,10 @@ export interface Log {
   verbose: boolean;
 }
 
-export function consoleLog(verbose = false, stream: NodeJS.WritableStream = process.stderr): Log {
+export function consoleLog(verbose = false, write: (s: string) => void = (s) => process.stderr.write(s)): Log {
   return {
     verbose,
-    info: (m) => stream.write(`${m}\n`),
-    warn: (m) => stream.write(`warning: ${m}\n`),
+    info: (m) => write(`${m}\n`),
+    warn: (m) => write(`warning: ${m}\n`),
   };
 }
-
-export const silentLog: Log = { verbose: false, info: () => {}, warn: () => {} };

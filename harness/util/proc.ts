@@ -2,7 +2,7 @@
 import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { execa } from 'execa';
-import { KharnessError, PhaseTimeoutError, tail } from '../errors.ts';
+import { type ErrorCode, KharnessError, PhaseTimeoutError, tail } from '../errors.ts';
 
 export interface LoggedRun {
   cwd?: string;
@@ -11,6 +11,12 @@ export interface LoggedRun {
   log: string;
   /** Names the phase in errors ("kernel build 6.1/x86_64"). */
   phase: string;
+  /**
+   * What a failure of the command means, decided by the caller who knows:
+   * BUILD for compiling the kernel or a module (a bisect skips such a
+   * candidate), INFRA for the host's tools (apt-get, git, tar, dpkg-deb).
+   */
+  fails: Extract<ErrorCode, 'BUILD' | 'INFRA'>;
   timeoutMs: number;
   verbose?: boolean;
 }
@@ -39,7 +45,7 @@ export async function runLogged(cmd: string, args: string[], o: LoggedRun): Prom
   if (r.exitCode !== 0) {
     const text = await readFile(o.log, 'utf8').catch(() => '');
     throw new KharnessError(
-      'BUILD',
+      o.fails,
       `${o.phase} failed: \`${cmd} ${args[0] ?? ''}…\` exited with ${r.exitCode ?? r.signal}`,
       `Full log: ${o.log}`,
       tail(text, 25),
@@ -47,10 +53,12 @@ export async function runLogged(cmd: string, args: string[], o: LoggedRun): Prom
   }
 }
 
-/** Runs a short command and returns its stdout; for probes like `gcc --version`. */
-export async function capture(cmd: string, args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<string> {
-  const r = await execa(cmd, args, { ...opts, stdin: 'ignore' });
-  return r.stdout;
+/** Runs a short command and returns its stdout; for probes like `gcc --version`. A failure is the host's (INFRA). */
+export async function capture(cmd: string, args: string[], opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<string> {
+  const r = await execa(cmd, args, { cwd: opts.cwd, env: opts.env, stdin: 'ignore', reject: false, timeout: opts.timeoutMs ?? 120_000 });
+  if (r.exitCode === 0) return r.stdout;
+  const why = r.timedOut ? 'timed out' : r.exitCode === undefined ? (r.failed ? String(r.shortMessage) : `was killed by ${r.signal}`) : `exited with ${r.exitCode}`;
+  throw new KharnessError('INFRA', `\`${[cmd, ...args].join(' ').slice(0, 120)}\` ${why}`, undefined, tail(String(r.stderr || r.stdout || ''), 10));
 }
 
 export function formatDuration(ms: number): string {

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { chooseAccel } from '../../harness/guest/accel.ts';
-import { ARCHES } from '../../harness/guest/arches.ts';
+import { ARCHES } from '../../harness/arch/arches.ts';
 import { qemuArgs } from '../../harness/guest/qemu.ts';
 import { loadCatalog } from '../../harness/kernel/catalog.ts';
 import { KERNELS_DIR } from '../../harness/paths.ts';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { listCache, selectPrunable } from '../../harness/kernel/cache.ts';
+import { listCache, selectPrunable } from '../../harness/cache/store.ts';
 import { PROJECT_ROOT } from '../../harness/paths.ts';
 
 const script = join(PROJECT_ROOT, 'test', 'fixtures', 'bin', 'cache-build.mts');
@@ -30,7 +30,7 @@ describe('content-addressed cache', () => {
     await execa('npx', ['tsx', script, root, 'k2', marker], { cwd: PROJECT_ROOT });
     const { mkdirSync } = await import('node:fs');
     mkdirSync(join(root, 'kernels', 'dead-build'), { recursive: true });
-    const entries = await listCache(root);
+    const entries = await listCache(root, [{ kind: 'kernels', label: (_m, key) => key }]);
     expect(entries.map((e) => [e.key, e.complete])).toEqual([['dead-build', false], ['k2', true]]);
     expect(selectPrunable(entries, 86_400_000).map((e) => e.key)).toEqual(['dead-build']);
     expect(selectPrunable(entries, 86_400_000, Date.now() + 2 * 86_400_000).map((e) => e.key)).toEqual(['dead-build', 'k2']);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { CatalogKernel } from '../../harness/kernel/catalog.ts';
-import { defaultJobs, githubMatrix, groupByTarget, parseShard, planTargets, shardUnits, unitsFor } from '../../harness/run/plan.ts';
+import { defaultParallelTargets, githubMatrix, groupByTarget, parseShard, planTargets, shardUnits, unitsFor } from '../../harness/run/plan.ts';
 
 const k = (name: string, arches: string[], extra: Partial<CatalogKernel> = {}): CatalogKernel => ({
   name,
@@ -63,9 +63,9 @@ describe('sharding', () => {
 
 describe('concurrency', () => {
   it('runs one TCG guest per two cores, bounded by memory', () => {
-    expect(defaultJobs(2, 20000, 512)).toBe(1);
-    expect(defaultJobs(16, 20000, 512)).toBe(8);
-    expect(defaultJobs(16, 2000, 512)).toBe(1);
-    expect(defaultJobs(1, 20000, 512)).toBe(1);
+    expect(defaultParallelTargets(2, 20000, 512)).toBe(1);
+    expect(defaultParallelTargets(16, 20000, 512)).toBe(8);
+    expect(defaultParallelTargets(16, 2000, 512)).toBe(1);
+    expect(defaultParallelTargets(1, 20000, 512)).toBe(1);
   });
 });

@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { kmsgText } from '../../harness/probe/client.ts';
-import { formatRequest, parseResponse, sizeConstants } from '../../harness/probe/protocol.ts';
-import { parseSize } from '../../harness/scenario/size.ts';
-
-const C = { PAGE_SIZE: 4096, KMALLOC_MAX_SIZE: 4194304, KMALLOC_MAX_CACHE_SIZE: 8192, KMALLOC_MIN_SIZE: 8, TOTALRAM_SIZE: 1 << 29 };
+import { formatRequest, parseResponse } from '../../harness/probe/protocol.ts';
+import { sizeConstants } from '../../harness/probe/vocabulary.ts';
 
 describe('probe protocol', () => {
   it('parses a real alloc response into typed facts', () => {
@@ -20,21 +18,22 @@ describe('probe protocol', () => {
     expect(r).toMatchObject({ status: 'error', errno: 'EINVAL', msg: 'unknown gfp flag GFP_BOGUS' });
   });
 
-  it('refuses a line that is not a response', () => {
+  it('refuses a line that is not a response, and keys or values outside the vocabulary', () => {
     expect(() => parseResponse('sh: can not open')).toThrow(/malformed/);
     expect(() => parseResponse('api=kmalloc')).toThrow(/without status/);
+    expect(() => parseResponse('status=ok sucess=1')).toThrow(/unknown key "sucess"/);
+    expect(() => parseResponse('status=ok success=yes')).toThrow(/not 0 or 1/);
+    expect(() => parseResponse('status=ok phys_runs=0x3')).toThrow(/not a number/);
   });
 
-  it('builds requests with sizes evaluated against the guest', () => {
-    const size = parseSize('KMALLOC_MAX_SIZE + 1');
-    expect(formatRequest(7, { kind: 'alloc', api: 'kmalloc', size, gfp: ['GFP_KERNEL', '__GFP_NOWARN'], ctx: 'process' }, C)).toBe(
+  it('formats resolved actions: numbers in, one request line out', () => {
+    const size = 4194305;
+    expect(formatRequest(7, { kind: 'alloc', api: 'kmalloc', size, gfp: ['GFP_KERNEL', '__GFP_NOWARN'], ctx: 'process' })).toBe(
       'cmd=alloc seq=7 api=kmalloc size=4194305 gfp=GFP_KERNEL|__GFP_NOWARN ctx=process',
     );
-    expect(formatRequest(8, { kind: 'alloc', api: 'vmalloc', size, gfp: [], ctx: 'hardirq', hold: 'v' }, C)).toBe(
-      'cmd=alloc seq=8 api=vmalloc size=4194305 ctx=hardirq hold=v',
-    );
-    expect(formatRequest(9, { kind: 'alloc', api: 'pages', order: 3, gfp: ['GFP_DMA'], ctx: 'process' }, C)).toBe('cmd=alloc seq=9 api=pages order=3 gfp=GFP_DMA ctx=process');
-    expect(() => formatRequest(1, { kind: 'alloc', api: 'kmalloc', size: parseSize('PAGE_SIZE - 8KiB'), gfp: [], ctx: 'process' }, C)).toThrow(/below zero/);
+    expect(formatRequest(8, { kind: 'alloc', api: 'vmalloc', size, gfp: [], ctx: 'hardirq', hold: 'v' })).toBe('cmd=alloc seq=8 api=vmalloc size=4194305 ctx=hardirq hold=v');
+    expect(formatRequest(9, { kind: 'alloc', api: 'pages', order: 3, gfp: ['GFP_DMA'], ctx: 'process' })).toBe('cmd=alloc seq=9 api=pages order=3 gfp=GFP_DMA ctx=process');
+    expect(formatRequest(10, { kind: 'fragment', pages: 4096 })).toBe('cmd=fragment seq=10 pages=4096');
   });
 
   it('derives size constants from the constants response', () => {

@@ -7,7 +7,10 @@ import { consoleReporter } from '../../harness/report/console.ts';
 import { renderJUnit, xmlEscape } from '../../harness/report/junit.ts';
 import { renderKtap } from '../../harness/report/ktap.ts';
 import { parseResults, type ResultRecord, type StepRecord } from '../../harness/run/results.ts';
-import { exitCodeFor } from '../../harness/run/results.ts';
+import { exitCode } from '../../harness/cli/exit.ts';
+import { runOutcome } from '../../harness/run/results.ts';
+
+const exitCodeFor = (r: Parameters<typeof runOutcome>[0]) => exitCode(runOutcome(r));
 
 const recorded = parseResults(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'results-6.1-x86_64.jsonl'), 'utf8'));
 
@@ -53,6 +56,9 @@ describe('exit codes', () => {
     expect(exitCodeFor(degraded())).toBe(2);
     const bootFailed = recorded.map((r) => (r.type === 'target-end' ? { ...r, status: 'boot-failure' as const } : r));
     expect(exitCodeFor(bootFailed)).toBe(2);
+    // A stream cut short (the harness was SIGKILLed) cannot say it passed.
+    expect(runOutcome(recorded.filter((r) => r.type !== 'run-end'))).toBe('incomplete');
+    expect(exitCodeFor(recorded.filter((r) => r.type !== 'run-end'))).toBe(2);
   });
 });
 

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseSplats, sectionsBySeq, splatMatches, stripTimestamp } from '../../harness/analysis/splats.ts';
+import { MARKERS } from '../../harness/probe/protocol.ts';
 
 const fixture = (name: string) => readFileSync(join(import.meta.dirname, '..', 'fixtures', name), 'utf8').split('\n');
 
@@ -28,7 +29,7 @@ describe('splat parser on a real 6.1 x86_64 console log', () => {
   });
 
   it('attributes reports to the probe request that caused them', () => {
-    const sections = sectionsBySeq(lines);
+    const sections = sectionsBySeq(lines, MARKERS);
     const kinds = (seq: number) => parseSplats(sections.get(seq)!.lines).map((s) => s.kind);
     expect(kinds(0)).toEqual([]);
     expect(kinds(1)).toEqual(['warning']);
@@ -89,7 +90,7 @@ describe('splat parser on real 6.12 x86_64 captures', () => {
     const all = parseSplats(lines);
     expect(all.map((x) => x.kind)).toEqual(['sleep-in-atomic', 'warning', 'vmalloc-failure']);
     expect(all[1]!.func).toMatch(/^__alloc_pages_noprof\+/);
-    const sections = [...sectionsBySeq(lines).values()];
+    const sections = [...sectionsBySeq(lines, MARKERS).values()];
     const owners = all.map((sp) => sections.find((sec) => sec.lines.some((l) => stripTimestamp(l) === sp.title))?.seq);
     expect(owners.every((o) => typeof o === 'number')).toBe(true);
     expect(new Set(owners).size).toBe(3);

@@ -119,19 +119,30 @@ async function du(path: string): Promise<number> {
   return total;
 }
 
-/** Every entry of every kind, with its size and when it was last used. */
-export async function listCache(root: string): Promise<CacheEntry[]> {
+/**
+ * What a kind of entry looks like to `cache ls`: each module that stores
+ * entries describes its own kind, so the store knows no client.
+ */
+export interface CacheKind {
+  kind: string;
+  /** A human label from the entry's meta (undefined when the entry is incomplete). */
+  label(meta: Record<string, unknown> | undefined, key: string): string;
+  /** Whether the entry is whole; by default, once its meta.json exists. */
+  complete?(dir: string, meta: Record<string, unknown> | undefined): boolean;
+}
+
+/** Every entry of the given kinds, with its size and when it was last used. */
+export async function listCache(root: string, kinds: readonly CacheKind[]): Promise<CacheEntry[]> {
   const out: CacheEntry[] = [];
-  for (const kind of ['kernels', 'modules', 'guest', 'src']) {
-    const base = join(root, kind);
+  for (const k of kinds) {
+    const base = join(root, k.kind);
     for (const key of (await readdir(base).catch(() => [] as string[])).sort()) {
       const dir = join(base, key);
       if (!(await lstat(dir)).isDirectory()) continue;
       const meta = await readMeta<Record<string, unknown>>(dir);
       const used = await stat(join(dir, '.last-used')).catch(() => stat(dir));
-      const label =
-        kind === 'kernels' && meta ? `${meta.kernel}/${meta.arch} ${meta.release}` : kind === 'modules' && meta ? String(meta.name) : kind === 'src' ? key : key.split('-')[0]!;
-      out.push({ kind, key, dir, bytes: await du(dir), lastUsed: used.mtime, complete: kind === 'src' ? existsSync(join(dir, 'Makefile')) : meta !== undefined, label });
+      const complete = k.complete ? k.complete(dir, meta) : meta !== undefined;
+      out.push({ kind: k.kind, key, dir, bytes: await du(dir), lastUsed: used.mtime, complete, label: k.label(meta, key) });
     }
   }
   return out;

@@ -3,6 +3,8 @@
  * arch means adding an entry here (and its config fragment under
  * kernels/config/); a unit test checks every catalog arch has a complete one.
  */
+import { UsageError } from '../errors.ts';
+
 export interface ArchSpec {
   /** Name used on the command line and in results. */
   name: string;
@@ -16,9 +18,8 @@ export interface ArchSpec {
   imagePath: string;
   /** Config fragment under kernels/config/. */
   fragment: string;
-  /** Debian architecture of the guest userspace packages, and its multiarch triplet. */
+  /** Debian architecture of the guest userspace packages. */
   debianArch: string;
-  multiarch: string;
   /** Node's process.arch on a host that runs this arch natively. */
   nativeHost: string;
   qemu: {
@@ -50,7 +51,6 @@ export const ARCHES: Readonly<Record<string, ArchSpec>> = {
     imagePath: 'arch/x86/boot/bzImage',
     fragment: 'x86_64.config',
     debianArch: 'amd64',
-    multiarch: 'x86_64-linux-gnu',
     nativeHost: 'x64',
     qemu: {
       binary: 'qemu-system-x86_64',
@@ -78,7 +78,6 @@ export const ARCHES: Readonly<Record<string, ArchSpec>> = {
     imagePath: 'arch/arm64/boot/Image',
     fragment: 'arm64.config',
     debianArch: 'arm64',
-    multiarch: 'aarch64-linux-gnu',
     nativeHost: 'arm64',
     qemu: {
       binary: 'qemu-system-aarch64',
@@ -96,7 +95,7 @@ export const ARCHES: Readonly<Record<string, ArchSpec>> = {
 
 export function archSpec(name: string): ArchSpec {
   const a = ARCHES[name];
-  if (!a) throw new Error(`unknown arch "${name}" (known: ${Object.keys(ARCHES).join(', ')})`);
+  if (!a) throw new UsageError(`unknown arch "${name}"`, `Known arches: ${Object.keys(ARCHES).join(', ')}.`);
   return a;
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { activeExpect, evaluate, stepEnv } from '../../harness/scenario/expect.ts';
 import { parseScenario } from '../../harness/scenario/load.ts';
-import { expandStep } from '../../harness/scenario/sweep.ts';
+import { MAX_SWEEP_STEPS, resolveStep } from '../../harness/scenario/resolve.ts';
 
 const C = { PAGE_SIZE: 4096, KMALLOC_MAX_SIZE: 4194304, KMALLOC_MAX_CACHE_SIZE: 8192, KMALLOC_MIN_SIZE: 8, TOTALRAM_SIZE: 1 << 29, INIT_ON_ALLOC: 0 };
 
@@ -32,16 +32,35 @@ steps:
 
 describe('size sweeps', () => {
   it('expands a range against the guest constants, doubling up to and including "to"', () => {
-    const inst = expandStep(s.steps[0]!, C);
+    const inst = resolveStep(s.steps[0]!, C);
     expect(inst.map((i) => i.size)).toEqual([1 << 20, 2 << 20, 4 << 20, 8 << 20]);
     expect(inst[3]!.name).toBe('sweep [8 MiB]');
-    expect(inst[3]!.action).toMatchObject({ kind: 'alloc', size: { kind: 'num', value: 8 << 20 } });
+    // Numbers only from here on: the request is formatted from this, nothing is evaluated twice.
+    expect(inst[3]!.action).toEqual({ kind: 'alloc', api: 'kmalloc', size: 8 << 20, gfp: ['GFP_KERNEL', '__GFP_NOWARN'], ctx: 'process', hold: undefined, fill: undefined });
     // The same scenario on a 64K-page guest sweeps further.
-    expect(expandStep(s.steps[0]!, { ...C, KMALLOC_MAX_SIZE: 512 << 20 }).length).toBe(11);
+    expect(resolveStep(s.steps[0]!, { ...C, KMALLOC_MAX_SIZE: 512 << 20 }).length).toBe(11);
   });
 
   it('sorts and deduplicates a list', () => {
-    expect(expandStep(s.steps[1]!, C).map((i) => i.size)).toEqual([64, 4194305]);
+    expect(resolveStep(s.steps[1]!, C).map((i) => i.size)).toEqual([64, 4194305]);
+  });
+
+  it('refuses sizes that are negative, not whole, or a sweep that would not end', () => {
+    const bad = parseScenario(
+      `name: b
+steps:
+  - alloc: { api: kmalloc, size: PAGE_SIZE - 8KiB }
+  - sweep: { size: { from: 1, to: 2 * TOTALRAM_SIZE } }
+    alloc: { api: kmalloc }
+  - sweep: { size: { from: 1, to: KMALLOC_MAX_SIZE } }
+    alloc: { api: kmalloc }
+`,
+      'b.yaml',
+    );
+    expect(() => resolveStep(bad.steps[0]!, C)).toThrow(/below zero/);
+    expect(() => resolveStep(bad.steps[1]!, { ...C, TOTALRAM_SIZE: Number.POSITIVE_INFINITY })).toThrow(/not a whole number/);
+    const factor2 = resolveStep(bad.steps[2]!, { ...C, KMALLOC_MAX_SIZE: 2 ** 52 });
+    expect(factor2.length).toBeLessThanOrEqual(MAX_SWEEP_STEPS);
   });
 });
 
@@ -61,7 +80,7 @@ describe('guarded expectations', () => {
     const slower = { alloc_ns_median: 3000, vs_alloc_ns_median: 2675 };
     const env2 = stepEnv(C, 64, slower);
     expect(evaluate(activeExpect(s.steps[1]!.expect, env2), { facts: slower, splats: [], crashed: false }, env2)).toEqual([
-      { what: 'alloc_ns_median', expected: '< 2675', observed: '3000' },
+      { what: 'alloc_ns_median', expected: '< 2675', observed: '3000', pos: { file: 't.yaml', line: 17, column: 15 } },
     ]);
   });
 

@@ -1,0 +1,181 @@
+/**
+ * What kalloc_probe (modules/kalloc_probe/kalloc_probe.c) says, in one table:
+ * every fact a response carries with its wire name and type, the guest
+ * constants, and every command with the keys it accepts. The scenario schema,
+ * the response parser, the size-expression constants and the reporters all
+ * derive from here; test/unit/vocabulary.test.ts reads the C file and fails
+ * when a key exists on one side only. Pure data.
+ */
+
+/** Allocation APIs (kp_api_names) and the contexts an allocation can run in (kp_ctx_names). */
+export const APIS = ['kmalloc', 'kzalloc', 'kcalloc', 'vmalloc', 'vzalloc', 'kvmalloc', 'pages'] as const;
+export type Api = (typeof APIS)[number];
+export const CONTEXTS = ['process', 'atomic', 'softirq', 'hardirq'] as const;
+export type Context = (typeof CONTEXTS)[number];
+/** What a query step may ask. */
+export const QUERIES = ['constants', 'zones', 'self'] as const;
+export type Query = (typeof QUERIES)[number];
+
+/** How a value is written on the wire: bool is 0/1, hex is 0x…, text is one token. */
+export type WireType = 'bool' | 'int' | 'hex' | 'text';
+export type FactValue = number | boolean | string;
+/** Facts as the harness holds them: harness names, typed values. */
+export type Facts = Record<string, FactValue>;
+
+export interface FactSpec {
+  type: WireType;
+  /** The key on the wire when it differs from the harness's name. */
+  wire?: string;
+  doc: string;
+}
+
+/** Zones the probe may report an extent for (`<zone>_start`, `<zone>_end`: byte addresses). */
+export const ZONE_NAMES = ['DMA', 'DMA32', 'Normal', 'HighMem', 'Movable'] as const;
+/** `time` reports each timing fact once per API: plain for `api`, prefixed vs_ for `vs`. */
+export const TIMING_PREFIXES = ['', 'vs_'] as const;
+
+const TIMING: Record<string, FactSpec> = {
+  failures: { type: 'int', doc: 'allocations that returned NULL' },
+  alloc_ns_min: { type: 'int', doc: 'fastest allocation, ns' },
+  alloc_ns_median: { type: 'int', doc: 'median allocation, ns' },
+  free_ns_min: { type: 'int', doc: 'fastest free, ns' },
+  free_ns_median: { type: 'int', doc: 'median free, ns' },
+};
+
+/** Facts in command responses (the constants response has its own table below). */
+export const FACTS: Readonly<Record<string, FactSpec>> = {
+  // What the request was, as the module understood it.
+  api: { type: 'text', doc: 'allocation API' },
+  size: { type: 'int', doc: 'requested size, bytes' },
+  order: { type: 'int', doc: 'page order (api pages)' },
+  gfp: { type: 'hex', doc: 'GFP mask as resolved by this kernel' },
+  ctx: { type: 'text', doc: 'context the allocation ran in' },
+  repeat: { type: 'int', doc: 'iterations of a time request' },
+  vs: { type: 'text', doc: 'second API of a time request' },
+  name: { type: 'text', doc: 'name of a held allocation' },
+  held: { type: 'text', doc: 'the allocation is kept under this name' },
+  // The allocation.
+  ok: { type: 'bool', wire: 'success', doc: 'the allocation returned memory' },
+  zero_size_ptr: { type: 'bool', doc: 'a zero-size request returned ZERO_SIZE_PTR' },
+  in_hardirq: { type: 'bool', doc: 'in_hardirq() inside the allocating context' },
+  in_serving_softirq: { type: 'bool', doc: 'in_serving_softirq() inside the allocating context' },
+  in_atomic: { type: 'bool', doc: 'in_atomic() inside the allocating context' },
+  irqs_disabled: { type: 'bool', doc: 'irqs_disabled() inside the allocating context' },
+  preempt_count: { type: 'hex', doc: 'preempt_count() inside the allocating context' },
+  alloc_ns: { type: 'int', doc: 'time the allocation took, ns' },
+  free_ns: { type: 'int', doc: 'time the free took, ns' },
+  // The memory.
+  vmalloc_addr: { type: 'bool', doc: 'is_vmalloc_addr()' },
+  linear_map: { type: 'bool', doc: 'virt_addr_valid(): in the direct map' },
+  pages: { type: 'int', doc: 'pages the range spans' },
+  phys_runs: { type: 'int', doc: 'physically contiguous runs of page frames' },
+  first_pfn: { type: 'hex', doc: 'first page frame' },
+  last_pfn: { type: 'hex', doc: 'last page frame' },
+  virt_contiguous: { type: 'bool', doc: 'every page of the virtual range is mapped' },
+  zone: { type: 'text', doc: 'zone of the first page' },
+  compound_order: { type: 'int', doc: 'order of the compound page (-1 for vmalloc)' },
+  zeroed: { type: 'bool', doc: 'every byte was zero when it came back' },
+  page_mapped: { type: 'bool', doc: 'vmalloc_to_page() finds the module text' },
+  // Fragmenting free memory.
+  taken: { type: 'int', doc: 'pages taken by fragment' },
+  kept: { type: 'int', doc: 'pages fragment kept (every other one)' },
+  released: { type: 'int', doc: 'pages unfragment gave back' },
+  // Timing.
+  ...Object.fromEntries(TIMING_PREFIXES.flatMap((p) => Object.entries(TIMING).map(([k, v]) => [`${p}${k}`, v]))),
+  // Zones.
+  ...Object.fromEntries(
+    ZONE_NAMES.flatMap((z) => [
+      [`${z}_start`, { type: 'int', doc: `first byte address of ZONE_${z}` }],
+      [`${z}_end`, { type: 'int', doc: `end (exclusive) of ZONE_${z}` }],
+    ]),
+  ),
+  zone_names: { type: 'text', doc: 'populated zones, |-separated' },
+  highmem: { type: 'bool', doc: 'CONFIG_HIGHMEM' },
+  names: { type: 'text', doc: 'GFP flag names this kernel knows, |-separated' },
+};
+
+export interface ConstantSpec extends FactSpec {
+  /** Usable in size expressions (`KMALLOC_MAX_SIZE + 1`). */
+  size?: boolean;
+  /** Shown in the "what differs between targets" table. */
+  compare?: boolean;
+}
+
+/** The constants response: what the running kernel is. */
+export const CONSTANTS: Readonly<Record<string, ConstantSpec>> = {
+  release: { type: 'text', doc: 'uname -r', compare: true },
+  machine: { type: 'text', doc: 'uname -m' },
+  PAGE_SIZE: { type: 'int', doc: 'bytes per page', size: true, compare: true },
+  PAGE_SHIFT: { type: 'int', doc: 'log2 PAGE_SIZE' },
+  KMALLOC_MIN_SIZE: { type: 'int', doc: 'smallest kmalloc cache', size: true },
+  KMALLOC_MAX_CACHE_SIZE: { type: 'int', doc: 'largest kmalloc served by a slab cache', size: true, compare: true },
+  KMALLOC_MAX_SIZE: { type: 'int', doc: 'largest kmalloc', size: true, compare: true },
+  MAX_ORDER: { type: 'int', doc: 'largest buddy order (inclusive)', compare: true },
+  TOTALRAM_PAGES: { type: 'int', doc: 'totalram_pages()' },
+  INIT_ON_ALLOC: { type: 'bool', doc: 'want_init_on_alloc(): memory is zeroed on allocation', compare: true },
+  GFP_KERNEL: { type: 'hex', doc: 'the mask on this kernel' },
+  GFP_ATOMIC: { type: 'hex', doc: 'the mask on this kernel' },
+  GFP_NOWAIT: { type: 'hex', doc: 'the mask on this kernel' },
+};
+
+/** Guest facts the harness adds itself after boot (not on the wire). */
+export const HOST_CONSTANTS: Readonly<Record<string, ConstantSpec>> = {
+  CLOCKSOURCE: { type: 'text', doc: 'the guest clocksource: timing facts are only as fine as it', compare: true },
+};
+
+/** Constants computed from others, usable in size expressions. */
+export const DERIVED_CONSTANTS: Readonly<Record<string, { doc: string; from: (c: Facts) => number }>> = {
+  TOTALRAM_SIZE: { doc: 'RAM the kernel manages, bytes', from: (c) => num(c.TOTALRAM_PAGES) * num(c.PAGE_SIZE) },
+};
+
+function num(v: FactValue | undefined): number {
+  return typeof v === 'number' ? v : Number.NaN;
+}
+
+/** Names a size expression may use. */
+export const SIZE_CONSTANTS: readonly string[] = [
+  ...Object.keys(CONSTANTS).filter((k) => CONSTANTS[k]!.size),
+  ...Object.keys(DERIVED_CONSTANTS),
+];
+
+/** Constants that are flags: usable in `when:` guards as 0/1 (INIT_ON_ALLOC). */
+export const FLAG_CONSTANTS: readonly string[] = Object.keys(CONSTANTS).filter((k) => CONSTANTS[k]!.type === 'bool');
+
+/** The constants as numbers, for size expressions and `when:` guards (booleans as 0/1). */
+export function sizeConstants(c: Facts): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(CONSTANTS)) {
+    const v = c[k];
+    if (CONSTANTS[k]!.size || typeof v === 'boolean') out[k] = typeof v === 'boolean' ? (v ? 1 : 0) : num(v);
+  }
+  for (const [k, d] of Object.entries(DERIVED_CONSTANTS)) out[k] = d.from(c);
+  return out;
+}
+
+export interface CommandSpec {
+  /** Keys the command accepts besides cmd and seq. */
+  keys: readonly string[];
+  doc: string;
+}
+
+/** Every command of the control file, with the keys it accepts (unknown keys are refused). */
+export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
+  constants: { keys: [], doc: 'what the running kernel is' },
+  gfp_names: { keys: [], doc: 'GFP flag names this build of the module resolves' },
+  alloc: { keys: ['api', 'size', 'order', 'gfp', 'ctx', 'hold', 'fill'], doc: 'allocate in a context, report, free or hold' },
+  inspect: { keys: ['name'], doc: 'report a held allocation again' },
+  free: { keys: ['name'], doc: 'free a held allocation' },
+  fragment: { keys: ['pages'], doc: 'take pages and give back every other one' },
+  unfragment: { keys: [], doc: 'give back what fragment kept' },
+  time: { keys: ['api', 'size', 'order', 'gfp', 'repeat', 'vs'], doc: 'alloc+free N times; min and median' },
+  zones: { keys: [], doc: 'populated zones and their extents' },
+  self: { keys: [], doc: 'where the module text lives' },
+};
+
+/** Keys every response may carry around the facts. */
+export const ENVELOPE = ['status', 'errno', 'msg'] as const;
+
+/** Wire key → harness name and spec, over facts and constants. */
+export const BY_WIRE: ReadonlyMap<string, { name: string; spec: FactSpec }> = new Map(
+  Object.entries({ ...FACTS, ...CONSTANTS }).map(([name, spec]) => [spec.wire ?? name, { name, spec }]),
+);

@@ -1,0 +1,76 @@
+/**
+ * The seam between running scenarios and what they run on. A Machine is a
+ * booted guest with the probe loaded: its console and kernel log, probe
+ * requests, meminfo, a liveness ping, and its end. QEMU + ssh + the probe
+ * implement it (qemu-machine.ts); unit tests implement it with a fake that
+ * replays captured logs, so every lifecycle rule is tested without QEMU.
+ */
+import type { Response } from '../probe/protocol.ts';
+import type { Facts } from '../probe/vocabulary.ts';
+import type { LineLog } from '../util/lines.ts';
+
+export interface Timeouts {
+  /** QEMU start until the console marker (sshd listening). */
+  bootMs: number;
+  /** Marker until the ssh session is up. */
+  sshMs: number;
+  /** Loading the probe module and reading the guest's constants. */
+  loadMs: number;
+  /** One probe request. */
+  stepMs: number;
+  /** During a step: the guest printed nothing and answered nothing for this long. */
+  silenceMs: number;
+  /** After the guest stops answering: how long to wait for the console to show why. */
+  crashMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: Timeouts = { bootMs: 120_000, sshMs: 30_000, loadMs: 60_000, stepMs: 120_000, silenceMs: 30_000, crashMs: 20_000 };
+
+export type Accel = 'auto' | 'kvm' | 'tcg';
+
+/** How every guest of a run is sized and timed. */
+export interface MachineSettings {
+  memoryMb: number;
+  smp: number;
+  accel: Accel;
+  timeouts: Timeouts;
+}
+
+export interface BootInfo {
+  /** Boot number within the target: 1 for the first VM, 2 after a reboot… */
+  boot: number;
+  consoleLog: string;
+  accel: string;
+  /** QEMU start until the console marker, and until ssh was up. */
+  bootMs: number;
+  sshMs: number;
+  /** The guest's constants (the probe's constants response, plus CLOCKSOURCE). */
+  constants: Facts;
+}
+
+/** How a machine ended, when it ended by itself or was ended from outside. */
+export interface MachineExit {
+  /** Killed by a signal nobody in the harness sent (QEMU killed from outside). */
+  killedBy?: string;
+  /** One line: "QEMU exited (code 0)", "QEMU killed by SIGKILL". */
+  description: string;
+}
+
+export interface Machine {
+  readonly info: BootInfo;
+  readonly console: LineLog;
+  /** The kernel log as /dev/kmsg gives it, in the console's line shape. */
+  readonly kmsg: LineLog;
+  /** One probe request; rejects with ProbeLost when the guest stops answering, a TIMEOUT error after timeoutMs. */
+  request(line: string, timeoutMs: number): Promise<Response>;
+  meminfo(timeoutMs: number): Promise<string>;
+  /** Whether the guest still answers a trivial command within timeoutMs. */
+  ping(timeoutMs: number): Promise<boolean>;
+  /** Resolves with how the machine ended once it has, or undefined after timeoutMs. */
+  waitExit(timeoutMs: number): Promise<MachineExit | undefined>;
+  /** Stops the machine and keeps its logs; safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** Boots machine number `boot` of a target. */
+export type MachineFactory = (boot: number) => Promise<Machine>;

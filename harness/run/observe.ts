@@ -1,0 +1,155 @@
+/**
+ * Observing one step on a machine: send the request, watch the console and
+ * the kernel log, and come back with what happened — facts, the kernel-log
+ * section the request caused (read from a cursor, never re-parsing the whole
+ * log), and whether the machine was lost and why. Judging is someone else's.
+ *
+ * How a step can end:
+ * - a response: facts, and the section between the request's markers (a
+ *   missing end marker is an error, not a pass on a truncated log);
+ * - the guest stops answering and the console shows it dying: a death, read
+ *   from the console, which outlives ssh;
+ * - QEMU killed from outside: an error naming the signal;
+ * - no answer within the step timeout: "step timed out after N s";
+ * - nothing printed and nothing answered for the silence timeout:
+ *   "console silent for N s".
+ */
+import { diffMeminfo, parseMeminfo } from '../analysis/meminfo.ts';
+import { parseSplats, sectionsBySeq, type Splat } from '../analysis/splats.ts';
+import { InterruptedError, KharnessError, seconds, tail } from '../errors.ts';
+import { ProbeLost } from '../probe/client.ts';
+import { formatRequest, MARKERS, type Response } from '../probe/protocol.ts';
+import type { Observed } from '../scenario/judge.ts';
+import type { ResolvedStep } from '../scenario/resolve.ts';
+import type { LineLog } from '../util/lines.ts';
+import type { Machine, Timeouts } from './machine.ts';
+
+export interface Observation extends Observed {
+  request: string;
+  /** Kernel log lines between the request's begin and end markers. */
+  dmesg: string[];
+  ms: number;
+  /** The machine cannot be used again: it died, hung or was killed. */
+  lost: boolean;
+  /** Details for the record (a console tail) when the step is an error. */
+  details?: string;
+}
+
+export interface ObserveOptions {
+  timeouts: Timeouts;
+  withMeminfo: boolean;
+  signal?: AbortSignal;
+}
+
+/** How long the liveness ping may take before the guest counts as not answering. */
+const PING_MS = 5000;
+/** How long the kernel log may lag behind the response before its end marker counts as missing. */
+const MARKER_MS = 5000;
+
+type Ending =
+  | { kind: 'response'; response: Response }
+  | { kind: 'lost' }
+  | { kind: 'timeout' }
+  | { kind: 'silent' }
+  | { kind: 'interrupted' };
+
+/** meminfo after - before, in bytes (the file says kB). */
+function meminfoBytes(before: string, after: string): Record<string, number> {
+  const d = diffMeminfo(parseMeminfo(before), parseMeminfo(after));
+  return Object.fromEntries(Object.entries(d).map(([k, v]) => [k, v * 1024]));
+}
+
+/** Resolves 'silent' once neither log has moved for silenceMs and the guest does not answer a ping. */
+function silenceWatch(m: Machine, silenceMs: number, stop: AbortSignal): Promise<Ending> {
+  return new Promise((resolve) => {
+    let base = Date.now();
+    let pinging = false;
+    const tick = setInterval(
+      async () => {
+        const last = Math.max(base, m.console.lastLineAt, m.kmsg.lastLineAt);
+        if (pinging || Date.now() - last < silenceMs) return;
+        pinging = true;
+        const alive = await m.ping(Math.min(PING_MS, silenceMs));
+        pinging = false;
+        if (stop.aborted) return;
+        // A guest that answers is busy, not hung: the step timeout decides.
+        if (alive) base = Date.now();
+        else resolve({ kind: 'silent' });
+      },
+      Math.max(10, Math.min(1000, silenceMs / 4)),
+    );
+    stop.addEventListener('abort', () => clearInterval(tick), { once: true });
+  });
+}
+
+function abortOf(signal: AbortSignal | undefined): Promise<Ending> {
+  return new Promise((resolve) => {
+    if (!signal) return;
+    if (signal.aborted) resolve({ kind: 'interrupted' });
+    signal.addEventListener('abort', () => resolve({ kind: 'interrupted' }), { once: true });
+  });
+}
+
+function sectionOf(log: LineLog, from: number, seq: number): { lines: string[]; ended: boolean } | undefined {
+  return sectionsBySeq(log.slice(from), MARKERS).get(seq);
+}
+
+const splatsIn = (lines: string[]): Splat[] => parseSplats(lines, { boundary: MARKERS.any });
+
+export async function observe(m: Machine, seq: number, r: ResolvedStep, o: ObserveOptions): Promise<Observation> {
+  const t = o.timeouts;
+  const request = formatRequest(seq, r.action);
+  const kmsgFrom = m.kmsg.length;
+  const consoleFrom = m.console.length;
+  const base = { request, facts: {}, splats: [] as Splat[], dmesg: [] as string[], crashed: false, lost: false };
+  const before = o.withMeminfo ? await m.meminfo(t.stepMs) : undefined;
+  const t0 = Date.now();
+  const stop = new AbortController();
+  let ending: Ending;
+  try {
+    ending = await Promise.race([
+      m.request(request, t.stepMs).then(
+        (response): Ending => ({ kind: 'response', response }),
+        (e): Ending => {
+          if (e instanceof ProbeLost) return { kind: 'lost' };
+          if (e instanceof KharnessError && e.code === 'TIMEOUT') return { kind: 'timeout' };
+          throw e;
+        },
+      ),
+      silenceWatch(m, t.silenceMs, stop.signal),
+      abortOf(o.signal),
+    ]);
+  } finally {
+    stop.abort();
+  }
+  const ms = Date.now() - t0;
+  if (ending.kind === 'interrupted') throw new InterruptedError();
+
+  if (ending.kind === 'response') {
+    const resp = ending.response;
+    const meminfoDelta = before !== undefined ? meminfoBytes(before, await m.meminfo(t.stepMs)) : undefined;
+    // All the kernel printed for this request has arrived once its end marker has.
+    const found = await m.kmsg.waitFor(new RegExp(`${MARKERS.end.source.replace('(\\d+)', String(seq))}\\b`), kmsgFrom, MARKER_MS);
+    const section = sectionOf(m.kmsg, kmsgFrom, seq);
+    const dmesg = section?.lines ?? [];
+    const obs = { ...base, facts: resp.facts, splats: splatsIn(dmesg), dmesg, ms, meminfoDelta };
+    if (found === undefined) return { ...obs, error: `the kernel log never showed the end of request ${seq} (the log is cut short)` };
+    if (resp.status === 'error') return { ...obs, error: `probe error ${resp.errno}: ${resp.msg}` };
+    return obs;
+  }
+
+  // The machine is lost. Read why from the console, which outlives ssh.
+  const exit = ending.kind === 'lost' ? await m.waitExit(t.crashMs) : undefined;
+  const section = sectionOf(m.console, consoleFrom, seq);
+  const consoleLines = section?.lines ?? m.console.slice(consoleFrom);
+  const splats = splatsIn(consoleLines);
+  const details = `console:\n${tail(m.console.slice(Math.max(0, m.console.length - 30)).join('\n'), 30)}`;
+  const lost = { ...base, lost: true, splats, dmesg: consoleLines.slice(0, 200), ms, details };
+  await m.close();
+  if (ending.kind === 'timeout') return { ...lost, error: `step timed out after ${seconds(t.stepMs)} s` };
+  if (ending.kind === 'silent') return { ...lost, error: `console silent for ${seconds(t.silenceMs)} s: the guest printed nothing and did not answer` };
+  if (exit?.killedBy) return { ...lost, error: `${exit.description} (from outside the harness)` };
+  // The kernel's own account of its death, or QEMU gone by itself: the guest died in this step.
+  if (exit || splats.length) return { ...lost, crashed: true };
+  return { ...lost, error: 'the ssh connection to the guest dropped during the step, and the console shows no kernel report' };
+}

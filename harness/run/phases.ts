@@ -1,0 +1,184 @@
+/**
+ * The phases of one target, in order: prepare (build or fetch the kernel and
+ * the probe), requirements (what the built kernel can run), scenarios (each
+ * on a machine from the lease). Each phase returns its own status and turns
+ * the errors it meets into it, where their meaning is known: a failed `make`
+ * is a build failure, a failed `apt-get` an infrastructure failure, a boot
+ * that never reaches its marker a boot failure, anything else a bug.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { diffMeminfo, type Meminfo, parseMeminfo } from '../analysis/meminfo.ts';
+import { InterruptedError, KharnessError } from '../errors.ts';
+import { sizeConstants } from '../probe/vocabulary.ts';
+import { needsMeminfo } from '../scenario/expect.ts';
+import { judge } from '../scenario/judge.ts';
+import { type TargetFacts, unmetReason } from '../scenario/requires.ts';
+import { type ResolvedStep, resolveStep } from '../scenario/resolve.ts';
+import type { Scenario } from '../scenario/types.ts';
+import type { Log } from '../util/log.ts';
+import type { MachineLease } from './lease.ts';
+import type { Machine, MachineFactory, MachineSettings } from './machine.ts';
+import { observe } from './observe.ts';
+import { allSteps, type TargetRecorder } from './recorder.ts';
+import type { TargetStatus } from './results.ts';
+
+/** What the prepare phase hands on: the kernel's identity and config, and how to boot it. */
+export interface Prepared {
+  key: string;
+  release: string;
+  /** The kernel's .config, parsed: requirements are checked against it. */
+  config: Map<string, string>;
+  boot: MachineFactory;
+}
+
+export interface PrepareContext {
+  arch: string;
+  kernel: string;
+  /** The target's directory for logs. */
+  dir: string;
+  settings: MachineSettings;
+  log: Log;
+  makeJobs?: number;
+  /** Serialises kernel builds across targets. */
+  buildSlot: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** Records how long a part of the preparation took. */
+  phase(name: string, ms: number, detail?: Record<string, unknown>): void;
+}
+
+export type Prepare = (c: PrepareContext) => Promise<Prepared>;
+
+export type PhaseEnd = { status: TargetStatus; error?: unknown };
+
+const isCode = (e: unknown, ...codes: string[]) => e instanceof KharnessError && codes.includes(e.code);
+
+/** Build phase: only the build itself is a build failure; the host's tools failing is infrastructure. */
+export function prepareFailure(e: unknown): TargetStatus {
+  if (isCode(e, 'INTERRUPTED')) return 'interrupted';
+  if (isCode(e, 'BUILD')) return 'build-failure';
+  return e instanceof KharnessError ? 'infra-failure' : 'internal-error';
+}
+
+/** Machine phase: the guest not coming up (marker, ssh, module, constants) is a boot failure. */
+export function bootFailure(e: unknown): TargetStatus {
+  if (isCode(e, 'INTERRUPTED')) return 'interrupted';
+  if (isCode(e, 'BOOT', 'TIMEOUT', 'GUEST', 'PROBE')) return 'boot-failure';
+  return e instanceof KharnessError ? 'infra-failure' : 'internal-error';
+}
+
+/** Scenarios that keep the VM alive first; each crash-expecting one after, on its own VM. */
+export function orderScenarios(scenarios: readonly Scenario[]): Scenario[] {
+  return [...scenarios.filter((s) => !s.expectsCrash), ...scenarios.filter((s) => s.expectsCrash)];
+}
+
+/** Requirements phase: scenarios whose requirements the built kernel meets; the others are recorded as skipped. */
+export function requirementsPhase(scenarios: readonly Scenario[], facts: TargetFacts, rec: TargetRecorder): Scenario[] {
+  return scenarios.filter((s) => {
+    const why = unmetReason(s.requires, facts);
+    if (why) rec.notRun(allSteps([s]), 'skip', why);
+    return !why;
+  });
+}
+
+export interface ScenarioContext {
+  rec: TargetRecorder;
+  lease: MachineLease;
+  facts: TargetFacts;
+  settings: MachineSettings;
+  /** Where meminfo snapshots go. */
+  dir: string;
+  signal?: AbortSignal;
+  /** The request counter: unique per target, so each request's kernel-log section is its own. */
+  seq: number;
+}
+
+/** Scenarios phase: every scenario on a machine from the lease; ends the target's run of steps. */
+export async function scenariosPhase(c: ScenarioContext, scenarios: readonly Scenario[]): Promise<PhaseEnd> {
+  const ordered = orderScenarios(scenarios);
+  for (const [i, s] of ordered.entries()) {
+    if (c.signal?.aborted) {
+      c.rec.notRun(allSteps(ordered.slice(i)), 'skip', 'not run: interrupted');
+      return { status: 'interrupted', error: new InterruptedError() };
+    }
+    let m: Machine;
+    try {
+      m = await c.lease.acquire(s.expectsCrash);
+    } catch (e) {
+      const status = c.signal?.aborted ? 'interrupted' : bootFailure(e);
+      c.rec.notRun(allSteps(ordered.slice(i)), status === 'interrupted' ? 'skip' : 'error', `not run: ${status === 'interrupted' ? 'interrupted' : `boot failed: ${(e as Error).message}`}`);
+      return { status, error: e };
+    }
+    c.rec.status('running', `scenario ${i + 1}/${ordered.length}: ${s.name}`);
+    const end = await runScenario(c, s, m);
+    if (end === 'interrupted') {
+      c.rec.notRun(allSteps(ordered.slice(i + 1)), 'skip', 'not run: interrupted');
+      return { status: 'interrupted', error: new InterruptedError() };
+    }
+    if (end === 'lost') await c.lease.discard();
+  }
+  return { status: 'ok' };
+}
+
+async function snapshot(c: ScenarioContext, m: Machine, s: Scenario, when: string): Promise<Meminfo | undefined> {
+  const text = await m.meminfo(c.settings.timeouts.stepMs).catch(() => undefined);
+  if (text === undefined) return undefined;
+  // Kept beside the console logs, as the guest printed it.
+  await mkdir(c.dir, { recursive: true });
+  await writeFile(join(c.dir, `meminfo-${s.name}-${when}.txt`), text).catch(() => undefined);
+  return parseMeminfo(text);
+}
+
+/** One scenario's steps on one machine; every step gets a record. */
+async function runScenario(c: ScenarioContext, s: Scenario, m: Machine): Promise<'ok' | 'lost' | 'interrupted'> {
+  const constants = sizeConstants(m.info.constants);
+  const before = await snapshot(c, m, s, 'before');
+  for (const [i, step] of s.steps.entries()) {
+    const why = unmetReason(step.requires, c.facts);
+    if (why) {
+      c.rec.step(s, step, { status: 'skip', reason: why });
+      continue;
+    }
+    let instances: ResolvedStep[];
+    try {
+      instances = resolveStep(step, constants);
+    } catch (e) {
+      // A size the guest cannot give a meaning (a constant it did not report, a negative result).
+      c.rec.step(s, step, { status: 'error', reason: `cannot resolve the step: ${(e as Error).message}` });
+      continue;
+    }
+    for (const [j, inst] of instances.entries()) {
+      let obs;
+      try {
+        obs = await observe(m, ++c.seq, inst, { timeouts: c.settings.timeouts, withMeminfo: needsMeminfo(step.expect), signal: c.signal });
+      } catch (e) {
+        if (!(e instanceof InterruptedError)) throw e;
+        const rest = [...instances.slice(j).map((x) => ({ s, step, name: x.name })), ...s.steps.slice(i + 1).map((x) => ({ s, step: x }))];
+        c.rec.notRun(rest, 'skip', 'not run: interrupted');
+        return 'interrupted';
+      }
+      const verdict = judge(step, inst, obs, constants);
+      c.rec.step(s, step, {
+        name: inst.name,
+        boot: m.info.boot,
+        ...verdict,
+        request: obs.request,
+        facts: obs.facts,
+        splats: obs.splats,
+        dmesg: obs.dmesg,
+        ms: obs.ms,
+        meminfoDelta: obs.meminfoDelta,
+        details: obs.error ? obs.details : undefined,
+      });
+      if (obs.lost) {
+        const why = obs.crashed ? `the guest died in step "${inst.name}"` : `${obs.error} in step "${inst.name}"`;
+        const rest = [...instances.slice(j + 1).map((x) => ({ s, step, name: x.name })), ...s.steps.slice(i + 1).map((x) => ({ s, step: x }))];
+        c.rec.notRun(rest, 'skip', `not run: ${why}`);
+        c.rec.scenarioEnd({ scenario: s.name });
+        return 'lost';
+      }
+    }
+  }
+  const after = await snapshot(c, m, s, 'after');
+  c.rec.scenarioEnd({ scenario: s.name, meminfoBefore: before, meminfoAfter: after, meminfoDelta: before && after ? diffMeminfo(before, after) : undefined });
+  return 'ok';
+}

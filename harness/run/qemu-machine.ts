@@ -1,0 +1,150 @@
+/**
+ * The real Machine: QEMU started from the arch table, readiness from the
+ * console marker, one ssh connection, the probe module loaded over it. Each
+ * phase of the boot has its own timeout, and a timeout names its phase.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { file as tmpFile } from 'tmp-promise';
+import { archSpec } from '../arch/arches.ts';
+import { KharnessError, PhaseTimeoutError } from '../errors.ts';
+import { chooseAccel, probeAccelFacts } from '../guest/accel.ts';
+import { generateRunKeys } from '../guest/keys.ts';
+import { describeExit, freePort, hostTscKhz, Vm } from '../guest/qemu.ts';
+import { guestBase, runArchive } from '../guest/rootfs.ts';
+import { GuestSession } from '../guest/ssh.ts';
+import type { KernelBuild } from '../kernel/build.ts';
+import type { ModuleBuild } from '../module/build.ts';
+import { ProbeClient } from '../probe/client.ts';
+import type { Log } from '../util/log.ts';
+import type { BootInfo, Machine, MachineExit, MachineSettings } from './machine.ts';
+
+export interface QemuMachineOptions {
+  kernel: KernelBuild;
+  module: ModuleBuild;
+  /** The target's directory: console and kernel logs are kept there. */
+  dir: string;
+  settings: MachineSettings;
+  log: Log;
+}
+
+const BOOT_HINT = 'Raise --boot-timeout if the host is busy (under TCG an x86_64 guest is ready in about 2-3 s, arm64 in 1-2 s); the console log above shows how far it got.';
+
+async function startVm(o: QemuMachineOptions, boot: number, initrd: string, accel: 'kvm' | 'tcg'): Promise<Vm> {
+  const arch = archSpec(o.kernel.arch);
+  const cpuinfo = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
+  for (let attempt = 0; ; attempt++) {
+    const vm = new Vm({
+      arch,
+      kernel: o.kernel.image,
+      initrd,
+      accel,
+      memoryMb: Math.max(o.settings.memoryMb, o.kernel.memoryMb ?? 0),
+      smp: o.settings.smp,
+      sshPort: await freePort(),
+      consoleLog: join(o.dir, `console-${boot}.log`),
+      hostTscKhz: hostTscKhz(cpuinfo),
+    });
+    vm.start();
+    try {
+      await vm.waitForLine(/KHARNESS-READY|KHARNESS-FAILED/, o.settings.timeouts.bootMs, 'boot to console marker', BOOT_HINT);
+      return vm;
+    } catch (e) {
+      await vm.kill();
+      // Another process took the port between freePort() and QEMU's bind: try a new one.
+      const portLost = vm.console.slice(0).some((l) => /Could not set up host forwarding rule/.test(l));
+      if (attempt < 2 && portLost) continue;
+      throw e;
+    }
+  }
+}
+
+export async function bootQemuMachine(o: QemuMachineOptions, boot: number): Promise<Machine> {
+  const t = o.settings.timeouts;
+  const arch = archSpec(o.kernel.arch);
+  const base = await guestBase(arch, o.log);
+  const keys = generateRunKeys();
+  // The initrd holds this run's keys and is only read at QEMU start: a temp file, not an artifact.
+  const initrdFile = await tmpFile({ prefix: 'kharness-initrd-', postfix: '.cpio.gz' });
+  const modules = await Promise.all(
+    (o.kernel.guestModules ?? []).map(async (p, i) => ({ name: `${String(i).padStart(2, '0')}-${basename(p)}`, data: await readFile(p) })),
+  );
+  await writeFile(initrdFile.path, Buffer.concat([await readFile(base.initramfs), runArchive(keys.hostKeyDropbear, keys.clientPublic, modules)]));
+  const accel = chooseAccel(probeAccelFacts(arch), o.settings.accel);
+  let vm: Vm | undefined;
+  let session: GuestSession | undefined;
+  try {
+    vm = await startVm(o, boot, initrdFile.path, accel.accel);
+    if (vm.console.slice(0).some((l) => l.startsWith('KHARNESS-FAILED'))) {
+      throw new KharnessError('BOOT', 'the guest booted but sshd did not start', `Console log: ${vm.config.consoleLog}`);
+    }
+    const bootMs = Date.now() - vm.startedAt;
+    session = await GuestSession.connect(vm.config.sshPort, keys.clientPrivate, keys.hostKeyBlob, t.sshMs);
+    const sshMs = Date.now() - vm.startedAt;
+    const s = session;
+    const probe = await bounded(t.loadMs, 'loading the probe module', async () => {
+      await s.upload(`/tmp/${o.module.name}.ko`, await readFile(o.module.ko));
+      await s.run(`insmod /tmp/${o.module.name}.ko`, { timeoutMs: t.loadMs });
+      return ProbeClient.open(s);
+    });
+    const c = await probe.request('cmd=constants', t.loadMs);
+    if (c.status !== 'ok') throw new KharnessError('PROBE', `the probe refused its constants request: ${c.msg}`);
+    // Timing facts are only as good as the clock: jiffies ticks in milliseconds.
+    const cs = (await s.exec('cat /sys/devices/system/clocksource/clocksource0/current_clocksource', { timeoutMs: t.loadMs })).stdout.trim();
+    c.facts.CLOCKSOURCE = cs || 'unknown';
+    if (/jiffies/.test(cs)) o.log.warn(`the guest runs on the ${cs} clocksource: timing facts have millisecond resolution`);
+    const info: BootInfo = { boot, consoleLog: vm.config.consoleLog, accel: accel.reason, bootMs, sshMs, constants: c.facts };
+    return qemuMachine(vm, s, probe, info);
+  } catch (e) {
+    session?.close();
+    await vm?.kill();
+    throw e;
+  } finally {
+    await initrdFile.cleanup();
+  }
+}
+
+/** Runs fn, failing with a timeout that names the phase if it takes longer than ms. */
+async function bounded<T>(ms: number, phase: string, fn: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new PhaseTimeoutError(phase, ms)), ms);
+  });
+  try {
+    return await Promise.race([fn(), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function qemuMachine(vm: Vm, session: GuestSession, probe: ProbeClient, info: BootInfo): Machine {
+  const exitOf = (): MachineExit | undefined => {
+    const e = vm.exit;
+    if (!e) return undefined;
+    return { description: describeExit(e), killedBy: !e.byHarness && e.signal ? e.signal : undefined };
+  };
+  let closed = false;
+  return {
+    info,
+    console: vm.console,
+    kmsg: probe.kmsg,
+    request: (line, ms) => probe.request(line, ms),
+    meminfo: (ms) => session.run('cat /proc/meminfo', { timeoutMs: ms }),
+    ping: async (ms) => (await session.exec('true', { timeoutMs: ms }).catch(() => undefined))?.code === 0,
+    waitExit: async (ms) => ((await vm.waitExit(ms)) ? exitOf() : undefined),
+    async close() {
+      if (closed) return;
+      closed = true;
+      // Everything the kernel logged, as /dev/kmsg gave it, beside the console log.
+      const dmesg = info.consoleLog.replace(/console-(\d+)\.log$/, 'dmesg-$1.log');
+      await writeFile(dmesg, `${probe.kmsg.slice(0).join('\n')}\n`).catch(() => undefined);
+      try {
+        probe.close();
+        session.close();
+      } finally {
+        await vm.kill();
+      }
+    },
+  };
+}
