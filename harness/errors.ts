@@ -72,9 +72,9 @@ export class InterruptedError extends KharnessError {
   }
 }
 
-/** "1.5", "20": seconds for messages, without a trailing .0. */
+/** "0.15", "1.5", "20": seconds for messages, to the hundredth, without trailing zeros. */
 export function seconds(ms: number): string {
-  return String(Number((ms / 1000).toFixed(1)));
+  return String(Math.round(ms / 10) / 100);
 }
 
 export function tail(text: string, lines = 20): string {

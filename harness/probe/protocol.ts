@@ -105,3 +105,8 @@ export const MARKERS = {
   /** Any marker line: a kernel report never runs across one. */
   any: /^kalloc_probe: (?:begin|end) seq=/,
 } as const;
+
+/** Matches request seq's end marker anywhere in a log line (timestamps come first). */
+export function endMarker(seq: number): RegExp {
+  return new RegExp(`kalloc_probe: end seq=${seq}\\b`);
+}

@@ -18,7 +18,7 @@ import { diffMeminfo, parseMeminfo } from '../analysis/meminfo.ts';
 import { parseSplats, sectionsBySeq, type Splat } from '../analysis/splats.ts';
 import { InterruptedError, KharnessError, seconds, tail } from '../errors.ts';
 import { ProbeLost } from '../probe/client.ts';
-import { formatRequest, MARKERS, type Response } from '../probe/protocol.ts';
+import { endMarker, formatRequest, MARKERS, type Response } from '../probe/protocol.ts';
 import type { Observed } from '../scenario/judge.ts';
 import type { ResolvedStep } from '../scenario/resolve.ts';
 import type { LineLog } from '../util/lines.ts';
@@ -129,7 +129,7 @@ export async function observe(m: Machine, seq: number, r: ResolvedStep, o: Obser
     const resp = ending.response;
     const meminfoDelta = before !== undefined ? meminfoBytes(before, await m.meminfo(t.stepMs)) : undefined;
     // All the kernel printed for this request has arrived once its end marker has.
-    const found = await m.kmsg.waitFor(new RegExp(`${MARKERS.end.source.replace('(\\d+)', String(seq))}\\b`), kmsgFrom, MARKER_MS);
+    const found = await m.kmsg.waitFor(endMarker(seq), kmsgFrom, Math.min(MARKER_MS, t.stepMs));
     const section = sectionOf(m.kmsg, kmsgFrom, seq);
     const dmesg = section?.lines ?? [];
     const obs = { ...base, facts: resp.facts, splats: splatsIn(dmesg), dmesg, ms, meminfoDelta };

@@ -206,7 +206,7 @@ function matchers(at: Located, path: Path, raw: Record<string, unknown>): Record
     if (typeof m === 'object') {
       for (const [op, val] of Object.entries(m)) if (typeof val === 'string') size(at, [...path, k, op], val, STEP_VARS);
     }
-    out[k] = { matcher: m, pos: at.pos([...path, k]) };
+    out[k] = { matcher: m, pos: at.pos(path, k) };
   }
   return out;
 }
@@ -224,9 +224,9 @@ function expectBlock(at: Located, path: Path, raw: Record<string, unknown>): Gua
       }
     } else if (k === 'dmesg') {
       const d = v as { has?: (SplatKind | SplatPattern)[]; none?: (SplatKind | SplatPattern)[] };
-      out.dmesg = { has: d.has?.map(pattern), none: d.none?.map(pattern), pos: at.pos([...path, k]) };
+      out.dmesg = { has: d.has?.map(pattern), none: d.none?.map(pattern), pos: at.pos(path, k) };
     } else if (k === 'crash') {
-      out.crash = { ...pattern(v as SplatKind | SplatPattern), pos: at.pos([...path, k]) };
+      out.crash = { ...pattern(v as SplatKind | SplatPattern), pos: at.pos(path, k) };
     } else if (k === 'meminfo') {
       out.meminfo = matchers(at, [...path, k], v as Record<string, unknown>);
     } else {

@@ -80,7 +80,7 @@ describe('guarded expectations', () => {
     const slower = { alloc_ns_median: 3000, vs_alloc_ns_median: 2675 };
     const env2 = stepEnv(C, 64, slower);
     expect(evaluate(activeExpect(s.steps[1]!.expect, env2), { facts: slower, splats: [], crashed: false }, env2)).toEqual([
-      { what: 'alloc_ns_median', expected: '< 2675', observed: '3000', pos: { file: 't.yaml', line: 17, column: 15 } },
+      { what: 'alloc_ns_median', expected: '< 2675', observed: '3000', pos: { file: 't.yaml', line: 15, column: 15 } },
     ]);
   });
 
