@@ -1,36 +1,88 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, resolve, dirname } from 'node:path';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../harness/paths.ts';
 
 /**
- * The pure core (scenario/, analysis/, probe/protocol.ts) must not reach an
- * effect: no node:fs, child_process, net, no guest/kernel/module code.
- * scenario/load.ts is the one file allowed to read a file, in one function.
+ * What each part of harness/ may import, in the spirit of Playwright's
+ * DEPS.list. The floors, top to bottom:
+ *   cli → bisect, report → run → guest, kernel, module → scenario → probe →
+ *   analysis, arch, cache, util → errors, paths.
+ * A new import that runs back up (or a new folder) fails here until the table
+ * says it may.
  */
-const PURE = ['harness/scenario', 'harness/analysis', 'harness/probe/protocol.ts'];
-const ALLOWED_EFFECTS: Record<string, string[]> = { 'harness/scenario/load.ts': ['node:fs/promises'] };
-const FORBIDDEN = [/^node:(fs|child_process|net|os)/, /^(execa|ssh2|tmp-promise)$/, /\/(guest|kernel|module|run|cli)\//, /probe\/client/];
+const DEPS: Record<string, string[]> = {
+  errors: [],
+  paths: [],
+  util: ['errors'],
+  analysis: [],
+  arch: ['errors'],
+  cache: [],
+  probe: ['errors', 'util'],
+  scenario: ['analysis', 'errors', 'probe'],
+  kernel: ['analysis', 'arch', 'cache', 'errors', 'paths', 'util'],
+  module: ['arch', 'cache', 'kernel', 'paths', 'util'],
+  guest: ['arch', 'cache', 'errors', 'paths', 'util'],
+  run: ['analysis', 'arch', 'errors', 'guest', 'kernel', 'module', 'probe', 'scenario', 'util'],
+  report: ['analysis', 'errors', 'probe', 'run', 'scenario', 'util'],
+  bisect: ['errors', 'run', 'scenario', 'util'],
+  cli: ['arch', 'bisect', 'cache', 'errors', 'guest', 'kernel', 'module', 'paths', 'probe', 'report', 'run', 'scenario', 'util'],
+};
 
-function files(p: string): string[] {
-  const full = join(PROJECT_ROOT, p);
-  if (full.endsWith('.ts')) return [p];
-  return readdirSync(full).filter((f) => f.endsWith('.ts')).map((f) => `${p}/${f}`);
+/** The pure core: no processes, files, network or clocks of its own. */
+const PURE = ['analysis', 'scenario', 'probe/protocol.ts', 'probe/vocabulary.ts', 'run/plan.ts', 'run/merge.ts'];
+const ALLOWED_EFFECTS: Record<string, string[]> = { 'scenario/load.ts': ['node:fs/promises'] };
+const EFFECTS = /^(node:(fs|fs\/promises|child_process|net|os)|execa|ssh2|tmp-promise)$/;
+
+const HARNESS = join(PROJECT_ROOT, 'harness');
+
+function tsFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((f) => {
+    const p = join(dir, f);
+    if (statSync(p).isDirectory()) return tsFiles(p);
+    return f.endsWith('.ts') ? [relative(HARNESS, p)] : [];
+  });
 }
 
 function imports(file: string): string[] {
-  const src = readFileSync(join(PROJECT_ROOT, file), 'utf8');
-  return [...src.matchAll(/^import[^'"]*['"]([^'"]+)['"]/gm)].map((m) => m[1]!);
+  const src = readFileSync(join(HARNESS, file), 'utf8');
+  return [...src.matchAll(/^(?:import|export)[^'"]*from\s+['"]([^'"]+)['"]/gm)].map((m) => m[1]!);
 }
 
-describe('dependency boundaries', () => {
+/** "run/target.ts" → "run"; "errors.ts" → "errors". */
+const unit = (file: string) => (file.includes('/') ? file.split('/')[0]! : file.replace(/\.ts$/, ''));
+
+const edges = tsFiles(HARNESS).flatMap((f) =>
+  imports(f)
+    .filter((i) => i.startsWith('.'))
+    .map((i) => ({ from: f, to: relative(HARNESS, resolve(dirname(join(HARNESS, f)), i)), spec: i })),
+);
+
+describe('dependency table', () => {
+  it('covers every folder and file of harness/', () => {
+    expect([...new Set(tsFiles(HARNESS).map(unit))].sort()).toEqual(Object.keys(DEPS).sort());
+  });
+
+  it('has no import that the table does not allow', () => {
+    const bad = edges.filter((e) => unit(e.from) !== unit(e.to) && !DEPS[unit(e.from)]!.includes(unit(e.to)));
+    expect(bad.map((e) => `${e.from} imports ${e.spec}`)).toEqual([]);
+  });
+
+  it('is itself a stack: no two parts import each other, directly or around a circle', () => {
+    const seen = new Set<string>();
+    const visit = (u: string, path: string[]): void => {
+      expect(path, `circle: ${[...path, u].join(' → ')}`).not.toContain(u);
+      if (seen.has(u)) return;
+      for (const d of DEPS[u]!) visit(d, [...path, u]);
+      seen.add(u);
+    };
+    for (const u of Object.keys(DEPS)) visit(u, []);
+  });
+
   it('keeps the pure core free of effects', () => {
-    for (const f of PURE.flatMap(files)) {
-      for (const i of imports(f)) {
-        if (ALLOWED_EFFECTS[f]?.includes(i)) continue;
-        const target = i.startsWith('.') ? resolve(dirname(join(PROJECT_ROOT, f)), i).slice(PROJECT_ROOT.length) : i;
-        for (const re of FORBIDDEN) expect(re.test(target), `${f} imports ${i}`).toBe(false);
-      }
-    }
+    const pure = tsFiles(HARNESS).filter((f) => PURE.some((p) => f === p || f.startsWith(`${p}/`)));
+    expect(pure.length).toBeGreaterThan(10);
+    const bad = pure.flatMap((f) => imports(f).filter((i) => EFFECTS.test(i) && !ALLOWED_EFFECTS[f]?.includes(i)).map((i) => `${f} imports ${i}`));
+    expect(bad).toEqual([]);
   });
 });
