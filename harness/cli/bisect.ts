@@ -8,6 +8,7 @@ import { consoleLog } from '../util/log.ts';
 import { formatDuration } from '../util/proc.ts';
 import { list, MACHINE_OPTIONS, MACHINE_USAGE, parseMachineFlags, positiveInt } from './args.ts';
 import type { Command } from './command.ts';
+import { formatFailure } from '../report/failure.ts';
 
 const short = (c: Candidate) => (/^[0-9a-f]{40}$/.test(c.id) ? c.id.slice(0, 12) : c.id);
 
@@ -86,7 +87,7 @@ export const bisectCommand: Command = {
       const bad = result.firstBad!;
       const t = state.tested[bad.id]!;
       process.stdout.write(`\nfirst bad: ${bad.id} ${bad.subject}\n`);
-      for (const f of t.failure?.failures ?? []) process.stdout.write(`  ${t.failure!.step}: ${f.what}: expected ${f.expected}, observed ${f.observed}\n`);
+      for (const f of t.failure?.failures ?? []) process.stdout.write(`  ${t.failure!.step}: ${formatFailure(f)}\n`);
       if (t.failure?.dmesg.length) process.stdout.write(`  kernel log:\n${t.failure.dmesg.slice(0, 20).map((l) => `    ${l}`).join('\n')}\n`);
       process.stdout.write(`  evidence: ${t.runDirs.join(', ')}\n`);
     } else {

@@ -11,6 +11,7 @@ import { loadScenarioFile } from '../scenario/load.ts';
 import { SCENARIOS_DIR } from '../paths.ts';
 import { consoleLog } from '../util/log.ts';
 import { isCI, useColor } from '../util/tty.ts';
+import { githubReporter } from '../report/github.ts';
 import { liveFooter } from '../report/live.ts';
 import type { ResultRecord } from '../run/results.ts';
 import { list, MACHINE_OPTIONS, MACHINE_USAGE, parseMachineFlags, positiveInt } from './args.ts';
@@ -78,6 +79,8 @@ export const runCommand: Command = {
       reporters: [
         ...(live ? [(r: ResultRecord) => live.onRecord(r)] : []),
         ...(reporters.includes('default') ? [consoleReporter({ color, write: out })] : []),
+        // On GitHub Actions each failed expectation is also an annotation on its YAML line.
+        ...(process.env.GITHUB_ACTIONS === 'true' ? [githubReporter((s) => process.stdout.write(s))] : []),
       ],
       settings,
       parallelTargets: v.jobs ? positiveInt(v.jobs, '--jobs') : defaultParallelTargets(cpus().length, freemem() / 2 ** 20, settings.memoryMb),

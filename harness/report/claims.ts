@@ -9,6 +9,7 @@
  */
 import type { ResultRecord, StepRecord } from '../run/results.ts';
 import { CLAIMS } from '../scenario/claims.ts';
+import { formatFailure } from './failure.ts';
 
 export type Verdict = 'holds' | 'fails' | 'depends' | 'inconclusive' | 'untested';
 
@@ -45,7 +46,7 @@ function scenarioVerdict(steps: StepRecord[], ifPasses: 'holds' | 'fails'): Evid
       scenario,
       verdict: 'inconclusive',
       steps: bad.map((s) => s.name),
-      note: bad.map((s) => s.failures.map((f) => `${f.what}: expected ${f.expected}, observed ${f.observed}`).join('; ') || s.reason || s.status).join(' | '),
+      note: bad.map((s) => s.failures.map((f) => formatFailure(f)).join('; ') || s.reason || s.status).join(' | '),
     };
   }
   const ran = steps.filter((s) => s.status === 'pass' || s.status === 'expected-crash');

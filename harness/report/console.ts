@@ -2,6 +2,7 @@
 import type { ResultRecord, StepRecord } from '../run/results.ts';
 import { claimsTable } from './claims.ts';
 import { compareTargets, renderCompareText } from './compare.ts';
+import { formatFailure, where } from './failure.ts';
 
 export interface ConsoleReporterOptions {
   color: boolean;
@@ -45,7 +46,7 @@ export function consoleReporter(o: ConsoleReporterOptions): (r: ResultRecord) =>
         }
         const extra = r.status === 'expected-crash' ? ' (expected crash)' : r.reason && r.status !== 'fail' ? dim(` — ${r.reason}`) : '';
         o.write(`    ${mark[r.status]} ${r.name}${extra} ${dim(`${r.ms} ms`)}\n`);
-        for (const f of r.failures) o.write(`        ${f.what}: expected ${f.expected}, observed ${red(f.observed)}\n`);
+        for (const f of r.failures) o.write(`        ${where(f) ? `${dim(where(f))} ` : ''}${f.what}: expected ${f.expected}, observed ${red(f.observed)}\n`);
         if (r.status === 'fail' || r.status === 'error') failed.push(r);
         break;
       }
@@ -76,7 +77,8 @@ export function consoleReporter(o: ConsoleReporterOptions): (r: ResultRecord) =>
           o.write(`\n${red(f.status.toUpperCase())} ${f.target.arch}/${f.target.kernel} › ${f.scenario} › ${f.name}\n`);
           if (f.request) o.write(dim(`  request: ${f.request}\n`));
           if (f.reason) o.write(`  ${f.reason}\n`);
-          for (const x of f.failures) o.write(`  ${x.what}: expected ${x.expected}, observed ${x.observed}\n`);
+          if (f.details) o.write(dim(`${f.details.split('\n').map((l) => `    | ${l}`).join('\n')}\n`));
+          for (const x of f.failures) o.write(`  ${formatFailure(x)}\n`);
           for (const s of f.splats.slice(0, 3)) o.write(dim(`  ${s.lines.slice(0, 6).join('\n  ')}\n`));
         }
         break;

@@ -8,6 +8,7 @@
  */
 import type { ResultRecord, StepRecord } from '../run/results.ts';
 import { targetLabel } from './claims.ts';
+import { displayPath, formatFailure } from './failure.ts';
 
 export function xmlEscape(s: string): string {
   return s
@@ -33,13 +34,14 @@ function testcase(s: StepRecord, seen: Set<string>): string {
   for (let i = 2; seen.has(`${classname}\u0000${name}`); i++) name = `${s.name} (${i})`;
   seen.add(`${classname}\u0000${name}`);
   const body: string[] = [];
-  const message = s.failures.map((f) => `${f.what}: expected ${f.expected}, observed ${f.observed}`).join('; ');
+  const message = s.failures.map(formatFailure).join('; ');
   if (s.status === 'fail') body.push(`<failure ${attr({ message: message || s.reason || 'failed', type: 'expectation' })}>${xmlEscape([s.request && `request: ${s.request}`, message].filter(Boolean).join('\n'))}</failure>`);
   if (s.status === 'error') body.push(`<error ${attr({ message: s.reason ?? 'error', type: 'error' })}/>`);
   if (s.status === 'skip') body.push(`<skipped ${attr({ message: s.reason ?? 'skipped' })}/>`);
   const out = [s.request && `request: ${s.request}`, s.status === 'expected-crash' ? 'expected crash' : '', ...s.dmesg].filter(Boolean).join('\n');
   if (out) body.push(`<system-out>${xmlEscape(out)}</system-out>`);
-  return `    <testcase ${attr({ classname, name, time: (s.ms / 1000).toFixed(3), file: s.scenarioFile })}${body.length ? `>\n      ${body.join('\n      ')}\n    </testcase>` : '/>'}`;
+  const line = s.failures.find((f) => f.pos)?.pos?.line ?? s.line;
+  return `    <testcase ${attr({ classname, name, time: (s.ms / 1000).toFixed(3), file: displayPath(s.scenarioFile), line })}${body.length ? `>\n      ${body.join('\n      ')}\n    </testcase>` : '/>'}`;
 }
 
 export function renderJUnit(records: readonly ResultRecord[]): string {

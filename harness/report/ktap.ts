@@ -6,12 +6,13 @@
  */
 import type { ResultRecord, StepRecord } from '../run/results.ts';
 import { targetLabel } from './claims.ts';
+import { formatFailure } from './failure.ts';
 
 const clean = (s: string) => s.replace(/[\r\n#]+/g, ' ').trim();
 
 function stepLine(s: StepRecord, n: number): string[] {
   const lines: string[] = [];
-  for (const f of s.failures) lines.push(`# ${clean(`${f.what}: expected ${f.expected}, observed ${f.observed}`)}`);
+  for (const f of s.failures) lines.push(`# ${clean(formatFailure(f))}`);
   if (s.status === 'expected-crash') lines.push(`# expected crash: ${clean(s.splats[0]?.title ?? 'the guest died')}`);
   const ok = s.status === 'pass' || s.status === 'expected-crash' || s.status === 'skip';
   const directive = s.status === 'skip' ? ` # SKIP ${clean(s.reason ?? '')}` : s.status === 'error' ? ` # ERROR ${clean(s.reason ?? '')}` : '';

@@ -66,6 +66,7 @@ export class TargetRecorder {
       claims: s.claims,
       step: step.index,
       name: step.name,
+      line: step.pos.line,
       facts: {},
       failures: [],
       splats: [],

@@ -43,6 +43,8 @@ export interface StepRecord {
   details?: string;
   /** Which boot of the target the step ran on (1, 2 after a reboot, …). */
   boot?: number;
+  /** The step's line in its scenario file. */
+  line?: number;
   request?: string;
   facts: Facts;
   failures: Failure[];

@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { consoleReporter } from '../../harness/report/console.ts';
 import { renderJUnit, xmlEscape } from '../../harness/report/junit.ts';
 import { renderKtap } from '../../harness/report/ktap.ts';
+import { formatFailure } from '../../harness/report/failure.ts';
+import { githubAnnotations } from '../../harness/report/github.ts';
 import { parseResults, type ResultRecord, type StepRecord } from '../../harness/run/results.ts';
 import { exitCode } from '../../harness/cli/exit.ts';
 import { runOutcome } from '../../harness/run/results.ts';
@@ -110,5 +112,42 @@ describe('KTAP', () => {
     const k = renderKtap(recorded);
     expect(k).toMatch(/# expected crash: kernel BUG at mm\/vmalloc\.c:\d+!\n {4}ok 2 vmalloc in hard IRQ kills the kernel/);
     expect(k.trimEnd().split('\n').pop()).toBe('ok 1 x86_64/6.1');
+  });
+});
+
+describe('failures point at the YAML', () => {
+  const failed: StepRecord = {
+    type: 'step',
+    target: { arch: 'x86_64', kernel: '6.1' },
+    scenario: 'vmalloc-contiguity',
+    scenarioFile: 'scenarios/vmalloc-contiguity.yaml',
+    claims: [],
+    step: 2,
+    name: 'vmalloc 16 MiB',
+    line: 15,
+    status: 'fail',
+    facts: { phys_runs: 3 },
+    failures: [{ what: 'phys_runs', expected: '1', observed: '3', pos: { file: 'scenarios/vmalloc-contiguity.yaml', line: 17, column: 9 } }],
+    splats: [],
+    dmesg: [],
+    ms: 5,
+    at: '',
+  };
+
+  it('in the terminal, as file:line:column: fact: expected, observed', () => {
+    expect(formatFailure(failed.failures[0]!)).toBe('scenarios/vmalloc-contiguity.yaml:17:9: phys_runs: expected 1, observed 3');
+  });
+
+  it('in JUnit, as the testcase file and line', () => {
+    expect(renderJUnit([{ type: 'target-begin', target: failed.target, at: '' }, failed])).toMatch(/<testcase [^>]*file="scenarios\/vmalloc-contiguity.yaml" line="17"/);
+  });
+
+  it('on GitHub Actions, as an error annotation on that line (with workflow-command escaping)', () => {
+    expect(githubAnnotations(failed)).toBe(
+      '::error file=scenarios/vmalloc-contiguity.yaml,line=17,col=9,title=x86_64/6.1 › vmalloc-contiguity › vmalloc 16 MiB::phys_runs: expected 1, observed 3\n',
+    );
+    const error = { ...failed, status: 'error' as const, failures: [], reason: 'step timed out after 5 s\nconsole: 100%' };
+    expect(githubAnnotations(error)).toBe('::error file=scenarios/vmalloc-contiguity.yaml,line=15,title=x86_64/6.1 › vmalloc-contiguity › vmalloc 16 MiB::step timed out after 5 s%0Aconsole: 100%25\n');
+    expect(githubAnnotations({ ...failed, status: 'pass', failures: [] })).toBe('');
   });
 });
