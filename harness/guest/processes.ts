@@ -25,10 +25,6 @@ export function killAll(): void {
   live.clear();
 }
 
-export function liveCount(): number {
-  return live.size;
-}
-
 function installHandlers(): void {
   if (installed) return;
   installed = true;

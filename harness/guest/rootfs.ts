@@ -75,7 +75,6 @@ async function walk(dir: string, base: string, out: CpioEntry[]): Promise<void> 
 export interface GuestBase {
   /** gzip'ed cpio with the userspace and /init; per-run files go in a second archive. */
   initramfs: string;
-  packages: string[];
 }
 
 /** The base initramfs for an arch, built once per package set. */
@@ -115,7 +114,7 @@ export async function guestBase(arch: ArchSpec, log: Log): Promise<GuestBase> {
     entries.push({ type: 'file', path: 'etc/shells', data: Buffer.from('/bin/sh\n') });
     const initramfs = join(dir, 'base.cpio.gz');
     await writeFile(initramfs, gzipSync(writeCpio(entries), { level: 6 }));
-    return { initramfs, packages: files };
+    return { initramfs };
   });
   return meta;
 }

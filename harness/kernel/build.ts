@@ -47,8 +47,6 @@ export interface KernelBuild {
   git?: { repo: string; commit: string };
   /** Prebuilt kernels: modules the guest must load at boot, in order (absolute .ko paths). */
   guestModules?: string[];
-  /** Prebuilt kernels build modules against headers with the kernel's own make variables. */
-  prebuilt?: boolean;
 }
 
 export interface BuildOptions {
@@ -147,7 +145,7 @@ export async function buildKernel(kernelName: string, archName: string, o: Build
         const u = await fetchPrebuilt(s, await resolveAbi(s), dir, o.log);
         return {
           key, kernel: k.name, arch: arch.name, buildMs: Date.now() - started, release: u.release, unmet: [],
-          srcDir: u.headers, buildDir: u.headers, image: u.image, configFile: u.config, guestModules: u.guestModules, prebuilt: true,
+          srcDir: u.headers, buildDir: u.headers, image: u.image, configFile: u.config, guestModules: u.guestModules,
         };
       }
       if (s.type === 'debian-source') {

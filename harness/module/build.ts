@@ -16,7 +16,6 @@ export interface ModuleBuild {
   key: string;
   name: string;
   ko: string;
-  kernelKey: string;
 }
 
 export async function buildModule(kernel: KernelBuild, log: Log, name = 'kalloc_probe'): Promise<ModuleBuild> {
@@ -40,7 +39,7 @@ export async function buildModule(kernel: KernelBuild, log: Log, name = 'kalloc_
     } else {
       await moduleMake();
     }
-    return { key, name, ko: join(dir, `${name}.ko`), kernelKey: kernel.key };
+    return { key, name, ko: join(dir, `${name}.ko`) };
   });
   if (!hit) log.info(`module ${name}: built for ${kernel.release}`);
   return meta;

@@ -54,7 +54,7 @@ describe('kmalloc-size-limits on 6.1 x86_64', () => {
 
   it('writes results as JSON lines with meminfo before and after, and leaves no QEMU behind', async () => {
     expect(records[0]!.type).toBe('run-begin');
-    expect(records[records.length - 1]).toMatchObject({ type: 'run-end', exitCode: 0 });
+    expect(records[records.length - 1]).toMatchObject({ type: 'run-end', outcome: 'passed' });
     const end = records.find((r) => r.type === 'scenario-end');
     expect(end?.type === 'scenario-end' && end.meminfoBefore?.MemTotal).toBeGreaterThan(0);
     expect(end?.type === 'scenario-end' && end.meminfoAfter?.MemFree).toBeGreaterThan(0);

@@ -3,7 +3,7 @@
  * a boot timeout, Ctrl-C and a SIGKILLed harness. Whatever happens, finished
  * results stay on disk and no QEMU survives.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
@@ -35,14 +35,16 @@ async function waitForOutput(p: ReturnType<typeof cli>, re: RegExp, timeoutMs: n
 }
 
 describe('failure behaviour', () => {
-  it('exits 1 on a failed expectation and says expected vs observed', async () => {
+  it('exits 1 on a failed expectation and says expected vs observed, at its line in the YAML', async () => {
     const dir = tempDir();
     const f = scenario(dir, `name: wrong-belief\nclaims: [kmalloc-128k-limit]\nsteps:\n  - name: the article's limit\n    alloc: { api: kmalloc, size: 128KiB + 1, gfp: GFP_KERNEL }\n    expect: { ok: false }\n`);
-    const r = await cli(['run', f, ...target, '--out', join(dir, 'out')]);
+    const r = await cli(['run', f, ...target, '--out', join(dir, 'out'), '--reporter', 'default,junit']);
     expect(r.exitCode, r.all).toBe(1);
-    expect(r.all).toMatch(/ok: expected false, observed true/);
+    // The expectation's own place: line 6, column 15 is the "ok" key of `expect: { ok: false }`.
+    expect(r.all).toContain(`${f}:6:15: ok: expected false, observed true`);
     const s = steps(results(join(dir, 'out')));
-    expect(s[0]).toMatchObject({ status: 'fail', failures: [{ what: 'ok', expected: 'false', observed: 'true' }] });
+    expect(s[0]).toMatchObject({ status: 'fail', failures: [{ what: 'ok', expected: 'false', observed: 'true', pos: { file: f, line: 6, column: 15 } }] });
+    expect(readFileSync(join(dir, 'out', 'junit.xml'), 'utf8')).toMatch(new RegExp(`<testcase [^>]*line="6"`));
     expect(await qemusUnder(dir)).toEqual([]);
   });
 
@@ -87,7 +89,7 @@ describe('failure behaviour', () => {
     expect(r.exitCode, r.all).toBe(130);
     const recs = results(join(dir, 'out'));
     expect(recs[0]!.type).toBe('run-begin');
-    expect(recs[recs.length - 1]).toMatchObject({ type: 'run-end', exitCode: 130 });
+    expect(recs[recs.length - 1]).toMatchObject({ type: 'run-end', outcome: 'interrupted' });
     expect(await qemusUnder(dir)).toEqual([]);
   });
 

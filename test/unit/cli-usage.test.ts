@@ -1,0 +1,32 @@
+/**
+ * Typos on the command line end in one line naming what is valid, exit 2,
+ * before anything is built or booted — never "internal error" and a stack.
+ */
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../../harness/paths.ts';
+
+const CLI = join(PROJECT_ROOT, 'bin', 'kharness.js');
+const kharness = (...args: string[]) => execa('node', [CLI, ...args], { reject: false, env: { CI: 'true', NO_COLOR: '1', KHARNESS_CACHE: '/nonexistent/kharness-cache' }, timeout: 60_000 });
+
+describe('bad command lines', () => {
+  it.each([
+    [['build', '--arch', 'arm', '--kernel', '6.1'], /^kharness: unknown arch "arm"\nKnown arches: x86_64, arm64\.$/],
+    [['run', '--arch', 'arm'], /^kharness: unknown arch "arm"\nKnown arches: x86_64, arm64\.$/],
+    [['run', '--arch', 'x86_64,bogus'], /^kharness: unknown arch "bogus"/],
+    [['run', '--kernel', '6.13'], /^kharness: unknown kernel "6\.13"\nKnown kernels: .*6\.1.*6\.12/],
+    [['build', '--kernel', '6.13'], /^kharness: unknown kernel "6\.13"\nKnown kernels: /],
+    [['run', '--shard', '5/2'], /^kharness: bad --shard "5\/2"\nUse --shard i\/n with 1 <= i <= n/],
+    [['run', '--boot-timeout', '3000000'], /^kharness: --boot-timeout takes a number of seconds above 0 and at most 86400, not "3000000"/],
+    [['run', '--accel', 'kvmm'], /^kharness: --accel must be auto, kvm or tcg, not "kvmm"/],
+    [['bisect', '--arch', 'arm', '--kernels', '6.1,6.12', '--scenario', 'scenarios/kzalloc-zeroing.yaml'], /^kharness: unknown arch "arm"/],
+    [['frobnicate'], /^kharness: unknown command "frobnicate"\nCommands: run, /],
+  ])('kharness %j', async (args, message) => {
+    const r = await kharness(...args);
+    expect(r.exitCode, r.stderr).toBe(2);
+    expect(r.stderr.trim()).toMatch(message);
+    expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
+    expect(r.stderr.trim().split('\n').length).toBeLessThanOrEqual(2);
+  });
+});
