@@ -5,17 +5,7 @@
  * BUILD, a failed `apt-get` or `git` is INFRA); cli/exit.ts turns outcomes
  * into exit codes, in one place; only unexpected errors print a stack.
  */
-export type ErrorCode =
-  | 'USAGE'
-  | 'SCENARIO'
-  | 'HOST_TOOL'
-  | 'BUILD'
-  | 'BOOT'
-  | 'TIMEOUT'
-  | 'GUEST'
-  | 'PROBE'
-  | 'INFRA'
-  | 'INTERRUPTED';
+export type ErrorCode = 'USAGE' | 'SCENARIO' | 'HOST_TOOL' | 'BUILD' | 'BOOT' | 'TIMEOUT' | 'GUEST' | 'PROBE' | 'INFRA' | 'INTERRUPTED';
 
 export class KharnessError extends Error {
   constructor(

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KharnessError } from '../errors.ts';
 import type { MachineSettings } from '../run/machine.ts';
-import { ResultsWriter, type ResultRecord, type StepRecord } from '../run/results.ts';
+import { type ResultRecord, ResultsWriter, type StepRecord } from '../run/results.ts';
 import { runTarget } from '../run/target.ts';
 import type { Scenario } from '../scenario/types.ts';
 import type { Log } from '../util/log.ts';
@@ -53,12 +53,19 @@ export async function gitCandidates(repo: string, good: string, bad: string): Pr
     try {
       return (await capture('git', ['-C', repo, 'rev-parse', '--verify', `${ref}^{commit}`])).trim();
     } catch {
-      throw new KharnessError('USAGE', `cannot resolve "${ref}" in ${repo}`, 'Give --repo a kernel git repository and --good/--bad refs that exist in it.');
+      throw new KharnessError(
+        'USAGE',
+        `cannot resolve "${ref}" in ${repo}`,
+        'Give --repo a kernel git repository and --good/--bad refs that exist in it.',
+      );
     }
   };
   const [g, b] = [await rev(good), await rev(bad)];
-  const lines = (await capture('git', ['-C', repo, 'log', '--reverse', '--first-parent', '--format=%H %s', `${g}..${b}`])).split('\n').filter(Boolean);
-  if (!lines.length) throw new KharnessError('USAGE', `${bad} is not a descendant of ${good}`, 'Bisect needs --good to be an ancestor of --bad.');
+  const lines = (await capture('git', ['-C', repo, 'log', '--reverse', '--first-parent', '--format=%H %s', `${g}..${b}`]))
+    .split('\n')
+    .filter(Boolean);
+  if (!lines.length)
+    throw new KharnessError('USAGE', `${bad} is not a descendant of ${good}`, 'Bisect needs --good to be an ancestor of --bad.');
   const cand = (l: string): Candidate => {
     const sha = l.slice(0, 40);
     return { id: sha, kernel: `git:${repo}@${sha}`, subject: l.slice(41) };
@@ -79,12 +86,17 @@ export interface BisectOptions {
 }
 
 function save(o: BisectOptions): void {
-  writeFileSync(join(o.outDir, 'bisect.json'), JSON.stringify(o.state, null, 2) + '\n');
+  writeFileSync(join(o.outDir, 'bisect.json'), `${JSON.stringify(o.state, null, 2)}\n`);
 }
 
 export function loadState(outDir: string): BisectState {
   const f = join(outDir, 'bisect.json');
-  if (!existsSync(f)) throw new KharnessError('USAGE', `no bisect to resume in ${outDir}`, 'Give --resume the --out directory of the bisect that was interrupted.');
+  if (!existsSync(f))
+    throw new KharnessError(
+      'USAGE',
+      `no bisect to resume in ${outDir}`,
+      'Give --resume the --out directory of the bisect that was interrupted.',
+    );
   return JSON.parse(readFileSync(f, 'utf8')) as BisectState;
 }
 
@@ -100,7 +112,16 @@ async function test(o: BisectOptions, c: Candidate): Promise<Tested> {
     mkdirSync(dir, { recursive: true });
     const records: ResultRecord[] = [];
     const writer = new ResultsWriter(join(dir, 'results.jsonl'), [(r) => records.push(r)]);
-    await runTarget({ arch: o.state.arch, kernel: c.kernel, scenarios: [o.scenario], outDir: dir, writer, log: o.log, settings: o.settings, signal: o.signal });
+    await runTarget({
+      arch: o.state.arch,
+      kernel: c.kernel,
+      scenarios: [o.scenario],
+      outDir: dir,
+      writer,
+      log: o.log,
+      settings: o.settings,
+      signal: o.signal,
+    });
     if (o.signal?.aborted) throw new KharnessError('INTERRUPTED', 'interrupted');
     last = classify(records, o.state.step);
     outcomes.push(last.outcome);
@@ -119,7 +140,12 @@ async function test(o: BisectOptions, c: Candidate): Promise<Tested> {
   o.state.tested[c.id] = tested;
   save(o);
   o.onTested?.(c, tested);
-  if (outcome === 'abort') throw new KharnessError('INFRA', `bisect stopped: ${c.id.slice(0, 12)} could not be judged (${tested.reason})`, 'Nothing was concluded. Fix the problem and run again with --resume.');
+  if (outcome === 'abort')
+    throw new KharnessError(
+      'INFRA',
+      `bisect stopped: ${c.id.slice(0, 12)} could not be judged (${tested.reason})`,
+      'Nothing was concluded. Fix the problem and run again with --resume.',
+    );
   return tested;
 }
 
@@ -131,9 +157,19 @@ export async function runBisect(o: BisectOptions): Promise<NonNullable<BisectSta
   const bad = s.candidates[s.candidates.length - 1]!;
   // The ends first: a bisect from ends that do not behave as claimed would find nonsense.
   const g = await test(o, s.good);
-  if (g.outcome !== 'good') throw new KharnessError('USAGE', `the good end ${s.good.id.slice(0, 12)} is not good: ${g.outcome} (${g.reason})`, 'Choose a --good where the scenario passes.');
+  if (g.outcome !== 'good')
+    throw new KharnessError(
+      'USAGE',
+      `the good end ${s.good.id.slice(0, 12)} is not good: ${g.outcome} (${g.reason})`,
+      'Choose a --good where the scenario passes.',
+    );
   const b = await test(o, bad);
-  if (b.outcome !== 'bad') throw new KharnessError('USAGE', `the bad end ${bad.id.slice(0, 12)} is not bad: ${b.outcome} (${b.reason})`, 'Choose a --bad where the scenario fails.');
+  if (b.outcome !== 'bad')
+    throw new KharnessError(
+      'USAGE',
+      `the bad end ${bad.id.slice(0, 12)} is not bad: ${b.outcome} (${b.reason})`,
+      'Choose a --bad where the scenario fails.',
+    );
   for (;;) {
     const verdicts = new Map<number, Verdict>();
     s.candidates.forEach((c, i) => {
@@ -148,7 +184,12 @@ export async function runBisect(o: BisectOptions): Promise<NonNullable<BisectSta
     s.result =
       next.kind === 'done'
         ? { kind: 'done', firstBad: s.candidates[next.firstBad]! }
-        : { kind: 'ambiguous', firstBad: s.candidates[next.firstBad]!, lastGood: next.lastGood >= 0 ? s.candidates[next.lastGood] : s.good, skipped: next.skipped.map((i) => s.candidates[i]!) };
+        : {
+            kind: 'ambiguous',
+            firstBad: s.candidates[next.firstBad]!,
+            lastGood: next.lastGood >= 0 ? s.candidates[next.lastGood] : s.good,
+            skipped: next.skipped.map((i) => s.candidates[i]!),
+          };
     save(o);
     return s.result;
   }

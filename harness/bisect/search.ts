@@ -38,8 +38,14 @@ export function classify(records: readonly ResultRecord[], stepName?: string): C
   const error = steps.find((s) => s.status === 'error');
   if (error) return { outcome: 'abort', reason: `step "${error.name}" could not run: ${error.reason ?? ''}`, step: error };
   const failed = steps.find((s) => s.status === 'fail');
-  if (failed) return { outcome: 'bad', reason: failed.failures.map((f) => `${f.what}: expected ${f.expected}, observed ${f.observed}`).join('; '), step: failed };
-  if (!steps.some((s) => s.status === 'pass' || s.status === 'expected-crash')) return { outcome: 'skip', reason: 'nothing ran (every step was skipped)' };
+  if (failed)
+    return {
+      outcome: 'bad',
+      reason: failed.failures.map((f) => `${f.what}: expected ${f.expected}, observed ${f.observed}`).join('; '),
+      step: failed,
+    };
+  if (!steps.some((s) => s.status === 'pass' || s.status === 'expected-crash'))
+    return { outcome: 'skip', reason: 'nothing ran (every step was skipped)' };
   return { outcome: 'good', reason: 'the scenario passed' };
 }
 

@@ -20,7 +20,7 @@ export async function readMeta<T>(dir: string): Promise<T | undefined> {
 
 export async function writeMeta(dir: string, meta: unknown): Promise<void> {
   const tmp = join(dir, `.meta.json.${process.pid}`);
-  await writeFile(tmp, JSON.stringify(meta, null, 2) + '\n');
+  await writeFile(tmp, `${JSON.stringify(meta, null, 2)}\n`);
   await rename(tmp, join(dir, 'meta.json'));
 }
 
@@ -82,17 +82,22 @@ export async function getOrBuild<T>(
     await touchEntry(dir);
     return { meta: ready, dir, hit: true };
   }
-  return withLock(join(root, 'locks'), `${kind}-${key}`, async () => {
-    const again = await readMeta<T>(dir);
-    if (again) return { meta: again, dir, hit: true };
-    // Whatever is there is a build that died: start clean.
-    if (existsSync(dir)) await rm(dir, { recursive: true, force: true });
-    await mkdir(dir, { recursive: true });
-    const meta = await build(dir);
-    await writeMeta(dir, meta);
-    await touchEntry(dir);
-    return { meta, dir, hit: false };
-  }, onWait);
+  return withLock(
+    join(root, 'locks'),
+    `${kind}-${key}`,
+    async () => {
+      const again = await readMeta<T>(dir);
+      if (again) return { meta: again, dir, hit: true };
+      // Whatever is there is a build that died: start clean.
+      if (existsSync(dir)) await rm(dir, { recursive: true, force: true });
+      await mkdir(dir, { recursive: true });
+      const meta = await build(dir);
+      await writeMeta(dir, meta);
+      await touchEntry(dir);
+      return { meta, dir, hit: false };
+    },
+    onWait,
+  );
 }
 
 /** Marks an entry as used now: `cache prune` removes what has not been used for a while. */

@@ -4,7 +4,12 @@ import { type Accel, DEFAULT_TIMEOUTS, type MachineSettings } from '../run/machi
 
 /** "a,b, c" → ["a", "b", "c"]; undefined stays undefined. */
 export function list(v: unknown): string[] | undefined {
-  return v === undefined ? undefined : String(v).split(',').map((s) => s.trim()).filter(Boolean);
+  return v === undefined
+    ? undefined
+    : String(v)
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
 }
 
 export function positiveInt(v: unknown, flag: string): number {
@@ -19,7 +24,8 @@ const MAX_SECONDS = 86_400;
 export function secondsFlag(v: unknown, d: number, flag: string): number {
   if (v === undefined) return d;
   const n = Number(v);
-  if (!(n > 0) || n > MAX_SECONDS) throw new UsageError(`${flag} takes a number of seconds above 0 and at most ${MAX_SECONDS}, not "${String(v)}"`);
+  if (!(n > 0) || n > MAX_SECONDS)
+    throw new UsageError(`${flag} takes a number of seconds above 0 and at most ${MAX_SECONDS}, not "${String(v)}"`);
   return n * 1000;
 }
 

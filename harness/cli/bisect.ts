@@ -1,14 +1,14 @@
-import { resolve, join } from 'node:path';
-import { gitCandidates, loadState, runBisect, type BisectState, type Candidate, type Tested } from '../bisect/run.ts';
-import { UsageError } from '../errors.ts';
+import { join, resolve } from 'node:path';
 import { archSpec } from '../arch/arches.ts';
+import { type BisectState, type Candidate, gitCandidates, loadState, runBisect, type Tested } from '../bisect/run.ts';
+import { UsageError } from '../errors.ts';
 import { findKernel } from '../kernel/catalog.ts';
+import { formatFailure } from '../report/failure.ts';
 import { loadScenarioFile } from '../scenario/load.ts';
 import { consoleLog } from '../util/log.ts';
 import { formatDuration } from '../util/proc.ts';
 import { list, MACHINE_OPTIONS, MACHINE_USAGE, parseMachineFlags, positiveInt } from './args.ts';
 import type { Command } from './command.ts';
-import { formatFailure } from '../report/failure.ts';
 
 const short = (c: Candidate) => (/^[0-9a-f]{40}$/.test(c.id) ? c.id.slice(0, 12) : c.id);
 
@@ -47,7 +47,13 @@ export const bisectCommand: Command = {
       const repeat = positiveInt(v.repeat, '--repeat');
       archSpec(String(v.arch));
       outDir = resolve(v.out ? String(v.out) : join('kharness-bisect', new Date().toISOString().replace(/[:.]/g, '-')));
-      const base = { arch: String(v.arch), scenarioFile: resolve(String(v.scenario)), step: v.step ? String(v.step) : undefined, repeat, tested: {} };
+      const base = {
+        arch: String(v.arch),
+        scenarioFile: resolve(String(v.scenario)),
+        step: v.step ? String(v.step) : undefined,
+        repeat,
+        tested: {},
+      };
       if (v.repo) {
         if (!v.good || !v.bad) throw new UsageError('git bisect needs --good REF and --bad REF');
         const repo = resolve(String(v.repo));
@@ -67,7 +73,10 @@ export const bisectCommand: Command = {
     }
     const scenario = await loadScenarioFile(state.scenarioFile);
     const t0 = Date.now();
-    log.info(`bisecting ${state.candidates.length} candidates after ${short(state.good)} with ${scenario.name}${state.step ? ` › ${state.step}` : ''} on ${state.arch} (state: ${join(outDir, 'bisect.json')})`);
+    log.info(
+      `bisecting ${state.candidates.length} candidates after ${short(state.good)} with ${scenario.name}` +
+        `${state.step ? ` › ${state.step}` : ''} on ${state.arch} (state: ${join(outDir, 'bisect.json')})`,
+    );
     const result = await runBisect({
       state,
       scenario,
@@ -75,7 +84,10 @@ export const bisectCommand: Command = {
       log,
       settings,
       signal,
-      onTested: (c: Candidate, t: Tested) => process.stdout.write(`  ${short(c)}  ${t.outcome.padEnd(5)} ${formatDuration(t.ms).padStart(10)}  ${c.subject}${t.flaky ? '  (flaky)' : ''}\n`),
+      onTested: (c: Candidate, t: Tested) =>
+        process.stdout.write(
+          `  ${short(c)}  ${t.outcome.padEnd(5)} ${formatDuration(t.ms).padStart(10)}  ${c.subject}${t.flaky ? '  (flaky)' : ''}\n`,
+        ),
     });
     process.stdout.write('\nbisect log:\n');
     for (const c of [state.good, ...state.candidates]) {
@@ -88,10 +100,19 @@ export const bisectCommand: Command = {
       const t = state.tested[bad.id]!;
       process.stdout.write(`\nfirst bad: ${bad.id} ${bad.subject}\n`);
       for (const f of t.failure?.failures ?? []) process.stdout.write(`  ${t.failure!.step}: ${formatFailure(f)}\n`);
-      if (t.failure?.dmesg.length) process.stdout.write(`  kernel log:\n${t.failure.dmesg.slice(0, 20).map((l) => `    ${l}`).join('\n')}\n`);
+      if (t.failure?.dmesg.length)
+        process.stdout.write(
+          `  kernel log:\n${t.failure.dmesg
+            .slice(0, 20)
+            .map((l) => `    ${l}`)
+            .join('\n')}\n`,
+        );
       process.stdout.write(`  evidence: ${t.runDirs.join(', ')}\n`);
     } else {
-      process.stdout.write(`\nthe first bad is one of: ${[...result.skipped!, result.firstBad!].map((c) => `${short(c)} ${c.subject}`).join('; ')} (the others could not be judged)\n`);
+      process.stdout.write(
+        `\nthe first bad is one of: ${[...result.skipped!, result.firstBad!].map((c) => `${short(c)} ${c.subject}`).join('; ')}` +
+          ' (the others could not be judged)\n',
+      );
     }
     process.stdout.write(`${tested.length} candidates built and run in ${formatDuration(Date.now() - t0)}\n`);
     return 'done';

@@ -1,21 +1,26 @@
 import { rm } from 'node:fs/promises';
+import { type CacheEntry, listCache, selectPrunable, withLock } from '../cache/store.ts';
 import { UsageError } from '../errors.ts';
-import { listCache, selectPrunable, withLock, type CacheEntry } from '../cache/store.ts';
-import { cacheRoot } from '../paths.ts';
+import { GUEST_CACHE } from '../guest/rootfs.ts';
 import { KERNEL_CACHE } from '../kernel/build.ts';
 import { SOURCE_CACHE } from '../kernel/source.ts';
 import { MODULE_CACHE } from '../module/build.ts';
-import { GUEST_CACHE } from '../guest/rootfs.ts';
+import { cacheRoot } from '../paths.ts';
 
 const KINDS = [KERNEL_CACHE, MODULE_CACHE, GUEST_CACHE, SOURCE_CACHE];
-import type { Command } from './command.ts';
+
 import { join } from 'node:path';
+import type { Command } from './command.ts';
 
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 
 function table(entries: CacheEntry[]): string {
   return entries
-    .map((e) => `${e.kind.padEnd(8)} ${e.key.padEnd(36)} ${mib(e.bytes).padStart(11)}  ${e.lastUsed.toISOString().slice(0, 16)}  ${e.complete ? '' : '(incomplete) '}${e.label}`)
+    .map(
+      (e) =>
+        `${e.kind.padEnd(8)} ${e.key.padEnd(36)} ${mib(e.bytes).padStart(11)}  ` +
+        `${e.lastUsed.toISOString().slice(0, 16)}  ${e.complete ? '' : '(incomplete) '}${e.label}`,
+    )
     .join('\n');
 }
 
@@ -51,7 +56,9 @@ export const cacheCommand: Command = {
         doomed.push(e);
       });
     }
-    process.stdout.write(`${v['dry-run'] ? 'would remove' : 'removed'} ${doomed.length} entries, ${mib(doomed.reduce((a, e) => a + e.bytes, 0))}\n${table(doomed)}\n`);
+    process.stdout.write(
+      `${v['dry-run'] ? 'would remove' : 'removed'} ${doomed.length} entries, ${mib(doomed.reduce((a, e) => a + e.bytes, 0))}\n${table(doomed)}\n`,
+    );
     return 'done';
   },
 };

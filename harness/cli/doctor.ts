@@ -17,7 +17,7 @@ const TOOLS: [tool: string, pkg: string, why: string][] = [
   ['git', 'git', 'git kernels and bisect'],
   ['apt-get', 'apt', 'guest userspace and prebuilt kernels'],
   ['dpkg-deb', 'dpkg', 'unpacking packages'],
-  ['modinfo', 'kmod', 'prebuilt kernels\' module dependencies'],
+  ['modinfo', 'kmod', "prebuilt kernels' module dependencies"],
   ['setpriv', 'util-linux', 'no QEMU outlives a killed harness'],
   ['ccache', 'ccache', 'faster rebuilds (optional)'],
   ['chromium', 'chromium', 'the HTML report browser test (optional)'],
@@ -36,12 +36,18 @@ export const doctorCommand: Command = {
     for (const [tool, pkg, why] of TOOLS) line(Boolean(whichSync(tool)), `${tool} (${why})`, `sudo apt-get install ${pkg}`);
     for (const a of Object.values(ARCHES)) {
       line(Boolean(whichSync(a.qemu.binary)), `${a.qemu.binary} (${a.name} guests)`, `sudo apt-get install ${a.qemu.package}`);
-      if (!isNative(a)) line(Boolean(whichSync(`${a.crossPrefix}gcc`)), `${a.crossPrefix}gcc (${a.name} kernels)`, `sudo apt-get install ${a.crossPackage}`);
+      if (!isNative(a))
+        line(
+          Boolean(whichSync(`${a.crossPrefix}gcc`)),
+          `${a.crossPrefix}gcc (${a.name} kernels)`,
+          `sudo apt-get install ${a.crossPackage}`,
+        );
       const accel = chooseAccel(probeAccelFacts(a));
       process.stdout.write(`info     ${a.name} guests run with ${accel.reason}\n`);
     }
     for (const k of loadCatalog()) {
-      if (k.source.type === 'debian-source') line(existsSync(k.source.tarball), `kernel ${k.name}: ${k.source.tarball}`, `sudo apt-get install ${k.source.package}`);
+      if (k.source.type === 'debian-source')
+        line(existsSync(k.source.tarball), `kernel ${k.name}: ${k.source.tarball}`, `sudo apt-get install ${k.source.package}`);
     }
     process.stdout.write(`info     cache: ${cacheRoot()} (kharness cache ls)\n`);
     process.stdout.write(missing ? `\n${missing} missing: ./setup.sh installs them all.\n` : '\nall good\n');

@@ -37,7 +37,7 @@ function help(): string {
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h') {
-    process.stdout.write(help() + '\n');
+    process.stdout.write(`${help()}\n`);
     return name ? exitCode('done') : exitCodeOfError(undefined, false);
   }
   const cmd = COMMANDS[name];
@@ -55,9 +55,14 @@ export async function main(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
   try {
     if (!cmd) throw new UsageError(`unknown command "${name}"`, `Commands: ${Object.keys(COMMANDS).join(', ')}`);
-    let parsed;
+    let parsed: ReturnType<typeof parseArgs>;
     try {
-      parsed = parseArgs({ args: rest, options: { ...cmd.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+      parsed = parseArgs({
+        args: rest,
+        options: { ...cmd.options, help: { type: 'boolean', short: 'h' } },
+        allowPositionals: true,
+        strict: true,
+      });
     } catch (e) {
       throw new UsageError((e as Error).message, `Usage: ${cmd.usage}`);
     }
@@ -72,7 +77,13 @@ export async function main(argv: string[]): Promise<number> {
     if (!controller.signal.aborted) {
       if (e instanceof KharnessError) {
         process.stderr.write(`kharness: ${e.message}\n`);
-        if (e.details) process.stderr.write(`${e.details.split('\n').map((l) => `  | ${l}`).join('\n')}\n`);
+        if (e.details)
+          process.stderr.write(
+            `${e.details
+              .split('\n')
+              .map((l) => `  | ${l}`)
+              .join('\n')}\n`,
+          );
         if (e.hint) process.stderr.write(`${e.hint}\n`);
       } else {
         process.stderr.write(`kharness: internal error (a bug in kharness, please report it):\n${(e as Error)?.stack ?? String(e)}\n`);

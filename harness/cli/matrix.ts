@@ -1,19 +1,23 @@
+import { UsageError } from '../errors.ts';
 import { loadCatalog } from '../kernel/catalog.ts';
 import { githubMatrix, planTargets } from '../run/plan.ts';
-import { UsageError } from '../errors.ts';
 import { list, positiveInt } from './args.ts';
 import type { Command } from './command.ts';
-
 
 export const matrixCommand: Command = {
   summary: 'print the planned targets, or a CI job matrix (--format github)',
   usage: 'kharness matrix [--arch A] [--kernel K] [--shards N] [--format text|github]',
-  options: { arch: { type: 'string' }, kernel: { type: 'string' }, shards: { type: 'string', default: '1' }, format: { type: 'string', default: 'text' } },
+  options: {
+    arch: { type: 'string' },
+    kernel: { type: 'string' },
+    shards: { type: 'string', default: '1' },
+    format: { type: 'string', default: 'text' },
+  },
   async run(v) {
     const targets = planTargets(loadCatalog(), { arches: list(v.arch), kernels: list(v.kernel) });
     const shards = positiveInt(v.shards, '--shards');
-    if (v.format === 'github') process.stdout.write(JSON.stringify(githubMatrix(shards, targets)) + '\n');
-    else if (v.format === 'text') process.stdout.write(targets.map((t) => `${t.arch}/${t.kernel}`).join('\n') + '\n');
+    if (v.format === 'github') process.stdout.write(`${JSON.stringify(githubMatrix(shards, targets))}\n`);
+    else if (v.format === 'text') process.stdout.write(`${targets.map((t) => `${t.arch}/${t.kernel}`).join('\n')}\n`);
     else throw new UsageError(`unknown --format "${String(v.format)}"`, 'Formats: text, github');
     return 'done';
   },

@@ -1,10 +1,10 @@
 import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { mergeResults } from '../run/merge.ts';
 import { UsageError } from '../errors.ts';
 import { consoleReporter } from '../report/console.ts';
 import { FILE_REPORTERS, parseReporters, writeReports } from '../report/reporters.ts';
-import { parseResults, runOutcome, type ResultRecord } from '../run/results.ts';
+import { mergeResults } from '../run/merge.ts';
+import { parseResults, type ResultRecord, runOutcome } from '../run/results.ts';
 import { useColor } from '../util/tty.ts';
 import type { Command } from './command.ts';
 
@@ -18,20 +18,23 @@ async function readRun(dir: string) {
 /** `report merge OUT DIR...`: shard results joined into OUT, with every run's artifacts copied beside. */
 async function merge(positionals: string[]): Promise<{ dir: string; records: ResultRecord[] }> {
   const [out, ...dirs] = positionals;
-  if (!out || !dirs.length) throw new UsageError('report merge needs an output directory and at least one run directory', 'kharness report merge OUT RUN_DIR...');
+  if (!out || !dirs.length)
+    throw new UsageError('report merge needs an output directory and at least one run directory', 'kharness report merge OUT RUN_DIR...');
   const runs = await Promise.all(dirs.map(readRun));
   await mkdir(out, { recursive: true });
   for (const d of dirs) {
-    for (const e of await readdir(d, { withFileTypes: true })) if (e.isDirectory()) await cp(join(d, e.name), join(out, e.name), { recursive: true });
+    for (const e of await readdir(d, { withFileTypes: true }))
+      if (e.isDirectory()) await cp(join(d, e.name), join(out, e.name), { recursive: true });
   }
   const records = mergeResults(runs, resolve(out));
-  await writeFile(join(out, 'results.jsonl'), records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  await writeFile(join(out, 'results.jsonl'), `${records.map((r) => JSON.stringify(r)).join('\n')}\n`);
   return { dir: out, records };
 }
 
 export const reportCommand: Command = {
   summary: 're-render the reports of a finished run (boots nothing); `report merge OUT DIR...` joins shard results',
-  usage: 'kharness report RUN_DIR [--reporter default,html,json,junit,ktap] [--stdout]\n       kharness report merge OUT_DIR RUN_DIR... [--reporter ...]',
+  usage:
+    'kharness report RUN_DIR [--reporter default,html,json,junit,ktap] [--stdout]\n       kharness report merge OUT_DIR RUN_DIR... [--reporter ...]',
   options: { reporter: { type: 'string', multiple: true }, stdout: { type: 'boolean' }, 'no-color': { type: 'boolean' } },
   async run(v, positionals) {
     let dir: string;

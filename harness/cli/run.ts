@@ -1,19 +1,19 @@
 import { readdir, stat } from 'node:fs/promises';
 import { cpus, freemem } from 'node:os';
-import { loadCatalog } from '../kernel/catalog.ts';
-import { defaultParallelTargets, groupByTarget, parseShard, planTargets, shardUnits, unitsFor } from '../run/plan.ts';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.ts';
-import { consoleReporter } from '../report/console.ts';
-import { parseReporters, writeReports } from '../report/reporters.ts';
-import { runAll } from '../run/run.ts';
-import { loadScenarioFile } from '../scenario/load.ts';
+import { loadCatalog } from '../kernel/catalog.ts';
 import { SCENARIOS_DIR } from '../paths.ts';
-import { consoleLog } from '../util/log.ts';
-import { isCI, useColor } from '../util/tty.ts';
+import { consoleReporter } from '../report/console.ts';
 import { githubReporter } from '../report/github.ts';
 import { liveFooter } from '../report/live.ts';
+import { parseReporters, writeReports } from '../report/reporters.ts';
+import { defaultParallelTargets, groupByTarget, parseShard, planTargets, shardUnits, unitsFor } from '../run/plan.ts';
 import type { ResultRecord } from '../run/results.ts';
+import { runAll } from '../run/run.ts';
+import { loadScenarioFile } from '../scenario/load.ts';
+import { consoleLog } from '../util/log.ts';
+import { isCI, useColor } from '../util/tty.ts';
 import { list, MACHINE_OPTIONS, MACHINE_USAGE, parseMachineFlags, positiveInt } from './args.ts';
 import type { Command } from './command.ts';
 
@@ -36,7 +36,9 @@ export async function resolveScenarioFiles(args: string[]): Promise<string[]> {
 
 export const runCommand: Command = {
   summary: 'run scenarios on real kernels in QEMU',
-  usage: `kharness run [SCENARIO.yaml|DIR ...] [--arch x86_64[,arm64]] [--kernel 6.1[,6.12]] [--shard i/n] [--jobs N] [--out DIR] [--reporter default,html,json,junit,ktap] ${MACHINE_USAGE} [--verbose]`,
+  usage:
+    'kharness run [SCENARIO.yaml|DIR ...] [--arch x86_64[,arm64]] [--kernel 6.1[,6.12]] [--shard i/n] [--jobs N] [--out DIR]\n' +
+    `             [--reporter default,html,json,junit,ktap] ${MACHINE_USAGE} [--verbose]`,
   options: {
     arch: { type: 'string' },
     kernel: { type: 'string' },
@@ -58,9 +60,13 @@ export const runCommand: Command = {
     // Every file is validated before anything builds: a typo costs seconds, not a kernel build.
     const scenarios = await Promise.all(files.map((f) => loadScenarioFile(f)));
     const byName = new Map(scenarios.map((s) => [s.name, s]));
-    if (byName.size !== scenarios.length) throw new UsageError('two scenario files use the same name', 'Scenario names identify results: make them unique.');
+    if (byName.size !== scenarios.length)
+      throw new UsageError('two scenario files use the same name', 'Scenario names identify results: make them unique.');
     const targets = planTargets(loadCatalog(), { arches: list(v.arch), kernels: list(v.kernel) });
-    let units = unitsFor(targets, scenarios.map((s) => s.name));
+    let units = unitsFor(
+      targets,
+      scenarios.map((s) => s.name),
+    );
     if (v.shard) {
       const { index, count } = parseShard(String(v.shard));
       units = shardUnits(units, index, count);
@@ -69,7 +75,10 @@ export const runCommand: Command = {
     const outDir = resolve(v.out ? String(v.out) : join('kharness-results', new Date().toISOString().replace(/[:.]/g, '-')));
     const color = useColor({ flag: v.color ? true : v['no-color'] ? false : undefined });
     // Live footer only on a real terminal; in CI or a pipe, plain lines.
-    const live = process.stdout.isTTY && !isCI() && !process.env.NO_COLOR && reporters.includes('default') ? liveFooter((s) => process.stdout.write(s)) : undefined;
+    const live =
+      process.stdout.isTTY && !isCI() && !process.env.NO_COLOR && reporters.includes('default')
+        ? liveFooter((s) => process.stdout.write(s))
+        : undefined;
     const out = (s: string) => (live ? live.print(s) : process.stdout.write(s));
     const log = consoleLog(Boolean(v.verbose), live ? (s) => live.print(s) : undefined);
     const summary = await runAll({
@@ -83,7 +92,9 @@ export const runCommand: Command = {
         ...(process.env.GITHUB_ACTIONS === 'true' ? [githubReporter((s) => process.stdout.write(s))] : []),
       ],
       settings,
-      parallelTargets: v.jobs ? positiveInt(v.jobs, '--jobs') : defaultParallelTargets(cpus().length, freemem() / 2 ** 20, settings.memoryMb),
+      parallelTargets: v.jobs
+        ? positiveInt(v.jobs, '--jobs')
+        : defaultParallelTargets(cpus().length, freemem() / 2 ** 20, settings.memoryMb),
       parallelBuilds: v['build-jobs'] ? positiveInt(v['build-jobs'], '--build-jobs') : 1,
       makeJobs: v['make-jobs'] ? positiveInt(v['make-jobs'], '--make-jobs') : undefined,
       argv: process.argv.slice(2),

@@ -5,7 +5,7 @@ import { scenarioSchema } from '../scenario/schema.ts';
 import type { Command } from './command.ts';
 
 export function schemaText(): string {
-  return JSON.stringify(scenarioSchema, null, 2) + '\n';
+  return `${JSON.stringify(scenarioSchema, null, 2)}\n`;
 }
 
 export const schemaCommand: Command = {

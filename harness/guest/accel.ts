@@ -3,7 +3,7 @@
  * decision over probed facts, so the rules are testable without /dev/kvm.
  */
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
-import { isNative, type ArchSpec } from '../arch/arches.ts';
+import { type ArchSpec, isNative } from '../arch/arches.ts';
 
 export interface AccelFacts {
   /** /dev/kvm exists and is read-write for us. */

@@ -24,9 +24,7 @@ function pad4(n: number): Buffer {
 
 function record(ino: number, mode: number, name: string, data: Buffer, rdev: [number, number] = [0, 0]): Buffer[] {
   const nameBuf = Buffer.from(`${name}\0`);
-  const header =
-    '070701' +
-    [ino, mode, 0, 0, 1, 0, data.length, 0, 0, rdev[0], rdev[1], nameBuf.length, 0].map(hex8).join('');
+  const header = `070701${[ino, mode, 0, 0, 1, 0, data.length, 0, 0, rdev[0], rdev[1], nameBuf.length, 0].map(hex8).join('')}`;
   return [Buffer.from(header), nameBuf, pad4(110 + nameBuf.length), data, pad4(data.length)];
 }
 

@@ -47,11 +47,29 @@ export function publicBlob(pub: Buffer): Buffer {
 /** The unencrypted "openssh-key-v1" private key format (PROTOCOL.key in OpenSSH). */
 export function opensshPrivateKey(seed: Buffer, pub: Buffer, comment: string): string {
   const check = randomBytes(4);
-  let priv = Buffer.concat([check, check, sshString('ssh-ed25519'), sshString(pub), sshString(Buffer.concat([seed, pub])), sshString(comment)]);
+  let priv = Buffer.concat([
+    check,
+    check,
+    sshString('ssh-ed25519'),
+    sshString(pub),
+    sshString(Buffer.concat([seed, pub])),
+    sshString(comment),
+  ]);
   const pad = (8 - (priv.length % 8)) % 8;
   priv = Buffer.concat([priv, Buffer.from(Array.from({ length: pad }, (_, i) => i + 1))]);
-  const body = Buffer.concat([Buffer.from('openssh-key-v1\0'), sshString('none'), sshString('none'), sshString(''), u32(1), sshString(publicBlob(pub)), sshString(priv)]);
-  const b64 = body.toString('base64').replace(/(.{70})/g, '$1\n').replace(/\n$/, '');
+  const body = Buffer.concat([
+    Buffer.from('openssh-key-v1\0'),
+    sshString('none'),
+    sshString('none'),
+    sshString(''),
+    u32(1),
+    sshString(publicBlob(pub)),
+    sshString(priv),
+  ]);
+  const b64 = body
+    .toString('base64')
+    .replace(/(.{70})/g, '$1\n')
+    .replace(/\n$/, '');
   return `-----BEGIN OPENSSH PRIVATE KEY-----\n${b64}\n-----END OPENSSH PRIVATE KEY-----\n`;
 }
 

@@ -2,13 +2,13 @@
  * One QEMU guest: launch from the arch table, console to a log file,
  * readiness from a console marker, and a guaranteed kill.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { createServer } from 'node:net';
-import { HostToolError, KharnessError, PhaseTimeoutError, tail } from '../errors.ts';
-import { LineBuffer } from '../util/lines.ts';
-import { whichSync } from '../util/host.ts';
 import type { ArchSpec } from '../arch/arches.ts';
+import { HostToolError, KharnessError, PhaseTimeoutError, tail } from '../errors.ts';
+import { whichSync } from '../util/host.ts';
+import { LineBuffer } from '../util/lines.ts';
 import { track } from './processes.ts';
 
 export interface VmConfig {
@@ -42,26 +42,47 @@ export function hostTscKhz(cpuinfo: string): number | undefined {
 /** QEMU's command line for a config. Pure: the arch table supplies every per-arch value. */
 export function qemuArgs(c: VmConfig): string[] {
   const q = c.arch.qemu;
-  const cmdline = [`console=${q.console}`, 'panic=-1', 'loglevel=4', 'random.trust_bootloader=on', 'random.trust_cpu=on', ...c.arch.cmdline, ...tcgParams(c)].join(' ');
+  const cmdline = [
+    `console=${q.console}`,
+    'panic=-1',
+    'loglevel=4',
+    'random.trust_bootloader=on',
+    'random.trust_cpu=on',
+    ...c.arch.cmdline,
+    ...tcgParams(c),
+  ].join(' ');
   return [
     // Names the process after its console log, so `pgrep -f <run dir>` finds a run's QEMUs.
-    '-name', `kharness:${c.consoleLog.replace(/,/g, '_')}`,
+    '-name',
+    `kharness:${c.consoleLog.replace(/,/g, '_')}`,
     '-nodefaults',
     '-no-user-config',
-    '-M', q.machine,
-    '-cpu', c.accel === 'kvm' ? 'host' : q.cpu,
-    '-accel', c.accel,
-    '-smp', String(c.smp),
-    '-m', String(c.memoryMb),
-    '-display', 'none',
-    '-serial', 'stdio',
+    '-M',
+    q.machine,
+    '-cpu',
+    c.accel === 'kvm' ? 'host' : q.cpu,
+    '-accel',
+    c.accel,
+    '-smp',
+    String(c.smp),
+    '-m',
+    String(c.memoryMb),
+    '-display',
+    'none',
+    '-serial',
+    'stdio',
     '-no-reboot',
-    '-kernel', c.kernel,
-    '-initrd', c.initrd,
-    '-append', cmdline,
-    '-netdev', `user,id=n0,hostfwd=tcp:127.0.0.1:${c.sshPort}-:22`,
+    '-kernel',
+    c.kernel,
+    '-initrd',
+    c.initrd,
+    '-append',
+    cmdline,
+    '-netdev',
+    `user,id=n0,hostfwd=tcp:127.0.0.1:${c.sshPort}-:22`,
     // romfile= : no option ROM; the kernel needs none, and it saves loading iPXE.
-    '-device', `${q.netDevice},netdev=n0,romfile=`,
+    '-device',
+    `${q.netDevice},netdev=n0,romfile=`,
   ];
 }
 
@@ -144,7 +165,12 @@ export class Vm {
     const consoleTail = `console (${this.config.consoleLog}):\n${tail(this.console.slice(0).join('\n'), 20)}`;
     if (!this.exitInfo) throw new PhaseTimeoutError(phase, timeoutMs, consoleTail, hint);
     const none = this.console.length === 0 ? ` with no console output (kernel image: ${this.config.kernel})` : '';
-    throw new KharnessError('BOOT', `${describeExit(this.exitInfo)}${none} during "${phase}"`, `Console log: ${this.config.consoleLog}`, tail(this.console.slice(0).join('\n'), 25));
+    throw new KharnessError(
+      'BOOT',
+      `${describeExit(this.exitInfo)}${none} during "${phase}"`,
+      `Console log: ${this.config.consoleLog}`,
+      tail(this.console.slice(0).join('\n'), 25),
+    );
   }
 
   /** Resolves with how QEMU ended once it has, or undefined after timeoutMs. */

@@ -9,14 +9,14 @@ import { existsSync, statSync } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import type { ArchSpec } from '../arch/arches.ts';
+import { type CacheKind, getOrBuild, withLock } from '../cache/store.ts';
 import { KharnessError } from '../errors.ts';
-import { getOrBuild, withLock, type CacheKind } from '../cache/store.ts';
 import { cacheRoot } from '../paths.ts';
 import { hashParts } from '../util/hash.ts';
 import type { Log } from '../util/log.ts';
 import { capture, runLogged } from '../util/proc.ts';
-import type { ArchSpec } from '../arch/arches.ts';
-import { writeCpio, type CpioEntry } from './cpio.ts';
+import { type CpioEntry, writeCpio } from './cpio.ts';
 
 /** dropbear-bin and what it links against (apt-cache depends, Debian 12). */
 export const GUEST_PACKAGES = ['busybox-static', 'dropbear-bin', 'libc6', 'libcrypt1', 'libtomcrypt1', 'libtommath1', 'libgmp10', 'zlib1g'];
@@ -37,12 +37,18 @@ async function aptOptions(arch: ArchSpec, root: string, log: Log): Promise<strin
   if (arch.debianArch === (await hostDebianArch())) return [];
   const state = join(root, 'apt', arch.debianArch);
   const opts = [
-    `-o`, `APT::Architecture=${arch.debianArch}`,
-    `-o`, `APT::Architectures=${arch.debianArch}`,
-    `-o`, `Dir::State=${join(state, 'state')}`,
-    `-o`, `Dir::State::status=${join(state, 'state', 'status')}`,
-    `-o`, `Dir::Cache=${join(state, 'cache')}`,
-    `-o`, `Debug::NoLocking=1`,
+    `-o`,
+    `APT::Architecture=${arch.debianArch}`,
+    `-o`,
+    `APT::Architectures=${arch.debianArch}`,
+    `-o`,
+    `Dir::State=${join(state, 'state')}`,
+    `-o`,
+    `Dir::State::status=${join(state, 'state', 'status')}`,
+    `-o`,
+    `Dir::Cache=${join(state, 'cache')}`,
+    `-o`,
+    `Debug::NoLocking=1`,
   ];
   await withLock(join(root, 'locks'), `apt-${arch.debianArch}`, async () => {
     // Refresh daily: the archive drops superseded .debs, and stale lists would name them.
@@ -52,7 +58,12 @@ async function aptOptions(arch: ArchSpec, root: string, log: Log): Promise<strin
     await mkdir(join(state, 'cache', 'archives', 'partial'), { recursive: true });
     await writeFile(join(state, 'state', 'status'), '');
     log.info(`  fetching Debian package lists for ${arch.debianArch}`);
-    await runLogged('apt-get', [...opts, 'update'], { log: join(state, 'apt.log'), fails: 'INFRA', phase: `apt-get update (${arch.debianArch})`, timeoutMs: 10 * 60_000 });
+    await runLogged('apt-get', [...opts, 'update'], {
+      log: join(state, 'apt.log'),
+      fails: 'INFRA',
+      phase: `apt-get update (${arch.debianArch})`,
+      timeoutMs: 10 * 60_000,
+    });
     await writeFile(join(state, 'state', 'lists', 'updated'), new Date().toISOString());
   });
   return opts;
@@ -62,7 +73,7 @@ async function walk(dir: string, base: string, out: CpioEntry[]): Promise<void> 
   for (const name of (await readdir(dir)).sort()) {
     const full = join(dir, name);
     const rel = relative(base, full);
-    if (SKIP.some((re) => re.test(rel + '/') || re.test(rel))) continue;
+    if (SKIP.some((re) => re.test(`${rel}/`) || re.test(rel))) continue;
     const st = await lstat(full);
     if (st.isSymbolicLink()) out.push({ type: 'symlink', path: rel, target: await readlink(full) });
     else if (st.isDirectory()) {
@@ -94,15 +105,42 @@ export async function guestBase(arch: ArchSpec, log: Log): Promise<GuestBase> {
     const alog = join(dir, 'assemble.log');
     try {
       await runLogged('apt-get', [...opts, 'download', ...GUEST_PACKAGES.map((p) => `${p}:${arch.debianArch}`)], {
-        cwd: debs, log: alog, fails: 'INFRA', phase: `downloading ${arch.debianArch} guest packages`, timeoutMs: 10 * 60_000,
+        cwd: debs,
+        log: alog,
+        fails: 'INFRA',
+        phase: `downloading ${arch.debianArch} guest packages`,
+        timeoutMs: 10 * 60_000,
       });
     } catch (e) {
-      throw new KharnessError('HOST_TOOL', `could not download the guest packages for ${arch.debianArch}`, 'Check that Debian\'s archive is reachable and run `apt-get update`.', (e as KharnessError).details);
+      throw new KharnessError(
+        'HOST_TOOL',
+        `could not download the guest packages for ${arch.debianArch}`,
+        "Check that Debian's archive is reachable and run `apt-get update`.",
+        (e as KharnessError).details,
+      );
     }
     const files = (await readdir(debs)).filter((f) => f.endsWith('.deb')).sort();
-    for (const f of files) await runLogged('dpkg-deb', ['-x', join(debs, f), tree], { log: alog, fails: 'INFRA', phase: `unpacking ${f}`, timeoutMs: 60_000 });
+    for (const f of files)
+      await runLogged('dpkg-deb', ['-x', join(debs, f), tree], { log: alog, fails: 'INFRA', phase: `unpacking ${f}`, timeoutMs: 60_000 });
     const entries: CpioEntry[] = [];
-    for (const d of ['bin', 'sbin', 'usr', 'usr/bin', 'usr/sbin', 'proc', 'sys', 'dev', 'tmp', 'run', 'etc', 'etc/dropbear', 'root', 'root/.ssh', 'var', 'var/log']) {
+    for (const d of [
+      'bin',
+      'sbin',
+      'usr',
+      'usr/bin',
+      'usr/sbin',
+      'proc',
+      'sys',
+      'dev',
+      'tmp',
+      'run',
+      'etc',
+      'etc/dropbear',
+      'root',
+      'root/.ssh',
+      'var',
+      'var/log',
+    ]) {
       entries.push({ type: 'dir', path: d, mode: d.startsWith('root') ? 0o700 : d === 'tmp' ? 0o1777 : 0o755 });
     }
     entries.push({ type: 'chardev', path: 'dev/console', major: 5, minor: 1 });

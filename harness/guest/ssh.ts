@@ -70,7 +70,8 @@ export class GuestSession {
   /** Runs a command and fails unless it exits 0. */
   async run(command: string, opts: { stdin?: Buffer | string; timeoutMs?: number } = {}): Promise<string> {
     const r = await this.exec(command, opts);
-    if (r.code !== 0) throw new KharnessError('GUEST', `guest command failed (exit ${r.code}): ${command}`, undefined, (r.stderr || r.stdout).trim());
+    if (r.code !== 0)
+      throw new KharnessError('GUEST', `guest command failed (exit ${r.code}): ${command}`, undefined, (r.stderr || r.stdout).trim());
     return r.stdout;
   }
 
@@ -82,7 +83,10 @@ export class GuestSession {
   /** A channel that stays open: the caller writes and reads it. Opening it is bounded. */
   channel(command: string, timeoutMs = 30_000): Promise<ClientChannel> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new PhaseTimeoutError(`opening a guest channel: ${command.slice(0, 40)}`, timeoutMs)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new PhaseTimeoutError(`opening a guest channel: ${command.slice(0, 40)}`, timeoutMs)),
+        timeoutMs,
+      );
       this.client.exec(command, (err, ch) => {
         clearTimeout(timer);
         if (err) reject(new KharnessError('GUEST', `ssh exec failed: ${err.message}`));

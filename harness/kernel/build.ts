@@ -3,21 +3,22 @@
  * make, all cached by a content key (source identity, fragments, compiler,
  * arch, recipe).
  */
-import { cpus } from 'node:os';
+
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { parseConfig, unmetOptions } from '../analysis/kconfig.ts';
+import { type ArchSpec, archSpec, isNative } from '../arch/arches.ts';
+import { type CacheKind, getOrBuild } from '../cache/store.ts';
 import { KharnessError } from '../errors.ts';
-import { archSpec, isNative, type ArchSpec } from '../arch/arches.ts';
 import { cacheRoot, KERNELS_DIR } from '../paths.ts';
 import { hashParts } from '../util/hash.ts';
+import { requireTool, whichSync } from '../util/host.ts';
 import type { Log } from '../util/log.ts';
 import { capture, formatDuration, runLogged } from '../util/proc.ts';
-import { getOrBuild, type CacheKind } from '../cache/store.ts';
-import { extractDebianSource, resolveCommit, sourceIdentity, withGitTree } from './source.ts';
+import { type CatalogKernel, findKernel } from './catalog.ts';
 import { fetchPrebuilt, resolveAbi } from './prebuilt.ts';
-import { findKernel, type CatalogKernel } from './catalog.ts';
-import { parseConfig, unmetOptions } from '../analysis/kconfig.ts';
-import { requireTool, whichSync } from '../util/host.ts';
+import { extractDebianSource, resolveCommit, sourceIdentity, withGitTree } from './source.ts';
 
 export const KERNEL_CACHE: CacheKind = {
   kind: 'kernels',
@@ -86,19 +87,35 @@ export async function kernelKey(k: CatalogKernel, arch: ArchSpec): Promise<strin
 }
 
 /** tinyconfig, the fragments, olddefconfig, make: the same steps for every source. */
-async function configureAndMake(k: CatalogKernel, arch: ArchSpec, src: string, out: string, log: string, label: string, o: BuildOptions, started: number) {
+async function configureAndMake(
+  k: CatalogKernel,
+  arch: ArchSpec,
+  src: string,
+  out: string,
+  log: string,
+  label: string,
+  o: BuildOptions,
+  started: number,
+) {
   await mkdir(out, { recursive: true });
   const vars = makeVars(arch);
   const timeoutMs = o.timeoutMs ?? 60 * 60_000;
   const make = (args: string[], phase: string) =>
-    runLogged('make', ['-C', src, `O=${out}`, ...vars, ...args], { log, fails: 'BUILD', phase: `${phase} (${label})`, timeoutMs, verbose: o.log.verbose });
+    runLogged('make', ['-C', src, `O=${out}`, ...vars, ...args], {
+      log,
+      fails: 'BUILD',
+      phase: `${phase} (${label})`,
+      timeoutMs,
+      verbose: o.log.verbose,
+    });
   o.log.info(`building kernel ${label} (log: ${log})`);
   await make(['tinyconfig'], 'kernel config');
   const frags = await fragmentFiles(k, arch);
   await runLogged(join(src, 'scripts/kconfig/merge_config.sh'), ['-m', '-O', out, join(out, '.config'), ...frags.map((f) => f.path)], {
     cwd: src,
     log,
-    fails: 'BUILD', phase: `merging config fragments (${label})`,
+    fails: 'BUILD',
+    phase: `merging config fragments (${label})`,
     timeoutMs,
     env: { ARCH: arch.kernelArch },
   });
@@ -125,7 +142,12 @@ export async function buildKernel(kernelName: string, archName: string, o: Build
   }
   await requireTool('make', 'build-essential');
   await requireTool(compiler(arch), isNative(arch) ? 'build-essential' : arch.crossPackage);
-  for (const [tool, pkg] of [['flex', 'flex'], ['bison', 'bison'], ['bc', 'bc']] as const) await requireTool(tool, pkg);
+  for (const [tool, pkg] of [
+    ['flex', 'flex'],
+    ['bison', 'bison'],
+    ['bc', 'bc'],
+  ] as const)
+    await requireTool(tool, pkg);
 
   const key = await kernelKey(k, arch);
   const label = `${k.name}/${arch.name}`;
@@ -144,8 +166,17 @@ export async function buildKernel(kernelName: string, archName: string, o: Build
       if (s.type === 'debian-image') {
         const u = await fetchPrebuilt(s, await resolveAbi(s), dir, o.log);
         return {
-          key, kernel: k.name, arch: arch.name, buildMs: Date.now() - started, release: u.release, unmet: [],
-          srcDir: u.headers, buildDir: u.headers, image: u.image, configFile: u.config, guestModules: u.guestModules,
+          key,
+          kernel: k.name,
+          arch: arch.name,
+          buildMs: Date.now() - started,
+          release: u.release,
+          unmet: [],
+          srcDir: u.headers,
+          buildDir: u.headers,
+          image: u.image,
+          configFile: u.config,
+          guestModules: u.guestModules,
         };
       }
       if (s.type === 'debian-source') {
@@ -167,6 +198,10 @@ export async function buildKernel(kernelName: string, archName: string, o: Build
   );
   // Catalog data, not build output: read fresh so a cached entry follows catalog edits.
   meta.memoryMb = k.memory_mb;
-  o.log.info(hit ? `kernel ${label}: cached (${meta.release}, key ${key})` : `kernel ${label}: built ${meta.release} in ${formatDuration(meta.buildMs)}`);
+  o.log.info(
+    hit
+      ? `kernel ${label}: cached (${meta.release}, key ${key})`
+      : `kernel ${label}: built ${meta.release} in ${formatDuration(meta.buildMs)}`,
+  );
   return meta;
 }

@@ -1,8 +1,8 @@
 /** The kernel catalog (kernels/catalog.yaml): names, sources, arches, fragments. */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ARCHES } from '../arch/arches.ts';
 import { parse } from 'yaml';
+import { ARCHES } from '../arch/arches.ts';
 import { UsageError } from '../errors.ts';
 import { KERNELS_DIR } from '../paths.ts';
 
@@ -63,6 +63,7 @@ export function findKernel(name: string, catalog = loadCatalog()): CatalogKernel
   const git = parseGitKernel(name, Object.keys(ARCHES));
   if (git) return git;
   const k = catalog.find((c) => c.name === name);
-  if (!k) throw new UsageError(`unknown kernel "${name}"`, `Known kernels: ${catalog.map((c) => c.name).join(', ')} (kernels/catalog.yaml).`);
+  if (!k)
+    throw new UsageError(`unknown kernel "${name}"`, `Known kernels: ${catalog.map((c) => c.name).join(', ')} (kernels/catalog.yaml).`);
   return k;
 }

@@ -18,10 +18,20 @@ import type { DebianImage } from './catalog.ts';
 /** The newest ABI number the archive has for the image pattern (linux-image-6.1.0-{ABI}-cloud-amd64-unsigned). */
 export async function resolveAbi(src: DebianImage): Promise<string> {
   const re = `^${src.image.replace(/[.+]/g, '\\$&').replace('{ABI}', '[0-9]+')}$`;
-  const names = (await capture('apt-cache', ['search', '--names-only', re]).catch(() => '')).split('\n').map((l) => l.split(' ')[0]!).filter(Boolean);
-  const abis = names.map((n) => new RegExp(re.replace('[0-9]+', '([0-9]+)')).exec(n)?.[1]).filter(Boolean).map(Number);
+  const names = (await capture('apt-cache', ['search', '--names-only', re]).catch(() => ''))
+    .split('\n')
+    .map((l) => l.split(' ')[0]!)
+    .filter(Boolean);
+  const abis = names
+    .map((n) => new RegExp(re.replace('[0-9]+', '([0-9]+)')).exec(n)?.[1])
+    .filter(Boolean)
+    .map(Number);
   if (!abis.length) {
-    throw new KharnessError('HOST_TOOL', `no package matching ${src.image} in the apt lists`, 'Run `apt-get update` (Debian 12 archive) and try again.');
+    throw new KharnessError(
+      'HOST_TOOL',
+      `no package matching ${src.image} in the apt lists`,
+      'Run `apt-get update` (Debian 12 archive) and try again.',
+    );
   }
   return String(Math.max(...abis));
 }
@@ -51,7 +61,8 @@ export async function moduleLoadOrder(modDir: string, wanted: string[]): Promise
     const n = name.replace(/-/g, '_');
     if (order.includes(index.get(n) ?? '')) return;
     const path = index.get(n);
-    if (!path) throw new KharnessError('BUILD', `module ${name} is not in ${modDir}`, chain.length ? `needed by ${chain.join(' <- ')}` : undefined);
+    if (!path)
+      throw new KharnessError('BUILD', `module ${name} is not in ${modDir}`, chain.length ? `needed by ${chain.join(' <- ')}` : undefined);
     const deps = (await capture('modinfo', ['-F', 'depends', path])).trim();
     for (const d of deps ? deps.split(',') : []) await visit(d, [n, ...chain]);
     if (!order.includes(path)) order.push(path);
@@ -75,7 +86,13 @@ export async function fetchPrebuilt(src: DebianImage, abi: string, dir: string, 
   const pkgs = packagesFor(src, abi);
   log.info(`  downloading ${pkgs.join(', ')}`);
   await runLogged('mkdir', ['-p', debs, root], { log: alog, fails: 'INFRA', phase: 'prebuilt kernel', timeoutMs: 10_000 });
-  await runLogged('apt-get', ['download', ...pkgs], { cwd: debs, log: alog, fails: 'INFRA', phase: 'downloading the prebuilt kernel', timeoutMs: 15 * 60_000 });
+  await runLogged('apt-get', ['download', ...pkgs], {
+    cwd: debs,
+    log: alog,
+    fails: 'INFRA',
+    phase: 'downloading the prebuilt kernel',
+    timeoutMs: 15 * 60_000,
+  });
   for (const f of (await readdir(debs)).filter((x) => x.endsWith('.deb'))) {
     await runLogged('dpkg-deb', ['-x', join(debs, f), root], { log: alog, fails: 'INFRA', phase: `unpacking ${f}`, timeoutMs: 5 * 60_000 });
   }

@@ -14,12 +14,12 @@
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { type CacheKind, withLock } from '../cache/store.ts';
 import { KharnessError } from '../errors.ts';
 import { cacheRoot } from '../paths.ts';
 import { hashParts } from '../util/hash.ts';
 import type { Log } from '../util/log.ts';
 import { capture, runLogged } from '../util/proc.ts';
-import { withLock, type CacheKind } from '../cache/store.ts';
 import type { CatalogKernel, DebianSource, GitSource } from './catalog.ts';
 import { packagesFor, packageVersions, resolveAbi } from './prebuilt.ts';
 
@@ -27,7 +27,11 @@ export async function resolveCommit(src: GitSource): Promise<string> {
   try {
     return (await capture('git', ['-C', src.repo, 'rev-parse', '--verify', `${src.ref}^{commit}`])).trim();
   } catch {
-    throw new KharnessError('USAGE', `cannot resolve ${src.ref} in ${src.repo}`, 'Give a path to a kernel git repository and a ref that exists in it: git:/path/to/linux@v6.6');
+    throw new KharnessError(
+      'USAGE',
+      `cannot resolve ${src.ref} in ${src.repo}`,
+      'Give a path to a kernel git repository and a ref that exists in it: git:/path/to/linux@v6.6',
+    );
   }
 }
 
@@ -38,7 +42,11 @@ export async function sourceIdentity(k: CatalogKernel): Promise<string> {
   if (s.type === 'debian-image') return `debian-image:${await packageVersions(packagesFor(s, await resolveAbi(s)))}`;
   const st = await stat(s.tarball).catch(() => undefined);
   if (!st) {
-    throw new KharnessError('HOST_TOOL', `kernel source ${s.tarball} is missing.`, `Install it with: sudo apt-get install ${s.package}  (or run ./setup.sh)`);
+    throw new KharnessError(
+      'HOST_TOOL',
+      `kernel source ${s.tarball} is missing.`,
+      `Install it with: sudo apt-get install ${s.package}  (or run ./setup.sh)`,
+    );
   }
   return `${s.type}:${s.tarball}:${st.size}:${Math.floor(st.mtimeMs)}`;
 }
@@ -61,7 +69,8 @@ export async function extractDebianSource(k: CatalogKernel & { source: DebianSou
     log.info(`  extracting ${k.source.tarball}`);
     await runLogged('tar', ['-xf', k.source.tarball, '-C', tmp, '--strip-components=1'], {
       log: join(tmp, '..', `extract-${id}.log`),
-      fails: 'INFRA', phase: `extracting ${k.source.tarball}`,
+      fails: 'INFRA',
+      phase: `extracting ${k.source.tarball}`,
       timeoutMs: 10 * 60_000,
     });
     await rename(tmp, dir);
@@ -92,12 +101,18 @@ export async function withGitTree<T>(src: GitSource, arch: string, commit: strin
     if (!existsSync(join(t.src, '.git'))) {
       await rm(t.src, { recursive: true, force: true });
       log.info(`  cloning ${src.repo} (shared: objects are borrowed, the repository is not changed)`);
-      await runLogged('git', ['clone', '--shared', '--no-checkout', '--quiet', src.repo, t.src], { log: glog, fails: 'INFRA', phase: `git clone ${src.repo}`, timeoutMs: 10 * 60_000 });
+      await runLogged('git', ['clone', '--shared', '--no-checkout', '--quiet', src.repo, t.src], {
+        log: glog,
+        fails: 'INFRA',
+        phase: `git clone ${src.repo}`,
+        timeoutMs: 10 * 60_000,
+      });
     }
     // Objects of new commits are visible through the alternates file; refs are not needed.
     await runLogged('git', ['-C', t.src, '-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--force', '--detach', commit], {
       log: glog,
-      fails: 'INFRA', phase: `git checkout ${commit.slice(0, 12)}`,
+      fails: 'INFRA',
+      phase: `git checkout ${commit.slice(0, 12)}`,
       timeoutMs: 10 * 60_000,
     });
     await mkdir(t.out, { recursive: true });

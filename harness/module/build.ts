@@ -2,13 +2,13 @@
 import { copyFile, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { archSpec } from '../arch/arches.ts';
-import { getOrBuild, type CacheKind } from '../cache/store.ts';
-import { makeVars, type KernelBuild } from '../kernel/build.ts';
+import { type CacheKind, getOrBuild } from '../cache/store.ts';
+import { type KernelBuild, makeVars } from '../kernel/build.ts';
+import { withGitTree } from '../kernel/source.ts';
 import { cacheRoot, MODULES_DIR } from '../paths.ts';
 import { hashParts } from '../util/hash.ts';
 import type { Log } from '../util/log.ts';
 import { runLogged } from '../util/proc.ts';
-import { withGitTree } from '../kernel/source.ts';
 
 export const MODULE_CACHE: CacheKind = { kind: 'modules', label: (m, key) => (m ? String(m.name) : key) };
 
@@ -27,7 +27,13 @@ export async function buildModule(kernel: KernelBuild, log: Log, name = 'kalloc_
     for (const f of files) await copyFile(join(srcDir, f), join(dir, f));
     const arch = archSpec(kernel.arch);
     const make = (args: string[]) =>
-      runLogged('make', args, { log: join(dir, 'build.log'), fails: 'BUILD', phase: `module build ${name} (${kernel.kernel}/${kernel.arch})`, timeoutMs: 10 * 60_000, verbose: log.verbose });
+      runLogged('make', args, {
+        log: join(dir, 'build.log'),
+        fails: 'BUILD',
+        phase: `module build ${name} (${kernel.kernel}/${kernel.arch})`,
+        timeoutMs: 10 * 60_000,
+        verbose: log.verbose,
+      });
     const moduleMake = () => make(['-C', kernel.buildDir, `M=${dir}`, ...makeVars(arch), 'modules']);
     if (kernel.git) {
       // The build directory is shared by the repository's commits: put it back at this one first.

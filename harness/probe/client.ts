@@ -7,7 +7,7 @@
  */
 import { KharnessError, PhaseTimeoutError } from '../errors.ts';
 import { LineBuffer, type LineLog } from '../util/lines.ts';
-import { parseResponse, ProtocolError, type Response } from './protocol.ts';
+import { ProtocolError, parseResponse, type Response } from './protocol.ts';
 
 export const CTL = '/sys/kernel/debug/kalloc_probe/ctl';
 
@@ -95,7 +95,12 @@ export class ProbeClient {
       try {
         return parseResponse(reply);
       } catch (e) {
-        if (e instanceof ProtocolError) throw new KharnessError('PROBE', e.message, 'The harness and the module disagree: rebuild the module (its cache key follows its sources).');
+        if (e instanceof ProtocolError)
+          throw new KharnessError(
+            'PROBE',
+            e.message,
+            'The harness and the module disagree: rebuild the module (its cache key follows its sources).',
+          );
         throw e;
       }
     } finally {

@@ -57,6 +57,10 @@ export function renderCompareText(c: ReturnType<typeof compareTargets>): string 
   const head = ['fact', ...c.targets];
   const body = c.rows.map((r) => [r.label, ...c.targets.map((t) => r.values[t] ?? '-')]);
   const widths = head.map((_, i) => Math.max(...[head, ...body].map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((x, i) => x.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line(head), ...body.map(line)].join('\n') + '\n';
+  const line = (r: string[]) =>
+    r
+      .map((x, i) => x.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
+  return `${[line(head), ...body.map(line)].join('\n')}\n`;
 }

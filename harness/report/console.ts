@@ -46,14 +46,23 @@ export function consoleReporter(o: ConsoleReporterOptions): (r: ResultRecord) =>
         }
         const extra = r.status === 'expected-crash' ? ' (expected crash)' : r.reason && r.status !== 'fail' ? dim(` — ${r.reason}`) : '';
         o.write(`    ${mark[r.status]} ${r.name}${extra} ${dim(`${r.ms} ms`)}\n`);
-        for (const f of r.failures) o.write(`        ${where(f) ? `${dim(where(f))} ` : ''}${f.what}: expected ${f.expected}, observed ${red(f.observed)}\n`);
+        for (const f of r.failures)
+          o.write(`        ${where(f) ? `${dim(where(f))} ` : ''}${f.what}: expected ${f.expected}, observed ${red(f.observed)}\n`);
         if (r.status === 'fail' || r.status === 'error') failed.push(r);
         break;
       }
       case 'target-end':
         if (r.status !== 'ok' && r.error) {
           o.write(red(`  ${r.status}: ${r.error.message}\n`));
-          if (r.error.details) o.write(dim(r.error.details.split('\n').map((l) => `    | ${l}`).join('\n')) + '\n');
+          if (r.error.details)
+            o.write(
+              `${dim(
+                r.error.details
+                  .split('\n')
+                  .map((l) => `    | ${l}`)
+                  .join('\n'),
+              )}\n`,
+            );
           if (r.error.hint) o.write(`  ${r.error.hint}\n`);
         }
         break;
@@ -68,7 +77,9 @@ export function consoleReporter(o: ConsoleReporterOptions): (r: ResultRecord) =>
         ].filter(Boolean);
         const table = claimsTable(seen);
         if (table.rows.some((row) => Object.values(row.cells).some((c) => c.verdict !== 'untested'))) {
-          o.write(`\nThe article's claims\n${renderClaimsText({ ...table, rows: table.rows.filter((row) => row.overall !== 'untested') })}`);
+          o.write(
+            `\nThe article's claims\n${renderClaimsText({ ...table, rows: table.rows.filter((row) => row.overall !== 'untested') })}`,
+          );
         }
         const diff = renderCompareText(compareTargets(seen));
         if (diff) o.write(`\nWhat differs between targets\n${diff}`);
@@ -77,7 +88,15 @@ export function consoleReporter(o: ConsoleReporterOptions): (r: ResultRecord) =>
           o.write(`\n${red(f.status.toUpperCase())} ${f.target.arch}/${f.target.kernel} › ${f.scenario} › ${f.name}\n`);
           if (f.request) o.write(dim(`  request: ${f.request}\n`));
           if (f.reason) o.write(`  ${f.reason}\n`);
-          if (f.details) o.write(dim(`${f.details.split('\n').map((l) => `    | ${l}`).join('\n')}\n`));
+          if (f.details)
+            o.write(
+              dim(
+                `${f.details
+                  .split('\n')
+                  .map((l) => `    | ${l}`)
+                  .join('\n')}\n`,
+              ),
+            );
           for (const x of f.failures) o.write(`  ${formatFailure(x)}\n`);
           for (const s of f.splats.slice(0, 3)) o.write(dim(`  ${s.lines.slice(0, 6).join('\n  ')}\n`));
         }
@@ -92,6 +111,10 @@ export function renderClaimsText(table: ReturnType<typeof claimsTable>): string 
   const head = ['claim', ...table.targets];
   const rows = table.rows.map((r) => [r.id, ...table.targets.map((t) => r.cells[t]!.verdict)]);
   const widths = head.map((_, i) => Math.max(...[head, ...rows].map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line(head), ...rows.map(line)].join('\n') + '\n';
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
+  return `${[line(head), ...rows.map(line)].join('\n')}\n`;
 }

@@ -9,6 +9,7 @@ import type { ResultRecord, StepRecord } from '../run/results.ts';
 import { countStatuses } from '../run/results.ts';
 import { claimsTable, targetLabel, type Verdict } from './claims.ts';
 import { compareTargets } from './compare.ts';
+import { formatFailure } from './failure.ts';
 import { barChart, lineChart, type Series } from './svg.ts';
 
 const esc = (s: unknown) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -32,7 +33,14 @@ function verdictMatrix(steps: StepRecord[], targets: string[]): string {
     const c = { pass: 0, fail: 0, error: 0, skip: 0, 'expected-crash': 0 };
     for (const s of ss) c[s.status]++;
     const cls = c.error ? 'error' : c.fail ? 'fail' : c.pass + c['expected-crash'] ? 'pass' : 'skip';
-    const text = [c.pass + c['expected-crash'] && `${c.pass + c['expected-crash']} ok`, c.fail && `${c.fail} failed`, c.error && `${c.error} errors`, c.skip && `${c.skip} skipped`].filter(Boolean).join(', ');
+    const text = [
+      c.pass + c['expected-crash'] && `${c.pass + c['expected-crash']} ok`,
+      c.fail && `${c.fail} failed`,
+      c.error && `${c.error} errors`,
+      c.skip && `${c.skip} skipped`,
+    ]
+      .filter(Boolean)
+      .join(', ');
     return `<td class="${cls}">${esc(text)}</td>`;
   };
   return `<table id="verdict-matrix"><tr><th>scenario</th>${targets.map((t) => `<th>${esc(t)}</th>`).join('')}</tr>${scenarios
@@ -48,7 +56,13 @@ function claimsSection(records: readonly ResultRecord[], steps: StepRecord[]): s
   };
   const cell = (t: string, v: { verdict: Verdict; evidence: { scenario: string; steps: string[]; note?: string }[] }) =>
     `<td class="${v.verdict}"><b>${v.verdict}</b>${v.evidence
-      .map((e) => `<br><small>${esc(e.scenario)}: ${e.steps.slice(0, 3).map((n) => link(t, e.scenario, n)).join(', ')}${e.steps.length > 3 ? ' …' : ''}${e.note ? ` — ${esc(e.note)}` : ''}</small>`)
+      .map(
+        (e) =>
+          `<br><small>${esc(e.scenario)}: ${e.steps
+            .slice(0, 3)
+            .map((n) => link(t, e.scenario, n))
+            .join(', ')}${e.steps.length > 3 ? ' …' : ''}${e.note ? ` — ${esc(e.note)}` : ''}</small>`,
+      )
       .join('')}</td>`;
   return `<table id="claims"><tr><th>claim</th><th>what the article says</th>${targets.map((t) => `<th>${esc(t)}</th>`).join('')}</tr>${rows
     .map((r) => `<tr><td><code>${esc(r.id)}</code></td><td>${esc(r.text)}</td>${targets.map((t) => cell(t, r.cells[t]!)).join('')}</tr>`)
@@ -58,10 +72,15 @@ function claimsSection(records: readonly ResultRecord[], steps: StepRecord[]): s
 function costChart(steps: StepRecord[], targets: string[]): string {
   const series: Series[] = [];
   for (const t of targets) {
-    const ss = steps.filter((s) => targetLabel(s.target) === t && typeof s.facts.alloc_ns_median === 'number' && typeof s.facts.size === 'number');
+    const ss = steps.filter(
+      (s) => targetLabel(s.target) === t && typeof s.facts.alloc_ns_median === 'number' && typeof s.facts.size === 'number',
+    );
     const byApi = new Map<string, Series>();
     for (const s of ss) {
-      for (const [api, key] of [[s.facts.api, 'alloc_ns_median'], [s.facts.vs, 'vs_alloc_ns_median']] as const) {
+      for (const [api, key] of [
+        [s.facts.api, 'alloc_ns_median'],
+        [s.facts.vs, 'vs_alloc_ns_median'],
+      ] as const) {
         if (typeof api !== 'string' || typeof s.facts[key] !== 'number') continue;
         const name = `${api} ${t}`;
         if (!byApi.has(name)) byApi.set(name, { name, points: [], dashed: api.startsWith('v') });
@@ -92,47 +111,79 @@ function meminfoChart(records: readonly ResultRecord[]): string {
   return barChart('meminfo change across each scenario (kB)', 'kB', bars);
 }
 
-function stepDetails(steps: StepRecord[]): string {
-  return steps
-    .map(
-      (s) => `<details id="${anchor(s)}"${s.status === 'fail' || s.status === 'error' ? ' open' : ''}><summary class="${s.status}">${esc(targetLabel(s.target))} › ${esc(s.scenario)} › ${esc(s.name)} — <b>${s.status}</b>${s.reason ? ` (${esc(s.reason)})` : ''}</summary>
-${s.request ? `<div><code>${esc(s.request)}</code></div>` : ''}
-${s.failures.length ? `<ul>${s.failures.map((f) => `<li>${esc(f.what)}: expected ${esc(f.expected)}, observed <b>${esc(f.observed)}</b></li>`).join('')}</ul>` : ''}
-<table><tr>${Object.keys(s.facts).map((k) => `<th>${esc(k)}</th>`).join('')}</tr><tr>${Object.values(s.facts).map((v) => `<td>${esc(v)}</td>`).join('')}</tr></table>
-${s.dmesg.length ? `<pre>${esc(s.dmesg.join('\n'))}</pre>` : ''}</details>`,
-    )
-    .join('\n');
+function factsTable(facts: StepRecord['facts']): string {
+  const head = Object.keys(facts)
+    .map((k) => `<th>${esc(k)}</th>`)
+    .join('');
+  const row = Object.values(facts)
+    .map((v) => `<td>${esc(v)}</td>`)
+    .join('');
+  return `<table><tr>${head}</tr><tr>${row}</tr></table>`;
+}
+
+function stepDetail(s: StepRecord): string {
+  const open = s.status === 'fail' || s.status === 'error' ? ' open' : '';
+  const reason = s.reason ? ` (${esc(s.reason)})` : '';
+  const title = `${esc(targetLabel(s.target))} › ${esc(s.scenario)} › ${esc(s.name)} — <b>${s.status}</b>${reason}`;
+  const failures = s.failures.length ? `<ul>${s.failures.map((f) => `<li>${esc(formatFailure(f))}</li>`).join('')}</ul>` : '';
+  return [
+    `<details id="${anchor(s)}"${open}><summary class="${s.status}">${title}</summary>`,
+    s.request ? `<div><code>${esc(s.request)}</code></div>` : '',
+    failures,
+    factsTable(s.facts),
+    `${s.dmesg.length ? `<pre>${esc(s.dmesg.join('\n'))}</pre>` : ''}</details>`,
+  ].join('\n');
+}
+
+type Guest = Extract<ResultRecord, { type: 'guest' }>;
+type TargetEnd = Extract<ResultRecord, { type: 'target-end' }>;
+
+function targetRow(t: string, g: Guest | undefined, e: TargetEnd | undefined): string {
+  const status = e?.status ?? '';
+  if (!g) return `<tr><td>${esc(t)}</td><td class="error">${esc(status)}</td><td colspan="5">${esc(e?.error?.message ?? '')}</td></tr>`;
+  const cells = [g.constants.release, g.constants.PAGE_SIZE, g.constants.KMALLOC_MAX_SIZE, g.accel]
+    .map((v) => `<td>${esc(v)}</td>`)
+    .join('');
+  return `<tr><td>${esc(t)}</td><td class="${status === 'ok' ? 'pass' : 'error'}">${esc(status)}</td>${cells}<td>${(g.sshMs / 1000).toFixed(2)} s</td></tr>`;
+}
+
+function compareSection(cmp: ReturnType<typeof compareTargets>): string {
+  if (!cmp.rows.length) return '';
+  const head = cmp.targets.map((t) => `<th>${esc(t)}</th>`).join('');
+  const rows = cmp.rows.map(
+    (r) => `<tr><td>${esc(r.label)}</td>${cmp.targets.map((t) => `<td>${esc(r.values[t] ?? '-')}</td>`).join('')}</tr>`,
+  );
+  return `<h2>What differs between targets</h2><table id="compare"><tr><th>fact</th>${head}</tr>${rows.join('')}</table>`;
 }
 
 export function renderHtml(records: readonly ResultRecord[]): string {
   const steps = records.filter((r): r is StepRecord => r.type === 'step');
   const targets = [...new Set(records.filter((r) => r.type === 'target-begin').map((r) => targetLabel(r.target)))];
   const c = countStatuses(records);
-  const guests = records.filter((r) => r.type === 'guest');
-  const ends = records.filter((r) => r.type === 'target-end');
-  const cmp = compareTargets(records);
+  const guests = records.filter((r): r is Guest => r.type === 'guest');
+  const ends = records.filter((r): r is TargetEnd => r.type === 'target-end');
+  const summary = `${c.pass} passed, ${c['expected-crash']} expected crashes, ${c.fail} failed, ${c.error} errors, ${c.skip} skipped`;
+  const rows = targets.map((t) =>
+    targetRow(
+      t,
+      guests.find((x) => targetLabel(x.target) === t),
+      ends.find((x) => targetLabel(x.target) === t),
+    ),
+  );
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>kharness report</title><style>${CSS}</style></head>
 <body>
 <h1>kharness report</h1>
-<p id="summary">${c.pass} passed, ${c['expected-crash']} expected crashes, ${c.fail} failed, ${c.error} errors, ${c.skip} skipped — ${targets.length} target(s): ${targets.map(esc).join(', ')}</p>
-<table><tr><th>target</th><th>status</th><th>kernel</th><th>PAGE_SIZE</th><th>KMALLOC_MAX_SIZE</th><th>accelerator</th><th>ready in</th></tr>${targets
-    .map((t) => {
-      const g = guests.find((x) => x.type === 'guest' && targetLabel(x.target) === t);
-      const e = ends.find((x) => targetLabel(x.target) === t);
-      const status = e?.type === 'target-end' ? e.status : '';
-      return g?.type === 'guest'
-        ? `<tr><td>${esc(t)}</td><td class="${status === 'ok' ? 'pass' : 'error'}">${esc(status)}</td><td>${esc(g.constants.release)}</td><td>${esc(g.constants.PAGE_SIZE)}</td><td>${esc(g.constants.KMALLOC_MAX_SIZE)}</td><td>${esc(g.accel)}</td><td>${(g.sshMs / 1000).toFixed(2)} s</td></tr>`
-        : `<tr><td>${esc(t)}</td><td class="error">${esc(status)}</td><td colspan="5">${esc(e?.type === 'target-end' ? e.error?.message ?? '' : '')}</td></tr>`;
-    })
-    .join('')}</table>
+<p id="summary">${summary} — ${targets.length} target(s): ${targets.map(esc).join(', ')}</p>
+<table><tr><th>target</th><th>status</th><th>kernel</th><th>PAGE_SIZE</th><th>KMALLOC_MAX_SIZE</th><th>accelerator</th><th>ready in</th></tr>
+${rows.join('')}</table>
 <h2>Verdicts</h2>${verdictMatrix(steps, targets)}
 <h2>The article's claims</h2>${claimsSection(records, steps)}
-${cmp.rows.length ? `<h2>What differs between targets</h2><table id="compare"><tr><th>fact</th>${cmp.targets.map((t) => `<th>${esc(t)}</th>`).join('')}</tr>${cmp.rows.map((r) => `<tr><td>${esc(r.label)}</td>${cmp.targets.map((t) => `<td>${esc(r.values[t] ?? '-')}</td>`).join('')}</tr>`).join('')}</table>` : ''}
+${compareSection(compareTargets(records))}
 <h2>Cost</h2>${costChart(steps, targets)}
 <h2>vmalloc physical runs</h2>${runsChart(steps)}
 <h2>Memory</h2>${meminfoChart(records)}
-<h2>Steps</h2>${stepDetails(steps)}
+<h2>Steps</h2>${steps.map(stepDetail).join('\n')}
 </body></html>
 `;
 }

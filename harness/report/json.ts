@@ -3,18 +3,16 @@ import { countStatuses, type ResultRecord, runOutcome } from '../run/results.ts'
 import { claimsTable } from './claims.ts';
 
 export function renderJson(records: readonly ResultRecord[]): string {
-  return (
-    JSON.stringify(
-      {
-        outcome: runOutcome(records),
-        counts: countStatuses(records),
-        targets: records.filter((r) => r.type === 'target-end'),
-        guests: records.filter((r) => r.type === 'guest'),
-        claims: claimsTable(records),
-        steps: records.filter((r) => r.type === 'step'),
-      },
-      null,
-      2,
-    ) + '\n'
-  );
+  return `${JSON.stringify(
+    {
+      outcome: runOutcome(records),
+      counts: countStatuses(records),
+      targets: records.filter((r) => r.type === 'target-end'),
+      guests: records.filter((r) => r.type === 'guest'),
+      claims: claimsTable(records),
+      steps: records.filter((r) => r.type === 'step'),
+    },
+    null,
+    2,
+  )}\n`;
 }

@@ -11,14 +11,17 @@ import { targetLabel } from './claims.ts';
 import { displayPath, formatFailure } from './failure.ts';
 
 export function xmlEscape(s: string): string {
-  return s
-    // XML 1.0 allows tab, LF, CR and printable characters only: console logs carry the rest.
-    .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, '')
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&apos;');
+  return (
+    s
+      // XML 1.0 allows tab, LF, CR and printable characters only: console logs carry the rest.
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: removing control characters is the point
+      .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, '')
+      .replace(/&/g, '&amp;')
+      .replace(/</g, '&lt;')
+      .replace(/>/g, '&gt;')
+      .replace(/"/g, '&quot;')
+      .replace(/'/g, '&apos;')
+  );
 }
 
 const attr = (o: Record<string, string | number | undefined>) =>
@@ -35,13 +38,20 @@ function testcase(s: StepRecord, seen: Set<string>): string {
   seen.add(`${classname}\u0000${name}`);
   const body: string[] = [];
   const message = s.failures.map(formatFailure).join('; ');
-  if (s.status === 'fail') body.push(`<failure ${attr({ message: message || s.reason || 'failed', type: 'expectation' })}>${xmlEscape([s.request && `request: ${s.request}`, message].filter(Boolean).join('\n'))}</failure>`);
+  if (s.status === 'fail')
+    body.push(
+      `<failure ${attr({ message: message || s.reason || 'failed', type: 'expectation' })}>` +
+        `${xmlEscape([s.request && `request: ${s.request}`, message].filter(Boolean).join('\n'))}</failure>`,
+    );
   if (s.status === 'error') body.push(`<error ${attr({ message: s.reason ?? 'error', type: 'error' })}/>`);
   if (s.status === 'skip') body.push(`<skipped ${attr({ message: s.reason ?? 'skipped' })}/>`);
-  const out = [s.request && `request: ${s.request}`, s.status === 'expected-crash' ? 'expected crash' : '', ...s.dmesg].filter(Boolean).join('\n');
+  const out = [s.request && `request: ${s.request}`, s.status === 'expected-crash' ? 'expected crash' : '', ...s.dmesg]
+    .filter(Boolean)
+    .join('\n');
   if (out) body.push(`<system-out>${xmlEscape(out)}</system-out>`);
   const line = s.failures.find((f) => f.pos)?.pos?.line ?? s.line;
-  return `    <testcase ${attr({ classname, name, time: (s.ms / 1000).toFixed(3), file: displayPath(s.scenarioFile), line })}${body.length ? `>\n      ${body.join('\n      ')}\n    </testcase>` : '/>'}`;
+  const head = `    <testcase ${attr({ classname, name, time: (s.ms / 1000).toFixed(3), file: displayPath(s.scenarioFile), line })}`;
+  return `${head}${body.length ? `>\n      ${body.join('\n      ')}\n    </testcase>` : '/>'}`;
 }
 
 export function renderJUnit(records: readonly ResultRecord[]): string {
@@ -58,9 +68,14 @@ export function renderJUnit(records: readonly ResultRecord[]): string {
   const suites = targets.map((t) => {
     const ss = steps.filter((s) => targetLabel(s.target) === t);
     const release = ss.find((s) => s.target.release)?.target.release;
-    const props = release ? `\n    <properties>\n      <property ${attr({ name: 'kernel.release', value: release })}/>\n    </properties>` : '';
+    const props = release
+      ? `\n    <properties>\n      <property ${attr({ name: 'kernel.release', value: release })}/>\n    </properties>`
+      : '';
     const end = records.find((r) => r.type === 'target-end' && targetLabel(r.target) === t);
-    const infra = end?.type === 'target-end' && end.error ? `\n    <system-err>${xmlEscape(`${end.status}: ${end.error.message}\n${end.error.details ?? ''}`)}</system-err>` : '';
+    const infra =
+      end?.type === 'target-end' && end.error
+        ? `\n    <system-err>${xmlEscape(`${end.status}: ${end.error.message}\n${end.error.details ?? ''}`)}</system-err>`
+        : '';
     return `  <testsuite ${attr({ name: t, ...count(ss) })}>${props}\n${ss.map((s) => testcase(s, seen)).join('\n')}${infra}\n  </testsuite>`;
   });
   return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites ${attr({ name: 'kharness', ...count(steps) })}>\n${suites.join('\n')}\n</testsuites>\n`;

@@ -15,7 +15,8 @@ function stepLine(s: StepRecord, n: number): string[] {
   for (const f of s.failures) lines.push(`# ${clean(formatFailure(f))}`);
   if (s.status === 'expected-crash') lines.push(`# expected crash: ${clean(s.splats[0]?.title ?? 'the guest died')}`);
   const ok = s.status === 'pass' || s.status === 'expected-crash' || s.status === 'skip';
-  const directive = s.status === 'skip' ? ` # SKIP ${clean(s.reason ?? '')}` : s.status === 'error' ? ` # ERROR ${clean(s.reason ?? '')}` : '';
+  const directive =
+    s.status === 'skip' ? ` # SKIP ${clean(s.reason ?? '')}` : s.status === 'error' ? ` # ERROR ${clean(s.reason ?? '')}` : '';
   lines.push(`${ok ? 'ok' : 'not ok'} ${n} ${clean(s.name)}${directive}`);
   return lines;
 }

@@ -34,7 +34,7 @@ export function liveFooter(write: (s: string) => void, now: () => number = Date.
       const elapsed = l.phase === 'building' || l.phase === 'booting' ? ` ${formatDuration(now() - l.since)}` : '';
       return `\x1b[2K  ${t.padEnd(18)} ${l.phase}${elapsed}${l.detail ? `  ${l.detail}` : ''}`;
     });
-    if (rows.length) write(rows.join('\n') + '\n');
+    if (rows.length) write(`${rows.join('\n')}\n`);
     drawn = rows.length;
   };
   const timer = setInterval(() => {
@@ -50,7 +50,8 @@ export function liveFooter(write: (s: string) => void, now: () => number = Date.
     },
     onRecord(r) {
       if (r.type === 'status') lines.set(targetLabel(r.target), { phase: r.phase, detail: r.detail, since: now() });
-      else if (r.type === 'target-end') lines.set(targetLabel(r.target), { phase: r.status === 'ok' ? 'done' : `failed (${r.status})`, since: now() });
+      else if (r.type === 'target-end')
+        lines.set(targetLabel(r.target), { phase: r.status === 'ok' ? 'done' : `failed (${r.status})`, since: now() });
       else return;
       clear();
       draw();

@@ -27,8 +27,12 @@ export const FILE_REPORTERS: Record<string, FileReporter> = {
 export const REPORTER_NAMES = ['default', ...Object.keys(FILE_REPORTERS)];
 
 export function parseReporters(values: string[]): string[] {
-  const names = values.flatMap((v) => v.split(',')).map((s) => s.trim()).filter(Boolean);
-  for (const n of names) if (!REPORTER_NAMES.includes(n)) throw new UsageError(`unknown reporter "${n}"`, `Reporters: ${REPORTER_NAMES.join(', ')}`);
+  const names = values
+    .flatMap((v) => v.split(','))
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const n of names)
+    if (!REPORTER_NAMES.includes(n)) throw new UsageError(`unknown reporter "${n}"`, `Reporters: ${REPORTER_NAMES.join(', ')}`);
   return names.length ? [...new Set(names)] : ['default'];
 }
 

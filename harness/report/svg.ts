@@ -38,20 +38,38 @@ export function lineChart(title: string, xLabel: string, yLabel: string, series:
   parts.push(`<text x="${w / 2 - m.r / 2}" y="18" text-anchor="middle" class="title">${esc(title)}</text>`);
   for (const t of logTicks(y0 / 1.5, y1 * 1.5)) {
     if (t < y0 / 1.5 || t > y1 * 1.5) continue;
-    parts.push(`<line x1="${m.l}" x2="${w - m.r}" y1="${sy(t)}" y2="${sy(t)}" class="grid"/><text x="${m.l - 6}" y="${sy(t) + 4}" text-anchor="end">${fmt(t)}</text>`);
+    parts.push(
+      `<line x1="${m.l}" x2="${w - m.r}" y1="${sy(t)}" y2="${sy(t)}" class="grid"/><text x="${m.l - 6}" y="${sy(t) + 4}" text-anchor="end">${fmt(t)}</text>`,
+    );
   }
   const xs = [...new Set(pts.map((p) => p.x))].sort((a, b) => a - b);
   for (const x of xs) parts.push(`<text x="${sx(x)}" y="${h - m.b + 16}" text-anchor="middle">${fmt(x)}</text>`);
   parts.push(`<text x="${(m.l + w - m.r) / 2}" y="${h - 6}" text-anchor="middle">${esc(xLabel)}</text>`);
-  parts.push(`<text x="14" y="${(m.t + h - m.b) / 2}" text-anchor="middle" transform="rotate(-90 14 ${(m.t + h - m.b) / 2})">${esc(yLabel)}</text>`);
+  parts.push(
+    `<text x="14" y="${(m.t + h - m.b) / 2}" text-anchor="middle" transform="rotate(-90 14 ${(m.t + h - m.b) / 2})">${esc(yLabel)}</text>`,
+  );
   series.forEach((s, i) => {
     const c = PALETTE[i % PALETTE.length];
     const sp = s.points.filter((p) => p.x > 0 && p.y > 0).sort((a, b) => a.x - b.x);
-    parts.push(`<polyline class="series" data-series="${esc(s.name)}" fill="none" stroke="${c}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''} points="${sp.map((p) => `${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(' ')}"/>`);
-    for (const p of sp) parts.push(`<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="3" fill="${c}"><title>${esc(`${s.name}: ${fmt(p.x)} → ${p.y}`)}</title></circle>`);
-    parts.push(`<line x1="${w - m.r + 12}" x2="${w - m.r + 32}" y1="${m.t + 14 + i * 18}" y2="${m.t + 14 + i * 18}" stroke="${c}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/><text x="${w - m.r + 38}" y="${m.t + 18 + i * 18}">${esc(s.name)}</text>`);
+    const dash = s.dashed ? ' stroke-dasharray="6 4"' : '';
+    const points = sp.map((p) => `${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(' ');
+    parts.push(
+      `<polyline class="series" data-series="${esc(s.name)}" fill="none" stroke="${c}" stroke-width="2"${dash} points="${points}"/>`,
+    );
+    for (const p of sp) {
+      const tip = `<title>${esc(`${s.name}: ${fmt(p.x)} → ${p.y}`)}</title>`;
+      parts.push(`<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="3" fill="${c}">${tip}</circle>`);
+    }
+    const ly = m.t + 14 + i * 18;
+    parts.push(`<line x1="${w - m.r + 12}" x2="${w - m.r + 32}" y1="${ly}" y2="${ly}" stroke="${c}" stroke-width="2"${dash}/>`);
+    parts.push(`<text x="${w - m.r + 38}" y="${ly + 4}">${esc(s.name)}</text>`);
   });
-  return `<svg class="chart" role="img" aria-label="${esc(title)}" viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" xmlns="http://www.w3.org/2000/svg">${parts.join('')}</svg>`;
+  return svg(title, w, h, parts);
+}
+
+function svg(title: string, w: number, h: number, parts: string[]): string {
+  const attrs = `class="chart" role="img" aria-label="${esc(title)}" viewBox="0 0 ${w} ${h}" width="${w}" height="${h}"`;
+  return `<svg ${attrs} xmlns="http://www.w3.org/2000/svg">${parts.join('')}</svg>`;
 }
 
 /** Horizontal bars, one per label (values may be negative). */
@@ -70,8 +88,12 @@ export function barChart(title: string, unit: string, bars: { label: string; val
     const len = (Math.abs(b.value) / max) * span;
     const x = b.value < 0 ? zero - len : zero;
     parts.push(`<text x="${m.l - 6}" y="${y + 15}" text-anchor="end">${esc(b.label)}</text>`);
-    parts.push(`<rect class="bar" x="${x.toFixed(1)}" y="${y + 3}" width="${Math.max(1, len).toFixed(1)}" height="${rowH - 6}" fill="${b.value < 0 ? '#d62728' : '#1f77b4'}"><title>${esc(`${b.label}: ${b.value} ${unit}`)}</title></rect>`);
+    const fill = b.value < 0 ? '#d62728' : '#1f77b4';
+    const tip = `<title>${esc(`${b.label}: ${b.value} ${unit}`)}</title>`;
+    parts.push(
+      `<rect class="bar" x="${x.toFixed(1)}" y="${y + 3}" width="${Math.max(1, len).toFixed(1)}" height="${rowH - 6}" fill="${fill}">${tip}</rect>`,
+    );
     parts.push(`<text x="${(b.value < 0 ? zero : x + len) + 4}" y="${y + 15}">${esc(`${b.value} ${unit}`)}</text>`);
   });
-  return `<svg class="chart" role="img" aria-label="${esc(title)}" viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" xmlns="http://www.w3.org/2000/svg">${parts.join('')}</svg>`;
+  return svg(title, w, h, parts);
 }

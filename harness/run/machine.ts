@@ -24,7 +24,14 @@ export interface Timeouts {
   crashMs: number;
 }
 
-export const DEFAULT_TIMEOUTS: Timeouts = { bootMs: 120_000, sshMs: 30_000, loadMs: 60_000, stepMs: 120_000, silenceMs: 30_000, crashMs: 20_000 };
+export const DEFAULT_TIMEOUTS: Timeouts = {
+  bootMs: 120_000,
+  sshMs: 30_000,
+  loadMs: 60_000,
+  stepMs: 120_000,
+  silenceMs: 30_000,
+  crashMs: 20_000,
+};
 
 export type Accel = 'auto' | 'kvm' | 'tcg';
 

@@ -22,6 +22,12 @@ export function mergeResults(runs: readonly ResultRecord[][], outDir: string): R
   return [
     { type: 'run-begin', runId: first?.runId ?? 'merged', at: first?.at ?? new Date(0).toISOString(), argv: ['report', 'merge'], outDir },
     ...body,
-    { type: 'run-end', at: last ?? new Date(0).toISOString(), outcome, counts: countStatuses(body), ms: Math.max(0, ...ends.map((e) => e.ms)) },
+    {
+      type: 'run-end',
+      at: last ?? new Date(0).toISOString(),
+      outcome,
+      counts: countStatuses(body),
+      ms: Math.max(0, ...ends.map((e) => e.ms)),
+    },
   ];
 }

@@ -15,7 +15,7 @@
  *   "console silent for N s".
  */
 import { diffMeminfo, parseMeminfo } from '../analysis/meminfo.ts';
-import { parseSplats, sectionsBySeq, type Splat } from '../analysis/splats.ts';
+import { parseSplats, type Splat, sectionsBySeq } from '../analysis/splats.ts';
 import { InterruptedError, KharnessError, seconds, tail } from '../errors.ts';
 import { ProbeLost } from '../probe/client.ts';
 import { endMarker, formatRequest, MARKERS, type Response } from '../probe/protocol.ts';
@@ -147,7 +147,8 @@ export async function observe(m: Machine, seq: number, r: ResolvedStep, o: Obser
   const lost = { ...base, lost: true, splats, dmesg: consoleLines.slice(0, 200), ms, details };
   await m.close();
   if (ending.kind === 'timeout') return { ...lost, error: `step timed out after ${seconds(t.stepMs)} s` };
-  if (ending.kind === 'silent') return { ...lost, error: `console silent for ${seconds(t.silenceMs)} s: the guest printed nothing and did not answer` };
+  if (ending.kind === 'silent')
+    return { ...lost, error: `console silent for ${seconds(t.silenceMs)} s: the guest printed nothing and did not answer` };
   if (exit?.killedBy) return { ...lost, error: `${exit.description} (from outside the harness)` };
   // The kernel's own account of its death, or QEMU gone by itself: the guest died in this step.
   if (exit || splats.length) return { ...lost, crashed: true };

@@ -19,7 +19,7 @@ import type { Scenario } from '../scenario/types.ts';
 import type { Log } from '../util/log.ts';
 import type { MachineLease } from './lease.ts';
 import type { Machine, MachineFactory, MachineSettings } from './machine.ts';
-import { observe } from './observe.ts';
+import { type Observation, observe } from './observe.ts';
 import { allSteps, type TargetRecorder } from './recorder.ts';
 import type { TargetStatus } from './results.ts';
 
@@ -105,7 +105,11 @@ export async function scenariosPhase(c: ScenarioContext, scenarios: readonly Sce
       m = await c.lease.acquire(s.expectsCrash);
     } catch (e) {
       const status = c.signal?.aborted ? 'interrupted' : bootFailure(e);
-      c.rec.notRun(allSteps(ordered.slice(i)), status === 'interrupted' ? 'skip' : 'error', `not run: ${status === 'interrupted' ? 'interrupted' : `boot failed: ${(e as Error).message}`}`);
+      c.rec.notRun(
+        allSteps(ordered.slice(i)),
+        status === 'interrupted' ? 'skip' : 'error',
+        `not run: ${status === 'interrupted' ? 'interrupted' : `boot failed: ${(e as Error).message}`}`,
+      );
       return { status, error: e };
     }
     c.rec.status('running', `scenario ${i + 1}/${ordered.length}: ${s.name}`);
@@ -147,7 +151,7 @@ async function runScenario(c: ScenarioContext, s: Scenario, m: Machine): Promise
       continue;
     }
     for (const [j, inst] of instances.entries()) {
-      let obs;
+      let obs: Observation;
       try {
         obs = await observe(m, ++c.seq, inst, { timeouts: c.settings.timeouts, withMeminfo: needsMeminfo(step.expect), signal: c.signal });
       } catch (e) {
@@ -171,7 +175,10 @@ async function runScenario(c: ScenarioContext, s: Scenario, m: Machine): Promise
       });
       if (obs.lost) {
         const why = obs.crashed ? `the guest died in step "${inst.name}"` : `${obs.error} in step "${inst.name}"`;
-        const rest = [...instances.slice(j + 1).map((x) => ({ s, step, name: x.name })), ...s.steps.slice(i + 1).map((x) => ({ s, step: x }))];
+        const rest = [
+          ...instances.slice(j + 1).map((x) => ({ s, step, name: x.name })),
+          ...s.steps.slice(i + 1).map((x) => ({ s, step: x })),
+        ];
         c.rec.notRun(rest, 'skip', `not run: ${why}`);
         c.rec.scenarioEnd({ scenario: s.name });
         return 'lost';
@@ -179,6 +186,11 @@ async function runScenario(c: ScenarioContext, s: Scenario, m: Machine): Promise
     }
   }
   const after = await snapshot(c, m, s, 'after');
-  c.rec.scenarioEnd({ scenario: s.name, meminfoBefore: before, meminfoAfter: after, meminfoDelta: before && after ? diffMeminfo(before, after) : undefined });
+  c.rec.scenarioEnd({
+    scenario: s.name,
+    meminfoBefore: before,
+    meminfoAfter: after,
+    meminfoDelta: before && after ? diffMeminfo(before, after) : undefined,
+  });
   return 'ok';
 }

@@ -2,9 +2,10 @@
  * Planning the matrix: which targets (arch × kernel) run which scenarios, and
  * how a CI splits that into shards. Pure functions over names.
  */
-import { parseGitKernel, type CatalogKernel } from '../kernel/catalog.ts';
+
 import { ARCHES } from '../arch/arches.ts';
 import { UsageError } from '../errors.ts';
+import { type CatalogKernel, parseGitKernel } from '../kernel/catalog.ts';
 
 export interface Target {
   arch: string;
@@ -29,7 +30,8 @@ export interface PlanFilters {
 export function planTargets(catalog: readonly CatalogKernel[], f: PlanFilters = {}): Target[] {
   // Every name is checked, duplicates fold: `--arch x86_64,bogus` is a typo, not "x86_64".
   const wanted = f.arches?.length ? [...new Set(f.arches)] : undefined;
-  for (const a of wanted ?? []) if (!(a in ARCHES)) throw new UsageError(`unknown arch "${a}"`, `Known arches: ${Object.keys(ARCHES).join(', ')}.`);
+  for (const a of wanted ?? [])
+    if (!(a in ARCHES)) throw new UsageError(`unknown arch "${a}"`, `Known arches: ${Object.keys(ARCHES).join(', ')}.`);
   const names = f.kernels?.length ? [...new Set(f.kernels)] : undefined;
   const kernels = names
     ? names.map((n) => catalog.find((k) => k.name === n) ?? parseGitKernel(n, Object.keys(ARCHES)) ?? unknownKernel(n, catalog))
@@ -40,20 +42,27 @@ export function planTargets(catalog: readonly CatalogKernel[], f: PlanFilters = 
     for (const arch of arches) targets.push({ arch, kernel: k.name });
   }
   if (!targets.length) {
-    throw new UsageError(`no target matches --arch ${f.arches?.join(',') ?? '*'} --kernel ${f.kernels?.join(',') ?? '*'}`, `The catalog has: ${catalog.map((k) => `${k.name} (${k.arches.join(', ')})`).join('; ')}`);
+    throw new UsageError(
+      `no target matches --arch ${f.arches?.join(',') ?? '*'} --kernel ${f.kernels?.join(',') ?? '*'}`,
+      `The catalog has: ${catalog.map((k) => `${k.name} (${k.arches.join(', ')})`).join('; ')}`,
+    );
   }
   return targets;
 }
 
 function unknownKernel(name: string, catalog: readonly CatalogKernel[]): never {
-  throw new UsageError(`unknown kernel "${name}"`, `Known kernels: ${catalog.map((k) => k.name).join(', ')} (kernels/catalog.yaml), or git:/path/to/linux@REF.`);
+  throw new UsageError(
+    `unknown kernel "${name}"`,
+    `Known kernels: ${catalog.map((k) => k.name).join(', ')} (kernels/catalog.yaml), or git:/path/to/linux@REF.`,
+  );
 }
 
 export function parseShard(s: string): { index: number; count: number } {
   const m = /^(\d+)\/(\d+)$/.exec(s);
   const index = m ? Number(m[1]) : NaN;
   const count = m ? Number(m[2]) : NaN;
-  if (!m || count < 1 || index < 1 || index > count) throw new UsageError(`bad --shard "${s}"`, 'Use --shard i/n with 1 <= i <= n, e.g. --shard 2/4.');
+  if (!m || count < 1 || index < 1 || index > count)
+    throw new UsageError(`bad --shard "${s}"`, 'Use --shard i/n with 1 <= i <= n, e.g. --shard 2/4.');
   return { index, count };
 }
 
@@ -94,5 +103,10 @@ export function defaultParallelTargets(cores: number, freeMemMb: number, guestMe
 /** The CI job matrix: one entry per shard. */
 export function githubMatrix(shards: number, targets: readonly Target[]): { include: { shard: string; name: string }[] } {
   const n = Math.max(1, shards);
-  return { include: Array.from({ length: n }, (_, i) => ({ shard: `${i + 1}/${n}`, name: n === 1 ? targets.map((t) => `${t.arch}/${t.kernel}`).join(' ') : `shard ${i + 1} of ${n}` })) };
+  return {
+    include: Array.from({ length: n }, (_, i) => ({
+      shard: `${i + 1}/${n}`,
+      name: n === 1 ? targets.map((t) => `${t.arch}/${t.kernel}`).join(' ') : `shard ${i + 1} of ${n}`,
+    })),
+  };
 }

@@ -29,7 +29,8 @@ export interface QemuMachineOptions {
   log: Log;
 }
 
-const BOOT_HINT = 'Raise --boot-timeout if the host is busy (under TCG an x86_64 guest is ready in about 2-3 s, arm64 in 1-2 s); the console log above shows how far it got.';
+const BOOT_HINT =
+  'Raise --boot-timeout if the host is busy (under TCG an x86_64 guest is ready in about 2-3 s, arm64 in 1-2 s); the console log above shows how far it got.';
 
 async function startVm(o: QemuMachineOptions, boot: number, initrd: string, accel: 'kvm' | 'tcg'): Promise<Vm> {
   const arch = archSpec(o.kernel.arch);
@@ -70,7 +71,10 @@ export async function bootQemuMachine(o: QemuMachineOptions, boot: number): Prom
   const modules = await Promise.all(
     (o.kernel.guestModules ?? []).map(async (p, i) => ({ name: `${String(i).padStart(2, '0')}-${basename(p)}`, data: await readFile(p) })),
   );
-  await writeFile(initrdFile.path, Buffer.concat([await readFile(base.initramfs), runArchive(keys.hostKeyDropbear, keys.clientPublic, modules)]));
+  await writeFile(
+    initrdFile.path,
+    Buffer.concat([await readFile(base.initramfs), runArchive(keys.hostKeyDropbear, keys.clientPublic, modules)]),
+  );
   const accel = chooseAccel(probeAccelFacts(arch), o.settings.accel);
   let vm: Vm | undefined;
   let session: GuestSession | undefined;
@@ -91,7 +95,9 @@ export async function bootQemuMachine(o: QemuMachineOptions, boot: number): Prom
     const c = await probe.request('cmd=constants', t.loadMs);
     if (c.status !== 'ok') throw new KharnessError('PROBE', `the probe refused its constants request: ${c.msg}`);
     // Timing facts are only as good as the clock: jiffies ticks in milliseconds.
-    const cs = (await s.exec('cat /sys/devices/system/clocksource/clocksource0/current_clocksource', { timeoutMs: t.loadMs })).stdout.trim();
+    const cs = (
+      await s.exec('cat /sys/devices/system/clocksource/clocksource0/current_clocksource', { timeoutMs: t.loadMs })
+    ).stdout.trim();
     c.facts.CLOCKSOURCE = cs || 'unknown';
     if (/jiffies/.test(cs)) o.log.warn(`the guest runs on the ${cs} clocksource: timing facts have millisecond resolution`);
     const info: BootInfo = { boot, consoleLog: vm.config.consoleLog, accel: accel.reason, bootMs, sshMs, constants: c.facts };

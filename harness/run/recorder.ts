@@ -13,7 +13,8 @@ type StepFields = Partial<StepRecord> & Pick<StepRecord, 'status'>;
 
 function errorInfo(e: unknown): NonNullable<Extract<ResultRecord, { type: 'target-end' }>['error']> {
   const k = e as KharnessError;
-  if (e instanceof Error && 'code' in e && typeof k.code === 'string') return { code: k.code, message: k.message, hint: k.hint, details: k.details };
+  if (e instanceof Error && 'code' in e && typeof k.code === 'string')
+    return { code: k.code, message: k.message, hint: k.hint, details: k.details };
   return { code: 'INTERNAL', message: 'internal error (a bug in kharness, please report it)', details: (e as Error)?.stack ?? String(e) };
 }
 
@@ -87,7 +88,13 @@ export class TargetRecorder {
   }
 
   end(status: TargetStatus, error?: unknown): TargetStatus {
-    this.w.write({ type: 'target-end', target: this.ref, status, error: error === undefined ? undefined : errorInfo(error), at: this.now() });
+    this.w.write({
+      type: 'target-end',
+      target: this.ref,
+      status,
+      error: error === undefined ? undefined : errorInfo(error),
+      at: this.now(),
+    });
     return status;
   }
 }

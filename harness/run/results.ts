@@ -5,8 +5,8 @@
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Splat } from '../analysis/splats.ts';
 import type { Meminfo } from '../analysis/meminfo.ts';
+import type { Splat } from '../analysis/splats.ts';
 import type { Facts } from '../probe/vocabulary.ts';
 import type { Failure } from '../scenario/expect.ts';
 import type { StepStatus } from '../scenario/judge.ts';
@@ -67,7 +67,13 @@ export type ResultRecord =
   | { type: 'guest'; target: TargetRef; boot: number; consoleLog: string; accel: string; bootMs: number; sshMs: number; constants: Facts }
   | StepRecord
   | { type: 'scenario-end'; target: TargetRef; scenario: string; meminfoBefore?: Meminfo; meminfoAfter?: Meminfo; meminfoDelta?: Meminfo }
-  | { type: 'target-end'; target: TargetRef; status: TargetStatus; error?: { code: string; message: string; hint?: string; details?: string }; at: string }
+  | {
+      type: 'target-end';
+      target: TargetRef;
+      status: TargetStatus;
+      error?: { code: string; message: string; hint?: string; details?: string };
+      at: string;
+    }
   | { type: 'run-end'; at: string; outcome: RunOutcome; counts: Record<StepStatus, number>; ms: number };
 
 export class ResultsWriter {
@@ -79,7 +85,7 @@ export class ResultsWriter {
   }
 
   write(r: ResultRecord): void {
-    appendFileSync(this.path, JSON.stringify(r) + '\n');
+    appendFileSync(this.path, `${JSON.stringify(r)}\n`);
     for (const l of this.listeners) l(r);
   }
 }

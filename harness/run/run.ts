@@ -49,7 +49,17 @@ export async function runAll(o: RunOptions): Promise<RunSummary> {
     o.plan.map(({ target, scenarios }) =>
       targets(async () => {
         if (o.signal?.aborted) return;
-        await runTarget({ ...target, scenarios, outDir: o.outDir, writer, log: o.log, settings: o.settings, makeJobs: o.makeJobs, buildSlot, signal: o.signal });
+        await runTarget({
+          ...target,
+          scenarios,
+          outDir: o.outDir,
+          writer,
+          log: o.log,
+          settings: o.settings,
+          makeJobs: o.makeJobs,
+          buildSlot,
+          signal: o.signal,
+        });
       }),
     ),
   );

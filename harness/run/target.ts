@@ -11,7 +11,7 @@ import type { Scenario } from '../scenario/types.ts';
 import type { Log } from '../util/log.ts';
 import { MachineLease } from './lease.ts';
 import type { MachineSettings } from './machine.ts';
-import { type Prepare, prepareFailure, requirementsPhase, scenariosPhase } from './phases.ts';
+import { type Prepare, type Prepared, prepareFailure, requirementsPhase, scenariosPhase } from './phases.ts';
 import { bootQemuMachine } from './qemu-machine.ts';
 import { allSteps, TargetRecorder } from './recorder.ts';
 import type { ResultsWriter, TargetStatus } from './results.ts';
@@ -40,7 +40,7 @@ export async function runTarget(o: TargetOptions): Promise<TargetStatus> {
   rec.status('building');
   const prepare = o.prepare ?? prepareReal;
   const ctx = { ...o, dir, buildSlot: o.buildSlot ?? ((fn) => fn()), phase: rec.phase.bind(rec) };
-  let prepared;
+  let prepared: Prepared;
   try {
     prepared = await prepare(ctx);
   } catch (e) {
@@ -85,7 +85,9 @@ export const prepareReal: Prepare = async (c) => {
     boot: async (n) => {
       const m = await bootQemuMachine({ kernel, module, dir: c.dir, settings: c.settings, log: c.log }, n);
       const k = m.info.constants;
-      c.log.info(`  ready in ${(m.info.sshMs / 1000).toFixed(2)} s (${m.info.accel}); KMALLOC_MAX_SIZE=${k.KMALLOC_MAX_SIZE} PAGE_SIZE=${k.PAGE_SIZE}`);
+      c.log.info(
+        `  ready in ${(m.info.sshMs / 1000).toFixed(2)} s (${m.info.accel}); KMALLOC_MAX_SIZE=${k.KMALLOC_MAX_SIZE} PAGE_SIZE=${k.PAGE_SIZE}`,
+      );
       return m;
     },
   };

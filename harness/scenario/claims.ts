@@ -2,7 +2,8 @@
 export const CLAIMS: Readonly<Record<string, string>> = {
   'kmalloc-phys-contiguous': 'kmalloc memory is physically contiguous, in the direct map at a fixed offset from its physical address.',
   'kmalloc-128k-limit': 'kmalloc allocations are limited to 128 KB.',
-  'gfp-atomic-context': 'GFP_ATOMIC never sleeps; it is the flag for interrupt handlers, softirqs, tasklets and non-sleeping process context.',
+  'gfp-atomic-context':
+    'GFP_ATOMIC never sleeps; it is the flag for interrupt handlers, softirqs, tasklets and non-sleeping process context.',
   'gfp-kernel-may-sleep': 'GFP_KERNEL may sleep, so it is for process context only.',
   'gfp-dma': 'GFP_DMA gives memory usable by DMA controllers.',
   'kzalloc-zeroes': 'kzalloc is kmalloc with __GFP_ZERO: the memory comes back zeroed.',

@@ -3,7 +3,7 @@
  * reported. Pure: observed facts and splats in, failures out.
  */
 import { describePattern, type Splat, splatMatches } from '../analysis/splats.ts';
-import type { FactValue, Facts } from '../probe/vocabulary.ts';
+import type { Facts, FactValue } from '../probe/vocabulary.ts';
 import { type Constants, evalPredicate, evalSize, parseSize } from './size.ts';
 import type { CompareOp, Expect, GuardedExpect, Matcher, Pos, Scalar } from './types.ts';
 
@@ -133,7 +133,7 @@ export function activeExpect(blocks: readonly GuardedExpect[], env: Constants): 
       try {
         holds = evalPredicate(b.when, env);
       } catch (e) {
-        (out.guardErrors ??= []).push(`when "${b.when.text}": ${(e as Error).message}`);
+        out.guardErrors = [...(out.guardErrors ?? []), `when "${b.when.text}": ${(e as Error).message}`];
         continue;
       }
       if (!holds) continue;

@@ -5,13 +5,13 @@
  */
 import { readFile } from 'node:fs/promises';
 import { Ajv, type ErrorObject } from 'ajv';
-import { LineCounter, isMap, isScalar, parseDocument, type Document, type Node } from 'yaml';
+import { type Document, isMap, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
+import type { SplatKind, SplatPattern } from '../analysis/splats.ts';
 import { ScenarioError } from '../errors.ts';
+import { type Api, type Context, FLAG_CONSTANTS, type Query } from '../probe/vocabulary.ts';
 import { CLAIMS } from './claims.ts';
 import { FACT_NAMES, scenarioSchema } from './schema.ts';
-import { parsePredicate, parseSize, SizeSyntaxError, type SizeExpr } from './size.ts';
-import type { SplatKind, SplatPattern } from '../analysis/splats.ts';
-import { type Api, type Context, FLAG_CONSTANTS, type Query } from '../probe/vocabulary.ts';
+import { parsePredicate, parseSize, type SizeExpr, SizeSyntaxError } from './size.ts';
 import type { Action, ClaimRef, Expect, GuardedExpect, Matcher, Pos, Requires, Scenario, Step, Sweep } from './types.ts';
 
 const ajv = new Ajv({ allErrors: true, strict: false });
@@ -148,13 +148,18 @@ function size(at: Located, path: Path, v: string | number, vars: readonly string
   }
 }
 
-function allocTarget(at: Located, path: Path, a: { api: Api; size?: string | number; order?: number; gfp?: string | string[] }, swept: boolean) {
+function allocTarget(
+  at: Located,
+  path: Path,
+  a: { api: Api; size?: string | number; order?: number; gfp?: string | string[] },
+  swept: boolean,
+) {
   if (a.api === 'pages') {
     if (a.order === undefined) throw at.error(path, 'api "pages" needs "order"');
     if (a.size !== undefined) throw at.error([...path, 'size'], 'api "pages" takes "order", not "size"');
   } else {
     if (a.size === undefined && !swept) throw at.error(path, `api "${a.api}" needs "size" (or the step a "sweep")`);
-    if (a.size !== undefined && swept) throw at.error([...path, 'size'], 'the size comes from the step\'s sweep: leave it out here');
+    if (a.size !== undefined && swept) throw at.error([...path, 'size'], "the size comes from the step's sweep: leave it out here");
     if (a.order !== undefined) throw at.error([...path, 'order'], '"order" is only for api "pages"');
   }
   if ((a.api === 'vmalloc' || a.api === 'vzalloc') && a.gfp !== undefined) {
@@ -173,12 +178,21 @@ function action(at: Located, path: Path, s: RawStep): Action {
   const swept = s.sweep !== undefined;
   const present = ACTION_KEYS.filter((k) => s[k] !== undefined);
   if (present.length !== 1) {
-    throw at.error(path, present.length ? `a step has one action; found ${present.join(' and ')}` : `a step needs one action: ${ACTION_KEYS.join(', ')}`);
+    throw at.error(
+      path,
+      present.length ? `a step has one action; found ${present.join(' and ')}` : `a step needs one action: ${ACTION_KEYS.join(', ')}`,
+    );
   }
   const k = present[0]!;
   switch (k) {
     case 'alloc':
-      return { kind: 'alloc', ...allocTarget(at, [...path, k], s.alloc!, swept), ctx: s.alloc!.ctx ?? 'process', hold: s.alloc!.hold, fill: s.alloc!.fill };
+      return {
+        kind: 'alloc',
+        ...allocTarget(at, [...path, k], s.alloc!, swept),
+        ctx: s.alloc!.ctx ?? 'process',
+        hold: s.alloc!.hold,
+        fill: s.alloc!.fill,
+      };
     case 'time':
       return { kind: 'time', ...allocTarget(at, [...path, k], s.time!, swept), repeat: s.time!.repeat ?? 100, vs: s.time!.vs };
     case 'query':
@@ -258,7 +272,11 @@ function build(raw: RawScenario, at: Located): Scenario {
     : Object.entries(raw.claims ?? {}).map(([id, ifPasses]) => ({ id, ifPasses }));
   claims.forEach((c, i) => {
     if (!(c.id in CLAIMS)) {
-      throw at.error(Array.isArray(raw.claims) ? ['claims', i] : ['claims'], `unknown claim id "${c.id}" (known: ${Object.keys(CLAIMS).join(', ')})`, Array.isArray(raw.claims) ? undefined : c.id);
+      throw at.error(
+        Array.isArray(raw.claims) ? ['claims', i] : ['claims'],
+        `unknown claim id "${c.id}" (known: ${Object.keys(CLAIMS).join(', ')})`,
+        Array.isArray(raw.claims) ? undefined : c.id,
+      );
     }
   });
   const held = new Set<string>();
@@ -273,14 +291,18 @@ function build(raw: RawScenario, at: Located): Scenario {
     const expect = expectations(at, [...path, 'expect'], s.expect);
     const sw = sweep(at, [...path, 'sweep'], s.sweep);
     if (sw && act.kind !== 'alloc' && act.kind !== 'time') throw at.error([...path, 'sweep'], 'only alloc and time steps can sweep sizes');
-    if (sw && act.kind === 'alloc' && act.hold) throw at.error([...path, 'alloc', 'hold'], 'a swept step cannot hold its allocations under one name');
+    if (sw && act.kind === 'alloc' && act.hold)
+      throw at.error([...path, 'alloc', 'hold'], 'a swept step cannot hold its allocations under one name');
     if (sw && expect.some((b) => b.expect.crash)) throw at.error([...path, 'sweep'], 'a swept step cannot expect a crash');
     return { index: i, name: s.name ?? defaultStepName(act, s), action: act, expect, sweep: sw, requires: s.requires, pos: at.pos(path) };
   });
   const crashes = steps.filter((s) => s.expect.some((b) => b.expect.crash));
   for (const c of crashes) {
     if (c !== steps[steps.length - 1]) {
-      throw at.error(['steps', c.index, 'expect'], 'a step that expects a crash must be the last step of its scenario (the VM does not survive it)');
+      throw at.error(
+        ['steps', c.index, 'expect'],
+        'a step that expects a crash must be the last step of its scenario (the VM does not survive it)',
+      );
     }
   }
   return {

@@ -24,7 +24,8 @@ export function compareVersions(a: string, b: string): number {
 export function unmetReason(req: Requires | undefined, t: TargetFacts): string | undefined {
   if (!req) return undefined;
   if (req.arch && !req.arch.includes(t.arch)) return `needs arch ${req.arch.join(' or ')}, target is ${t.arch}`;
-  if (req.min_version && compareVersions(t.release, req.min_version) < 0) return `needs kernel >= ${req.min_version}, target is ${t.release}`;
+  if (req.min_version && compareVersions(t.release, req.min_version) < 0)
+    return `needs kernel >= ${req.min_version}, target is ${t.release}`;
   const missing = (req.config ?? []).filter((o) => !isEnabled(t.config, o));
   if (missing.length) return `kernel config lacks ${missing.join(', ')}`;
   return undefined;

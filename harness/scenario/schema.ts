@@ -64,7 +64,7 @@ const expectBlock = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    when: { type: 'string', description: 'A comparison of size expressions; `size` is the step\'s size.' },
+    when: { type: 'string', description: "A comparison of size expressions; `size` is the step's size." },
     ...Object.fromEntries(FACT_NAMES.map((f) => [f, matcher])),
     meminfo: {
       type: 'object',
@@ -91,7 +91,9 @@ export const scenarioSchema = {
     name: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]*$' },
     description: { type: 'string' },
     claims: {
-      description: "The article's claims this scenario tests (../shared/CLAIMS.md ids). A list means each holds when the scenario passes; a map says what a pass means for each: holds or fails.",
+      description:
+        "The article's claims this scenario tests (../shared/CLAIMS.md ids). A list means each holds when the scenario passes; " +
+        'a map says what a pass means for each: holds or fails.',
       oneOf: [
         { type: 'array', items: { type: 'string' } },
         { type: 'object', additionalProperties: { type: 'string', enum: ['holds', 'fails'] } },
@@ -116,7 +118,12 @@ export const scenarioSchema = {
               ...allocProps,
               ctx: { type: 'string', enum: [...CONTEXTS] },
               hold: name,
-              fill: { type: 'integer', minimum: 0, maximum: 255, description: 'Fill the memory with this byte before it is freed, so a later allocation shows whether it was cleared.' },
+              fill: {
+                type: 'integer',
+                minimum: 0,
+                maximum: 255,
+                description: 'Fill the memory with this byte before it is freed, so a later allocation shows whether it was cleared.',
+              },
             },
           },
           time: {
@@ -126,10 +133,18 @@ export const scenarioSchema = {
             properties: {
               ...allocProps,
               repeat: { type: 'integer', minimum: 1, maximum: 10000 },
-              vs: { type: 'string', enum: APIS.filter((a) => a !== 'pages'), description: 'Time this API too, interleaved in the same loop; its facts are prefixed vs_.' },
+              vs: {
+                type: 'string',
+                enum: APIS.filter((a) => a !== 'pages'),
+                description: 'Time this API too, interleaved in the same loop; its facts are prefixed vs_.',
+              },
             },
           },
-          query: { type: 'string', enum: [...QUERIES], description: 'Ask the probe about the kernel: constants, its memory zones, or where module code lives.' },
+          query: {
+            type: 'string',
+            enum: [...QUERIES],
+            description: 'Ask the probe about the kernel: constants, its memory zones, or where module code lives.',
+          },
           free: name,
           inspect: name,
           fragment: {
@@ -143,7 +158,8 @@ export const scenarioSchema = {
             type: 'object',
             additionalProperties: false,
             required: ['size'],
-            description: 'Run the step once per size: a list, or from..to multiplying by factor (default 2). `size` in expectations is the current one.',
+            description:
+              'Run the step once per size: a list, or from..to multiplying by factor (default 2). `size` in expectations is the current one.',
             properties: {
               size: {
                 oneOf: [

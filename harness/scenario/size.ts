@@ -24,9 +24,15 @@ export class SizeSyntaxError extends Error {
 /** Binary units only: kernel people read 128KB as 131072. */
 const UNITS: Record<string, number> = {
   B: 1,
-  K: 1024, KB: 1024, KiB: 1024,
-  M: 1024 ** 2, MB: 1024 ** 2, MiB: 1024 ** 2,
-  G: 1024 ** 3, GB: 1024 ** 3, GiB: 1024 ** 3,
+  K: 1024,
+  KB: 1024,
+  KiB: 1024,
+  M: 1024 ** 2,
+  MB: 1024 ** 2,
+  MiB: 1024 ** 2,
+  G: 1024 ** 3,
+  GB: 1024 ** 3,
+  GiB: 1024 ** 3,
 };
 
 interface Token {
@@ -131,9 +137,12 @@ export function evalSize(e: SizeExpr, constants: Constants): number {
       const l = evalSize(e.left, constants);
       const r = evalSize(e.right, constants);
       switch (e.op) {
-        case '+': return l + r;
-        case '-': return l - r;
-        case '*': return l * r;
+        case '+':
+          return l + r;
+        case '-':
+          return l - r;
+        case '*':
+          return l * r;
         case '/':
           if (r === 0) throw new Error('division by zero in size expression');
           return Math.floor(l / r);
@@ -144,7 +153,11 @@ export function evalSize(e: SizeExpr, constants: Constants): number {
 
 /** For reports: `4194304 (4 MiB)`. */
 export function formatSize(n: number): string {
-  for (const [unit, mult] of [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) {
+  for (const [unit, mult] of [
+    ['GiB', 1024 ** 3],
+    ['MiB', 1024 ** 2],
+    ['KiB', 1024],
+  ] as const) {
     if (n >= mult && n % mult === 0) return `${n / mult} ${unit}`;
   }
   return `${n} B`;
@@ -183,11 +196,17 @@ export function evalPredicate(p: Predicate, constants: Constants): boolean {
   const l = evalSize(p.left, constants);
   const r = evalSize(p.right, constants);
   switch (p.op) {
-    case '<': return l < r;
-    case '<=': return l <= r;
-    case '>': return l > r;
-    case '>=': return l >= r;
-    case '==': return l === r;
-    case '!=': return l !== r;
+    case '<':
+      return l < r;
+    case '<=':
+      return l <= r;
+    case '>':
+      return l > r;
+    case '>=':
+      return l >= r;
+    case '==':
+      return l === r;
+    case '!=':
+      return l !== r;
   }
 }

@@ -54,11 +54,26 @@ export async function runLogged(cmd: string, args: string[], o: LoggedRun): Prom
 }
 
 /** Runs a short command and returns its stdout; for probes like `gcc --version`. A failure is the host's (INFRA). */
-export async function capture(cmd: string, args: string[], opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<string> {
+export async function capture(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<string> {
   const r = await execa(cmd, args, { cwd: opts.cwd, env: opts.env, stdin: 'ignore', reject: false, timeout: opts.timeoutMs ?? 120_000 });
   if (r.exitCode === 0) return r.stdout;
-  const why = r.timedOut ? 'timed out' : r.exitCode === undefined ? (r.failed ? String(r.shortMessage) : `was killed by ${r.signal}`) : `exited with ${r.exitCode}`;
-  throw new KharnessError('INFRA', `\`${[cmd, ...args].join(' ').slice(0, 120)}\` ${why}`, undefined, tail(String(r.stderr || r.stdout || ''), 10));
+  const why = r.timedOut
+    ? 'timed out'
+    : r.exitCode === undefined
+      ? r.failed
+        ? String(r.shortMessage)
+        : `was killed by ${r.signal}`
+      : `exited with ${r.exitCode}`;
+  throw new KharnessError(
+    'INFRA',
+    `\`${[cmd, ...args].join(' ').slice(0, 120)}\` ${why}`,
+    undefined,
+    tail(String(r.stderr || r.stdout || ''), 10),
+  );
 }
 
 export function formatDuration(ms: number): string {

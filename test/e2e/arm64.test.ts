@@ -23,7 +23,18 @@ describe('arm64 6.1, 4 KiB pages', () => {
   let records: ResultRecord[];
 
   beforeAll(async () => {
-    r = await cli(['run', scenario('kmalloc-size-limits'), scenario('gfp-atomic-irq'), scenario('vmalloc-contiguity'), '--arch', 'arm64', '--kernel', '6.1', '--out', out]);
+    r = await cli([
+      'run',
+      scenario('kmalloc-size-limits'),
+      scenario('gfp-atomic-irq'),
+      scenario('vmalloc-contiguity'),
+      '--arch',
+      'arm64',
+      '--kernel',
+      '6.1',
+      '--out',
+      out,
+    ]);
     records = results(out);
   });
 

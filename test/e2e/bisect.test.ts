@@ -18,9 +18,21 @@ describe('bisect', () => {
     const out = tempDir();
     const t0 = Date.now();
     const r = await cli([
-      'bisect', '--repo', repo, '--good', 'fixture-good', '--bad', 'fixture-bad',
-      '--scenario', join(SCENARIOS_DIR, 'kmalloc-size-limits.yaml'), '--step', "just above the article's limit",
-      '--arch', 'x86_64', '--out', out,
+      'bisect',
+      '--repo',
+      repo,
+      '--good',
+      'fixture-good',
+      '--bad',
+      'fixture-bad',
+      '--scenario',
+      join(SCENARIOS_DIR, 'kmalloc-size-limits.yaml'),
+      '--step',
+      "just above the article's limit",
+      '--arch',
+      'x86_64',
+      '--out',
+      out,
     ]);
     expect(r.exitCode, r.all).toBe(0);
     expect(r.stdout).toContain(`first bad: ${culprit} mm/slab: refuse large kmalloc above order 5`);
@@ -43,8 +55,30 @@ describe('bisect', () => {
     const { writeFileSync } = await import('node:fs');
     const f = join(dir, 'zeroed.yaml');
     // Passes where init_on_alloc zeroes every allocation (Debian's prebuilt kernel), fails on the tiny 6.1 build.
-    writeFileSync(f, `name: plain-kmalloc-zeroed\nsteps:\n  - name: dirty\n    alloc: { api: kmalloc, size: 512, fill: 165 }\n  - name: plain kmalloc comes back zeroed\n    alloc: { api: kmalloc, size: 512 }\n    expect: { zeroed: true }\n`);
-    const r = await cli(['bisect', '--kernels', 'debian-6.1-cloud,6.1', '--scenario', f, '--step', 'plain kmalloc comes back zeroed', '--arch', 'x86_64', '--out', join(dir, 'b')]);
+    writeFileSync(
+      f,
+      `name: plain-kmalloc-zeroed
+steps:
+  - name: dirty
+    alloc: { api: kmalloc, size: 512, fill: 165 }
+  - name: plain kmalloc comes back zeroed
+    alloc: { api: kmalloc, size: 512 }
+    expect: { zeroed: true }
+`,
+    );
+    const r = await cli([
+      'bisect',
+      '--kernels',
+      'debian-6.1-cloud,6.1',
+      '--scenario',
+      f,
+      '--step',
+      'plain kmalloc comes back zeroed',
+      '--arch',
+      'x86_64',
+      '--out',
+      join(dir, 'b'),
+    ]);
     expect(r.exitCode, r.all).toBe(0);
     expect(r.stdout).toContain('first bad: 6.1 kernel 6.1');
     expect(r.stdout).toMatch(/plain kmalloc comes back zeroed: zeroed: expected true, observed false/);
@@ -53,9 +87,21 @@ describe('bisect', () => {
   it('refuses ends that do not behave as claimed', async () => {
     const repo = await ensureFixtureRepo();
     const r = await cli([
-      'bisect', '--repo', repo, '--good', 'fixture-bad~1', '--bad', 'fixture-bad',
-      '--scenario', join(SCENARIOS_DIR, 'kmalloc-size-limits.yaml'), '--step', "just above the article's limit",
-      '--arch', 'x86_64', '--out', tempDir(),
+      'bisect',
+      '--repo',
+      repo,
+      '--good',
+      'fixture-bad~1',
+      '--bad',
+      'fixture-bad',
+      '--scenario',
+      join(SCENARIOS_DIR, 'kmalloc-size-limits.yaml'),
+      '--step',
+      "just above the article's limit",
+      '--arch',
+      'x86_64',
+      '--out',
+      tempDir(),
     ]);
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toMatch(/the good end [0-9a-f]{12} is not good: bad/);

@@ -6,7 +6,7 @@
  */
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../harness/paths.ts';
 import { cli, tempDir } from './helpers.ts';
@@ -24,7 +24,15 @@ describe('HTML report in chromium', () => {
     expect(r.exitCode, r.all).toBe(0);
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   });
 
@@ -52,7 +60,10 @@ describe('HTML report in chromium', () => {
     expect(await page.locator('svg.chart rect.bar').count()).toBeGreaterThan(0);
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'report.png'), fullPage: false });
-    await page.locator('svg.chart').first().screenshot({ path: join(ARTIFACTS, 'report-cost-chart.png') });
+    await page
+      .locator('svg.chart')
+      .first()
+      .screenshot({ path: join(ARTIFACTS, 'report-cost-chart.png') });
     // Evidence links lead to the step.
     await page.locator('#claims a', { hasText: 'vmalloc in hard IRQ kills the kernel' }).first().click();
     expect(page.url()).toMatch(/#step-x86_64-6-1-vmalloc-in-irq-/);

@@ -33,11 +33,15 @@ describe('kmalloc-size-limits on 6.1 x86_64', () => {
 
   it('reads the guest constants: 4 KiB pages, KMALLOC_MAX_SIZE = 4 MiB', () => {
     const guest = records.find((r) => r.type === 'guest');
-    expect(guest?.type === 'guest' && guest.constants).toMatchObject({ PAGE_SIZE: 4096, KMALLOC_MAX_SIZE: 4194304, release: expect.stringMatching(/^6\.1\./) });
+    expect(guest?.type === 'guest' && guest.constants).toMatchObject({
+      PAGE_SIZE: 4096,
+      KMALLOC_MAX_SIZE: 4194304,
+      release: expect.stringMatching(/^6\.1\./),
+    });
   });
 
-  it('allocates 128 KiB + 1 and KMALLOC_MAX_SIZE in one physical run: the article\'s 128 KB limit does not hold', () => {
-    expect(byName['just above the article\'s limit']!.facts).toMatchObject({ ok: true, size: 131073, phys_runs: 1 });
+  it("allocates 128 KiB + 1 and KMALLOC_MAX_SIZE in one physical run: the article's 128 KB limit does not hold", () => {
+    expect(byName["just above the article's limit"]!.facts).toMatchObject({ ok: true, size: 131073, phys_runs: 1 });
     expect(byName['KMALLOC_MAX_SIZE, the real limit']!.facts).toMatchObject({ ok: true, size: 4194304, phys_runs: 1, pages: 1024 });
   });
 

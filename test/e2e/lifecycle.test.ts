@@ -37,20 +37,42 @@ async function waitForOutput(p: ReturnType<typeof cli>, re: RegExp, timeoutMs: n
 describe('failure behaviour', () => {
   it('exits 1 on a failed expectation and says expected vs observed, at its line in the YAML', async () => {
     const dir = tempDir();
-    const f = scenario(dir, `name: wrong-belief\nclaims: [kmalloc-128k-limit]\nsteps:\n  - name: the article's limit\n    alloc: { api: kmalloc, size: 128KiB + 1, gfp: GFP_KERNEL }\n    expect: { ok: false }\n`);
+    const f = scenario(
+      dir,
+      `name: wrong-belief
+claims: [kmalloc-128k-limit]
+steps:
+  - name: the article's limit
+    alloc: { api: kmalloc, size: 128KiB + 1, gfp: GFP_KERNEL }
+    expect: { ok: false }
+`,
+    );
     const r = await cli(['run', f, ...target, '--out', join(dir, 'out'), '--reporter', 'default,junit']);
     expect(r.exitCode, r.all).toBe(1);
     // The expectation's own place: line 6, column 15 is the "ok" key of `expect: { ok: false }`.
     expect(r.all).toContain(`${f}:6:15: ok: expected false, observed true`);
     const s = steps(results(join(dir, 'out')));
-    expect(s[0]).toMatchObject({ status: 'fail', failures: [{ what: 'ok', expected: 'false', observed: 'true', pos: { file: f, line: 6, column: 15 } }] });
-    expect(readFileSync(join(dir, 'out', 'junit.xml'), 'utf8')).toMatch(new RegExp(`<testcase [^>]*line="6"`));
+    expect(s[0]).toMatchObject({
+      status: 'fail',
+      failures: [{ what: 'ok', expected: 'false', observed: 'true', pos: { file: f, line: 6, column: 15 } }],
+    });
+    expect(readFileSync(join(dir, 'out', 'junit.xml'), 'utf8')).toMatch(/<testcase [^>]*line="6"/);
     expect(await qemusUnder(dir)).toEqual([]);
   });
 
   it('gets an error response, not a kernel warning, for a request the module refuses', async () => {
     const dir = tempDir();
-    const f = scenario(dir, `name: refused\nsteps:\n  - name: unknown flag\n    alloc: { api: kmalloc, size: 64, gfp: GFP_BOGUS }\n  - name: still fine after it\n    alloc: { api: kmalloc, size: 64 }\n    expect: { ok: true }\n`);
+    const f = scenario(
+      dir,
+      `name: refused
+steps:
+  - name: unknown flag
+    alloc: { api: kmalloc, size: 64, gfp: GFP_BOGUS }
+  - name: still fine after it
+    alloc: { api: kmalloc, size: 64 }
+    expect: { ok: true }
+`,
+    );
     const r = await cli(['run', f, ...target, '--out', join(dir, 'out')]);
     expect(r.exitCode, r.all).toBe(2);
     const s = steps(results(join(dir, 'out')));
@@ -80,7 +102,10 @@ describe('failure behaviour', () => {
 
   it('stops on Ctrl-C with exit 130, keeps the results, and leaves no QEMU', async () => {
     const dir = tempDir();
-    const f = scenario(dir, `name: long\nsteps:\n  - time: { api: vmalloc, size: 1MiB, repeat: 10000 }\n  - time: { api: vmalloc, size: 1MiB, repeat: 10000 }\n`);
+    const f = scenario(
+      dir,
+      `name: long\nsteps:\n  - time: { api: vmalloc, size: 1MiB, repeat: 10000 }\n  - time: { api: vmalloc, size: 1MiB, repeat: 10000 }\n`,
+    );
     const p = cli(['run', f, ...target, '--out', join(dir, 'out')]);
     await waitForOutput(p, /booting x86_64\/6\.1/, 20 * 60_000);
     await sleep(1500);

@@ -13,10 +13,23 @@ import { cli, ensureFixtureRepo, qemusUnder, results, steps, tempDir } from './h
 describe('matrix', () => {
   it('runs two targets concurrently and keeps both result sets', async () => {
     const out = tempDir();
-    const r = await cli(['run', join(SCENARIOS_DIR, 'kmalloc-size-limits.yaml'), '--arch', 'x86_64', '--kernel', '6.1,6.12', '--jobs', '2', '--out', out]);
+    const r = await cli([
+      'run',
+      join(SCENARIOS_DIR, 'kmalloc-size-limits.yaml'),
+      '--arch',
+      'x86_64',
+      '--kernel',
+      '6.1,6.12',
+      '--jobs',
+      '2',
+      '--out',
+      out,
+    ]);
     expect(r.exitCode, r.all).toBe(0);
     const recs = results(out);
-    const order = recs.filter((x) => x.type === 'target-begin' || x.type === 'target-end').map((x) => `${x.type} ${'target' in x ? x.target.kernel : ''}`);
+    const order = recs
+      .filter((x) => x.type === 'target-begin' || x.type === 'target-end')
+      .map((x) => `${x.type} ${'target' in x ? x.target.kernel : ''}`);
     // Both targets began before either ended: they ran side by side.
     expect(order.slice(0, 2).sort()).toEqual(['target-begin 6.1', 'target-begin 6.12']);
     for (const k of ['6.1', '6.12']) {
@@ -41,7 +54,10 @@ describe('matrix', () => {
     expect(inc.exitCode, inc.all).toBe(0);
     const entry = join(inc.stdout.trim().split('\n')[0]!, '..');
     const log = readFileSync(join(entry, 'build.log'), 'utf8');
-    const compiled = log.split('\n').filter((l) => /^\s+CC\s/.test(l)).map((l) => l.trim());
+    const compiled = log
+      .split('\n')
+      .filter((l) => /^\s+CC\s/.test(l))
+      .map((l) => l.trim());
     // The full build compiles ~760 objects; this one only what the change touched.
     expect(compiled.length, compiled.join('\n')).toBeLessThan(20);
     expect(compiled.some((l) => l.endsWith('mm/slab_common.o'))).toBe(true);
@@ -54,11 +70,24 @@ describe('matrix', () => {
 describe('a prebuilt Debian kernel', () => {
   it('boots with no build, loads its network modules, and skips what its config lacks', async () => {
     const out = tempDir();
-    const r = await cli(['run', join(SCENARIOS_DIR, 'kzalloc-zeroing.yaml'), join(SCENARIOS_DIR, 'gfp-atomic-irq.yaml'), '--arch', 'x86_64', '--kernel', 'debian-6.1-cloud', '--out', out]);
+    const r = await cli([
+      'run',
+      join(SCENARIOS_DIR, 'kzalloc-zeroing.yaml'),
+      join(SCENARIOS_DIR, 'gfp-atomic-irq.yaml'),
+      '--arch',
+      'x86_64',
+      '--kernel',
+      'debian-6.1-cloud',
+      '--out',
+      out,
+    ]);
     expect(r.exitCode, r.all).toBe(0);
     const recs = results(out);
     const guest = recs.find((x) => x.type === 'guest');
-    expect(guest?.type === 'guest' && guest.constants).toMatchObject({ release: expect.stringMatching(/^6\.1\.0-\d+-cloud-amd64$/), INIT_ON_ALLOC: true });
+    expect(guest?.type === 'guest' && guest.constants).toMatchObject({
+      release: expect.stringMatching(/^6\.1\.0-\d+-cloud-amd64$/),
+      INIT_ON_ALLOC: true,
+    });
     const s = steps(recs);
     const atomic = s.filter((x) => x.scenario === 'gfp-atomic-irq');
     expect(atomic.length).toBeGreaterThan(0);

@@ -32,9 +32,15 @@ describe.each(['6.1', '6.12'])('all shipped scenarios on %s x86_64', (kernel) =>
 
   it('runs every scenario and passes', () => {
     expect(new Set(all.map((s) => s.scenario)).size).toBe(shipped);
-    expect(all.filter((s) => s.status === 'fail' || s.status === 'error').map((s) => `${s.scenario} › ${s.name}: ${JSON.stringify(s.failures)} ${s.reason ?? ''}`)).toEqual([]);
+    expect(
+      all
+        .filter((s) => s.status === 'fail' || s.status === 'error')
+        .map((s) => `${s.scenario} › ${s.name}: ${JSON.stringify(s.failures)} ${s.reason ?? ''}`),
+    ).toEqual([]);
     expect(exitCode, output).toBe(0);
-    expect(records.find((r) => r.type === 'guest' && r.constants.release)).toMatchObject({ constants: { release: expect.stringMatching(new RegExp(`^${kernel.replace('.', '\\.')}\\.`)) } });
+    expect(records.find((r) => r.type === 'guest' && r.constants.release)).toMatchObject({
+      constants: { release: expect.stringMatching(new RegExp(`^${kernel.replace('.', '\\.')}\\.`)) },
+    });
   });
 
   it('proves where each context ran, and GFP_KERNEL in hard IRQ is reported', () => {
@@ -63,8 +69,12 @@ describe.each(['6.1', '6.12'])('all shipped scenarios on %s x86_64', (kernel) =>
   it('reports zeroing, zones and module placement as facts', () => {
     expect(step('kzalloc-zeroing', 'kzalloc 512 bytes is zeroed').facts.zeroed).toBe(true);
     expect(step('gfp-dma-zone', 'kmalloc with GFP_DMA lands in ZONE_DMA').facts.zone).toBe('DMA');
-    expect(step('gfp-dma-zone', 'the zones this kernel has').facts).toMatchObject({ DMA_start: expect.any(Number), DMA_end: 16 << 20, highmem: false });
-    expect(step('modules-and-leaks', 'where this module\'s code lives').facts).toMatchObject({ linear_map: false, page_mapped: true });
+    expect(step('gfp-dma-zone', 'the zones this kernel has').facts).toMatchObject({
+      DMA_start: expect.any(Number),
+      DMA_end: 16 << 20,
+      highmem: false,
+    });
+    expect(step('modules-and-leaks', "where this module's code lives").facts).toMatchObject({ linear_map: false, page_mapped: true });
   });
 
   it('leaves no QEMU behind', async () => {
@@ -79,7 +89,17 @@ describe('after a crash the run goes on', () => {
     const dir = tempDir();
     const sc = join(dir, 'scenarios');
     mkdirSync(sc);
-    writeFileSync(join(sc, 'a-surprise.yaml'), `name: a-surprise\nsteps:\n  - name: vmalloc in hard IRQ, wrongly believed safe\n    alloc: { api: vmalloc, size: 4KiB, ctx: hardirq }\n    expect: { ok: true }\n  - name: never runs\n    alloc: { api: kmalloc, size: 8 }\n`);
+    writeFileSync(
+      join(sc, 'a-surprise.yaml'),
+      `name: a-surprise
+steps:
+  - name: vmalloc in hard IRQ, wrongly believed safe
+    alloc: { api: vmalloc, size: 4KiB, ctx: hardirq }
+    expect: { ok: true }
+  - name: never runs
+    alloc: { api: kmalloc, size: 8 }
+`,
+    );
     writeFileSync(join(sc, 'b-after.yaml'), `name: b-after\nsteps:\n  - alloc: { api: kmalloc, size: 8 }\n    expect: { ok: true }\n`);
     const r = await cli(['run', sc, '--arch', 'x86_64', '--kernel', '6.1', '--out', join(dir, 'out')]);
     expect(r.exitCode, r.all).toBe(1);
@@ -89,7 +109,11 @@ describe('after a crash the run goes on', () => {
       ['a-surprise', 'skip'],
       ['b-after', 'pass'],
     ]);
-    expect(s[0]!.failures[0]).toMatchObject({ what: 'crash', expected: 'the guest survives', observed: expect.stringMatching(/^kernel BUG at mm\/vmalloc\.c/) });
+    expect(s[0]!.failures[0]).toMatchObject({
+      what: 'crash',
+      expected: 'the guest survives',
+      observed: expect.stringMatching(/^kernel BUG at mm\/vmalloc\.c/),
+    });
     expect(s[0]!.dmesg.some((l) => l.includes('Kernel panic'))).toBe(true);
     expect(s[1]!.reason).toMatch(/the guest died/);
     expect(await qemusUnder(dir)).toEqual([]);

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { chooseAccel } from '../../harness/guest/accel.ts';
 import { ARCHES } from '../../harness/arch/arches.ts';
+import { chooseAccel } from '../../harness/guest/accel.ts';
 import { qemuArgs } from '../../harness/guest/qemu.ts';
 import { loadCatalog } from '../../harness/kernel/catalog.ts';
 import { KERNELS_DIR } from '../../harness/paths.ts';
@@ -20,7 +20,16 @@ describe('per-arch table', () => {
   });
 
   it('builds the QEMU command line from the table alone', () => {
-    const args = qemuArgs({ arch: ARCHES.arm64!, kernel: 'Image', initrd: 'i.gz', accel: 'tcg', memoryMb: 512, smp: 2, sshPort: 2222, consoleLog: 'c.log' });
+    const args = qemuArgs({
+      arch: ARCHES.arm64!,
+      kernel: 'Image',
+      initrd: 'i.gz',
+      accel: 'tcg',
+      memoryMb: 512,
+      smp: 2,
+      sshPort: 2222,
+      consoleLog: 'c.log',
+    });
     expect(args).toEqual(expect.arrayContaining(['-M', 'virt', '-cpu', 'cortex-a57', '-accel', 'tcg', '-no-reboot']));
     expect(args[args.indexOf('-append') + 1]).toMatch(/^console=ttyAMA0 panic=-1 /);
     // ssh is forwarded on loopback only.

@@ -4,9 +4,28 @@ import type { ResultRecord, StepRecord } from '../../harness/run/results.ts';
 
 const target = { arch: 'x86_64', kernel: 'git:/k@abc' };
 const step = (name: string, status: StepRecord['status'], failures: StepRecord['failures'] = []): StepRecord => ({
-  type: 'step', target, scenario: 's', scenarioFile: 's.yaml', claims: [], step: 0, name, status, facts: {}, failures, splats: [], dmesg: [], ms: 1, at: '',
+  type: 'step',
+  target,
+  scenario: 's',
+  scenarioFile: 's.yaml',
+  claims: [],
+  step: 0,
+  name,
+  status,
+  facts: {},
+  failures,
+  splats: [],
+  dmesg: [],
+  ms: 1,
+  at: '',
 });
-const end = (status: 'ok' | 'build-failure' | 'boot-failure' | 'infra-failure'): ResultRecord => ({ type: 'target-end', target, status, at: '', error: status === 'ok' ? undefined : { code: 'X', message: 'm' } });
+const end = (status: 'ok' | 'build-failure' | 'boot-failure' | 'infra-failure'): ResultRecord => ({
+  type: 'target-end',
+  target,
+  status,
+  at: '',
+  error: status === 'ok' ? undefined : { code: 'X', message: 'm' },
+});
 
 describe('classifying a candidate', () => {
   it('is good when the scenario passes and bad when the chosen expectation fails', () => {

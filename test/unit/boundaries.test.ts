@@ -82,7 +82,11 @@ describe('dependency table', () => {
   it('keeps the pure core free of effects', () => {
     const pure = tsFiles(HARNESS).filter((f) => PURE.some((p) => f === p || f.startsWith(`${p}/`)));
     expect(pure.length).toBeGreaterThan(10);
-    const bad = pure.flatMap((f) => imports(f).filter((i) => EFFECTS.test(i) && !ALLOWED_EFFECTS[f]?.includes(i)).map((i) => `${f} imports ${i}`));
+    const bad = pure.flatMap((f) =>
+      imports(f)
+        .filter((i) => EFFECTS.test(i) && !ALLOWED_EFFECTS[f]?.includes(i))
+        .map((i) => `${f} imports ${i}`),
+    );
     expect(bad).toEqual([]);
   });
 });

@@ -31,7 +31,10 @@ describe('content-addressed cache', () => {
     const { mkdirSync } = await import('node:fs');
     mkdirSync(join(root, 'kernels', 'dead-build'), { recursive: true });
     const entries = await listCache(root, [{ kind: 'kernels', label: (_m, key) => key }]);
-    expect(entries.map((e) => [e.key, e.complete])).toEqual([['dead-build', false], ['k2', true]]);
+    expect(entries.map((e) => [e.key, e.complete])).toEqual([
+      ['dead-build', false],
+      ['k2', true],
+    ]);
     expect(selectPrunable(entries, 86_400_000).map((e) => e.key)).toEqual(['dead-build']);
     expect(selectPrunable(entries, 86_400_000, Date.now() + 2 * 86_400_000).map((e) => e.key)).toEqual(['dead-build', 'k2']);
     expect(existsSync(join(root, 'kernels', 'k2', 'meta.json'))).toBe(true);

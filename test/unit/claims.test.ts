@@ -32,7 +32,9 @@ describe('claims table on a recorded 6.1 x86_64 run', () => {
 
   it('calls a claim inconclusive when its scenario failed, and depends when targets disagree', () => {
     const failed = recorded.map((r) =>
-      r.type === 'step' && r.scenario === 'alloc-cost' ? ({ ...r, status: 'fail', failures: [{ what: 'x', expected: '1', observed: '2' }] } as StepRecord) : r,
+      r.type === 'step' && r.scenario === 'alloc-cost'
+        ? ({ ...r, status: 'fail', failures: [{ what: 'x', expected: '1', observed: '2' }] } as StepRecord)
+        : r,
     );
     expect(claimsTable(failed).rows.find((r) => r.id === 'kmalloc-cheaper')!.cells['x86_64/6.1']!.verdict).toBe('inconclusive');
 
@@ -40,7 +42,8 @@ describe('claims table on a recorded 6.1 x86_64 run', () => {
     const other: ResultRecord[] = recorded.map((r) => {
       if (!('target' in r)) return r;
       const target = { ...r.target, arch: 'arm64' };
-      if (r.type === 'step' && r.scenario === 'kzalloc-zeroing') return { ...r, target, claims: [{ id: 'kzalloc-zeroes', ifPasses: 'fails' as const }] };
+      if (r.type === 'step' && r.scenario === 'kzalloc-zeroing')
+        return { ...r, target, claims: [{ id: 'kzalloc-zeroes', ifPasses: 'fails' as const }] };
       return { ...r, target } as ResultRecord;
     });
     const both = claimsTable([...recorded, ...other]);
@@ -50,7 +53,11 @@ describe('claims table on a recorded 6.1 x86_64 run', () => {
   });
 
   it('calls a skipped claim untested, with the reason', () => {
-    const skipped = recorded.map((r) => (r.type === 'step' && r.scenario === 'gfp-dma-zone' ? ({ ...r, status: 'skip', reason: 'kernel config lacks CONFIG_ZONE_DMA' } as StepRecord) : r));
+    const skipped = recorded.map((r) =>
+      r.type === 'step' && r.scenario === 'gfp-dma-zone'
+        ? ({ ...r, status: 'skip', reason: 'kernel config lacks CONFIG_ZONE_DMA' } as StepRecord)
+        : r,
+    );
     const cell = claimsTable(skipped).rows.find((r) => r.id === 'gfp-dma')!.cells['x86_64/6.1']!;
     expect(cell).toMatchObject({ verdict: 'untested', evidence: [{ note: 'kernel config lacks CONFIG_ZONE_DMA' }] });
   });

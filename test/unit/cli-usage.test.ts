@@ -8,7 +8,12 @@ import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../harness/paths.ts';
 
 const CLI = join(PROJECT_ROOT, 'bin', 'kharness.js');
-const kharness = (...args: string[]) => execa('node', [CLI, ...args], { reject: false, env: { CI: 'true', NO_COLOR: '1', KHARNESS_CACHE: '/nonexistent/kharness-cache' }, timeout: 60_000 });
+const kharness = (...args: string[]) =>
+  execa('node', [CLI, ...args], {
+    reject: false,
+    env: { CI: 'true', NO_COLOR: '1', KHARNESS_CACHE: '/nonexistent/kharness-cache' },
+    timeout: 60_000,
+  });
 
 describe('bad command lines', () => {
   it.each([

@@ -5,7 +5,8 @@ import type { Expect } from '../../harness/scenario/types.ts';
 
 const C = { PAGE_SIZE: 4096, KMALLOC_MAX_SIZE: 4194304, KMALLOC_MAX_CACHE_SIZE: 8192, KMALLOC_MIN_SIZE: 8, TOTALRAM_SIZE: 1 << 29 };
 const pos = { file: 'x', line: 1, column: 1 };
-const facts = (f: Record<string, unknown>): Expect['facts'] => Object.fromEntries(Object.entries(f).map(([k, v]) => [k, { matcher: v as never, pos }]));
+const facts = (f: Record<string, unknown>): Expect['facts'] =>
+  Object.fromEntries(Object.entries(f).map(([k, v]) => [k, { matcher: v as never, pos }]));
 const warning = parseSplats(['WARNING: CPU: 0 PID: 48 at mm/page_alloc.c:5634 __alloc_pages+0x3d/0xe6']);
 
 describe('expectations', () => {
@@ -43,7 +44,11 @@ describe('expectations', () => {
       { what: 'crash', expected: 'the guest survives', observed: 'kernel BUG at mm/vmalloc.c:2554!' },
     ]);
     expect(evaluate({ facts: {}, crash: { kind: 'bug', at: 'mm/vmalloc.c' } }, { facts: {}, splats: bug, crashed: true }, C)).toEqual([]);
-    expect(evaluate({ facts: {}, crash: { kind: 'bug', at: 'mm/slub.c' } }, { facts: {}, splats: bug, crashed: true }, C)[0]!.what).toBe('crash');
-    expect(evaluate({ facts: {}, crash: { kind: 'bug' } }, { facts: {}, splats: [], crashed: false }, C)[0]!.observed).toBe('the guest survived');
+    expect(evaluate({ facts: {}, crash: { kind: 'bug', at: 'mm/slub.c' } }, { facts: {}, splats: bug, crashed: true }, C)[0]!.what).toBe(
+      'crash',
+    );
+    expect(evaluate({ facts: {}, crash: { kind: 'bug' } }, { facts: {}, splats: [], crashed: false }, C)[0]!.observed).toBe(
+      'the guest survived',
+    );
   });
 });

@@ -44,12 +44,16 @@ export type Script = (request: string, seq: number, boot: number) => Act;
 
 /** A real constants response (6.1.192 x86_64, 4K pages), as the probe sends it. */
 export const CONSTANTS_6_1 = parseResponse(
-  'status=ok release=6.1.192 machine=x86_64 PAGE_SIZE=4096 PAGE_SHIFT=12 KMALLOC_MIN_SIZE=8 KMALLOC_MAX_CACHE_SIZE=8192 KMALLOC_MAX_SIZE=4194304 MAX_ORDER=10 TOTALRAM_PAGES=125843 INIT_ON_ALLOC=0 GFP_KERNEL=0xcc0 GFP_ATOMIC=0xa20 GFP_NOWAIT=0x800',
+  'status=ok release=6.1.192 machine=x86_64 PAGE_SIZE=4096 PAGE_SHIFT=12 KMALLOC_MIN_SIZE=8 KMALLOC_MAX_CACHE_SIZE=8192 ' +
+    'KMALLOC_MAX_SIZE=4194304 MAX_ORDER=10 TOTALRAM_PAGES=125843 INIT_ON_ALLOC=0 GFP_KERNEL=0xcc0 GFP_ATOMIC=0xa20 ' +
+    'GFP_NOWAIT=0x800',
 ).facts;
 
 /** A passing allocation, as 6.1 reports kmalloc(4096). */
 export const OK_ALLOC =
-  'status=ok api=kmalloc size=4096 order=0 gfp=0xcc0 ctx=process success=1 in_hardirq=0 in_serving_softirq=0 in_atomic=0 irqs_disabled=0 preempt_count=0x0 alloc_ns=1200 vmalloc_addr=0 linear_map=1 pages=1 phys_runs=1 first_pfn=0x2a01 last_pfn=0x2a01 virt_contiguous=1 zone=DMA32 compound_order=0 zeroed=0 free_ns=300';
+  'status=ok api=kmalloc size=4096 order=0 gfp=0xcc0 ctx=process success=1 in_hardirq=0 in_serving_softirq=0 in_atomic=0 ' +
+  'irqs_disabled=0 preempt_count=0x0 alloc_ns=1200 vmalloc_addr=0 linear_map=1 pages=1 phys_runs=1 first_pfn=0x2a01 ' +
+  'last_pfn=0x2a01 virt_contiguous=1 zone=DMA32 compound_order=0 zeroed=0 free_ns=300';
 
 export interface FakeFleet {
   factory: MachineFactory;
@@ -90,7 +94,14 @@ export class FakeMachine implements Machine {
     private readonly script: Script,
     constants: Facts,
   ) {
-    this.info = { boot, consoleLog: `console-${boot}.log`, accel: 'fake', bootMs: 1, sshMs: 1, constants: { ...constants, CLOCKSOURCE: 'tsc' } };
+    this.info = {
+      boot,
+      consoleLog: `console-${boot}.log`,
+      accel: 'fake',
+      bootMs: 1,
+      sshMs: 1,
+      constants: { ...constants, CLOCKSOURCE: 'tsc' },
+    };
     this.console.push('KHARNESS-READY uptime=0.47');
   }
 

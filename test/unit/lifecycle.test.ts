@@ -21,7 +21,12 @@ const ARM64_DEATH = capturedSection('console-6.1-arm64-vmalloc-hardirq.log', 69)
 
 const scenario = (name: string, steps: string, file = `${name}.yaml`): Scenario => parseScenario(`name: ${name}\nsteps:\n${steps}`, file);
 const plain = (name: string, n = 2) =>
-  scenario(name, Array.from({ length: n }, (_, i) => `  - name: s${i + 1}\n    alloc: { api: kmalloc, size: 4096 }\n    expect: { ok: true }\n`).join(''));
+  scenario(
+    name,
+    Array.from({ length: n }, (_, i) => `  - name: s${i + 1}\n    alloc: { api: kmalloc, size: 4096 }\n    expect: { ok: true }\n`).join(
+      '',
+    ),
+  );
 const crashing = scenario(
   'dies',
   `  - name: vmalloc in hard IRQ
@@ -33,11 +38,16 @@ const crashing = scenario(
 /** Dies on vmalloc in hard IRQ (replaying the arm64 capture), answers everything else. */
 const kernelLike: Script = (req) => (/api=vmalloc.*ctx=hardirq/.test(req) ? { die: ARM64_DEATH } : { reply: OK_ALLOC });
 
-async function run(scenarios: Scenario[], factory: MachineFactory, o: { signal?: AbortSignal; prepare?: Prepare; timeouts?: Partial<Timeouts> } = {}) {
+async function run(
+  scenarios: Scenario[],
+  factory: MachineFactory,
+  o: { signal?: AbortSignal; prepare?: Prepare; timeouts?: Partial<Timeouts> } = {},
+) {
   const records: ResultRecord[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'kharness-lifecycle-'));
   const writer = new ResultsWriter(join(dir, 'results.jsonl'), [(r) => records.push(r)]);
-  const prepare: Prepare = o.prepare ?? (async () => ({ key: 'k', release: '6.1.192', config: new Map([['CONFIG_SLUB', 'y']]), boot: factory }));
+  const prepare: Prepare =
+    o.prepare ?? (async () => ({ key: 'k', release: '6.1.192', config: new Map([['CONFIG_SLUB', 'y']]), boot: factory }));
   const status: TargetStatus = await runTarget({
     arch: 'x86_64',
     kernel: '6.1',
@@ -107,16 +117,26 @@ describe('machine lifecycle (fake machine, real captures)', () => {
       ['after', 'skip', '-'],
       ['s1', 'pass', 2],
     ]);
-    expect(r.by('oops')[0]!.failures[0]).toMatchObject({ what: 'crash', expected: 'the guest survives', observed: 'kernel BUG at mm/vmalloc.c:2554!' });
+    expect(r.by('oops')[0]!.failures[0]).toMatchObject({
+      what: 'crash',
+      expected: 'the guest survives',
+      observed: 'kernel BUG at mm/vmalloc.c:2554!',
+    });
     expect(r.by('after')[0]!.reason).toBe('not run: the guest died in step "oops"');
     expect(r.boots).toBe(2);
     expect(f.open()).toBe(0);
   });
 
   it('a failed expectation points at its line in the YAML', async () => {
-    const s = scenario('where', '  - name: w\n    alloc: { api: kmalloc, size: 4096 }\n    expect:\n      phys_runs: 3\n', 'scenarios/where.yaml');
+    const s = scenario(
+      'where',
+      '  - name: w\n    alloc: { api: kmalloc, size: 4096 }\n    expect:\n      phys_runs: 3\n',
+      'scenarios/where.yaml',
+    );
     const r = await run([s], fakeFleet(kernelLike).factory);
-    expect(r.by('w')[0]!.failures).toEqual([{ what: 'phys_runs', expected: '3', observed: '1', pos: { file: 'scenarios/where.yaml', line: 6, column: 7 } }]);
+    expect(r.by('w')[0]!.failures).toEqual([
+      { what: 'phys_runs', expected: '3', observed: '1', pos: { file: 'scenarios/where.yaml', line: 6, column: 7 } },
+    ]);
   });
 
   describe('a timeout in each phase, each named', () => {
@@ -170,9 +190,11 @@ describe('machine lifecycle (fake machine, real captures)', () => {
   });
 
   describe('errors belong to the phase that raised them', () => {
-    const prepareThrowing = (e: unknown): Prepare => async () => {
-      throw e;
-    };
+    const prepareThrowing =
+      (e: unknown): Prepare =>
+      async () => {
+        throw e;
+      };
     it.each([
       [new KharnessError('BUILD', 'make failed'), 'build-failure'],
       [new KharnessError('INFRA', 'apt-get download failed'), 'infra-failure'],

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { CatalogKernel } from '../../harness/kernel/catalog.ts';
-import { defaultParallelTargets, githubMatrix, groupByTarget, parseShard, planTargets, shardUnits, unitsFor } from '../../harness/run/plan.ts';
+import {
+  defaultParallelTargets,
+  githubMatrix,
+  groupByTarget,
+  parseShard,
+  planTargets,
+  shardUnits,
+  unitsFor,
+} from '../../harness/run/plan.ts';
 
 const k = (name: string, arches: string[], extra: Partial<CatalogKernel> = {}): CatalogKernel => ({
   name,

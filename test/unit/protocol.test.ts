@@ -7,10 +7,22 @@ describe('probe protocol', () => {
   it('parses a real alloc response into typed facts', () => {
     // Captured from kalloc_probe on 6.1.192 x86_64.
     const r = parseResponse(
-      'status=ok api=kmalloc size=131072 order=0 gfp=0xcc0 ctx=process success=1 in_hardirq=0 in_serving_softirq=0 in_atomic=0 irqs_disabled=0 preempt_count=0x0 alloc_ns=0 vmalloc_addr=0 pages=32 phys_runs=1 first_pfn=0x29c0 last_pfn=0x29df zone=DMA32 compound_order=5 zeroed=1 free_ns=0',
+      'status=ok api=kmalloc size=131072 order=0 gfp=0xcc0 ctx=process success=1 in_hardirq=0 in_serving_softirq=0 in_atomic=0 ' +
+        'irqs_disabled=0 preempt_count=0x0 alloc_ns=0 vmalloc_addr=0 pages=32 phys_runs=1 first_pfn=0x29c0 last_pfn=0x29df ' +
+        'zone=DMA32 compound_order=5 zeroed=1 free_ns=0',
     );
     expect(r.status).toBe('ok');
-    expect(r.facts).toMatchObject({ ok: true, size: 131072, gfp: 0xcc0, phys_runs: 1, zone: 'DMA32', zeroed: true, in_hardirq: false, first_pfn: 0x29c0, compound_order: 5 });
+    expect(r.facts).toMatchObject({
+      ok: true,
+      size: 131072,
+      gfp: 0xcc0,
+      phys_runs: 1,
+      zone: 'DMA32',
+      zeroed: true,
+      in_hardirq: false,
+      first_pfn: 0x29c0,
+      compound_order: 5,
+    });
   });
 
   it('keeps an error message with spaces whole', () => {
@@ -31,14 +43,28 @@ describe('probe protocol', () => {
     expect(formatRequest(7, { kind: 'alloc', api: 'kmalloc', size, gfp: ['GFP_KERNEL', '__GFP_NOWARN'], ctx: 'process' })).toBe(
       'cmd=alloc seq=7 api=kmalloc size=4194305 gfp=GFP_KERNEL|__GFP_NOWARN ctx=process',
     );
-    expect(formatRequest(8, { kind: 'alloc', api: 'vmalloc', size, gfp: [], ctx: 'hardirq', hold: 'v' })).toBe('cmd=alloc seq=8 api=vmalloc size=4194305 ctx=hardirq hold=v');
-    expect(formatRequest(9, { kind: 'alloc', api: 'pages', order: 3, gfp: ['GFP_DMA'], ctx: 'process' })).toBe('cmd=alloc seq=9 api=pages order=3 gfp=GFP_DMA ctx=process');
+    expect(formatRequest(8, { kind: 'alloc', api: 'vmalloc', size, gfp: [], ctx: 'hardirq', hold: 'v' })).toBe(
+      'cmd=alloc seq=8 api=vmalloc size=4194305 ctx=hardirq hold=v',
+    );
+    expect(formatRequest(9, { kind: 'alloc', api: 'pages', order: 3, gfp: ['GFP_DMA'], ctx: 'process' })).toBe(
+      'cmd=alloc seq=9 api=pages order=3 gfp=GFP_DMA ctx=process',
+    );
     expect(formatRequest(10, { kind: 'fragment', pages: 4096 })).toBe('cmd=fragment seq=10 pages=4096');
   });
 
   it('derives size constants from the constants response', () => {
-    const r = parseResponse('status=ok release=6.1.192 machine=x86_64 PAGE_SIZE=4096 PAGE_SHIFT=12 KMALLOC_MIN_SIZE=8 KMALLOC_MAX_CACHE_SIZE=8192 KMALLOC_MAX_SIZE=4194304 MAX_ORDER=10 TOTALRAM_PAGES=125554 INIT_ON_ALLOC=0');
-    expect(sizeConstants(r.facts)).toEqual({ PAGE_SIZE: 4096, KMALLOC_MIN_SIZE: 8, KMALLOC_MAX_CACHE_SIZE: 8192, KMALLOC_MAX_SIZE: 4194304, TOTALRAM_SIZE: 125554 * 4096, INIT_ON_ALLOC: 0 });
+    const r = parseResponse(
+      'status=ok release=6.1.192 machine=x86_64 PAGE_SIZE=4096 PAGE_SHIFT=12 KMALLOC_MIN_SIZE=8 KMALLOC_MAX_CACHE_SIZE=8192 ' +
+        'KMALLOC_MAX_SIZE=4194304 MAX_ORDER=10 TOTALRAM_PAGES=125554 INIT_ON_ALLOC=0',
+    );
+    expect(sizeConstants(r.facts)).toEqual({
+      PAGE_SIZE: 4096,
+      KMALLOC_MIN_SIZE: 8,
+      KMALLOC_MAX_CACHE_SIZE: 8192,
+      KMALLOC_MAX_SIZE: 4194304,
+      TOTALRAM_SIZE: 125554 * 4096,
+      INIT_ON_ALLOC: 0,
+    });
     expect(r.facts.INIT_ON_ALLOC).toBe(false);
   });
 

@@ -10,7 +10,9 @@ describe('requires', () => {
     expect(unmetReason({ config: ['CONFIG_SLUB', 'CONFIG_VIRTIO_NET'] }, t)).toBeUndefined();
   });
   it('names what is missing', () => {
-    expect(unmetReason({ config: ['CONFIG_KASAN', 'CONFIG_DEBUG_ATOMIC_SLEEP'] }, t)).toBe('kernel config lacks CONFIG_KASAN, CONFIG_DEBUG_ATOMIC_SLEEP');
+    expect(unmetReason({ config: ['CONFIG_KASAN', 'CONFIG_DEBUG_ATOMIC_SLEEP'] }, t)).toBe(
+      'kernel config lacks CONFIG_KASAN, CONFIG_DEBUG_ATOMIC_SLEEP',
+    );
     expect(unmetReason({ arch: ['arm64'] }, t)).toBe('needs arch arm64, target is x86_64');
     expect(unmetReason({ min_version: '6.12' }, t)).toBe('needs kernel >= 6.12, target is 6.1.192');
     expect(unmetReason({ min_version: '6.1' }, t)).toBeUndefined();

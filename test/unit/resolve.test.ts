@@ -3,7 +3,14 @@ import { activeExpect, evaluate, stepEnv } from '../../harness/scenario/expect.t
 import { parseScenario } from '../../harness/scenario/load.ts';
 import { MAX_SWEEP_STEPS, resolveStep } from '../../harness/scenario/resolve.ts';
 
-const C = { PAGE_SIZE: 4096, KMALLOC_MAX_SIZE: 4194304, KMALLOC_MAX_CACHE_SIZE: 8192, KMALLOC_MIN_SIZE: 8, TOTALRAM_SIZE: 1 << 29, INIT_ON_ALLOC: 0 };
+const C = {
+  PAGE_SIZE: 4096,
+  KMALLOC_MAX_SIZE: 4194304,
+  KMALLOC_MAX_CACHE_SIZE: 8192,
+  KMALLOC_MIN_SIZE: 8,
+  TOTALRAM_SIZE: 1 << 29,
+  INIT_ON_ALLOC: 0,
+};
 
 const s = parseScenario(
   `name: t
@@ -36,7 +43,15 @@ describe('size sweeps', () => {
     expect(inst.map((i) => i.size)).toEqual([1 << 20, 2 << 20, 4 << 20, 8 << 20]);
     expect(inst[3]!.name).toBe('sweep [8 MiB]');
     // Numbers only from here on: the request is formatted from this, nothing is evaluated twice.
-    expect(inst[3]!.action).toEqual({ kind: 'alloc', api: 'kmalloc', size: 8 << 20, gfp: ['GFP_KERNEL', '__GFP_NOWARN'], ctx: 'process', hold: undefined, fill: undefined });
+    expect(inst[3]!.action).toEqual({
+      kind: 'alloc',
+      api: 'kmalloc',
+      size: 8 << 20,
+      gfp: ['GFP_KERNEL', '__GFP_NOWARN'],
+      ctx: 'process',
+      hold: undefined,
+      fill: undefined,
+    });
     // The same scenario on a 64K-page guest sweeps further.
     expect(resolveStep(s.steps[0]!, { ...C, KMALLOC_MAX_SIZE: 512 << 20 }).length).toBe(11);
   });

@@ -1,10 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { schemaText } from '../../harness/cli/schema.ts';
 import { ScenarioError } from '../../harness/errors.ts';
 import { SCENARIOS_DIR } from '../../harness/paths.ts';
 import { parseScenario } from '../../harness/scenario/load.ts';
-import { schemaText } from '../../harness/cli/schema.ts';
 
 function errorOf(src: string): ScenarioError {
   try {
@@ -73,12 +73,16 @@ describe('scenario loading', () => {
   });
 
   it('rejects a step with two actions or none', () => {
-    expect(errorOf(`name: t\nsteps:\n  - alloc: { api: kmalloc, size: 8 }\n    free: a\n`).reason).toMatch(/one action; found alloc and free/);
+    expect(errorOf(`name: t\nsteps:\n  - alloc: { api: kmalloc, size: 8 }\n    free: a\n`).reason).toMatch(
+      /one action; found alloc and free/,
+    );
     expect(errorOf(`name: t\nsteps:\n  - name: nothing\n`).reason).toMatch(/needs one action/);
   });
 
   it('rejects unknown claim ids and freeing what was never held', () => {
-    expect(errorOf(`name: t\nclaims: [kmalloc-is-magic]\nsteps:\n  - unfragment: true\n`).message).toMatch(/^x\.yaml:2:10: unknown claim id/);
+    expect(errorOf(`name: t\nclaims: [kmalloc-is-magic]\nsteps:\n  - unfragment: true\n`).message).toMatch(
+      /^x\.yaml:2:10: unknown claim id/,
+    );
     expect(errorOf(`name: t\nsteps:\n  - free: a\n`).reason).toMatch(/no earlier step holds/);
   });
 
@@ -88,7 +92,9 @@ describe('scenario loading', () => {
   });
 
   it('requires an expected crash to be the last step', () => {
-    const e = errorOf(`name: t\nsteps:\n  - alloc: { api: vmalloc, size: 8, ctx: hardirq }\n    expect: { crash: bug }\n  - unfragment: true\n`);
+    const e = errorOf(
+      `name: t\nsteps:\n  - alloc: { api: vmalloc, size: 8, ctx: hardirq }\n    expect: { crash: bug }\n  - unfragment: true\n`,
+    );
     expect(e.reason).toMatch(/must be the last step/);
   });
 

@@ -53,14 +53,18 @@ describe('splat rules', () => {
   const one = (line: string) => parseSplats([line]).map((s) => [s.kind, s.at]);
 
   it('knows the 6.12 and arm64 spellings', () => {
-    expect(one('[    3.1] WARNING: CPU: 0 PID: 48 at mm/page_alloc.c:4832 __alloc_pages_noprof+0x41/0xe7')).toEqual([['warning', 'mm/page_alloc.c:4832']]);
+    expect(one('[    3.1] WARNING: CPU: 0 PID: 48 at mm/page_alloc.c:4832 __alloc_pages_noprof+0x41/0xe7')).toEqual([
+      ['warning', 'mm/page_alloc.c:4832'],
+    ]);
     expect(one('Oops: invalid opcode: 0000 [#1] SMP')).toEqual([['oops', undefined]]);
     expect(one('Internal error: Oops - BUG: 00000000f2000800 [#1] SMP')).toEqual([['oops', undefined]]);
   });
 
   it('knows allocation failures, OOM and the rest', () => {
     expect(one('sh: page allocation failure: order:10, mode:0xcc0(GFP_KERNEL), nodemask=(null)')[0]![0]).toBe('alloc-failure');
-    expect(one('vmalloc error: size 1073741824, exceeds total pages, mode:0xcc0(GFP_KERNEL), nodemask=(null)')[0]![0]).toBe('vmalloc-failure');
+    expect(one('vmalloc error: size 1073741824, exceeds total pages, mode:0xcc0(GFP_KERNEL), nodemask=(null)')[0]![0]).toBe(
+      'vmalloc-failure',
+    );
     expect(one('Out of memory: Killed process 42 (sh)')[0]![0]).toBe('oom');
     expect(one('BUG: scheduling while atomic: sh/48/0x00000002')[0]![0]).toBe('scheduling-while-atomic');
     expect(one('BUG: KASAN: slab-out-of-bounds in kp_do_alloc+0x1/0x2')[0]![0]).toBe('kasan');

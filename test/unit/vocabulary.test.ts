@@ -15,7 +15,9 @@ const C = readFileSync(join(MODULES_DIR, 'kalloc_probe', 'kalloc_probe.c'), 'utf
 
 /** The format strings of every kp_put call (adjacent string literals joined). */
 function putFormats(src: string): string[] {
-  return [...src.matchAll(/kp_put\(\s*o\s*,\s*((?:"(?:[^"\\]|\\.)*"\s*)+)/g)].map((m) => [...m[1]!.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((x) => x[1]).join(''));
+  return [...src.matchAll(/kp_put\(\s*o\s*,\s*((?:"(?:[^"\\]|\\.)*"\s*)+)/g)].map((m) =>
+    [...m[1]!.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((x) => x[1]).join(''),
+  );
 }
 
 /**
@@ -40,9 +42,13 @@ function commandsInC(): Map<string, string[]> {
   const table = /kp_cmds\[\]\s*=\s*\{([\s\S]*?)\};/.exec(C)![1]!;
   const out = new Map<string, string[]>();
   for (const [, name, fn] of table.matchAll(/\{\s*"(\w+)"\s*,\s*(\w+)\s*\}/g)) {
-    const body = new RegExp(`static (?:int|void) ${fn}\\(struct kp_req \\*r, struct kp_out \\*o\\)\\s*\\{([\\s\\S]*?)\\n\\}`).exec(C)?.[1] ?? '';
+    const body =
+      new RegExp(`static (?:int|void) ${fn}\\(struct kp_req \\*r, struct kp_out \\*o\\)\\s*\\{([\\s\\S]*?)\\n\\}`).exec(C)?.[1] ?? '';
     const keys = /keys\[\]\s*=\s*\{([^}]*)\}/.exec(body)?.[1] ?? '';
-    out.set(name!, [...keys.matchAll(/"(\w+)"/g)].map((k) => k[1]!));
+    out.set(
+      name!,
+      [...keys.matchAll(/"(\w+)"/g)].map((k) => k[1]!),
+    );
   }
   return out;
 }
