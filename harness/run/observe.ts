@@ -140,6 +140,11 @@ export async function observe(m: Machine, seq: number, r: ResolvedStep, o: Obser
 
   // The machine is lost. Read why from the console, which outlives ssh.
   const exit = ending.kind === 'lost' ? await m.waitExit(t.crashMs) : undefined;
+  // Ctrl-C while we waited killed QEMU under us: that is no crash of the kernel's.
+  if (o.signal?.aborted) {
+    await m.close();
+    throw new InterruptedError();
+  }
   const section = sectionOf(m.console, consoleFrom, seq);
   const consoleLines = section?.lines ?? m.console.slice(consoleFrom);
   const splats = splatsIn(consoleLines);

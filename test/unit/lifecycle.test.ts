@@ -223,4 +223,17 @@ describe('machine lifecycle (fake machine, real captures)', () => {
     expect(r.steps.some((s) => s.status === 'fail')).toBe(false);
     expect(f.open()).toBe(0);
   });
+
+  it('Ctrl-C while the harness waits for a lost guest records no spurious failure', async () => {
+    const ac = new AbortController();
+    const f = fakeFleet(() => ({ drop: true }));
+    setTimeout(() => ac.abort(), 60);
+    const r = await run([plain('a', 2)], f.factory, { signal: ac.signal, timeouts: { crashMs: 2000 } });
+    expect(r.status).toBe('interrupted');
+    expect(r.steps.map((s) => [s.status, s.reason])).toEqual([
+      ['skip', 'not run: interrupted'],
+      ['skip', 'not run: interrupted'],
+    ]);
+    expect(f.open()).toBe(0);
+  });
 });
