@@ -135,6 +135,10 @@ export class Vm {
     // pdeathsig: the kernel kills QEMU when the harness dies, even by SIGKILL.
     const [cmd, argv] = setpriv ? [setpriv, ['--pdeathsig', 'KILL', '--', arch.qemu.binary, ...args]] : [arch.qemu.binary, args];
     this.log = createWriteStream(this.config.consoleLog, { flags: 'a' });
+    // A console log that cannot be written must not take the harness down: the lines still reach the runner.
+    this.log.on('error', () => {
+      this.log = undefined;
+    });
     this.log.write(`# ${arch.qemu.binary} ${args.join(' ')}\n`);
     const child = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child = child;

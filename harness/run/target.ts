@@ -2,7 +2,7 @@
  * One target (arch × kernel) as phases: prepare → requirements → scenarios,
  * each returning its status; the machine lease is closed on every exit path.
  */
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseConfig } from '../analysis/kconfig.ts';
 import { buildKernel } from '../kernel/build.ts';
@@ -36,6 +36,7 @@ export interface TargetOptions {
 export async function runTarget(o: TargetOptions): Promise<TargetStatus> {
   const rec = new TargetRecorder(o.writer, { arch: o.arch, kernel: o.kernel });
   const dir = join(o.outDir, `${o.arch}-${o.kernel}`);
+  await mkdir(dir, { recursive: true });
   rec.begin();
   rec.status('building');
   const prepare = o.prepare ?? prepareReal;
