@@ -16,6 +16,51 @@ export type Context = (typeof CONTEXTS)[number];
 export const QUERIES = ['constants', 'zones', 'self'] as const;
 export type Query = (typeof QUERIES)[number];
 
+export interface GfpFlag {
+  /** First kernel version that has it ("6.3"); absent: every version kharness runs. */
+  since?: string;
+  /** First kernel version that no longer has it. */
+  until?: string;
+}
+
+/**
+ * GFP flag names the module resolves (kp_gfp_names), and the kernel versions
+ * each exists in: a scenario naming one is checked when it loads, and a
+ * flag a target's kernel lacks skips that step on that target, before boot.
+ */
+export const GFP_FLAGS: Readonly<Record<string, GfpFlag>> = {
+  GFP_KERNEL: {},
+  GFP_ATOMIC: {},
+  GFP_NOWAIT: {},
+  GFP_NOIO: {},
+  GFP_NOFS: {},
+  GFP_USER: {},
+  GFP_DMA: {},
+  GFP_DMA32: {},
+  GFP_HIGHUSER: {},
+  GFP_KERNEL_ACCOUNT: {},
+  __GFP_DMA: {},
+  __GFP_DMA32: {},
+  __GFP_HIGHMEM: {},
+  __GFP_ZERO: {},
+  __GFP_NOWARN: {},
+  __GFP_NORETRY: {},
+  __GFP_RETRY_MAYFAIL: {},
+  __GFP_NOFAIL: {},
+  __GFP_HIGH: {},
+  __GFP_IO: {},
+  __GFP_FS: {},
+  __GFP_DIRECT_RECLAIM: {},
+  __GFP_KSWAPD_RECLAIM: {},
+  __GFP_RECLAIM: {},
+  __GFP_COMP: {},
+  __GFP_MEMALLOC: {},
+  __GFP_NOMEMALLOC: {},
+  __GFP_ACCOUNT: {},
+  // Folded into __GFP_HIGH and friends in 6.3 (commit "mm: discard __GFP_ATOMIC").
+  __GFP_ATOMIC: { until: '6.3' },
+};
+
 /** How a value is written on the wire: bool is 0/1, hex is 0x…, text is one token. */
 export type WireType = 'bool' | 'int' | 'hex' | 'text';
 export type FactValue = number | boolean | string;

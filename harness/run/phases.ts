@@ -13,7 +13,7 @@ import { InterruptedError, KharnessError } from '../errors.ts';
 import { sizeConstants } from '../probe/vocabulary.ts';
 import { needsMeminfo } from '../scenario/expect.ts';
 import { judge } from '../scenario/judge.ts';
-import { type TargetFacts, unmetReason } from '../scenario/requires.ts';
+import { stepUnmetReason, type TargetFacts, unmetReason } from '../scenario/requires.ts';
 import { type ResolvedStep, resolveStep } from '../scenario/resolve.ts';
 import type { Scenario } from '../scenario/types.ts';
 import type { Log } from '../util/log.ts';
@@ -137,7 +137,7 @@ async function runScenario(c: ScenarioContext, s: Scenario, m: Machine): Promise
   const constants = sizeConstants(m.info.constants);
   const before = await snapshot(c, m, s, 'before');
   for (const [i, step] of s.steps.entries()) {
-    const why = unmetReason(step.requires, c.facts);
+    const why = stepUnmetReason(step, c.facts);
     if (why) {
       c.rec.step(s, step, { status: 'skip', reason: why });
       continue;

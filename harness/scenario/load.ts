@@ -3,12 +3,13 @@
  * checks a schema cannot express. Pure apart from loadScenarioFile's read.
  * Every error names file:line:column.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { Ajv, type ErrorObject } from 'ajv';
 import { type Document, isMap, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
+import { MEMINFO_FIELDS } from '../analysis/meminfo.ts';
 import type { SplatKind, SplatPattern } from '../analysis/splats.ts';
 import { ScenarioError } from '../errors.ts';
-import { type Api, type Context, FLAG_CONSTANTS, type Query } from '../probe/vocabulary.ts';
+import { type Api, type Context, FLAG_CONSTANTS, GFP_FLAGS, type Query } from '../probe/vocabulary.ts';
 import { CLAIMS } from './claims.ts';
 import { FACT_NAMES, scenarioSchema } from './schema.ts';
 import { parsePredicate, parseSize, type SizeExpr, SizeSyntaxError } from './size.ts';
@@ -85,12 +86,55 @@ function describe(e: ErrorObject): { reason: string; key?: string } {
   }
 }
 
+/** Limits that keep a hostile or mistaken file from exhausting the harness; each is stated in its error. */
+export const LOAD_LIMITS = { bytes: 1024 * 1024, aliases: 100, depth: 32, steps: 1000 } as const;
+
 export async function loadScenarioFile(file: string): Promise<Scenario> {
-  return parseScenario(await readFile(file, 'utf8'), file);
+  let st: Awaited<ReturnType<typeof stat>>;
+  try {
+    st = await stat(file);
+  } catch (e) {
+    throw new ScenarioError(file, 1, 1, `cannot read the file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  // A FIFO or a device would block or never end: only regular files are read.
+  if (!st.isFile()) throw new ScenarioError(file, 1, 1, 'not a regular file');
+  if (st.size > LOAD_LIMITS.bytes)
+    throw new ScenarioError(file, 1, 1, `the file has ${st.size} bytes; a scenario may have at most ${LOAD_LIMITS.bytes}`);
+  let src: string;
+  try {
+    src = await readFile(file, 'utf8');
+  } catch (e) {
+    throw new ScenarioError(file, 1, 1, `cannot read the file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  return parseScenario(src, file);
+}
+
+/** Deepest nesting of collections in the document (iteratively: a deep file must not overflow the stack). */
+function depthOf(root: unknown): { depth: number; node?: Node } {
+  let max = 0;
+  let deepest: Node | undefined;
+  const stack: [unknown, number][] = [[root, 0]];
+  while (stack.length) {
+    const [n, d] = stack.pop()!;
+    const items = (n as { items?: unknown[] } | undefined)?.items;
+    if (!Array.isArray(items)) continue;
+    if (d + 1 > max) {
+      max = d + 1;
+      deepest = n as Node;
+    }
+    for (const it of items) {
+      const pair = it as { key?: unknown; value?: unknown };
+      if (pair && typeof pair === 'object' && 'value' in pair) stack.push([pair.value, d + 1]);
+      else stack.push([it, d + 1]);
+    }
+  }
+  return { depth: max, node: deepest };
 }
 
 export function parseScenario(src: string, file: string): Scenario {
   const lines = new LineCounter();
+  if (src.length > LOAD_LIMITS.bytes)
+    throw new ScenarioError(file, 1, 1, `the text has ${src.length} characters; a scenario may have at most ${LOAD_LIMITS.bytes}`);
   const doc = parseDocument(src, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length) {
     const e = doc.errors[0]!;
@@ -98,7 +142,18 @@ export function parseScenario(src: string, file: string): Scenario {
     throw new ScenarioError(file, lp.line, lp.col, `YAML: ${e.message.split('\n')[0]!}`);
   }
   const at = new Located(file, doc, lines);
-  const data = doc.toJS() as unknown;
+  const { depth, node } = depthOf(doc.contents);
+  if (depth > LOAD_LIMITS.depth) {
+    const lp = lines.linePos(node?.range?.[0] ?? 0);
+    throw new ScenarioError(file, lp.line, lp.col, `nested ${depth} levels deep; a scenario may nest at most ${LOAD_LIMITS.depth}`);
+  }
+  let data: unknown;
+  try {
+    // Aliases are expanded here: a "billion laughs" file stops at the limit instead of filling memory.
+    data = doc.toJS({ maxAliasCount: LOAD_LIMITS.aliases });
+  } catch (e) {
+    throw new ScenarioError(file, 1, 1, `YAML: ${(e as Error).message.split('\n')[0]} (at most ${LOAD_LIMITS.aliases} alias expansions)`);
+  }
   if (!validate(data)) {
     const e = pickError(validate.errors ?? []);
     const d = describe(e);
@@ -166,6 +221,12 @@ function allocTarget(
     throw at.error([...path, 'gfp'], `${a.api} takes no GFP flags (it always allocates with GFP_KERNEL)`);
   }
   const gfp = a.gfp === undefined ? (a.api.startsWith('v') ? [] : ['GFP_KERNEL']) : Array.isArray(a.gfp) ? a.gfp : [a.gfp];
+  gfp.forEach((g, i) => {
+    if (!(g in GFP_FLAGS)) {
+      const where = Array.isArray(a.gfp) ? [...path, 'gfp', i] : [...path, 'gfp'];
+      throw at.error(where, `unknown GFP flag "${g}" (known: ${Object.keys(GFP_FLAGS).join(', ')})`);
+    }
+  });
   return {
     api: a.api,
     size: a.size === undefined ? undefined : size(at, [...path, 'size'], a.size),
@@ -216,6 +277,9 @@ function matchers(at: Located, path: Path, raw: Record<string, unknown>): Record
   const out: Record<string, { matcher: Matcher; pos: Pos }> = {};
   for (const [k, v] of Object.entries(raw)) {
     const m = v as Matcher;
+    if (path[path.length - 1] === 'meminfo' && !(MEMINFO_FIELDS as readonly string[]).includes(k)) {
+      throw at.error(path, `unknown /proc/meminfo field "${k}" (e.g. MemFree, VmallocUsed, SUnreclaim, Slab)`, k);
+    }
     // Size expressions in comparisons are checked now, not at run time.
     if (typeof m === 'object') {
       for (const [op, val] of Object.entries(m)) if (typeof val === 'string') size(at, [...path, k, op], val, STEP_VARS);
@@ -279,9 +343,15 @@ function build(raw: RawScenario, at: Located): Scenario {
       );
     }
   });
+  if (raw.steps.length > LOAD_LIMITS.steps)
+    throw at.error(['steps'], `${raw.steps.length} steps; a scenario may have at most ${LOAD_LIMITS.steps}`);
   const held = new Set<string>();
   const steps: Step[] = raw.steps.map((s, i) => {
     const path: Path = ['steps', i];
+    // Names reach terminals, KTAP and JUnit: no escape sequences or other control characters.
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+    if (s.name !== undefined && /[\u0000-\u001f\u007f-\u009f]/.test(s.name))
+      throw at.error([...path, 'name'], 'a step name may not contain control characters');
     const act = action(at, path, s);
     if (act.kind === 'alloc' && act.hold) held.add(act.hold);
     if ((act.kind === 'free' || act.kind === 'inspect') && !held.has(act.name)) {

@@ -1,6 +1,7 @@
 /** Checking a scenario's or step's `requires:` against a target. Pure. */
 import { isEnabled } from '../analysis/kconfig.ts';
-import type { Requires } from './types.ts';
+import { GFP_FLAGS } from '../probe/vocabulary.ts';
+import type { Requires, Step } from './types.ts';
 
 export interface TargetFacts {
   arch: string;
@@ -29,4 +30,22 @@ export function unmetReason(req: Requires | undefined, t: TargetFacts): string |
   const missing = (req.config ?? []).filter((o) => !isEnabled(t.config, o));
   if (missing.length) return `kernel config lacks ${missing.join(', ')}`;
   return undefined;
+}
+
+/** A GFP flag the target's kernel version does not have, as a reason to skip the step there. */
+export function missingGfp(gfp: readonly string[], release: string): string | undefined {
+  for (const name of gfp) {
+    const f = GFP_FLAGS[name];
+    if (f?.until && compareVersions(release, f.until) >= 0)
+      return `needs ${name}, which kernels from ${f.until} on do not have (target is ${release})`;
+    if (f?.since && compareVersions(release, f.since) < 0)
+      return `needs ${name}, which kernels before ${f.since} do not have (target is ${release})`;
+  }
+  return undefined;
+}
+
+/** Why a step cannot run on the target: its own requirements, or a GFP flag its kernel lacks. */
+export function stepUnmetReason(step: Step, t: TargetFacts): string | undefined {
+  const a = step.action;
+  return unmetReason(step.requires, t) ?? (a.kind === 'alloc' || a.kind === 'time' ? missingGfp(a.gfp, t.release) : undefined);
 }
