@@ -4,7 +4,7 @@ import { UsageError } from '../errors.ts';
 import { consoleReporter } from '../report/console.ts';
 import { FILE_REPORTERS, parseReporters, writeReports } from '../report/reporters.ts';
 import { mergeResults } from '../run/merge.ts';
-import { parseResults, type ResultRecord, runOutcome } from '../run/results.ts';
+import { parseResults, type ResultRecord, ResultsFormatError, runOutcome } from '../run/results.ts';
 import { useColor } from '../util/tty.ts';
 import type { Command } from './command.ts';
 
@@ -12,7 +12,22 @@ async function readRun(dir: string) {
   const text = await readFile(join(dir, 'results.jsonl'), 'utf8').catch(() => {
     throw new UsageError(`no results.jsonl in ${dir}`, 'Give a directory that `kharness run` wrote (its --out).');
   });
-  return parseResults(text);
+  try {
+    return parseResults(text);
+  } catch (e) {
+    if (!(e instanceof ResultsFormatError)) throw e;
+    throw new UsageError(
+      `${join(dir, 'results.jsonl')}: ${e.message}`,
+      'The file is damaged; re-run, or give the directory of another run.',
+    );
+  }
+}
+
+/** A run without its end record was killed: its reports must not read as a pass. */
+function warnIfIncomplete(records: ResultRecord[]): void {
+  if (runOutcome(records) === 'incomplete') {
+    process.stderr.write('kharness: this run has no end record (the harness was killed): its results are incomplete.\n');
+  }
 }
 
 /** `report merge OUT DIR...`: shard results joined into OUT, with every run's artifacts copied beside. */
@@ -47,6 +62,7 @@ export const reportCommand: Command = {
       records = await readRun(dir);
     }
     const names = parseReporters((v.reporter as string[] | undefined) ?? []);
+    warnIfIncomplete(records);
     if (v.stdout) {
       for (const n of names) if (n in FILE_REPORTERS) process.stdout.write(FILE_REPORTERS[n]!.render(records));
       return runOutcome(records);

@@ -1,6 +1,6 @@
-import { readdir, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { cpus, freemem } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { UsageError } from '../errors.ts';
 import { loadCatalog } from '../kernel/catalog.ts';
 import { SCENARIOS_DIR } from '../paths.ts';
@@ -32,6 +32,30 @@ export async function resolveScenarioFiles(args: string[]): Promise<string[]> {
     else throw new UsageError(`${a} is not a scenario file or a directory`);
   }
   return out;
+}
+
+/** The output directory, made and proven writable before anything builds: a bad --out costs nothing. */
+export async function prepareOutDir(dir: string): Promise<string> {
+  const st = await stat(dir).catch(() => undefined);
+  if (st && !st.isDirectory()) throw new UsageError(`--out ${dir} exists and is not a directory`);
+  try {
+    // Made one level at a time: Node's recursive mkdir spins forever under /proc.
+    const missing: string[] = [];
+    for (let d = dir; !(await stat(d).catch(() => undefined)); d = dirname(d)) {
+      if (dirname(d) === d) break;
+      missing.unshift(d);
+    }
+    for (const d of missing) await mkdir(d);
+    const probe = join(dir, `.kharness-write-test-${process.pid}`);
+    await writeFile(probe, '');
+    await rm(probe);
+  } catch (e) {
+    throw new UsageError(
+      `cannot write results to ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      'Give --out a directory you can write.',
+    );
+  }
+  return dir;
 }
 
 export const runCommand: Command = {
@@ -72,7 +96,9 @@ export const runCommand: Command = {
       units = shardUnits(units, index, count);
     }
     const plan = groupByTarget(units).map((g) => ({ target: g.target, scenarios: g.scenarios.map((n) => byName.get(n)!) }));
-    const outDir = resolve(v.out ? String(v.out) : join('kharness-results', new Date().toISOString().replace(/[:.]/g, '-')));
+    const outDir = await prepareOutDir(
+      resolve(v.out ? String(v.out) : join('kharness-results', new Date().toISOString().replace(/[:.]/g, '-'))),
+    );
     const color = useColor({ flag: v.color ? true : v['no-color'] ? false : undefined });
     // Live footer only on a real terminal; in CI or a pipe, plain lines.
     const live =

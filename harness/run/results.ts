@@ -90,11 +90,32 @@ export class ResultsWriter {
   }
 }
 
+export class ResultsFormatError extends Error {}
+
+/**
+ * Reads a results stream. A last line cut short (the harness was killed while
+ * writing it) is dropped, and the run then has no run-end, so it reads as
+ * incomplete; a bad line anywhere else is an error naming its line.
+ */
 export function parseResults(text: string): ResultRecord[] {
-  return text
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as ResultRecord);
+  const lines = text.split('\n');
+  const out: ResultRecord[] = [];
+  lines.forEach((l, i) => {
+    if (!l.trim()) return;
+    let r: unknown;
+    try {
+      r = JSON.parse(l);
+    } catch {
+      const last = lines.slice(i + 1).every((x) => !x.trim());
+      if (last) return;
+      throw new ResultsFormatError(`line ${i + 1} is not a JSON record`);
+    }
+    if (!r || typeof r !== 'object' || typeof (r as { type?: unknown }).type !== 'string') {
+      throw new ResultsFormatError(`line ${i + 1} is not a kharness record`);
+    }
+    out.push(r as ResultRecord);
+  });
+  return out;
 }
 
 /**

@@ -2,6 +2,8 @@
  * Typos on the command line end in one line naming what is valid, exit 2,
  * before anything is built or booted — never "internal error" and a stack.
  */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
@@ -27,11 +29,36 @@ describe('bad command lines', () => {
     [['run', '--accel', 'kvmm'], /^kharness: --accel must be auto, kvm or tcg, not "kvmm"/],
     [['bisect', '--arch', 'arm', '--kernels', '6.1,6.12', '--scenario', 'scenarios/kzalloc-zeroing.yaml'], /^kharness: unknown arch "arm"/],
     [['frobnicate'], /^kharness: unknown command "frobnicate"\nCommands: run, /],
+    [['run', 'scenarios/kzalloc-zeroing.yaml', '--out', '/etc/passwd'], /^kharness: --out \/etc\/passwd exists and is not a directory\n/],
+    [['run', 'scenarios/kzalloc-zeroing.yaml', '--out', '/proc/kharness'], /^kharness: cannot write results to \/proc\/kharness: /],
+    [['run', 'test/fixtures'], /^kharness: no scenario files \(\*\.yaml\) in test\/fixtures/],
+    [['run', 'test/fixtures/README.md', '--arch', 'x86_64'], /^kharness: test\/fixtures\/README\.md:\d+:\d+: YAML: /],
   ])('kharness %j', async (args, message) => {
     const r = await kharness(...args);
     expect(r.exitCode, r.stderr).toBe(2);
     expect(r.stderr.trim()).toMatch(message);
     expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
     expect(r.stderr.trim().split('\n').length).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('damaged results given to report', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kharness-report-'));
+  const lines = readFileSync(join(PROJECT_ROOT, 'test', 'fixtures', 'results-6.1-x86_64.jsonl'), 'utf8')
+    .trim()
+    .split('\n');
+
+  it('reads a stream cut mid-line as incomplete, says so and exits 2', async () => {
+    writeFileSync(join(dir, 'results.jsonl'), `${lines.slice(0, 20).join('\n')}\n${lines[20]!.slice(0, 40)}`);
+    const r = await kharness('report', dir, '--reporter', 'junit');
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain('this run has no end record (the harness was killed): its results are incomplete.');
+  });
+
+  it('refuses a stream with a bad line in the middle, naming the line', async () => {
+    writeFileSync(join(dir, 'results.jsonl'), `${lines[0]}\n{oops\n${lines[1]}\n`);
+    const r = await kharness('report', dir);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr.trim().split('\n')[0]).toBe(`kharness: ${join(dir, 'results.jsonl')}: line 2 is not a JSON record`);
   });
 });
