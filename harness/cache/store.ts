@@ -10,17 +10,31 @@ import { lstat, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } fr
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-export async function readMeta<T>(dir: string): Promise<T | undefined> {
+/** How paths under the cache root are stored in meta.json: a moved or copied cache then uses its own files. */
+const ROOT_MARK = '$CACHE';
+
+function mapStrings(v: unknown, f: (s: string) => string): unknown {
+  if (typeof v === 'string') return f(v);
+  if (Array.isArray(v)) return v.map((x) => mapStrings(x, f));
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, mapStrings(x, f)]));
+  return v;
+}
+
+/** An entry's meta with its paths made absolute again under `root` (undefined when missing or unreadable). */
+export async function readMeta<T>(dir: string, root?: string): Promise<T | undefined> {
   try {
-    return JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8')) as T;
+    const raw = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8')) as unknown;
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return undefined;
+    return (root ? mapStrings(raw, (s) => (s.startsWith(`${ROOT_MARK}/`) ? root + s.slice(ROOT_MARK.length) : s)) : raw) as T;
   } catch {
     return undefined;
   }
 }
 
-export async function writeMeta(dir: string, meta: unknown): Promise<void> {
+export async function writeMeta(dir: string, meta: unknown, root?: string): Promise<void> {
   const tmp = join(dir, `.meta.json.${process.pid}`);
-  await writeFile(tmp, `${JSON.stringify(meta, null, 2)}\n`);
+  const stored = root ? mapStrings(meta, (s) => (s.startsWith(`${root}/`) ? ROOT_MARK + s.slice(root.length) : s)) : meta;
+  await writeFile(tmp, `${JSON.stringify(stored, null, 2)}\n`);
   await rename(tmp, join(dir, 'meta.json'));
 }
 
@@ -68,36 +82,61 @@ export async function withLock<T>(lockDir: string, name: string, fn: () => Promi
   }
 }
 
-/** Returns the entry's meta if present, else builds it under the lock (checking again once the lock is held). */
+export interface GetOrBuildOptions<T> {
+  onWait?: (ownerPid: number) => void;
+  /** What is wrong with a present entry (a missing file, a changed image), or undefined when it is whole. */
+  check?: (meta: T) => Promise<string | undefined> | string | undefined;
+  /** Told when a present entry is damaged and is being built again. */
+  onDamaged?: (problem: string, dir: string) => void;
+}
+
+/**
+ * Returns the entry's meta if present and whole, else builds it under the
+ * lock (checking again once the lock is held). A damaged entry (meta.json of
+ * another shape, files gone, an image cut short) is built again, not used.
+ */
 export async function getOrBuild<T>(
   root: string,
   kind: string,
   key: string,
   build: (dir: string) => Promise<T>,
-  onWait?: (ownerPid: number) => void,
+  o: GetOrBuildOptions<T> = {},
 ): Promise<{ meta: T; dir: string; hit: boolean }> {
   const dir = join(root, kind, key);
-  const ready = await readMeta<T>(dir);
-  if (ready) {
+  const usable = async (): Promise<{ meta?: T; problem?: string }> => {
+    const meta = await readMeta<T>(dir, root);
+    if (!meta) return { problem: existsSync(join(dir, 'meta.json')) ? 'its meta.json cannot be read' : undefined };
+    const problem = await o.check?.(meta);
+    return problem ? { problem } : { meta };
+  };
+  const ready = await usable();
+  if (ready.meta) {
     await touchEntry(dir);
-    return { meta: ready, dir, hit: true };
+    return { meta: ready.meta, dir, hit: true };
   }
   return withLock(
     join(root, 'locks'),
     `${kind}-${key}`,
     async () => {
-      const again = await readMeta<T>(dir);
-      if (again) return { meta: again, dir, hit: true };
-      // Whatever is there is a build that died: start clean.
+      const again = await usable();
+      if (again.meta) return { meta: again.meta, dir, hit: true };
+      if (again.problem) o.onDamaged?.(again.problem, dir);
+      // Whatever is there is a build that died, or a damaged entry: start clean.
       if (existsSync(dir)) await rm(dir, { recursive: true, force: true });
       await mkdir(dir, { recursive: true });
       const meta = await build(dir);
-      await writeMeta(dir, meta);
+      await writeMeta(dir, meta, root);
       await touchEntry(dir);
       return { meta, dir, hit: false };
     },
-    onWait,
+    o.onWait,
   );
+}
+
+/** undefined when every path exists; else which are missing. */
+export function missingPaths(paths: Record<string, string | undefined>): string | undefined {
+  const gone = Object.entries(paths).filter(([, p]) => !p || !existsSync(p));
+  return gone.length ? `missing ${gone.map(([k, p]) => `${k} (${p ?? 'not recorded'})`).join(', ')}` : undefined;
 }
 
 /** Marks an entry as used now: `cache prune` removes what has not been used for a while. */
@@ -144,7 +183,7 @@ export async function listCache(root: string, kinds: readonly CacheKind[]): Prom
     for (const key of (await readdir(base).catch(() => [] as string[])).sort()) {
       const dir = join(base, key);
       if (!(await lstat(dir)).isDirectory()) continue;
-      const meta = await readMeta<Record<string, unknown>>(dir);
+      const meta = await readMeta<Record<string, unknown>>(dir, root);
       const used = await stat(join(dir, '.last-used')).catch(() => stat(dir));
       const complete = k.complete ? k.complete(dir, meta) : meta !== undefined;
       out.push({ kind: k.kind, key, dir, bytes: await du(dir), lastUsed: used.mtime, complete, label: k.label(meta, key) });

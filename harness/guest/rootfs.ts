@@ -10,7 +10,7 @@ import { lstat, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/pr
 import { join, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { ArchSpec } from '../arch/arches.ts';
-import { type CacheKind, getOrBuild, withLock } from '../cache/store.ts';
+import { type CacheKind, getOrBuild, missingPaths, withLock } from '../cache/store.ts';
 import { KharnessError } from '../errors.ts';
 import { cacheRoot } from '../paths.ts';
 import { hashParts } from '../util/hash.ts';
@@ -96,64 +96,74 @@ export async function guestBase(arch: ArchSpec, log: Log): Promise<GuestBase> {
   const opts = await aptOptions(arch, root, log);
   const versions = await capture('apt-cache', [...opts, 'policy', ...GUEST_PACKAGES.map((p) => `${p}:${arch.debianArch}`)]).catch(() => '');
   const key = hashParts([RECIPE, arch.debianArch, versions.replace(/\*\*\*/g, ''), initText]);
-  const { meta } = await getOrBuild<GuestBase>(root, 'guest', `${arch.name}-${key}`, async (dir) => {
-    log.info(`assembling ${arch.name} guest userspace from Debian packages`);
-    const debs = join(dir, 'debs');
-    const tree = join(dir, 'root');
-    await mkdir(debs, { recursive: true });
-    await mkdir(tree, { recursive: true });
-    const alog = join(dir, 'assemble.log');
-    try {
-      await runLogged('apt-get', [...opts, 'download', ...GUEST_PACKAGES.map((p) => `${p}:${arch.debianArch}`)], {
-        cwd: debs,
-        log: alog,
-        fails: 'INFRA',
-        phase: `downloading ${arch.debianArch} guest packages`,
-        timeoutMs: 10 * 60_000,
-      });
-    } catch (e) {
-      throw new KharnessError(
-        'HOST_TOOL',
-        `could not download the guest packages for ${arch.debianArch}`,
-        "Check that Debian's archive is reachable and run `apt-get update`.",
-        (e as KharnessError).details,
-      );
-    }
-    const files = (await readdir(debs)).filter((f) => f.endsWith('.deb')).sort();
-    for (const f of files)
-      await runLogged('dpkg-deb', ['-x', join(debs, f), tree], { log: alog, fails: 'INFRA', phase: `unpacking ${f}`, timeoutMs: 60_000 });
-    const entries: CpioEntry[] = [];
-    for (const d of [
-      'bin',
-      'sbin',
-      'usr',
-      'usr/bin',
-      'usr/sbin',
-      'proc',
-      'sys',
-      'dev',
-      'tmp',
-      'run',
-      'etc',
-      'etc/dropbear',
-      'root',
-      'root/.ssh',
-      'var',
-      'var/log',
-    ]) {
-      entries.push({ type: 'dir', path: d, mode: d.startsWith('root') ? 0o700 : d === 'tmp' ? 0o1777 : 0o755 });
-    }
-    entries.push({ type: 'chardev', path: 'dev/console', major: 5, minor: 1 });
-    entries.push({ type: 'chardev', path: 'dev/null', major: 1, minor: 3, mode: 0o666 });
-    await walk(tree, tree, entries);
-    entries.push({ type: 'file', path: 'init', data: initText, mode: 0o755 });
-    entries.push({ type: 'file', path: 'etc/passwd', data: Buffer.from('root:x:0:0:root:/root:/bin/sh\n') });
-    entries.push({ type: 'file', path: 'etc/group', data: Buffer.from('root:x:0:\n') });
-    entries.push({ type: 'file', path: 'etc/shells', data: Buffer.from('/bin/sh\n') });
-    const initramfs = join(dir, 'base.cpio.gz');
-    await writeFile(initramfs, gzipSync(writeCpio(entries), { level: 6 }));
-    return { initramfs };
-  });
+  const { meta } = await getOrBuild<GuestBase>(
+    root,
+    'guest',
+    `${arch.name}-${key}`,
+    async (dir) => {
+      log.info(`assembling ${arch.name} guest userspace from Debian packages`);
+      const debs = join(dir, 'debs');
+      const tree = join(dir, 'root');
+      await mkdir(debs, { recursive: true });
+      await mkdir(tree, { recursive: true });
+      const alog = join(dir, 'assemble.log');
+      try {
+        await runLogged('apt-get', [...opts, 'download', ...GUEST_PACKAGES.map((p) => `${p}:${arch.debianArch}`)], {
+          cwd: debs,
+          log: alog,
+          fails: 'INFRA',
+          phase: `downloading ${arch.debianArch} guest packages`,
+          timeoutMs: 10 * 60_000,
+        });
+      } catch (e) {
+        throw new KharnessError(
+          'HOST_TOOL',
+          `could not download the guest packages for ${arch.debianArch}`,
+          "Check that Debian's archive is reachable and run `apt-get update`.",
+          (e as KharnessError).details,
+        );
+      }
+      const files = (await readdir(debs)).filter((f) => f.endsWith('.deb')).sort();
+      for (const f of files)
+        await runLogged('dpkg-deb', ['-x', join(debs, f), tree], { log: alog, fails: 'INFRA', phase: `unpacking ${f}`, timeoutMs: 60_000 });
+      const entries: CpioEntry[] = [];
+      for (const d of [
+        'bin',
+        'sbin',
+        'usr',
+        'usr/bin',
+        'usr/sbin',
+        'proc',
+        'sys',
+        'dev',
+        'tmp',
+        'run',
+        'etc',
+        'etc/dropbear',
+        'root',
+        'root/.ssh',
+        'var',
+        'var/log',
+      ]) {
+        entries.push({ type: 'dir', path: d, mode: d.startsWith('root') ? 0o700 : d === 'tmp' ? 0o1777 : 0o755 });
+      }
+      entries.push({ type: 'chardev', path: 'dev/console', major: 5, minor: 1 });
+      entries.push({ type: 'chardev', path: 'dev/null', major: 1, minor: 3, mode: 0o666 });
+      await walk(tree, tree, entries);
+      entries.push({ type: 'file', path: 'init', data: initText, mode: 0o755 });
+      entries.push({ type: 'file', path: 'etc/passwd', data: Buffer.from('root:x:0:0:root:/root:/bin/sh\n') });
+      entries.push({ type: 'file', path: 'etc/group', data: Buffer.from('root:x:0:\n') });
+      entries.push({ type: 'file', path: 'etc/shells', data: Buffer.from('/bin/sh\n') });
+      const initramfs = join(dir, 'base.cpio.gz');
+      await writeFile(initramfs, gzipSync(writeCpio(entries), { level: 6 }));
+      return { initramfs };
+    },
+    {
+      check: (m) => (typeof m.initramfs !== 'string' ? 'its meta.json names no initramfs' : missingPaths({ initramfs: m.initramfs })),
+      onDamaged: (problem, dir) =>
+        log.warn(`the cached ${arch.name} guest userspace in ${dir} is damaged (${problem}): assembling it again`),
+    },
+  );
   return meta;
 }
 

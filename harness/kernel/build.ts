@@ -4,12 +4,13 @@
  * arch, recipe).
  */
 
+import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig, unmetOptions } from '../analysis/kconfig.ts';
 import { type ArchSpec, archSpec, isNative } from '../arch/arches.ts';
-import { type CacheKind, getOrBuild } from '../cache/store.ts';
+import { type CacheKind, getOrBuild, missingPaths, writeMeta } from '../cache/store.ts';
 import { KharnessError } from '../errors.ts';
 import { cacheRoot, KERNELS_DIR } from '../paths.ts';
 import { hashParts } from '../util/hash.ts';
@@ -42,12 +43,35 @@ export interface KernelBuild {
   configFile: string;
   unmet: string[];
   buildMs: number;
+  /** The image as built: checked whenever the entry is read. */
+  imageBytes?: number;
+  imageSha256?: string;
   /** Guest RAM this kernel needs, from the catalog. */
   memoryMb?: number;
   /** For git kernels: the commit. buildDir is shared with other commits of the repository. */
   git?: { repo: string; commit: string };
   /** Prebuilt kernels: modules the guest must load at boot, in order (absolute .ko paths). */
   guestModules?: string[];
+}
+
+/** The image's size and digest, so a cached entry whose image was cut short or changed is never booted. */
+async function sealImage(k: KernelBuild): Promise<KernelBuild> {
+  const data = await readFile(k.image);
+  return { ...k, imageBytes: data.length, imageSha256: createHash('sha256').update(data).digest('hex') };
+}
+
+/** What is wrong with a cached kernel entry, if anything: every file it names, and the image as built. */
+export async function checkKernelEntry(k: KernelBuild): Promise<string | undefined> {
+  if (typeof k.key !== 'string' || typeof k.release !== 'string') return 'its meta.json lacks the kernel key or release';
+  const missing = missingPaths({ image: k.image, '.config': k.configFile, 'build directory': k.buildDir });
+  if (missing) return missing;
+  // Entries written before images were sealed carry no digest: sealed on first use (see buildKernel).
+  if (k.imageSha256 === undefined) return undefined;
+  const data = await readFile(k.image);
+  if (data.length !== k.imageBytes || createHash('sha256').update(data).digest('hex') !== k.imageSha256) {
+    return `the image is not the one that was built (${data.length} bytes, ${k.imageBytes ?? 'unknown'} recorded)`;
+  }
+  return undefined;
 }
 
 export interface BuildOptions {
@@ -152,50 +176,50 @@ export async function buildKernel(kernelName: string, archName: string, o: Build
   const key = await kernelKey(k, arch);
   const label = `${k.name}/${arch.name}`;
   const started = Date.now();
-  const { meta, hit } = await getOrBuild<KernelBuild>(
-    cacheRoot(),
-    'kernels',
-    key,
-    async (dir) => {
-      const log = join(dir, 'build.log');
-      const build = async (src: string, out: string) => {
-        const r = await configureAndMake(k, arch, src, out, log, label, o, started);
-        return { key, kernel: k.name, arch: arch.name, buildMs: Date.now() - started, srcDir: src, buildDir: out, ...r };
+  const produce = async (dir: string): Promise<KernelBuild> => {
+    const log = join(dir, 'build.log');
+    const build = async (src: string, out: string) => {
+      const r = await configureAndMake(k, arch, src, out, log, label, o, started);
+      return { key, kernel: k.name, arch: arch.name, buildMs: Date.now() - started, srcDir: src, buildDir: out, ...r };
+    };
+    const s = k.source;
+    if (s.type === 'debian-image') {
+      const u = await fetchPrebuilt(s, await resolveAbi(s), dir, o.log);
+      return {
+        key,
+        kernel: k.name,
+        arch: arch.name,
+        buildMs: Date.now() - started,
+        release: u.release,
+        unmet: [],
+        srcDir: u.headers,
+        buildDir: u.headers,
+        image: u.image,
+        configFile: u.config,
+        guestModules: u.guestModules,
       };
-      const s = k.source;
-      if (s.type === 'debian-image') {
-        const u = await fetchPrebuilt(s, await resolveAbi(s), dir, o.log);
-        return {
-          key,
-          kernel: k.name,
-          arch: arch.name,
-          buildMs: Date.now() - started,
-          release: u.release,
-          unmet: [],
-          srcDir: u.headers,
-          buildDir: u.headers,
-          image: u.image,
-          configFile: u.config,
-          guestModules: u.guestModules,
-        };
-      }
-      if (s.type === 'debian-source') {
-        const out = join(dir, 'build');
-        const r = await build(await extractDebianSource({ ...k, source: s }, o.log), out);
-        return { ...r, image: join(out, arch.imagePath), configFile: join(out, '.config') };
-      }
-      // git: the build directory is shared by every commit of this repository, so the
-      // entry keeps its own copies of what outlives the next build there.
-      const commit = await resolveCommit(s);
-      return withGitTree(s, arch.name, commit, o.log, async (t) => {
-        const r = await build(t.src, t.out);
-        await copyFile(join(t.out, arch.imagePath), join(dir, 'image'));
-        await copyFile(join(t.out, '.config'), join(dir, 'config'));
-        return { ...r, image: join(dir, 'image'), configFile: join(dir, 'config'), git: { repo: s.repo, commit } };
-      });
-    },
-    (pid) => o.log.info(`waiting for process ${pid}, which is building the same kernel ${label}`),
-  );
+    }
+    if (s.type === 'debian-source') {
+      const out = join(dir, 'build');
+      const r = await build(await extractDebianSource({ ...k, source: s }, o.log), out);
+      return { ...r, image: join(out, arch.imagePath), configFile: join(out, '.config') };
+    }
+    // git: the build directory is shared by every commit of this repository, so the
+    // entry keeps its own copies of what outlives the next build there.
+    const commit = await resolveCommit(s);
+    return withGitTree(s, arch.name, commit, o.log, async (t) => {
+      const r = await build(t.src, t.out);
+      await copyFile(join(t.out, arch.imagePath), join(dir, 'image'));
+      await copyFile(join(t.out, '.config'), join(dir, 'config'));
+      return { ...r, image: join(dir, 'image'), configFile: join(dir, 'config'), git: { repo: s.repo, commit } };
+    });
+  };
+  const { meta, hit } = await getOrBuild<KernelBuild>(cacheRoot(), 'kernels', key, async (dir) => sealImage(await produce(dir)), {
+    onWait: (pid) => o.log.info(`waiting for process ${pid}, which is building the same kernel ${label}`),
+    check: checkKernelEntry,
+    onDamaged: (problem, dir) => o.log.warn(`the cached kernel ${label} in ${dir} is damaged (${problem}): building it again`),
+  });
+  if (meta.imageSha256 === undefined) await writeMeta(join(cacheRoot(), 'kernels', key), await sealImage(meta), cacheRoot());
   // Catalog data, not build output: read fresh so a cached entry follows catalog edits.
   meta.memoryMb = k.memory_mb;
   o.log.info(

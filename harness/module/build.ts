@@ -2,7 +2,7 @@
 import { copyFile, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { archSpec } from '../arch/arches.ts';
-import { type CacheKind, getOrBuild } from '../cache/store.ts';
+import { type CacheKind, getOrBuild, missingPaths } from '../cache/store.ts';
 import { type KernelBuild, makeVars } from '../kernel/build.ts';
 import { withGitTree } from '../kernel/source.ts';
 import { cacheRoot, MODULES_DIR } from '../paths.ts';
@@ -23,7 +23,14 @@ export async function buildModule(kernel: KernelBuild, log: Log, name = 'kalloc_
   const files = (await readdir(srcDir)).filter((f) => /\.(c|h)$|^Kbuild$|^Makefile$/.test(f)).sort();
   const contents = await Promise.all(files.map((f) => readFile(join(srcDir, f))));
   const key = hashParts([kernel.key, name, ...files.flatMap((f, i) => [f, contents[i]!])]);
-  const { meta, hit } = await getOrBuild<ModuleBuild>(cacheRoot(), 'modules', key, async (dir) => {
+  const { meta, hit } = await getOrBuild<ModuleBuild>(cacheRoot(), 'modules', key, produce, {
+    check: (m) => (typeof m.ko !== 'string' ? 'its meta.json names no module' : missingPaths({ module: m.ko })),
+    onDamaged: (problem, dir) => log.warn(`the cached module ${name} in ${dir} is damaged (${problem}): building it again`),
+  });
+  if (!hit) log.info(`module ${name}: built for ${kernel.release}`);
+  return meta;
+
+  async function produce(dir: string): Promise<ModuleBuild> {
     for (const f of files) await copyFile(join(srcDir, f), join(dir, f));
     const arch = archSpec(kernel.arch);
     const make = (args: string[]) =>
@@ -46,7 +53,5 @@ export async function buildModule(kernel: KernelBuild, log: Log, name = 'kalloc_
       await moduleMake();
     }
     return { key, name, ko: join(dir, `${name}.ko`) };
-  });
-  if (!hit) log.info(`module ${name}: built for ${kernel.release}`);
-  return meta;
+  }
 }

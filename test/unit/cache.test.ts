@@ -1,9 +1,9 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { listCache, selectPrunable } from '../../harness/cache/store.ts';
+import { getOrBuild, listCache, missingPaths, selectPrunable } from '../../harness/cache/store.ts';
 import { PROJECT_ROOT } from '../../harness/paths.ts';
 
 const script = join(PROJECT_ROOT, 'test', 'fixtures', 'bin', 'cache-build.mts');
@@ -39,4 +39,47 @@ describe('content-addressed cache', () => {
     expect(selectPrunable(entries, 86_400_000, Date.now() + 2 * 86_400_000).map((e) => e.key)).toEqual(['dead-build', 'k2']);
     expect(existsSync(join(root, 'kernels', 'k2', 'meta.json'))).toBe(true);
   }, 60_000);
+});
+
+describe('cache entries are checked when read', () => {
+  const build = (root: string, log: string[]) =>
+    getOrBuild<{ file: string }>(
+      root,
+      'things',
+      'k',
+      async (dir) => {
+        log.push('built');
+        writeFileSync(join(dir, 'payload'), 'x');
+        return { file: join(dir, 'payload') };
+      },
+      { check: (m) => missingPaths({ payload: m.file }), onDamaged: (p) => log.push(`damaged: ${p}`) },
+    );
+
+  it('builds a damaged entry again instead of using it (a file gone, or a meta.json of {})', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'kharness-cache-'));
+    const log: string[] = [];
+    await build(root, log);
+    expect((await build(root, log)).hit).toBe(true);
+    rmSync(join(root, 'things', 'k', 'payload'));
+    expect((await build(root, log)).hit).toBe(false);
+    writeFileSync(join(root, 'things', 'k', 'meta.json'), '{}');
+    expect((await build(root, log)).hit).toBe(false);
+    expect(log).toEqual([
+      'built',
+      `damaged: missing payload (${join(root, 'things', 'k', 'payload')})`,
+      'built',
+      'damaged: missing payload (not recorded)',
+      'built',
+    ]);
+  });
+
+  it('stores paths under the cache root relative to it: a moved cache uses its own files', async () => {
+    const a = mkdtempSync(join(tmpdir(), 'kharness-cache-'));
+    await build(a, []);
+    expect(readFileSync(join(a, 'things', 'k', 'meta.json'), 'utf8')).toContain('"$CACHE/things/k/payload"');
+    const b = `${a}-moved`;
+    renameSync(a, b);
+    const again = await build(b, []);
+    expect(again).toMatchObject({ hit: true, meta: { file: join(b, 'things', 'k', 'payload') } });
+  });
 });
