@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { lstat, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { InterruptedError } from '../errors.ts';
 
 /** How paths under the cache root are stored in meta.json: a moved or copied cache then uses its own files. */
 const ROOT_MARK = '$CACHE';
@@ -47,14 +48,21 @@ function alive(pid: number): boolean {
   }
 }
 
+/** Told while a lock is held by another live process: by whom, and for how long so far. */
+export type OnWait = (ownerPid: number, heldForMs: number) => void;
+
+/** How often a long wait for a lock is reported again. */
+const WAIT_REPORT_MS = 30_000;
+
 /**
  * Runs fn while holding `<lockDir>/<name>.lock`. A lock whose owner process
- * is gone is stale and taken over. onWait is called once if we have to wait.
+ * is gone is stale and taken over. onWait is told when the wait begins and
+ * every 30 s after; a stopping harness (Ctrl-C) gives up the wait at once.
  */
-export async function withLock<T>(lockDir: string, name: string, fn: () => Promise<T>, onWait?: (ownerPid: number) => void): Promise<T> {
+export async function withLock<T>(lockDir: string, name: string, fn: () => Promise<T>, onWait?: OnWait, stop?: AbortSignal): Promise<T> {
   await mkdir(lockDir, { recursive: true });
   const path = join(lockDir, `${name}.lock`);
-  let told = false;
+  let reported = 0;
   for (;;) {
     try {
       const fh = await open(path, 'wx');
@@ -68,11 +76,13 @@ export async function withLock<T>(lockDir: string, name: string, fn: () => Promi
         await rm(path, { force: true });
         continue;
       }
-      if (!told && owner) {
-        onWait?.(owner);
-        told = true;
+      if (stop?.aborted) throw new InterruptedError();
+      const since = (await stat(path).catch(() => undefined))?.mtimeMs ?? Date.now();
+      if (owner && Date.now() - reported >= WAIT_REPORT_MS) {
+        onWait?.(owner, Date.now() - since);
+        reported = Date.now();
       }
-      await sleep(500);
+      await sleep(200);
     }
   }
   try {
@@ -83,7 +93,9 @@ export async function withLock<T>(lockDir: string, name: string, fn: () => Promi
 }
 
 export interface GetOrBuildOptions<T> {
-  onWait?: (ownerPid: number) => void;
+  onWait?: OnWait;
+  /** Gives up a wait for another builder's lock (the harness is stopping). */
+  stop?: AbortSignal;
   /** What is wrong with a present entry (a missing file, a changed image), or undefined when it is whole. */
   check?: (meta: T) => Promise<string | undefined> | string | undefined;
   /** Told when a present entry is damaged and is being built again. */
@@ -130,6 +142,7 @@ export async function getOrBuild<T>(
       return { meta, dir, hit: false };
     },
     o.onWait,
+    o.stop,
   );
 }
 

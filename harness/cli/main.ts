@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { KharnessError, UsageError } from '../errors.ts';
 import { killAll } from '../guest/processes.ts';
+import { stopping } from '../util/stop.ts';
 import { bisectCommand } from './bisect.ts';
 import { buildCommand } from './build.ts';
 import { cacheCommand } from './cache.ts';
@@ -49,6 +50,7 @@ export async function main(argv: string[]): Promise<number> {
     killAll();
     if (interrupts > 1) process.exit(130);
     process.stderr.write(`\n${sig}: stopping; finished results are on disk.\n`);
+    stopping.abort();
     controller.abort();
   };
   process.on('SIGINT', onSignal);

@@ -14,8 +14,9 @@ import { type CacheKind, getOrBuild, missingPaths, withLock } from '../cache/sto
 import { KharnessError } from '../errors.ts';
 import { cacheRoot } from '../paths.ts';
 import { hashParts } from '../util/hash.ts';
-import type { Log } from '../util/log.ts';
+import { type Log, lockWait } from '../util/log.ts';
 import { capture, runLogged } from '../util/proc.ts';
+import { stopping } from '../util/stop.ts';
 import { type CpioEntry, writeCpio } from './cpio.ts';
 
 /** dropbear-bin and what it links against (apt-cache depends, Debian 12). */
@@ -162,6 +163,8 @@ export async function guestBase(arch: ArchSpec, log: Log): Promise<GuestBase> {
       check: (m) => (typeof m.initramfs !== 'string' ? 'its meta.json names no initramfs' : missingPaths({ initramfs: m.initramfs })),
       onDamaged: (problem, dir) =>
         log.warn(`the cached ${arch.name} guest userspace in ${dir} is damaged (${problem}): assembling it again`),
+      onWait: lockWait(log, `the ${arch.name} guest userspace`),
+      stop: stopping.signal,
     },
   );
   return meta;

@@ -15,8 +15,9 @@ import { KharnessError } from '../errors.ts';
 import { cacheRoot, KERNELS_DIR } from '../paths.ts';
 import { hashParts } from '../util/hash.ts';
 import { requireTool, whichSync } from '../util/host.ts';
-import type { Log } from '../util/log.ts';
+import { type Log, lockWait } from '../util/log.ts';
 import { capture, formatDuration, runLogged } from '../util/proc.ts';
+import { stopping } from '../util/stop.ts';
 import { type CatalogKernel, findKernel } from './catalog.ts';
 import { fetchPrebuilt, resolveAbi } from './prebuilt.ts';
 import { extractDebianSource, resolveCommit, sourceIdentity, withGitTree } from './source.ts';
@@ -215,7 +216,8 @@ export async function buildKernel(kernelName: string, archName: string, o: Build
     });
   };
   const { meta, hit } = await getOrBuild<KernelBuild>(cacheRoot(), 'kernels', key, async (dir) => sealImage(await produce(dir)), {
-    onWait: (pid) => o.log.info(`waiting for process ${pid}, which is building the same kernel ${label}`),
+    onWait: lockWait(o.log, `the kernel ${label}`),
+    stop: stopping.signal,
     check: checkKernelEntry,
     onDamaged: (problem, dir) => o.log.warn(`the cached kernel ${label} in ${dir} is damaged (${problem}): building it again`),
   });

@@ -18,8 +18,9 @@ import { type CacheKind, withLock } from '../cache/store.ts';
 import { KharnessError } from '../errors.ts';
 import { cacheRoot } from '../paths.ts';
 import { hashParts } from '../util/hash.ts';
-import type { Log } from '../util/log.ts';
+import { type Log, lockWait } from '../util/log.ts';
 import { capture, runLogged } from '../util/proc.ts';
+import { stopping } from '../util/stop.ts';
 import type { CatalogKernel, DebianSource, GitSource } from './catalog.ts';
 import { packagesFor, packageVersions, resolveAbi } from './prebuilt.ts';
 
@@ -61,21 +62,27 @@ export async function extractDebianSource(k: CatalogKernel & { source: DebianSou
   const name = `${k.source.package}-${id}`;
   const dir = join(root, 'src', name);
   if (existsSync(join(dir, 'Makefile'))) return dir;
-  return withLock(join(root, 'locks'), `src-${name}`, async () => {
-    if (existsSync(join(dir, 'Makefile'))) return dir;
-    const tmp = `${dir}.tmp-${process.pid}`;
-    await rm(tmp, { recursive: true, force: true });
-    await mkdir(tmp, { recursive: true });
-    log.info(`  extracting ${k.source.tarball}`);
-    await runLogged('tar', ['-xf', k.source.tarball, '-C', tmp, '--strip-components=1'], {
-      log: join(tmp, '..', `extract-${id}.log`),
-      fails: 'INFRA',
-      phase: `extracting ${k.source.tarball}`,
-      timeoutMs: 10 * 60_000,
-    });
-    await rename(tmp, dir);
-    return dir;
-  });
+  return withLock(
+    join(root, 'locks'),
+    `src-${name}`,
+    async () => {
+      if (existsSync(join(dir, 'Makefile'))) return dir;
+      const tmp = `${dir}.tmp-${process.pid}`;
+      await rm(tmp, { recursive: true, force: true });
+      await mkdir(tmp, { recursive: true });
+      log.info(`  extracting ${k.source.tarball}`);
+      await runLogged('tar', ['-xf', k.source.tarball, '-C', tmp, '--strip-components=1'], {
+        log: join(tmp, '..', `extract-${id}.log`),
+        fails: 'INFRA',
+        phase: `extracting ${k.source.tarball}`,
+        timeoutMs: 10 * 60_000,
+      });
+      await rename(tmp, dir);
+      return dir;
+    },
+    lockWait(log, `the extraction of ${k.source.tarball}`),
+    stopping.signal,
+  );
 }
 
 export interface GitTree {
@@ -95,27 +102,33 @@ export function gitTreeFor(src: GitSource, arch: string): GitTree {
 /** Runs fn with the shared clone checked out at commit (cloning it the first time). */
 export async function withGitTree<T>(src: GitSource, arch: string, commit: string, log: Log, fn: (t: GitTree) => Promise<T>): Promise<T> {
   const t = gitTreeFor(src, arch);
-  return withLock(join(cacheRoot(), 'locks'), t.lockName, async () => {
-    const glog = join(t.src, '..', 'git.log');
-    await mkdir(join(t.src, '..'), { recursive: true });
-    if (!existsSync(join(t.src, '.git'))) {
-      await rm(t.src, { recursive: true, force: true });
-      log.info(`  cloning ${src.repo} (shared: objects are borrowed, the repository is not changed)`);
-      await runLogged('git', ['clone', '--shared', '--no-checkout', '--quiet', src.repo, t.src], {
+  return withLock(
+    join(cacheRoot(), 'locks'),
+    t.lockName,
+    async () => {
+      const glog = join(t.src, '..', 'git.log');
+      await mkdir(join(t.src, '..'), { recursive: true });
+      if (!existsSync(join(t.src, '.git'))) {
+        await rm(t.src, { recursive: true, force: true });
+        log.info(`  cloning ${src.repo} (shared: objects are borrowed, the repository is not changed)`);
+        await runLogged('git', ['clone', '--shared', '--no-checkout', '--quiet', src.repo, t.src], {
+          log: glog,
+          fails: 'INFRA',
+          phase: `git clone ${src.repo}`,
+          timeoutMs: 10 * 60_000,
+        });
+      }
+      // Objects of new commits are visible through the alternates file; refs are not needed.
+      await runLogged('git', ['-C', t.src, '-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--force', '--detach', commit], {
         log: glog,
         fails: 'INFRA',
-        phase: `git clone ${src.repo}`,
+        phase: `git checkout ${commit.slice(0, 12)}`,
         timeoutMs: 10 * 60_000,
       });
-    }
-    // Objects of new commits are visible through the alternates file; refs are not needed.
-    await runLogged('git', ['-C', t.src, '-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--force', '--detach', commit], {
-      log: glog,
-      fails: 'INFRA',
-      phase: `git checkout ${commit.slice(0, 12)}`,
-      timeoutMs: 10 * 60_000,
-    });
-    await mkdir(t.out, { recursive: true });
-    return fn(t);
-  });
+      await mkdir(t.out, { recursive: true });
+      return fn(t);
+    },
+    lockWait(log, `the git tree of ${src.repo} for ${arch}`),
+    stopping.signal,
+  );
 }

@@ -7,8 +7,9 @@ import { type KernelBuild, makeVars } from '../kernel/build.ts';
 import { withGitTree } from '../kernel/source.ts';
 import { cacheRoot, MODULES_DIR } from '../paths.ts';
 import { hashParts } from '../util/hash.ts';
-import type { Log } from '../util/log.ts';
+import { type Log, lockWait } from '../util/log.ts';
 import { runLogged } from '../util/proc.ts';
+import { stopping } from '../util/stop.ts';
 
 export const MODULE_CACHE: CacheKind = { kind: 'modules', label: (m, key) => (m ? String(m.name) : key) };
 
@@ -26,6 +27,8 @@ export async function buildModule(kernel: KernelBuild, log: Log, name = 'kalloc_
   const { meta, hit } = await getOrBuild<ModuleBuild>(cacheRoot(), 'modules', key, produce, {
     check: (m) => (typeof m.ko !== 'string' ? 'its meta.json names no module' : missingPaths({ module: m.ko })),
     onDamaged: (problem, dir) => log.warn(`the cached module ${name} in ${dir} is damaged (${problem}): building it again`),
+    onWait: lockWait(log, `the module ${name} for ${kernel.kernel}/${kernel.arch}`),
+    stop: stopping.signal,
   });
   if (!hit) log.info(`module ${name}: built for ${kernel.release}`);
   return meta;

@@ -17,7 +17,7 @@ const DEPS: Record<string, string[]> = {
   util: ['errors'],
   analysis: [],
   arch: ['errors'],
-  cache: [],
+  cache: ['errors'],
   probe: ['errors', 'util'],
   scenario: ['analysis', 'errors', 'probe'],
   kernel: ['analysis', 'arch', 'cache', 'errors', 'paths', 'util'],

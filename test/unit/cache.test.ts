@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { getOrBuild, listCache, missingPaths, selectPrunable } from '../../harness/cache/store.ts';
+import { getOrBuild, listCache, missingPaths, selectPrunable, withLock } from '../../harness/cache/store.ts';
 import { PROJECT_ROOT } from '../../harness/paths.ts';
 
 const script = join(PROJECT_ROOT, 'test', 'fixtures', 'bin', 'cache-build.mts');
@@ -81,5 +81,34 @@ describe('cache entries are checked when read', () => {
     renameSync(a, b);
     const again = await build(b, []);
     expect(again).toMatchObject({ hit: true, meta: { file: join(b, 'things', 'k', 'payload') } });
+  });
+});
+
+describe('a lock held by a live process', () => {
+  it('says who holds it and for how long, and gives up at once when the harness stops', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kharness-lock-'));
+    const holder = execa('sleep', ['30']);
+    writeFileSync(join(dir, 'k.lock'), String(holder.pid));
+    const told: [number, number][] = [];
+    const stop = new AbortController();
+    setTimeout(() => stop.abort(), 300);
+    const t0 = Date.now();
+    await expect(
+      withLock(
+        dir,
+        'k',
+        async () => 'ran',
+        (pid, ms) => told.push([pid, ms]),
+        stop.signal,
+      ),
+    ).rejects.toThrow(/interrupted/);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(told).toHaveLength(1);
+    expect(told[0]![0]).toBe(holder.pid);
+    expect(told[0]![1]).toBeGreaterThanOrEqual(0);
+    holder.kill();
+    await holder.catch(() => undefined);
+    // Its owner gone, the lock is stale and taken over.
+    expect(await withLock(dir, 'k', async () => 'ran')).toBe('ran');
   });
 });
