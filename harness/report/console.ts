@@ -2,7 +2,7 @@
 import type { ResultRecord, StepRecord } from '../run/results.ts';
 import { claimsTable } from './claims.ts';
 import { compareTargets, renderCompareText } from './compare.ts';
-import { formatFailure, where } from './failure.ts';
+import { formatFailure, printable, where } from './failure.ts';
 
 export interface ConsoleReporterOptions {
   color: boolean;
@@ -10,6 +10,17 @@ export interface ConsoleReporterOptions {
 }
 
 const paint = (on: boolean, code: number) => (s: string) => (on ? `\x1b[${code}m${s}\x1b[0m` : s);
+
+/** Kernel and user text, made safe for a terminal. */
+const p = printable;
+
+/** Multi-line detail (a console tail) indented under its line. */
+function quoted(text: string): string {
+  return text
+    .split('\n')
+    .map((l) => `    | ${printable(l)}`)
+    .join('\n');
+}
 
 export function consoleReporter(o: ConsoleReporterOptions): (r: ResultRecord) => void {
   const green = paint(o.color, 32);
@@ -44,25 +55,19 @@ export function consoleReporter(o: ConsoleReporterOptions): (r: ResultRecord) =>
           scenario = r.scenario;
           o.write(`  ${r.scenario}${r.claims.length ? dim(`  [${r.claims.map((c) => c.id).join(', ')}]`) : ''}\n`);
         }
-        const extra = r.status === 'expected-crash' ? ' (expected crash)' : r.reason && r.status !== 'fail' ? dim(` — ${r.reason}`) : '';
-        o.write(`    ${mark[r.status]} ${r.name}${extra} ${dim(`${r.ms} ms`)}\n`);
-        for (const f of r.failures)
-          o.write(`        ${where(f) ? `${dim(where(f))} ` : ''}${f.what}: expected ${f.expected}, observed ${red(f.observed)}\n`);
+        const extra = r.status === 'expected-crash' ? ' (expected crash)' : r.reason && r.status !== 'fail' ? dim(` — ${p(r.reason)}`) : '';
+        o.write(`    ${mark[r.status]} ${p(r.name)}${extra} ${dim(`${r.ms} ms`)}\n`);
+        for (const f of r.failures) {
+          const at = where(f) ? `${dim(p(where(f)))} ` : '';
+          o.write(`        ${at}${f.what}: expected ${p(f.expected)}, observed ${red(p(f.observed))}\n`);
+        }
         if (r.status === 'fail' || r.status === 'error') failed.push(r);
         break;
       }
       case 'target-end':
         if (r.status !== 'ok' && r.error) {
-          o.write(red(`  ${r.status}: ${r.error.message}\n`));
-          if (r.error.details)
-            o.write(
-              `${dim(
-                r.error.details
-                  .split('\n')
-                  .map((l) => `    | ${l}`)
-                  .join('\n'),
-              )}\n`,
-            );
+          o.write(red(`  ${r.status}: ${p(r.error.message)}\n`));
+          if (r.error.details) o.write(`${dim(quoted(r.error.details))}\n`);
           if (r.error.hint) o.write(`  ${r.error.hint}\n`);
         }
         break;
@@ -85,20 +90,12 @@ export function consoleReporter(o: ConsoleReporterOptions): (r: ResultRecord) =>
         if (diff) o.write(`\nWhat differs between targets\n${diff}`);
         o.write(`\n${parts.join(', ') || 'no steps ran'} in ${(r.ms / 1000).toFixed(1)} s\n`);
         for (const f of failed) {
-          o.write(`\n${red(f.status.toUpperCase())} ${f.target.arch}/${f.target.kernel} › ${f.scenario} › ${f.name}\n`);
+          o.write(`\n${red(f.status.toUpperCase())} ${f.target.arch}/${f.target.kernel} › ${f.scenario} › ${p(f.name)}\n`);
           if (f.request) o.write(dim(`  request: ${f.request}\n`));
-          if (f.reason) o.write(`  ${f.reason}\n`);
-          if (f.details)
-            o.write(
-              dim(
-                `${f.details
-                  .split('\n')
-                  .map((l) => `    | ${l}`)
-                  .join('\n')}\n`,
-              ),
-            );
-          for (const x of f.failures) o.write(`  ${formatFailure(x)}\n`);
-          for (const s of f.splats.slice(0, 3)) o.write(dim(`  ${s.lines.slice(0, 6).join('\n  ')}\n`));
+          if (f.reason) o.write(`  ${p(f.reason)}\n`);
+          if (f.details) o.write(`${dim(quoted(f.details))}\n`);
+          for (const x of f.failures) o.write(`  ${p(formatFailure(x))}\n`);
+          for (const s of f.splats.slice(0, 3)) o.write(dim(`  ${s.lines.slice(0, 6).map(p).join('\n  ')}\n`));
         }
         break;
       }

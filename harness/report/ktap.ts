@@ -6,9 +6,9 @@
  */
 import type { ResultRecord, StepRecord } from '../run/results.ts';
 import { targetLabel } from './claims.ts';
-import { formatFailure } from './failure.ts';
+import { formatFailure, printable } from './failure.ts';
 
-const clean = (s: string) => s.replace(/[\r\n#]+/g, ' ').trim();
+const clean = (s: string) => printable(s.replace(/[\r\n#]+/g, ' ')).trim();
 
 function stepLine(s: StepRecord, n: number): string[] {
   const lines: string[] = [];

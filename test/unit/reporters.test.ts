@@ -168,3 +168,36 @@ describe('failures point at the YAML', () => {
     expect(githubAnnotations({ ...failed, status: 'pass', failures: [] })).toBe('');
   });
 });
+
+describe('text from outside reaches terminals and KTAP inert', () => {
+  it('shows escape sequences in names, reasons and kernel lines as \\x1b, even in colour', () => {
+    const evil: StepRecord = {
+      type: 'step',
+      target: { arch: 'x86_64', kernel: '6.1' },
+      scenario: 's',
+      scenarioFile: 's.yaml',
+      claims: [],
+      step: 0,
+      name: 'name \u001b[2J',
+      status: 'fail',
+      reason: 'why \u001b]0;title\u0007',
+      facts: {},
+      failures: [{ what: 'ok', expected: 'true', observed: 'x\u001b[31m' }],
+      splats: [{ kind: 'warning', title: 'WARNING', line: 0, lines: ['WARNING: \u001b[5m blink'] }],
+      dmesg: [],
+      ms: 1,
+      at: '',
+    };
+    let out = '';
+    const rep = consoleReporter({ color: true, write: (s) => (out += s) });
+    [
+      evil,
+      { type: 'run-end', at: '', outcome: 'failed', counts: { pass: 0, fail: 1, skip: 0, error: 0, 'expected-crash': 0 }, ms: 1 } as const,
+    ].forEach(rep);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the reporter's own colour codes are the only escapes allowed
+    const withoutOwnColours = out.replace(/\u001b\[(?:\d+)m/g, '');
+    expect([...withoutOwnColours].filter((c) => c < ' ' && c !== '\n' && c !== '\t')).toEqual([]);
+    expect(out).toContain('name \\x1b[2J');
+    expect(renderKtap([{ type: 'target-begin', target: evil.target, at: '' }, evil])).not.toContain('\u001b');
+  });
+});
