@@ -44,6 +44,8 @@
 #define KP_NAME_MAX 32
 #define KP_MAX_KEYS 16
 #define KP_TIME_MAX_REPEAT 10000
+/* Held allocations may not bring available memory below this: the OOM killer would take sshd. */
+#define KP_HOLD_RESERVE_MB 64
 
 #ifdef MAX_PAGE_ORDER
 #define KP_MAX_ORDER MAX_PAGE_ORDER		/* 6.8+: inclusive, new name */
@@ -141,6 +143,7 @@ struct kp_file {
 	char req[KP_REQ_MAX + 1];
 	size_t req_len;
 	bool req_overflow;
+	bool req_nul;	/* a NUL byte would hide the rest of the line from the parser */
 	char resp[KP_RESP_MAX];
 	size_t resp_len, resp_off;
 };
@@ -569,6 +572,13 @@ static int kp_cmd_alloc(struct kp_req *r, struct kp_out *o)
 	ret = kp_parse_alloc_args(r, j, o);
 	if (ret)
 		goto out;
+	/* A leak that starves the guest gets the OOM killer to take sshd: refuse it instead. */
+	if (hold && (j->size >> PAGE_SHIFT) + ((unsigned long)KP_HOLD_RESERVE_MB << (20 - PAGE_SHIFT)) >
+		    (unsigned long)si_mem_available()) {
+		ret = kp_error(o, "ENOMEM", "hold refused: it would leave less than "
+			       __stringify(KP_HOLD_RESERVE_MB) " MiB of memory available");
+		goto out;
+	}
 	if (hold) {
 		h = kzalloc(sizeof(*h), GFP_KERNEL);
 		if (!h) {
@@ -983,6 +993,8 @@ static void kp_process(struct kp_file *f)
 	mutex_lock(&kp_lock);
 	if (f->req_overflow)
 		kp_error(&o, "E2BIG", "request longer than 512 bytes");
+	else if (f->req_nul)
+		kp_error(&o, "EINVAL", "request contains a NUL byte");
 	else
 		kp_handle_line(f->req, &o);
 	mutex_unlock(&kp_lock);
@@ -991,6 +1003,7 @@ static void kp_process(struct kp_file *f)
 	f->resp_off = 0;
 	f->req_len = 0;
 	f->req_overflow = false;
+	f->req_nul = false;
 }
 
 static ssize_t kp_write(struct file *file, const char __user *ubuf, size_t count, loff_t *ppos)
@@ -1005,6 +1018,8 @@ static ssize_t kp_write(struct file *file, const char __user *ubuf, size_t count
 			return -EFAULT;
 		if (c == '\n') {
 			kp_process(f);
+		} else if (c == '\0') {
+			f->req_nul = true;
 		} else if (f->req_len < KP_REQ_MAX) {
 			f->req[f->req_len++] = c;
 		} else {
