@@ -33,6 +33,9 @@ export function steps(records: ResultRecord[]): StepRecord[] {
 /** QEMU processes whose command line mentions this path (each run's initrd lives under its out dir). */
 export async function qemusUnder(path: string): Promise<string[]> {
   const r = await execa('pgrep', ['-af', 'qemu-system'], { reject: false });
+  // pgrep exits 1 when nothing matches; anything else (missing pgrep, a bad option) must not read as "no QEMU".
+  if (r.exitCode !== 0 && r.exitCode !== 1)
+    throw new Error(`pgrep failed (${r.exitCode ?? r.code}): cannot look for leftover QEMU processes`);
   return r.stdout.split('\n').filter((l) => l.includes(path));
 }
 
