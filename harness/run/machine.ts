@@ -73,6 +73,8 @@ export interface Machine {
   meminfo(timeoutMs: number): Promise<string>;
   /** Whether the guest still answers a trivial command within timeoutMs. */
   ping(timeoutMs: number): Promise<boolean>;
+  /** Runs a shell command in the guest (tools and benchmarks; scenarios talk to the probe). */
+  exec(command: string, opts: { stdin?: Buffer | string; timeoutMs: number }): Promise<{ code: number | null; stdout: string }>;
   /** Resolves with how the machine ended once it has, or undefined after timeoutMs. */
   waitExit(timeoutMs: number): Promise<MachineExit | undefined>;
   /** Stops the machine and keeps its logs; safe to call twice. */

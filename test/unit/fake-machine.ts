@@ -169,6 +169,11 @@ export class FakeMachine implements Machine {
     return false;
   }
 
+  async exec(): Promise<{ code: number | null; stdout: string }> {
+    if (this.state !== 'up') throw new ProbeLost('exec');
+    return { code: 0, stdout: '' };
+  }
+
   waitExit(timeoutMs: number): Promise<MachineExit | undefined> {
     if (this.exit) return Promise.resolve(this.exit);
     return new Promise((resolve) => {
