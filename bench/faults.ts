@@ -195,8 +195,8 @@ async function damagedCache(): Promise<void> {
   const kernel = 'debian-6.1-cloud';
   const isPrebuilt = (meta: string) => readFileSync(meta, 'utf8').includes(`"kernel": "${kernel}"`);
   const kinds: [string, (root: string) => Promise<void>][] = [
-    ['kernel image cut in half', async (r) => damage(r, 'kernels', isPrebuilt, halve)],
-    ['kernel meta.json of {}', async (r) => damage(r, 'kernels', isPrebuilt, async (_e, meta) => replace(meta, '{}'))],
+    ['kernel image cut in half', async (r) => damage(r, 'kernels', isPrebuilt, (_e, meta) => halve(meta, r))],
+    ['kernel meta.json of {}', async (r) => damage(r, 'kernels', isPrebuilt, async (_e, meta) => replace(meta, '{}', r))],
     [
       'module .ko missing',
       async (r) =>
@@ -221,6 +221,15 @@ async function damagedCache(): Promise<void> {
   for (const [name, spoil] of kinds) {
     const copy = mkdtempSync(join(tmpdir(), 'kharness-cache-copy-'));
     await execa('cp', ['-al', `${cacheRoot()}/.`, copy]);
+    // Entries written before paths were stored relative to the cache name the original's files: point them at the copy.
+    for (const kind of ['kernels', 'modules', 'guest']) {
+      await damage(
+        copy,
+        kind,
+        () => true,
+        async (_e, meta) => replace(meta, readFileSync(meta, 'utf8').replaceAll(`${cacheRoot()}/`, '$CACHE/'), copy),
+      );
+    }
     await spoil(copy);
     const dir = mkdtempSync(join(tmpdir(), 'kharness-fault-'));
     const f = join(dir, 'q.yaml');
@@ -252,16 +261,17 @@ async function damage(root: string, kind: string, which: (meta: string) => boole
   }
 }
 
-async function replace(path: string, data: Buffer | string) {
+/** Replaces a file of the copy (never one of the real cache: the copy shares its files by hard links). */
+async function replace(path: string, data: Buffer | string, copy: string) {
+  if (!path.startsWith(`${copy}/`)) throw new Error(`refusing to touch ${path}: not in the cache copy ${copy}`);
   await rm(path, { force: true });
   writeFileSync(path, data);
 }
 
-async function halve(_entry: string, meta: string) {
-  const root = join(meta, '..', '..', '..');
-  const image = (JSON.parse(readFileSync(meta, 'utf8')) as { image: string }).image.replace('$CACHE', root);
+async function halve(meta: string, copy: string) {
+  const image = (JSON.parse(readFileSync(meta, 'utf8')) as { image: string }).image.replace('$CACHE', copy);
   const data = readFileSync(image);
-  await replace(image, data.subarray(0, data.length >> 1));
+  await replace(image, data.subarray(0, data.length >> 1), copy);
 }
 
 /** Hostile requests, each a line for the control file. */

@@ -123,6 +123,8 @@ export async function getOrBuild<T>(
   };
   const ready = await usable();
   if (ready.meta) {
+    // An entry written before paths were stored relative to the root: store it the new way.
+    if ((await readFile(join(dir, 'meta.json'), 'utf8').catch(() => '')).includes(`"${root}/`)) await writeMeta(dir, ready.meta, root);
     await touchEntry(dir);
     return { meta: ready.meta, dir, hit: true };
   }
