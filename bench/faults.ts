@@ -54,7 +54,7 @@ steps:
   - name: quick
     alloc: { api: kmalloc, size: 64 }
   - name: busy
-    time: { api: vmalloc, size: 1MiB, repeat: 10000 }
+    time: { api: vmalloc, size: 16MiB, repeat: 10000 }
   - name: sweep
     sweep: { size: { from: 8, to: 4MiB } }
     time: { api: kmalloc, repeat: 2000 }

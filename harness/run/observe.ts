@@ -22,7 +22,7 @@ import { endMarker, formatRequest, MARKERS, type Response } from '../probe/proto
 import type { Observed } from '../scenario/judge.ts';
 import type { ResolvedStep } from '../scenario/resolve.ts';
 import type { LineLog } from '../util/lines.ts';
-import type { Machine, Timeouts } from './machine.ts';
+import type { Machine, MachineExit, Timeouts } from './machine.ts';
 
 export interface Observation extends Observed {
   request: string;
@@ -96,6 +96,26 @@ function sectionOf(log: LineLog, from: number, seq: number): { lines: string[]; 
 
 const splatsIn = (lines: string[]): Splat[] => parseSplats(lines, { boundary: MARKERS.any });
 
+/** How long a console with no kernel report in the request's section must stay quiet before a lost guest is taken for alive. */
+const QUIET_MS = 3000;
+
+/**
+ * After the guest stopped answering: wait for QEMU to exit (a panic under
+ * -no-reboot) for up to crashMs, but stop early when the console stays quiet
+ * with no kernel report for this request: nothing is dying, the connection was
+ * lost (so an ssh drop costs seconds, not the whole crash wait).
+ */
+async function deathOrQuiet(m: Machine, consoleFrom: number, seq: number, crashMs: number): Promise<MachineExit | undefined> {
+  const deadline = Date.now() + crashMs;
+  while (Date.now() < deadline) {
+    const exit = await m.waitExit(Math.min(250, deadline - Date.now()));
+    if (exit) return exit;
+    const reported = splatsIn(sectionOf(m.console, consoleFrom, seq)?.lines ?? m.console.slice(consoleFrom)).length > 0;
+    if (!reported && Date.now() - m.console.lastLineAt > QUIET_MS) return undefined;
+  }
+  return undefined;
+}
+
 export async function observe(m: Machine, seq: number, r: ResolvedStep, o: ObserveOptions): Promise<Observation> {
   const t = o.timeouts;
   const request = formatRequest(seq, r.action);
@@ -139,7 +159,7 @@ export async function observe(m: Machine, seq: number, r: ResolvedStep, o: Obser
   }
 
   // The machine is lost. Read why from the console, which outlives ssh.
-  const exit = ending.kind === 'lost' ? await m.waitExit(t.crashMs) : undefined;
+  const exit = ending.kind === 'lost' ? await deathOrQuiet(m, consoleFrom, seq, t.crashMs) : undefined;
   // Ctrl-C while we waited killed QEMU under us: that is no crash of the kernel's.
   if (o.signal?.aborted) {
     await m.close();

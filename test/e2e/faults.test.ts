@@ -12,7 +12,7 @@ import { cli, qemusUnder, results, steps, tempDir } from './helpers.ts';
 
 const target = ['--arch', 'x86_64', '--kernel', '6.1'];
 
-/** A step that keeps the guest busy for many seconds under TCG (10,000 × vmalloc(1 MiB) + vfree), then a quick one. */
+/** A step that keeps the guest busy for many seconds under TCG (10,000 × vmalloc(16 MiB) + vfree, about 25 s under TCG), then a quick one. */
 function longScenario(dir: string): string {
   const f = join(dir, 'long.yaml');
   writeFileSync(
@@ -22,7 +22,7 @@ steps:
   - name: quick
     alloc: { api: kmalloc, size: 64 }
   - name: busy
-    time: { api: vmalloc, size: 1MiB, repeat: 10000 }
+    time: { api: vmalloc, size: 16MiB, repeat: 10000 }
   - name: after
     alloc: { api: kmalloc, size: 64 }
 `,
@@ -81,7 +81,26 @@ describe('faults on a real guest', () => {
       await execa('pkill', ['-STOP', '-f', `qemu-system.*${d}`]);
     });
     expect(r.exitCode, r.all).toBe(2);
-    expect(byName('busy')).toMatchObject({ status: 'error', reason: 'console silent for 3 s: the guest printed nothing and did not answer' });
+    expect(byName('busy')).toMatchObject({
+      status: 'error',
+      reason: 'console silent for 3 s: the guest printed nothing and did not answer',
+    });
+    expect(await qemusUnder(dir)).toEqual([]);
+  });
+
+  it('an ssh connection dropped mid-step (the guest still up) is an error, found in seconds', async () => {
+    const t0 = Date.now();
+    const { r, byName, dir } = await faulted([], async (d) => {
+      // The harness's connection to the guest is the one to QEMU's forwarded port: cut it from the host.
+      const q = (await execa('pgrep', ['-af', `qemu-system.*${d}`])).stdout;
+      const port = /hostfwd=tcp:127\.0\.0\.1:(\d+)-:22/.exec(q)?.[1];
+      expect(port).toBeDefined();
+      await execa('ss', ['-K', 'dst', '127.0.0.1', 'dport', '=', `:${port}`]);
+    });
+    expect(r.exitCode, r.all).toBe(2);
+    expect(byName('busy')?.status).toBe('error');
+    expect(byName('busy')?.reason).toMatch(/^the ssh connection to the guest dropped during the step/);
+    expect(Date.now() - t0).toBeLessThan(60_000);
     expect(await qemusUnder(dir)).toEqual([]);
   });
 
