@@ -167,7 +167,11 @@ export class Vm {
     const i = await this.console.waitFor(re, 0, timeoutMs);
     if (i !== undefined) return i;
     const consoleTail = `console (${this.config.consoleLog}):\n${tail(this.console.slice(0).join('\n'), 20)}`;
-    if (!this.exitInfo) throw new PhaseTimeoutError(phase, timeoutMs, consoleTail, hint);
+    if (!this.exitInfo) {
+      // A kernel that never prints is usually a damaged or wrong image, not a slow boot.
+      const silent = this.console.length === 0 ? `no console output at all from the kernel image ${this.config.kernel}\n` : '';
+      throw new PhaseTimeoutError(phase, timeoutMs, `${silent}${consoleTail}`, hint);
+    }
     const none = this.console.length === 0 ? ` with no console output (kernel image: ${this.config.kernel})` : '';
     throw new KharnessError(
       'BOOT',
