@@ -49,7 +49,7 @@ async function merge(positionals: string[]): Promise<{ dir: string; records: Res
 export const reportCommand: Command = {
   summary: 're-render the reports of a finished run (boots nothing); `report merge OUT DIR...` joins shard results',
   usage:
-    'kharness report RUN_DIR [--reporter default,html,json,junit,ktap] [--stdout]\n       kharness report merge OUT_DIR RUN_DIR... [--reporter ...]',
+    'kharness report RUN_DIR [--reporter default,html,json,junit,ktap,markdown] [--stdout]\n       kharness report merge OUT_DIR RUN_DIR... [--reporter ...]',
   options: { reporter: { type: 'string', multiple: true }, stdout: { type: 'boolean' }, 'no-color': { type: 'boolean' } },
   async run(v, positionals) {
     let dir: string;

@@ -62,7 +62,7 @@ export const runCommand: Command = {
   summary: 'run scenarios on real kernels in QEMU',
   usage:
     'kharness run [SCENARIO.yaml|DIR ...] [--arch x86_64[,arm64]] [--kernel 6.1[,6.12]] [--shard i/n] [--jobs N] [--out DIR]\n' +
-    `             [--reporter default,html,json,junit,ktap] ${MACHINE_USAGE} [--verbose]`,
+    `             [--reporter default,html,json,junit,ktap,markdown] ${MACHINE_USAGE} [--verbose]`,
   options: {
     arch: { type: 'string' },
     kernel: { type: 'string' },

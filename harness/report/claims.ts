@@ -7,8 +7,12 @@
  * claim is inconclusive there, with the failing step as evidence. One that was
  * skipped leaves it untested, with the reason.
  */
+import { sizeConstants } from '../probe/vocabulary.ts';
 import type { ResultRecord, StepRecord } from '../run/results.ts';
 import { CLAIMS } from '../scenario/claims.ts';
+import { stepEnv } from '../scenario/expect.ts';
+import { parseShows, renderShows } from '../scenario/shows.ts';
+import type { ClaimRef } from '../scenario/types.ts';
 import { formatFailure } from './failure.ts';
 
 export type Verdict = 'holds' | 'fails' | 'depends' | 'inconclusive' | 'untested';
@@ -19,11 +23,47 @@ export interface Evidence {
   /** Steps that decided it: failing ones, or the passing steps. */
   steps: string[];
   note?: string;
+  /** The deciding observation the scenario states for this claim, filled in from this target's facts. */
+  observation?: string;
 }
 
 export interface ClaimCell {
   verdict: Verdict;
   evidence: Evidence[];
+  /** The cell in words: the verdict and why (the deciding observation, the failure, or the skip reason). */
+  says: string;
+}
+
+type Guest = Extract<ResultRecord, { type: 'guest' }>;
+
+/** The scenario's deciding observation for a claim, with this target's constants and the deciding step's facts. */
+function observation(ref: ClaimRef, ran: StepRecord[], guests: Guest[]): string | undefined {
+  if (!ref.shows) return undefined;
+  const names = [...ref.shows.matchAll(/\{([^}:]+)/g)].flatMap((m) => m[1]!.match(/[A-Za-z_]\w*/g) ?? []);
+  const candidates = ref.step ? ran.filter((s) => s.name === ref.step || s.name.startsWith(`${ref.step} [`)) : ran;
+  // The named step (its last size, for a sweep), or the first step that reports what the observation names.
+  const step = ref.step ? candidates[candidates.length - 1] : (candidates.find((s) => names.every((n) => n in s.facts)) ?? candidates[0]);
+  if (!step) return undefined;
+  const guest = guests.find((g) => g.boot === step.boot) ?? guests[0];
+  const constants = guest?.constants ?? {};
+  const size = typeof step.facts.size === 'number' ? step.facts.size : undefined;
+  const numbers = stepEnv(sizeConstants(constants), size, step.facts);
+  const texts: Record<string, string> = {};
+  for (const [k, v] of Object.entries({ ...constants, ...step.facts })) if (typeof v === 'string') texts[k] = v;
+  if (step.splats[0]) texts.report = step.splats[0].title;
+  try {
+    return renderShows(parseShows(ref.shows, [...Object.keys(numbers), 'size'], [...Object.keys(texts), 'report']), numbers, texts);
+  } catch (e) {
+    // A name this target never reported: say so rather than invent a value.
+    return `(cannot show: ${(e as Error).message})`;
+  }
+}
+
+function says(verdict: Verdict, evidence: Evidence[]): string {
+  const why = (e: Evidence) => (e.verdict === 'holds' || e.verdict === 'fails' ? e.observation : e.note);
+  const parts = evidence.map((e) => (evidence.length > 1 && verdict === 'depends' ? `${e.verdict}: ${why(e) ?? e.scenario}` : why(e)));
+  const text = [...new Set(parts.filter(Boolean))].join('; ');
+  return text ? `${verdict} — ${text}` : verdict;
 }
 
 export interface ClaimRow {
@@ -38,7 +78,8 @@ export function targetLabel(t: { arch: string; kernel: string }): string {
   return `${t.arch}/${t.kernel}`;
 }
 
-function scenarioVerdict(steps: StepRecord[], ifPasses: 'holds' | 'fails'): Evidence {
+function scenarioVerdict(steps: StepRecord[], ref: ClaimRef, guests: Guest[]): Evidence {
+  const ifPasses = ref.ifPasses;
   const scenario = steps[0]!.scenario;
   const bad = steps.filter((s) => s.status === 'fail' || s.status === 'error');
   if (bad.length) {
@@ -51,7 +92,7 @@ function scenarioVerdict(steps: StepRecord[], ifPasses: 'holds' | 'fails'): Evid
   }
   const ran = steps.filter((s) => s.status === 'pass' || s.status === 'expected-crash');
   if (!ran.length) return { scenario, verdict: 'untested', steps: [], note: steps[0]!.reason };
-  return { scenario, verdict: ifPasses, steps: ran.map((s) => s.name) };
+  return { scenario, verdict: ifPasses, steps: ran.map((s) => s.name), observation: observation(ref, ran, guests) };
 }
 
 function combine(vs: Verdict[]): Verdict {
@@ -72,8 +113,10 @@ export function claimsTable(records: readonly ResultRecord[]): { targets: string
         if (targetLabel(s.target) !== t || !s.claims.some((c) => c.id === id)) continue;
         byScenario.set(s.scenario, [...(byScenario.get(s.scenario) ?? []), s]);
       }
-      const evidence = [...byScenario.values()].map((ss) => scenarioVerdict(ss, ss[0]!.claims.find((c) => c.id === id)!.ifPasses));
-      cells[t] = { verdict: combine(evidence.map((e) => e.verdict)), evidence };
+      const guests = records.filter((r): r is Guest => r.type === 'guest' && targetLabel(r.target) === t);
+      const evidence = [...byScenario.values()].map((ss) => scenarioVerdict(ss, ss[0]!.claims.find((c) => c.id === id)!, guests));
+      const verdict = combine(evidence.map((e) => e.verdict));
+      cells[t] = { verdict, evidence, says: says(verdict, evidence) };
     }
     return { id, text, cells, overall: combine(Object.values(cells).map((c) => c.verdict)) };
   });

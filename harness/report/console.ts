@@ -3,6 +3,7 @@ import type { ResultRecord, StepRecord } from '../run/results.ts';
 import { claimsTable } from './claims.ts';
 import { compareTargets, renderCompareText } from './compare.ts';
 import { formatFailure, printable, where } from './failure.ts';
+import { claimsSummary, renderSummaryText } from './summary.ts';
 
 export interface ConsoleReporterOptions {
   color: boolean;
@@ -81,7 +82,9 @@ export function consoleReporter(o: ConsoleReporterOptions): (r: ResultRecord) =>
           c.skip && yellow(`${c.skip} skipped`),
         ].filter(Boolean);
         const table = claimsTable(seen);
-        if (table.rows.some((row) => Object.values(row.cells).some((c) => c.verdict !== 'untested'))) {
+        // The summary first: how the claims came out, where they differ and why; then each claim in words.
+        if (table.rows.some((row) => row.overall !== 'untested')) {
+          o.write(`\n${renderSummaryText(claimsSummary(seen, table))}`);
           o.write(
             `\nThe article's claims\n${renderClaimsText({ ...table, rows: table.rows.filter((row) => row.overall !== 'untested') })}`,
           );
@@ -103,15 +106,11 @@ export function consoleReporter(o: ConsoleReporterOptions): (r: ResultRecord) =>
   };
 }
 
-/** The claims table as plain text columns, for the end of a run. */
+/** The claims as text, one block per claim: what each target did, in words. */
 export function renderClaimsText(table: ReturnType<typeof claimsTable>): string {
-  const head = ['claim', ...table.targets];
-  const rows = table.rows.map((r) => [r.id, ...table.targets.map((t) => r.cells[t]!.verdict)]);
-  const widths = head.map((_, i) => Math.max(...[head, ...rows].map((r) => r[i]!.length)));
-  const line = (r: string[]) =>
-    r
-      .map((c, i) => c.padEnd(widths[i]!))
-      .join('  ')
-      .trimEnd();
-  return `${[line(head), ...rows.map(line)].join('\n')}\n`;
+  const width = Math.max(0, ...table.targets.map((t) => t.length));
+  return table.rows
+    .map((r) => [`${r.id}`, ...table.targets.map((t) => `  ${t.padEnd(width)}  ${printable(r.cells[t]!.says)}`)].join('\n'))
+    .join('\n')
+    .concat('\n');
 }

@@ -7,9 +7,10 @@
  */
 import type { ResultRecord, StepRecord } from '../run/results.ts';
 import { countStatuses } from '../run/results.ts';
-import { claimsTable, targetLabel, type Verdict } from './claims.ts';
+import { type ClaimCell, claimsTable, targetLabel } from './claims.ts';
 import { compareTargets } from './compare.ts';
 import { formatFailure } from './failure.ts';
+import { claimsSummary, countsText } from './summary.ts';
 import { barChart, lineChart, type Series } from './svg.ts';
 
 const esc = (s: unknown) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -22,6 +23,8 @@ table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:
 th{background:#f4f4f4}.pass,.holds{background:#e3f6e3}.fail,.fails{background:#fbe0e0}.error{background:#f9d0a0}
 .skip,.untested{background:#f0f0f0;color:#666}.expected-crash{background:#dff0ff}.depends{background:#fff3c4}.inconclusive{background:#f9d0a0}
 .chart text{font:11px sans-serif;fill:#333}.chart .title{font-size:13px;font-weight:bold}.chart .grid{stroke:#eee}
+#claims td{max-width:260px;overflow-wrap:anywhere}.says{display:block}.scroll{overflow-x:auto}
+@media (max-width:700px){body{margin:8px}#claims td,#claims th{max-width:none}}
 pre{background:#f7f7f7;padding:6px;overflow:auto;max-height:300px;font-size:12px}details{margin:4px 0}.empty{color:#888}
 `;
 
@@ -54,19 +57,34 @@ function claimsSection(records: readonly ResultRecord[], steps: StepRecord[]): s
     const s = steps.find((x) => targetLabel(x.target) === t && x.scenario === scenario && x.name === stepName);
     return s ? `<a href="#${anchor(s)}">${esc(stepName)}</a>` : esc(stepName);
   };
-  const cell = (t: string, v: { verdict: Verdict; evidence: { scenario: string; steps: string[]; note?: string }[] }) =>
-    `<td class="${v.verdict}"><b>${v.verdict}</b>${v.evidence
-      .map(
-        (e) =>
-          `<br><small>${esc(e.scenario)}: ${e.steps
-            .slice(0, 3)
-            .map((n) => link(t, e.scenario, n))
-            .join(', ')}${e.steps.length > 3 ? ' …' : ''}${e.note ? ` — ${esc(e.note)}` : ''}</small>`,
-      )
-      .join('')}</td>`;
-  return `<table id="claims"><tr><th>claim</th><th>what the article says</th>${targets.map((t) => `<th>${esc(t)}</th>`).join('')}</tr>${rows
-    .map((r) => `<tr><td><code>${esc(r.id)}</code></td><td>${esc(r.text)}</td>${targets.map((t) => cell(t, r.cells[t]!)).join('')}</tr>`)
-    .join('')}</table>`;
+  // The deciding observation first, in words; the evidence one click away.
+  const cell = (t: string, c: ClaimCell) => {
+    const evidence = c.evidence
+      .map((e) => {
+        const shown = e.steps.slice(0, 3).map((n) => link(t, e.scenario, n));
+        return `${esc(e.scenario)}: ${shown.join(', ')}${e.steps.length > 3 ? ' …' : ''}`;
+      })
+      .join('<br>');
+    const [verdict, ...why] = c.says.split(' — ');
+    const text = why.length ? `<span class="says">${esc(why.join(' — '))}</span>` : '';
+    const more = evidence ? `<details><summary>evidence</summary><small>${evidence}</small></details>` : '';
+    return `<td class="${c.verdict}"><b>${esc(verdict)}</b> ${text}${more}</td>`;
+  };
+  const head = `<tr><th>claim</th><th>what the article says</th>${targets.map((t) => `<th>${esc(t)}</th>`).join('')}</tr>`;
+  const body = rows.map(
+    (r) => `<tr><td><code>${esc(r.id)}</code></td><td>${esc(r.text)}</td>${targets.map((t) => cell(t, r.cells[t]!)).join('')}</tr>`,
+  );
+  return `<div class="scroll"><table id="claims">${head}${body.join('')}</table></div>`;
+}
+
+function summarySection(records: readonly ResultRecord[]): string {
+  const s = claimsSummary(records);
+  const counts = s.targets.map((t) => `<tr><td>${esc(t)}</td><td>${esc(countsText(s.counts[t]!) || 'none tested')}</td></tr>`).join('');
+  const diffs = s.differences.map((d) => `<li><code>${esc(d.id)}</code> differs by <b>${esc(d.axis)}</b>: ${esc(d.detail)}</li>`).join('');
+  const same = s.targets.length > 1 ? '<p>Every claim came out the same on every target.</p>' : '';
+  return `<section id="claims-summary"><table><tr><th>target</th><th>the article's claims</th></tr>${counts}</table>${
+    diffs ? `<p>Claims that differ between targets:</p><ul>${diffs}</ul>` : same
+  }</section>`;
 }
 
 function costChart(steps: StepRecord[], targets: string[]): string {
@@ -175,6 +193,7 @@ export function renderHtml(records: readonly ResultRecord[]): string {
 <body>
 <h1>kharness report</h1>
 <p id="summary">${summary} — ${targets.length} target(s): ${targets.map(esc).join(', ')}</p>
+${summarySection(records)}
 <table><tr><th>target</th><th>status</th><th>kernel</th><th>PAGE_SIZE</th><th>KMALLOC_MAX_SIZE</th><th>accelerator</th><th>ready in</th></tr>
 ${rows.join('')}</table>
 <h2>Verdicts</h2>${verdictMatrix(steps, targets)}

@@ -11,6 +11,7 @@ import { renderHtml } from './html.ts';
 import { renderJson } from './json.ts';
 import { renderJUnit } from './junit.ts';
 import { renderKtap } from './ktap.ts';
+import { renderMarkdown } from './markdown.ts';
 
 export interface FileReporter {
   file: string;
@@ -22,6 +23,7 @@ export const FILE_REPORTERS: Record<string, FileReporter> = {
   json: { file: 'report.json', render: renderJson },
   junit: { file: 'junit.xml', render: renderJUnit },
   ktap: { file: 'report.ktap', render: renderKtap },
+  markdown: { file: 'summary.md', render: renderMarkdown },
 };
 
 export const REPORTER_NAMES = ['default', ...Object.keys(FILE_REPORTERS)];

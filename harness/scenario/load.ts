@@ -9,9 +9,10 @@ import { type Document, isMap, isScalar, LineCounter, type Node, parseDocument }
 import { MEMINFO_FIELDS } from '../analysis/meminfo.ts';
 import type { SplatKind, SplatPattern } from '../analysis/splats.ts';
 import { ScenarioError } from '../errors.ts';
-import { type Api, type Context, FLAG_CONSTANTS, GFP_FLAGS, type Query } from '../probe/vocabulary.ts';
+import { type Api, CONSTANTS, type Context, FACTS, FLAG_CONSTANTS, GFP_FLAGS, type Query } from '../probe/vocabulary.ts';
 import { CLAIMS } from './claims.ts';
 import { FACT_NAMES, scenarioSchema } from './schema.ts';
+import { parseShows, ShowsSyntaxError } from './shows.ts';
 import { parsePredicate, parseSize, type SizeExpr, SizeSyntaxError } from './size.ts';
 import type { Action, ClaimRef, Expect, GuardedExpect, Matcher, Pos, Requires, Scenario, Step, Sweep } from './types.ts';
 
@@ -178,7 +179,7 @@ interface RawStep {
 interface RawScenario {
   name: string;
   description?: string;
-  claims?: string[] | Record<string, 'holds' | 'fails'>;
+  claims?: string[] | Record<string, 'holds' | 'fails' | { if_passes: 'holds' | 'fails'; shows?: string; step?: string }>;
   requires?: Requires;
   steps: RawStep[];
 }
@@ -330,10 +331,30 @@ function sweep(at: Located, path: Path, raw: RawStep['sweep']): Sweep | undefine
   };
 }
 
+/** Names a deciding observation may use: the step's facts and size, and the guest's constants. */
+const TEXT_FACTS = [
+  ...Object.keys(FACTS).filter((f) => FACTS[f]!.type === 'text'),
+  ...Object.keys(CONSTANTS).filter((c) => CONSTANTS[c]!.type === 'text'),
+  // The first kernel report the deciding step caused, by its title line.
+  'report',
+];
+
+function claimRef(at: Located, id: string, c: { if_passes: 'holds' | 'fails'; shows?: string; step?: string }): ClaimRef {
+  if (c.shows !== undefined) {
+    try {
+      parseShows(c.shows, STEP_VARS, TEXT_FACTS);
+    } catch (e) {
+      if (!(e instanceof ShowsSyntaxError)) throw e;
+      throw at.error(['claims', id, 'shows'], `bad observation "${c.shows}": ${e.message} (at character ${e.offset + 1})`);
+    }
+  }
+  return { id, ifPasses: c.if_passes, shows: c.shows, step: c.step };
+}
+
 function build(raw: RawScenario, at: Located): Scenario {
   const claims: ClaimRef[] = Array.isArray(raw.claims)
     ? raw.claims.map((id) => ({ id, ifPasses: 'holds' as const }))
-    : Object.entries(raw.claims ?? {}).map(([id, ifPasses]) => ({ id, ifPasses }));
+    : Object.entries(raw.claims ?? {}).map(([id, c]) => (typeof c === 'string' ? { id, ifPasses: c } : claimRef(at, id, c)));
   claims.forEach((c, i) => {
     if (!(c.id in CLAIMS)) {
       throw at.error(
@@ -366,6 +387,11 @@ function build(raw: RawScenario, at: Located): Scenario {
     if (sw && expect.some((b) => b.expect.crash)) throw at.error([...path, 'sweep'], 'a swept step cannot expect a crash');
     return { index: i, name: s.name ?? defaultStepName(act, s), action: act, expect, sweep: sw, requires: s.requires, pos: at.pos(path) };
   });
+  for (const c of claims) {
+    if (c.step !== undefined && !steps.some((s) => s.name === c.step)) {
+      throw at.error(['claims', c.id, 'step'], `no step is named "${c.step}" (steps: ${steps.map((s) => s.name).join('; ')})`);
+    }
+  }
   const crashes = steps.filter((s) => s.expect.some((b) => b.expect.crash));
   for (const c of crashes) {
     if (c !== steps[steps.length - 1]) {

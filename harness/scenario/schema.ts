@@ -93,10 +93,35 @@ export const scenarioSchema = {
     claims: {
       description:
         "The article's claims this scenario tests (../shared/CLAIMS.md ids). A list means each holds when the scenario passes; " +
-        'a map says what a pass means for each: holds or fails.',
+        'a map says what a pass means for each: holds or fails, or { if_passes, shows, step } where shows is the deciding ' +
+        'observation the reports print, e.g. "KMALLOC_MAX_SIZE = {KMALLOC_MAX_SIZE:size}".',
       oneOf: [
         { type: 'array', items: { type: 'string' } },
-        { type: 'object', additionalProperties: { type: 'string', enum: ['holds', 'fails'] } },
+        {
+          type: 'object',
+          additionalProperties: {
+            oneOf: [
+              { type: 'string', enum: ['holds', 'fails'] },
+              {
+                type: 'object',
+                additionalProperties: false,
+                required: ['if_passes'],
+                properties: {
+                  if_passes: { type: 'string', enum: ['holds', 'fails'] },
+                  shows: {
+                    type: 'string',
+                    description:
+                      "The deciding observation: text with {expressions} over guest constants and the step's facts ({x:size} prints bytes).",
+                  },
+                  step: {
+                    type: 'string',
+                    description: 'The step whose facts the observation reads (default: the first passing step that has them).',
+                  },
+                },
+              },
+            ],
+          },
+        },
       ],
     },
     requires,

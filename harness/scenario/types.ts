@@ -74,6 +74,10 @@ export type ClaimVerdict = 'holds' | 'fails';
 export interface ClaimRef {
   id: string;
   ifPasses: ClaimVerdict;
+  /** The deciding observation's template (scenario/shows.ts), checked at load. */
+  shows?: string;
+  /** The step whose facts it reads. */
+  step?: string;
 }
 
 export interface Scenario {

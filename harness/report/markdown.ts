@@ -1,0 +1,87 @@
+/**
+ * A Markdown summary for CI job pages (GitHub's $GITHUB_STEP_SUMMARY, GitLab):
+ * the verdict counts, the claims table with each target's deciding
+ * observation, the claims that differ and why, the failures with expected vs
+ * observed and their YAML line, and links to the run's other artifacts.
+ */
+import { basename } from 'node:path';
+import { countStatuses, type ResultRecord, runOutcome, type StepRecord } from '../run/results.ts';
+import { claimsTable, targetLabel } from './claims.ts';
+import { formatFailure } from './failure.ts';
+import { claimsSummary, countsText } from './summary.ts';
+
+/** A table cell: pipes escaped, one line, no HTML. */
+const cell = (s: string) =>
+  s
+    .replace(/\\/g, '\\\\')
+    .replace(/\|/g, '\\|')
+    .replace(/[<>]/g, (c) => (c === '<' ? '&lt;' : '&gt;'))
+    .replace(/\s*\n\s*/g, ' ');
+
+function table(head: string[], rows: string[][]): string {
+  return [
+    `| ${head.map(cell).join(' | ')} |`,
+    `| ${head.map(() => '---').join(' | ')} |`,
+    ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`),
+  ].join('\n');
+}
+
+export function renderMarkdown(records: readonly ResultRecord[]): string {
+  const c = countStatuses(records);
+  const outcome = runOutcome(records);
+  const steps = records.filter((r): r is StepRecord => r.type === 'step');
+  const claims = claimsTable(records);
+  const summary = claimsSummary(records, claims);
+  const out: string[] = [];
+  out.push(`# kharness: ${outcome}`);
+  out.push('');
+  out.push(
+    `${c.pass} passed, ${c['expected-crash']} expected crashes, ${c.fail} failed, ${c.error} errors, ${c.skip} skipped` +
+      ` on ${claims.targets.length} target(s).${outcome === 'incomplete' ? ' The run has no end record: the harness was killed.' : ''}`,
+  );
+  out.push('');
+  out.push("## The article's claims");
+  out.push('');
+  out.push(
+    table(
+      ['target', 'claims'],
+      summary.targets.map((t) => [t, countsText(summary.counts[t]!) || 'none tested']),
+    ),
+  );
+  out.push('');
+  if (summary.differences.length) {
+    out.push('Claims that differ between targets:');
+    out.push('');
+    for (const d of summary.differences) out.push(`- \`${d.id}\` differs by **${d.axis}**: ${d.detail}`);
+    out.push('');
+  }
+  const tested = claims.rows.filter((r) => r.overall !== 'untested');
+  out.push(
+    table(
+      ['claim', ...claims.targets],
+      tested.map((r) => [`${r.id}`, ...claims.targets.map((t) => r.cells[t]!.says)]),
+    ),
+  );
+  out.push('');
+  const failed = steps.filter((s) => s.status === 'fail' || s.status === 'error');
+  if (failed.length) {
+    out.push('## Failures');
+    out.push('');
+    for (const s of failed) {
+      const what = s.failures.length ? s.failures.map((f) => `\`${formatFailure(f)}\``).join('; ') : (s.reason ?? s.status);
+      out.push(`- **${s.status}** ${targetLabel(s.target)} › ${s.scenario} › ${s.name}: ${what.replace(/\n/g, ' ')}`);
+    }
+    out.push('');
+  }
+  const ends = records.filter((r) => r.type === 'target-end' && r.status !== 'ok');
+  for (const e of ends) if (e.type === 'target-end') out.push(`- **${e.status}** ${targetLabel(e.target)}: ${e.error?.message ?? ''}`);
+  if (ends.length) out.push('');
+  out.push('## Artifacts');
+  out.push('');
+  out.push('[report.html](report.html) · [results.jsonl](results.jsonl) · [junit.xml](junit.xml)');
+  const consoles = records.flatMap((r) =>
+    r.type === 'guest' ? [`${targetLabel(r.target)} boot ${r.boot}: \`${basename(r.consoleLog)}\``] : [],
+  );
+  if (consoles.length) out.push('', `Console logs: ${consoles.join(', ')}`);
+  return `${out.join('\n')}\n`;
+}

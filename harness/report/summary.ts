@@ -1,0 +1,116 @@
+/**
+ * The one-screen summary every report opens with: how many of the article's
+ * claims hold, fail or depend on each target, and which claims came out
+ * differently between targets and along which axis (kernel version, arch,
+ * page size, or config). Pure.
+ */
+import type { ResultRecord } from '../run/results.ts';
+import { type ClaimRow, claimsTable, targetLabel, type Verdict } from './claims.ts';
+
+export interface TargetTraits {
+  target: string;
+  arch: string;
+  /** "6.1", "6.12": the kernel series. */
+  version: string;
+  pageSize: string;
+  config: string;
+}
+
+export interface Difference {
+  id: string;
+  /** What separates the verdicts: "page size", "kernel version", "arch", "config", or "target". */
+  axis: string;
+  /** "fails on 4 KiB pages (x86_64/6.1, …); holds on 64 KiB pages (arm64/6.1-64k)". */
+  detail: string;
+}
+
+export interface ClaimsSummary {
+  targets: string[];
+  counts: Record<string, Record<Verdict, number>>;
+  differences: Difference[];
+}
+
+const VERDICTS: Verdict[] = ['holds', 'fails', 'depends', 'inconclusive', 'untested'];
+
+export function targetTraits(records: readonly ResultRecord[]): TargetTraits[] {
+  const out = new Map<string, TargetTraits>();
+  for (const r of records) {
+    if (r.type !== 'guest' && r.type !== 'target-begin' && r.type !== 'step') continue;
+    const t = targetLabel(r.target);
+    const cur = out.get(t) ?? { target: t, arch: r.target.arch, version: '?', pageSize: '?', config: r.target.configHash ?? '?' };
+    if (r.target.release) cur.version = /^(\d+\.\d+)/.exec(r.target.release)?.[1] ?? r.target.release;
+    if (r.target.configHash) cur.config = r.target.configHash;
+    if (r.type === 'guest' && typeof r.constants.PAGE_SIZE === 'number') cur.pageSize = `${r.constants.PAGE_SIZE / 1024} KiB pages`;
+    out.set(t, cur);
+  }
+  return [...out.values()];
+}
+
+const AXES: { name: string; of: (t: TargetTraits) => string }[] = [
+  { name: 'page size', of: (t) => t.pageSize },
+  { name: 'arch', of: (t) => t.arch },
+  { name: 'kernel version', of: (t) => t.version },
+  { name: 'config', of: (t) => t.config },
+];
+
+/** The first axis whose value alone decides the verdict among the targets that have one. */
+function axisOf(row: ClaimRow, traits: TargetTraits[]): Difference | undefined {
+  const decided = traits.filter((t) => {
+    const v = row.cells[t.target]?.verdict;
+    return v === 'holds' || v === 'fails' || v === 'depends';
+  });
+  const verdicts = new Set(decided.map((t) => row.cells[t.target]!.verdict));
+  if (verdicts.size < 2) return undefined;
+  for (const axis of AXES) {
+    const byValue = new Map<string, Set<Verdict>>();
+    for (const t of decided) byValue.set(axis.of(t), (byValue.get(axis.of(t)) ?? new Set()).add(row.cells[t.target]!.verdict));
+    if (byValue.size > 1 && [...byValue.values()].every((s) => s.size === 1)) {
+      const detail = [...byValue.entries()]
+        .map(([value, vs]) => {
+          const ts = decided.filter((t) => axis.of(t) === value).map((t) => t.target);
+          return `${[...vs][0]} on ${value} (${ts.join(', ')})`;
+        })
+        .join('; ');
+      return { id: row.id, axis: axis.name, detail };
+    }
+  }
+  const detail = decided.map((t) => `${row.cells[t.target]!.verdict} on ${t.target}`).join('; ');
+  return { id: row.id, axis: 'target', detail };
+}
+
+export function claimsSummary(records: readonly ResultRecord[], table = claimsTable(records)): ClaimsSummary {
+  const counts: ClaimsSummary['counts'] = {};
+  for (const t of table.targets) {
+    counts[t] = Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<Verdict, number>;
+    for (const row of table.rows) counts[t][row.cells[t]!.verdict]++;
+  }
+  const traits = targetTraits(records);
+  const differences = table.rows.flatMap((row) => axisOf(row, traits) ?? []);
+  return { targets: table.targets, counts, differences };
+}
+
+/** "9 hold, 5 fail, 1 untested". */
+export function countsText(c: Record<Verdict, number>): string {
+  const words: Record<Verdict, string> = {
+    holds: 'hold',
+    fails: 'fail',
+    depends: 'depend',
+    inconclusive: 'inconclusive',
+    untested: 'untested',
+  };
+  return VERDICTS.filter((v) => c[v])
+    .map((v) => `${c[v]} ${words[v]}`)
+    .join(', ');
+}
+
+/** The summary as plain lines, for the terminal. */
+export function renderSummaryText(s: ClaimsSummary): string {
+  const lines = ["The article's claims, per target"];
+  const width = Math.max(...s.targets.map((t) => t.length));
+  for (const t of s.targets) lines.push(`  ${t.padEnd(width)}  ${countsText(s.counts[t]!) || 'none tested'}`);
+  if (s.differences.length) {
+    lines.push('Claims that differ between targets');
+    for (const d of s.differences) lines.push(`  ${d.id}: by ${d.axis}: ${d.detail}`);
+  } else if (s.targets.length > 1) lines.push('Every claim came out the same on every target.');
+  return `${lines.join('\n')}\n`;
+}
