@@ -4,7 +4,7 @@
  * observation, the claims that differ and why, the failures with expected vs
  * observed and their YAML line, and links to the run's other artifacts.
  */
-import { basename } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { countStatuses, type ResultRecord, runOutcome, type StepRecord } from '../run/results.ts';
 import { claimsTable, targetLabel } from './claims.ts';
 import { formatFailure } from './failure.ts';
@@ -78,10 +78,8 @@ export function renderMarkdown(records: readonly ResultRecord[]): string {
   if (ends.length) out.push('');
   out.push('## Artifacts');
   out.push('');
-  out.push('[report.html](report.html) · [results.jsonl](results.jsonl) · [junit.xml](junit.xml)');
-  const consoles = records.flatMap((r) =>
-    r.type === 'guest' ? [`${targetLabel(r.target)} boot ${r.boot}: \`${basename(r.consoleLog)}\``] : [],
-  );
+  out.push('In the run directory: `results.jsonl` (every record), and `report.html` and `junit.xml` when those reporters ran.');
+  const consoles = records.flatMap((r) => (r.type === 'guest' ? [`\`${basename(dirname(r.consoleLog))}/${basename(r.consoleLog)}\``] : []));
   if (consoles.length) out.push('', `Console logs: ${consoles.join(', ')}`);
   return `${out.join('\n')}\n`;
 }
