@@ -52,7 +52,7 @@ function observation(ref: ClaimRef, ran: StepRecord[], guests: Guest[]): string 
   for (const [k, v] of Object.entries({ ...constants, ...step.facts })) if (typeof v === 'string') texts[k] = v;
   if (step.splats[0]) texts.report = step.splats[0].title;
   try {
-    return renderShows(parseShows(ref.shows, [...Object.keys(numbers), 'size'], [...Object.keys(texts), 'report']), numbers, texts);
+    return renderShows(parseShows(ref.shows), numbers, texts);
   } catch (e) {
     // A name this target never reported: say so rather than invent a value.
     return `(cannot show: ${(e as Error).message})`;

@@ -171,7 +171,7 @@ function compareSection(cmp: ReturnType<typeof compareTargets>): string {
   const rows = cmp.rows.map(
     (r) => `<tr><td>${esc(r.label)}</td>${cmp.targets.map((t) => `<td>${esc(r.values[t] ?? '-')}</td>`).join('')}</tr>`,
   );
-  return `<h2>What differs between targets</h2><table id="compare"><tr><th>fact</th>${head}</tr>${rows.join('')}</table>`;
+  return `<h2>What differs between targets</h2><table id="compare"><tr><th>fact</th>${head}</tr>${rows.join('')}</table></div>`;
 }
 
 export function renderHtml(records: readonly ResultRecord[]): string {
@@ -194,7 +194,7 @@ export function renderHtml(records: readonly ResultRecord[]): string {
 <h1>kharness report</h1>
 <p id="summary">${summary} — ${targets.length} target(s): ${targets.map(esc).join(', ')}</p>
 ${summarySection(records)}
-<table><tr><th>target</th><th>status</th><th>kernel</th><th>PAGE_SIZE</th><th>KMALLOC_MAX_SIZE</th><th>accelerator</th><th>ready in</th></tr>
+<div class="scroll"><table><tr><th>target</th><th>status</th><th>kernel</th><th>PAGE_SIZE</th><th>KMALLOC_MAX_SIZE</th><th>accelerator</th><th>ready in</th></tr>
 ${rows.join('')}</table>
 <h2>Verdicts</h2>${verdictMatrix(steps, targets)}
 <h2>The article's claims</h2>${claimsSection(records, steps)}

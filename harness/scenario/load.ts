@@ -9,7 +9,7 @@ import { type Document, isMap, isScalar, LineCounter, type Node, parseDocument }
 import { MEMINFO_FIELDS } from '../analysis/meminfo.ts';
 import type { SplatKind, SplatPattern } from '../analysis/splats.ts';
 import { ScenarioError } from '../errors.ts';
-import { type Api, CONSTANTS, type Context, FACTS, FLAG_CONSTANTS, GFP_FLAGS, type Query } from '../probe/vocabulary.ts';
+import { type Api, type Context, FLAG_CONSTANTS, GFP_FLAGS, type Query } from '../probe/vocabulary.ts';
 import { CLAIMS } from './claims.ts';
 import { FACT_NAMES, scenarioSchema } from './schema.ts';
 import { parseShows, ShowsSyntaxError } from './shows.ts';
@@ -331,18 +331,10 @@ function sweep(at: Located, path: Path, raw: RawStep['sweep']): Sweep | undefine
   };
 }
 
-/** Names a deciding observation may use: the step's facts and size, and the guest's constants. */
-const TEXT_FACTS = [
-  ...Object.keys(FACTS).filter((f) => FACTS[f]!.type === 'text'),
-  ...Object.keys(CONSTANTS).filter((c) => CONSTANTS[c]!.type === 'text'),
-  // The first kernel report the deciding step caused, by its title line.
-  'report',
-];
-
 function claimRef(at: Located, id: string, c: { if_passes: 'holds' | 'fails'; shows?: string; step?: string }): ClaimRef {
   if (c.shows !== undefined) {
     try {
-      parseShows(c.shows, STEP_VARS, TEXT_FACTS);
+      parseShows(c.shows);
     } catch (e) {
       if (!(e instanceof ShowsSyntaxError)) throw e;
       throw at.error(['claims', id, 'shows'], `bad observation "${c.shows}": ${e.message} (at character ${e.offset + 1})`);

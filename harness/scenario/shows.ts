@@ -7,7 +7,17 @@
  * points at the file), filled in by the reports from each target's results.
  * Pure.
  */
+import { CONSTANTS, FACTS, FLAG_CONSTANTS } from '../probe/vocabulary.ts';
 import { type Constants, evalSize, formatSize, parseSize, type SizeExpr, SizeSyntaxError } from './size.ts';
+
+/** Numbers an observation may name besides the size constants: the step's size and facts, and flag constants. */
+export const SHOW_NUMBERS: readonly string[] = ['size', ...FLAG_CONSTANTS, ...Object.keys(FACTS)];
+/** Names that print as text: text facts and constants, and `report`, the first kernel report's title. */
+export const SHOW_TEXTS: readonly string[] = [
+  ...Object.keys(FACTS).filter((f) => FACTS[f]!.type === 'text'),
+  ...Object.keys(CONSTANTS).filter((c) => CONSTANTS[c]!.type === 'text'),
+  'report',
+];
 
 export type ShowPart =
   | { kind: 'text'; text: string }
@@ -25,7 +35,7 @@ export class ShowsSyntaxError extends Error {
 }
 
 /** `vars`: numeric names besides the constants; `textFacts`: names that print as text. */
-export function parseShows(src: string, vars: readonly string[], textFacts: readonly string[]): ShowPart[] {
+export function parseShows(src: string, vars: readonly string[] = SHOW_NUMBERS, textFacts: readonly string[] = SHOW_TEXTS): ShowPart[] {
   const parts: ShowPart[] = [];
   let i = 0;
   while (i < src.length) {

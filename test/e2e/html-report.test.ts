@@ -64,9 +64,44 @@ describe('HTML report in chromium', () => {
       .locator('svg.chart')
       .first()
       .screenshot({ path: join(ARTIFACTS, 'report-cost-chart.png') });
-    // Evidence links lead to the step.
-    await page.locator('#claims a', { hasText: 'vmalloc in hard IRQ kills the kernel' }).first().click();
+    // Evidence links lead to the step, one click away behind each cell's "evidence".
+    const cell = page.locator('#claims tr:has-text("vmalloc-may-sleep") td.holds').first();
+    await cell.locator('summary').click();
+    await cell.locator('a', { hasText: 'vmalloc in hard IRQ kills the kernel' }).click();
     expect(page.url()).toMatch(/#step-x86_64-6-1-vmalloc-in-irq-/);
+    expect(requests).toEqual([]);
+  });
+
+  it.each([
+    ['desktop', 1280],
+    ['narrow', 420],
+  ])("states each claim cell's deciding numbers and overflows nothing (%s, %i px)", async (name, width) => {
+    const d = tempDir('kharness-html-');
+    copyFileSync(join(PROJECT_ROOT, 'test', 'fixtures', 'results-claims-4k-64k.jsonl'), join(d, 'results.jsonl'));
+    const r = await cli(['report', d, '--reporter', 'html'], { timeoutMs: 60_000 });
+    expect(r.exitCode, r.all).toBe(0);
+    const page = await browser.newPage({ viewport: { width, height: 900 } });
+    await page.route(/^(?!file:)/, (route) => {
+      requests.push(route.request().url());
+      return route.abort();
+    });
+    await page.goto(`file://${join(d, 'report.html')}`);
+    // The summary comes first.
+    const first = await page.locator('h1 ~ *').nth(1).getAttribute('id');
+    expect(first).toBe('claims-summary');
+    await expect.poll(() => page.locator('#claims-summary').innerText()).toMatch(/arm64\/6\.1-64k\s+4 hold, 2 fail/);
+    const row = page.locator('#claims tr:has-text("kmalloc-128k-limit")');
+    expect(await row.locator('td').nth(2).innerText()).toContain('KMALLOC_MAX_SIZE = 4 MiB');
+    expect(await row.locator('td').nth(4).innerText()).toContain('KMALLOC_MAX_SIZE = 512 MiB (4096×');
+    // No cell's content is wider than its column.
+    const overflowing = await page.$$eval('#claims td, #claims th', (cells) =>
+      cells.filter((c) => c.scrollWidth > c.clientWidth + 1).map((c) => c.textContent?.slice(0, 60)),
+    );
+    expect(overflowing).toEqual([]);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, `report-top-${name}.png`) });
+    await page.locator('#claims').screenshot({ path: join(ARTIFACTS, `claims-${name}.png`) });
+    await page.close();
     expect(requests).toEqual([]);
   });
 });
