@@ -89,10 +89,10 @@ describe('HTML report in chromium', () => {
     // The summary comes first.
     const first = await page.locator('h1 ~ *').nth(1).getAttribute('id');
     expect(first).toBe('claims-summary');
-    await expect.poll(() => page.locator('#claims-summary').innerText()).toMatch(/arm64\/6\.1-64k\s+4 hold, 2 fail/);
+    await expect.poll(() => page.locator('#claims-summary').textContent()).toMatch(/arm64\/6\.1-64k\s*4 hold, 2 fail/);
     const row = page.locator('#claims tr:has-text("kmalloc-128k-limit")');
-    expect(await row.locator('td').nth(2).innerText()).toContain('KMALLOC_MAX_SIZE = 4 MiB');
-    expect(await row.locator('td').nth(4).innerText()).toContain('KMALLOC_MAX_SIZE = 512 MiB (4096×');
+    expect(await row.locator('td').nth(2).textContent()).toContain('KMALLOC_MAX_SIZE = 4 MiB');
+    expect(await row.locator('td').nth(4).textContent()).toContain('KMALLOC_MAX_SIZE = 512 MiB (4096×');
     // No cell's content is wider than its column.
     const overflowing = await page.$$eval('#claims td, #claims th', (cells) =>
       cells.filter((c) => c.scrollWidth > c.clientWidth + 1).map((c) => c.textContent?.slice(0, 60)),
