@@ -1,8 +1,10 @@
 import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.ts';
+import { claimsTable } from '../report/claims.ts';
 import { consoleReporter } from '../report/console.ts';
 import { FILE_REPORTERS, parseReporters, writeReports } from '../report/reporters.ts';
+import { claimsSummary, renderSummaryText } from '../report/summary.ts';
 import { mergeResults } from '../run/merge.ts';
 import { parseResults, type ResultRecord, ResultsFormatError, runOutcome } from '../run/results.ts';
 import { useColor } from '../util/tty.ts';
@@ -68,6 +70,9 @@ export const reportCommand: Command = {
       return runOutcome(records);
     }
     if (names.includes('default')) {
+      // A finished run is known whole: its summary can come first, before the step lines.
+      if (claimsTable(records).rows.some((r) => r.overall !== 'untested'))
+        process.stdout.write(`${renderSummaryText(claimsSummary(records))}\n`);
       const rep = consoleReporter({ color: useColor({ flag: v['no-color'] ? false : undefined }), write: (s) => process.stdout.write(s) });
       records.forEach(rep);
     }
