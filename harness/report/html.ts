@@ -77,6 +77,10 @@ function claimsSection(records: readonly ResultRecord[], steps: StepRecord[]): s
   return `<div class="scroll"><table id="claims">${head}${body.join('')}</table></div>`;
 }
 
+const TARGET_HEAD = ['target', 'status', 'kernel', 'PAGE_SIZE', 'KMALLOC_MAX_SIZE', 'accelerator', 'ready in']
+  .map((h) => `<th>${h}</th>`)
+  .join('');
+
 function summarySection(records: readonly ResultRecord[]): string {
   const s = claimsSummary(records);
   const counts = s.targets.map((t) => `<tr><td>${esc(t)}</td><td>${esc(countsText(s.counts[t]!) || 'none tested')}</td></tr>`).join('');
@@ -171,7 +175,7 @@ function compareSection(cmp: ReturnType<typeof compareTargets>): string {
   const rows = cmp.rows.map(
     (r) => `<tr><td>${esc(r.label)}</td>${cmp.targets.map((t) => `<td>${esc(r.values[t] ?? '-')}</td>`).join('')}</tr>`,
   );
-  return `<h2>What differs between targets</h2><table id="compare"><tr><th>fact</th>${head}</tr>${rows.join('')}</table></div>`;
+  return `<h2>What differs between targets</h2><div class="scroll"><table id="compare"><tr><th>fact</th>${head}</tr>${rows.join('')}</table></div>`;
 }
 
 export function renderHtml(records: readonly ResultRecord[]): string {
@@ -194,8 +198,8 @@ export function renderHtml(records: readonly ResultRecord[]): string {
 <h1>kharness report</h1>
 <p id="summary">${summary} — ${targets.length} target(s): ${targets.map(esc).join(', ')}</p>
 ${summarySection(records)}
-<div class="scroll"><table><tr><th>target</th><th>status</th><th>kernel</th><th>PAGE_SIZE</th><th>KMALLOC_MAX_SIZE</th><th>accelerator</th><th>ready in</th></tr>
-${rows.join('')}</table>
+<div class="scroll"><table><tr>${TARGET_HEAD}</tr>
+${rows.join('')}</table></div>
 <h2>Verdicts</h2>${verdictMatrix(steps, targets)}
 <h2>The article's claims</h2>${claimsSection(records, steps)}
 ${compareSection(compareTargets(records))}
