@@ -7,7 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import { lstat, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InterruptedError } from '../errors.ts';
 
@@ -26,7 +26,15 @@ export async function readMeta<T>(dir: string, root?: string): Promise<T | undef
   try {
     const raw = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8')) as unknown;
     if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return undefined;
-    return (root ? mapStrings(raw, (s) => (s.startsWith(`${ROOT_MARK}/`) ? root + s.slice(ROOT_MARK.length) : s)) : raw) as T;
+    if (!root) return raw as T;
+    // An entry written with absolute paths, then moved or copied: its own files are found under its own kind/key.
+    const own = `/${basename(dirname(dir))}/${basename(dir)}/`;
+    const reroot = (s: string) => {
+      if (s.startsWith(`${ROOT_MARK}/`)) return root + s.slice(ROOT_MARK.length);
+      const i = s.indexOf(own);
+      return s.startsWith('/') && !s.startsWith(`${root}/`) && i > 0 ? root + s.slice(i) : s;
+    };
+    return mapStrings(raw, reroot) as T;
   } catch {
     return undefined;
   }
@@ -66,13 +74,21 @@ export async function withLock<T>(lockDir: string, name: string, fn: () => Promi
   for (;;) {
     try {
       const fh = await open(path, 'wx');
-      await fh.writeFile(String(process.pid));
-      await fh.close();
+      try {
+        await fh.writeFile(String(process.pid));
+      } catch (e) {
+        await rm(path, { force: true });
+        throw e;
+      } finally {
+        await fh.close();
+      }
       break;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const owner = Number((await readFile(path, 'utf8').catch(() => '')) || 0);
-      if (owner && !alive(owner)) {
+      const age = Date.now() - ((await stat(path).catch(() => undefined))?.mtimeMs ?? Date.now());
+      // No owner written (it died between creating the file and writing its pid) or a dead owner: stale.
+      if ((owner && !alive(owner)) || (!owner && age > 5000)) {
         await rm(path, { force: true });
         continue;
       }
@@ -156,7 +172,11 @@ export function missingPaths(paths: Record<string, string | undefined>): string 
 
 /** Marks an entry as used now: `cache prune` removes what has not been used for a while. */
 export async function touchEntry(dir: string): Promise<void> {
-  await writeFile(join(dir, '.last-used'), new Date().toISOString()).catch(() => undefined);
+  // A new file renamed over the old: a cache copied with hard links is never written through.
+  const tmp = join(dir, `.last-used.${process.pid}`);
+  await writeFile(tmp, new Date().toISOString())
+    .then(() => rename(tmp, join(dir, '.last-used')))
+    .catch(() => undefined);
 }
 
 export interface CacheEntry {

@@ -64,7 +64,13 @@ async function sealImage(k: KernelBuild): Promise<KernelBuild> {
 /** What is wrong with a cached kernel entry, if anything: every file it names, and the image as built. */
 export async function checkKernelEntry(k: KernelBuild): Promise<string | undefined> {
   if (typeof k.key !== 'string' || typeof k.release !== 'string') return 'its meta.json lacks the kernel key or release';
-  const missing = missingPaths({ image: k.image, '.config': k.configFile, 'build directory': k.buildDir });
+  const missing = missingPaths({
+    image: k.image,
+    '.config': k.configFile,
+    'build directory': k.buildDir,
+    'source tree': k.srcDir,
+    ...Object.fromEntries((k.guestModules ?? []).map((m, i) => [`guest module ${i + 1}`, m])),
+  });
   if (missing) return missing;
   // Entries written before images were sealed carry no digest: sealed on first use (see buildKernel).
   if (k.imageSha256 === undefined) return undefined;

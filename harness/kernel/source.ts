@@ -14,7 +14,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type CacheKind, withLock } from '../cache/store.ts';
+import { type CacheKind, touchEntry, withLock } from '../cache/store.ts';
 import { KharnessError } from '../errors.ts';
 import { cacheRoot } from '../paths.ts';
 import { hashParts } from '../util/hash.ts';
@@ -61,7 +61,11 @@ export async function extractDebianSource(k: CatalogKernel & { source: DebianSou
   const id = hashParts([await sourceIdentity(k)]);
   const name = `${k.source.package}-${id}`;
   const dir = join(root, 'src', name);
-  if (existsSync(join(dir, 'Makefile'))) return dir;
+  if (existsSync(join(dir, 'Makefile'))) {
+    // Used now: `cache prune` must not take a tree a cached kernel builds modules against.
+    await touchEntry(dir);
+    return dir;
+  }
   return withLock(
     join(root, 'locks'),
     `src-${name}`,

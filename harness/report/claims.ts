@@ -92,6 +92,12 @@ function scenarioVerdict(steps: StepRecord[], ref: ClaimRef, guests: Guest[]): E
   }
   const ran = steps.filter((s) => s.status === 'pass' || s.status === 'expected-crash');
   if (!ran.length) return { scenario, verdict: 'untested', steps: [], note: steps[0]!.reason };
+  // A scenario cut short (interrupted, or its guest lost) has not shown what passing it means.
+  const cut = steps.find((s) => s.status === 'skip' && s.reason?.startsWith('not run:'));
+  if (cut) return { scenario, verdict: 'inconclusive', steps: [cut.name], note: `step "${cut.name}" did not run (${cut.reason})` };
+  if (ref.step && !ran.some((s) => s.name === ref.step || s.name.startsWith(`${ref.step} [`))) {
+    return { scenario, verdict: 'inconclusive', steps: [], note: `its deciding step "${ref.step}" did not run` };
+  }
   return { scenario, verdict: ifPasses, steps: ran.map((s) => s.name), observation: observation(ref, ran, guests) };
 }
 

@@ -18,6 +18,16 @@ const cell = (s: string) =>
     .replace(/[<>]/g, (c) => (c === '<' ? '&lt;' : '&gt;'))
     .replace(/\s*\n\s*/g, ' ');
 
+/** Text in a list line: one line, Markdown and HTML punctuation escaped. */
+const inline = (s: string) => s.replace(/\s*\n\s*/g, ' ').replace(/[\\`*_[\]<>#|]/g, (c) => `\\${c}`);
+
+/** A code span that holds any text: the fence is longer than any run of backticks inside. */
+function code(s: string): string {
+  const text = s.replace(/\s*\n\s*/g, ' ');
+  const fence = '`'.repeat(Math.max(1, ...[...text.matchAll(/`+/g)].map((m) => m[0].length + 1)));
+  return `${fence} ${text} ${fence}`;
+}
+
 function table(head: string[], rows: string[][]): string {
   return [
     `| ${head.map(cell).join(' | ')} |`,
@@ -68,13 +78,14 @@ export function renderMarkdown(records: readonly ResultRecord[]): string {
     out.push('## Failures');
     out.push('');
     for (const s of failed) {
-      const what = s.failures.length ? s.failures.map((f) => `\`${formatFailure(f)}\``).join('; ') : (s.reason ?? s.status);
-      out.push(`- **${s.status}** ${targetLabel(s.target)} › ${s.scenario} › ${s.name}: ${what.replace(/\n/g, ' ')}`);
+      const what = s.failures.length ? s.failures.map((f) => code(formatFailure(f))).join('; ') : inline(s.reason ?? s.status);
+      out.push(`- **${s.status}** ${targetLabel(s.target)} › ${s.scenario} › ${inline(s.name)}: ${what}`);
     }
     out.push('');
   }
   const ends = records.filter((r) => r.type === 'target-end' && r.status !== 'ok');
-  for (const e of ends) if (e.type === 'target-end') out.push(`- **${e.status}** ${targetLabel(e.target)}: ${e.error?.message ?? ''}`);
+  for (const e of ends)
+    if (e.type === 'target-end') out.push(`- **${e.status}** ${targetLabel(e.target)}: ${inline(e.error?.message ?? '')}`);
   if (ends.length) out.push('');
   out.push('## Artifacts');
   out.push('');

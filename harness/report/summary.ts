@@ -64,7 +64,9 @@ function axisOf(row: ClaimRow, traits: TargetTraits[]): Difference | undefined {
   for (const axis of AXES) {
     const byValue = new Map<string, Set<Verdict>>();
     for (const t of decided) byValue.set(axis.of(t), (byValue.get(axis.of(t)) ?? new Set()).add(row.cells[t.target]!.verdict));
-    if (byValue.size > 1 && [...byValue.values()].every((s) => s.size === 1)) {
+    // An axis where every target has a value of its own (the config key) explains nothing.
+    const shared = [...byValue.keys()].some((v) => decided.filter((t) => axis.of(t) === v).length > 1);
+    if (byValue.size > 1 && shared && [...byValue.values()].every((s) => s.size === 1)) {
       const detail = [...byValue.entries()]
         .map(([value, vs]) => {
           const ts = decided.filter((t) => axis.of(t) === value).map((t) => t.target);

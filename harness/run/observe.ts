@@ -51,6 +51,7 @@ type Ending =
   | { kind: 'lost' }
   | { kind: 'timeout' }
   | { kind: 'silent' }
+  | { kind: 'fault'; message: string }
   | { kind: 'interrupted' };
 
 /** meminfo after - before, in bytes (the file says kB). */
@@ -82,11 +83,14 @@ function silenceWatch(m: Machine, silenceMs: number, stop: AbortSignal): Promise
   });
 }
 
-function abortOf(signal: AbortSignal | undefined): Promise<Ending> {
+/** Resolves when the run is interrupted; the listener goes when `done` aborts, so steps do not pile listeners up. */
+function abortOf(signal: AbortSignal | undefined, done: AbortSignal): Promise<Ending> {
   return new Promise((resolve) => {
     if (!signal) return;
     if (signal.aborted) resolve({ kind: 'interrupted' });
-    signal.addEventListener('abort', () => resolve({ kind: 'interrupted' }), { once: true });
+    const on = () => resolve({ kind: 'interrupted' });
+    signal.addEventListener('abort', on, { once: true });
+    done.addEventListener('abort', () => signal.removeEventListener('abort', on), { once: true });
   });
 }
 
@@ -122,7 +126,12 @@ export async function observe(m: Machine, seq: number, r: ResolvedStep, o: Obser
   const kmsgFrom = m.kmsg.length;
   const consoleFrom = m.console.length;
   const base = { request, facts: {}, splats: [] as Splat[], dmesg: [] as string[], crashed: false, lost: false };
-  const before = o.withMeminfo ? await m.meminfo(t.stepMs) : undefined;
+  let before: string | undefined;
+  try {
+    before = o.withMeminfo ? await m.meminfo(t.stepMs) : undefined;
+  } catch (e) {
+    return lostWith(m, o, { ...base, lost: true, ms: 0 }, `reading /proc/meminfo before the step failed: ${(e as Error).message}`);
+  }
   const t0 = Date.now();
   const stop = new AbortController();
   let ending: Ending;
@@ -133,11 +142,11 @@ export async function observe(m: Machine, seq: number, r: ResolvedStep, o: Obser
         (e): Ending => {
           if (e instanceof ProbeLost) return { kind: 'lost' };
           if (e instanceof KharnessError && e.code === 'TIMEOUT') return { kind: 'timeout' };
-          throw e;
+          return { kind: 'fault', message: (e as Error).message };
         },
       ),
       silenceWatch(m, t.silenceMs, stop.signal),
-      abortOf(o.signal),
+      abortOf(o.signal, stop.signal),
     ]);
   } finally {
     stop.abort();
@@ -145,14 +154,28 @@ export async function observe(m: Machine, seq: number, r: ResolvedStep, o: Obser
   const ms = Date.now() - t0;
   if (ending.kind === 'interrupted') throw new InterruptedError();
 
+  if (ending.kind === 'fault')
+    return lostWith(m, o, { ...base, lost: true, ms }, `the probe's answer could not be read: ${ending.message}`);
   if (ending.kind === 'response') {
     const resp = ending.response;
-    const meminfoDelta = before !== undefined ? meminfoBytes(before, await m.meminfo(t.stepMs)) : undefined;
+    let meminfoDelta: Record<string, number> | undefined;
+    try {
+      meminfoDelta = before !== undefined ? meminfoBytes(before, await m.meminfo(t.stepMs)) : undefined;
+    } catch (e) {
+      return lostWith(
+        m,
+        o,
+        { ...base, facts: resp.facts, lost: true, ms },
+        `reading /proc/meminfo after the step failed: ${(e as Error).message}`,
+      );
+    }
     // All the kernel printed for this request has arrived once its end marker has.
     const found = await m.kmsg.waitFor(endMarker(seq), kmsgFrom, Math.min(MARKER_MS, t.stepMs));
     const section = sectionOf(m.kmsg, kmsgFrom, seq);
     const dmesg = section?.lines ?? [];
     const obs = { ...base, facts: resp.facts, splats: splatsIn(dmesg), dmesg, ms, meminfoDelta };
+    // Ctrl-C while the kernel log caught up: no verdict on a log the interrupt may have cut.
+    if (o.signal?.aborted) throw new InterruptedError();
     if (found === undefined) return { ...obs, error: `the kernel log never showed the end of request ${seq} (the log is cut short)` };
     if (resp.status === 'error') return { ...obs, error: `probe error ${resp.errno}: ${resp.msg}` };
     return obs;
@@ -178,4 +201,11 @@ export async function observe(m: Machine, seq: number, r: ResolvedStep, o: Obser
   // The kernel's own account of its death, or QEMU gone by itself: the guest died in this step.
   if (exit || splats.length) return { ...lost, crashed: true };
   return { ...lost, error: 'the ssh connection to the guest dropped during the step, and the console shows no kernel report' };
+}
+
+/** The machine cannot be trusted any more: close it, and say why (an interrupt is not the machine's fault). */
+async function lostWith(m: Machine, o: ObserveOptions, obs: Observation, why: string): Promise<Observation> {
+  await m.close();
+  if (o.signal?.aborted) throw new InterruptedError();
+  return { ...obs, error: why };
 }

@@ -44,6 +44,8 @@ export interface PrepareContext {
   buildSlot: <T>(fn: () => Promise<T>) => Promise<T>;
   /** Records how long a part of the preparation took. */
   phase(name: string, ms: number, detail?: Record<string, unknown>): void;
+  /** The run is being interrupted: a boot that has not started QEMU yet does not start it. */
+  signal?: AbortSignal;
 }
 
 export type Prepare = (c: PrepareContext) => Promise<Prepared>;
@@ -155,10 +157,25 @@ async function runScenario(c: ScenarioContext, s: Scenario, m: Machine): Promise
       try {
         obs = await observe(m, ++c.seq, inst, { timeouts: c.settings.timeouts, withMeminfo: needsMeminfo(step.expect), signal: c.signal });
       } catch (e) {
-        if (!(e instanceof InterruptedError)) throw e;
-        const rest = [...instances.slice(j).map((x) => ({ s, step, name: x.name })), ...s.steps.slice(i + 1).map((x) => ({ s, step: x }))];
-        c.rec.notRun(rest, 'skip', 'not run: interrupted');
-        return 'interrupted';
+        const rest = [
+          ...instances.slice(j + 1).map((x) => ({ s, step, name: x.name })),
+          ...s.steps.slice(i + 1).map((x) => ({ s, step: x })),
+        ];
+        if (e instanceof InterruptedError) {
+          c.rec.notRun([{ s, step, name: inst.name }, ...rest], 'skip', 'not run: interrupted');
+          return 'interrupted';
+        }
+        // Whatever went wrong, the step and the rest of its scenario are on record, and the machine is not reused.
+        c.rec.step(s, step, {
+          name: inst.name,
+          boot: m.info.boot,
+          status: 'error',
+          reason: `the harness failed during the step: ${(e as Error).message}`,
+        });
+        c.rec.notRun(rest, 'skip', `not run: the harness failed in step "${inst.name}"`);
+        c.rec.scenarioEnd({ scenario: s.name });
+        await m.close().catch(() => undefined);
+        return 'lost';
       }
       const verdict = judge(step, inst, obs, constants);
       c.rec.step(s, step, {

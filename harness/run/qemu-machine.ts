@@ -8,7 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { file as tmpFile } from 'tmp-promise';
 import { archSpec } from '../arch/arches.ts';
-import { KharnessError, PhaseTimeoutError } from '../errors.ts';
+import { InterruptedError, KharnessError, PhaseTimeoutError } from '../errors.ts';
 import { chooseAccel, probeAccelFacts } from '../guest/accel.ts';
 import { generateRunKeys } from '../guest/keys.ts';
 import { describeExit, freePort, hostTscKhz, Vm } from '../guest/qemu.ts';
@@ -27,6 +27,7 @@ export interface QemuMachineOptions {
   dir: string;
   settings: MachineSettings;
   log: Log;
+  signal?: AbortSignal;
 }
 
 const BOOT_HINT =
@@ -68,17 +69,20 @@ export async function bootQemuMachine(o: QemuMachineOptions, boot: number): Prom
   const keys = generateRunKeys();
   // The initrd holds this run's keys and is only read at QEMU start: a temp file, not an artifact.
   const initrdFile = await tmpFile({ prefix: 'kharness-initrd-', postfix: '.cpio.gz' });
-  const modules = await Promise.all(
-    (o.kernel.guestModules ?? []).map(async (p, i) => ({ name: `${String(i).padStart(2, '0')}-${basename(p)}`, data: await readFile(p) })),
-  );
-  await writeFile(
-    initrdFile.path,
-    Buffer.concat([await readFile(base.initramfs), runArchive(keys.hostKeyDropbear, keys.clientPublic, modules)]),
-  );
   const accel = chooseAccel(probeAccelFacts(arch), o.settings.accel);
   let vm: Vm | undefined;
   let session: GuestSession | undefined;
   try {
+    const modules = await Promise.all(
+      (o.kernel.guestModules ?? []).map(async (p, i) => ({
+        name: `${String(i).padStart(2, '0')}-${basename(p)}`,
+        data: await readFile(p),
+      })),
+    );
+    const run = runArchive(keys.hostKeyDropbear, keys.clientPublic, modules);
+    await writeFile(initrdFile.path, Buffer.concat([await readFile(base.initramfs), run]));
+    // Ctrl-C while the initrd was made: QEMU must not start after the harness killed every QEMU it knew.
+    if (o.signal?.aborted) throw new InterruptedError();
     vm = await startVm(o, boot, initrdFile.path, accel.accel);
     if (vm.console.slice(0).some((l) => l.startsWith('KHARNESS-FAILED'))) {
       throw new KharnessError('BOOT', 'the guest booted but sshd did not start', `Console log: ${vm.config.consoleLog}`);

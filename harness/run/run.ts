@@ -45,24 +45,33 @@ export async function runAll(o: RunOptions): Promise<RunSummary> {
   writer.write({ type: 'run-begin', runId: randomUUID(), at: new Date().toISOString(), argv: o.argv, outDir: o.outDir });
   const targets = pLimit(o.parallelTargets);
   const buildSlot = pLimit(o.parallelBuilds);
-  await Promise.all(
+  // One target failing outright (results unwritable, a bug) stops the others too: nothing keeps booting behind an error.
+  const failed = new AbortController();
+  const signal = o.signal ? AbortSignal.any([o.signal, failed.signal]) : failed.signal;
+  const settled = await Promise.allSettled(
     o.plan.map(({ target, scenarios }) =>
       targets(async () => {
-        if (o.signal?.aborted) return;
-        await runTarget({
-          ...target,
-          scenarios,
-          outDir: o.outDir,
-          writer,
-          log: o.log,
-          settings: o.settings,
-          makeJobs: o.makeJobs,
-          buildSlot,
-          signal: o.signal,
-        });
+        try {
+          await runTarget({
+            ...target,
+            scenarios,
+            outDir: o.outDir,
+            writer,
+            log: o.log,
+            settings: o.settings,
+            makeJobs: o.makeJobs,
+            buildSlot,
+            signal,
+          });
+        } catch (e) {
+          failed.abort();
+          throw e;
+        }
       }),
     ),
   );
+  const rejected = settled.find((r) => r.status === 'rejected');
+  if (rejected) throw rejected.reason;
   const outcome = o.signal?.aborted ? 'interrupted' : stepsOutcome(records);
   writer.write({ type: 'run-end', at: new Date().toISOString(), outcome, counts: countStatuses(records), ms: Date.now() - t0 });
   return { outcome, resultsFile, records };

@@ -5,6 +5,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseConfig } from '../analysis/kconfig.ts';
+import { InterruptedError } from '../errors.ts';
 import { buildKernel } from '../kernel/build.ts';
 import { buildModule } from '../module/build.ts';
 import type { Scenario } from '../scenario/types.ts';
@@ -38,6 +39,11 @@ export async function runTarget(o: TargetOptions): Promise<TargetStatus> {
   const dir = join(o.outDir, `${o.arch}-${o.kernel}`);
   await mkdir(dir, { recursive: true });
   rec.begin();
+  // Interrupted before this target began: every planned step is still on record, as not run.
+  if (o.signal?.aborted) {
+    rec.notRun(allSteps(o.scenarios), 'skip', 'not run: interrupted');
+    return rec.end('interrupted', new InterruptedError());
+  }
   rec.status('building');
   const prepare = o.prepare ?? prepareReal;
   const ctx = { ...o, dir, buildSlot: o.buildSlot ?? ((fn) => fn()), phase: rec.phase.bind(rec) };
@@ -45,14 +51,17 @@ export async function runTarget(o: TargetOptions): Promise<TargetStatus> {
   try {
     prepared = await prepare(ctx);
   } catch (e) {
-    rec.notRun(allSteps(o.scenarios), 'error', `not run: the kernel could not be prepared: ${(e as Error).message}`);
-    return rec.end(o.signal?.aborted ? 'interrupted' : prepareFailure(e), e);
+    const status = o.signal?.aborted ? 'interrupted' : prepareFailure(e);
+    const why = status === 'interrupted' ? 'interrupted' : `the kernel could not be prepared: ${(e as Error).message}`;
+    rec.notRun(allSteps(o.scenarios), status === 'interrupted' ? 'skip' : 'error', `not run: ${why}`);
+    return rec.end(status, e);
   }
   rec.identify(prepared.key, prepared.release);
   const facts = { arch: o.arch, release: prepared.release, config: prepared.config };
   const runnable = requirementsPhase(o.scenarios, facts, rec);
   const lease = new MachineLease(
     (n) => {
+      if (o.signal?.aborted) throw new InterruptedError();
       rec.status('booting', `boot ${n}`);
       o.log.info(`booting ${o.arch}/${o.kernel} (boot ${n})`);
       return prepared.boot(n);
@@ -84,7 +93,7 @@ export const prepareReal: Prepare = async (c) => {
     release: kernel.release,
     config,
     boot: async (n) => {
-      const m = await bootQemuMachine({ kernel, module, dir: c.dir, settings: c.settings, log: c.log }, n);
+      const m = await bootQemuMachine({ kernel, module, dir: c.dir, settings: c.settings, log: c.log, signal: c.signal }, n);
       const k = m.info.constants;
       c.log.info(
         `  ready in ${(m.info.sshMs / 1000).toFixed(2)} s (${m.info.accel}); KMALLOC_MAX_SIZE=${k.KMALLOC_MAX_SIZE} PAGE_SIZE=${k.PAGE_SIZE}`,

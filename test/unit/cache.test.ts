@@ -73,6 +73,19 @@ describe('cache entries are checked when read', () => {
     ]);
   });
 
+  it("finds an old entry's own files in a moved cache, though its meta.json names the old place", async () => {
+    const a = mkdtempSync(join(tmpdir(), 'kharness-cache-'));
+    await build(a, []);
+    const meta = join(a, 'things', 'k', 'meta.json');
+    // As entries were written before paths were stored relative to the root.
+    writeFileSync(meta, readFileSync(meta, 'utf8').replace('$CACHE', a));
+    const b = `${a}-moved`;
+    renameSync(a, b);
+    const log: string[] = [];
+    expect(await build(b, log)).toMatchObject({ hit: true, meta: { file: join(b, 'things', 'k', 'payload') } });
+    expect(log).toEqual([]);
+  });
+
   it('stores paths under the cache root relative to it: a moved cache uses its own files', async () => {
     const a = mkdtempSync(join(tmpdir(), 'kharness-cache-'));
     await build(a, []);

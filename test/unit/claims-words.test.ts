@@ -64,6 +64,17 @@ describe('claim cells state the deciding observation', () => {
     expect(says(skipped, 'kmalloc-128k-limit', 'arm64/6.1-64k')).toBe('untested — kernel config lacks CONFIG_SLUB');
   });
 
+  it('a scenario cut short (a step not run) proves nothing either way', () => {
+    const cut = edited((s) =>
+      s.target.arch === 'arm64' && s.target.kernel === '6.1' && s.name === 'vmalloc in hard IRQ kills the kernel'
+        ? { ...s, status: 'skip', reason: 'not run: interrupted', facts: {}, splats: [] }
+        : undefined,
+    );
+    expect(says(cut, 'vmalloc-may-sleep', 'arm64/6.1')).toBe(
+      'inconclusive — step "vmalloc in hard IRQ kills the kernel" did not run (not run: interrupted)',
+    );
+  });
+
   it('a fact the target did not report is said to be missing, never invented', () => {
     const missing = edited((s) => {
       if (s.target.arch !== 'arm64' || s.name !== 'KMALLOC_MAX_SIZE, the real limit') return undefined;
@@ -122,7 +133,7 @@ describe('the Markdown summary', () => {
         : undefined,
     );
     expect(renderMarkdown(failed)).toContain(
-      '- **fail** x86_64/6.1 › kmalloc-size-limits › KMALLOC_MAX_SIZE, the real limit: `s.yaml:17:9: phys_runs: expected 1, observed 3`',
+      '- **fail** x86_64/6.1 › kmalloc-size-limits › KMALLOC\\_MAX\\_SIZE, the real limit: ` s.yaml:17:9: phys_runs: expected 1, observed 3 `',
     );
   });
 });

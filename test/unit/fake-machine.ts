@@ -62,7 +62,10 @@ export interface FakeFleet {
   open(): number;
 }
 
-export function fakeFleet(script: Script, o: { constants?: Facts; bootFails?: (boot: number) => Error | undefined } = {}): FakeFleet {
+export function fakeFleet(
+  script: Script,
+  o: { constants?: Facts; bootFails?: (boot: number) => Error | undefined; meminfoFails?: (boot: number) => boolean } = {},
+): FakeFleet {
   const machines: FakeMachine[] = [];
   return {
     machines,
@@ -70,7 +73,7 @@ export function fakeFleet(script: Script, o: { constants?: Facts; bootFails?: (b
     factory: async (boot) => {
       const err = o.bootFails?.(boot);
       if (err) throw err;
-      const m = new FakeMachine(boot, script, o.constants ?? CONSTANTS_6_1);
+      const m = new FakeMachine(boot, script, o.constants ?? CONSTANTS_6_1, o.meminfoFails?.(boot) ?? false);
       machines.push(m);
       return m;
     },
@@ -93,6 +96,7 @@ export class FakeMachine implements Machine {
     boot: number,
     private readonly script: Script,
     constants: Facts,
+    private readonly meminfoFails = false,
   ) {
     this.info = {
       boot,
@@ -160,6 +164,8 @@ export class FakeMachine implements Machine {
 
   async meminfo(): Promise<string> {
     if (this.state !== 'up') throw new ProbeLost('cat /proc/meminfo');
+    // ssh2 refuses a command on a connection that went away between steps.
+    if (this.meminfoFails) throw new Error('Not connected');
     return 'MemTotal:         503372 kB\nMemFree:          441220 kB\nVmallocUsed:        2132 kB\n';
   }
 

@@ -236,4 +236,26 @@ describe('machine lifecycle (fake machine, real captures)', () => {
     ]);
     expect(f.open()).toBe(0);
   });
+
+  it('a machine that fails between steps (meminfo refused) records the step as an error and reboots for the next scenario', async () => {
+    const leak = scenario(
+      'leak',
+      `  - name: leak
+    alloc: { api: vmalloc, size: 4096, hold: l }
+    expect: { meminfo: { VmallocUsed: { ge: 0 } } }
+  - name: after
+    unfragment: true
+`,
+    );
+    const f = fakeFleet(kernelLike, { meminfoFails: (boot) => boot === 1 });
+    const r = await run([leak, plain('next', 1)], f.factory);
+    expect(r.status).toBe('ok');
+    expect(r.steps.map((s) => [s.name, s.status])).toEqual([
+      ['leak', 'error'],
+      ['after', 'skip'],
+      ['s1', 'pass'],
+    ]);
+    expect(r.steps[0]!.reason).toBe('reading /proc/meminfo before the step failed: Not connected');
+    expect(f.open()).toBe(0);
+  });
 });
