@@ -102,6 +102,13 @@ export async function scenariosPhase(c: ScenarioContext, scenarios: readonly Sce
       c.rec.notRun(allSteps(ordered.slice(i)), 'skip', 'not run: interrupted');
       return { status: 'interrupted', error: new InterruptedError() };
     }
+    // A scenario none of whose steps this target can run needs no machine.
+    const unmet = s.steps.map((step) => stepUnmetReason(step, c.facts));
+    if (unmet.every((why) => why !== undefined)) {
+      s.steps.forEach((step, k) => c.rec.step(s, step, { status: 'skip', reason: unmet[k] }));
+      c.rec.scenarioEnd({ scenario: s.name });
+      continue;
+    }
     let m: Machine;
     try {
       m = await c.lease.acquire(s.expectsCrash);

@@ -148,6 +148,13 @@ describe('machine lifecycle (fake machine, real captures)', () => {
       expect(r.steps[0]!.reason).toBe('not run: boot failed: timed out after 0.2 s in phase "boot to console marker"');
     });
 
+    it.each(['ssh ready', 'loading the probe module'])('%s: a boot failure that names the phase', async (phase) => {
+      const f = fakeFleet(kernelLike, { bootFails: () => new PhaseTimeoutError(phase, 200) });
+      const r = await run([plain('a', 1)], f.factory);
+      expect(r.status).toBe('boot-failure');
+      expect(r.steps[0]!.reason).toBe(`not run: boot failed: timed out after 0.2 s in phase "${phase}"`);
+    });
+
     it('step: a guest that stays up but never answers is "step timed out", an error, not a kernel failure', async () => {
       const f = fakeFleet((req, _seq, boot) => (boot === 1 && /size=4096/.test(req) ? { hang: 'busy' } : { reply: OK_ALLOC }));
       const r = await run([plain('a'), plain('b', 1)], f.factory);
@@ -257,5 +264,17 @@ describe('machine lifecycle (fake machine, real captures)', () => {
     ]);
     expect(r.steps[0]!.reason).toBe('reading /proc/meminfo before the step failed: Not connected');
     expect(f.open()).toBe(0);
+  });
+
+  it("a GFP flag the target's kernel lacks skips that step there, before anything boots", async () => {
+    const atomic = scenario('atomic', '  - name: old flag\n    alloc: { api: kmalloc, size: 64, gfp: [GFP_KERNEL, __GFP_ATOMIC] }\n');
+    const f = fakeFleet(kernelLike);
+    const newer: Prepare = async () => ({ key: 'k', release: '6.12.117', config: new Map(), boot: f.factory });
+    const r = await run([atomic], f.factory, { prepare: newer });
+    expect(r.steps[0]).toMatchObject({
+      status: 'skip',
+      reason: 'needs __GFP_ATOMIC, which kernels from 6.3 on do not have (target is 6.12.117)',
+    });
+    expect(f.machines).toEqual([]);
   });
 });
