@@ -105,7 +105,7 @@ export async function scenariosPhase(c: ScenarioContext, scenarios: readonly Sce
     // A scenario none of whose steps this target can run needs no machine.
     const unmet = s.steps.map((step) => stepUnmetReason(step, c.facts));
     if (unmet.every((why) => why !== undefined)) {
-      s.steps.forEach((step, k) => c.rec.step(s, step, { status: 'skip', reason: unmet[k] }));
+      for (const [k, step] of s.steps.entries()) c.rec.step(s, step, { status: 'skip', reason: unmet[k] });
       c.rec.scenarioEnd({ scenario: s.name });
       continue;
     }
