@@ -89,8 +89,15 @@ export function renderMarkdown(records: readonly ResultRecord[]): string {
   if (ends.length) out.push('');
   out.push('## Artifacts');
   out.push('');
-  out.push('In the run directory: `results.jsonl` (every record), and `report.html` and `junit.xml` when those reporters ran.');
-  const consoles = records.flatMap((r) => (r.type === 'guest' ? [`\`${basename(dirname(r.consoleLog))}/${basename(r.consoleLog)}\``] : []));
-  if (consoles.length) out.push('', `Console logs: ${consoles.join(', ')}`);
+  // Links relative to the run directory (the merged report, or the uploaded artifact).
+  out.push(
+    '[results.jsonl](results.jsonl) (every record) · [report.html](report.html) · [junit.xml](junit.xml) (when those reporters ran)',
+  );
+  const logs = records.flatMap((r) => {
+    if (r.type !== 'guest') return [];
+    const rel = `${basename(dirname(r.consoleLog))}/${basename(r.consoleLog)}`;
+    return [`[${rel}](${rel}) · [${rel.replace('console-', 'dmesg-')}](${rel.replace('console-', 'dmesg-')})`];
+  });
+  if (logs.length) out.push('', `Console and kernel logs: ${logs.join(' · ')}`);
   return `${out.join('\n')}\n`;
 }

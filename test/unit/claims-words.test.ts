@@ -120,6 +120,14 @@ describe('the Markdown summary', () => {
     const zones = claims.rows.find((r) => r[0]!.text === 'zones-32bit-layout')!;
     expect(zones[1]!.text).toBe('fails — zones DMA|DMA32, no HIGHMEM; ZONE_DMA ends at 16 MiB');
     expect(zones).toHaveLength(4);
+    // Links to the artifacts, relative to the run directory.
+    const links = marked
+      .lexer(md)
+      .flatMap((t) => (t.type === 'paragraph' ? (t.tokens ?? []) : []))
+      .filter((t) => t.type === 'link');
+    expect(links.map((l) => (l as Tokens.Link).href)).toEqual(
+      expect.arrayContaining(['results.jsonl', 'report.html', 'x86_64-6.1/console-1.log']),
+    );
   });
 
   it('lists failures with expected vs observed and their YAML line', () => {
