@@ -2,11 +2,15 @@
  * The comparison across targets: facts that came out differently on
  * different targets, one row each, one column per target. Pure.
  */
+
+import { CONSTANTS, HOST_CONSTANTS } from '../probe/vocabulary.ts';
 import type { ResultRecord, StepRecord } from '../run/results.ts';
 import { claimsTable, targetLabel } from './claims.ts';
 
 /** Guest constants worth comparing. */
-const CONSTANTS = ['release', 'PAGE_SIZE', 'KMALLOC_MAX_CACHE_SIZE', 'KMALLOC_MAX_SIZE', 'MAX_ORDER', 'INIT_ON_ALLOC', 'CLOCKSOURCE'];
+const COMPARED = Object.entries({ ...CONSTANTS, ...HOST_CONSTANTS })
+  .filter(([, spec]) => spec.compare)
+  .map(([name]) => name);
 
 /**
  * Step facts that say something about the allocator rather than about where
@@ -38,7 +42,7 @@ export function compareTargets(records: readonly ResultRecord[]): { targets: str
     rows.get(label)!.values[target] = String(value);
   };
   for (const r of records) {
-    if (r.type === 'guest') for (const c of CONSTANTS) put(c, targetLabel(r.target), r.constants[c]);
+    if (r.type === 'guest') for (const c of COMPARED) put(c, targetLabel(r.target), r.constants[c]);
   }
   for (const s of records.filter((r): r is StepRecord => r.type === 'step')) {
     for (const [f, v] of Object.entries(stepFacts(s))) put(`${s.scenario} › ${s.name} › ${f}`, targetLabel(s.target), v);
