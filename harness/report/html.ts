@@ -23,8 +23,8 @@ table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:
 th{background:#f4f4f4}.pass,.holds{background:#e3f6e3}.fail,.fails{background:#fbe0e0}.error{background:#f9d0a0}
 .skip,.untested{background:#f0f0f0;color:#666}.expected-crash{background:#dff0ff}.depends{background:#fff3c4}.inconclusive{background:#f9d0a0}
 .chart text{font:11px sans-serif;fill:#333}.chart .title{font-size:13px;font-weight:bold}.chart .grid{stroke:#eee}
-#claims td{max-width:260px;overflow-wrap:anywhere}.says{display:block}.scroll{overflow-x:auto}
-@media (max-width:700px){body{margin:8px}#claims td,#claims th{max-width:none}}
+#claims td{min-width:9em;max-width:260px;overflow-wrap:break-word}.says{display:block}.scroll{overflow-x:auto}
+@media (max-width:700px){body{margin:8px}#claims .article{display:none}}
 pre{background:#f7f7f7;padding:6px;overflow:auto;max-height:300px;font-size:12px}details{margin:4px 0}.empty{color:#888}
 `;
 
@@ -70,9 +70,10 @@ function claimsSection(records: readonly ResultRecord[], steps: StepRecord[]): s
     const more = evidence ? `<details><summary>evidence</summary><small>${evidence}</small></details>` : '';
     return `<td class="${c.verdict}"><b>${esc(verdict)}</b> ${text}${more}</td>`;
   };
-  const head = `<tr><th>claim</th><th>what the article says</th>${targets.map((t) => `<th>${esc(t)}</th>`).join('')}</tr>`;
+  const head = `<tr><th>claim</th><th class="article">what the article says</th>${targets.map((t) => `<th>${esc(t)}</th>`).join('')}</tr>`;
   const body = rows.map(
-    (r) => `<tr><td><code>${esc(r.id)}</code></td><td>${esc(r.text)}</td>${targets.map((t) => cell(t, r.cells[t]!)).join('')}</tr>`,
+    (r) =>
+      `<tr><td><code>${esc(r.id)}</code></td><td class="article">${esc(r.text)}</td>${targets.map((t) => cell(t, r.cells[t]!)).join('')}</tr>`,
   );
   return `<div class="scroll"><table id="claims">${head}${body.join('')}</table></div>`;
 }
