@@ -21,23 +21,36 @@ function mapStrings(v: unknown, f: (s: string) => string): unknown {
   return v;
 }
 
-/** An entry's meta with its paths made absolute again under `root` (undefined when missing or unreadable). */
-export async function readMeta<T>(dir: string, root?: string): Promise<T | undefined> {
+/**
+ * An entry's meta with its paths made absolute again under `root`, and whether
+ * it still holds absolute paths (written before they were stored relative to
+ * the root, or in a cache since moved or copied).
+ */
+async function loadMeta<T>(dir: string, root?: string): Promise<{ meta?: T; absolute: boolean }> {
   try {
     const raw = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8')) as unknown;
-    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return undefined;
-    if (!root) return raw as T;
-    // An entry written with absolute paths, then moved or copied: its own files are found under its own kind/key.
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return { absolute: false };
+    if (!root) return { meta: raw as T, absolute: false };
+    // Its own files are found under its own kind/key, wherever the cache was when it was written.
     const own = `/${basename(dirname(dir))}/${basename(dir)}/`;
+    let absolute = false;
     const reroot = (s: string) => {
       if (s.startsWith(`${ROOT_MARK}/`)) return root + s.slice(ROOT_MARK.length);
+      if (s.startsWith(`${root}/`)) absolute = true;
       const i = s.indexOf(own);
-      return s.startsWith('/') && !s.startsWith(`${root}/`) && i > 0 ? root + s.slice(i) : s;
+      if (!s.startsWith('/') || s.startsWith(`${root}/`) || i <= 0) return s;
+      absolute = true;
+      return root + s.slice(i);
     };
-    return mapStrings(raw, reroot) as T;
+    return { meta: mapStrings(raw, reroot) as T, absolute };
   } catch {
-    return undefined;
+    return { absolute: false };
   }
+}
+
+/** An entry's meta with its paths made absolute again under `root` (undefined when missing or unreadable). */
+export async function readMeta<T>(dir: string, root?: string): Promise<T | undefined> {
+  return (await loadMeta<T>(dir, root)).meta;
 }
 
 export async function writeMeta(dir: string, meta: unknown, root?: string): Promise<void> {
@@ -131,16 +144,16 @@ export async function getOrBuild<T>(
   o: GetOrBuildOptions<T> = {},
 ): Promise<{ meta: T; dir: string; hit: boolean }> {
   const dir = join(root, kind, key);
-  const usable = async (): Promise<{ meta?: T; problem?: string }> => {
-    const meta = await readMeta<T>(dir, root);
+  const usable = async (): Promise<{ meta?: T; problem?: string; absolute?: boolean }> => {
+    const { meta, absolute } = await loadMeta<T>(dir, root);
     if (!meta) return { problem: existsSync(join(dir, 'meta.json')) ? 'its meta.json cannot be read' : undefined };
     const problem = await o.check?.(meta);
-    return problem ? { problem } : { meta };
+    return problem ? { problem } : { meta, absolute };
   };
   const ready = await usable();
   if (ready.meta) {
-    // An entry written before paths were stored relative to the root: store it the new way.
-    if ((await readFile(join(dir, 'meta.json'), 'utf8').catch(() => '')).includes(`"${root}/`)) await writeMeta(dir, ready.meta, root);
+    // An entry that still names absolute paths: store it relative to the root from now on.
+    if (ready.absolute) await writeMeta(dir, ready.meta, root);
     await touchEntry(dir);
     return { meta: ready.meta, dir, hit: true };
   }

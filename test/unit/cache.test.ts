@@ -84,6 +84,8 @@ describe('cache entries are checked when read', () => {
     const log: string[] = [];
     expect(await build(b, log)).toMatchObject({ hit: true, meta: { file: join(b, 'things', 'k', 'payload') } });
     expect(log).toEqual([]);
+    // And it is stored relative to the root from then on.
+    expect(readFileSync(join(b, 'things', 'k', 'meta.json'), 'utf8')).toContain('"$CACHE/things/k/payload"');
   });
 
   it('stores paths under the cache root relative to it: a moved cache uses its own files', async () => {
