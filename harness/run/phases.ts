@@ -122,7 +122,7 @@ export async function scenariosPhase(c: ScenarioContext, scenarios: readonly Sce
       return { status, error: e };
     }
     c.rec.status('running', `scenario ${i + 1}/${ordered.length}: ${s.name}`);
-    const end = await runScenario(c, s, m);
+    const end = await runScenario(c, s, m, unmet);
     if (end === 'interrupted') {
       c.rec.notRun(allSteps(ordered.slice(i + 1)), 'skip', 'not run: interrupted');
       return { status: 'interrupted', error: new InterruptedError() };
@@ -141,12 +141,17 @@ async function snapshot(c: ScenarioContext, m: Machine, s: Scenario, when: strin
   return parseMeminfo(text);
 }
 
-/** One scenario's steps on one machine; every step gets a record. */
-async function runScenario(c: ScenarioContext, s: Scenario, m: Machine): Promise<'ok' | 'lost' | 'interrupted'> {
+/** One scenario's steps on one machine; every step gets a record. `unmet[i]`: why step i cannot run on this target. */
+async function runScenario(
+  c: ScenarioContext,
+  s: Scenario,
+  m: Machine,
+  unmet: (string | undefined)[],
+): Promise<'ok' | 'lost' | 'interrupted'> {
   const constants = sizeConstants(m.info.constants);
   const before = await snapshot(c, m, s, 'before');
   for (const [i, step] of s.steps.entries()) {
-    const why = stepUnmetReason(step, c.facts);
+    const why = unmet[i];
     if (why) {
       c.rec.step(s, step, { status: 'skip', reason: why });
       continue;
@@ -160,14 +165,15 @@ async function runScenario(c: ScenarioContext, s: Scenario, m: Machine): Promise
       continue;
     }
     for (const [j, inst] of instances.entries()) {
+      // What is left of the scenario after this instance, should the machine be lost in it.
+      const rest = [
+        ...instances.slice(j + 1).map((x) => ({ s, step, name: x.name })),
+        ...s.steps.slice(i + 1).map((x) => ({ s, step: x })),
+      ];
       let obs: Observation;
       try {
         obs = await observe(m, ++c.seq, inst, { timeouts: c.settings.timeouts, withMeminfo: needsMeminfo(step.expect), signal: c.signal });
       } catch (e) {
-        const rest = [
-          ...instances.slice(j + 1).map((x) => ({ s, step, name: x.name })),
-          ...s.steps.slice(i + 1).map((x) => ({ s, step: x })),
-        ];
         if (e instanceof InterruptedError) {
           c.rec.notRun([{ s, step, name: inst.name }, ...rest], 'skip', 'not run: interrupted');
           return 'interrupted';
@@ -199,10 +205,6 @@ async function runScenario(c: ScenarioContext, s: Scenario, m: Machine): Promise
       });
       if (obs.lost) {
         const why = obs.crashed ? `the guest died in step "${inst.name}"` : `${obs.error} in step "${inst.name}"`;
-        const rest = [
-          ...instances.slice(j + 1).map((x) => ({ s, step, name: x.name })),
-          ...s.steps.slice(i + 1).map((x) => ({ s, step: x })),
-        ];
         c.rec.notRun(rest, 'skip', `not run: ${why}`);
         c.rec.scenarioEnd({ scenario: s.name });
         return 'lost';
