@@ -126,26 +126,35 @@ describe('KTAP', () => {
   });
 });
 
-describe('failures point at the YAML', () => {
-  const failed: StepRecord = {
+/** A failed step's record on x86_64/6.1, with the fields a test cares about given. */
+function failedStep(fields: Partial<StepRecord> & Pick<StepRecord, 'scenario' | 'scenarioFile' | 'name' | 'failures'>): StepRecord {
+  return {
     type: 'step',
     target: { arch: 'x86_64', kernel: '6.1' },
+    claims: [],
+    step: 0,
+    status: 'fail',
+    facts: {},
+    splats: [],
+    dmesg: [],
+    ms: 1,
+    at: '',
+    ...fields,
+  };
+}
+
+describe('failures point at the YAML', () => {
+  const failed = failedStep({
     scenario: 'vmalloc-contiguity',
     scenarioFile: 'scenarios/vmalloc-contiguity.yaml',
-    claims: [],
     step: 2,
     name: 'vmalloc 16 MiB',
     line: 15,
-    status: 'fail',
     facts: { phys_runs: 3 },
     failures: [
       { what: 'phys_runs', expected: '1', observed: '3', pos: { file: 'scenarios/vmalloc-contiguity.yaml', line: 17, column: 9 } },
     ],
-    splats: [],
-    dmesg: [],
-    ms: 5,
-    at: '',
-  };
+  });
 
   it('in the terminal, as file:line:column: fact: expected, observed', () => {
     expect(formatFailure(failed.failures[0]!)).toBe('scenarios/vmalloc-contiguity.yaml:17:9: phys_runs: expected 1, observed 3');
@@ -173,23 +182,14 @@ describe('failures point at the YAML', () => {
 
 describe('text from outside reaches terminals and KTAP inert', () => {
   it('shows escape sequences in names, reasons and kernel lines as \\x1b, even in colour', () => {
-    const evil: StepRecord = {
-      type: 'step',
-      target: { arch: 'x86_64', kernel: '6.1' },
+    const evil = failedStep({
       scenario: 's',
       scenarioFile: 's.yaml',
-      claims: [],
-      step: 0,
       name: 'name \u001b[2J',
-      status: 'fail',
       reason: 'why \u001b]0;title\u0007',
-      facts: {},
       failures: [{ what: 'ok', expected: 'true', observed: 'x\u001b[31m' }],
       splats: [{ kind: 'warning', title: 'WARNING', line: 0, lines: ['WARNING: \u001b[5m blink'] }],
-      dmesg: [],
-      ms: 1,
-      at: '',
-    };
+    });
     let out = '';
     const rep = consoleReporter({ color: true, write: (s) => (out += s) });
     [
