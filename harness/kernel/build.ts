@@ -55,10 +55,14 @@ export interface KernelBuild {
   guestModules?: string[];
 }
 
+async function digest(path: string): Promise<{ imageBytes: number; imageSha256: string }> {
+  const data = await readFile(path);
+  return { imageBytes: data.length, imageSha256: createHash('sha256').update(data).digest('hex') };
+}
+
 /** The image's size and digest, so a cached entry whose image was cut short or changed is never booted. */
 async function sealImage(k: KernelBuild): Promise<KernelBuild> {
-  const data = await readFile(k.image);
-  return { ...k, imageBytes: data.length, imageSha256: createHash('sha256').update(data).digest('hex') };
+  return { ...k, ...(await digest(k.image)) };
 }
 
 /** What is wrong with a cached kernel entry, if anything: every file it names, and the image as built. */
@@ -74,9 +78,9 @@ export async function checkKernelEntry(k: KernelBuild): Promise<string | undefin
   if (missing) return missing;
   // Entries written before images were sealed carry no digest: sealed on first use (see buildKernel).
   if (k.imageSha256 === undefined) return undefined;
-  const data = await readFile(k.image);
-  if (data.length !== k.imageBytes || createHash('sha256').update(data).digest('hex') !== k.imageSha256) {
-    return `the image is not the one that was built (${data.length} bytes, ${k.imageBytes ?? 'unknown'} recorded)`;
+  const now = await digest(k.image);
+  if (now.imageBytes !== k.imageBytes || now.imageSha256 !== k.imageSha256) {
+    return `the image is not the one that was built (${now.imageBytes} bytes, ${k.imageBytes ?? 'unknown'} recorded)`;
   }
   return undefined;
 }
