@@ -9,10 +9,10 @@ import { type Document, isMap, isScalar, LineCounter, type Node, parseDocument }
 import { MEMINFO_FIELDS } from '../analysis/meminfo.ts';
 import type { SplatKind, SplatPattern } from '../analysis/splats.ts';
 import { ScenarioError } from '../errors.ts';
-import { type Api, type Context, FLAG_CONSTANTS, GFP_FLAGS, type Query } from '../probe/vocabulary.ts';
+import { type Api, type Context, GFP_FLAGS, type Query } from '../probe/vocabulary.ts';
 import { CLAIMS } from './claims.ts';
-import { FACT_NAMES, scenarioSchema } from './schema.ts';
-import { parseShows, ShowsSyntaxError } from './shows.ts';
+import { scenarioSchema } from './schema.ts';
+import { parseShows, ShowsSyntaxError, STEP_NAMES } from './shows.ts';
 import { parsePredicate, parseSize, type SizeExpr, SizeSyntaxError } from './size.ts';
 import type { Action, ClaimRef, Expect, GuardedExpect, Matcher, Pos, Requires, Scenario, Step, Sweep } from './types.ts';
 
@@ -184,13 +184,6 @@ interface RawScenario {
   steps: RawStep[];
 }
 
-/**
- * Names an expectation or `when:` guard may use besides the guest constants:
- * the step's size, and the step's own reported facts (booleans count as 0/1),
- * so `alloc_ns_median: { lt: vs_alloc_ns_median }` and `when: ok == 1` work.
- */
-const STEP_VARS = ['size', ...FLAG_CONSTANTS, ...FACT_NAMES];
-
 function size(at: Located, path: Path, v: string | number, vars: readonly string[] = []): SizeExpr {
   try {
     return parseSize(v, vars);
@@ -283,7 +276,7 @@ function matchers(at: Located, path: Path, raw: Record<string, unknown>): Record
     }
     // Size expressions in comparisons are checked now, not at run time.
     if (typeof m === 'object') {
-      for (const [op, val] of Object.entries(m)) if (typeof val === 'string') size(at, [...path, k, op], val, STEP_VARS);
+      for (const [op, val] of Object.entries(m)) if (typeof val === 'string') size(at, [...path, k, op], val, STEP_NAMES);
     }
     out[k] = { matcher: m, pos: at.pos(path, k) };
   }
@@ -296,7 +289,7 @@ function expectBlock(at: Located, path: Path, raw: Record<string, unknown>): Gua
   for (const [k, v] of Object.entries(raw)) {
     if (k === 'when') {
       try {
-        when = parsePredicate(String(v), STEP_VARS);
+        when = parsePredicate(String(v), STEP_NAMES);
       } catch (e) {
         if (!(e instanceof SizeSyntaxError)) throw e;
         throw at.error([...path, k], `bad condition "${String(v)}": ${e.message}`);

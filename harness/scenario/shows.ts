@@ -10,8 +10,13 @@
 import { CONSTANTS, FACTS, FLAG_CONSTANTS } from '../probe/vocabulary.ts';
 import { type Constants, evalSize, formatSize, parseSize, type SizeExpr, SizeSyntaxError } from './size.ts';
 
-/** Numbers an observation may name besides the size constants: the step's size and facts, and flag constants. */
-export const SHOW_NUMBERS: readonly string[] = ['size', ...FLAG_CONSTANTS, ...Object.keys(FACTS)];
+/**
+ * Names an expectation, a `when:` guard or an observation may use besides the
+ * size constants: the step's size, flag constants (0/1) and the step's own
+ * reported facts (booleans as 0/1), so `alloc_ns_median: { lt: vs_alloc_ns_median }`
+ * and `when: ok == 1` work.
+ */
+export const STEP_NAMES: readonly string[] = ['size', ...FLAG_CONSTANTS, ...Object.keys(FACTS)];
 /** Names that print as text: text facts and constants, and `report`, the first kernel report's title. */
 export const SHOW_TEXTS: readonly string[] = [
   ...Object.keys(FACTS).filter((f) => FACTS[f]!.type === 'text'),
@@ -35,7 +40,7 @@ export class ShowsSyntaxError extends Error {
 }
 
 /** `vars`: numeric names besides the constants; `textFacts`: names that print as text. */
-export function parseShows(src: string, vars: readonly string[] = SHOW_NUMBERS, textFacts: readonly string[] = SHOW_TEXTS): ShowPart[] {
+export function parseShows(src: string, vars: readonly string[] = STEP_NAMES, textFacts: readonly string[] = SHOW_TEXTS): ShowPart[] {
   const parts: ShowPart[] = [];
   let i = 0;
   while (i < src.length) {
