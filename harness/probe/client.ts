@@ -6,7 +6,7 @@
  * The client needs only something that opens command channels (ssh here).
  */
 import { KharnessError, PhaseTimeoutError } from '../errors.ts';
-import { LineBuffer, type LineLog } from '../util/lines.ts';
+import { LineBuffer, type LineLog, LineSplitter } from '../util/lines.ts';
 import { ProtocolError, parseResponse, type Response } from './protocol.ts';
 
 export const CTL = '/sys/kernel/debug/kalloc_probe/ctl';
@@ -36,14 +36,12 @@ export class ProbeLost extends KharnessError {
 class Replies {
   private readonly queue: string[] = [];
   private waiting?: (line: string | undefined) => void;
-  private readonly buf = new LineBuffer();
+  private readonly lines = new LineSplitter();
   closed = false;
 
   constructor(ch: Stream) {
     ch.on('data', (b: Buffer) => {
-      const before = this.buf.length;
-      this.buf.write(b.toString('utf8'));
-      for (const line of this.buf.slice(before)) this.deliver(line);
+      for (const line of this.lines.feed(b.toString('utf8'))) this.deliver(line);
     });
     ch.on('close', () => {
       this.closed = true;
@@ -115,12 +113,10 @@ export class ProbeClient {
 
 /** /dev/kmsg records as console-shaped lines (continuation lines dropped). */
 function kmsgLog(ch: Stream): LineLog {
-  const raw = new LineBuffer();
+  const records = new LineSplitter();
   const out = new LineBuffer();
   ch.on('data', (b: Buffer) => {
-    const before = raw.length;
-    raw.write(b.toString('utf8'));
-    for (const r of raw.slice(before)) if (!r.startsWith(' ')) out.push(kmsgText(r));
+    for (const r of records.feed(b.toString('utf8'))) if (!r.startsWith(' ')) out.push(kmsgText(r));
   });
   ch.on('close', () => out.close());
   return out;

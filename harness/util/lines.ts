@@ -17,10 +17,28 @@ export interface LineLog {
   readonly closed: boolean;
 }
 
+/** Raw output in, complete lines out; a trailing partial line waits for the rest (CR of CRLF dropped). */
+export class LineSplitter {
+  private partial = '';
+
+  feed(text: string): string[] {
+    const parts = (this.partial + text).split('\n');
+    this.partial = parts.pop() ?? '';
+    return parts.map((p) => p.replace(/\r$/, ''));
+  }
+
+  /** What is left of an unfinished last line (and forget it). */
+  flush(): string | undefined {
+    const rest = this.partial;
+    this.partial = '';
+    return rest || undefined;
+  }
+}
+
 export class LineBuffer implements LineLog {
   private readonly lines: string[] = [];
   private waiters: { re: RegExp; from: number; done: (i: number | undefined) => void }[] = [];
-  private partial = '';
+  private readonly splitter = new LineSplitter();
   lastLineAt = Date.now();
   closed = false;
 
@@ -45,15 +63,13 @@ export class LineBuffer implements LineLog {
 
   /** Feeds raw output: complete lines are pushed, a trailing partial one is kept (CR of CRLF dropped). */
   write(text: string): void {
-    const parts = (this.partial + text).split('\n');
-    this.partial = parts.pop() ?? '';
-    for (const p of parts) this.push(p.replace(/\r$/, ''));
+    for (const line of this.splitter.feed(text)) this.push(line);
   }
 
   close(): void {
     if (this.closed) return;
-    if (this.partial) this.push(this.partial);
-    this.partial = '';
+    const rest = this.splitter.flush();
+    if (rest !== undefined) this.push(rest);
     this.closed = true;
     for (const w of this.waiters.splice(0)) w.done(undefined);
   }
