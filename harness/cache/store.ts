@@ -106,9 +106,8 @@ export async function withLock<T>(lockDir: string, name: string, fn: () => Promi
         continue;
       }
       if (stop?.aborted) throw new InterruptedError();
-      const since = (await stat(path).catch(() => undefined))?.mtimeMs ?? Date.now();
       if (owner && Date.now() - reported >= WAIT_REPORT_MS) {
-        onWait?.(owner, Date.now() - since);
+        onWait?.(owner, age);
         reported = Date.now();
       }
       await sleep(200);
