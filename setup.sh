@@ -17,6 +17,7 @@ PKGS=(
   qemu-system-x86 qemu-system-arm
   build-essential flex bison bc libelf-dev libssl-dev xz-utils
   gcc-aarch64-linux-gnu ccache util-linux kmod git
+  dwarves   # pahole: modules for Debian's 6.12 kernels carry BTF
   chromium   # renders the HTML report in the browser test
   libxml2-utils   # xmllint validates the JUnit output against its schema in the tests
   linux-source-6.1 linux-source-6.12

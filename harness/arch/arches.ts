@@ -39,6 +39,17 @@ export interface ArchSpec {
    * clock rate (and the parameter dropped when the host does not say).
    */
   tcgCmdline: string[];
+  /**
+   * Debian's prebuilt kernel flavours for this arch (`debian:6.1.0-56-cloud`):
+   * the flavour's name to the suffix of its package names.
+   */
+  debianFlavours: Record<string, string>;
+  /**
+   * Where Debian's own config for a kernel version of this arch lives, for
+   * distribution parity: a package ({SERIES} = "6.12", {ABI} = the image's
+   * ABI of the same version) and the file in it (.xz is uncompressed).
+   */
+  distroConfig: { package: string; file: string };
 }
 
 export const ARCHES: Readonly<Record<string, ArchSpec>> = {
@@ -68,6 +79,8 @@ export const ARCHES: Readonly<Record<string, ArchSpec>> = {
     // falls back to jiffies, a 4 ms clock that makes every timing fact 0.
     // So: give it the rate and tell it to trust the TSC.
     tcgCmdline: ['tsc=reliable', 'tsc_early_khz={HOST_TSC_KHZ}'],
+    debianFlavours: { generic: 'amd64', cloud: 'cloud-amd64', rt: 'rt-amd64' },
+    distroConfig: { package: 'linux-config-{SERIES}', file: 'usr/src/linux-config-{SERIES}/config.amd64_none_amd64.xz' },
   },
   arm64: {
     name: 'arm64',
@@ -90,6 +103,9 @@ export const ARCHES: Readonly<Record<string, ArchSpec>> = {
     },
     cmdline: [],
     tcgCmdline: [],
+    debianFlavours: { generic: 'arm64', cloud: 'cloud-arm64', rt: 'rt-arm64', '16k': 'arm64-16k' },
+    // Debian ships no linux-config package for arm64: the image package carries the config.
+    distroConfig: { package: 'linux-image-{ABI}-arm64-unsigned', file: 'boot/config-{ABI}-arm64' },
   },
 };
 

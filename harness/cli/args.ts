@@ -1,6 +1,9 @@
 /** Option values shared by the commands. */
+import { ARCHES, archSpec } from '../arch/arches.ts';
 import { UsageError } from '../errors.ts';
+import { expandDebianNames } from '../kernel/prebuilt.ts';
 import { type Accel, DEFAULT_TIMEOUTS, type MachineSettings } from '../run/machine.ts';
+import type { Log } from '../util/log.ts';
 
 /** "a,b, c" → ["a", "b", "c"]; undefined stays undefined. */
 export function list(v: unknown): string[] | undefined {
@@ -56,4 +59,15 @@ export function parseMachineFlags(v: Record<string, unknown>): MachineSettings {
       silenceMs: secondsFlag(v['silence-timeout'], t.silenceMs, '--silence-timeout'),
     },
   };
+}
+
+/**
+ * The --kernel list with Debian names checked against the archive and ranges
+ * expanded (debian:6.1.0-47..6.1.0-56-cloud), for the --arch list's arches.
+ */
+export async function kernelNames(kernel: unknown, arch: unknown, log: Log): Promise<string[] | undefined> {
+  const names = list(kernel);
+  if (!names) return undefined;
+  const arches = (list(arch) ?? Object.keys(ARCHES)).map(archSpec);
+  return expandDebianNames(names, arches, log);
 }

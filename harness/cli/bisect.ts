@@ -7,7 +7,7 @@ import { formatFailure } from '../report/failure.ts';
 import { loadScenarioFile } from '../scenario/load.ts';
 import { consoleLog } from '../util/log.ts';
 import { formatDuration } from '../util/proc.ts';
-import { list, MACHINE_OPTIONS, MACHINE_USAGE, parseMachineFlags, positiveInt } from './args.ts';
+import { kernelNames, MACHINE_OPTIONS, MACHINE_USAGE, parseMachineFlags, positiveInt } from './args.ts';
 import type { Command } from './command.ts';
 
 const short = (c: Candidate) => (/^[0-9a-f]{40}$/.test(c.id) ? c.id.slice(0, 12) : c.id);
@@ -60,7 +60,7 @@ export const bisectCommand: Command = {
         const { good, list } = await gitCandidates(repo, String(v.good), String(v.bad));
         state = { mode: 'git', repo, ...base, good, candidates: list };
       } else if (v.kernels) {
-        const names = list(v.kernels) ?? [];
+        const names = (await kernelNames(v.kernels, v.arch, log)) ?? [];
         if (names.length < 2) throw new UsageError('--kernels needs at least two kernels, oldest first');
         const cands = names.map((n) => {
           findKernel(n);

@@ -1,9 +1,10 @@
 import { archSpec } from '../arch/arches.ts';
+import { UsageError } from '../errors.ts';
 import { buildKernel } from '../kernel/build.ts';
 import { findKernel } from '../kernel/catalog.ts';
 import { buildModule } from '../module/build.ts';
 import { consoleLog } from '../util/log.ts';
-import { positiveInt } from './args.ts';
+import { kernelNames, positiveInt } from './args.ts';
 import type { Command } from './command.ts';
 
 export const buildCommand: Command = {
@@ -18,9 +19,13 @@ export const buildCommand: Command = {
   async run(v) {
     const log = consoleLog(Boolean(v.verbose));
     archSpec(String(v.arch));
-    findKernel(String(v.kernel));
+    const names = (await kernelNames(v.kernel, v.arch, log)) ?? [];
+    const name = names[0];
+    if (names.length !== 1 || name === undefined)
+      throw new UsageError('build takes one kernel', 'Give one name, e.g. --kernel 6.1 or --kernel debian:6.1.0-56-cloud.');
+    findKernel(name);
     const t0 = Date.now();
-    const k = await buildKernel(String(v.kernel), String(v.arch), { log, jobs: v.jobs ? positiveInt(v.jobs, '--jobs') : undefined });
+    const k = await buildKernel(name, String(v.arch), { log, jobs: v.jobs ? positiveInt(v.jobs, '--jobs') : undefined });
     const m = await buildModule(k, log);
     process.stdout.write(`${k.image}\n${m.ko}\n`);
     log.info(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

@@ -18,6 +18,8 @@ const TOOLS: [tool: string, pkg: string, why: string][] = [
   ['apt-get', 'apt', 'guest userspace and prebuilt kernels'],
   ['dpkg-deb', 'dpkg', 'unpacking packages'],
   ['modinfo', 'kmod', "prebuilt kernels' module dependencies"],
+  ['pahole', 'dwarves', "the probe's BTF for Debian's 6.12 kernels"],
+  ['xz', 'xz-utils', "Debian's compressed kernel modules"],
   ['setpriv', 'util-linux', 'no QEMU outlives a killed harness'],
   ['ccache', 'ccache', 'faster rebuilds (optional)'],
   ['chromium', 'chromium', 'the HTML report browser test (optional)'],

@@ -1,7 +1,8 @@
 import { UsageError } from '../errors.ts';
 import { loadCatalog } from '../kernel/catalog.ts';
 import { githubMatrix, planTargets } from '../run/plan.ts';
-import { list, positiveInt } from './args.ts';
+import { consoleLog } from '../util/log.ts';
+import { kernelNames, list, positiveInt } from './args.ts';
 import type { Command } from './command.ts';
 
 export const matrixCommand: Command = {
@@ -14,7 +15,8 @@ export const matrixCommand: Command = {
     format: { type: 'string', default: 'text' },
   },
   async run(v) {
-    const targets = planTargets(loadCatalog(), { arches: list(v.arch), kernels: list(v.kernel) });
+    const kernels = await kernelNames(v.kernel, v.arch, consoleLog(false));
+    const targets = planTargets(loadCatalog(), { arches: list(v.arch), kernels });
     const shards = positiveInt(v.shards, '--shards');
     if (v.format === 'github') process.stdout.write(`${JSON.stringify(githubMatrix(shards, targets))}\n`);
     else if (v.format === 'text') process.stdout.write(`${targets.map((t) => `${t.arch}/${t.kernel}`).join('\n')}\n`);

@@ -14,7 +14,7 @@ import { runAll } from '../run/run.ts';
 import { loadScenarioFile } from '../scenario/load.ts';
 import { consoleLog } from '../util/log.ts';
 import { isCI, useColor } from '../util/tty.ts';
-import { list, MACHINE_OPTIONS, MACHINE_USAGE, parseMachineFlags, positiveInt } from './args.ts';
+import { kernelNames, list, MACHINE_OPTIONS, MACHINE_USAGE, parseMachineFlags, positiveInt } from './args.ts';
 import type { Command } from './command.ts';
 
 /** Files, directories of *.yaml, or (none given) every shipped scenario. */
@@ -86,7 +86,8 @@ export const runCommand: Command = {
     const byName = new Map(scenarios.map((s) => [s.name, s]));
     if (byName.size !== scenarios.length)
       throw new UsageError('two scenario files use the same name', 'Scenario names identify results: make them unique.');
-    const targets = planTargets(loadCatalog(), { arches: list(v.arch), kernels: list(v.kernel) });
+    const quiet = consoleLog(Boolean(v.verbose));
+    const targets = planTargets(loadCatalog(), { arches: list(v.arch), kernels: await kernelNames(v.kernel, v.arch, quiet) });
     let units = unitsFor(
       targets,
       scenarios.map((s) => s.name),

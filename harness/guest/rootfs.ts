@@ -5,12 +5,12 @@
  * own apt state under the cache, so the host's dpkg and apt configuration
  * stay as they are. The unpacked tree becomes a cached base initramfs.
  */
-import { existsSync, statSync } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { aptOptions } from '../apt/apt.ts';
 import type { ArchSpec } from '../arch/arches.ts';
-import { type CacheKind, getOrBuild, missingPaths, withLock } from '../cache/store.ts';
+import { type CacheKind, getOrBuild, missingPaths } from '../cache/store.ts';
 import { KharnessError } from '../errors.ts';
 import { cacheRoot } from '../paths.ts';
 import { hashParts } from '../util/hash.ts';
@@ -28,47 +28,6 @@ const SKIP = [/^usr\/share\//, /^usr\/lib\/[^/]+\/gconv\//, /^usr\/libexec\//, /
 const RECIPE = 'guest-base-2';
 
 export const GUEST_CACHE: CacheKind = { kind: 'guest', label: (_m, key) => key.split('-')[0]! };
-
-async function hostDebianArch(): Promise<string> {
-  return (await capture('dpkg', ['--print-architecture'])).trim();
-}
-
-/** apt-get options for a foreign architecture: state of its own under the cache. */
-async function aptOptions(arch: ArchSpec, root: string, log: Log): Promise<string[]> {
-  if (arch.debianArch === (await hostDebianArch())) return [];
-  const state = join(root, 'apt', arch.debianArch);
-  const opts = [
-    `-o`,
-    `APT::Architecture=${arch.debianArch}`,
-    `-o`,
-    `APT::Architectures=${arch.debianArch}`,
-    `-o`,
-    `Dir::State=${join(state, 'state')}`,
-    `-o`,
-    `Dir::State::status=${join(state, 'state', 'status')}`,
-    `-o`,
-    `Dir::Cache=${join(state, 'cache')}`,
-    `-o`,
-    `Debug::NoLocking=1`,
-  ];
-  await withLock(join(root, 'locks'), `apt-${arch.debianArch}`, async () => {
-    // Refresh daily: the archive drops superseded .debs, and stale lists would name them.
-    const stamp = join(state, 'state', 'lists', 'updated');
-    if (existsSync(stamp) && Date.now() - statSync(stamp).mtimeMs < 24 * 3600_000) return;
-    await mkdir(join(state, 'state', 'lists', 'partial'), { recursive: true });
-    await mkdir(join(state, 'cache', 'archives', 'partial'), { recursive: true });
-    await writeFile(join(state, 'state', 'status'), '');
-    log.info(`  fetching Debian package lists for ${arch.debianArch}`);
-    await runLogged('apt-get', [...opts, 'update'], {
-      log: join(state, 'apt.log'),
-      fails: 'INFRA',
-      phase: `apt-get update (${arch.debianArch})`,
-      timeoutMs: 10 * 60_000,
-    });
-    await writeFile(join(state, 'state', 'lists', 'updated'), new Date().toISOString());
-  });
-  return opts;
-}
 
 async function walk(dir: string, base: string, out: CpioEntry[]): Promise<void> {
   for (const name of (await readdir(dir)).sort()) {
@@ -94,7 +53,7 @@ export async function guestBase(arch: ArchSpec, log: Log): Promise<GuestBase> {
   const root = cacheRoot();
   const initText = await readFile(new URL('./files/init', import.meta.url));
   // Resolve versions first: the key names exactly what goes in.
-  const opts = await aptOptions(arch, root, log);
+  const opts = await aptOptions(arch.debianArch, log);
   const versions = await capture('apt-cache', [...opts, 'policy', ...GUEST_PACKAGES.map((p) => `${p}:${arch.debianArch}`)]).catch(() => '');
   const key = hashParts([RECIPE, arch.debianArch, versions.replace(/\*\*\*/g, ''), initText]);
   const { meta } = await getOrBuild<GuestBase>(

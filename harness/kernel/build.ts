@@ -19,7 +19,7 @@ import { type Log, lockWait } from '../util/log.ts';
 import { capture, formatDuration, runLogged } from '../util/proc.ts';
 import { stopping } from '../util/stop.ts';
 import { type CatalogKernel, findKernel } from './catalog.ts';
-import { fetchPrebuilt, resolveAbi } from './prebuilt.ts';
+import { fetchPrebuilt, prebuiltPackages, resolvePrebuilt } from './prebuilt.ts';
 import { extractDebianSource, resolveCommit, sourceIdentity, withGitTree } from './source.ts';
 
 export const KERNEL_CACHE: CacheKind = {
@@ -114,11 +114,26 @@ async function fragmentFiles(k: CatalogKernel, arch: ArchSpec): Promise<{ name: 
   );
 }
 
-export async function kernelKey(k: CatalogKernel, arch: ArchSpec): Promise<string> {
-  if (k.source.type === 'debian-image') return hashParts([RECIPE, await sourceIdentity(k), arch.name]);
+export async function kernelKey(k: CatalogKernel, arch: ArchSpec, log: Log): Promise<string> {
+  const s = k.source;
+  // A prebuilt kernel is exactly the packages it is made of.
+  if (s.type === 'debian-image')
+    return hashParts([
+      RECIPE,
+      'debian-image',
+      arch.name,
+      (await prebuiltPackages(await resolvePrebuilt(s, arch, log), arch, log)).versions,
+    ]);
   const frags = await fragmentFiles(k, arch);
   const cc = (await capture(compiler(arch), ['--version'])).split('\n')[0]!;
-  return hashParts([RECIPE, await sourceIdentity(k), arch.kernelArch, arch.imageTarget, cc, ...frags.flatMap((f) => [f.name, f.text])]);
+  return hashParts([
+    RECIPE,
+    await sourceIdentity({ ...k, source: s }),
+    arch.kernelArch,
+    arch.imageTarget,
+    cc,
+    ...frags.flatMap((f) => [f.name, f.text]),
+  ]);
 }
 
 /** tinyconfig, the fragments, olddefconfig, make: the same steps for every source. */
@@ -184,7 +199,7 @@ export async function buildKernel(kernelName: string, archName: string, o: Build
   ] as const)
     await requireTool(tool, pkg);
 
-  const key = await kernelKey(k, arch);
+  const key = await kernelKey(k, arch, o.log);
   const label = `${k.name}/${arch.name}`;
   const started = Date.now();
   const produce = async (dir: string): Promise<KernelBuild> => {
@@ -195,7 +210,7 @@ export async function buildKernel(kernelName: string, archName: string, o: Build
     };
     const s = k.source;
     if (s.type === 'debian-image') {
-      const u = await fetchPrebuilt(s, await resolveAbi(s), dir, o.log);
+      const u = await fetchPrebuilt(s, arch, dir, o.log);
       return {
         key,
         kernel: k.name,

@@ -5,6 +5,7 @@ import { parse } from 'yaml';
 import { ARCHES } from '../arch/arches.ts';
 import { UsageError } from '../errors.ts';
 import { KERNELS_DIR } from '../paths.ts';
+import { debianName, parseDebianName } from './debian.ts';
 
 export interface DebianSource {
   type: 'debian-source';
@@ -18,16 +19,22 @@ export interface GitSource {
   ref: string;
 }
 /**
- * A prebuilt Debian kernel: image, headers and kbuild packages. `{ABI}` in the
- * names resolves to the newest ABI in the apt lists.
+ * A prebuilt Debian kernel (image, headers, kbuild from the archive): an
+ * exact version (`debian:6.1.0-56-cloud`), or the newest of a series.
  */
 export interface DebianImage {
   type: 'debian-image';
-  image: string;
-  packages: string[];
+  /** "6.1.0-56", "6.12.117"; absent: the newest of `series` in the apt lists. */
+  version?: string;
+  series?: string;
+  /** A flavour of the arch table's debianFlavours: generic, cloud, rt, 16k. */
+  flavour: string;
   /** Modules the guest loads at boot (with their dependencies), e.g. virtio_net. */
   guest_modules?: string[];
 }
+
+/** virtio and virtio_net are modules in Debian's configs: the guest loads them from its initramfs. */
+export const DEBIAN_GUEST_MODULES = ['virtio_pci', 'virtio_net'];
 export type KernelSource = DebianSource | GitSource | DebianImage;
 
 export interface CatalogKernel {
@@ -59,11 +66,41 @@ export function parseGitKernel(spec: string, arches: string[]): CatalogKernel | 
   return { name: spec, source: { type: 'git', repo: resolve(m[1]!), ref: m[2] ?? 'HEAD' }, arches, fragments: ['base.config'] };
 }
 
+/**
+ * `debian:VERSION[-FLAVOUR]` names one of Debian's prebuilt kernels, on the
+ * arches that have the flavour. Whether the archive has it is checked when it
+ * is fetched (kernel/prebuilt.ts); a range names several and is expanded
+ * against the apt lists first (`expandDebianNames`).
+ */
+export function parseDebianKernel(spec: string): CatalogKernel | undefined {
+  const flavours = [...new Set(Object.values(ARCHES).flatMap((a) => Object.keys(a.debianFlavours)))];
+  let r: ReturnType<typeof parseDebianName>;
+  try {
+    r = parseDebianName(spec, flavours);
+  } catch (e) {
+    throw new UsageError(`bad kernel name "${spec}": ${(e as Error).message}`, 'Run `kharness kernels` to list the Debian kernels.');
+  }
+  if (!r) return undefined;
+  if (r.to) throw new UsageError(`"${spec}" is a range: it names several kernels`, 'Give one version here, e.g. debian:6.1.0-56-cloud.');
+  const { version, flavour } = r.from;
+  return {
+    name: debianName(version, flavour),
+    source: { type: 'debian-image', version, flavour },
+    arches: Object.values(ARCHES)
+      .filter((a) => flavour in a.debianFlavours)
+      .map((a) => a.name),
+    fragments: [],
+  };
+}
+
 export function findKernel(name: string, catalog = loadCatalog()): CatalogKernel {
-  const git = parseGitKernel(name, Object.keys(ARCHES));
-  if (git) return git;
+  const named = parseGitKernel(name, Object.keys(ARCHES)) ?? parseDebianKernel(name);
+  if (named) return named;
   const k = catalog.find((c) => c.name === name);
   if (!k)
-    throw new UsageError(`unknown kernel "${name}"`, `Known kernels: ${catalog.map((c) => c.name).join(', ')} (kernels/catalog.yaml).`);
+    throw new UsageError(
+      `unknown kernel "${name}"`,
+      `Known kernels: ${catalog.map((c) => c.name).join(', ')} (kernels/catalog.yaml), git:/path/to/linux@REF, or debian:VERSION[-FLAVOUR] (kharness kernels).`,
+    );
   return k;
 }

@@ -5,62 +5,94 @@
  * guest needs for its network (virtio_net is modular in Debian's configs) go
  * into the initramfs in dependency order. Package names carry the ABI number,
  * which Debian bumps and then drops from the archive: `{ABI}` in the catalog
- * resolves to the newest one the archive has.
+ * resolves to the newest one the archive has. Which versions exist is read
+ * from the apt lists of the guest's arch (kernel/debian.ts).
  */
 import { existsSync } from 'node:fs';
-import { readdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { KharnessError } from '../errors.ts';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { candidateVersions, download, hostDebianArch, searchNames } from '../apt/apt.ts';
+import type { ArchSpec } from '../arch/arches.ts';
+import { KharnessError, UsageError } from '../errors.ts';
 import type { Log } from '../util/log.ts';
 import { capture, runLogged } from '../util/proc.ts';
-import type { DebianImage } from './catalog.ts';
+import { DEBIAN_GUEST_MODULES, type DebianImage } from './catalog.ts';
+import { type DebianKernel, debianIndex, debianName, kbuildPackage, parseDebianName, resolveDebian } from './debian.ts';
 
-/** The newest ABI number the archive has for the image pattern (linux-image-6.1.0-{ABI}-cloud-amd64-unsigned). */
-export async function resolveAbi(src: DebianImage): Promise<string> {
-  const re = `^${src.image.replace(/[.+]/g, '\\$&').replace('{ABI}', '[0-9]+')}$`;
-  const names = (await capture('apt-cache', ['search', '--names-only', re]).catch(() => ''))
-    .split('\n')
-    .map((l) => l.split(' ')[0]!)
-    .filter(Boolean);
-  const abis = names
-    .map((n) => new RegExp(re.replace('[0-9]+', '([0-9]+)')).exec(n)?.[1])
-    .filter(Boolean)
-    .map(Number);
-  if (!abis.length) {
+/** The prebuilt kernels in the apt lists of a guest arch (image and headers both there), and those with an image only. */
+export async function debianKernels(arch: ArchSpec, log: Log): Promise<ReturnType<typeof debianIndex>> {
+  const names = await searchNames('^linux-(image|headers)-[0-9]', arch.debianArch, log);
+  return debianIndex(names, arch.debianFlavours);
+}
+
+/** The exact kernel a prebuilt source names on an arch: its version, or the newest of its series. */
+export async function resolvePrebuilt(src: DebianImage, arch: ArchSpec, log: Log): Promise<DebianKernel> {
+  const index = await debianKernels(arch, log);
+  if (src.version) {
+    const r = resolveDebian({ from: { version: src.version, flavour: src.flavour } }, index, arch.name);
+    if ('error' in r) throw new UsageError(r.error, 'Run `kharness kernels` to list the Debian kernels in the archive.');
+    return r.ok[0]!;
+  }
+  const newest = index.kernels.filter((k) => k.flavour === src.flavour && k.series === src.series).pop();
+  if (!newest) {
     throw new KharnessError(
-      'HOST_TOOL',
-      `no package matching ${src.image} in the apt lists`,
+      'INFRA',
+      `no Debian ${src.series} ${src.flavour} kernel with headers in the ${arch.debianArch} apt lists`,
       'Run `apt-get update` (Debian 12 archive) and try again.',
     );
   }
-  return String(Math.max(...abis));
+  return newest;
 }
 
-export function packagesFor(src: DebianImage, abi: string): string[] {
-  return [src.image, ...src.packages].map((p) => p.replace('{ABI}', abi));
+/** The host-arch kbuild package for a version (its headers' scripts link to it) and everything to download, with versions. */
+export async function prebuiltPackages(
+  k: DebianKernel,
+  arch: ArchSpec,
+  log: Log,
+): Promise<{ guest: string[]; host: string[]; versions: string }> {
+  const host = await hostDebianArch();
+  const kb = kbuildPackage(k.abi, await searchNames('^linux-kbuild-', host, log));
+  if (!kb)
+    throw new KharnessError(
+      'INFRA',
+      `no linux-kbuild package for ${k.abi} in the ${host} apt lists`,
+      'Run `apt-get update` and try again.',
+    );
+  const guest = [k.image, ...k.headers];
+  const v = new Map([...(await candidateVersions(guest, arch.debianArch, log)), ...(await candidateVersions([kb], host, log))]);
+  return { guest, host: [kb], versions: [...guest, kb].map((p) => `${p}=${v.get(p) ?? '?'}`).join(' ') };
 }
 
-/** Versions of exactly what will be downloaded: part of the cache key. */
-export async function packageVersions(pkgs: string[]): Promise<string> {
-  const out = await capture('apt-cache', ['policy', ...pkgs]).catch(() => '');
-  return [...out.matchAll(/^(\S+):\n\s+Installed: .*\n\s+Candidate: (\S+)/gm)].map((m) => `${m[1]}=${m[2]}`).join(' ');
-}
+const MODULE_FILE = /\.ko(\.xz|\.zst|\.gz)?$/;
+/** How to decompress a module Debian ships compressed (6.12 ships .ko.xz): busybox's insmod takes plain .ko files. */
+const DECOMPRESS: Record<string, string[]> = { '.xz': ['xz', '-dkf'], '.zst': ['zstd', '-dkqf'], '.gz': ['gzip', '-dkf'] };
 
-/** Modules in load order: each one's dependencies (modinfo -F depends) before it. */
+/**
+ * Modules in load order: each one's dependencies (modinfo -F depends) before
+ * it. A module built into the kernel (modules.builtin) needs no loading; a
+ * compressed one is decompressed next to it.
+ */
 export async function moduleLoadOrder(modDir: string, wanted: string[]): Promise<string[]> {
   const index = new Map<string, string>();
   const walk = async (d: string): Promise<void> => {
     for (const e of await readdir(d, { withFileTypes: true })) {
       if (e.isDirectory()) await walk(join(d, e.name));
-      else if (e.name.endsWith('.ko')) index.set(e.name.slice(0, -3).replace(/-/g, '_'), join(d, e.name));
+      else if (MODULE_FILE.test(e.name)) index.set(e.name.replace(MODULE_FILE, '').replace(/-/g, '_'), join(d, e.name));
     }
   };
   await walk(modDir);
+  const builtin = new Set(
+    (await readFile(join(modDir, 'modules.builtin'), 'utf8').catch(() => ''))
+      .split('\n')
+      .map((l) => basename(l).replace(MODULE_FILE, '').replace(/-/g, '_'))
+      .filter(Boolean),
+  );
   const order: string[] = [];
   const visit = async (name: string, chain: string[]): Promise<void> => {
     const n = name.replace(/-/g, '_');
-    if (order.includes(index.get(n) ?? '')) return;
+    if (builtin.has(n)) return;
     const path = index.get(n);
+    if (path && order.includes(path)) return;
     if (!path)
       throw new KharnessError('BUILD', `module ${name} is not in ${modDir}`, chain.length ? `needed by ${chain.join(' <- ')}` : undefined);
     const deps = (await capture('modinfo', ['-F', 'depends', path])).trim();
@@ -68,7 +100,18 @@ export async function moduleLoadOrder(modDir: string, wanted: string[]): Promise
     if (!order.includes(path)) order.push(path);
   };
   for (const w of wanted) await visit(w, []);
-  return order;
+  const plain: string[] = [];
+  for (const p of order) {
+    const ext = MODULE_FILE.exec(p)?.[1];
+    if (!ext) {
+      plain.push(p);
+      continue;
+    }
+    const [tool, ...args] = DECOMPRESS[ext]!;
+    await capture(tool!, [...args, p]);
+    plain.push(p.slice(0, -ext.length));
+  }
+  return plain;
 }
 
 export interface Unpacked {
@@ -79,23 +122,21 @@ export interface Unpacked {
   guestModules: string[];
 }
 
-export async function fetchPrebuilt(src: DebianImage, abi: string, dir: string, log: Log): Promise<Unpacked> {
+export async function fetchPrebuilt(src: DebianImage, arch: ArchSpec, dir: string, log: Log): Promise<Unpacked & { kernel: DebianKernel }> {
   const debs = join(dir, 'debs');
   const root = join(dir, 'root');
   const alog = join(dir, 'build.log');
-  const pkgs = packagesFor(src, abi);
-  log.info(`  downloading ${pkgs.join(', ')}`);
-  await runLogged('mkdir', ['-p', debs, root], { log: alog, fails: 'INFRA', phase: 'prebuilt kernel', timeoutMs: 10_000 });
-  await runLogged('apt-get', ['download', ...pkgs], {
-    cwd: debs,
-    log: alog,
-    fails: 'INFRA',
-    phase: 'downloading the prebuilt kernel',
-    timeoutMs: 15 * 60_000,
-  });
+  const k = await resolvePrebuilt(src, arch, log);
+  const pkgs = await prebuiltPackages(k, arch, log);
+  log.info(`  downloading ${pkgs.versions}`);
+  await mkdir(root, { recursive: true });
+  await download(pkgs.guest, debs, arch.debianArch, alog, log);
+  await download(pkgs.host, debs, await hostDebianArch(), alog, log);
   for (const f of (await readdir(debs)).filter((x) => x.endsWith('.deb'))) {
     await runLogged('dpkg-deb', ['-x', join(debs, f), root], { log: alog, fails: 'INFRA', phase: `unpacking ${f}`, timeoutMs: 5 * 60_000 });
   }
+  // The .debs are unpacked: keeping them would double the entry's size.
+  await rm(debs, { recursive: true, force: true });
   const release = (await readdir(join(root, 'lib', 'modules')))[0]!;
   const headers = join(root, 'usr', 'src', `linux-headers-${release}`);
   // The headers' Makefile includes the common headers by absolute path (/usr/src/...): point it here.
@@ -107,6 +148,44 @@ export async function fetchPrebuilt(src: DebianImage, abi: string, dir: string, 
     config: join(root, 'boot', `config-${release}`),
     headers,
     release,
-    guestModules: await moduleLoadOrder(join(root, 'lib', 'modules', release), src.guest_modules ?? []),
+    guestModules: await moduleLoadOrder(join(root, 'lib', 'modules', release), src.guest_modules ?? DEBIAN_GUEST_MODULES),
+    kernel: k,
   };
+}
+
+/**
+ * Kernel names with every `debian:` name checked against the archive and
+ * every range expanded, oldest first: debian:6.1.0-47..6.1.0-56-cloud becomes
+ * the cloud kernels of that series in between. An unknown version or a bad
+ * range is a usage error naming what is there, before anything is built.
+ */
+export async function expandDebianNames(names: readonly string[], arches: readonly ArchSpec[], log: Log): Promise<string[]> {
+  const out: string[] = [];
+  for (const name of names) {
+    const flavours = [...new Set(arches.flatMap((a) => Object.keys(a.debianFlavours)))];
+    let r: ReturnType<typeof parseDebianName>;
+    try {
+      r = parseDebianName(name, flavours);
+    } catch (e) {
+      throw new UsageError(`bad kernel name "${name}": ${(e as Error).message}`, 'Run `kharness kernels` to list the Debian kernels.');
+    }
+    if (!r) {
+      out.push(name);
+      continue;
+    }
+    const on = arches.filter((a) => r.from.flavour in a.debianFlavours);
+    if (!on.length) throw new UsageError(`no arch of ${arches.map((a) => a.name).join(', ')} has Debian's ${r.from.flavour} flavour`);
+    let versions: string[] | undefined;
+    for (const a of on) {
+      const res = resolveDebian(r, await debianKernels(a, log), a.name);
+      if ('error' in res) throw new UsageError(res.error, 'Run `kharness kernels` to list the Debian kernels in the archive.');
+      const names = res.ok.map((k) => debianName(k.abi, k.flavour));
+      // A range must mean the same kernels on every arch it runs on.
+      if (versions && versions.join() !== names.join())
+        throw new UsageError(`"${name}" covers different versions on ${on.map((x) => x.name).join(' and ')}`, 'Pick one arch with --arch.');
+      versions = names;
+    }
+    for (const n of versions ?? []) if (!out.includes(n)) out.push(n);
+  }
+  return out;
 }

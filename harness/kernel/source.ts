@@ -22,7 +22,6 @@ import { type Log, lockWait } from '../util/log.ts';
 import { capture, runLogged } from '../util/proc.ts';
 import { stopping } from '../util/stop.ts';
 import type { CatalogKernel, DebianSource, GitSource } from './catalog.ts';
-import { packagesFor, packageVersions, resolveAbi } from './prebuilt.ts';
 
 export async function resolveCommit(src: GitSource): Promise<string> {
   try {
@@ -36,11 +35,10 @@ export async function resolveCommit(src: GitSource): Promise<string> {
   }
 }
 
-/** What identifies the source's content: part of every cache key built from it. */
-export async function sourceIdentity(k: CatalogKernel): Promise<string> {
+/** What identifies a source tree's content: part of every cache key built from it. */
+export async function sourceIdentity(k: CatalogKernel & { source: DebianSource | GitSource }): Promise<string> {
   const s = k.source;
   if (s.type === 'git') return `git:${await resolveCommit(s)}`;
-  if (s.type === 'debian-image') return `debian-image:${await packageVersions(packagesFor(s, await resolveAbi(s)))}`;
   const st = await stat(s.tarball).catch(() => undefined);
   if (!st) {
     throw new KharnessError(

@@ -7,6 +7,7 @@ import { type KernelBuild, makeVars } from '../kernel/build.ts';
 import { withGitTree } from '../kernel/source.ts';
 import { cacheRoot, MODULES_DIR } from '../paths.ts';
 import { hashParts } from '../util/hash.ts';
+import { requireTool } from '../util/host.ts';
 import { type Log, lockWait } from '../util/log.ts';
 import { runLogged } from '../util/proc.ts';
 import { stopping } from '../util/stop.ts';
@@ -36,6 +37,8 @@ export async function buildModule(kernel: KernelBuild, log: Log, name = 'kalloc_
   async function produce(dir: string): Promise<ModuleBuild> {
     for (const f of files) await copyFile(join(srcDir, f), join(dir, f));
     const arch = archSpec(kernel.arch);
+    // Modules of a kernel with BTF (Debian's 6.12) get BTF too, which takes pahole.
+    if (/^CONFIG_DEBUG_INFO_BTF_MODULES=y$/m.test(await readFile(kernel.configFile, 'utf8'))) await requireTool('pahole', 'dwarves');
     const make = (args: string[]) =>
       runLogged('make', args, {
         log: join(dir, 'build.log'),

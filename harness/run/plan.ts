@@ -5,7 +5,7 @@
 
 import { ARCHES } from '../arch/arches.ts';
 import { UsageError } from '../errors.ts';
-import { type CatalogKernel, parseGitKernel } from '../kernel/catalog.ts';
+import { type CatalogKernel, parseDebianKernel, parseGitKernel } from '../kernel/catalog.ts';
 
 export interface Target {
   arch: string;
@@ -34,7 +34,10 @@ export function planTargets(catalog: readonly CatalogKernel[], f: PlanFilters = 
     if (!(a in ARCHES)) throw new UsageError(`unknown arch "${a}"`, `Known arches: ${Object.keys(ARCHES).join(', ')}.`);
   const names = f.kernels?.length ? [...new Set(f.kernels)] : undefined;
   const kernels = names
-    ? names.map((n) => catalog.find((k) => k.name === n) ?? parseGitKernel(n, Object.keys(ARCHES)) ?? unknownKernel(n, catalog))
+    ? names.map(
+        (n) =>
+          catalog.find((k) => k.name === n) ?? parseGitKernel(n, Object.keys(ARCHES)) ?? parseDebianKernel(n) ?? unknownKernel(n, catalog),
+      )
     : catalog.filter((k) => k.default !== false);
   const targets: Target[] = [];
   for (const k of kernels) {
@@ -53,7 +56,7 @@ export function planTargets(catalog: readonly CatalogKernel[], f: PlanFilters = 
 function unknownKernel(name: string, catalog: readonly CatalogKernel[]): never {
   throw new UsageError(
     `unknown kernel "${name}"`,
-    `Known kernels: ${catalog.map((k) => k.name).join(', ')} (kernels/catalog.yaml), or git:/path/to/linux@REF.`,
+    `Known kernels: ${catalog.map((k) => k.name).join(', ')} (kernels/catalog.yaml), git:/path/to/linux@REF, or debian:VERSION[-FLAVOUR].`,
   );
 }
 

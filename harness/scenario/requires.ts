@@ -1,5 +1,6 @@
 /** Checking a scenario's or step's `requires:` against a target. Pure. */
 import { isEnabled } from '../analysis/kconfig.ts';
+import { compareVersions } from '../analysis/version.ts';
 import { GFP_FLAGS } from '../probe/vocabulary.ts';
 import type { Requires, Step } from './types.ts';
 
@@ -8,17 +9,6 @@ export interface TargetFacts {
   /** "6.1.192" */
   release: string;
   config: Map<string, string>;
-}
-
-function versionTuple(v: string): number[] {
-  return (/^(\d+)\.(\d+)(?:\.(\d+))?/.exec(v)?.slice(1) ?? []).map((x) => Number(x ?? 0));
-}
-
-export function compareVersions(a: string, b: string): number {
-  const x = versionTuple(a);
-  const y = versionTuple(b);
-  for (let i = 0; i < 3; i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) - (y[i] ?? 0);
-  return 0;
 }
 
 /** undefined when met; else the reason to SKIP. */

@@ -7,7 +7,7 @@ import { PROJECT_ROOT } from '../../harness/paths.ts';
  * What each part of harness/ may import, in the spirit of Playwright's
  * DEPS.list. The floors, top to bottom:
  *   cli → bisect, report → run → guest, kernel, module → scenario → probe →
- *   analysis, arch, cache, util → errors, paths.
+ *   apt → analysis, arch, cache, util → errors, paths.
  * A new import that runs back up (or a new folder) fails here until the table
  * says it may.
  */
@@ -18,11 +18,12 @@ const DEPS: Record<string, string[]> = {
   analysis: [],
   arch: ['errors'],
   cache: ['errors'],
+  apt: ['cache', 'errors', 'paths', 'util'],
   probe: ['errors', 'util'],
   scenario: ['analysis', 'errors', 'probe'],
-  kernel: ['analysis', 'arch', 'cache', 'errors', 'paths', 'util'],
+  kernel: ['analysis', 'apt', 'arch', 'cache', 'errors', 'paths', 'util'],
   module: ['arch', 'cache', 'kernel', 'paths', 'util'],
-  guest: ['arch', 'cache', 'errors', 'paths', 'util'],
+  guest: ['apt', 'arch', 'cache', 'errors', 'paths', 'util'],
   run: ['analysis', 'arch', 'errors', 'guest', 'kernel', 'module', 'probe', 'scenario', 'util'],
   report: ['analysis', 'errors', 'probe', 'run', 'scenario', 'util'],
   bisect: ['errors', 'run', 'scenario', 'util'],

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig, unmetOptions } from '../../harness/analysis/kconfig.ts';
-import { compareVersions, unmetReason } from '../../harness/scenario/requires.ts';
+import { compareVersions } from '../../harness/analysis/version.ts';
+import { unmetReason } from '../../harness/scenario/requires.ts';
 
 const config = parseConfig('CONFIG_SLUB=y\nCONFIG_VIRTIO_NET=m\n# CONFIG_KASAN is not set\n');
 const t = { arch: 'x86_64', release: '6.1.192', config };
