@@ -12,6 +12,7 @@ import { cacheCommand } from './cache.ts';
 import type { Command } from './command.ts';
 import { doctorCommand } from './doctor.ts';
 import { exitCode, exitCodeOfError } from './exit.ts';
+import { kernelsCommand } from './kernels.ts';
 import { matrixCommand } from './matrix.ts';
 import { reportCommand } from './report.ts';
 import { runCommand } from './run.ts';
@@ -23,6 +24,7 @@ const COMMANDS: Record<string, Command> = {
   build: buildCommand,
   cache: cacheCommand,
   doctor: doctorCommand,
+  kernels: kernelsCommand,
   matrix: matrixCommand,
   report: reportCommand,
   schema: schemaCommand,

@@ -1,0 +1,64 @@
+import { ARCHES, archSpec } from '../arch/arches.ts';
+import { UsageError } from '../errors.ts';
+import { loadCatalog } from '../kernel/catalog.ts';
+import { type DebianKernel, debianName, shortVersion } from '../kernel/debian.ts';
+import { debianKernels } from '../kernel/prebuilt.ts';
+import { consoleLog } from '../util/log.ts';
+import { list } from './args.ts';
+import type { Command } from './command.ts';
+
+/** "6.1.0-47, -50, -53 … -56": versions of one series and flavour, compactly. */
+function versions(ks: DebianKernel[]): string {
+  return ks.map((k) => shortVersion(k.abi)).join(' ');
+}
+
+export const kernelsCommand: Command = {
+  summary: "list the kernels kharness can run: the catalog's, and Debian's prebuilt ones in the archive",
+  usage: 'kharness kernels [--arch A] [--format text|json]',
+  options: { arch: { type: 'string' }, format: { type: 'string', default: 'text' } },
+  async run(v) {
+    if (v.format !== 'text' && v.format !== 'json') throw new UsageError(`unknown --format "${String(v.format)}"`, 'Formats: text, json');
+    const arches = (list(v.arch) ?? Object.keys(ARCHES)).map(archSpec);
+    const log = consoleLog(false);
+    const catalog = loadCatalog().filter((k) => arches.some((a) => k.arches.includes(a.name)));
+    const debian = await Promise.all(arches.map(async (a) => ({ arch: a.name, index: await debianKernels(a, log) })));
+    if (v.format === 'json') {
+      const json = {
+        catalog: catalog.map((k) => ({ name: k.name, arches: k.arches, source: k.source.type, default: k.default !== false })),
+        debian: debian.flatMap((d) =>
+          d.index.kernels.map((k) => ({
+            name: debianName(k.abi, k.flavour),
+            arch: d.arch,
+            abi: k.abi,
+            series: k.series,
+            flavour: k.flavour,
+            image: k.image,
+          })),
+        ),
+      };
+      process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+      return 'done';
+    }
+    const out: string[] = ['Catalog (kernels/catalog.yaml):'];
+    for (const k of catalog)
+      out.push(`  ${k.name.padEnd(20)} ${k.arches.join(', ').padEnd(16)} ${k.source.type}${k.default === false ? '' : ', default matrix'}`);
+    out.push(
+      '',
+      "Debian's prebuilt kernels (image and headers in the archive; name one as debian:VERSION[-FLAVOUR], a range as debian:A..B):",
+    );
+    for (const d of debian) {
+      const groups = new Map<string, DebianKernel[]>();
+      for (const k of d.index.kernels) groups.set(`${k.series} ${k.flavour}`, [...(groups.get(`${k.series} ${k.flavour}`) ?? []), k]);
+      for (const [g, ks] of groups) {
+        const [series, flavour] = g.split(' ') as [string, string];
+        out.push(
+          `  ${d.arch.padEnd(7)} ${series.padEnd(5)} ${flavour.padEnd(8)} ${versions(ks)}   e.g. ${debianName(ks[ks.length - 1]!.abi, flavour)}`,
+        );
+      }
+      const orphans = [...new Set(d.index.imageOnly.map((x) => shortVersion(x.abi)))];
+      if (orphans.length) out.push(`  ${d.arch.padEnd(7)} image only, no headers (cannot be used): ${orphans.join(' ')}`);
+    }
+    process.stdout.write(`${out.join('\n')}\n`);
+    return 'done';
+  },
+};

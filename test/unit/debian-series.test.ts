@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import { ARCHES } from '../../harness/arch/arches.ts';
+import { parseDebianKernel } from '../../harness/kernel/catalog.ts';
+import { debianIndex, kbuildPackage, nearestVersions, parseDebianName, resolveDebian } from '../../harness/kernel/debian.ts';
+
+// Package names as `apt-cache search --names-only '^linux-(image|headers)-[0-9]'` lists them
+// on Debian 12 (bookworm + bookworm-security, 2026-11), a subset.
+const AMD64 = [
+  'linux-image-6.1.0-47-amd64',
+  'linux-image-6.1.0-47-cloud-amd64',
+  'linux-image-6.1.0-47-cloud-amd64-unsigned',
+  'linux-image-6.1.0-47-rt-amd64',
+  'linux-headers-6.1.0-47-amd64',
+  'linux-headers-6.1.0-47-cloud-amd64',
+  'linux-headers-6.1.0-47-common',
+  'linux-headers-6.1.0-47-common-rt',
+  'linux-headers-6.1.0-47-rt-amd64',
+  'linux-image-6.1.0-48-cloud-amd64',
+  'linux-image-6.1.0-50-cloud-amd64',
+  'linux-image-6.1.0-50-cloud-amd64-dbg',
+  'linux-headers-6.1.0-50-cloud-amd64',
+  'linux-headers-6.1.0-50-common',
+  'linux-image-6.1.0-56-cloud-amd64-unsigned',
+  'linux-headers-6.1.0-56-cloud-amd64',
+  'linux-headers-6.1.0-56-common',
+  'linux-image-6.12-cloud-amd64',
+  'linux-image-6.12.107+deb12-cloud-amd64',
+  'linux-headers-6.12.107+deb12-cloud-amd64',
+  'linux-headers-6.12.107+deb12-common',
+  'linux-image-6.12.117+deb12-cloud-amd64-unsigned',
+  'linux-headers-6.12.117+deb12-cloud-amd64',
+  'linux-headers-6.12.117+deb12-common',
+];
+const ARM64 = ['linux-image-6.12.117+deb12-arm64-16k', 'linux-headers-6.12.117+deb12-arm64-16k', 'linux-headers-6.12.117+deb12-common'];
+const FLAVOURS = ['generic', 'cloud', 'rt', '16k'];
+
+describe("Debian's prebuilt kernel series", () => {
+  const index = debianIndex(AMD64, ARCHES.x86_64!.debianFlavours);
+
+  it('counts a version only when its image and both headers packages are in the archive', () => {
+    expect(index.kernels.map((k) => `${k.abi} ${k.flavour}`)).toEqual([
+      '6.1.0-47 cloud',
+      '6.1.0-47 generic',
+      '6.1.0-47 rt',
+      '6.1.0-50 cloud',
+      '6.1.0-56 cloud',
+      '6.12.107+deb12 cloud',
+      '6.12.117+deb12 cloud',
+    ]);
+    expect(index.imageOnly).toEqual([{ abi: '6.1.0-48', flavour: 'cloud' }]);
+  });
+
+  it('takes the unsigned image when there is one, and the rt flavour with the rt common headers', () => {
+    const by = (abi: string, fl: string) => index.kernels.find((k) => k.abi === abi && k.flavour === fl)!;
+    expect(by('6.1.0-47', 'cloud').image).toBe('linux-image-6.1.0-47-cloud-amd64-unsigned');
+    expect(by('6.1.0-50', 'cloud').image).toBe('linux-image-6.1.0-50-cloud-amd64');
+    expect(by('6.1.0-47', 'rt').headers).toEqual(['linux-headers-6.1.0-47-rt-amd64', 'linux-headers-6.1.0-47-common-rt']);
+  });
+
+  it('reads the 16k flavour on arm64, not on x86_64', () => {
+    expect(debianIndex(ARM64, ARCHES.arm64!.debianFlavours).kernels.map((k) => k.flavour)).toEqual(['16k']);
+    expect(parseDebianKernel('debian:6.12.117-16k')!.arches).toEqual(['arm64']);
+    expect(parseDebianKernel('debian:6.1.0-56-cloud')).toMatchObject({
+      name: 'debian:6.1.0-56-cloud',
+      source: { type: 'debian-image', version: '6.1.0-56', flavour: 'cloud' },
+      arches: ['x86_64', 'arm64'],
+    });
+    expect(parseDebianKernel('debian:6.1.0-56-generic')!.name).toBe('debian:6.1.0-56');
+  });
+
+  it('names one version, or a range of one series and flavour, oldest first', () => {
+    expect(parseDebianName('debian:6.12.117-rt', FLAVOURS)).toEqual({ from: { version: '6.12.117', flavour: 'rt' } });
+    const r = parseDebianName('debian:6.1.0-47..6.1.0-56-cloud', FLAVOURS)!;
+    expect(r).toEqual({ from: { version: '6.1.0-47', flavour: 'cloud' }, to: { version: '6.1.0-56', flavour: 'cloud' } });
+    const ok = resolveDebian(r, index, 'x86_64');
+    expect('ok' in ok && ok.ok.map((k) => k.abi)).toEqual(['6.1.0-47', '6.1.0-50', '6.1.0-56']);
+    expect(parseDebianName('6.1', FLAVOURS)).toBeUndefined();
+  });
+
+  it('refuses what cannot be run, in one line naming what is there', () => {
+    const err = (name: string) => {
+      const r = resolveDebian(parseDebianName(name, FLAVOURS)!, index, 'x86_64');
+      return 'error' in r ? r.error : 'resolved';
+    };
+    expect(err('debian:6.1.0-57-cloud')).toBe(
+      'no Debian kernel debian:6.1.0-57-cloud for x86_64; nearest: debian:6.1.0-56-cloud, debian:6.1.0-50-cloud, debian:6.1.0-47-cloud',
+    );
+    expect(err('debian:6.1.0-48-cloud')).toMatch(/has no headers in the archive/);
+    expect(err('debian:6.1.0-47-cloud..6.12.117-cloud')).toMatch(/different series \(6\.1, 6\.12\)/);
+    expect(err('debian:6.1.0-56-cloud..6.1.0-47-cloud')).toMatch(/runs backwards/);
+    expect(err('debian:6.1.0-47-rt..6.1.0-56-cloud')).toMatch(/different flavours/);
+    expect(err('debian:6.1.0-56-16k')).toMatch(/no 16k kernels for x86_64/);
+    expect(() => parseDebianName('debian:banana', FLAVOURS)).toThrow(/not a Debian kernel version/);
+    expect(() => parseDebianName('debian:1..2..3', FLAVOURS)).toThrow(/more than one/);
+  });
+
+  it('finds the kbuild package the headers point at, per series or per version', () => {
+    expect(kbuildPackage('6.1.0-56', ['linux-kbuild-6.1', 'linux-kbuild-6.12.117+deb12'])).toBe('linux-kbuild-6.1');
+    expect(kbuildPackage('6.12.117+deb12', ['linux-kbuild-6.1', 'linux-kbuild-6.12.117+deb12'])).toBe('linux-kbuild-6.12.117+deb12');
+    expect(kbuildPackage('6.12.99+deb12', ['linux-kbuild-6.1'])).toBeUndefined();
+    expect(nearestVersions('6.12.116', ['6.1.0-56', '6.12.115', '6.12.117', '6.12.107'], 2)).toEqual(['6.12.115', '6.12.117']);
+  });
+});
