@@ -218,3 +218,38 @@ export function explainUnmet(
   if (on.length) return `selected by ${on.join(', ')}`;
   return `its dependencies are met; a choice or default decided it (${entries[0]!.file}:${entries[0]!.line})`;
 }
+
+/** The entries in one Kconfig file that `select` a symbol (their names, without CONFIG_). */
+export function kconfigSelectors(text: string, sym: string): string[] {
+  const out: string[] = [];
+  let current: string | undefined;
+  const sel = new RegExp(`^\\s+select\\s+${sym}\\b`);
+  for (const l of text.split('\n')) {
+    const head = /^\s*(?:menu)?config\s+([A-Za-z0-9_]+)\s*$/.exec(l);
+    if (head) current = head[1];
+    else if (current && sel.test(l)) out.push(current);
+  }
+  return out;
+}
+
+/**
+ * A fragment for the options of a list, with the values another config (a
+ * distribution's) gives them; options that config does not have are left
+ * out. `optional` carries over.
+ */
+export function takeOptions(from: Map<string, string>, list: readonly { name: string; optional?: string }[]): FragmentOption[] {
+  return list.flatMap((o, i) => {
+    const name = `CONFIG_${o.name}`;
+    const value = from.get(name);
+    return value === undefined ? [] : [{ name, value, line: i + 1, ...(o.optional ? { optional: true } : {}) }];
+  });
+}
+
+/**
+ * A kernel's allocator profile: the value of each named option in its
+ * .config, "n" when it is off and "-" when this kernel has no such option
+ * (absent from the .config altogether).
+ */
+export function allocatorProfile(config: Map<string, string>, names: readonly string[]): Record<string, string> {
+  return Object.fromEntries(names.map((n) => [n, config.get(`CONFIG_${n}`) ?? '-']));
+}

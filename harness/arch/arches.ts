@@ -18,6 +18,10 @@ export interface ArchSpec {
   imagePath: string;
   /** Config fragment under kernels/config/. */
   fragment: string;
+  /** The .config option that says a kernel build is for this arch (CONFIG_X86_64=y). */
+  configSymbol: string;
+  /** What a guest of this arch needs from any kernel's config beyond the common needs: its serial console. */
+  guestNeeds: string[];
   /** Debian architecture of the guest userspace packages. */
   debianArch: string;
   /** Node's process.arch on a host that runs this arch natively. */
@@ -61,6 +65,8 @@ export const ARCHES: Readonly<Record<string, ArchSpec>> = {
     imageTarget: 'bzImage',
     imagePath: 'arch/x86/boot/bzImage',
     fragment: 'x86_64.config',
+    configSymbol: 'CONFIG_X86_64',
+    guestNeeds: ['CONFIG_SERIAL_8250', 'CONFIG_SERIAL_8250_CONSOLE'],
     debianArch: 'amd64',
     nativeHost: 'x64',
     qemu: {
@@ -90,6 +96,8 @@ export const ARCHES: Readonly<Record<string, ArchSpec>> = {
     imageTarget: 'Image',
     imagePath: 'arch/arm64/boot/Image',
     fragment: 'arm64.config',
+    configSymbol: 'CONFIG_ARM64',
+    guestNeeds: ['CONFIG_SERIAL_AMBA_PL011', 'CONFIG_SERIAL_AMBA_PL011_CONSOLE', 'CONFIG_PCI_HOST_GENERIC'],
     debianArch: 'arm64',
     nativeHost: 'arm64',
     qemu: {

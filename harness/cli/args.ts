@@ -1,6 +1,8 @@
 /** Option values shared by the commands. */
 import { ARCHES, archSpec } from '../arch/arches.ts';
 import { UsageError } from '../errors.ts';
+import { type CatalogKernel, loadCatalog } from '../kernel/catalog.ts';
+import { parseOwnBuild } from '../kernel/own.ts';
 import { expandDebianNames } from '../kernel/prebuilt.ts';
 import { type Accel, DEFAULT_TIMEOUTS, type MachineSettings } from '../run/machine.ts';
 import type { Log } from '../util/log.ts';
@@ -69,5 +71,15 @@ export async function kernelNames(kernel: unknown, arch: unknown, log: Log): Pro
   const names = list(kernel);
   if (!names) return undefined;
   const arches = (list(arch) ?? Object.keys(ARCHES)).map(archSpec);
-  return expandDebianNames(names, arches, log);
+  // build:DIR is checked now (a usage error before anything boots) and named by its absolute path.
+  return expandDebianNames(
+    names.map((n) => parseOwnBuild(n)?.name ?? n),
+    arches,
+    log,
+  );
+}
+
+/** The catalog with the user's own builds among the names added, so planning knows their arch. */
+export function catalogWith(names: readonly string[] | undefined): CatalogKernel[] {
+  return [...loadCatalog(), ...(names ?? []).flatMap((n) => parseOwnBuild(n) ?? [])];
 }

@@ -1,8 +1,7 @@
 import { UsageError } from '../errors.ts';
-import { loadCatalog } from '../kernel/catalog.ts';
 import { githubMatrix, planTargets } from '../run/plan.ts';
 import { consoleLog } from '../util/log.ts';
-import { kernelNames, list, positiveInt } from './args.ts';
+import { catalogWith, kernelNames, list, positiveInt } from './args.ts';
 import type { Command } from './command.ts';
 
 export const matrixCommand: Command = {
@@ -16,7 +15,7 @@ export const matrixCommand: Command = {
   },
   async run(v) {
     const kernels = await kernelNames(v.kernel, v.arch, consoleLog(false));
-    const targets = planTargets(loadCatalog(), { arches: list(v.arch), kernels });
+    const targets = planTargets(catalogWith(kernels), { arches: list(v.arch), kernels });
     const shards = positiveInt(v.shards, '--shards');
     if (v.format === 'github') process.stdout.write(`${JSON.stringify(githubMatrix(shards, targets))}\n`);
     else if (v.format === 'text') process.stdout.write(`${targets.map((t) => `${t.arch}/${t.kernel}`).join('\n')}\n`);

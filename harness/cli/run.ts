@@ -2,7 +2,6 @@ import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { cpus, freemem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { UsageError } from '../errors.ts';
-import { loadCatalog } from '../kernel/catalog.ts';
 import { SCENARIOS_DIR } from '../paths.ts';
 import { consoleReporter } from '../report/console.ts';
 import { githubReporter } from '../report/github.ts';
@@ -14,7 +13,7 @@ import { runAll } from '../run/run.ts';
 import { loadScenarioFile } from '../scenario/load.ts';
 import { consoleLog } from '../util/log.ts';
 import { isCI, useColor } from '../util/tty.ts';
-import { kernelNames, list, MACHINE_OPTIONS, MACHINE_USAGE, parseMachineFlags, positiveInt } from './args.ts';
+import { catalogWith, kernelNames, list, MACHINE_OPTIONS, MACHINE_USAGE, parseMachineFlags, positiveInt } from './args.ts';
 import type { Command } from './command.ts';
 
 /** Files, directories of *.yaml, or (none given) every shipped scenario. */
@@ -87,7 +86,8 @@ export const runCommand: Command = {
     if (byName.size !== scenarios.length)
       throw new UsageError('two scenario files use the same name', 'Scenario names identify results: make them unique.');
     const quiet = consoleLog(Boolean(v.verbose));
-    const targets = planTargets(loadCatalog(), { arches: list(v.arch), kernels: await kernelNames(v.kernel, v.arch, quiet) });
+    const kernels = await kernelNames(v.kernel, v.arch, quiet);
+    const targets = planTargets(catalogWith(kernels), { arches: list(v.arch), kernels });
     let units = unitsFor(
       targets,
       scenarios.map((s) => s.name),

@@ -5,13 +5,24 @@
  */
 
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig, unmetOptions } from '../analysis/kconfig.ts';
+import {
+  explainUnmet,
+  type FragmentOption,
+  inScope,
+  kconfigEntries,
+  kconfigSelectors,
+  parseConfig,
+  parseFragment,
+  renderFragment,
+  takeOptions,
+} from '../analysis/kconfig.ts';
+import { compareVersions, makefileVersion } from '../analysis/version.ts';
 import { type ArchSpec, archSpec, isNative } from '../arch/arches.ts';
 import { type CacheKind, getOrBuild, missingPaths, writeMeta } from '../cache/store.ts';
-import { KharnessError } from '../errors.ts';
+import { KharnessError, UsageError } from '../errors.ts';
 import { cacheRoot, KERNELS_DIR } from '../paths.ts';
 import { hashParts } from '../util/hash.ts';
 import { requireTool, whichSync } from '../util/host.ts';
@@ -19,6 +30,8 @@ import { type Log, lockWait } from '../util/log.ts';
 import { capture, formatDuration, runLogged } from '../util/proc.ts';
 import { stopping } from '../util/stop.ts';
 import { type CatalogKernel, findKernel } from './catalog.ts';
+import { debianConfig, installedVersion, parityOptions } from './distro.ts';
+import { parseOwnBuild } from './own.ts';
 import { fetchPrebuilt, prebuiltPackages, resolvePrebuilt } from './prebuilt.ts';
 import { extractDebianSource, resolveCommit, sourceIdentity, withGitTree } from './source.ts';
 
@@ -28,7 +41,7 @@ export const KERNEL_CACHE: CacheKind = {
 };
 
 /** Bump when the build steps change in a way that changes the output. */
-const RECIPE = 'kernel-recipe-1';
+const RECIPE = 'kernel-recipe-2';
 
 export interface KernelBuild {
   key: string;
@@ -104,18 +117,51 @@ function compiler(arch: ArchSpec): string {
   return `${isNative(arch) ? '' : arch.crossPrefix}gcc`;
 }
 
-async function fragmentFiles(k: CatalogKernel, arch: ArchSpec): Promise<{ name: string; path: string; text: string }[]> {
-  const names = [...k.fragments, arch.fragment, ...(k.overlay ?? [])];
-  return Promise.all(
-    names.map(async (name) => {
-      const path = join(KERNELS_DIR, 'config', name);
-      return { name, path, text: await readFile(path, 'utf8') };
-    }),
-  );
+interface Fragment {
+  /** Where it came from, for messages: base.config, or Debian's config for parity. */
+  name: string;
+  options: FragmentOption[];
+  /** The text that goes into the cache key. */
+  text: string;
+}
+
+/** A fragment file's options, or a usage error at file:line for a malformed `# kharness:` line. */
+function readFragment(name: string, text: string): Fragment {
+  const { options, problems } = parseFragment(text);
+  const p = problems[0];
+  if (p)
+    throw new UsageError(
+      `kernels/config/${name}:${p.line}: ${p.reason}`,
+      'Fix the fragment: see kernels/config/base.config for the syntax.',
+    );
+  return { name, options, text };
+}
+
+/**
+ * The fragments in the order they are merged: the catalog's, distribution
+ * parity (Debian's values for kernels/distro-mm.yaml's options), the arch's,
+ * the overlays.
+ */
+async function fragmentsFor(k: CatalogKernel, arch: ArchSpec, log: Log): Promise<Fragment[]> {
+  const file = async (name: string) => readFragment(name, await readFile(join(KERNELS_DIR, 'config', name), 'utf8'));
+  const parity: Fragment[] = [];
+  if (k.distro_parity && k.source.type === 'debian-source') {
+    const { options: list, text: listText } = parityOptions();
+    const debian = await debianConfig(arch, await installedVersion(k.source.package), log);
+    const options = takeOptions(parseConfig(debian.text), list);
+    parity.push({ name: `distro-mm.yaml (${debian.from})`, options, text: `${listText}\n${renderFragment(options)}` });
+  }
+  return [
+    ...(await Promise.all(k.fragments.map(file))),
+    ...parity,
+    await file(arch.fragment),
+    ...(await Promise.all((k.overlay ?? []).map(file))),
+  ];
 }
 
 export async function kernelKey(k: CatalogKernel, arch: ArchSpec, log: Log): Promise<string> {
   const s = k.source;
+  if (s.type === 'build') throw new KharnessError('BUILD', `${k.name} is built already: it has no build key`);
   // A prebuilt kernel is exactly the packages it is made of.
   if (s.type === 'debian-image')
     return hashParts([
@@ -124,7 +170,7 @@ export async function kernelKey(k: CatalogKernel, arch: ArchSpec, log: Log): Pro
       arch.name,
       (await prebuiltPackages(await resolvePrebuilt(s, arch, log), arch, log)).versions,
     ]);
-  const frags = await fragmentFiles(k, arch);
+  const frags = await fragmentsFor(k, arch, log);
   const cc = (await capture(compiler(arch), ['--version'])).split('\n')[0]!;
   return hashParts([
     RECIPE,
@@ -136,7 +182,30 @@ export async function kernelKey(k: CatalogKernel, arch: ArchSpec, log: Log): Pro
   ]);
 }
 
-/** tinyconfig, the fragments, olddefconfig, make: the same steps for every source. */
+/** Kconfig's reason for each option the merged config did not honour (grep finds where each is defined and selected). */
+async function explain(src: string, unmet: { name: string }[], config: Map<string, string>): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const u of unmet) {
+    const sym = u.name.replace(/^CONFIG_/, '');
+    const grep = async (re: string) =>
+      (await capture('grep', ['-rlE', '--include=Kconfig*', re, '.'], { cwd: src }).catch(() => '')).split('\n').filter(Boolean);
+    const entries = [];
+    for (const f of await grep(`^\\s*(menu)?config\\s+${sym}\\s*$`))
+      entries.push(...kconfigEntries(f.replace(/^\.\//, ''), await readFile(join(src, f), 'utf8'), sym));
+    const selectors = [];
+    for (const f of await grep(`^\\s+select\\s+${sym}\\b`)) selectors.push(...kconfigSelectors(await readFile(join(src, f), 'utf8'), sym));
+    out.set(u.name, explainUnmet(u.name, entries, selectors, config));
+  }
+  return out;
+}
+
+/**
+ * tinyconfig, the fragments (each option in the scope its `# kharness:` line
+ * gives), olddefconfig, and a check that every option asked for is in the
+ * merged .config: one that is not stops the build before compiling, naming
+ * the value it got and the Kconfig dependency that blocked it (an optional
+ * one is reported). Then make.
+ */
 async function configureAndMake(
   k: CatalogKernel,
   arch: ArchSpec,
@@ -159,9 +228,22 @@ async function configureAndMake(
       verbose: o.log.verbose,
     });
   o.log.info(`building kernel ${label} (log: ${log})`);
+  const version = makefileVersion(await readFile(join(src, 'Makefile'), 'utf8')) ?? '0.0';
+  const frags = (await fragmentsFor(k, arch, o.log)).map((f) => ({
+    ...f,
+    options: f.options.filter((x) => inScope(x, arch.name, version, compareVersions)),
+  }));
+  const fragDir = join(out, 'kharness-fragments');
+  await mkdir(fragDir, { recursive: true });
+  const paths = await Promise.all(
+    frags.map(async (f, i) => {
+      const p = join(fragDir, `${String(i).padStart(2, '0')}-${f.name.replace(/[^A-Za-z0-9.=+-]+/g, '_')}`);
+      await writeFile(p, renderFragment(f.options));
+      return p;
+    }),
+  );
   await make(['tinyconfig'], 'kernel config');
-  const frags = await fragmentFiles(k, arch);
-  await runLogged(join(src, 'scripts/kconfig/merge_config.sh'), ['-m', '-O', out, join(out, '.config'), ...frags.map((f) => f.path)], {
+  await runLogged(join(src, 'scripts/kconfig/merge_config.sh'), ['-m', '-O', out, join(out, '.config'), ...paths], {
     cwd: src,
     log,
     fails: 'BUILD',
@@ -170,9 +252,23 @@ async function configureAndMake(
     env: { ARCH: arch.kernelArch },
   });
   await make(['olddefconfig'], 'kernel config');
-  const wanted = new Map(frags.flatMap((f) => [...parseConfig(f.text)]));
-  const unmet = unmetOptions(wanted, parseConfig(await readFile(join(out, '.config'), 'utf8')));
-  for (const u of unmet) o.log.warn(`${label}: config fragment asked for ${u}`);
+  // Later fragments override earlier ones, as merge_config.sh does.
+  const wanted = new Map(frags.flatMap((f) => f.options.map((x) => [x.name, { ...x, from: `${f.name}:${x.line}` }] as const)));
+  const final = parseConfig(await readFile(join(out, '.config'), 'utf8'));
+  const missed = [...wanted.values()].filter((w) => (final.get(w.name) ?? 'n') !== w.value);
+  const why = await explain(src, missed, final);
+  const line = (w: (typeof missed)[number]) => `${w.name}=${w.value} (${w.from}) got ${final.get(w.name) ?? 'n'}: ${why.get(w.name)}`;
+  const unmet = missed.filter((w) => w.optional).map(line);
+  for (const u of unmet) o.log.warn(`${label}: optional config option not met: ${u}`);
+  const hard = missed.filter((w) => !w.optional);
+  if (hard.length) {
+    throw new KharnessError(
+      'BUILD',
+      `kernel config ${label}: ${line(hard[0]!)}${hard.length > 1 ? ` (and ${hard.length - 1} more)` : ''}`,
+      'Fix the fragment, or mark the option with `# kharness: optional` (or arch=, since=, until=) on the line above it.',
+      hard.map(line).join('\n'),
+    );
+  }
   const ticker = setInterval(() => o.log.info(`  still building ${label}: ${formatDuration(Date.now() - started)}`), 60_000);
   try {
     // `modules` writes Module.symvers, without which 6.12's modpost rejects out-of-tree modules.
@@ -192,6 +288,12 @@ export async function buildKernel(kernelName: string, archName: string, o: Build
   }
   await requireTool('make', 'build-essential');
   await requireTool(compiler(arch), isNative(arch) ? 'build-essential' : arch.crossPackage);
+  // The user's own build: used where it is, checked (kernel/own.ts), never copied or rebuilt.
+  const own = parseOwnBuild(kernelName);
+  if (own) {
+    o.log.info(`kernel ${own.name}/${arch.name}: the build in place (${own.build.release})`);
+    return own.build;
+  }
   for (const [tool, pkg] of [
     ['flex', 'flex'],
     ['bison', 'bison'],
@@ -230,6 +332,7 @@ export async function buildKernel(kernelName: string, archName: string, o: Build
       const r = await build(await extractDebianSource({ ...k, source: s }, o.log), out);
       return { ...r, image: join(out, arch.imagePath), configFile: join(out, '.config') };
     }
+    if (s.type === 'build') throw new KharnessError('BUILD', `${k.name} is built already`);
     // git: the build directory is shared by every commit of this repository, so the
     // entry keeps its own copies of what outlives the next build there.
     const commit = await resolveCommit(s);

@@ -6,6 +6,7 @@ import { ARCHES } from '../arch/arches.ts';
 import { UsageError } from '../errors.ts';
 import { KERNELS_DIR } from '../paths.ts';
 import { debianName, parseDebianName } from './debian.ts';
+import { parseOwnBuild } from './own.ts';
 
 export interface DebianSource {
   type: 'debian-source';
@@ -35,7 +36,12 @@ export interface DebianImage {
 
 /** virtio and virtio_net are modules in Debian's configs: the guest loads them from its initramfs. */
 export const DEBIAN_GUEST_MODULES = ['virtio_pci', 'virtio_net'];
-export type KernelSource = DebianSource | GitSource | DebianImage;
+/** The user's own finished build, used in place: `--kernel build:DIR` (kernel/own.ts). */
+export interface OwnBuild {
+  type: 'build';
+  dir: string;
+}
+export type KernelSource = DebianSource | GitSource | DebianImage | OwnBuild;
 
 export interface CatalogKernel {
   name: string;
@@ -47,6 +53,8 @@ export interface CatalogKernel {
   overlay?: string[];
   /** Guest RAM in MiB, when the run's default is not enough for this kernel. */
   memory_mb?: number;
+  /** Take the allocator options of Debian's own kernel of this version and arch (kernels/distro-mm.yaml). */
+  distro_parity?: boolean;
   /** false: only run when named (not part of the default matrix). */
   default?: boolean;
 }
@@ -94,7 +102,7 @@ export function parseDebianKernel(spec: string): CatalogKernel | undefined {
 }
 
 export function findKernel(name: string, catalog = loadCatalog()): CatalogKernel {
-  const named = parseGitKernel(name, Object.keys(ARCHES)) ?? parseDebianKernel(name);
+  const named = parseGitKernel(name, Object.keys(ARCHES)) ?? parseDebianKernel(name) ?? parseOwnBuild(name);
   if (named) return named;
   const k = catalog.find((c) => c.name === name);
   if (!k)

@@ -1,6 +1,7 @@
 /**
  * The comparison across targets: facts that came out differently on
- * different targets, one row each, one column per target. Pure.
+ * different targets, one row each, one column per target, the kernels'
+ * allocator options among them. Pure.
  */
 
 import { CONSTANTS, HOST_CONSTANTS } from '../probe/vocabulary.ts';
@@ -43,6 +44,7 @@ export function compareTargets(records: readonly ResultRecord[]): { targets: str
   };
   for (const r of records) {
     if (r.type === 'guest') for (const c of COMPARED) put(c, targetLabel(r.target), r.constants[c]);
+    if (r.type === 'kernel-profile') for (const [o, v] of Object.entries(r.options)) put(`config ${o}`, targetLabel(r.target), v);
   }
   for (const s of records.filter((r): r is StepRecord => r.type === 'step')) {
     for (const [f, v] of Object.entries(stepFacts(s))) put(`${s.scenario} › ${s.name} › ${f}`, targetLabel(s.target), v);

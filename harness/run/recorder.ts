@@ -53,6 +53,10 @@ export class TargetRecorder {
     this.w.write({ type: 'target-phase', target: this.ref, phase, ms, detail });
   }
 
+  profile(options: Record<string, string>): void {
+    this.w.write({ type: 'kernel-profile', target: this.ref, options });
+  }
+
   guest(b: BootInfo): void {
     const { boot, consoleLog, accel, bootMs, sshMs, constants } = b;
     this.w.write({ type: 'guest', target: this.ref, boot, consoleLog, accel, bootMs, sshMs, constants });

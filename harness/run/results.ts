@@ -64,6 +64,8 @@ export type ResultRecord =
   | { type: 'target-phase'; target: TargetRef; phase: string; ms: number; detail?: Record<string, unknown> }
   /** What a target is doing now, for live progress: building, booting, running scenario i/n. */
   | { type: 'status'; target: TargetRef; phase: 'building' | 'booting' | 'running'; detail?: string; at: string }
+  /** The kernel's allocator and memory-management options (kernels/distro-mm.yaml and a few more): "-" when it has no such option. */
+  | { type: 'kernel-profile'; target: TargetRef; options: Record<string, string> }
   | { type: 'guest'; target: TargetRef; boot: number; consoleLog: string; accel: string; bootMs: number; sshMs: number; constants: Facts }
   | StepRecord
   | { type: 'scenario-end'; target: TargetRef; scenario: string; meminfoBefore?: Meminfo; meminfoAfter?: Meminfo; meminfoDelta?: Meminfo }

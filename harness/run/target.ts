@@ -4,9 +4,10 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseConfig } from '../analysis/kconfig.ts';
+import { allocatorProfile, parseConfig } from '../analysis/kconfig.ts';
 import { InterruptedError } from '../errors.ts';
 import { buildKernel } from '../kernel/build.ts';
+import { profileOptions } from '../kernel/distro.ts';
 import { buildModule } from '../module/build.ts';
 import type { Scenario } from '../scenario/types.ts';
 import type { Log } from '../util/log.ts';
@@ -57,6 +58,7 @@ export async function runTarget(o: TargetOptions): Promise<TargetStatus> {
     return rec.end(status, e);
   }
   rec.identify(prepared.key, prepared.release);
+  rec.profile(allocatorProfile(prepared.config, profileOptions()));
   const facts = { arch: o.arch, release: prepared.release, config: prepared.config };
   const runnable = requirementsPhase(o.scenarios, facts, rec);
   const lease = new MachineLease(

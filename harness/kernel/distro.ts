@@ -1,0 +1,100 @@
+/**
+ * Debian's own kernel config for a source version and arch, for allocator
+ * parity (kernels/distro-mm.yaml). Where it lives is arch data
+ * (ArchSpec.distroConfig): amd64 in linux-config-X.Y, arm64 inside the image
+ * package. The file is fetched once per package version into the cache and
+ * never installed.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { parseConfig } from '../analysis/kconfig.ts';
+import { candidateVersions, download } from '../apt/apt.ts';
+import type { ArchSpec } from '../arch/arches.ts';
+import { KharnessError } from '../errors.ts';
+import { cacheRoot, KERNELS_DIR } from '../paths.ts';
+import type { Log } from '../util/log.ts';
+import { capture, runLogged } from '../util/proc.ts';
+import { seriesOf } from './debian.ts';
+import { debianKernels } from './prebuilt.ts';
+
+export interface ParityOption {
+  name: string;
+  optional?: string;
+}
+
+/** The parity list: which options come from Debian's config. */
+export function parityOptions(file = join(KERNELS_DIR, 'distro-mm.yaml')): { options: ParityOption[]; text: string } {
+  const text = readFileSync(file, 'utf8');
+  const raw = parse(text) as { options: (string | { name: string; optional?: string })[] };
+  return { options: raw.options.map((o) => (typeof o === 'string' ? { name: o } : o)), text };
+}
+
+/** Options beyond the parity list that decide what a scenario sees: the sleeping-in-atomic report and the page size. */
+const PROFILE_EXTRAS = ['DEBUG_ATOMIC_SLEEP', 'ARM64_4K_PAGES', 'ARM64_16K_PAGES', 'ARM64_64K_PAGES'];
+
+/** The options recorded as each target's allocator profile (and compared across targets). */
+export function profileOptions(): string[] {
+  return [...parityOptions().options.map((o) => o.name), ...PROFILE_EXTRAS];
+}
+
+/** The Debian package version of an installed source package (linux-source-6.1 → 6.1.192-2). */
+export async function installedVersion(pkg: string): Promise<string> {
+  return (await capture('dpkg-query', ['-W', '-f', '${Version}', pkg])).trim();
+}
+
+/**
+ * Debian's config text for a Debian package version ("6.1.192-2") on an arch,
+ * with the package it came from.
+ */
+export async function debianConfig(arch: ArchSpec, version: string, log: Log): Promise<{ text: string; from: string }> {
+  const series = seriesOf(version);
+  let pkg = arch.distroConfig.package.replace(/\{SERIES\}/g, series);
+  let abi = '';
+  if (pkg.includes('{ABI}')) {
+    // The generic image of exactly this version: its ABI is in its name.
+    const generic = (await debianKernels(arch, log)).kernels.filter((k) => k.flavour === 'generic');
+    const versions = await candidateVersions(
+      generic.map((k) => k.image),
+      arch.debianArch,
+      log,
+    );
+    const hit = generic.find((k) => versions.get(k.image) === version);
+    if (!hit)
+      throw new KharnessError(
+        'INFRA',
+        `no Debian ${arch.debianArch} image of version ${version} in the apt lists, for its config`,
+        'Run `apt-get update`; the archive may have dropped that version (update linux-source too).',
+      );
+    abi = hit.abi;
+    pkg = pkg.replace(/\{ABI\}/g, abi);
+  }
+  const file = arch.distroConfig.file.replace(/\{SERIES\}/g, series).replace(/\{ABI\}/g, abi);
+  const from = `${pkg}=${version}`;
+  const cached = join(cacheRoot(), 'distro', `${arch.debianArch}-${from.replace(/[^A-Za-z0-9.+=-]/g, '_')}.config`);
+  if (existsSync(cached)) return { text: await readFile(cached, 'utf8'), from };
+  const tmp = `${cached}.tmp-${process.pid}`;
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(tmp, { recursive: true });
+  try {
+    log.info(`  fetching Debian's config from ${from}`);
+    const alog = join(tmp, 'fetch.log');
+    await download([from], join(tmp, 'debs'), arch.debianArch, alog, log);
+    await runLogged('sh', ['-c', `dpkg-deb -x debs/*.deb root`], {
+      cwd: tmp,
+      log: alog,
+      fails: 'INFRA',
+      phase: `unpacking ${pkg}`,
+      timeoutMs: 5 * 60_000,
+    });
+    const path = join(tmp, 'root', file);
+    const text = file.endsWith('.xz') ? await capture('xz', ['-dc', path]) : await readFile(path, 'utf8');
+    if (!parseConfig(text).size) throw new KharnessError('INFRA', `${file} in ${pkg} is not a kernel config`);
+    await writeFile(`${tmp}.config`, text);
+    await rename(`${tmp}.config`, cached);
+    return { text, from };
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
