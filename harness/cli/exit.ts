@@ -6,10 +6,14 @@
 import { KharnessError } from '../errors.ts';
 import type { RunOutcome } from '../run/results.ts';
 
-/** `done`: the command did what it was asked; `missing`: doctor found the host lacking. */
-export type Outcome = RunOutcome | 'done' | 'missing';
+/**
+ * `done`: the command did what it was asked; `missing`: doctor found the host
+ * lacking; `{ guest }`: `shell --exec` ran a command in the guest, whose exit
+ * code becomes kharness's (a command killed by a signal: 1).
+ */
+export type Outcome = RunOutcome | 'done' | 'missing' | { guest: number | null };
 
-const CODES: Record<Outcome, number> = {
+const CODES: Record<Exclude<Outcome, object>, number> = {
   done: 0,
   passed: 0,
   // A test failed: the kernel did something a scenario did not expect.
@@ -22,6 +26,7 @@ const CODES: Record<Outcome, number> = {
 };
 
 export function exitCode(o: Outcome): number {
+  if (typeof o === 'object') return o.guest ?? 1;
   return CODES[o];
 }
 

@@ -17,6 +17,7 @@ import { matrixCommand } from './matrix.ts';
 import { reportCommand } from './report.ts';
 import { runCommand } from './run.ts';
 import { schemaCommand } from './schema.ts';
+import { shellCommand } from './shell.ts';
 
 const COMMANDS: Record<string, Command> = {
   run: runCommand,
@@ -28,6 +29,7 @@ const COMMANDS: Record<string, Command> = {
   matrix: matrixCommand,
   report: reportCommand,
   schema: schemaCommand,
+  shell: shellCommand,
 };
 
 function help(): string {

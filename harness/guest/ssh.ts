@@ -95,7 +95,45 @@ export class GuestSession {
     });
   }
 
+  /**
+   * A terminal session: an interactive shell on a pty (no command) or one
+   * command, its output streamed to the caller's streams, its stdin fed from
+   * the caller's. Resolves with the command's exit code.
+   */
+  attach(command: string | undefined, io: AttachIO): Promise<number | null> {
+    return new Promise((resolve, reject) => {
+      const done = (err: Error | undefined, ch: ClientChannel) => {
+        if (err) return reject(new KharnessError('GUEST', `ssh ${command ? 'exec' : 'shell'} failed: ${err.message}`));
+        let code: number | null = null;
+        ch.on('exit', (c: number | null) => {
+          code = c;
+        });
+        ch.on('data', (b: Buffer) => io.stdout.write(b));
+        ch.stderr.on('data', (b: Buffer) => io.stderr.write(b));
+        const feed = (b: Buffer) => ch.write(b);
+        io.stdin.on('data', feed);
+        // A command gets the caller's stdin until it ends; a non-interactive caller's empty stdin ends it at once.
+        io.stdin.once('end', () => ch.end());
+        ch.on('close', () => {
+          io.stdin.off('data', feed);
+          resolve(code);
+        });
+      };
+      if (command) this.client.exec(command, done);
+      else this.client.shell({ term: process.env.TERM ?? 'vt100', cols: io.columns ?? 80, rows: io.rows ?? 24 }, done);
+    });
+  }
+
   close(): void {
     this.client.end();
   }
+}
+
+/** The caller's side of a terminal session. */
+export interface AttachIO {
+  stdin: NodeJS.ReadableStream;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  columns?: number;
+  rows?: number;
 }

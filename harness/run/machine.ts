@@ -5,6 +5,7 @@
  * implement it (qemu-machine.ts); unit tests implement it with a fake that
  * replays captured logs, so every lifecycle rule is tested without QEMU.
  */
+import type { AttachIO } from '../guest/ssh.ts';
 import type { Response } from '../probe/protocol.ts';
 import type { Facts } from '../probe/vocabulary.ts';
 import type { LineLog } from '../util/lines.ts';
@@ -75,6 +76,8 @@ export interface Machine {
   ping(timeoutMs: number): Promise<boolean>;
   /** Runs a shell command in the guest (tools and benchmarks; scenarios talk to the probe). */
   exec(command: string, opts: { stdin?: Buffer | string; timeoutMs: number }): Promise<{ code: number | null; stdout: string }>;
+  /** A terminal session for a person: an interactive shell (no command) or one command; resolves with its exit code. */
+  attach(command: string | undefined, io: AttachIO): Promise<number | null>;
   /** Resolves with how the machine ended once it has, or undefined after timeoutMs. */
   waitExit(timeoutMs: number): Promise<MachineExit | undefined>;
   /** Stops the machine and keeps its logs; safe to call twice. */

@@ -180,6 +180,11 @@ export class FakeMachine implements Machine {
     return { code: 0, stdout: '' };
   }
 
+  async attach(): Promise<number | null> {
+    if (this.state !== 'up') throw new ProbeLost('attach');
+    return 0;
+  }
+
   waitExit(timeoutMs: number): Promise<MachineExit | undefined> {
     if (this.exit) return Promise.resolve(this.exit);
     return new Promise((resolve) => {
