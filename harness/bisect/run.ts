@@ -17,6 +17,11 @@ import type { Log } from '../util/log.ts';
 import { capture } from '../util/proc.ts';
 import { classify, combineRepeats, nextStep, type Outcome, type Verdict } from './search.ts';
 
+/** A candidate's id for people and paths: a commit's first 12 hex digits, a kernel's whole name. */
+export function shortId(id: string): string {
+  return /^[0-9a-f]{40}$/.test(id) ? id.slice(0, 12) : id;
+}
+
 export interface Candidate {
   /** Commit sha, or catalog kernel name. */
   id: string;
@@ -41,6 +46,12 @@ export interface BisectState {
   scenarioFile: string;
   step?: string;
   repeat: number;
+  /**
+   * What is searched for: the first candidate where the scenario fails
+   * (`regression`, the default), or the first where it passes after failing
+   * (`fix`: the old end fails, the new end passes, like git bisect's old/new).
+   */
+  find?: 'regression' | 'fix';
   /** Oldest first; the last is the known-bad end. The good end is `good`. */
   candidates: Candidate[];
   good: Candidate;
@@ -108,7 +119,7 @@ async function test(o: BisectOptions, c: Candidate): Promise<Tested> {
   const runDirs: string[] = [];
   let last: ReturnType<typeof classify> | undefined;
   for (let i = 0; i < o.state.repeat; i++) {
-    const dir = join(o.outDir, 'runs', `${c.id.slice(0, 12).replace(/[^A-Za-z0-9._-]/g, '_')}-${i + 1}`);
+    const dir = join(o.outDir, 'runs', `${shortId(c.id).replace(/[^A-Za-z0-9._-]/g, '_')}-${i + 1}`);
     mkdirSync(dir, { recursive: true });
     const records: ResultRecord[] = [];
     const writer = new ResultsWriter(join(dir, 'results.jsonl'), [(r) => records.push(r)]);
@@ -128,14 +139,19 @@ async function test(o: BisectOptions, c: Candidate): Promise<Tested> {
     runDirs.push(dir);
     if (last.outcome === 'abort') break;
   }
-  const { outcome, flaky } = combineRepeats(outcomes);
+  const combined = combineRepeats(outcomes);
+  const flaky = combined.flaky;
+  // Searching for a fix, a pass is the "new" behaviour: the search's bad side.
+  const flip: Record<Outcome, Outcome> = { good: 'bad', bad: 'good', skip: 'skip', abort: 'abort' };
+  const outcome = o.state.find === 'fix' ? flip[combined.outcome] : combined.outcome;
   const tested: Tested = {
     outcome,
     flaky,
     reason: flaky ? `flaky: ${outcomes.join(', ')} over ${outcomes.length} runs` : last!.reason,
     ms: Date.now() - t0,
     runDirs,
-    failure: last?.step && outcome === 'bad' ? { step: last.step.name, failures: last.step.failures, dmesg: last.step.dmesg } : undefined,
+    failure:
+      last?.step && combined.outcome === 'bad' ? { step: last.step.name, failures: last.step.failures, dmesg: last.step.dmesg } : undefined,
   };
   o.state.tested[c.id] = tested;
   save(o);
@@ -143,7 +159,7 @@ async function test(o: BisectOptions, c: Candidate): Promise<Tested> {
   if (outcome === 'abort')
     throw new KharnessError(
       'INFRA',
-      `bisect stopped: ${c.id.slice(0, 12)} could not be judged (${tested.reason})`,
+      `bisect stopped: ${shortId(c.id)} could not be judged (${tested.reason})`,
       'Nothing was concluded. Fix the problem and run again with --resume.',
     );
   return tested;
@@ -157,18 +173,19 @@ export async function runBisect(o: BisectOptions): Promise<NonNullable<BisectSta
   const bad = s.candidates[s.candidates.length - 1]!;
   // The ends first: a bisect from ends that do not behave as claimed would find nonsense.
   const g = await test(o, s.good);
+  const fix = s.find === 'fix';
   if (g.outcome !== 'good')
     throw new KharnessError(
       'USAGE',
-      `the good end ${s.good.id.slice(0, 12)} is not good: ${g.outcome} (${g.reason})`,
-      'Choose a --good where the scenario passes.',
+      `the ${fix ? 'old' : 'good'} end ${shortId(s.good.id)} does not ${fix ? 'fail' : 'pass'}: ${g.reason}`,
+      fix ? 'Searching for a fix, the oldest candidate must fail the scenario.' : 'Choose a --good where the scenario passes.',
     );
   const b = await test(o, bad);
   if (b.outcome !== 'bad')
     throw new KharnessError(
       'USAGE',
-      `the bad end ${bad.id.slice(0, 12)} is not bad: ${b.outcome} (${b.reason})`,
-      'Choose a --bad where the scenario fails.',
+      `the ${fix ? 'new' : 'bad'} end ${shortId(bad.id)} does not ${fix ? 'pass' : 'fail'}: ${b.reason}`,
+      fix ? 'Searching for a fix, the newest candidate must pass the scenario.' : 'Choose a --bad where the scenario fails.',
     );
   for (;;) {
     const verdicts = new Map<number, Verdict>();

@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { archSpec } from '../arch/arches.ts';
-import { type BisectState, type Candidate, gitCandidates, loadState, runBisect, type Tested } from '../bisect/run.ts';
+import { type BisectState, type Candidate, gitCandidates, loadState, runBisect, shortId, type Tested } from '../bisect/run.ts';
 import { UsageError } from '../errors.ts';
 import { findKernel } from '../kernel/catalog.ts';
 import { formatFailure } from '../report/failure.ts';
@@ -10,13 +10,15 @@ import { formatDuration } from '../util/proc.ts';
 import { kernelNames, MACHINE_OPTIONS, MACHINE_USAGE, parseMachineFlags, positiveInt } from './args.ts';
 import type { Command } from './command.ts';
 
-const short = (c: Candidate) => (/^[0-9a-f]{40}$/.test(c.id) ? c.id.slice(0, 12) : c.id);
+const short = (c: Candidate) => shortId(c.id);
 
 export const bisectCommand: Command = {
   summary: 'find the commit (or catalog kernel) where a scenario starts failing',
   usage: [
     `kharness bisect --repo PATH --good REF --bad REF --scenario FILE [--step NAME] [--arch A] [--repeat N] [--out DIR] ${MACHINE_USAGE}`,
     '       kharness bisect --kernels 6.1,6.12[,...] --scenario FILE [--step NAME] [--arch A]   (oldest first: first is good, last is bad)',
+    '       kharness bisect --kernels debian:6.1.0-47..6.1.0-56-cloud --scenario FILE   (a series of Debian prebuilt kernels: downloads, no builds)',
+    '       [--find fix]: search for the first candidate that passes (the old end fails, the new end passes)',
     '       kharness bisect --resume DIR',
   ].join('\n'),
   options: {
@@ -30,6 +32,7 @@ export const bisectCommand: Command = {
     repeat: { type: 'string', default: '1' },
     out: { type: 'string' },
     resume: { type: 'string' },
+    find: { type: 'string', default: 'regression' },
     ...MACHINE_OPTIONS,
     verbose: { type: 'boolean', short: 'v' },
   },
@@ -45,6 +48,8 @@ export const bisectCommand: Command = {
     } else {
       if (!v.scenario) throw new UsageError('bisect needs --scenario FILE');
       const repeat = positiveInt(v.repeat, '--repeat');
+      if (v.find !== 'regression' && v.find !== 'fix')
+        throw new UsageError(`unknown --find "${String(v.find)}"`, 'Use --find regression (default) or --find fix.');
       archSpec(String(v.arch));
       outDir = resolve(v.out ? String(v.out) : join('kharness-bisect', new Date().toISOString().replace(/[:.]/g, '-')));
       const base = {
@@ -52,6 +57,7 @@ export const bisectCommand: Command = {
         scenarioFile: resolve(String(v.scenario)),
         step: v.step ? String(v.step) : undefined,
         repeat,
+        find: v.find as 'regression' | 'fix',
         tested: {},
       };
       if (v.repo) {
@@ -72,6 +78,8 @@ export const bisectCommand: Command = {
       }
     }
     const scenario = await loadScenarioFile(state.scenarioFile);
+    // Searching for a fix, the sides are the old behaviour and the fixed one (git bisect's old/new).
+    const term = (o: string) => (state.find === 'fix' ? ({ good: 'old', bad: 'fixed' }[o] ?? o) : o);
     const t0 = Date.now();
     log.info(
       `bisecting ${state.candidates.length} candidates after ${short(state.good)} with ${scenario.name}` +
@@ -86,19 +94,19 @@ export const bisectCommand: Command = {
       signal,
       onTested: (c: Candidate, t: Tested) =>
         process.stdout.write(
-          `  ${short(c)}  ${t.outcome.padEnd(5)} ${formatDuration(t.ms).padStart(10)}  ${c.subject}${t.flaky ? '  (flaky)' : ''}\n`,
+          `  ${short(c)}  ${term(t.outcome).padEnd(5)} ${formatDuration(t.ms).padStart(10)}  ${c.subject}${t.flaky ? '  (flaky)' : ''}\n`,
         ),
     });
     process.stdout.write('\nbisect log:\n');
     for (const c of [state.good, ...state.candidates]) {
       const t = state.tested[c.id];
-      if (t) process.stdout.write(`  ${short(c)}  ${t.outcome.padEnd(5)} ${formatDuration(t.ms).padStart(10)}  ${c.subject}\n`);
+      if (t) process.stdout.write(`  ${short(c)}  ${term(t.outcome).padEnd(5)} ${formatDuration(t.ms).padStart(10)}  ${c.subject}\n`);
     }
     const tested = Object.values(state.tested);
     if (result.kind === 'done') {
       const bad = result.firstBad!;
       const t = state.tested[bad.id]!;
-      process.stdout.write(`\nfirst bad: ${bad.id} ${bad.subject}\n`);
+      process.stdout.write(`\nfirst ${state.find === 'fix' ? 'fixed' : 'bad'}: ${bad.id} ${bad.subject}\n`);
       for (const f of t.failure?.failures ?? []) process.stdout.write(`  ${t.failure!.step}: ${formatFailure(f)}\n`);
       if (t.failure?.dmesg.length)
         process.stdout.write(

@@ -13,6 +13,7 @@ export type ProbeAction =
   | { kind: 'query'; what: Query }
   | { kind: 'free'; name: string }
   | { kind: 'inspect'; name: string }
+  | { kind: 'scan'; name: string; len: number; mark: number }
   | { kind: 'fragment'; pages: number }
   | { kind: 'unfragment' };
 
@@ -87,6 +88,8 @@ export function formatRequest(seq: number, a: ProbeAction): string {
     case 'free':
     case 'inspect':
       return `cmd=${a.kind} ${head} name=${a.name}`;
+    case 'scan':
+      return `cmd=scan ${head} name=${a.name} len=${a.len} mark=${a.mark}`;
     case 'fragment':
       return `cmd=fragment ${head} pages=${a.pages}`;
     case 'unfragment':

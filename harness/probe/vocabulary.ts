@@ -121,6 +121,9 @@ export const FACTS: Readonly<Record<string, FactSpec>> = {
   compound_order: { type: 'int', doc: 'order of the compound page (-1 for vmalloc)' },
   zeroed: { type: 'bool', doc: 'every byte was zero when it came back' },
   page_mapped: { type: 'bool', doc: 'vmalloc_to_page() finds the module text' },
+  // memchr_inv(), the scan behind SLUB's poison and redzone checks, over a held allocation.
+  scan_len: { type: 'int', doc: 'bytes memchr_inv() was asked to scan' },
+  scan_first: { type: 'int', doc: 'offset of the first non-zero byte memchr_inv() found, -1 for none' },
   // Fragmenting free memory.
   taken: { type: 'int', doc: 'pages taken by fragment' },
   kept: { type: 'int', doc: 'pages fragment kept (every other one)' },
@@ -215,6 +218,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   time: { keys: ['api', 'size', 'order', 'gfp', 'repeat', 'vs'], doc: 'alloc+free N times; min and median' },
   zones: { keys: [], doc: 'populated zones and their extents' },
   self: { keys: [], doc: 'where the module text lives' },
+  scan: { keys: ['name', 'len', 'mark'], doc: 'memchr_inv() over a held allocation with one marker byte' },
 };
 
 /** Keys every response may carry around the facts. */

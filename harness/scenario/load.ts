@@ -19,7 +19,7 @@ import type { Action, ClaimRef, Expect, GuardedExpect, Matcher, Pos, Requires, S
 const ajv = new Ajv({ allErrors: true, strict: false });
 const validate = ajv.compile(scenarioSchema);
 
-const ACTION_KEYS = ['alloc', 'time', 'free', 'inspect', 'fragment', 'unfragment', 'query'] as const;
+const ACTION_KEYS = ['alloc', 'time', 'free', 'inspect', 'scan', 'fragment', 'unfragment', 'query'] as const;
 
 type Path = (string | number)[];
 
@@ -171,6 +171,7 @@ interface RawStep {
   query?: Query;
   free?: string;
   inspect?: string;
+  scan?: { name: string; len: string | number; mark: string | number };
   fragment?: { pages: string | number };
   unfragment?: true;
   expect?: Record<string, unknown> | Record<string, unknown>[];
@@ -256,6 +257,13 @@ function action(at: Located, path: Path, s: RawStep): Action {
       return { kind: 'free', name: s.free! };
     case 'inspect':
       return { kind: 'inspect', name: s.inspect! };
+    case 'scan':
+      return {
+        kind: 'scan',
+        name: s.scan!.name,
+        len: size(at, [...path, 'scan', 'len'], s.scan!.len),
+        mark: size(at, [...path, 'scan', 'mark'], s.scan!.mark),
+      };
     case 'fragment':
       return { kind: 'fragment', pages: size(at, [...path, 'fragment', 'pages'], s.fragment!.pages) };
     case 'unfragment':
@@ -360,8 +368,11 @@ function build(raw: RawScenario, at: Located): Scenario {
       throw at.error([...path, 'name'], 'a step name may not contain control characters');
     const act = action(at, path, s);
     if (act.kind === 'alloc' && act.hold) held.add(act.hold);
-    if ((act.kind === 'free' || act.kind === 'inspect') && !held.has(act.name)) {
-      throw at.error([...path, act.kind], `no earlier step holds an allocation named "${act.name}"`);
+    if ((act.kind === 'free' || act.kind === 'inspect' || act.kind === 'scan') && !held.has(act.name)) {
+      throw at.error(
+        act.kind === 'scan' ? [...path, 'scan', 'name'] : [...path, act.kind],
+        `no earlier step holds an allocation named "${act.name}"`,
+      );
     }
     if (act.kind === 'free') held.delete(act.name);
     const expect = expectations(at, [...path, 'expect'], s.expect);
@@ -408,6 +419,8 @@ function defaultStepName(a: Action, raw: RawStep): string {
     case 'free':
     case 'inspect':
       return `${a.kind} ${a.name}`;
+    case 'scan':
+      return `scan ${a.name}`;
     case 'fragment':
       return 'fragment free memory';
     case 'unfragment':

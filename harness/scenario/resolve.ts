@@ -54,6 +54,8 @@ function resolveAction(step: Step, c: Constants, sweptSize?: number): ProbeActio
     }
     case 'fragment':
       return { kind: 'fragment', pages: bytes(a.pages, c, 'the page count') };
+    case 'scan':
+      return { kind: 'scan', name: a.name, len: bytes(a.len, c, 'the scan length'), mark: bytes(a.mark, c, 'the mark') };
     default:
       return a;
   }

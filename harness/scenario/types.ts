@@ -54,6 +54,8 @@ export type Action =
   | { kind: 'alloc'; api: Api; size?: SizeExpr; order?: number; gfp: string[]; ctx: Context; hold?: string; fill?: number }
   | { kind: 'free'; name: string }
   | { kind: 'inspect'; name: string }
+  /** memchr_inv() over a held allocation: `len` bytes from its start, one non-zero byte at `mark`. */
+  | { kind: 'scan'; name: string; len: SizeExpr; mark: SizeExpr }
   | { kind: 'fragment'; pages: SizeExpr }
   | { kind: 'unfragment' }
   | { kind: 'time'; api: Api; size?: SizeExpr; order?: number; gfp: string[]; repeat: number; vs?: Api }

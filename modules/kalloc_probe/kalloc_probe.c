@@ -645,6 +645,47 @@ static int kp_cmd_inspect(struct kp_req *r, struct kp_out *o)
 	return 0;
 }
 
+/*
+ * scan: memchr_inv(), the scan behind SLUB's poison and redzone checks, over a
+ * held allocation. Everything before `mark` is zeroed and the byte at `mark`
+ * set, then memchr_inv(ptr, 0, len) reports the first non-zero byte. The mark
+ * lies inside the allocation, so a correct scan stops there whatever `len`
+ * says, and a scan that miscounts stops at the mark or sooner: no byte past
+ * it is read. (Kernels before 6.1.190 and 6.12.111 kept memchr_inv's word
+ * count in 32 bits: a scan of more than 32 GiB missed the mark.)
+ */
+static int kp_cmd_scan(struct kp_req *r, struct kp_out *o)
+{
+	static const char *const keys[] = { "name", "len", "mark", NULL };
+	const char *name;
+	struct kp_held *h;
+	u64 len = 0, mark = 0;
+	u8 *p, *hit;
+
+	if (kp_check_keys(r, keys, o) || kp_get_u64(r, "len", &len, true, o) ||
+	    kp_get_u64(r, "mark", &mark, true, o))
+		return -EINVAL;
+	name = kp_get(r, "name");
+	if (!name)
+		return kp_error(o, "EINVAL", "missing key name");
+	h = kp_find_held(name);
+	if (!h)
+		return kp_error(o, "ENOENT", "no allocation held under that name");
+	if (!h->ptr)
+		return kp_error(o, "EINVAL", "the allocation has no kernel address");
+	if (mark >= h->size)
+		return kp_error(o, "EINVAL", "mark must lie inside the allocation");
+	if (len <= mark)
+		return kp_error(o, "EINVAL", "len must reach past the mark");
+	p = h->ptr;
+	memset(p, 0, mark);
+	p[mark] = 0xa5;
+	hit = memchr_inv(p, 0, len);
+	kp_put(o, "status=ok name=%s scan_len=%llu scan_first=%lld", h->name, len,
+	       hit ? (long long)(hit - p) : -1LL);
+	return 0;
+}
+
 static int kp_cmd_free(struct kp_req *r, struct kp_out *o)
 {
 	static const char *const keys[] = { "name", NULL };
@@ -935,6 +976,7 @@ static const struct kp_cmd kp_cmds[] = {
 	{ "time", kp_cmd_time },
 	{ "zones", kp_cmd_zones },
 	{ "self", kp_cmd_self },
+	{ "scan", kp_cmd_scan },
 };
 
 static void kp_handle_line(char *line, struct kp_out *o)
