@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { archSpec } from '../arch/arches.ts';
 import { UsageError } from '../errors.ts';
 import { buildKernel } from '../kernel/build.ts';
@@ -9,11 +11,12 @@ import type { Command } from './command.ts';
 
 export const buildCommand: Command = {
   summary: 'build (or find in the cache) a guest kernel and the probe module',
-  usage: 'kharness build --arch x86_64 --kernel 6.1 [--jobs N] [--verbose]',
+  usage: 'kharness build --arch x86_64 --kernel 6.1 [--fragment FILE]... [--jobs N] [--verbose]',
   options: {
     arch: { type: 'string', default: 'x86_64' },
     kernel: { type: 'string', default: '6.1' },
     jobs: { type: 'string' },
+    fragment: { type: 'string', multiple: true },
     verbose: { type: 'boolean', short: 'v' },
   },
   async run(v) {
@@ -25,7 +28,10 @@ export const buildCommand: Command = {
       throw new UsageError('build takes one kernel', 'Give one name, e.g. --kernel 6.1 or --kernel debian:6.1.0-56-cloud.');
     findKernel(name);
     const t0 = Date.now();
-    const k = await buildKernel(name, String(v.arch), { log, jobs: v.jobs ? positiveInt(v.jobs, '--jobs') : undefined });
+    const fragments = ((v.fragment as string[] | undefined) ?? []).map((f) => resolve(f));
+    for (const f of fragments)
+      if (!existsSync(f)) throw new UsageError(`no fragment file ${f}`, 'Give --fragment a kernel config fragment (CONFIG_X=y lines).');
+    const k = await buildKernel(name, String(v.arch), { log, fragments, jobs: v.jobs ? positiveInt(v.jobs, '--jobs') : undefined });
     const m = await buildModule(k, log);
     process.stdout.write(`${k.image}\n${m.ko}\n`);
     log.info(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

@@ -100,6 +100,8 @@ export async function checkKernelEntry(k: KernelBuild): Promise<string | undefin
 
 export interface BuildOptions {
   log: Log;
+  /** Fragment files merged after all others (`build --fragment FILE`): part of the cache key. */
+  fragments?: string[];
   jobs?: number;
   timeoutMs?: number;
 }
@@ -131,7 +133,7 @@ function readFragment(name: string, text: string): Fragment {
   const p = problems[0];
   if (p)
     throw new UsageError(
-      `kernels/config/${name}:${p.line}: ${p.reason}`,
+      `${name.includes('/') ? name : `kernels/config/${name}`}:${p.line}: ${p.reason}`,
       'Fix the fragment: see kernels/config/base.config for the syntax.',
     );
   return { name, options, text };
@@ -142,7 +144,7 @@ function readFragment(name: string, text: string): Fragment {
  * parity (Debian's values for kernels/distro-mm.yaml's options), the arch's,
  * the overlays.
  */
-async function fragmentsFor(k: CatalogKernel, arch: ArchSpec, log: Log): Promise<Fragment[]> {
+async function fragmentsFor(k: CatalogKernel, arch: ArchSpec, log: Log, extra: readonly string[] = []): Promise<Fragment[]> {
   const file = async (name: string) => readFragment(name, await readFile(join(KERNELS_DIR, 'config', name), 'utf8'));
   const parity: Fragment[] = [];
   if (k.distro_parity && k.source.type === 'debian-source') {
@@ -156,10 +158,11 @@ async function fragmentsFor(k: CatalogKernel, arch: ArchSpec, log: Log): Promise
     ...parity,
     await file(arch.fragment),
     ...(await Promise.all((k.overlay ?? []).map(file))),
+    ...(await Promise.all(extra.map(async (p) => readFragment(p, await readFile(p, 'utf8'))))),
   ];
 }
 
-export async function kernelKey(k: CatalogKernel, arch: ArchSpec, log: Log): Promise<string> {
+export async function kernelKey(k: CatalogKernel, arch: ArchSpec, log: Log, extra: readonly string[] = []): Promise<string> {
   const s = k.source;
   if (s.type === 'build') throw new KharnessError('BUILD', `${k.name} is built already: it has no build key`);
   // A prebuilt kernel is exactly the packages it is made of.
@@ -170,7 +173,7 @@ export async function kernelKey(k: CatalogKernel, arch: ArchSpec, log: Log): Pro
       arch.name,
       (await prebuiltPackages(await resolvePrebuilt(s, arch, log), arch, log)).versions,
     ]);
-  const frags = await fragmentsFor(k, arch, log);
+  const frags = await fragmentsFor(k, arch, log, extra);
   const cc = (await capture(compiler(arch), ['--version'])).split('\n')[0]!;
   return hashParts([
     RECIPE,
@@ -229,7 +232,7 @@ async function configureAndMake(
     });
   o.log.info(`building kernel ${label} (log: ${log})`);
   const version = makefileVersion(await readFile(join(src, 'Makefile'), 'utf8')) ?? '0.0';
-  const frags = (await fragmentsFor(k, arch, o.log)).map((f) => ({
+  const frags = (await fragmentsFor(k, arch, o.log, o.fragments)).map((f) => ({
     ...f,
     options: f.options.filter((x) => inScope(x, arch.name, version, compareVersions)),
   }));
@@ -266,7 +269,7 @@ async function configureAndMake(
       'BUILD',
       `kernel config ${label}: ${line(hard[0]!)}${hard.length > 1 ? ` (and ${hard.length - 1} more)` : ''}`,
       'Fix the fragment, or mark the option with `# kharness: optional` (or arch=, since=, until=) on the line above it.',
-      hard.map(line).join('\n'),
+      hard.length > 1 ? hard.map(line).join('\n') : undefined,
     );
   }
   const ticker = setInterval(() => o.log.info(`  still building ${label}: ${formatDuration(Date.now() - started)}`), 60_000);
@@ -301,7 +304,7 @@ export async function buildKernel(kernelName: string, archName: string, o: Build
   ] as const)
     await requireTool(tool, pkg);
 
-  const key = await kernelKey(k, arch, o.log);
+  const key = await kernelKey(k, arch, o.log, o.fragments);
   const label = `${k.name}/${arch.name}`;
   const started = Date.now();
   const produce = async (dir: string): Promise<KernelBuild> => {
