@@ -105,8 +105,18 @@ export const bisectCommand: Command = {
     const tested = Object.values(state.tested);
     if (result.kind === 'done') {
       const bad = result.firstBad!;
-      const t = state.tested[bad.id]!;
+      const order = [state.good, ...state.candidates];
+      // Searching for a fix, the evidence is the failure just before it: the old behaviour.
+      const shown =
+        state.find === 'fix'
+          ? (order
+              .slice(0, order.indexOf(bad))
+              .reverse()
+              .find((c) => state.tested[c.id]?.outcome === 'good') ?? bad)
+          : bad;
+      const t = state.tested[shown.id]!;
       process.stdout.write(`\nfirst ${state.find === 'fix' ? 'fixed' : 'bad'}: ${bad.id} ${bad.subject}\n`);
+      if (shown !== bad) process.stdout.write(`  the old behaviour, on ${short(shown)}:\n`);
       for (const f of t.failure?.failures ?? []) process.stdout.write(`  ${t.failure!.step}: ${formatFailure(f)}\n`);
       if (t.failure?.dmesg.length)
         process.stdout.write(

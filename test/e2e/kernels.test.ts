@@ -1,0 +1,151 @@
+/**
+ * Kernels people run, on real booted guests: Debian's prebuilt kernels as a
+ * series (both arches, 4 KiB and 16 KiB pages), a release bisect over real
+ * Debian versions with no build, the user's own build in place, the shell,
+ * and a kernel config that cannot be met stopping before anything compiles.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { SCENARIOS_DIR } from '../../harness/paths.ts';
+import type { ResultRecord } from '../../harness/run/results.ts';
+import { cli, qemusUnder, results, steps, tempDir } from './helpers.ts';
+
+const scenario = (n: string) => join(SCENARIOS_DIR, `${n}.yaml`);
+const constants = (records: ResultRecord[], kernel: string) => {
+  const g = records.find((r) => r.type === 'guest' && r.target.kernel === kernel);
+  return g?.type === 'guest' ? g.constants : {};
+};
+
+describe("Debian's prebuilt kernels", () => {
+  it('lists the series per arch and flavour, naming versions without headers', async () => {
+    const r = await cli(['kernels']);
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.stdout).toMatch(/x86_64\s+6\.1\s+cloud\s+(6\.1\.0-\d+ )+/);
+    expect(r.stdout).toMatch(/arm64\s+6\.12\s+16k\s+/);
+    const json = JSON.parse((await cli(['kernels', '--format', 'json'])).stdout) as { debian: { name: string; arch: string }[] };
+    expect(json.debian.filter((k) => k.arch === 'arm64' && k.name.endsWith('-rt')).length).toBeGreaterThan(3);
+  });
+
+  it('boots on both arches, 4 KiB and 16 KiB pages, each with the KMALLOC_MAX_SIZE it measures', async () => {
+    const out = tempDir();
+    const r = await cli([
+      'run',
+      scenario('kmalloc-size-limits'),
+      scenario('gfp-atomic-irq'),
+      '--arch',
+      'x86_64,arm64',
+      '--kernel',
+      'debian:6.12.117-cloud,debian:6.12.117-16k',
+      '--out',
+      out,
+    ]);
+    const records = results(out);
+    expect(r.exitCode, r.all).toBe(0);
+    const ends = records.flatMap((x) => (x.type === 'target-end' ? [`${x.target.arch}/${x.target.kernel} ${x.status}`] : []));
+    expect(ends.sort()).toEqual(['arm64/debian:6.12.117-16k ok', 'arm64/debian:6.12.117-cloud ok', 'x86_64/debian:6.12.117-cloud ok']);
+    expect(constants(records, 'debian:6.12.117-16k')).toMatchObject({
+      machine: 'aarch64',
+      PAGE_SIZE: 16384,
+      KMALLOC_MAX_SIZE: 32 * 1024 * 1024,
+    });
+    // Debian's kernels have no DEBUG_ATOMIC_SLEEP: only the step that needs it is skipped, GFP_ATOMIC in hard IRQ still runs.
+    const hard = steps(records).filter((s) => s.name === 'GFP_ATOMIC in hard IRQ');
+    expect(hard.map((s) => s.status)).toEqual(['pass', 'pass', 'pass']);
+    expect(hard.every((s) => s.facts.in_hardirq === true)).toBe(true);
+    // Each target's allocator options are on record.
+    const profile = records.find((x) => x.type === 'kernel-profile' && x.target.kernel === 'debian:6.12.117-cloud');
+    expect(profile?.type === 'kernel-profile' && profile.options).toMatchObject({
+      SLUB_TINY: 'n',
+      INIT_ON_ALLOC_DEFAULT_ON: 'y',
+      KFENCE: 'y',
+    });
+    expect(await qemusUnder(out)).toEqual([]);
+  });
+
+  it('refuses an unknown version, naming the nearest, and a range across series, before anything runs', async () => {
+    const r = await cli(['run', '--kernel', 'debian:6.1.0-57-cloud', '--arch', 'x86_64']);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/no Debian kernel debian:6\.1\.0-57-cloud for x86_64; nearest: debian:6\.1\.0-56-cloud/);
+    const s = await cli(['bisect', '--kernels', 'debian:6.1.0-47..6.12.117-cloud', '--scenario', scenario('memchr-inv-large')]);
+    expect(s.exitCode).toBe(2);
+    expect(s.stderr).toMatch(/different series \(6\.1, 6\.12\)/);
+  });
+});
+
+describe('a release bisect over Debian versions, without a build', () => {
+  it('finds the first Debian 6.1 kernel whose memchr_inv() scans more than 32 GiB correctly', async () => {
+    const out = tempDir();
+    const t0 = Date.now();
+    const r = await cli([
+      'bisect',
+      '--kernels',
+      'debian:6.1.0-47..6.1.0-56-cloud',
+      '--find',
+      'fix',
+      '--scenario',
+      scenario('memchr-inv-large'),
+      '--out',
+      out,
+    ]);
+    console.log(`release bisect over debian:6.1.0-47..56 (6 versions): ${Date.now() - t0} ms`);
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.stdout).toContain('first fixed: debian:6.1.0-54-cloud');
+    // Both ends and at least two candidates between them were booted: at least four real versions.
+    const booted = (r.stdout.match(/^ {2}debian:6\.1\.0-\d+-cloud {2}(old|fixed)/gm) ?? []).length;
+    expect(booted).toBeGreaterThanOrEqual(4);
+    expect(r.stdout).toMatch(/debian:6\.1\.0-53-cloud\s+old/);
+    expect(await qemusUnder(out)).toEqual([]);
+  });
+});
+
+describe('your own kernel', () => {
+  let buildDir: string;
+  beforeAll(async () => {
+    // The default 6.1 build stands in for the user's: its O= directory, used in place.
+    const b = await cli(['build', '--arch', 'x86_64', '--kernel', '6.1']);
+    expect(b.exitCode, b.all).toBe(0);
+    buildDir = dirname(dirname(dirname(dirname(b.stdout.split('\n')[0]!))));
+    expect(existsSync(join(buildDir, '.config'))).toBe(true);
+  });
+
+  it('runs scenarios on a build directory with no copy and no rebuild', async () => {
+    const out = tempDir();
+    const r = await cli(['run', scenario('kmalloc-size-limits'), '--kernel', `build:${buildDir}`, '--out', out]);
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.all).toContain(`the build in place`);
+    expect(r.all).not.toMatch(/building kernel/);
+  });
+
+  it('refuses a build that lacks what the guest needs, before booting, naming the options and the fragment', async () => {
+    const dir = tempDir();
+    const config = readFileSync(join(buildDir, '.config'), 'utf8');
+    writeFileSync(join(dir, '.config'), config.replace(/^CONFIG_VIRTIO_NET=y$/m, '# CONFIG_VIRTIO_NET is not set'));
+    const r = await cli(['run', '--kernel', `build:${dir}`]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/lacks what a guest needs: CONFIG_VIRTIO_NET=y/);
+    expect(r.stderr).toMatch(/Merge kernels\/config\/base\.config and kernels\/config\/x86_64\.config/);
+  });
+
+  it('opens a shell: --exec runs one command in the guest and returns its exit code', async () => {
+    const r = await cli(['shell', '--kernel', `build:${buildDir}`, '--exec', 'grep -c kalloc_probe /proc/modules; exit 7']);
+    expect(r.stdout.trim()).toBe('1');
+    expect(r.exitCode).toBe(7);
+  });
+});
+
+describe('strict kernel configs', () => {
+  it('stops before compiling when an option cannot be met, naming the dependency that blocked it', async () => {
+    const dir = tempDir();
+    const frag = join(dir, 'needs-sysfs.config');
+    writeFileSync(frag, '# CONFIG_SYSFS is not set\nCONFIG_SLUB_DEBUG=y\n');
+    const t0 = Date.now();
+    const r = await cli(['build', '--arch', 'x86_64', '--kernel', '6.1', '--fragment', frag]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain(`CONFIG_SLUB_DEBUG=y (${frag}:2) got n: blocked by "depends on `);
+    expect(r.stderr).toMatch(/depends on [^"]*SYSFS[^"]*" \([^)]*SYSFS=n[^)]*\) at mm\/Kconfig\.debug:\d+/);
+    expect(r.stderr).not.toMatch(/still building/);
+    // tinyconfig, the merge and olddefconfig only: a compile would take minutes.
+    expect(Date.now() - t0).toBeLessThan(120_000);
+  });
+});
