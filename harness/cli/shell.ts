@@ -38,7 +38,8 @@ export const shellCommand: Command = {
     const machine = await prepared.boot(1);
     try {
       log.info(
-        `${arch}/${kernel}: ${prepared.release}, ready in ${(machine.info.sshMs / 1000).toFixed(2)} s; probe at /sys/kernel/debug/kalloc_probe/ctl; logs in ${dir}`,
+        `${arch}/${kernel}: ${prepared.release}, ready in ${(machine.info.sshMs / 1000).toFixed(2)} s; ` +
+          `probe at /sys/kernel/debug/kalloc_probe/ctl; logs in ${dir}`,
       );
       if (interactive) process.stdin.setRawMode?.(true);
       const code = await machine.attach(command, {

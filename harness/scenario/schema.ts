@@ -177,7 +177,8 @@ export const scenarioSchema = {
             additionalProperties: false,
             required: ['name', 'len', 'mark'],
             description:
-              'memchr_inv() (the scan behind SLUB poison checks) over a held allocation: len bytes from its start, with everything before `mark` zeroed and one non-zero byte at `mark` (inside the allocation, so a correct scan stops there).',
+              'memchr_inv() (the scan behind SLUB poison checks) over a held allocation: len bytes from its start, ' +
+              'with everything before `mark` zeroed and one non-zero byte at `mark` (inside the allocation, so a correct scan stops there).',
             properties: { name, len: sizeValue, mark: sizeValue },
           },
           fragment: {

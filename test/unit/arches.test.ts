@@ -30,7 +30,7 @@ describe('per-arch table', () => {
       sshPort: 2222,
       consoleLog: 'c.log',
     });
-    expect(args).toEqual(expect.arrayContaining(['-M', 'virt', '-cpu', 'cortex-a57', '-accel', 'tcg', '-no-reboot']));
+    expect(args).toEqual(expect.arrayContaining(['-M', 'virt', '-cpu', 'max,pauth=off', '-accel', 'tcg', '-no-reboot']));
     expect(args[args.indexOf('-append') + 1]).toMatch(/^console=ttyAMA0 panic=-1 /);
     // ssh is forwarded on loopback only.
     expect(args).toContain('user,id=n0,hostfwd=tcp:127.0.0.1:2222-:22');
