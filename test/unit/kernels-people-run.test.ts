@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { allocatorProfile, parseConfig } from '../../harness/analysis/kconfig.ts';
+import { ARCHES } from '../../harness/arch/arches.ts';
+import { exitCode } from '../../harness/cli/exit.ts';
+import { configArch, GUEST_NEEDS, missingGuestNeeds } from '../../harness/kernel/own.ts';
+import { formatRequest, parseResponse } from '../../harness/probe/protocol.ts';
+import { compareTargets } from '../../harness/report/compare.ts';
+import type { ResultRecord } from '../../harness/run/results.ts';
+import { parseScenario } from '../../harness/scenario/load.ts';
+import { resolveStep } from '../../harness/scenario/resolve.ts';
+
+const GUEST_OK = parseConfig(
+  [...GUEST_NEEDS, ...ARCHES.x86_64!.guestNeeds, 'CONFIG_X86_64'].map((o) => `${o}=y`).join('\n') + '\n# CONFIG_SLUB_TINY is not set\n',
+);
+
+describe('your own kernel build', () => {
+  it('finds the arch from the .config and lists what a guest needs that it lacks', () => {
+    expect(configArch(GUEST_OK)?.name).toBe('x86_64');
+    expect(configArch(parseConfig('CONFIG_ARM64=y'))?.name).toBe('arm64');
+    expect(configArch(parseConfig('CONFIG_RISCV=y'))).toBeUndefined();
+    expect(missingGuestNeeds(GUEST_OK, ARCHES.x86_64!)).toEqual([]);
+    const noNet = new Map(GUEST_OK);
+    noNet.set('CONFIG_VIRTIO_NET', 'm');
+    noNet.delete('CONFIG_DEBUG_FS');
+    // virtio_net as a module is not enough: the guest has no modules of the build's own.
+    expect(missingGuestNeeds(noNet, ARCHES.x86_64!)).toEqual(['CONFIG_DEBUG_FS', 'CONFIG_VIRTIO_NET']);
+    expect(missingGuestNeeds(GUEST_OK, ARCHES.arm64!)).toEqual([
+      'CONFIG_SERIAL_AMBA_PL011',
+      'CONFIG_SERIAL_AMBA_PL011_CONSOLE',
+      'CONFIG_PCI_HOST_GENERIC',
+    ]);
+  });
+
+  it("passes a guest command's exit code through as kharness's", () => {
+    expect(exitCode({ guest: 7 })).toBe(7);
+    expect(exitCode({ guest: 0 })).toBe(0);
+    expect(exitCode({ guest: null })).toBe(1);
+  });
+});
+
+describe('allocator profiles', () => {
+  it('records each option, "-" where the kernel has none', () => {
+    expect(allocatorProfile(GUEST_OK, ['SLUB_TINY', 'SLAB_BUCKETS', 'X86_64'])).toEqual({ SLUB_TINY: 'n', SLAB_BUCKETS: '-', X86_64: 'y' });
+  });
+
+  it('shows the options that differ between targets', () => {
+    const t = (kernel: string) => ({ arch: 'x86_64', kernel });
+    const recs: ResultRecord[] = [
+      { type: 'target-begin', target: t('6.12'), at: '' },
+      { type: 'kernel-profile', target: t('6.12'), options: { SLUB_TINY: 'n', KFENCE: 'y', SLUB: 'y' } },
+      { type: 'target-begin', target: t('tiny'), at: '' },
+      { type: 'kernel-profile', target: t('tiny'), options: { SLUB_TINY: 'y', KFENCE: '-', SLUB: 'y' } },
+    ];
+    expect(compareTargets(recs).rows).toEqual([
+      { label: 'config SLUB_TINY', values: { 'x86_64/6.12': 'n', 'x86_64/tiny': 'y' } },
+      { label: 'config KFENCE', values: { 'x86_64/6.12': 'y', 'x86_64/tiny': '-' } },
+    ]);
+  });
+});
+
+describe('the scan action', () => {
+  const scenario = async (steps: string) => parseScenario(`name: s\nsteps:\n${steps}`, 's.yaml');
+
+  it('resolves sizes in guest constants and goes on the wire with numbers only', async () => {
+    const s = await scenario(
+      '  - alloc: { api: kmalloc, size: PAGE_SIZE, hold: b }\n  - scan: { name: b, len: 32GiB + 16, mark: 16 }\n    expect: { scan_first: 16 }\n',
+    );
+    const [r] = resolveStep(s.steps[1]!, { PAGE_SIZE: 4096 });
+    expect(formatRequest(3, r!.action)).toBe('cmd=scan seq=3 name=b len=34359738384 mark=16');
+    expect(parseResponse('status=ok name=b scan_len=34359738384 scan_first=-1').facts).toEqual({
+      name: 'b',
+      scan_len: 34359738384,
+      scan_first: -1,
+    });
+  });
+
+  it('refuses a scan of an allocation no earlier step holds, at its line', async () => {
+    await expect(scenario('  - scan: { name: nope, len: 4KiB, mark: 16 }\n')).rejects.toThrow(
+      /s\.yaml:3:19: no earlier step holds an allocation named "nope"/,
+    );
+    await expect(scenario('  - alloc: { api: kmalloc, size: 64, hold: b }\n  - scan: { name: b, len: 4KiB }\n')).rejects.toThrow(
+      /s\.yaml:4:\d+: .*mark/,
+    );
+  });
+});
