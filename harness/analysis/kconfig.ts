@@ -112,7 +112,7 @@ export function inScope(o: FragmentOption, arch: string, version: string, compar
 
 /** Fragment text for merge_config.sh holding only these options. */
 export function renderFragment(options: readonly FragmentOption[]): string {
-  return options.map((o) => (o.value === 'n' ? `# ${o.name} is not set` : `${o.name}=${o.value}`)).join('\n') + '\n';
+  return `${options.map((o) => (o.value === 'n' ? `# ${o.name} is not set` : `${o.name}=${o.value}`)).join('\n')}\n`;
 }
 
 /** Where Kconfig defines a symbol: its `depends on` expressions, in order. */

@@ -41,7 +41,9 @@ export function profileOptions(): string[] {
 
 /** The Debian package version of an installed source package (linux-source-6.1 → 6.1.192-2). */
 export async function installedVersion(pkg: string): Promise<string> {
-  return (await capture('dpkg-query', ['-W', '-f', '${Version}', pkg])).trim();
+  // dpkg-query's own format syntax, not a template.
+  const format = ['$', '{Version}'].join('');
+  return (await capture('dpkg-query', ['-W', '-f', format, pkg])).trim();
 }
 
 /**

@@ -10,7 +10,7 @@ import { parseScenario } from '../../harness/scenario/load.ts';
 import { resolveStep } from '../../harness/scenario/resolve.ts';
 
 const GUEST_OK = parseConfig(
-  [...GUEST_NEEDS, ...ARCHES.x86_64!.guestNeeds, 'CONFIG_X86_64'].map((o) => `${o}=y`).join('\n') + '\n# CONFIG_SLUB_TINY is not set\n',
+  `${[...GUEST_NEEDS, ...ARCHES.x86_64!.guestNeeds, 'CONFIG_X86_64'].map((o) => `${o}=y`).join('\n')}\n# CONFIG_SLUB_TINY is not set\n`,
 );
 
 describe('your own kernel build', () => {
