@@ -140,8 +140,10 @@ export async function fetchPrebuilt(src: DebianImage, arch: ArchSpec, dir: strin
   const release = (await readdir(join(root, 'lib', 'modules')))[0]!;
   const headers = join(root, 'usr', 'src', `linux-headers-${release}`);
   // The headers' Makefile includes the common headers by absolute path (/usr/src/...): point it here.
-  const common = (await readdir(join(root, 'usr', 'src'))).find((d) => d.startsWith('linux-headers-') && d.endsWith('-common'));
-  if (!common || !existsSync(headers)) throw new KharnessError('BUILD', `the headers for ${release} are incomplete in ${root}`);
+  // The common headers the flavour's include: linux-headers-ABI-common, or -common-rt for the rt flavour.
+  const common = k.headers[1]!;
+  if (!existsSync(join(root, 'usr', 'src', common)) || !existsSync(headers))
+    throw new KharnessError('BUILD', `the headers for ${release} are incomplete in ${root}`);
   await writeFile(join(headers, 'Makefile'), `include ${join(root, 'usr', 'src', common, 'Makefile')}\n`);
   return {
     image: join(root, 'boot', `vmlinuz-${release}`),

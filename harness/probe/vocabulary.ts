@@ -10,7 +10,7 @@
 /** Allocation APIs (kp_api_names) and the contexts an allocation can run in (kp_ctx_names). */
 export const APIS = ['kmalloc', 'kzalloc', 'kcalloc', 'vmalloc', 'vzalloc', 'kvmalloc', 'pages'] as const;
 export type Api = (typeof APIS)[number];
-export const CONTEXTS = ['process', 'atomic', 'softirq', 'hardirq'] as const;
+export const CONTEXTS = ['process', 'atomic', 'softirq', 'hardirq', 'raw_atomic'] as const;
 export type Context = (typeof CONTEXTS)[number];
 /** What a query step may ask. */
 export const QUERIES = ['constants', 'zones', 'self'] as const;
@@ -161,6 +161,7 @@ export const CONSTANTS: Readonly<Record<string, ConstantSpec>> = {
   MAX_ORDER: { type: 'int', doc: 'largest buddy order (inclusive)', compare: true },
   TOTALRAM_PAGES: { type: 'int', doc: 'totalram_pages()' },
   INIT_ON_ALLOC: { type: 'bool', doc: 'want_init_on_alloc(): memory is zeroed on allocation', compare: true },
+  PREEMPT_RT: { type: 'bool', doc: 'CONFIG_PREEMPT_RT: spinlock_t sleeps, the allocator is preemptible', compare: true },
   GFP_KERNEL: { type: 'hex', doc: 'the mask on this kernel' },
   GFP_ATOMIC: { type: 'hex', doc: 'the mask on this kernel' },
   GFP_NOWAIT: { type: 'hex', doc: 'the mask on this kernel' },

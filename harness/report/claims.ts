@@ -87,7 +87,8 @@ function scenarioVerdict(steps: StepRecord[], ref: ClaimRef, guests: Guest[]): E
       scenario,
       verdict: 'inconclusive',
       steps: bad.map((s) => s.name),
-      note: bad.map((s) => s.failures.map((f) => formatFailure(f)).join('; ') || s.reason || s.status).join(' | '),
+      // Steps not run for one reason (the kernel could not be prepared) say it once.
+      note: [...new Set(bad.map((s) => s.failures.map((f) => formatFailure(f)).join('; ') || s.reason || s.status))].join(' | '),
     };
   }
   const ran = steps.filter((s) => s.status === 'pass' || s.status === 'expected-crash');

@@ -19,6 +19,8 @@ export function unmetReason(req: Requires | undefined, t: TargetFacts): string |
     return `needs kernel >= ${req.min_version}, target is ${t.release}`;
   const missing = (req.config ?? []).filter((o) => !isEnabled(t.config, o));
   if (missing.length) return `kernel config lacks ${missing.join(', ')}`;
+  const present = (req.without_config ?? []).filter((o) => isEnabled(t.config, o));
+  if (present.length) return `kernel config has ${present.join(', ')}`;
   return undefined;
 }
 

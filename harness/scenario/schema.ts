@@ -49,6 +49,11 @@ const requires = {
   additionalProperties: false,
   properties: {
     config: { type: 'array', items: { type: 'string', pattern: '^CONFIG_[A-Z0-9_]+$' } },
+    without_config: {
+      type: 'array',
+      items: { type: 'string', pattern: '^CONFIG_[A-Z0-9_]+$' },
+      description: 'Options that must be off (not y or m), e.g. CONFIG_PREEMPT_RT.',
+    },
     arch: { type: 'array', items: { type: 'string' } },
     min_version: { type: 'string', pattern: '^\\d+\\.\\d+(\\.\\d+)?$' },
   },

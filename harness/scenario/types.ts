@@ -12,6 +12,8 @@ export interface Pos {
 export interface Requires {
   /** Kernel config options that must be =y (or =m), e.g. CONFIG_DEBUG_ATOMIC_SLEEP. */
   config?: string[];
+  /** Kernel config options that must be off, e.g. CONFIG_PREEMPT_RT for what only holds without it. */
+  without_config?: string[];
   arch?: string[];
   /** Lowest kernel version, "6.1". */
   min_version?: string;

@@ -100,8 +100,15 @@ static const char *const kp_api_names[] = {
 	"kmalloc", "kzalloc", "kcalloc", "vmalloc", "vzalloc", "kvmalloc", "pages",
 };
 
-enum kp_ctx { CTX_PROCESS, CTX_ATOMIC, CTX_SOFTIRQ, CTX_HARDIRQ };
-static const char *const kp_ctx_names[] = { "process", "atomic", "softirq", "hardirq" };
+/*
+ * atomic: under a spinlock_t with spin_lock_irqsave(), which on PREEMPT_RT is
+ * a sleeping lock that leaves interrupts and preemption on. raw_atomic: under
+ * a raw_spinlock_t with raw_spin_lock_irqsave(), truly atomic on every
+ * preemption model. What each really was is reported (in_atomic,
+ * irqs_disabled, preempt_count), never assumed from the name.
+ */
+enum kp_ctx { CTX_PROCESS, CTX_ATOMIC, CTX_SOFTIRQ, CTX_HARDIRQ, CTX_RAW_ATOMIC };
+static const char *const kp_ctx_names[] = { "process", "atomic", "softirq", "hardirq", "raw_atomic" };
 
 /* One parsed request. */
 struct kp_req {
@@ -150,6 +157,7 @@ struct kp_file {
 
 static DEFINE_MUTEX(kp_lock);		/* serialises requests, protects lists */
 static DEFINE_SPINLOCK(kp_atomic_lock);	/* the "atomic" context */
+static DEFINE_RAW_SPINLOCK(kp_raw_lock);	/* the "raw_atomic" context */
 static LIST_HEAD(kp_held_list);
 static struct page **kp_frag_pages;	/* pages kept by "fragment" */
 static unsigned long kp_frag_count;
@@ -385,6 +393,11 @@ static void kp_run_in_context(struct kp_job *j)
 		spin_lock_irqsave(&kp_atomic_lock, flags);
 		kp_do_alloc(j);
 		spin_unlock_irqrestore(&kp_atomic_lock, flags);
+		break;
+	case CTX_RAW_ATOMIC:
+		raw_spin_lock_irqsave(&kp_raw_lock, flags);
+		kp_do_alloc(j);
+		raw_spin_unlock_irqrestore(&kp_raw_lock, flags);
 		break;
 	case CTX_SOFTIRQ:
 		init_completion(&j->done);
@@ -895,7 +908,7 @@ static int kp_cmd_constants(struct kp_req *r, struct kp_out *o)
 	       KMALLOC_MIN_SIZE, (unsigned long)KMALLOC_MAX_CACHE_SIZE,
 	       (unsigned long)KMALLOC_MAX_SIZE);
 	kp_put(o, " MAX_ORDER=%d TOTALRAM_PAGES=%lu", KP_MAX_ORDER, totalram_pages());
-	kp_put(o, " INIT_ON_ALLOC=%d", want_init_on_alloc(0));
+	kp_put(o, " INIT_ON_ALLOC=%d PREEMPT_RT=%d", want_init_on_alloc(0), IS_ENABLED(CONFIG_PREEMPT_RT));
 	kp_put(o, " GFP_KERNEL=0x%x GFP_ATOMIC=0x%x GFP_NOWAIT=0x%x",
 	       (unsigned int)GFP_KERNEL, (unsigned int)GFP_ATOMIC, (unsigned int)GFP_NOWAIT);
 	return 0;
