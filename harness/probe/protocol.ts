@@ -14,6 +14,7 @@ export type ProbeAction =
   | { kind: 'free'; name: string }
   | { kind: 'inspect'; name: string }
   | { kind: 'scan'; name: string; len: number; mark: number }
+  | { kind: 'pause'; ms: number }
   | { kind: 'fragment'; pages: number }
   | { kind: 'unfragment' };
 
@@ -88,6 +89,8 @@ export function formatRequest(seq: number, a: ProbeAction): string {
     case 'free':
     case 'inspect':
       return `cmd=${a.kind} ${head} name=${a.name}`;
+    case 'pause':
+      return `cmd=pause ${head} ms=${a.ms}`;
     case 'scan':
       return `cmd=scan ${head} name=${a.name} len=${a.len} mark=${a.mark}`;
     case 'fragment':

@@ -124,6 +124,7 @@ export const FACTS: Readonly<Record<string, FactSpec>> = {
   // memchr_inv(), the scan behind SLUB's poison and redzone checks, over a held allocation.
   scan_len: { type: 'int', doc: 'bytes memchr_inv() was asked to scan' },
   scan_first: { type: 'int', doc: 'offset of the first non-zero byte memchr_inv() found, -1 for none' },
+  paused_ms: { type: 'int', doc: 'how long the probe slept in process context' },
   // Fragmenting free memory.
   taken: { type: 'int', doc: 'pages taken by fragment' },
   kept: { type: 'int', doc: 'pages fragment kept (every other one)' },
@@ -220,6 +221,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   zones: { keys: [], doc: 'populated zones and their extents' },
   self: { keys: [], doc: 'where the module text lives' },
   scan: { keys: ['name', 'len', 'mark'], doc: 'memchr_inv() over a held allocation with one marker byte' },
+  pause: { keys: ['ms'], doc: 'sleep in process context (rate-limited kernel reports fire again after 1 s)' },
 };
 
 /** Keys every response may carry around the facts. */

@@ -19,7 +19,7 @@ import type { Action, ClaimRef, Expect, GuardedExpect, Matcher, Pos, Requires, S
 const ajv = new Ajv({ allErrors: true, strict: false });
 const validate = ajv.compile(scenarioSchema);
 
-const ACTION_KEYS = ['alloc', 'time', 'free', 'inspect', 'scan', 'fragment', 'unfragment', 'query'] as const;
+const ACTION_KEYS = ['alloc', 'time', 'free', 'inspect', 'scan', 'pause', 'fragment', 'unfragment', 'query'] as const;
 
 type Path = (string | number)[];
 
@@ -172,6 +172,7 @@ interface RawStep {
   free?: string;
   inspect?: string;
   scan?: { name: string; len: string | number; mark: string | number };
+  pause?: { ms: number };
   fragment?: { pages: string | number };
   unfragment?: true;
   expect?: Record<string, unknown> | Record<string, unknown>[];
@@ -257,6 +258,8 @@ function action(at: Located, path: Path, s: RawStep): Action {
       return { kind: 'free', name: s.free! };
     case 'inspect':
       return { kind: 'inspect', name: s.inspect! };
+    case 'pause':
+      return { kind: 'pause', ms: s.pause!.ms };
     case 'scan':
       return {
         kind: 'scan',
@@ -421,6 +424,8 @@ function defaultStepName(a: Action, raw: RawStep): string {
       return `${a.kind} ${a.name}`;
     case 'scan':
       return `scan ${a.name}`;
+    case 'pause':
+      return `pause ${a.ms} ms`;
     case 'fragment':
       return 'fragment free memory';
     case 'unfragment':

@@ -177,6 +177,14 @@ export const scenarioSchema = {
           },
           free: name,
           inspect: name,
+          pause: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['ms'],
+            description:
+              'Sleep in the guest for ms milliseconds (a kernel report rate-limited to one a second, like might_sleep, can fire again after 1000).',
+            properties: { ms: { type: 'integer', minimum: 1, maximum: 10000 } },
+          },
           scan: {
             type: 'object',
             additionalProperties: false,

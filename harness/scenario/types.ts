@@ -58,6 +58,8 @@ export type Action =
   | { kind: 'inspect'; name: string }
   /** memchr_inv() over a held allocation: `len` bytes from its start, one non-zero byte at `mark`. */
   | { kind: 'scan'; name: string; len: SizeExpr; mark: SizeExpr }
+  /** Sleep in the guest, e.g. so that a report the kernel rate-limits to one a second can fire again. */
+  | { kind: 'pause'; ms: number }
   | { kind: 'fragment'; pages: SizeExpr }
   | { kind: 'unfragment' }
   | { kind: 'time'; api: Api; size?: SizeExpr; order?: number; gfp: string[]; repeat: number; vs?: Api }

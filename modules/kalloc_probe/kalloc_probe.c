@@ -19,6 +19,7 @@
  * are macros in 6.12 (alloc tagging), so they are only ever called directly.
  */
 #include <linux/module.h>
+#include <linux/delay.h>
 #include <linux/debugfs.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
@@ -699,6 +700,21 @@ static int kp_cmd_scan(struct kp_req *r, struct kp_out *o)
 	return 0;
 }
 
+/* pause: sleep in process context, so a report the kernel rate-limits to one a second can fire again. */
+static int kp_cmd_pause(struct kp_req *r, struct kp_out *o)
+{
+	static const char *const keys[] = { "ms", NULL };
+	u64 ms = 0;
+
+	if (kp_check_keys(r, keys, o) || kp_get_u64(r, "ms", &ms, true, o))
+		return -EINVAL;
+	if (ms == 0 || ms > 10000)
+		return kp_error(o, "EINVAL", "ms out of range (1..10000)");
+	msleep(ms);
+	kp_put(o, "status=ok paused_ms=%llu", ms);
+	return 0;
+}
+
 static int kp_cmd_free(struct kp_req *r, struct kp_out *o)
 {
 	static const char *const keys[] = { "name", NULL };
@@ -990,6 +1006,7 @@ static const struct kp_cmd kp_cmds[] = {
 	{ "zones", kp_cmd_zones },
 	{ "self", kp_cmd_self },
 	{ "scan", kp_cmd_scan },
+	{ "pause", kp_cmd_pause },
 };
 
 static void kp_handle_line(char *line, struct kp_out *o)
