@@ -50,10 +50,11 @@ export interface ArchSpec {
   debianFlavours: Record<string, string>;
   /**
    * Where Debian's own config for a kernel version of this arch lives, for
-   * distribution parity: a package ({SERIES} = "6.12", {ABI} = the image's
-   * ABI of the same version) and the file in it (.xz is uncompressed).
+   * distribution parity: a package ({SERIES} = "6.12"; {IMAGE} = the image
+   * package of that flavour and version, {ABI} its ABI) and, per flavour, the
+   * file in it (.xz is uncompressed).
    */
-  distroConfig: { package: string; file: string };
+  distroConfig: { package: string; files: Record<string, string> };
 }
 
 export const ARCHES: Readonly<Record<string, ArchSpec>> = {
@@ -86,7 +87,14 @@ export const ARCHES: Readonly<Record<string, ArchSpec>> = {
     // So: give it the rate and tell it to trust the TSC.
     tcgCmdline: ['tsc=reliable', 'tsc_early_khz={HOST_TSC_KHZ}'],
     debianFlavours: { generic: 'amd64', cloud: 'cloud-amd64', rt: 'rt-amd64' },
-    distroConfig: { package: 'linux-config-{SERIES}', file: 'usr/src/linux-config-{SERIES}/config.amd64_none_amd64.xz' },
+    distroConfig: {
+      package: 'linux-config-{SERIES}',
+      files: {
+        generic: 'usr/src/linux-config-{SERIES}/config.amd64_none_amd64.xz',
+        cloud: 'usr/src/linux-config-{SERIES}/config.amd64_none_cloud-amd64.xz',
+        rt: 'usr/src/linux-config-{SERIES}/config.amd64_rt_amd64.xz',
+      },
+    },
   },
   arm64: {
     name: 'arm64',
@@ -114,7 +122,15 @@ export const ARCHES: Readonly<Record<string, ArchSpec>> = {
     tcgCmdline: [],
     debianFlavours: { generic: 'arm64', cloud: 'cloud-arm64', rt: 'rt-arm64', '16k': 'arm64-16k' },
     // Debian ships no linux-config package for arm64: the image package carries the config.
-    distroConfig: { package: 'linux-image-{ABI}-arm64-unsigned', file: 'boot/config-{ABI}-arm64' },
+    distroConfig: {
+      package: '{IMAGE}',
+      files: {
+        generic: 'boot/config-{ABI}-arm64',
+        cloud: 'boot/config-{ABI}-cloud-arm64',
+        rt: 'boot/config-{ABI}-rt-arm64',
+        '16k': 'boot/config-{ABI}-arm64-16k',
+      },
+    },
   },
 };
 

@@ -149,7 +149,8 @@ async function fragmentsFor(k: CatalogKernel, arch: ArchSpec, log: Log, extra: r
   const parity: Fragment[] = [];
   if (k.distro_parity && k.source.type === 'debian-source') {
     const { options: list, text: listText } = parityOptions();
-    const debian = await debianConfig(arch, await installedVersion(k.source.package), log);
+    const flavour = k.distro_parity === true ? 'generic' : k.distro_parity;
+    const debian = await debianConfig(arch, await installedVersion(k.source.package), flavour, log);
     const options = takeOptions(parseConfig(debian.text), list);
     parity.push({ name: `distro-mm.yaml (${debian.from})`, options, text: `${listText}\n${renderFragment(options)}` });
   }

@@ -53,8 +53,12 @@ export interface CatalogKernel {
   overlay?: string[];
   /** Guest RAM in MiB, when the run's default is not enough for this kernel. */
   memory_mb?: number;
-  /** Take the allocator options of Debian's own kernel of this version and arch (kernels/distro-mm.yaml). */
-  distro_parity?: boolean;
+  /**
+   * Take the allocator options of Debian's own kernel of this version and
+   * arch (kernels/distro-mm.yaml): true for its generic flavour, or a flavour
+   * (rt).
+   */
+  distro_parity?: boolean | string;
   /** false: only run when named (not part of the default matrix). */
   default?: boolean;
 }

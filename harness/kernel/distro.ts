@@ -50,19 +50,26 @@ export async function installedVersion(pkg: string): Promise<string> {
  * Debian's config text for a Debian package version ("6.1.192-2") on an arch,
  * with the package it came from.
  */
-export async function debianConfig(arch: ArchSpec, version: string, log: Log): Promise<{ text: string; from: string }> {
+export async function debianConfig(arch: ArchSpec, version: string, flavour: string, log: Log): Promise<{ text: string; from: string }> {
   const series = seriesOf(version);
   let pkg = arch.distroConfig.package.replace(/\{SERIES\}/g, series);
   let abi = '';
-  if (pkg.includes('{ABI}')) {
-    // The generic image of exactly this version: its ABI is in its name.
-    const generic = (await debianKernels(arch, log)).kernels.filter((k) => k.flavour === 'generic');
+  const pattern = arch.distroConfig.files[flavour];
+  if (!pattern)
+    throw new KharnessError(
+      'USAGE',
+      `Debian has no ${flavour} config for ${arch.name}`,
+      `Flavours: ${Object.keys(arch.distroConfig.files).join(', ')}`,
+    );
+  if (pkg.includes('{IMAGE}')) {
+    // The image of this flavour and exactly this version: its ABI is in its name.
+    const ofFlavour = (await debianKernels(arch, log)).kernels.filter((k) => k.flavour === flavour);
     const versions = await candidateVersions(
-      generic.map((k) => k.image),
+      ofFlavour.map((k) => k.image),
       arch.debianArch,
       log,
     );
-    const hit = generic.find((k) => versions.get(k.image) === version);
+    const hit = ofFlavour.find((k) => versions.get(k.image) === version);
     if (!hit)
       throw new KharnessError(
         'INFRA',
@@ -70,11 +77,11 @@ export async function debianConfig(arch: ArchSpec, version: string, log: Log): P
         'Run `apt-get update`; the archive may have dropped that version (update linux-source too).',
       );
     abi = hit.abi;
-    pkg = pkg.replace(/\{ABI\}/g, abi);
+    pkg = hit.image;
   }
-  const file = arch.distroConfig.file.replace(/\{SERIES\}/g, series).replace(/\{ABI\}/g, abi);
+  const file = pattern.replace(/\{SERIES\}/g, series).replace(/\{ABI\}/g, abi);
   const from = `${pkg}=${version}`;
-  const cached = join(cacheRoot(), 'distro', `${arch.debianArch}-${from.replace(/[^A-Za-z0-9.+=-]/g, '_')}.config`);
+  const cached = join(cacheRoot(), 'distro', `${arch.debianArch}-${flavour}-${from.replace(/[^A-Za-z0-9.+=-]/g, '_')}.config`);
   if (existsSync(cached)) return { text: await readFile(cached, 'utf8'), from };
   const tmp = `${cached}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
