@@ -63,6 +63,37 @@ describe("Debian's prebuilt kernels", () => {
     expect(await qemusUnder(out)).toEqual([]);
   });
 
+  it("runs the PREEMPT_RT scenario on Debian's rt flavour: spin_lock_irqsave is not atomic there", async () => {
+    const out = tempDir();
+    const r = await cli([
+      'run',
+      scenario('gfp-atomic-rt'),
+      scenario('gfp-atomic-irq'),
+      '--arch',
+      'x86_64',
+      '--kernel',
+      'debian:6.12.117-rt',
+      '--out',
+      out,
+    ]);
+    expect(r.exitCode, r.all).toBe(0);
+    const records = results(out);
+    expect(constants(records, 'debian:6.12.117-rt')).toMatchObject({ PREEMPT_RT: true });
+    const s = steps(records);
+    const byName = (n: string) => s.find((x) => x.name === n)!;
+    expect(byName('spin_lock_irqsave leaves the context preemptible')).toMatchObject({
+      status: 'pass',
+      facts: { ok: true, in_atomic: false, irqs_disabled: false },
+    });
+    // Debian's rt kernel cannot report sleeping in atomic context: those steps are skipped, saying why.
+    expect(byName('GFP_ATOMIC, 64 KiB, under a raw spinlock is reported')).toMatchObject({
+      status: 'skip',
+      reason: 'kernel config lacks CONFIG_DEBUG_ATOMIC_SLEEP',
+    });
+    expect(s.filter((x) => x.scenario === 'gfp-atomic-irq').every((x) => x.reason === 'kernel config has CONFIG_PREEMPT_RT')).toBe(true);
+    expect(await qemusUnder(out)).toEqual([]);
+  });
+
   it('refuses an unknown version, naming the nearest, and a range across series, before anything runs', async () => {
     const r = await cli(['run', '--kernel', 'debian:6.1.0-57-cloud', '--arch', 'x86_64']);
     expect(r.exitCode).toBe(2);
