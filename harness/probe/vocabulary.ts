@@ -163,6 +163,11 @@ export const CONSTANTS: Readonly<Record<string, ConstantSpec>> = {
   TOTALRAM_PAGES: { type: 'int', doc: 'totalram_pages()' },
   INIT_ON_ALLOC: { type: 'bool', doc: 'want_init_on_alloc(): memory is zeroed on allocation', compare: true },
   PREEMPT_RT: { type: 'bool', doc: 'CONFIG_PREEMPT_RT: spinlock_t sleeps, the allocator is preemptible', compare: true },
+  PREEMPT_COUNT: {
+    type: 'bool',
+    doc: 'CONFIG_PREEMPT_COUNT: spinlocks count in preempt_count, so in_atomic() sees them (without it, only IRQ contexts)',
+    compare: true,
+  },
   GFP_KERNEL: { type: 'hex', doc: 'the mask on this kernel' },
   GFP_ATOMIC: { type: 'hex', doc: 'the mask on this kernel' },
   GFP_NOWAIT: { type: 'hex', doc: 'the mask on this kernel' },
