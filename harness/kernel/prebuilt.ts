@@ -143,7 +143,11 @@ export async function fetchPrebuilt(src: DebianImage, arch: ArchSpec, dir: strin
   // The common headers the flavour's include: linux-headers-ABI-common, or -common-rt for the rt flavour.
   const common = k.headers[1]!;
   if (!existsSync(join(root, 'usr', 'src', common)) || !existsSync(headers))
-    throw new KharnessError('INFRA', `the headers for ${release} are incomplete in ${root}`, 'The download was cut short or the archive changed: run again.');
+    throw new KharnessError(
+      'INFRA',
+      `the headers for ${release} are incomplete in ${root}`,
+      'The download was cut short or the archive changed: run again.',
+    );
   await writeFile(join(headers, 'Makefile'), `include ${join(root, 'usr', 'src', common, 'Makefile')}\n`);
   return {
     image: join(root, 'boot', `vmlinuz-${release}`),

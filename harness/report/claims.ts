@@ -61,7 +61,10 @@ function observation(ref: ClaimRef, ran: StepRecord[], guests: Guest[]): string 
 
 function says(verdict: Verdict, evidence: Evidence[]): string {
   const why = (e: Evidence) => (e.verdict === 'holds' || e.verdict === 'fails' ? e.observation : e.note);
-  const parts = evidence.map((e) => (evidence.length > 1 && verdict === 'depends' ? `${e.verdict}: ${why(e) ?? e.scenario}` : why(e)));
+  // A definite verdict is explained by the evidence that decided it, not by scenarios that did not run there.
+  const definite = (v: Verdict) => v === 'holds' || v === 'fails' || v === 'depends';
+  const deciding = definite(verdict) ? evidence.filter((e) => definite(e.verdict)) : evidence;
+  const parts = deciding.map((e) => (deciding.length > 1 && verdict === 'depends' ? `${e.verdict}: ${why(e) ?? e.scenario}` : why(e)));
   const text = [...new Set(parts.filter(Boolean))].join('; ');
   return text ? `${verdict} — ${text}` : verdict;
 }
