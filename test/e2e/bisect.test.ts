@@ -94,6 +94,6 @@ describe('bisect', () => {
       tempDir(),
     ]);
     expect(r.exitCode).toBe(2);
-    expect(r.stderr).toMatch(/the good end [0-9a-f]{12} is not good: bad/);
+    expect(r.stderr).toMatch(/the good end [0-9a-f]{12} does not pass: ok: expected true, observed false/);
   });
 });
