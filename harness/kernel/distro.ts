@@ -27,12 +27,21 @@ export interface ParityOption {
 /** The parity list: which options come from Debian's config. */
 export function parityOptions(file = join(KERNELS_DIR, 'distro-mm.yaml')): { options: ParityOption[]; text: string } {
   const text = readFileSync(file, 'utf8');
-  const raw = parse(text) as { options: (string | { name: string; optional?: string })[] };
-  return { options: raw.options.map((o) => (typeof o === 'string' ? { name: o } : o)), text };
+  const raw = parse(text) as { options?: unknown };
+  const options = (Array.isArray(raw?.options) ? raw.options : []).map((o: unknown) =>
+    typeof o === 'string' ? { name: o } : (o as ParityOption),
+  );
+  const bad = options.find((o) => typeof o?.name !== 'string' || !/^[A-Z0-9_]+$/.test(o.name));
+  if (!options.length || bad)
+    throw new KharnessError(
+      'USAGE',
+      `${file}: ${bad ? `"${JSON.stringify(bad)}" is not an option name like SLUB_TINY` : 'no options list'}`,
+    );
+  return { options, text };
 }
 
-/** Options beyond the parity list that decide what a scenario sees: the sleeping-in-atomic report and the page size. */
-const PROFILE_EXTRAS = ['DEBUG_ATOMIC_SLEEP', 'ARM64_4K_PAGES', 'ARM64_16K_PAGES', 'ARM64_64K_PAGES'];
+/** Options beyond the parity list that decide what a scenario sees: the sleeping-in-atomic report, in_atomic(), the page size. */
+const PROFILE_EXTRAS = ['DEBUG_ATOMIC_SLEEP', 'PREEMPT_COUNT', 'ARM64_4K_PAGES', 'ARM64_16K_PAGES', 'ARM64_64K_PAGES'];
 
 /** The options recorded as each target's allocator profile (and compared across targets). */
 export function profileOptions(): string[] {
