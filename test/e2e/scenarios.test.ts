@@ -43,6 +43,24 @@ describe.each(['6.1', '6.12'])('all shipped scenarios on %s x86_64', (kernel) =>
     });
   });
 
+  it("runs Debian's allocator, not tinyconfig's: the kernel's profile is on record", () => {
+    const p = records.find((r) => r.type === 'kernel-profile');
+    expect(p?.type === 'kernel-profile' && p.options).toMatchObject({
+      SLUB: 'y',
+      SLUB_DEBUG: 'y',
+      SLAB_FREELIST_RANDOM: 'y',
+      SHUFFLE_PAGE_ALLOCATOR: 'y',
+      INIT_ON_ALLOC_DEFAULT_ON: 'y',
+      MEMCG: 'y',
+      TRANSPARENT_HUGEPAGE: 'y',
+      PREEMPT_VOLUNTARY: 'y',
+      DEBUG_ATOMIC_SLEEP: 'y',
+      // 6.12's tinyconfig picks SLUB_TINY; 6.1 has no such option.
+      SLUB_TINY: kernel === '6.12' ? 'n' : '-',
+      KFENCE: kernel === '6.12' ? 'y' : 'n',
+    });
+  });
+
   it('proves where each context ran, and GFP_KERNEL in hard IRQ is reported', () => {
     expect(step('gfp-atomic-irq', 'GFP_ATOMIC in hard IRQ').facts).toMatchObject({ ok: true, in_hardirq: true, irqs_disabled: true });
     expect(step('gfp-atomic-irq', 'GFP_ATOMIC in softirq').facts).toMatchObject({ ok: true, in_serving_softirq: true, in_hardirq: false });
