@@ -52,8 +52,35 @@ export interface BootInfo {
   /** QEMU start until the console marker, and until ssh was up. */
   bootMs: number;
   sshMs: number;
+  /** Every phase of the way to ready, in ms from QEMU's start (undefined where a phase left no trace). */
+  phases?: BootPhases;
   /** The guest's constants (the probe's constants response, plus CLOCKSOURCE). */
   constants: Facts;
+}
+
+export interface BootPhases {
+  /**
+   * When the kernel's clock started: the marker's time less the guest's
+   * uptime at the marker. Before it, firmware and decompression; the console
+   * is quiet until init, so no kernel line marks it.
+   */
+  kernelStartMs?: number;
+  /** The readiness marker init prints once sshd listens. */
+  markerMs: number;
+  /** The guest's own uptime when init printed the marker (from /proc/uptime). */
+  uptimeAtMarkerMs?: number;
+  /** ssh connected. */
+  sshMs: number;
+  /** The probe uploaded and loaded. */
+  moduleMs: number;
+  /** Ready: the probe's constants read. */
+  readyMs: number;
+}
+
+/** Reads the guest's uptime from the readiness marker line ("KHARNESS-READY uptime=1.23"). */
+export function markerUptimeMs(line: string | undefined): number | undefined {
+  const m = /KHARNESS-READY uptime=(\d+(?:\.\d+)?)/.exec(line ?? '');
+  return m ? Math.round(Number(m[1]) * 1000) : undefined;
 }
 
 /** How a machine ended, when it ended by itself or was ended from outside. */

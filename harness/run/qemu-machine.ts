@@ -18,7 +18,7 @@ import type { KernelBuild } from '../kernel/build.ts';
 import type { ModuleBuild } from '../module/build.ts';
 import { ProbeClient } from '../probe/client.ts';
 import type { Log } from '../util/log.ts';
-import type { BootInfo, Machine, MachineExit, MachineSettings } from './machine.ts';
+import { type BootInfo, type BootPhases, type Machine, type MachineExit, type MachineSettings, markerUptimeMs } from './machine.ts';
 
 export interface QemuMachineOptions {
   kernel: KernelBuild;
@@ -88,6 +88,7 @@ export async function bootQemuMachine(o: QemuMachineOptions, boot: number): Prom
       throw new KharnessError('BOOT', 'the guest booted but sshd did not start', `Console log: ${vm.config.consoleLog}`);
     }
     const bootMs = Date.now() - vm.startedAt;
+    const marker = vm.console.slice(0).find((l) => l.includes('KHARNESS-READY'));
     session = await GuestSession.connect(vm.config.sshPort, keys.clientPrivate, keys.hostKeyBlob, t.sshMs);
     const sshMs = Date.now() - vm.startedAt;
     const s = session;
@@ -96,7 +97,9 @@ export async function bootQemuMachine(o: QemuMachineOptions, boot: number): Prom
       await s.run(`insmod /tmp/${o.module.name}.ko`, { timeoutMs: t.loadMs });
       return ProbeClient.open(s);
     });
+    const moduleMs = Date.now() - vm.startedAt;
     const c = await probe.request('cmd=constants', t.loadMs);
+    const readyMs = Date.now() - vm.startedAt;
     if (c.status !== 'ok') throw new KharnessError('PROBE', `the probe refused its constants request: ${c.msg}`);
     // Timing facts are only as good as the clock: jiffies ticks in milliseconds.
     const cs = (
@@ -104,7 +107,16 @@ export async function bootQemuMachine(o: QemuMachineOptions, boot: number): Prom
     ).stdout.trim();
     c.facts.CLOCKSOURCE = cs || 'unknown';
     if (/jiffies/.test(cs)) o.log.warn(`the guest runs on the ${cs} clocksource: timing facts have millisecond resolution`);
-    const info: BootInfo = { boot, consoleLog: vm.config.consoleLog, accel: accel.reason, bootMs, sshMs, constants: c.facts };
+    const uptime = markerUptimeMs(marker);
+    const phases: BootPhases = {
+      kernelStartMs: uptime === undefined ? undefined : bootMs - uptime,
+      markerMs: bootMs,
+      uptimeAtMarkerMs: uptime,
+      sshMs,
+      moduleMs,
+      readyMs,
+    };
+    const info: BootInfo = { boot, consoleLog: vm.config.consoleLog, accel: accel.reason, bootMs, sshMs, phases, constants: c.facts };
     return qemuMachine(vm, s, probe, info);
   } catch (e) {
     session?.close();

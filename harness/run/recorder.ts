@@ -58,8 +58,8 @@ export class TargetRecorder {
   }
 
   guest(b: BootInfo): void {
-    const { boot, consoleLog, accel, bootMs, sshMs, constants } = b;
-    this.w.write({ type: 'guest', target: this.ref, boot, consoleLog, accel, bootMs, sshMs, constants });
+    const { boot, consoleLog, accel, bootMs, sshMs, phases, constants } = b;
+    this.w.write({ type: 'guest', target: this.ref, boot, consoleLog, accel, bootMs, sshMs, phases, constants });
   }
 
   step(s: Scenario, step: Step, fields: StepFields): void {

@@ -3,6 +3,7 @@
  * things happen, so a crash of the guest, QEMU or the harness loses nothing
  * that finished. Reporters read these records, live or replayed.
  */
+
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Meminfo } from '../analysis/meminfo.ts';
@@ -11,6 +12,7 @@ import type { Facts } from '../probe/vocabulary.ts';
 import type { Failure } from '../scenario/expect.ts';
 import type { StepStatus } from '../scenario/judge.ts';
 import type { ClaimRef } from '../scenario/types.ts';
+import type { BootPhases } from './machine.ts';
 
 export type { StepStatus };
 /**
@@ -66,7 +68,18 @@ export type ResultRecord =
   | { type: 'status'; target: TargetRef; phase: 'building' | 'booting' | 'running'; detail?: string; at: string }
   /** The kernel's allocator and memory-management options (kernels/distro-mm.yaml and a few more): "-" when it has no such option. */
   | { type: 'kernel-profile'; target: TargetRef; options: Record<string, string> }
-  | { type: 'guest'; target: TargetRef; boot: number; consoleLog: string; accel: string; bootMs: number; sshMs: number; constants: Facts }
+  | {
+      type: 'guest';
+      target: TargetRef;
+      boot: number;
+      consoleLog: string;
+      accel: string;
+      bootMs: number;
+      sshMs: number;
+      /** Each phase of the boot, in ms from QEMU's start. */
+      phases?: BootPhases;
+      constants: Facts;
+    }
   | StepRecord
   | { type: 'scenario-end'; target: TargetRef; scenario: string; meminfoBefore?: Meminfo; meminfoAfter?: Meminfo; meminfoDelta?: Meminfo }
   | {

@@ -40,6 +40,20 @@ describe('kmalloc-size-limits on 6.1 x86_64', () => {
     });
   });
 
+  it('records every boot phase, in order: kernel start, marker, ssh, probe loaded, ready', () => {
+    const g = records.find((r) => r.type === 'guest');
+    const p = g?.type === 'guest' ? g.phases : undefined;
+    expect(p).toBeDefined();
+    const { kernelStartMs, uptimeAtMarkerMs, markerMs, sshMs, moduleMs, readyMs } = p!;
+    for (const v of [kernelStartMs, uptimeAtMarkerMs, markerMs, sshMs, moduleMs, readyMs]) expect(v).toBeGreaterThan(0);
+    expect(kernelStartMs!).toBeLessThan(markerMs);
+    expect(markerMs).toBeLessThanOrEqual(sshMs);
+    expect(sshMs).toBeLessThanOrEqual(moduleMs);
+    expect(moduleMs).toBeLessThanOrEqual(readyMs);
+    // The guest's own uptime at the marker fits between the kernel's start and the marker.
+    expect(kernelStartMs! + uptimeAtMarkerMs!).toBe(markerMs);
+  });
+
   it("allocates 128 KiB + 1 and KMALLOC_MAX_SIZE in one physical run: the article's 128 KB limit does not hold", () => {
     expect(byName["just above the article's limit"]!.facts).toMatchObject({ ok: true, size: 131073, phys_runs: 1 });
     expect(byName['KMALLOC_MAX_SIZE, the real limit']!.facts).toMatchObject({ ok: true, size: 4194304, phys_runs: 1, pages: 1024 });

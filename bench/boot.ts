@@ -1,0 +1,127 @@
+/**
+ * Boot speed, phase by phase, side by side: every target booted several
+ * times in one run, interleaved (round-robin), so a busy moment of the host
+ * hits all targets alike. Not a timed test: it prints figures.
+ *
+ *   npm run bench:boot [-- --boots N] [-- --targets x86_64/6.1,arm64/6.12,...]
+ *
+ * Per target, medians (and min–max) in seconds from QEMU's start:
+ *   kernel  when the kernel's clock started (marker time less the guest's
+ *           uptime at the marker): firmware and decompression before it;
+ *   uptime  the guest's own uptime when init printed the readiness marker;
+ *   marker  the readiness marker on the console (sshd listening);
+ *   ssh     ssh connected;
+ *   probe   the probe uploaded and loaded;
+ *   ready   the probe's constants read: where a scenario can start;
+ *   ready/uptime  how much of the wait is the kernel's own time.
+ * Source-built kernels and Debian's prebuilt ones (bzImage/Image as shipped)
+ * are listed separately. The accelerator each used is printed (KVM only where
+ * /dev/kvm is real hardware virtualisation).
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { killAll } from '../harness/guest/processes.ts';
+import { type BootPhases, DEFAULT_TIMEOUTS } from '../harness/run/machine.ts';
+import type { Prepared } from '../harness/run/phases.ts';
+import { prepareReal } from '../harness/run/target.ts';
+
+const { values: flags } = parseArgs({
+  options: {
+    boots: { type: 'string', default: '5' },
+    targets: {
+      type: 'string',
+      default: 'x86_64/6.1,x86_64/6.12,arm64/6.1,arm64/6.12,x86_64/debian:6.12.117-cloud,arm64/debian:6.12.117-cloud',
+    },
+  },
+});
+const boots = Number(flags.boots);
+if (!Number.isInteger(boots) || boots < 1) {
+  process.stderr.write(`bench:boot: --boots must be a positive whole number, not "${flags.boots}"\n`);
+  process.exit(2);
+}
+const targets = String(flags.targets)
+  .split(',')
+  .map((t) => {
+    const [arch, ...k] = t.split('/');
+    return { arch: arch!, kernel: k.join('/') };
+  });
+
+const log = { verbose: false, info: () => {}, warn: (m: string) => process.stderr.write(`warning: ${m}\n`) };
+const settings = { memoryMb: 512, smp: 2, accel: 'auto' as const, timeouts: DEFAULT_TIMEOUTS };
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const sec = (ms: number) => (ms / 1000).toFixed(2);
+
+async function main(): Promise<void> {
+  const prepared = new Map<string, Prepared>();
+  for (const t of targets) {
+    const label = `${t.arch}/${t.kernel}`;
+    process.stderr.write(`preparing ${label}\n`);
+    prepared.set(
+      label,
+      await prepareReal({
+        ...t,
+        dir: mkdtempSync(join(tmpdir(), 'kharness-bench-boot-')),
+        settings,
+        log,
+        buildSlot: (fn) => fn(),
+        phase: () => {},
+      }),
+    );
+  }
+  const samples = new Map<string, BootPhases[]>();
+  const accel = new Map<string, string>();
+  for (let i = 1; i <= boots; i++) {
+    for (const [label, p] of prepared) {
+      const m = await p.boot(i);
+      try {
+        if (m.info.phases) samples.set(label, [...(samples.get(label) ?? []), m.info.phases]);
+        accel.set(label, m.info.accel);
+      } finally {
+        await m.close();
+      }
+    }
+    process.stderr.write(`round ${i}/${boots} done\n`);
+  }
+  const cols = ['kernel', 'uptime', 'marker', 'ssh', 'probe', 'ready'] as const;
+  const pick: Record<(typeof cols)[number], (p: BootPhases) => number | undefined> = {
+    kernel: (p) => p.kernelStartMs,
+    uptime: (p) => p.uptimeAtMarkerMs,
+    marker: (p) => p.markerMs,
+    ssh: (p) => p.sshMs,
+    probe: (p) => p.moduleMs,
+    ready: (p) => p.readyMs,
+  };
+  const rows = [...samples].map(([label, ps]) => {
+    const cells = cols.map((c) => {
+      const xs = ps.map(pick[c]).filter((x): x is number => x !== undefined);
+      return xs.length ? `${sec(median(xs))} (${sec(Math.min(...xs))}-${sec(Math.max(...xs))})` : '-';
+    });
+    const ratio = median(ps.map((p) => p.readyMs / (p.uptimeAtMarkerMs ?? Number.NaN)));
+    return [label, ...cells, ratio.toFixed(2)];
+  });
+  const head = ['target', ...cols, 'ready/uptime'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => r.map((x, i) => x.padEnd(widths[i]!)).join('  ');
+  const prebuilt = (r: string[]) => r[0]!.includes('debian:');
+  console.log(`boot phases, seconds from QEMU start, median (min-max) of ${boots} boots, interleaved`);
+  console.log(line(head));
+  for (const r of rows.filter((x) => !prebuilt(x))) console.log(line(r));
+  if (rows.some(prebuilt)) {
+    console.log("Debian's prebuilt kernels, as shipped:");
+    for (const r of rows.filter(prebuilt)) console.log(line(r));
+  }
+  for (const [label, a] of accel) console.log(`accelerator ${label}: ${a}`);
+}
+
+main()
+  .catch((e) => {
+    process.stderr.write(`bench:boot: ${(e as Error).message}\n`);
+    process.exitCode = 2;
+  })
+  .finally(() => killAll());
