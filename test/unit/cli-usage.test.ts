@@ -33,6 +33,18 @@ describe('bad command lines', () => {
     [['run', 'scenarios/kzalloc-zeroing.yaml', '--out', '/proc/kharness'], /^kharness: cannot write results to \/proc\/kharness: /],
     [['run', 'test/fixtures'], /^kharness: no scenario files \(\*\.yaml\) in test\/fixtures/],
     [['run', 'test/fixtures/README.md', '--arch', 'x86_64'], /^kharness: test\/fixtures\/README\.md:\d+:\d+: YAML: /],
+    [['run', '--kernel', 'debian:'], /^kharness: bad kernel name "debian:": "" is not a Debian kernel version like 6\.1\.0-56/],
+    [['run', '--kernel', 'debian:1..2..3'], /^kharness: bad kernel name "debian:1\.\.2\.\.3": .* more than one "\.\."/],
+    [['run', '--kernel', 'debian:6.1.0-56-16k', '--arch', 'x86_64'], /^kharness: bad kernel name .*flavours: generic, cloud, rt\)/],
+    [['run', '--kernel', 'build:/nonexistent/linux'], /^kharness: build:\/nonexistent\/linux: \/nonexistent\/linux is not a directory/],
+    [['build', '--fragment', '/nonexistent.config'], /^kharness: no fragment file \/nonexistent\.config/],
+    [
+      ['bisect', '--kernels', '6.1,6.12', '--find', 'bogus', '--scenario', 'scenarios/kzalloc-zeroing.yaml'],
+      /^kharness: unknown --find "bogus"/,
+    ],
+    [['kernels', '--format', 'xml'], /^kharness: unknown --format "xml"/],
+    [['shell', '--exec='], /^kharness: --exec needs a command/],
+    [['shell', '--kernel', '6.1-64k', '--arch', 'x86_64', '--exec', 'true'], /^kharness: kernel 6\.1-64k does not run on x86_64/],
   ])('kharness %j', async (args, message) => {
     const r = await kharness(...args);
     expect(r.exitCode, r.stderr).toBe(2);
