@@ -19,6 +19,7 @@
  * /dev/kvm is real hardware virtualisation).
  */
 import { mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -57,16 +58,21 @@ const median = (xs: number[]) => {
 };
 const sec = (ms: number) => (ms / 1000).toFixed(2);
 
+/** The console logs of every boot: removed at the end. */
+const dirs: string[] = [];
+
 async function main(): Promise<void> {
   const prepared = new Map<string, Prepared>();
   for (const t of targets) {
     const label = `${t.arch}/${t.kernel}`;
     process.stderr.write(`preparing ${label}\n`);
+    const dir = mkdtempSync(join(tmpdir(), 'kharness-bench-boot-'));
+    dirs.push(dir);
     prepared.set(
       label,
       await prepareReal({
         ...t,
-        dir: mkdtempSync(join(tmpdir(), 'kharness-bench-boot-')),
+        dir,
         settings,
         log,
         buildSlot: (fn) => fn(),
@@ -76,9 +82,15 @@ async function main(): Promise<void> {
   }
   const samples = new Map<string, BootPhases[]>();
   const accel = new Map<string, string>();
+  const failed = new Map<string, string[]>();
   for (let i = 1; i <= boots; i++) {
     for (const [label, p] of prepared) {
-      const m = await p.boot(i);
+      // One boot that fails is reported with the others, not the end of the bench.
+      const m = await p.boot(i).catch((e: Error) => {
+        failed.set(label, [...(failed.get(label) ?? []), e.message]);
+        return undefined;
+      });
+      if (!m) continue;
       try {
         if (m.info.phases) samples.set(label, [...(samples.get(label) ?? []), m.info.phases]);
         accel.set(label, m.info.accel);
@@ -102,8 +114,8 @@ async function main(): Promise<void> {
       const xs = ps.map(pick[c]).filter((x): x is number => x !== undefined);
       return xs.length ? `${sec(median(xs))} (${sec(Math.min(...xs))}-${sec(Math.max(...xs))})` : '-';
     });
-    const ratio = median(ps.map((p) => p.readyMs / (p.uptimeAtMarkerMs ?? Number.NaN)));
-    return [label, ...cells, ratio.toFixed(2)];
+    const ratios = ps.flatMap((p) => (p.uptimeAtMarkerMs ? [p.readyMs / p.uptimeAtMarkerMs] : []));
+    return [label, ...cells, ratios.length ? median(ratios).toFixed(2) : '-'];
   });
   const head = ['target', ...cols, 'ready/uptime'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -117,6 +129,7 @@ async function main(): Promise<void> {
     for (const r of rows.filter(prebuilt)) console.log(line(r));
   }
   for (const [label, a] of accel) console.log(`accelerator ${label}: ${a}`);
+  for (const [label, errs] of failed) console.log(`${label}: ${errs.length} of ${boots} boots failed: ${errs[0]}`);
 }
 
 main()
@@ -124,4 +137,7 @@ main()
     process.stderr.write(`bench:boot: ${(e as Error).message}\n`);
     process.exitCode = 2;
   })
-  .finally(() => killAll());
+  .finally(async () => {
+    killAll();
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  });

@@ -57,7 +57,7 @@ const DIRECTIVE = /^#\s*kharness:\s*(.*)$/;
 const DIRECTIVE_KEYS = ['optional', 'arch', 'since', 'until'] as const;
 
 /** A fragment's options and their scopes; a malformed `# kharness:` line is a problem, never ignored. */
-export function parseFragment(text: string): { options: FragmentOption[]; problems: FragmentProblem[] } {
+export function parseFragment(text: string, knownArches?: readonly string[]): { options: FragmentOption[]; problems: FragmentProblem[] } {
   const options: FragmentOption[] = [];
   const problems: FragmentProblem[] = [];
   let pending: Omit<FragmentOption, 'name' | 'value' | 'line'> | undefined;
@@ -80,6 +80,9 @@ export function parseFragment(text: string): { options: FragmentOption[]; proble
           problems.push({ line: i + 1, reason: `"${key}" needs a value, e.g. ${key === 'arch' ? 'arch=arm64' : `${key}=6.2`}` });
         } else if (key === 'arch') {
           pending.arches = val.split(',');
+          const unknown = knownArches ? pending.arches.filter((a) => !knownArches.includes(a)) : [];
+          if (unknown.length)
+            problems.push({ line: i + 1, reason: `unknown arch "${unknown.join(',')}" (known: ${knownArches!.join(', ')})` });
         } else if (!/^\d+\.\d+(\.\d+)?$/.test(val)) {
           problems.push({ line: i + 1, reason: `"${key}=${val}" is not a kernel version like 6.2` });
         } else {
@@ -216,7 +219,7 @@ export function explainUnmet(
   }
   const on = selectors.filter((s) => isEnabled(config, `CONFIG_${s}`));
   if (on.length) return `selected by ${on.join(', ')}`;
-  return `its dependencies are met; a choice or default decided it (${entries[0]!.file}:${entries[0]!.line})`;
+  return `its own "depends on" lines are met: an enclosing if/menu, a choice or a default decided it (${entries[0]!.file}:${entries[0]!.line})`;
 }
 
 /** The entries in one Kconfig file that `select` a symbol (their names, without CONFIG_). */

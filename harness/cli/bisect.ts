@@ -127,10 +127,8 @@ export const bisectCommand: Command = {
         );
       process.stdout.write(`  evidence: ${t.runDirs.join(', ')}\n`);
     } else {
-      process.stdout.write(
-        `\nthe first bad is one of: ${[...result.skipped!, result.firstBad!].map((c) => `${short(c)} ${c.subject}`).join('; ')}` +
-          ' (the others could not be judged)\n',
-      );
+      const among = [...result.skipped!, result.firstBad!].map((c) => `${short(c)} ${c.subject}`).join('; ');
+      process.stdout.write(`\nthe first ${state.find === 'fix' ? 'fixed' : 'bad'} is one of: ${among} (the others could not be judged)\n`);
     }
     process.stdout.write(`${tested.length} candidates built and run in ${formatDuration(Date.now() - t0)}\n`);
     return 'done';

@@ -29,6 +29,12 @@ export const buildCommand: Command = {
     findKernel(name);
     const t0 = Date.now();
     const fragments = ((v.fragment as string[] | undefined) ?? []).map((f) => resolve(f));
+    const type = findKernel(name).source.type;
+    if (fragments.length && (type === 'debian-image' || type === 'build'))
+      throw new UsageError(
+        `--fragment cannot change ${name}: it is built already`,
+        'Give it a kernel kharness builds (6.1, 6.12, git:...).',
+      );
     for (const f of fragments)
       if (!existsSync(f)) throw new UsageError(`no fragment file ${f}`, 'Give --fragment a kernel config fragment (CONFIG_X=y lines).');
     const k = await buildKernel(name, String(v.arch), { log, fragments, jobs: v.jobs ? positiveInt(v.jobs, '--jobs') : undefined });

@@ -20,7 +20,7 @@ import {
   takeOptions,
 } from '../analysis/kconfig.ts';
 import { compareVersions, makefileVersion } from '../analysis/version.ts';
-import { type ArchSpec, archSpec, isNative } from '../arch/arches.ts';
+import { ARCHES, type ArchSpec, archSpec, isNative } from '../arch/arches.ts';
 import { type CacheKind, getOrBuild, missingPaths, writeMeta } from '../cache/store.ts';
 import { KharnessError, UsageError } from '../errors.ts';
 import { cacheRoot, KERNELS_DIR } from '../paths.ts';
@@ -29,7 +29,7 @@ import { requireTool, whichSync } from '../util/host.ts';
 import { type Log, lockWait } from '../util/log.ts';
 import { capture, formatDuration, runLogged } from '../util/proc.ts';
 import { stopping } from '../util/stop.ts';
-import { type CatalogKernel, findKernel } from './catalog.ts';
+import { type CatalogKernel, DEBIAN_GUEST_MODULES, findKernel } from './catalog.ts';
 import { debianConfig, installedVersion, parityOptions } from './distro.ts';
 import { parseOwnBuild } from './own.ts';
 import { fetchPrebuilt, prebuiltPackages, resolvePrebuilt } from './prebuilt.ts';
@@ -129,7 +129,7 @@ interface Fragment {
 
 /** A fragment file's options, or a usage error at file:line for a malformed `# kharness:` line. */
 function readFragment(name: string, text: string): Fragment {
-  const { options, problems } = parseFragment(text);
+  const { options, problems } = parseFragment(text, Object.keys(ARCHES));
   const p = problems[0];
   if (p)
     throw new UsageError(
@@ -167,13 +167,10 @@ export async function kernelKey(k: CatalogKernel, arch: ArchSpec, log: Log, extr
   const s = k.source;
   if (s.type === 'build') throw new KharnessError('BUILD', `${k.name} is built already: it has no build key`);
   // A prebuilt kernel is exactly the packages it is made of.
-  if (s.type === 'debian-image')
-    return hashParts([
-      RECIPE,
-      'debian-image',
-      arch.name,
-      (await prebuiltPackages(await resolvePrebuilt(s, arch, log), arch, log)).versions,
-    ]);
+  if (s.type === 'debian-image') {
+    const pkgs = await prebuiltPackages(await resolvePrebuilt(s, arch, log), arch, log);
+    return hashParts([RECIPE, 'debian-image', arch.name, pkgs.versions, ...(s.guest_modules ?? DEBIAN_GUEST_MODULES)]);
+  }
   const frags = await fragmentsFor(k, arch, log, extra);
   const cc = (await capture(compiler(arch), ['--version'])).split('\n')[0]!;
   return hashParts([
@@ -187,12 +184,16 @@ export async function kernelKey(k: CatalogKernel, arch: ArchSpec, log: Log, extr
 }
 
 /** Kconfig's reason for each option the merged config did not honour (grep finds where each is defined and selected). */
-async function explain(src: string, unmet: { name: string }[], config: Map<string, string>): Promise<Map<string, string>> {
+async function explain(src: string, arch: ArchSpec, unmet: { name: string }[], config: Map<string, string>): Promise<Map<string, string>> {
   const out = new Map<string, string>();
+  // This arch's Kconfig beside the arch-independent ones: another arch's entry of the same name is not the reason.
+  const archDir = arch.imagePath.split('/').slice(0, 2).join('/');
   for (const u of unmet) {
     const sym = u.name.replace(/^CONFIG_/, '');
     const grep = async (re: string) =>
-      (await capture('grep', ['-rlE', '--include=Kconfig*', re, '.'], { cwd: src }).catch(() => '')).split('\n').filter(Boolean);
+      (await capture('grep', ['-rlE', '--include=Kconfig*', '--exclude-dir=arch', re, '.', archDir], { cwd: src }).catch(() => ''))
+        .split('\n')
+        .filter(Boolean);
     const entries = [];
     for (const f of await grep(`^\\s*(menu)?config\\s+${sym}\\s*$`))
       entries.push(...kconfigEntries(f.replace(/^\.\//, ''), await readFile(join(src, f), 'utf8'), sym));
@@ -260,7 +261,7 @@ async function configureAndMake(
   const wanted = new Map(frags.flatMap((f) => f.options.map((x) => [x.name, { ...x, from: `${f.name}:${x.line}` }] as const)));
   const final = parseConfig(await readFile(join(out, '.config'), 'utf8'));
   const missed = [...wanted.values()].filter((w) => (final.get(w.name) ?? 'n') !== w.value);
-  const why = await explain(src, missed, final);
+  const why = await explain(src, arch, missed, final);
   const line = (w: (typeof missed)[number]) => `${w.name}=${w.value} (${w.from}) got ${final.get(w.name) ?? 'n'}: ${why.get(w.name)}`;
   const unmet = missed.filter((w) => w.optional).map(line);
   for (const u of unmet) o.log.warn(`${label}: optional config option not met: ${u}`);

@@ -12,7 +12,7 @@ import { parse } from 'yaml';
 import { parseConfig } from '../analysis/kconfig.ts';
 import { candidateVersions, download } from '../apt/apt.ts';
 import type { ArchSpec } from '../arch/arches.ts';
-import { KharnessError } from '../errors.ts';
+import { HostToolError, KharnessError } from '../errors.ts';
 import { cacheRoot, KERNELS_DIR } from '../paths.ts';
 import type { Log } from '../util/log.ts';
 import { capture, runLogged } from '../util/proc.ts';
@@ -27,7 +27,16 @@ export interface ParityOption {
 /** The parity list: which options come from Debian's config. */
 export function parityOptions(file = join(KERNELS_DIR, 'distro-mm.yaml')): { options: ParityOption[]; text: string } {
   const text = readFileSync(file, 'utf8');
-  const raw = parse(text) as { options?: unknown };
+  let raw: { options?: unknown };
+  try {
+    raw = parse(text) as { options?: unknown };
+  } catch (e) {
+    throw new KharnessError(
+      'USAGE',
+      `${file}: ${(e as Error).message.split('\n')[0]}`,
+      'Fix the YAML: a list of option names under options:.',
+    );
+  }
   const options = (Array.isArray(raw?.options) ? raw.options : []).map((o: unknown) =>
     typeof o === 'string' ? { name: o } : (o as ParityOption),
   );
@@ -52,7 +61,9 @@ export function profileOptions(): string[] {
 export async function installedVersion(pkg: string): Promise<string> {
   // dpkg-query's own format syntax, not a template.
   const format = ['$', '{Version}'].join('');
-  return (await capture('dpkg-query', ['-W', '-f', format, pkg])).trim();
+  const v = (await capture('dpkg-query', ['-W', '-f', format, pkg]).catch(() => '')).trim();
+  if (!v) throw new HostToolError(pkg, pkg);
+  return v;
 }
 
 /**
@@ -107,6 +118,8 @@ export async function debianConfig(arch: ArchSpec, version: string, flavour: str
       timeoutMs: 5 * 60_000,
     });
     const path = join(tmp, 'root', file);
+    if (!existsSync(path))
+      throw new KharnessError('INFRA', `${pkg} has no ${file}`, 'Debian may have moved the config: update the arch table (distroConfig).');
     const text = file.endsWith('.xz') ? await capture('xz', ['-dc', path]) : await readFile(path, 'utf8');
     if (!parseConfig(text).size) throw new KharnessError('INFRA', `${file} in ${pkg} is not a kernel config`);
     await writeFile(`${tmp}.config`, text);

@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { candidateVersions, download, hostDebianArch, searchNames } from '../apt/apt.ts';
-import type { ArchSpec } from '../arch/arches.ts';
+import { ARCHES, type ArchSpec } from '../arch/arches.ts';
 import { KharnessError, UsageError } from '../errors.ts';
 import type { Log } from '../util/log.ts';
 import { capture, runLogged } from '../util/proc.ts';
@@ -60,7 +60,9 @@ export async function prebuiltPackages(
     );
   const guest = [k.image, ...k.headers];
   const v = new Map([...(await candidateVersions(guest, arch.debianArch, log)), ...(await candidateVersions([kb], host, log))]);
-  return { guest, host: [kb], versions: [...guest, kb].map((p) => `${p}=${v.get(p) ?? '?'}`).join(' ') };
+  // Downloads name exact versions: what the cache key says is what is fetched, even if the lists change meanwhile.
+  const pin = (p: string) => (v.has(p) ? `${p}=${v.get(p)}` : p);
+  return { guest: guest.map(pin), host: [pin(kb)], versions: [...guest, kb].map((p) => `${p}=${v.get(p) ?? '?'}`).join(' ') };
 }
 
 const MODULE_FILE = /\.ko(\.xz|\.zst|\.gz)?$/;
@@ -168,7 +170,8 @@ export async function fetchPrebuilt(src: DebianImage, arch: ArchSpec, dir: strin
 export async function expandDebianNames(names: readonly string[], arches: readonly ArchSpec[], log: Log): Promise<string[]> {
   const out: string[] = [];
   for (const name of names) {
-    const flavours = [...new Set(arches.flatMap((a) => Object.keys(a.debianFlavours)))];
+    // Every arch's flavours: a flavour only another arch has is reported as such below, not as a bad name.
+    const flavours = [...new Set(Object.values(ARCHES).flatMap((a) => Object.keys(a.debianFlavours)))];
     let r: ReturnType<typeof parseDebianName>;
     try {
       r = parseDebianName(name, flavours);

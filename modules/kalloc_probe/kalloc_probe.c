@@ -664,8 +664,9 @@ static int kp_cmd_inspect(struct kp_req *r, struct kp_out *o)
  * held allocation. Everything before `mark` is zeroed and the byte at `mark`
  * set, then memchr_inv(ptr, 0, len) reports the first non-zero byte. The mark
  * lies inside the allocation, so a correct scan stops there whatever `len`
- * says, and a scan that miscounts stops at the mark or sooner: no byte past
- * it is read. (Kernels before 6.1.190 and 6.12.111 kept memchr_inv's word
+ * says, and a scan that miscounts stops at the mark or sooner. memchr_inv
+ * reads whole 8-byte words, so the mark's word must lie inside the
+ * allocation too: then no byte past it is read. (Kernels before 6.1.190 and 6.12.111 kept memchr_inv's word
  * count in 32 bits: a scan of more than 32 GiB missed the mark.)
  */
 static int kp_cmd_scan(struct kp_req *r, struct kp_out *o)
@@ -687,8 +688,9 @@ static int kp_cmd_scan(struct kp_req *r, struct kp_out *o)
 		return kp_error(o, "ENOENT", "no allocation held under that name");
 	if (!h->ptr)
 		return kp_error(o, "EINVAL", "the allocation has no kernel address");
-	if (mark >= h->size)
-		return kp_error(o, "EINVAL", "mark must lie inside the allocation");
+	/* memchr_inv reads whole 8-byte words past 16 bytes: the mark's word must be inside too. */
+	if (mark >= h->size || ALIGN(mark + 1, 8) > h->size)
+		return kp_error(o, "EINVAL", "mark must lie inside the allocation, with the rest of its 8-byte word");
 	if (len <= mark)
 		return kp_error(o, "EINVAL", "len must reach past the mark");
 	p = h->ptr;
