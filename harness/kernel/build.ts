@@ -30,15 +30,19 @@ import { type Log, lockWait } from '../util/log.ts';
 import { capture, formatDuration, runLogged } from '../util/proc.ts';
 import { stopping } from '../util/stop.ts';
 import { type CatalogKernel, DEBIAN_GUEST_MODULES, findKernel } from './catalog.ts';
+import type { DebianKernel } from './debian.ts';
 import { debianConfig, installedVersion, parityOptions } from './distro.ts';
 import { parseOwnBuild } from './own.ts';
-import { fetchPrebuilt, prebuiltPackages, resolvePrebuilt } from './prebuilt.ts';
+import { fetchPrebuilt, type PrebuiltPackages, prebuiltPackages, resolvePrebuilt } from './prebuilt.ts';
 import { extractDebianSource, resolveCommit, sourceIdentity, withGitTree } from './source.ts';
 
 export const KERNEL_CACHE: CacheKind = {
   kind: 'kernels',
   label: (m, key) => (m ? `${String(m.kernel)}/${String(m.arch)} ${String(m.release)}` : key),
 };
+
+/** How an entry records an option it asked for as optional and did not get; any other miss makes the entry unusable. */
+const OPTIONAL = 'optional config option not met:';
 
 /** Bump when the build steps change in a way that changes the output. */
 const RECIPE = 'kernel-recipe-2';
@@ -55,6 +59,7 @@ export interface KernelBuild {
   srcDir: string;
   image: string;
   configFile: string;
+  /** Config options asked for as optional that the kernel did not get, each "optional config option not met: ...". */
   unmet: string[];
   buildMs: number;
   /** The image as built: checked whenever the entry is read. */
@@ -81,6 +86,9 @@ async function sealImage(k: KernelBuild): Promise<KernelBuild> {
 /** What is wrong with a cached kernel entry, if anything: every file it names, and the image as built. */
 export async function checkKernelEntry(k: KernelBuild): Promise<string | undefined> {
   if (typeof k.key !== 'string' || typeof k.release !== 'string') return 'its meta.json lacks the kernel key or release';
+  // Entries built before configs were strict recorded every option they did not get: their allocator is not the one asked for.
+  const asked = (k.unmet ?? []).filter((u) => !u.startsWith(OPTIONAL));
+  if (asked.length) return `it was built without config options it asked for (${asked.join(', ')})`;
   const missing = missingPaths({
     image: k.image,
     '.config': k.configFile,
@@ -163,15 +171,34 @@ async function fragmentsFor(k: CatalogKernel, arch: ArchSpec, log: Log, extra: r
   ];
 }
 
-export async function kernelKey(k: CatalogKernel, arch: ArchSpec, log: Log, extra: readonly string[] = []): Promise<string> {
+/**
+ * What a kernel is made of, resolved once: the cache key is computed from it
+ * and the build then uses exactly it (the same packages, the same fragments),
+ * so nothing between the two can change under the key.
+ */
+type Ingredients =
+  | { kind: 'prebuilt'; kernel: DebianKernel; packages: PrebuiltPackages; guestModules: string[] }
+  | { kind: 'source'; fragments: Fragment[] };
+
+async function ingredients(k: CatalogKernel, arch: ArchSpec, log: Log, extra: readonly string[]): Promise<Ingredients> {
   const s = k.source;
-  if (s.type === 'build') throw new KharnessError('BUILD', `${k.name} is built already: it has no build key`);
-  // A prebuilt kernel is exactly the packages it is made of.
   if (s.type === 'debian-image') {
-    const pkgs = await prebuiltPackages(await resolvePrebuilt(s, arch, log), arch, log);
-    return hashParts([RECIPE, 'debian-image', arch.name, pkgs.versions, ...(s.guest_modules ?? DEBIAN_GUEST_MODULES)]);
+    const kernel = await resolvePrebuilt(s, arch, log);
+    return {
+      kind: 'prebuilt',
+      kernel,
+      packages: await prebuiltPackages(kernel, arch, log),
+      guestModules: s.guest_modules ?? DEBIAN_GUEST_MODULES,
+    };
   }
-  const frags = await fragmentsFor(k, arch, log, extra);
+  return { kind: 'source', fragments: await fragmentsFor(k, arch, log, extra) };
+}
+
+async function kernelKey(k: CatalogKernel, arch: ArchSpec, ing: Ingredients): Promise<string> {
+  const s = k.source;
+  // A prebuilt kernel is exactly the packages it is made of.
+  if (ing.kind === 'prebuilt') return hashParts([RECIPE, 'debian-image', arch.name, ing.packages.versions, ...ing.guestModules]);
+  if (s.type === 'build' || s.type === 'debian-image') throw new KharnessError('BUILD', `${k.name} is built already: it has no build key`);
   const cc = (await capture(compiler(arch), ['--version'])).split('\n')[0]!;
   return hashParts([
     RECIPE,
@@ -179,7 +206,7 @@ export async function kernelKey(k: CatalogKernel, arch: ArchSpec, log: Log, extr
     arch.kernelArch,
     arch.imageTarget,
     cc,
-    ...frags.flatMap((f) => [f.name, f.text]),
+    ...ing.fragments.flatMap((f) => [f.name, f.text]),
   ]);
 }
 
@@ -212,7 +239,7 @@ async function explain(src: string, arch: ArchSpec, unmet: { name: string }[], c
  * one is reported). Then make.
  */
 async function configureAndMake(
-  k: CatalogKernel,
+  fragments: readonly Fragment[],
   arch: ArchSpec,
   src: string,
   out: string,
@@ -234,7 +261,7 @@ async function configureAndMake(
     });
   o.log.info(`building kernel ${label} (log: ${log})`);
   const version = makefileVersion(await readFile(join(src, 'Makefile'), 'utf8')) ?? '0.0';
-  const frags = (await fragmentsFor(k, arch, o.log, o.fragments)).map((f) => ({
+  const frags = fragments.map((f) => ({
     ...f,
     options: f.options.filter((x) => inScope(x, arch.name, version, compareVersions)),
   }));
@@ -263,8 +290,8 @@ async function configureAndMake(
   const missed = [...wanted.values()].filter((w) => (final.get(w.name) ?? 'n') !== w.value);
   const why = await explain(src, arch, missed, final);
   const line = (w: (typeof missed)[number]) => `${w.name}=${w.value} (${w.from}) got ${final.get(w.name) ?? 'n'}: ${why.get(w.name)}`;
-  const unmet = missed.filter((w) => w.optional).map(line);
-  for (const u of unmet) o.log.warn(`${label}: optional config option not met: ${u}`);
+  const unmet = missed.filter((w) => w.optional).map((w) => `${OPTIONAL} ${line(w)}`);
+  for (const u of unmet) o.log.warn(`${label}: ${u}`);
   const hard = missed.filter((w) => !w.optional);
   if (hard.length) {
     throw new KharnessError(
@@ -306,18 +333,20 @@ export async function buildKernel(kernelName: string, archName: string, o: Build
   ] as const)
     await requireTool(tool, pkg);
 
-  const key = await kernelKey(k, arch, o.log, o.fragments);
+  const ing = await ingredients(k, arch, o.log, o.fragments ?? []);
+  const key = await kernelKey(k, arch, ing);
   const label = `${k.name}/${arch.name}`;
   const started = Date.now();
   const produce = async (dir: string): Promise<KernelBuild> => {
     const log = join(dir, 'build.log');
     const build = async (src: string, out: string) => {
-      const r = await configureAndMake(k, arch, src, out, log, label, o, started);
+      if (ing.kind !== 'source') throw new KharnessError('BUILD', `${label} is prebuilt: it has no fragments to build with`);
+      const r = await configureAndMake(ing.fragments, arch, src, out, log, label, o, started);
       return { key, kernel: k.name, arch: arch.name, buildMs: Date.now() - started, srcDir: src, buildDir: out, ...r };
     };
     const s = k.source;
-    if (s.type === 'debian-image') {
-      const u = await fetchPrebuilt(s, arch, dir, o.log);
+    if (ing.kind === 'prebuilt') {
+      const u = await fetchPrebuilt(ing.kernel, ing.packages, ing.guestModules, arch, dir, o.log);
       return {
         key,
         kernel: k.name,
@@ -337,7 +366,7 @@ export async function buildKernel(kernelName: string, archName: string, o: Build
       const r = await build(await extractDebianSource({ ...k, source: s }, o.log), out);
       return { ...r, image: join(out, arch.imagePath), configFile: join(out, '.config') };
     }
-    if (s.type === 'build') throw new KharnessError('BUILD', `${k.name} is built already`);
+    if (s.type === 'build' || s.type === 'debian-image') throw new KharnessError('BUILD', `${k.name} has no source to build`);
     // git: the build directory is shared by every commit of this repository, so the
     // entry keeps its own copies of what outlives the next build there.
     const commit = await resolveCommit(s);

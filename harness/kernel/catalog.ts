@@ -5,7 +5,7 @@ import { parse } from 'yaml';
 import { ARCHES } from '../arch/arches.ts';
 import { UsageError } from '../errors.ts';
 import { KERNELS_DIR } from '../paths.ts';
-import { debianName, parseDebianName } from './debian.ts';
+import { type DebianRange, debianName, parseDebianName } from './debian.ts';
 import { parseOwnBuild } from './own.ts';
 
 export interface DebianSource {
@@ -79,19 +79,28 @@ export function parseGitKernel(spec: string, arches: string[]): CatalogKernel | 
 }
 
 /**
+ * A `debian:` name (one version or a range) read with every arch's flavours,
+ * so a flavour only another arch has reads as that flavour, not as a bad
+ * version; undefined for a name that is not a `debian:` one, a usage error
+ * for a malformed one.
+ */
+export function readDebianName(spec: string): DebianRange | undefined {
+  const flavours = [...new Set(Object.values(ARCHES).flatMap((a) => Object.keys(a.debianFlavours)))];
+  try {
+    return parseDebianName(spec, flavours);
+  } catch (e) {
+    throw new UsageError(`bad kernel name "${spec}": ${(e as Error).message}`, 'Run `kharness kernels` to list the Debian kernels.');
+  }
+}
+
+/**
  * `debian:VERSION[-FLAVOUR]` names one of Debian's prebuilt kernels, on the
  * arches that have the flavour. Whether the archive has it is checked when it
  * is fetched (kernel/prebuilt.ts); a range names several and is expanded
  * against the apt lists first (`expandDebianNames`).
  */
 export function parseDebianKernel(spec: string): CatalogKernel | undefined {
-  const flavours = [...new Set(Object.values(ARCHES).flatMap((a) => Object.keys(a.debianFlavours)))];
-  let r: ReturnType<typeof parseDebianName>;
-  try {
-    r = parseDebianName(spec, flavours);
-  } catch (e) {
-    throw new UsageError(`bad kernel name "${spec}": ${(e as Error).message}`, 'Run `kharness kernels` to list the Debian kernels.');
-  }
+  const r = readDebianName(spec);
   if (!r) return undefined;
   if (r.to) throw new UsageError(`"${spec}" is a range: it names several kernels`, 'Give one version here, e.g. debian:6.1.0-56-cloud.');
   const { version, flavour } = r.from;

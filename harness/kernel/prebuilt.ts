@@ -12,12 +12,12 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { candidateVersions, download, hostDebianArch, searchNames } from '../apt/apt.ts';
-import { ARCHES, type ArchSpec } from '../arch/arches.ts';
+import type { ArchSpec } from '../arch/arches.ts';
 import { KharnessError, UsageError } from '../errors.ts';
 import type { Log } from '../util/log.ts';
 import { capture, runLogged } from '../util/proc.ts';
-import { DEBIAN_GUEST_MODULES, type DebianImage } from './catalog.ts';
-import { type DebianKernel, debianIndex, debianName, kbuildPackage, parseDebianName, resolveDebian } from './debian.ts';
+import { type DebianImage, readDebianName } from './catalog.ts';
+import { type DebianKernel, debianIndex, debianName, kbuildPackage, resolveDebian } from './debian.ts';
 
 /** The prebuilt kernels in the apt lists of a guest arch (image and headers both there), and those with an image only. */
 export async function debianKernels(arch: ArchSpec, log: Log): Promise<ReturnType<typeof debianIndex>> {
@@ -44,12 +44,16 @@ export async function resolvePrebuilt(src: DebianImage, arch: ArchSpec, log: Log
   return newest;
 }
 
+/** What a prebuilt kernel is downloaded as: guest-arch and host-arch packages, each pinned to a version. */
+export interface PrebuiltPackages {
+  guest: string[];
+  host: string[];
+  /** "pkg=version ..." of everything: part of the cache key. */
+  versions: string;
+}
+
 /** The host-arch kbuild package for a version (its headers' scripts link to it) and everything to download, with versions. */
-export async function prebuiltPackages(
-  k: DebianKernel,
-  arch: ArchSpec,
-  log: Log,
-): Promise<{ guest: string[]; host: string[]; versions: string }> {
+export async function prebuiltPackages(k: DebianKernel, arch: ArchSpec, log: Log): Promise<PrebuiltPackages> {
   const host = await hostDebianArch();
   const kb = kbuildPackage(k.abi, await searchNames('^linux-kbuild-', host, log));
   if (!kb)
@@ -124,12 +128,22 @@ export interface Unpacked {
   guestModules: string[];
 }
 
-export async function fetchPrebuilt(src: DebianImage, arch: ArchSpec, dir: string, log: Log): Promise<Unpacked & { kernel: DebianKernel }> {
+/**
+ * Downloads and unpacks a resolved prebuilt kernel (the very packages its
+ * cache key names), fixes its headers up for module builds and orders the
+ * guest modules it needs.
+ */
+export async function fetchPrebuilt(
+  k: DebianKernel,
+  pkgs: PrebuiltPackages,
+  guestModules: readonly string[],
+  arch: ArchSpec,
+  dir: string,
+  log: Log,
+): Promise<Unpacked> {
   const debs = join(dir, 'debs');
   const root = join(dir, 'root');
   const alog = join(dir, 'build.log');
-  const k = await resolvePrebuilt(src, arch, log);
-  const pkgs = await prebuiltPackages(k, arch, log);
   log.info(`  downloading ${pkgs.versions}`);
   await mkdir(root, { recursive: true });
   await download(pkgs.guest, debs, arch.debianArch, alog, log);
@@ -156,8 +170,7 @@ export async function fetchPrebuilt(src: DebianImage, arch: ArchSpec, dir: strin
     config: join(root, 'boot', `config-${release}`),
     headers,
     release,
-    guestModules: await moduleLoadOrder(join(root, 'lib', 'modules', release), src.guest_modules ?? DEBIAN_GUEST_MODULES),
-    kernel: k,
+    guestModules: await moduleLoadOrder(join(root, 'lib', 'modules', release), [...guestModules]),
   };
 }
 
@@ -169,15 +182,14 @@ export async function fetchPrebuilt(src: DebianImage, arch: ArchSpec, dir: strin
  */
 export async function expandDebianNames(names: readonly string[], arches: readonly ArchSpec[], log: Log): Promise<string[]> {
   const out: string[] = [];
+  // One read of each arch's apt lists, however many names there are.
+  const indexes = new Map<string, ReturnType<typeof debianKernels>>();
+  const indexOf = (a: ArchSpec) => {
+    if (!indexes.has(a.name)) indexes.set(a.name, debianKernels(a, log));
+    return indexes.get(a.name)!;
+  };
   for (const name of names) {
-    // Every arch's flavours: a flavour only another arch has is reported as such below, not as a bad name.
-    const flavours = [...new Set(Object.values(ARCHES).flatMap((a) => Object.keys(a.debianFlavours)))];
-    let r: ReturnType<typeof parseDebianName>;
-    try {
-      r = parseDebianName(name, flavours);
-    } catch (e) {
-      throw new UsageError(`bad kernel name "${name}": ${(e as Error).message}`, 'Run `kharness kernels` to list the Debian kernels.');
-    }
+    const r = readDebianName(name);
     if (!r) {
       out.push(name);
       continue;
@@ -186,7 +198,7 @@ export async function expandDebianNames(names: readonly string[], arches: readon
     if (!on.length) throw new UsageError(`no arch of ${arches.map((a) => a.name).join(', ')} has Debian's ${r.from.flavour} flavour`);
     let versions: string[] | undefined;
     for (const a of on) {
-      const res = resolveDebian(r, await debianKernels(a, log), a.name);
+      const res = resolveDebian(r, await indexOf(a), a.name);
       if ('error' in res) throw new UsageError(res.error, 'Run `kharness kernels` to list the Debian kernels in the archive.');
       const names = res.ok.map((k) => debianName(k.abi, k.flavour));
       // A range must mean the same kernels on every arch it runs on.
