@@ -58,8 +58,7 @@ export class TargetRecorder {
   }
 
   guest(b: BootInfo): void {
-    const { boot, consoleLog, accel, bootMs, sshMs, phases, constants } = b;
-    this.w.write({ type: 'guest', target: this.ref, boot, consoleLog, accel, bootMs, sshMs, phases, constants });
+    this.w.write({ type: 'guest', target: this.ref, ...b });
   }
 
   step(s: Scenario, step: Step, fields: StepFields): void {

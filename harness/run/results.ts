@@ -12,7 +12,7 @@ import type { Facts } from '../probe/vocabulary.ts';
 import type { Failure } from '../scenario/expect.ts';
 import type { StepStatus } from '../scenario/judge.ts';
 import type { ClaimRef } from '../scenario/types.ts';
-import type { BootPhases } from './machine.ts';
+import type { BootInfo } from './machine.ts';
 
 export type { StepStatus };
 /**
@@ -68,18 +68,8 @@ export type ResultRecord =
   | { type: 'status'; target: TargetRef; phase: 'building' | 'booting' | 'running'; detail?: string; at: string }
   /** The kernel's allocator and memory-management options (kernels/distro-mm.yaml and a few more): "-" when it has no such option. */
   | { type: 'kernel-profile'; target: TargetRef; options: Record<string, string> }
-  | {
-      type: 'guest';
-      target: TargetRef;
-      boot: number;
-      consoleLog: string;
-      accel: string;
-      bootMs: number;
-      sshMs: number;
-      /** Each phase of the boot, in ms from QEMU's start. */
-      phases?: BootPhases;
-      constants: Facts;
-    }
+  /** A machine came up: what its boot told (BootInfo: phases, accelerator, constants). */
+  | ({ type: 'guest'; target: TargetRef } & BootInfo)
   | StepRecord
   | { type: 'scenario-end'; target: TargetRef; scenario: string; meminfoBefore?: Meminfo; meminfoAfter?: Meminfo; meminfoDelta?: Meminfo }
   | {
