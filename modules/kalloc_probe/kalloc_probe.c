@@ -505,6 +505,22 @@ static struct kp_held *kp_find_held(const char *name)
 	return NULL;
 }
 
+/* The held allocation a request names (key "name"); NULL after an error response. */
+static struct kp_held *kp_held_arg(struct kp_req *r, struct kp_out *o)
+{
+	const char *name = kp_get(r, "name");
+	struct kp_held *h;
+
+	if (!name) {
+		kp_error(o, "EINVAL", "missing key name");
+		return NULL;
+	}
+	h = kp_find_held(name);
+	if (!h)
+		kp_error(o, "ENOENT", "no allocation held under that name");
+	return h;
+}
+
 /* Shared by alloc and time: api, size/order, gfp. */
 static int kp_parse_alloc_args(struct kp_req *r, struct kp_job *j, struct kp_out *o)
 {
@@ -643,17 +659,13 @@ out:
 static int kp_cmd_inspect(struct kp_req *r, struct kp_out *o)
 {
 	static const char *const keys[] = { "name", NULL };
-	const char *name;
 	struct kp_held *h;
 
 	if (kp_check_keys(r, keys, o))
 		return -EINVAL;
-	name = kp_get(r, "name");
-	if (!name)
-		return kp_error(o, "EINVAL", "missing key name");
-	h = kp_find_held(name);
+	h = kp_held_arg(r, o);
 	if (!h)
-		return kp_error(o, "ENOENT", "no allocation held under that name");
+		return -EINVAL;
 	kp_put(o, "status=ok name=%s api=%s size=%zu", h->name, kp_api_names[h->api], h->size);
 	kp_report_memory(o, h->ptr, h->size);
 	return 0;
@@ -666,13 +678,13 @@ static int kp_cmd_inspect(struct kp_req *r, struct kp_out *o)
  * lies inside the allocation, so a correct scan stops there whatever `len`
  * says, and a scan that miscounts stops at the mark or sooner. memchr_inv
  * reads whole 8-byte words, so the mark's word must lie inside the
- * allocation too: then no byte past it is read. (Kernels before 6.1.190 and 6.12.111 kept memchr_inv's word
- * count in 32 bits: a scan of more than 32 GiB missed the mark.)
+ * allocation too: then no byte past it is read. (Kernels before 6.1.190
+ * and 6.12.111 kept memchr_inv's word count in 32 bits: a scan of more than
+ * 32 GiB missed the mark.)
  */
 static int kp_cmd_scan(struct kp_req *r, struct kp_out *o)
 {
 	static const char *const keys[] = { "name", "len", "mark", NULL };
-	const char *name;
 	struct kp_held *h;
 	u64 len = 0, mark = 0;
 	u8 *p, *hit;
@@ -680,12 +692,9 @@ static int kp_cmd_scan(struct kp_req *r, struct kp_out *o)
 	if (kp_check_keys(r, keys, o) || kp_get_u64(r, "len", &len, true, o) ||
 	    kp_get_u64(r, "mark", &mark, true, o))
 		return -EINVAL;
-	name = kp_get(r, "name");
-	if (!name)
-		return kp_error(o, "EINVAL", "missing key name");
-	h = kp_find_held(name);
+	h = kp_held_arg(r, o);
 	if (!h)
-		return kp_error(o, "ENOENT", "no allocation held under that name");
+		return -EINVAL;
 	if (!h->ptr)
 		return kp_error(o, "EINVAL", "the allocation has no kernel address");
 	/* memchr_inv reads whole 8-byte words past 16 bytes: the mark's word must be inside too. */
@@ -720,18 +729,14 @@ static int kp_cmd_pause(struct kp_req *r, struct kp_out *o)
 static int kp_cmd_free(struct kp_req *r, struct kp_out *o)
 {
 	static const char *const keys[] = { "name", NULL };
-	const char *name;
 	struct kp_held *h;
 	u64 t0;
 
 	if (kp_check_keys(r, keys, o))
 		return -EINVAL;
-	name = kp_get(r, "name");
-	if (!name)
-		return kp_error(o, "EINVAL", "missing key name");
-	h = kp_find_held(name);
+	h = kp_held_arg(r, o);
 	if (!h)
-		return kp_error(o, "ENOENT", "no allocation held under that name");
+		return -EINVAL;
 	t0 = ktime_get_ns();
 	kp_free(h->api, h->ptr, h->page, h->order);
 	kp_put(o, "status=ok name=%s free_ns=%llu", h->name, ktime_get_ns() - t0);
