@@ -5,18 +5,9 @@
  * kmalloc-size-limits still passes because its sizes are written with the
  * guest's own constants. (16 KiB pages: kernels.test.ts.)
  */
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SCENARIOS_DIR } from '../../harness/paths.ts';
 import type { ResultRecord } from '../../harness/run/results.ts';
-import { cli, qemusUnder, results, steps, tempDir } from './helpers.ts';
-
-const scenario = (n: string) => join(SCENARIOS_DIR, `${n}.yaml`);
-
-function guestConstants(records: ResultRecord[]) {
-  const g = records.find((r) => r.type === 'guest');
-  return g?.type === 'guest' ? g.constants : {};
-}
+import { cli, guestConstants, qemusUnder, results, shipped, steps, tempDir } from './helpers.ts';
 
 describe("arm64 6.1, 4 KiB pages (Debian's prebuilt kernel)", () => {
   const out = tempDir();
@@ -26,9 +17,9 @@ describe("arm64 6.1, 4 KiB pages (Debian's prebuilt kernel)", () => {
   beforeAll(async () => {
     r = await cli([
       'run',
-      scenario('kmalloc-size-limits'),
-      scenario('gfp-atomic-irq'),
-      scenario('vmalloc-contiguity'),
+      shipped('kmalloc-size-limits'),
+      shipped('gfp-atomic-irq'),
+      shipped('vmalloc-contiguity'),
       '--arch',
       'arm64',
       '--kernel',
@@ -67,8 +58,8 @@ describe('arm64 6.1 with 64 KiB pages', () => {
     const out = tempDir();
     const r = await cli([
       'run',
-      scenario('kmalloc-size-limits'),
-      scenario('gfp-atomic-irq'),
+      shipped('kmalloc-size-limits'),
+      shipped('gfp-atomic-irq'),
       '--arch',
       'arm64',
       '--kernel',

@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
-import { cacheRoot, PROJECT_ROOT } from '../../harness/paths.ts';
+import { cacheRoot, PROJECT_ROOT, SCENARIOS_DIR } from '../../harness/paths.ts';
+import type { Facts } from '../../harness/probe/vocabulary.ts';
 import { parseResults, type ResultRecord, type StepRecord } from '../../harness/run/results.ts';
 
 export const CLI = join(PROJECT_ROOT, 'bin', 'kharness.js');
@@ -24,6 +25,17 @@ export function cli(args: string[], opts: { timeoutMs?: number } = {}): ResultPr
 
 export function results(outDir: string): ResultRecord[] {
   return parseResults(readFileSync(join(outDir, 'results.jsonl'), 'utf8'));
+}
+
+/** A shipped scenario's file, by name. */
+export function shipped(name: string): string {
+  return join(SCENARIOS_DIR, `${name}.yaml`);
+}
+
+/** The guest constants a run recorded: of the first boot, or of the first boot of one kernel. */
+export function guestConstants(records: ResultRecord[], kernel?: string): Facts {
+  const g = records.find((r) => r.type === 'guest' && (kernel === undefined || r.target.kernel === kernel));
+  return g?.type === 'guest' ? g.constants : {};
 }
 
 export function steps(records: ResultRecord[]): StepRecord[] {

@@ -7,15 +7,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SCENARIOS_DIR } from '../../harness/paths.ts';
-import type { ResultRecord } from '../../harness/run/results.ts';
-import { cli, qemusUnder, results, steps, tempDir } from './helpers.ts';
-
-const scenario = (n: string) => join(SCENARIOS_DIR, `${n}.yaml`);
-const constants = (records: ResultRecord[], kernel: string) => {
-  const g = records.find((r) => r.type === 'guest' && r.target.kernel === kernel);
-  return g?.type === 'guest' ? g.constants : {};
-};
+import { cli, guestConstants, qemusUnder, results, shipped, steps, tempDir } from './helpers.ts';
 
 describe("Debian's prebuilt kernels", () => {
   it('lists the series per arch and flavour, naming versions without headers', async () => {
@@ -31,8 +23,8 @@ describe("Debian's prebuilt kernels", () => {
     const out = tempDir();
     const r = await cli([
       'run',
-      scenario('kmalloc-size-limits'),
-      scenario('gfp-atomic-irq'),
+      shipped('kmalloc-size-limits'),
+      shipped('gfp-atomic-irq'),
       '--arch',
       'x86_64,arm64',
       '--kernel',
@@ -44,7 +36,7 @@ describe("Debian's prebuilt kernels", () => {
     expect(r.exitCode, r.all).toBe(0);
     const ends = records.flatMap((x) => (x.type === 'target-end' ? [`${x.target.arch}/${x.target.kernel} ${x.status}`] : []));
     expect(ends.sort()).toEqual(['arm64/debian:6.12.117-16k ok', 'arm64/debian:6.12.117-cloud ok', 'x86_64/debian:6.12.117-cloud ok']);
-    expect(constants(records, 'debian:6.12.117-16k')).toMatchObject({
+    expect(guestConstants(records, 'debian:6.12.117-16k')).toMatchObject({
       machine: 'aarch64',
       PAGE_SIZE: 16384,
       KMALLOC_MAX_SIZE: 32 * 1024 * 1024,
@@ -67,8 +59,8 @@ describe("Debian's prebuilt kernels", () => {
     const out = tempDir();
     const r = await cli([
       'run',
-      scenario('gfp-atomic-rt'),
-      scenario('gfp-atomic-irq'),
+      shipped('gfp-atomic-rt'),
+      shipped('gfp-atomic-irq'),
       '--arch',
       'x86_64',
       '--kernel',
@@ -78,7 +70,7 @@ describe("Debian's prebuilt kernels", () => {
     ]);
     expect(r.exitCode, r.all).toBe(0);
     const records = results(out);
-    expect(constants(records, 'debian:6.12.117-rt')).toMatchObject({ PREEMPT_RT: true });
+    expect(guestConstants(records, 'debian:6.12.117-rt')).toMatchObject({ PREEMPT_RT: true });
     const s = steps(records);
     const byName = (n: string) => s.find((x) => x.name === n)!;
     expect(byName('spin_lock_irqsave leaves the context preemptible')).toMatchObject({
@@ -98,7 +90,7 @@ describe("Debian's prebuilt kernels", () => {
     const r = await cli(['run', '--kernel', 'debian:6.1.0-57-cloud', '--arch', 'x86_64']);
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toMatch(/no Debian kernel debian:6\.1\.0-57-cloud for x86_64; nearest: debian:6\.1\.0-56-cloud/);
-    const s = await cli(['bisect', '--kernels', 'debian:6.1.0-47..6.12.117-cloud', '--scenario', scenario('memchr-inv-large')]);
+    const s = await cli(['bisect', '--kernels', 'debian:6.1.0-47..6.12.117-cloud', '--scenario', shipped('memchr-inv-large')]);
     expect(s.exitCode).toBe(2);
     expect(s.stderr).toMatch(/different series \(6\.1, 6\.12\)/);
   });
@@ -115,7 +107,7 @@ describe('a release bisect over Debian versions, without a build', () => {
       '--find',
       'fix',
       '--scenario',
-      scenario('memchr-inv-large'),
+      shipped('memchr-inv-large'),
       '--out',
       out,
     ]);
@@ -142,7 +134,7 @@ describe('your own kernel', () => {
 
   it('runs scenarios on a build directory with no copy and no rebuild', async () => {
     const out = tempDir();
-    const r = await cli(['run', scenario('kmalloc-size-limits'), '--kernel', `build:${buildDir}`, '--out', out]);
+    const r = await cli(['run', shipped('kmalloc-size-limits'), '--kernel', `build:${buildDir}`, '--out', out]);
     expect(r.exitCode, r.all).toBe(0);
     expect(r.all).toContain(`the build in place`);
     expect(r.all).not.toMatch(/building kernel/);

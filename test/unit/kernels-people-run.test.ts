@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { allocatorProfile, parseConfig } from '../../harness/analysis/kconfig.ts';
 import { ARCHES } from '../../harness/arch/arches.ts';
 import { exitCode } from '../../harness/cli/exit.ts';
+import { checkKernelEntry, type KernelBuild } from '../../harness/kernel/build.ts';
 import { configArch, GUEST_NEEDS, missingGuestNeeds } from '../../harness/kernel/own.ts';
 import { formatRequest, parseResponse } from '../../harness/probe/protocol.ts';
 import { compareTargets } from '../../harness/report/compare.ts';
@@ -35,6 +36,13 @@ describe('your own kernel build', () => {
     expect(exitCode({ guest: 7 })).toBe(7);
     expect(exitCode({ guest: 0 })).toBe(0);
     expect(exitCode({ guest: null })).toBe(1);
+  });
+});
+
+describe('cached kernels from before strict configs', () => {
+  it('are not served when they recorded options they asked for and did not get', async () => {
+    const entry = { key: 'k', release: '6.12.117', unmet: ['CONFIG_SLUB_DEBUG=y (got n)'] } as unknown as KernelBuild;
+    expect(await checkKernelEntry(entry)).toBe('it was built without config options it asked for (CONFIG_SLUB_DEBUG=y (got n))');
   });
 });
 
