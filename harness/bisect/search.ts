@@ -4,7 +4,7 @@
  * Candidates are tested by index: -1 is the known-good end, n-1 the known-bad
  * end. Skipped candidates are stepped around; flaky ones count as skipped.
  */
-import type { ResultRecord, StepRecord } from '../run/results.ts';
+import { isFailed, type ResultRecord, type StepRecord } from '../run/results.ts';
 
 export type Verdict = 'good' | 'bad' | 'skip';
 /** What one run of the scenario on a candidate says. */
@@ -37,14 +37,17 @@ export function classify(records: readonly ResultRecord[], stepName?: string): C
   }
   const error = steps.find((s) => s.status === 'error');
   if (error) return { outcome: 'abort', reason: `step "${error.name}" could not run: ${error.reason ?? ''}`, step: error };
-  const failed = steps.find((s) => s.status === 'fail');
+  const failed = steps.find((s) => isFailed(s.status));
   if (failed)
     return {
       outcome: 'bad',
-      reason: failed.failures.map((f) => `${f.what}: expected ${f.expected}, observed ${f.observed}`).join('; '),
+      reason:
+        failed.failures.map((f) => `${f.what}: expected ${f.expected}, observed ${f.observed}`).join('; ') ||
+        // A kernel test case: its own lines (EXPECTATION FAILED ...) say how it failed.
+        [failed.reason, ...failed.dmesg.filter((l) => /FAILED|Expected|not ok/.test(l)).slice(0, 4)].filter(Boolean).join('; '),
       step: failed,
     };
-  if (!steps.some((s) => s.status === 'pass' || s.status === 'expected-crash'))
+  if (!steps.some((s) => s.status === 'pass' || s.status === 'expected-crash' || s.status === 'expected-fail'))
     return { outcome: 'skip', reason: 'nothing ran (every step was skipped)' };
   return { outcome: 'good', reason: 'the scenario passed' };
 }

@@ -22,6 +22,33 @@ export interface VmConfig {
   consoleLog: string;
   /** Host facts the command line may use; see ArchSpec.tcgCmdline. */
   hostTscKhz?: number;
+  /** Parameters a scenario adds (init_on_alloc=0). */
+  cmdline?: string[];
+}
+
+/**
+ * An emulated CPU runs a long in-kernel test many times slower than real
+ * hardware: the soft-lockup watchdog (2 x watchdog_thresh) and the RCU stall
+ * detector would report a busy guest as hung. Their thresholds are raised to
+ * the largest the kernel takes (lkp does the same for its slow guests); a
+ * real hang is still caught by the step and console-silence timeouts.
+ */
+export const SLOW_GUEST_PARAMS = ['watchdog_thresh=60', 'rcupdate.rcu_cpu_stall_timeout=300'];
+
+/** The kernel command line for a config. */
+export function kernelCmdline(c: VmConfig): string {
+  const q = c.arch.qemu;
+  return [
+    `console=${q.console}`,
+    'panic=-1',
+    'loglevel=4',
+    'random.trust_bootloader=on',
+    'random.trust_cpu=on',
+    ...SLOW_GUEST_PARAMS,
+    ...c.arch.cmdline,
+    ...tcgParams(c),
+    ...(c.cmdline ?? []),
+  ].join(' ');
 }
 
 /** The arch's TCG-only parameters with host facts filled in; ones whose fact is unknown are dropped. */
@@ -42,15 +69,7 @@ export function hostTscKhz(cpuinfo: string): number | undefined {
 /** QEMU's command line for a config. Pure: the arch table supplies every per-arch value. */
 export function qemuArgs(c: VmConfig): string[] {
   const q = c.arch.qemu;
-  const cmdline = [
-    `console=${q.console}`,
-    'panic=-1',
-    'loglevel=4',
-    'random.trust_bootloader=on',
-    'random.trust_cpu=on',
-    ...c.arch.cmdline,
-    ...tcgParams(c),
-  ].join(' ');
+  const cmdline = kernelCmdline(c);
   return [
     // Names the process after its console log, so `pgrep -f <run dir>` finds a run's QEMUs.
     '-name',

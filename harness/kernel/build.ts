@@ -5,9 +5,10 @@
  */
 
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import {
   explainUnmet,
   type FragmentOption,
@@ -71,6 +72,29 @@ export interface KernelBuild {
   git?: { repo: string; commit: string };
   /** Prebuilt kernels: modules the guest must load at boot, in order (absolute .ko paths). */
   guestModules?: string[];
+  /** Every module the build made (the kernel's own test modules among them), copied flat: NAME.ko. */
+  moduleDir?: string;
+}
+
+/**
+ * A module the kernel built (the kernel's own test modules): from the entry's
+ * module directory, or for a build kharness did not make (build:DIR), from
+ * the build tree itself. undefined when the kernel has none of that name.
+ */
+export async function findTestModule(k: KernelBuild, name: string): Promise<string | undefined> {
+  const file = `${name}.ko`;
+  if (k.moduleDir) return existsSync(join(k.moduleDir, file)) ? join(k.moduleDir, file) : undefined;
+  const all = await readdir(k.buildDir, { recursive: true }).catch(() => [] as string[]);
+  const hit = all.find((rel) => basename(rel) === file);
+  return hit ? join(k.buildDir, hit) : undefined;
+}
+
+/** Copies every .ko under a build directory into one flat directory, so the entry keeps them past the next build there. */
+async function collectModules(out: string, into: string): Promise<string> {
+  await mkdir(into, { recursive: true });
+  const all = await readdir(out, { recursive: true });
+  for (const rel of all) if (rel.endsWith('.ko')) await copyFile(join(out, rel), join(into, basename(rel)));
+  return into;
 }
 
 async function digest(path: string): Promise<{ imageBytes: number; imageSha256: string }> {
@@ -94,6 +118,7 @@ export async function checkKernelEntry(k: KernelBuild): Promise<string | undefin
     '.config': k.configFile,
     'build directory': k.buildDir,
     'source tree': k.srcDir,
+    ...(k.moduleDir ? { 'module directory': k.moduleDir } : {}),
     ...Object.fromEntries((k.guestModules ?? []).map((m, i) => [`guest module ${i + 1}`, m])),
   });
   if (missing) return missing;
@@ -342,7 +367,8 @@ export async function buildKernel(kernelName: string, archName: string, o: Build
     const build = async (src: string, out: string) => {
       if (ing.kind !== 'source') throw new KharnessError('BUILD', `${label} is prebuilt: it has no fragments to build with`);
       const r = await configureAndMake(ing.fragments, arch, src, out, log, label, o, started);
-      return { key, kernel: k.name, arch: arch.name, buildMs: Date.now() - started, srcDir: src, buildDir: out, ...r };
+      const moduleDir = await collectModules(out, join(dir, 'modules'));
+      return { key, kernel: k.name, arch: arch.name, buildMs: Date.now() - started, srcDir: src, buildDir: out, moduleDir, ...r };
     };
     const s = k.source;
     if (ing.kind === 'prebuilt') {

@@ -75,7 +75,12 @@ export function loadCatalog(file = join(KERNELS_DIR, 'catalog.yaml')): CatalogKe
 export function parseGitKernel(spec: string, arches: string[]): CatalogKernel | undefined {
   const m = /^git:(.+?)(?:@([^@]+))?$/.exec(spec);
   if (!m) return undefined;
-  return { name: spec, source: { type: 'git', repo: resolve(m[1]!), ref: m[2] ?? 'HEAD' }, arches, fragments: ['base.config'] };
+  return {
+    name: spec,
+    source: { type: 'git', repo: resolve(m[1]!), ref: m[2] ?? 'HEAD' },
+    arches,
+    fragments: ['base.config', 'kernel-tests.config'],
+  };
 }
 
 /**

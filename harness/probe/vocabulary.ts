@@ -162,6 +162,7 @@ export const CONSTANTS: Readonly<Record<string, ConstantSpec>> = {
   MAX_ORDER: { type: 'int', doc: 'largest buddy order (inclusive)', compare: true },
   TOTALRAM_PAGES: { type: 'int', doc: 'totalram_pages()' },
   INIT_ON_ALLOC: { type: 'bool', doc: 'want_init_on_alloc(): memory is zeroed on allocation', compare: true },
+  INIT_ON_FREE: { type: 'bool', doc: 'want_init_on_free(): memory is zeroed when it is freed', compare: true },
   PREEMPT_RT: { type: 'bool', doc: 'CONFIG_PREEMPT_RT: spinlock_t sleeps, the allocator is preemptible', compare: true },
   PREEMPT_COUNT: {
     type: 'bool',

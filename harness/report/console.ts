@@ -1,5 +1,5 @@
 /** The terminal reporter: a line per step as results arrive, then a summary. */
-import type { ResultRecord, StepRecord } from '../run/results.ts';
+import { isFailed, type ResultRecord, type StepRecord } from '../run/results.ts';
 import { claimsTable } from './claims.ts';
 import { compareTargets, renderCompareText } from './compare.ts';
 import { formatFailure, printable, where } from './failure.ts';
@@ -35,7 +35,9 @@ export function consoleReporter(o: ConsoleReporterOptions): (r: ResultRecord) =>
   const mark: Record<StepRecord['status'], string> = {
     pass: green('✓'),
     'expected-crash': green('✓'),
+    'expected-fail': green('✓'),
     fail: red('✗'),
+    'unexpected-pass': red('✗'),
     error: red('!'),
     skip: yellow('-'),
   };
@@ -56,13 +58,20 @@ export function consoleReporter(o: ConsoleReporterOptions): (r: ResultRecord) =>
           scenario = r.scenario;
           o.write(`  ${r.scenario}${r.claims.length ? dim(`  [${r.claims.map((c) => c.id).join(', ')}]`) : ''}\n`);
         }
-        const extra = r.status === 'expected-crash' ? ' (expected crash)' : r.reason && r.status !== 'fail' ? dim(` — ${p(r.reason)}`) : '';
+        const extra =
+          r.status === 'expected-crash'
+            ? ' (expected crash)'
+            : r.status === 'expected-fail'
+              ? dim(' (expected failure)')
+              : r.reason && !isFailed(r.status)
+                ? dim(` — ${p(r.reason)}`)
+                : '';
         o.write(`    ${mark[r.status]} ${p(r.name)}${extra} ${dim(`${r.ms} ms`)}\n`);
         for (const f of r.failures) {
           const at = where(f) ? `${dim(p(where(f)))} ` : '';
           o.write(`        ${at}${f.what}: expected ${p(f.expected)}, observed ${red(p(f.observed))}\n`);
         }
-        if (r.status === 'fail' || r.status === 'error') failed.push(r);
+        if (isFailed(r.status) || r.status === 'error') failed.push(r);
         break;
       }
       case 'target-end':
@@ -77,7 +86,9 @@ export function consoleReporter(o: ConsoleReporterOptions): (r: ResultRecord) =>
         const parts = [
           c.pass && green(`${c.pass} passed`),
           c['expected-crash'] && green(`${c['expected-crash']} expected crashes`),
+          c['expected-fail'] && green(`${c['expected-fail']} expected failures`),
           c.fail && red(`${c.fail} failed`),
+          c['unexpected-pass'] && red(`${c['unexpected-pass']} passed unexpectedly`),
           c.error && red(`${c.error} errors`),
           c.skip && yellow(`${c.skip} skipped`),
         ].filter(Boolean);
@@ -99,6 +110,8 @@ export function consoleReporter(o: ConsoleReporterOptions): (r: ResultRecord) =>
           if (f.details) o.write(`${dim(quoted(f.details))}\n`);
           for (const x of f.failures) o.write(`  ${p(formatFailure(x))}\n`);
           for (const s of f.splats.slice(0, 3)) o.write(dim(`  ${s.lines.slice(0, 6).map(p).join('\n  ')}\n`));
+          // A kernel test case's own evidence: its EXPECTATION FAILED lines, its summary line.
+          if (f.kernelTest?.case) for (const l of f.dmesg.slice(0, 8)) o.write(dim(`  ${p(l)}\n`));
         }
         break;
       }

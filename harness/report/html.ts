@@ -10,7 +10,7 @@ import { countStatuses } from '../run/results.ts';
 import { type ClaimCell, claimsTable, targetLabel } from './claims.ts';
 import { compareTargets } from './compare.ts';
 import { formatFailure } from './failure.ts';
-import { claimsSummary, countsText } from './summary.ts';
+import { claimsSummary, countsText, guestCmdlineNote, statusCountsText } from './summary.ts';
 import { barChart, lineChart, type Series } from './svg.ts';
 
 const esc = (s: unknown) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -33,11 +33,15 @@ function verdictMatrix(steps: StepRecord[], targets: string[]): string {
   const cell = (sc: string, t: string) => {
     const ss = steps.filter((s) => s.scenario === sc && targetLabel(s.target) === t);
     if (!ss.length) return '<td>-</td>';
-    const c = { pass: 0, fail: 0, error: 0, skip: 0, 'expected-crash': 0 };
+    const c = { pass: 0, fail: 0, error: 0, skip: 0, 'expected-crash': 0, 'expected-fail': 0, 'unexpected-pass': 0 };
     for (const s of ss) c[s.status]++;
-    const cls = c.error ? 'error' : c.fail ? 'fail' : c.pass + c['expected-crash'] ? 'pass' : 'skip';
+    const ok = c.pass + c['expected-crash'] + c['expected-fail'];
+    const bad = c.fail + c['unexpected-pass'];
+    const cls = c.error ? 'error' : bad ? 'fail' : ok ? 'pass' : 'skip';
     const text = [
-      c.pass + c['expected-crash'] && `${c.pass + c['expected-crash']} ok`,
+      ok && `${ok} ok`,
+      c['expected-fail'] && `${c['expected-fail']} expected failures`,
+      c['unexpected-pass'] && `${c['unexpected-pass']} passed unexpectedly`,
       c.fail && `${c.fail} failed`,
       c.error && `${c.error} errors`,
       c.skip && `${c.skip} skipped`,
@@ -185,7 +189,8 @@ export function renderHtml(records: readonly ResultRecord[]): string {
   const c = countStatuses(records);
   const guests = records.filter((r): r is Guest => r.type === 'guest');
   const ends = records.filter((r): r is TargetEnd => r.type === 'target-end');
-  const summary = `${c.pass} passed, ${c['expected-crash']} expected crashes, ${c.fail} failed, ${c.error} errors, ${c.skip} skipped`;
+  const summary = statusCountsText(c);
+  const note = guestCmdlineNote(records);
   const rows = targets.map((t) =>
     targetRow(
       t,
@@ -201,6 +206,7 @@ export function renderHtml(records: readonly ResultRecord[]): string {
 ${summarySection(records)}
 <div class="scroll"><table><tr>${TARGET_HEAD}</tr>
 ${rows.join('')}</table></div>
+${note ? `<p id="guest-cmdline">${esc(note)}</p>` : ''}
 <h2>Verdicts</h2>${verdictMatrix(steps, targets)}
 <h2>The article's claims</h2>${claimsSection(records, steps)}
 ${compareSection(compareTargets(records))}

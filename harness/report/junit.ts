@@ -38,16 +38,15 @@ function testcase(s: StepRecord, seen: Set<string>): string {
   seen.add(`${classname}\u0000${name}`);
   const body: string[] = [];
   const message = s.failures.map(formatFailure).join('; ');
-  if (s.status === 'fail')
+  if (s.status === 'fail' || s.status === 'unexpected-pass')
     body.push(
-      `<failure ${attr({ message: message || s.reason || 'failed', type: 'expectation' })}>` +
+      `<failure ${attr({ message: message || s.reason || 'failed', type: s.status === 'fail' ? 'expectation' : 'unexpected-pass' })}>` +
         `${xmlEscape([s.request && `request: ${s.request}`, message].filter(Boolean).join('\n'))}</failure>`,
     );
   if (s.status === 'error') body.push(`<error ${attr({ message: s.reason ?? 'error', type: 'error' })}/>`);
   if (s.status === 'skip') body.push(`<skipped ${attr({ message: s.reason ?? 'skipped' })}/>`);
-  const out = [s.request && `request: ${s.request}`, s.status === 'expected-crash' ? 'expected crash' : '', ...s.dmesg]
-    .filter(Boolean)
-    .join('\n');
+  const note = s.status === 'expected-crash' ? 'expected crash' : s.status === 'expected-fail' ? (s.reason ?? 'expected failure') : '';
+  const out = [s.request && `request: ${s.request}`, note, ...s.dmesg].filter(Boolean).join('\n');
   if (out) body.push(`<system-out>${xmlEscape(out)}</system-out>`);
   const line = s.failures.find((f) => f.pos)?.pos?.line ?? s.line;
   const head = `    <testcase ${attr({ classname, name, time: (s.ms / 1000).toFixed(3), file: displayPath(s.scenarioFile), line })}`;

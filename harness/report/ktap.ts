@@ -4,7 +4,7 @@
  * spaces with its own version and plan lines. Skips carry "# SKIP reason";
  * errors "# ERROR"; an expected crash is "ok" with a diagnostic line saying so.
  */
-import type { ResultRecord, StepRecord } from '../run/results.ts';
+import { isOk, type ResultRecord, type StepRecord } from '../run/results.ts';
 import { targetLabel } from './claims.ts';
 import { formatFailure, printable } from './failure.ts';
 
@@ -14,9 +14,18 @@ function stepLine(s: StepRecord, n: number): string[] {
   const lines: string[] = [];
   for (const f of s.failures) lines.push(`# ${clean(formatFailure(f))}`);
   if (s.status === 'expected-crash') lines.push(`# expected crash: ${clean(s.splats[0]?.title ?? 'the guest died')}`);
-  const ok = s.status === 'pass' || s.status === 'expected-crash' || s.status === 'skip';
+  // A kernel test case that failed, or passed against expectation: its own lines say why.
+  if (s.kernelTest?.case && s.status !== 'pass' && s.status !== 'skip') for (const l of s.dmesg.slice(0, 20)) lines.push(`# ${clean(l)}`);
+  if (s.status === 'unexpected-pass') lines.push(`# ${clean(s.reason ?? 'passed, but it is expected to fail')}`);
+  const ok = isOk(s.status);
   const directive =
-    s.status === 'skip' ? ` # SKIP ${clean(s.reason ?? '')}` : s.status === 'error' ? ` # ERROR ${clean(s.reason ?? '')}` : '';
+    s.status === 'skip'
+      ? ` # SKIP ${clean(s.reason ?? '')}`
+      : s.status === 'error'
+        ? ` # ERROR ${clean(s.reason ?? '')}`
+        : s.status === 'expected-fail'
+          ? ` # XFAIL ${clean(s.reason ?? '')}`
+          : '';
   lines.push(`${ok ? 'ok' : 'not ok'} ${n} ${clean(s.name)}${directive}`);
   return lines;
 }
@@ -33,7 +42,7 @@ function block(items: { name: string; ok: boolean; skip?: string; lines: string[
 export function renderKtap(records: readonly ResultRecord[]): string {
   const steps = records.filter((r): r is StepRecord => r.type === 'step');
   const targets = [...new Set(records.filter((r) => r.type === 'target-begin').map((r) => targetLabel(r.target)))];
-  const passed = (ss: StepRecord[]) => ss.every((s) => s.status === 'pass' || s.status === 'expected-crash' || s.status === 'skip');
+  const passed = (ss: StepRecord[]) => ss.every((s) => isOk(s.status));
   const allSkipped = (ss: StepRecord[]) => ss.length > 0 && ss.every((s) => s.status === 'skip');
   const items = targets.map((t) => {
     const ts = steps.filter((s) => targetLabel(s.target) === t);

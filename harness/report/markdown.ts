@@ -8,7 +8,7 @@ import { basename, dirname } from 'node:path';
 import { countStatuses, type ResultRecord, runOutcome, type StepRecord } from '../run/results.ts';
 import { claimsTable, targetLabel } from './claims.ts';
 import { formatFailure } from './failure.ts';
-import { claimsSummary, countsText } from './summary.ts';
+import { claimsSummary, countsText, guestCmdlineNote, statusCountsText } from './summary.ts';
 
 /** A table cell: pipes escaped, one line, no HTML. */
 const cell = (s: string) =>
@@ -46,7 +46,7 @@ export function renderMarkdown(records: readonly ResultRecord[]): string {
   out.push(`# kharness: ${outcome}`);
   out.push('');
   out.push(
-    `${c.pass} passed, ${c['expected-crash']} expected crashes, ${c.fail} failed, ${c.error} errors, ${c.skip} skipped` +
+    statusCountsText(c) +
       ` on ${claims.targets.length} target(s).${outcome === 'incomplete' ? ' The run has no end record: the harness was killed.' : ''}`,
   );
   out.push('');
@@ -87,6 +87,8 @@ export function renderMarkdown(records: readonly ResultRecord[]): string {
   for (const e of ends)
     if (e.type === 'target-end') out.push(`- **${e.status}** ${targetLabel(e.target)}: ${inline(e.error?.message ?? '')}`);
   if (ends.length) out.push('');
+  const note = guestCmdlineNote(records);
+  if (note) out.push(note, '');
   out.push('## Artifacts');
   out.push('');
   // Links relative to the run directory (the merged report, or the uploaded artifact).

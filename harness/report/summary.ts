@@ -4,8 +4,37 @@
  * differently between targets and along which axis (kernel version, arch,
  * page size, or config). Pure.
  */
-import type { ResultRecord } from '../run/results.ts';
+import type { ResultRecord, StepStatus } from '../run/results.ts';
 import { type ClaimRow, claimsTable, targetLabel, type Verdict } from './claims.ts';
+
+/** Every status's count in words, in one order for every report (counts from older runs may lack the newer statuses). */
+export function statusCountsText(c: Partial<Record<StepStatus, number>>): string {
+  const n = (s: StepStatus) => c[s] ?? 0;
+  return (
+    `${n('pass')} passed, ${n('expected-crash')} expected crashes, ${n('expected-fail')} expected failures, ` +
+    `${n('fail')} failed, ${n('unexpected-pass')} passed unexpectedly, ${n('error')} errors, ${n('skip')} skipped`
+  );
+}
+
+/**
+ * What the guests' command lines changed, in words: the raised soft-lockup
+ * and RCU-stall thresholds (read from the recorded command line) and the
+ * parameters scenarios booted their own VMs with.
+ */
+export function guestCmdlineNote(records: readonly ResultRecord[]): string | undefined {
+  const guests = records.flatMap((r) => (r.type === 'guest' ? [r] : []));
+  const slow = new Set(
+    guests.flatMap((g) => (g.cmdline ?? '').split(' ').filter((p) => /^(watchdog_thresh|rcupdate\.rcu_cpu_stall_timeout)=/.test(p))),
+  );
+  const extra = new Set(guests.flatMap((g) => (g.extraCmdline ? [g.extraCmdline.join(' ')] : [])));
+  const parts = [
+    slow.size &&
+      `Guests boot with ${[...slow].join(' ')}: the soft-lockup and RCU-stall thresholds are raised for an emulated CPU, ` +
+        'so a long kernel test is not taken for a hang (the step and console-silence timeouts still catch one).',
+    extra.size && `Scenarios with kernel parameters of their own ran on VMs booted with: ${[...extra].join('; ')}.`,
+  ].filter(Boolean);
+  return parts.length ? parts.join(' ') : undefined;
+}
 
 export interface TargetTraits {
   target: string;

@@ -22,11 +22,16 @@ export class MachineLease {
     return this.boots;
   }
 
-  /** The machine for the next scenario: the current one, or a new one when `fresh` or when there is none. */
-  async acquire(fresh: boolean): Promise<Machine> {
-    if (fresh && this.current) await this.discard();
+  /**
+   * The machine for the next scenario: the current one, or a new one when
+   * `fresh`, when there is none, or when the scenario needs kernel parameters
+   * the current one did not boot with (a changed command line is a new VM).
+   */
+  async acquire(fresh: boolean, cmdline: readonly string[] = []): Promise<Machine> {
+    const same = (this.current?.info.extraCmdline ?? []).join(' ') === cmdline.join(' ');
+    if ((fresh || !same) && this.current) await this.discard();
     if (!this.current) {
-      this.current = await this.boot(++this.boots);
+      this.current = await this.boot(++this.boots, cmdline.length ? [...cmdline] : undefined);
       this.onBoot(this.current);
     }
     return this.current;

@@ -49,6 +49,10 @@ export interface BootInfo {
   boot: number;
   consoleLog: string;
   accel: string;
+  /** The kernel command line it booted with (slow-guest thresholds and the scenario's own parameters included). */
+  cmdline?: string;
+  /** The parameters a scenario asked for (none: the target's shared machine). */
+  extraCmdline?: string[];
   /** QEMU start until the console marker, and until ssh was up. */
   bootMs: number;
   sshMs: number;
@@ -111,5 +115,5 @@ export interface Machine {
   close(): Promise<void>;
 }
 
-/** Boots machine number `boot` of a target. */
-export type MachineFactory = (boot: number) => Promise<Machine>;
+/** Boots machine number `boot` of a target, with a scenario's own kernel parameters when it has them. */
+export type MachineFactory = (boot: number, cmdline?: string[]) => Promise<Machine>;

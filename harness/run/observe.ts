@@ -26,6 +26,8 @@ import type { Machine, MachineExit, Timeouts } from './machine.ts';
 
 export interface Observation extends Observed {
   request: string;
+  /** What a request that is not the probe's printed (insmod's message and exit status). */
+  output?: string;
   /** Kernel log lines between the request's begin and end markers. */
   dmesg: string[];
   ms: number;
@@ -47,7 +49,7 @@ const PING_MS = 5000;
 const MARKER_MS = 5000;
 
 type Ending =
-  | { kind: 'response'; response: Response }
+  | { kind: 'response'; response: Response & { output?: string } }
   | { kind: 'lost' }
   | { kind: 'timeout' }
   | { kind: 'silent' }
@@ -120,9 +122,24 @@ async function deathOrQuiet(m: Machine, consoleFrom: number, seq: number, crashM
   return undefined;
 }
 
-export async function observe(m: Machine, seq: number, r: ResolvedStep, o: ObserveOptions): Promise<Observation> {
-  const t = o.timeouts;
+/**
+ * What a step sends: its request line (for the record) and how it is sent.
+ * The probe's requests go to the probe; a kernel test module's load runs in
+ * the guest's shell, bracketed by the same kernel-log markers.
+ */
+export interface Act {
+  request: string;
+  send(m: Machine, timeoutMs: number): Promise<Response & { output?: string }>;
+}
+
+export function observe(m: Machine, seq: number, r: ResolvedStep, o: ObserveOptions): Promise<Observation> {
   const request = formatRequest(seq, r.action);
+  return observeAct(m, seq, { request, send: (mm, ms) => mm.request(request, ms) }, o);
+}
+
+export async function observeAct(m: Machine, seq: number, act: Act, o: ObserveOptions & { stepMs?: number }): Promise<Observation> {
+  const t = { ...o.timeouts, stepMs: o.stepMs ?? o.timeouts.stepMs };
+  const request = act.request;
   const kmsgFrom = m.kmsg.length;
   const consoleFrom = m.console.length;
   const base = { request, facts: {}, splats: [] as Splat[], dmesg: [] as string[], crashed: false, lost: false };
@@ -137,7 +154,7 @@ export async function observe(m: Machine, seq: number, r: ResolvedStep, o: Obser
   let ending: Ending;
   try {
     ending = await Promise.race([
-      m.request(request, t.stepMs).then(
+      act.send(m, t.stepMs).then(
         (response): Ending => ({ kind: 'response', response }),
         (e): Ending => {
           if (e instanceof ProbeLost) return { kind: 'lost' };
@@ -173,7 +190,7 @@ export async function observe(m: Machine, seq: number, r: ResolvedStep, o: Obser
     const found = await m.kmsg.waitFor(endMarker(seq), kmsgFrom, Math.min(MARKER_MS, t.stepMs));
     const section = sectionOf(m.kmsg, kmsgFrom, seq);
     const dmesg = section?.lines ?? [];
-    const obs = { ...base, facts: resp.facts, splats: splatsIn(dmesg), dmesg, ms, meminfoDelta };
+    const obs = { ...base, facts: resp.facts, splats: splatsIn(dmesg), dmesg, ms, meminfoDelta, output: resp.output };
     // Ctrl-C while the kernel log caught up: no verdict on a log the interrupt may have cut.
     if (o.signal?.aborted) throw new InterruptedError();
     if (found === undefined) return { ...obs, error: `the kernel log never showed the end of request ${seq} (the log is cut short)` };

@@ -17,6 +17,7 @@ import { stepUnmetReason, type TargetFacts, unmetReason } from '../scenario/requ
 import { type ResolvedStep, resolveStep } from '../scenario/resolve.ts';
 import type { Scenario } from '../scenario/types.ts';
 import type { Log } from '../util/log.ts';
+import { kernelTestStep } from './kernel-test.ts';
 import type { MachineLease } from './lease.ts';
 import type { Machine, MachineFactory, MachineSettings } from './machine.ts';
 import { type Observation, observe } from './observe.ts';
@@ -30,6 +31,8 @@ export interface Prepared {
   /** The kernel's .config, parsed: requirements are checked against it. */
   config: Map<string, string>;
   boot: MachineFactory;
+  /** The kernel's own test module of that name (its .ko on the host), if the kernel built it. */
+  testModule?: (name: string) => Promise<string | undefined>;
 }
 
 export interface PrepareContext {
@@ -68,9 +71,18 @@ export function bootFailure(e: unknown): TargetStatus {
   return e instanceof KharnessError ? 'infra-failure' : 'internal-error';
 }
 
-/** Scenarios that keep the VM alive first; each crash-expecting one after, on its own VM. */
+/**
+ * Scenarios on the target's shared VM first; then those with kernel
+ * parameters of their own, grouped so that equal command lines share a VM;
+ * each crash-expecting one last, on its own VM.
+ */
 export function orderScenarios(scenarios: readonly Scenario[]): Scenario[] {
-  return [...scenarios.filter((s) => !s.expectsCrash), ...scenarios.filter((s) => s.expectsCrash)];
+  const line = (s: Scenario) => (s.cmdline ?? []).join(' ');
+  const rank = (s: Scenario) => (s.expectsCrash ? 2 : line(s) ? 1 : 0);
+  return scenarios
+    .map((s, i) => ({ s, i }))
+    .sort((a, b) => rank(a.s) - rank(b.s) || line(a.s).localeCompare(line(b.s)) || a.i - b.i)
+    .map((x) => x.s);
 }
 
 /** Requirements phase: scenarios whose requirements the built kernel meets; the others are recorded as skipped. */
@@ -92,6 +104,7 @@ export interface ScenarioContext {
   signal?: AbortSignal;
   /** The request counter: unique per target, so each request's kernel-log section is its own. */
   seq: number;
+  testModule?: (name: string) => Promise<string | undefined>;
 }
 
 /** Scenarios phase: every scenario on a machine from the lease; ends the target's run of steps. */
@@ -111,7 +124,7 @@ export async function scenariosPhase(c: ScenarioContext, scenarios: readonly Sce
     }
     let m: Machine;
     try {
-      m = await c.lease.acquire(s.expectsCrash);
+      m = await c.lease.acquire(s.expectsCrash, s.cmdline);
     } catch (e) {
       const status = c.signal?.aborted ? 'interrupted' : bootFailure(e);
       c.rec.notRun(
@@ -154,6 +167,30 @@ async function runScenario(
     const why = unmet[i];
     if (why) {
       c.rec.step(s, step, { status: 'skip', reason: why });
+      continue;
+    }
+    if (step.action.kind === 'kernel-test') {
+      let end: 'ok' | 'lost';
+      try {
+        end = await kernelTestStep(c, s, step, m);
+      } catch (e) {
+        if (e instanceof InterruptedError) {
+          c.rec.notRun([{ s, step }, ...s.steps.slice(i + 1).map((x) => ({ s, step: x }))], 'skip', 'not run: interrupted');
+          return 'interrupted';
+        }
+        c.rec.step(s, step, { boot: m.info.boot, status: 'error', reason: `the harness failed during the step: ${(e as Error).message}` });
+        end = 'lost';
+        await m.close().catch(() => undefined);
+      }
+      if (end === 'lost') {
+        c.rec.notRun(
+          s.steps.slice(i + 1).map((x) => ({ s, step: x })),
+          'skip',
+          `not run: the machine was lost in step "${step.name}"`,
+        );
+        c.rec.scenarioEnd({ scenario: s.name });
+        return 'lost';
+      }
       continue;
     }
     let instances: ResolvedStep[];

@@ -11,7 +11,7 @@ import { archSpec } from '../arch/arches.ts';
 import { InterruptedError, KharnessError, PhaseTimeoutError } from '../errors.ts';
 import { chooseAccel, probeAccelFacts } from '../guest/accel.ts';
 import { generateRunKeys } from '../guest/keys.ts';
-import { describeExit, freePort, hostTscKhz, Vm } from '../guest/qemu.ts';
+import { describeExit, freePort, hostTscKhz, kernelCmdline, Vm } from '../guest/qemu.ts';
 import { guestBase, runArchive } from '../guest/rootfs.ts';
 import { GuestSession } from '../guest/ssh.ts';
 import type { KernelBuild } from '../kernel/build.ts';
@@ -28,6 +28,8 @@ export interface QemuMachineOptions {
   settings: MachineSettings;
   log: Log;
   signal?: AbortSignal;
+  /** Kernel parameters a scenario added. */
+  cmdline?: string[];
 }
 
 const BOOT_HINT =
@@ -47,6 +49,7 @@ async function startVm(o: QemuMachineOptions, boot: number, initrd: string, acce
       sshPort: await freePort(),
       consoleLog: join(o.dir, `console-${boot}.log`),
       hostTscKhz: hostTscKhz(cpuinfo),
+      cmdline: o.cmdline,
     });
     vm.start();
     try {
@@ -116,7 +119,17 @@ export async function bootQemuMachine(o: QemuMachineOptions, boot: number): Prom
       moduleMs,
       readyMs,
     };
-    const info: BootInfo = { boot, consoleLog: vm.config.consoleLog, accel: accel.reason, bootMs, sshMs, phases, constants: c.facts };
+    const info: BootInfo = {
+      boot,
+      consoleLog: vm.config.consoleLog,
+      accel: accel.reason,
+      cmdline: kernelCmdline(vm.config),
+      extraCmdline: o.cmdline,
+      bootMs,
+      sshMs,
+      phases,
+      constants: c.facts,
+    };
     return qemuMachine(vm, s, probe, info);
   } catch (e) {
     session?.close();

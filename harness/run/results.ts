@@ -56,6 +56,8 @@ export interface StepRecord {
   dmesg: string[];
   /** /proc/meminfo change across the step in bytes, when an expectation asked for it. */
   meminfoDelta?: Record<string, number>;
+  /** A kernel test module's run (no case) or one of its cases. */
+  kernelTest?: { module: string; case?: string };
   ms: number;
   at: string;
 }
@@ -80,6 +82,16 @@ export type ResultRecord =
       at: string;
     }
   | { type: 'run-end'; at: string; outcome: RunOutcome; counts: Record<StepStatus, number>; ms: number };
+
+/** Statuses that count as going as expected (a skip is no failure either). */
+export function isOk(s: StepStatus): boolean {
+  return s === 'pass' || s === 'expected-crash' || s === 'expected-fail' || s === 'skip';
+}
+
+/** Statuses that count as a test failure (not an error). */
+export function isFailed(s: StepStatus): boolean {
+  return s === 'fail' || s === 'unexpected-pass';
+}
 
 export class ResultsWriter {
   constructor(
@@ -143,13 +155,21 @@ export function stepsOutcome(records: readonly ResultRecord[]): RunOutcome {
     if (r.type === 'target-end' && r.status === 'interrupted') return 'interrupted';
     if (r.type === 'target-end' && r.status !== 'ok') outcome = 'error';
     if (r.type === 'step' && r.status === 'error') outcome = 'error';
-    if (r.type === 'step' && r.status === 'fail' && outcome === 'passed') outcome = 'failed';
+    if (r.type === 'step' && (r.status === 'fail' || r.status === 'unexpected-pass') && outcome === 'passed') outcome = 'failed';
   }
   return outcome;
 }
 
 export function countStatuses(records: readonly ResultRecord[]): Record<StepStatus, number> {
-  const c: Record<StepStatus, number> = { pass: 0, fail: 0, skip: 0, error: 0, 'expected-crash': 0 };
+  const c: Record<StepStatus, number> = {
+    pass: 0,
+    fail: 0,
+    skip: 0,
+    error: 0,
+    'expected-crash': 0,
+    'expected-fail': 0,
+    'unexpected-pass': 0,
+  };
   for (const r of records) if (r.type === 'step') c[r.status]++;
   return c;
 }

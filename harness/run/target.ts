@@ -6,7 +6,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { allocatorProfile, parseConfig } from '../analysis/kconfig.ts';
 import { InterruptedError } from '../errors.ts';
-import { buildKernel } from '../kernel/build.ts';
+import { buildKernel, findTestModule } from '../kernel/build.ts';
 import { profileOptions } from '../kernel/distro.ts';
 import { buildModule } from '../module/build.ts';
 import type { Scenario } from '../scenario/types.ts';
@@ -62,16 +62,19 @@ export async function runTarget(o: TargetOptions): Promise<TargetStatus> {
   const facts = { arch: o.arch, release: prepared.release, config: prepared.config };
   const runnable = requirementsPhase(o.scenarios, facts, rec);
   const lease = new MachineLease(
-    (n) => {
+    (n, cmdline) => {
       if (o.signal?.aborted) throw new InterruptedError();
       rec.status('booting', `boot ${n}`);
-      o.log.info(`booting ${o.arch}/${o.kernel} (boot ${n})`);
-      return prepared.boot(n);
+      o.log.info(`booting ${o.arch}/${o.kernel} (boot ${n}${cmdline ? `, with ${cmdline.join(' ')}` : ''})`);
+      return prepared.boot(n, cmdline);
     },
     (m) => rec.guest(m.info),
   );
   try {
-    const end = await scenariosPhase({ rec, lease, facts, settings: o.settings, dir, signal: o.signal, seq: 0 }, runnable);
+    const end = await scenariosPhase(
+      { rec, lease, facts, settings: o.settings, dir, signal: o.signal, seq: 0, testModule: prepared.testModule },
+      runnable,
+    );
     return rec.end(end.status, end.error);
   } catch (e) {
     // Only a bug gets here: every expected failure is a status of its phase.
@@ -94,8 +97,9 @@ export const prepareReal: Prepare = async (c) => {
     key: kernel.key,
     release: kernel.release,
     config,
-    boot: async (n) => {
-      const m = await bootQemuMachine({ kernel, module, dir: c.dir, settings: c.settings, log: c.log, signal: c.signal }, n);
+    testModule: (name) => findTestModule(kernel, name),
+    boot: async (n, cmdline) => {
+      const m = await bootQemuMachine({ kernel, module, dir: c.dir, settings: c.settings, log: c.log, signal: c.signal, cmdline }, n);
       const k = m.info.constants;
       c.log.info(
         `  ready in ${(m.info.sshMs / 1000).toFixed(2)} s (${m.info.accel}); KMALLOC_MAX_SIZE=${k.KMALLOC_MAX_SIZE} PAGE_SIZE=${k.PAGE_SIZE}`,

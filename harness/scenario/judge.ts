@@ -9,7 +9,11 @@ import type { ResolvedStep } from './resolve.ts';
 import type { Constants } from './size.ts';
 import type { Step } from './types.ts';
 
-export type StepStatus = 'pass' | 'fail' | 'skip' | 'error' | 'expected-crash';
+/**
+ * expected-fail: a kernel test case its authors expect to fail, failing (counts as passing);
+ * unexpected-pass: such a case passing (counts as failing: the catalogue or the kernel changed).
+ */
+export type StepStatus = 'pass' | 'fail' | 'skip' | 'error' | 'expected-crash' | 'expected-fail' | 'unexpected-pass';
 
 export interface Judged {
   status: StepStatus;

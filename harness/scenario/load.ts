@@ -9,6 +9,7 @@ import { type Document, isMap, isScalar, LineCounter, type Node, parseDocument }
 import { MEMINFO_FIELDS } from '../analysis/meminfo.ts';
 import type { SplatKind, SplatPattern } from '../analysis/splats.ts';
 import { ScenarioError } from '../errors.ts';
+import { KERNEL_TESTS } from '../ktest/catalog.ts';
 import { type Api, type Context, GFP_FLAGS, type Query } from '../probe/vocabulary.ts';
 import { CLAIMS } from './claims.ts';
 import { scenarioSchema } from './schema.ts';
@@ -19,7 +20,7 @@ import type { Action, ClaimRef, Expect, GuardedExpect, Matcher, Pos, Requires, S
 const ajv = new Ajv({ allErrors: true, strict: false });
 const validate = ajv.compile(scenarioSchema);
 
-const ACTION_KEYS = ['alloc', 'time', 'free', 'inspect', 'scan', 'pause', 'fragment', 'unfragment', 'query'] as const;
+const ACTION_KEYS = ['alloc', 'time', 'free', 'inspect', 'scan', 'pause', 'fragment', 'unfragment', 'query', 'kernel_test'] as const;
 
 type Path = (string | number)[];
 
@@ -175,6 +176,7 @@ interface RawStep {
   pause?: { ms: number };
   fragment?: { pages: string | number };
   unfragment?: true;
+  kernel_test?: { module: string; params?: Record<string, number | boolean>; cases?: string[]; timeout?: number };
   expect?: Record<string, unknown> | Record<string, unknown>[];
   sweep?: { size: (string | number)[] | { from: string | number; to: string | number; factor?: number } };
 }
@@ -183,6 +185,7 @@ interface RawScenario {
   description?: string;
   claims?: string[] | Record<string, 'holds' | 'fails' | { if_passes: 'holds' | 'fails'; shows?: string; step?: string }>;
   requires?: Requires;
+  boot?: { cmdline?: string | string[] };
   steps: RawStep[];
 }
 
@@ -271,7 +274,54 @@ function action(at: Located, path: Path, s: RawStep): Action {
       return { kind: 'fragment', pages: size(at, [...path, 'fragment', 'pages'], s.fragment!.pages) };
     case 'unfragment':
       return { kind: 'unfragment' };
+    case 'kernel_test':
+      return kernelTest(at, [...path, k], s.kernel_test!);
   }
+}
+
+/** A kernel test step: its module, parameters and cases checked against the catalogue now, not on a booted guest. */
+function kernelTest(at: Located, path: Path, raw: NonNullable<RawStep['kernel_test']>): Action {
+  const t = KERNEL_TESTS[raw.module]!;
+  const params = { ...t.defaults };
+  for (const [name, v] of Object.entries(raw.params ?? {})) {
+    const spec = t.params[name];
+    if (!spec) {
+      const known = Object.keys(t.params);
+      throw at.error(
+        [...path, 'params'],
+        `${t.module} has no parameter "${name}" (${known.length ? `it has: ${known.join(', ')}` : 'it takes none'})`,
+        name,
+      );
+    }
+    if (spec.type === 'bool' && typeof v !== 'boolean') throw at.error([...path, 'params', name], `"${name}" is true or false`);
+    if (spec.type === 'int') {
+      if (typeof v !== 'number' || !Number.isInteger(v)) throw at.error([...path, 'params', name], `"${name}" is a whole number`);
+      if ((spec.min !== undefined && v < spec.min) || (spec.max !== undefined && v > spec.max))
+        throw at.error([...path, 'params', name], `"${name}" must be between ${spec.min} and ${spec.max}`);
+    }
+    if (name === t.caseMask && raw.cases) throw at.error([...path, 'params', name], `give "cases" or "${name}", not both`);
+    params[name] = v;
+  }
+  (raw.cases ?? []).forEach((c, i) => {
+    if (!t.cases.some((x) => x.name === c))
+      throw at.error([...path, 'cases', i], `${t.module} has no case "${c}" (its cases: ${t.cases.map((x) => x.name).join(', ')})`);
+  });
+  if (t.caseMask && raw.cases) params[t.caseMask] = raw.cases.reduce((m, c) => m | (1 << t.cases.find((x) => x.name === c)!.bit!), 0);
+  return { kind: 'kernel-test', module: t.module, params, cases: raw.cases, timeoutMs: raw.timeout && raw.timeout * 1000 };
+}
+
+/** Kernel command-line parameters: name or name=value, nothing a shell or QEMU's -append could read otherwise. */
+function cmdline(at: Located, raw: string | string[] | undefined): string[] | undefined {
+  if (raw === undefined) return undefined;
+  const list = Array.isArray(raw) ? raw : raw.split(/\s+/).filter(Boolean);
+  list.forEach((p, i) => {
+    if (!/^[A-Za-z0-9_.-]+(=[A-Za-z0-9_.,:/+-]*)?$/.test(p))
+      throw at.error(
+        Array.isArray(raw) ? ['boot', 'cmdline', i] : ['boot', 'cmdline'],
+        `"${p}" is not a kernel parameter (name or name=value: letters, digits and _ . - , : / +)`,
+      );
+  });
+  return list.length ? list : undefined;
 }
 
 function pattern(p: SplatKind | SplatPattern): SplatPattern {
@@ -379,6 +429,8 @@ function build(raw: RawScenario, at: Located): Scenario {
     }
     if (act.kind === 'free') held.delete(act.name);
     const expect = expectations(at, [...path, 'expect'], s.expect);
+    if (act.kind === 'kernel-test' && s.expect !== undefined)
+      throw at.error([...path, 'expect'], "a kernel test's cases are judged by the module itself: leave out expect");
     const sw = sweep(at, [...path, 'sweep'], s.sweep);
     if (sw && act.kind !== 'alloc' && act.kind !== 'time') throw at.error([...path, 'sweep'], 'only alloc and time steps can sweep sizes');
     if (sw && act.kind === 'alloc' && act.hold)
@@ -406,6 +458,7 @@ function build(raw: RawScenario, at: Located): Scenario {
     description: raw.description ?? '',
     claims,
     requires: raw.requires,
+    cmdline: cmdline(at, raw.boot?.cmdline),
     steps,
     expectsCrash: crashes.length > 0,
   };
@@ -432,5 +485,7 @@ function defaultStepName(a: Action, raw: RawStep): string {
       return 'release fragmentation';
     case 'query':
       return `query ${a.what}`;
+    case 'kernel-test':
+      return a.module;
   }
 }

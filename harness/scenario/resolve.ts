@@ -56,6 +56,8 @@ function resolveAction(step: Step, c: Constants, sweptSize?: number): ProbeActio
       return { kind: 'fragment', pages: bytes(a.pages, c, 'the page count') };
     case 'scan':
       return { kind: 'scan', name: a.name, len: bytes(a.len, c, 'the scan length'), mark: bytes(a.mark, c, 'the mark') };
+    case 'kernel-test':
+      throw new ResolveError('a kernel test step is not a probe request');
     default:
       return a;
   }

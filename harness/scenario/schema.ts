@@ -4,6 +4,7 @@
  * is written from it by `kharness schema` and a unit test keeps the two equal.
  */
 import { SPLAT_KINDS } from '../analysis/splats.ts';
+import { KERNEL_TESTS } from '../ktest/catalog.ts';
 import { APIS, CONTEXTS, FACTS, QUERIES } from '../probe/vocabulary.ts';
 
 /** Facts a step may make expectations on (and name in `when:` and comparisons): everything the probe reports. */
@@ -130,6 +131,17 @@ export const scenarioSchema = {
       ],
     },
     requires,
+    boot: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'How the guest boots for this scenario. A scenario with a command line of its own gets a VM of its own.',
+      properties: {
+        cmdline: {
+          description: 'Kernel command-line parameters added for this scenario (init_on_alloc=0), as one string or a list.',
+          oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
+        },
+      },
+    },
     steps: {
       type: 'array',
       minItems: 1,
@@ -201,6 +213,34 @@ export const scenarioSchema = {
             properties: { pages: sizeValue },
           },
           unfragment: { type: 'boolean', const: true },
+          kernel_test: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['module'],
+            description:
+              "Load one of the kernel's own test modules and read its results: each case becomes a result of its own " +
+              '(pass, fail, skip, expected-fail, unexpected-pass), with its numbers as facts and its log lines as evidence.',
+            properties: {
+              module: { type: 'string', enum: Object.keys(KERNEL_TESTS) },
+              params: {
+                type: 'object',
+                description: "Module parameters (the module's own names); kharness's defaults finish in seconds under TCG.",
+                additionalProperties: { type: ['integer', 'boolean'] },
+              },
+              cases: {
+                type: 'array',
+                minItems: 1,
+                items: { type: 'string' },
+                description: 'Only these cases (run only them when the module can select cases, else report only them).',
+              },
+              timeout: {
+                type: 'integer',
+                minimum: 1,
+                maximum: 3600,
+                description: 'Seconds the load may take (default: the step timeout).',
+              },
+            },
+          },
           sweep: {
             type: 'object',
             additionalProperties: false,

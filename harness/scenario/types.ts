@@ -63,7 +63,9 @@ export type Action =
   | { kind: 'fragment'; pages: SizeExpr }
   | { kind: 'unfragment' }
   | { kind: 'time'; api: Api; size?: SizeExpr; order?: number; gfp: string[]; repeat: number; vs?: Api }
-  | { kind: 'query'; what: Query };
+  | { kind: 'query'; what: Query }
+  /** One of the kernel's own test modules (ktest/catalog.ts), loaded with these parameters. */
+  | { kind: 'kernel-test'; module: string; params: Record<string, number | boolean>; cases?: string[]; timeoutMs?: number };
 
 export interface Step {
   index: number;
@@ -92,6 +94,8 @@ export interface Scenario {
   description: string;
   claims: ClaimRef[];
   requires?: Requires;
+  /** Kernel command-line parameters of its own: the scenario runs on a VM booted with them. */
+  cmdline?: string[];
   steps: Step[];
   /** True when any step expects the kernel to die: the runner gives it a VM of its own. */
   expectsCrash: boolean;

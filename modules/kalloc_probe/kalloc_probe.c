@@ -931,8 +931,9 @@ static int kp_cmd_constants(struct kp_req *r, struct kp_out *o)
 	       KMALLOC_MIN_SIZE, (unsigned long)KMALLOC_MAX_CACHE_SIZE,
 	       (unsigned long)KMALLOC_MAX_SIZE);
 	kp_put(o, " MAX_ORDER=%d TOTALRAM_PAGES=%lu", KP_MAX_ORDER, totalram_pages());
-	kp_put(o, " INIT_ON_ALLOC=%d PREEMPT_RT=%d PREEMPT_COUNT=%d", want_init_on_alloc(0),
-	       IS_ENABLED(CONFIG_PREEMPT_RT), IS_ENABLED(CONFIG_PREEMPT_COUNT));
+	kp_put(o, " INIT_ON_ALLOC=%d INIT_ON_FREE=%d PREEMPT_RT=%d PREEMPT_COUNT=%d",
+	       want_init_on_alloc(0), want_init_on_free(), IS_ENABLED(CONFIG_PREEMPT_RT),
+	       IS_ENABLED(CONFIG_PREEMPT_COUNT));
 	kp_put(o, " GFP_KERNEL=0x%x GFP_ATOMIC=0x%x GFP_NOWAIT=0x%x",
 	       (unsigned int)GFP_KERNEL, (unsigned int)GFP_ATOMIC, (unsigned int)GFP_NOWAIT);
 	return 0;

@@ -194,7 +194,13 @@ describe('text from outside reaches terminals and KTAP inert', () => {
     const rep = consoleReporter({ color: true, write: (s) => (out += s) });
     [
       evil,
-      { type: 'run-end', at: '', outcome: 'failed', counts: { pass: 0, fail: 1, skip: 0, error: 0, 'expected-crash': 0 }, ms: 1 } as const,
+      {
+        type: 'run-end',
+        at: '',
+        outcome: 'failed',
+        counts: { pass: 0, fail: 1, skip: 0, error: 0, 'expected-crash': 0, 'expected-fail': 0, 'unexpected-pass': 0 },
+        ms: 1,
+      } as const,
     ].forEach(rep);
     // biome-ignore lint/suspicious/noControlCharactersInRegex: the reporter's own colour codes are the only escapes allowed
     const withoutOwnColours = out.replace(/\u001b\[(?:\d+)m/g, '');
