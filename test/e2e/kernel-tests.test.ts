@@ -11,6 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { readMeta } from '../../harness/cache/store.ts';
 import { cacheRoot } from '../../harness/paths.ts';
 import type { ResultRecord, StepRecord } from '../../harness/run/results.ts';
 import { cli, ensureFixtureRepo, qemusUnder, results, shipped, steps, tempDir } from './helpers.ts';
@@ -26,10 +27,12 @@ const TARGETS = ['x86_64/6.1', 'x86_64/6.12', 'arm64/6.1', 'arm64/6.12'];
 const label = (t: { arch: string; kernel: string }) => `${t.arch}/${t.kernel}`;
 
 /** The kernel source tree a target was built from (its cache entry says). */
-function sourceOf(records: ResultRecord[], target: string): string {
+async function sourceOf(records: ResultRecord[], target: string): Promise<string> {
   const phase = records.find((r) => r.type === 'target-phase' && r.phase === 'kernel' && label(r.target) === target);
   const key = phase?.type === 'target-phase' ? String(phase.detail?.key) : '';
-  return JSON.parse(readFileSync(join(cacheRoot(), 'kernels', key, 'meta.json'), 'utf8')).srcDir;
+  const meta = await readMeta<{ srcDir: string }>(join(cacheRoot(), 'kernels', key));
+  if (!meta) throw new Error(`no cache entry ${key} for ${target}`);
+  return meta.srcDir;
 }
 
 /**
@@ -160,7 +163,7 @@ describe("the kernel's own allocator tests", () => {
   it("agrees with the kernel's own KTAP parser, case by case, on the same kernel logs", async () => {
     for (const t of TARGETS) {
       const slub = of(t, 'slub');
-      const theirs = await kunitParse(sourceOf(records, t), slub.find((s) => !s.kernelTest?.case)!, out);
+      const theirs = await kunitParse(await sourceOf(records, t), slub.find((s) => !s.kernelTest?.case)!, out);
       expect(theirs, t).toEqual(asKunit(status(slub)));
       expect(Object.keys(theirs).length, t).toBe(t.endsWith('6.12') ? 8 : 5);
     }
@@ -207,7 +210,7 @@ describe('a deliberate break in SLUB', () => {
     );
     // The kernel's own parser reads the failures the same way.
     const run = steps(records).find((s) => s.kernelTest && !s.kernelTest.case)!;
-    expect(await kunitParse(sourceOf(records, label(run.target)), run, out)).toEqual(
+    expect(await kunitParse(await sourceOf(records, label(run.target)), run, out)).toEqual(
       asKunit(Object.fromEntries(cases.map((s) => [s.kernelTest!.case!, s.status]))),
     );
 
