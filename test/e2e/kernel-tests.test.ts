@@ -30,7 +30,7 @@ const label = (t: { arch: string; kernel: string }) => `${t.arch}/${t.kernel}`;
 async function sourceOf(records: ResultRecord[], target: string): Promise<string> {
   const phase = records.find((r) => r.type === 'target-phase' && r.phase === 'kernel' && label(r.target) === target);
   const key = phase?.type === 'target-phase' ? String(phase.detail?.key) : '';
-  const meta = await readMeta<{ srcDir: string }>(join(cacheRoot(), 'kernels', key));
+  const meta = await readMeta<{ srcDir: string }>(join(cacheRoot(), 'kernels', key), cacheRoot());
   if (!meta) throw new Error(`no cache entry ${key} for ${target}`);
   return meta.srcDir;
 }
