@@ -45,7 +45,11 @@ async function kunitParse(src: string, step: StepRecord, dir: string): Promise<R
   const logFile = join(dir, `kunit-${step.target.arch}-${step.boot}-${Date.now()}.log`);
   writeFileSync(logFile, `${step.dmesg.join('\n')}\n`);
   const jsonFile = `${logFile}.json`;
-  await execa('python3', [join(src, 'tools', 'testing', 'kunit', 'kunit.py'), 'parse', `--json=${jsonFile}`, logFile]);
+  // kunit.py exits 1 when a test failed: that is a verdict, not a broken parse.
+  const r = await execa('python3', [join(src, 'tools', 'testing', 'kunit', 'kunit.py'), 'parse', `--json=${jsonFile}`, logFile], {
+    reject: false,
+  });
+  if (r.exitCode !== 0 && r.exitCode !== 1) throw new Error(`kunit.py parse failed (${r.exitCode}): ${r.stderr}`);
   const tree = JSON.parse(readFileSync(jsonFile, 'utf8')) as {
     sub_groups: { name: string; test_cases: { name: string; status: string }[] }[];
   };
