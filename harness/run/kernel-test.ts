@@ -17,6 +17,13 @@ import type { ScenarioContext } from './phases.ts';
 
 const RC = /^kharness-rc=(\d+)$/m;
 
+/** Module parameters as insmod takes them (booleans as 1/0). */
+function moduleArgs(params: Record<string, number | boolean>): string {
+  return Object.entries(params)
+    .map(([k, v]) => `${k}=${typeof v === 'boolean' ? (v ? 1 : 0) : v}`)
+    .join(' ');
+}
+
 /**
  * The guest shell script of one load: markers around insmod, the module
  * removed again so a later step can load it. The module reaches insmod
@@ -27,9 +34,7 @@ const RC = /^kharness-rc=(\d+)$/m;
  * fallback reads the module from it once (the guest has no /dev/stdin link).
  */
 export function loadScript(seq: number, module: string, params: Record<string, number | boolean>): string {
-  const args = Object.entries(params)
-    .map(([k, v]) => `${k}=${typeof v === 'boolean' ? (v ? 1 : 0) : v}`)
-    .join(' ');
+  const args = moduleArgs(params);
   return [
     `echo "kalloc_probe: begin seq=${seq} cmd=ktest module=${module}" > /dev/kmsg`,
     `cat /tmp/ktest/${module}.ko | insmod /proc/self/fd/0 ${args} 2>&1; rc=$?`,
@@ -54,12 +59,10 @@ export async function kernelTestStep(c: ScenarioContext, s: Scenario, step: Step
     return 'ok';
   }
   const timeouts = c.settings.timeouts;
-  await m.exec('mkdir -p /tmp/ktest && cat > /tmp/ktest/' + `${a.module}.ko`, { stdin: await readFile(ko), timeoutMs: timeouts.stepMs });
+  await m.exec(`mkdir -p /tmp/ktest && cat > /tmp/ktest/${a.module}.ko`, { stdin: await readFile(ko), timeoutMs: timeouts.stepMs });
   const seq = ++c.seq;
   const script = loadScript(seq, a.module, a.params);
-  const request = `insmod ${a.module}.ko ${Object.entries(a.params)
-    .map(([k, v]) => `${k}=${v}`)
-    .join(' ')}`.trim();
+  const request = `insmod ${a.module}.ko ${moduleArgs(a.params)}`.trim();
   const obs = await observeAct(
     m,
     seq,

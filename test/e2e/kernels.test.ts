@@ -25,6 +25,7 @@ describe("Debian's prebuilt kernels", () => {
       'run',
       shipped('kmalloc-size-limits'),
       shipped('gfp-atomic-irq'),
+      shipped('kernel-test-slub'),
       '--arch',
       'x86_64,arm64',
       '--kernel',
@@ -45,6 +46,12 @@ describe("Debian's prebuilt kernels", () => {
     const hard = steps(records).filter((s) => s.name === 'GFP_ATOMIC in hard IRQ');
     expect(hard.map((s) => s.status)).toEqual(['pass', 'pass', 'pass']);
     expect(hard.every((s) => s.facts.in_hardirq === true)).toBe(true);
+    // Debian does not build the kernel's own test modules: a skip per target, naming the option.
+    expect(
+      steps(records)
+        .filter((s) => s.scenario === 'kernel-test-slub')
+        .map((s) => `${s.status}: ${s.reason}`),
+    ).toEqual(Array(3).fill("skip: kernel config lacks CONFIG_SLUB_KUNIT_TEST (the kernel's test module slub_kunit)"));
     // Each target's allocator options are on record.
     const profile = records.find((x) => x.type === 'kernel-profile' && x.target.kernel === 'debian:6.12.117-cloud');
     expect(profile?.type === 'kernel-profile' && profile.options).toMatchObject({
