@@ -74,14 +74,23 @@ export function bootFailure(e: unknown): TargetStatus {
 /**
  * Scenarios on the target's shared VM first; then those with kernel
  * parameters of their own, grouped so that equal command lines share a VM;
- * each crash-expecting one last, on its own VM.
+ * each crash-expecting one last, on its own VM. Within each VM, the
+ * scenarios that run the kernel's own tests come after the probe scenarios:
+ * what those tests leave behind (full per-CPU free lists, a rate-limited
+ * allocation warning used up) must not change what a probe step observes.
  */
 export function orderScenarios(scenarios: readonly Scenario[]): Scenario[] {
   const line = (s: Scenario) => (s.cmdline ?? []).join(' ');
   const rank = (s: Scenario) => (s.expectsCrash ? 2 : line(s) ? 1 : 0);
   return scenarios
     .map((s, i) => ({ s, i }))
-    .sort((a, b) => rank(a.s) - rank(b.s) || line(a.s).localeCompare(line(b.s)) || a.i - b.i)
+    .sort(
+      (a, b) =>
+        rank(a.s) - rank(b.s) ||
+        line(a.s).localeCompare(line(b.s)) ||
+        Number(a.s.churns ?? false) - Number(b.s.churns ?? false) ||
+        a.i - b.i,
+    )
     .map((x) => x.s);
 }
 

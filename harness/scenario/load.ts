@@ -461,6 +461,7 @@ function build(raw: RawScenario, at: Located): Scenario {
     cmdline: cmdline(at, raw.boot?.cmdline),
     steps,
     expectsCrash: crashes.length > 0,
+    churns: steps.some((s) => s.action.kind === 'kernel-test'),
   };
 }
 

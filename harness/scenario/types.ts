@@ -99,4 +99,10 @@ export interface Scenario {
   steps: Step[];
   /** True when any step expects the kernel to die: the runner gives it a VM of its own. */
   expectsCrash: boolean;
+  /**
+   * True when a step loads one of the kernel's own tests: they churn the
+   * allocators (full per-CPU free lists, a rate-limited allocation warning
+   * used up), so no probe scenario runs after one on the same VM.
+   */
+  churns?: boolean;
 }

@@ -300,11 +300,22 @@ describe('kernel test steps in scenarios', () => {
     );
   });
 
-  it('runs scenarios with a command line of their own after the shared VM, equal command lines together', () => {
-    const sc = (name: string, cmdline?: string) =>
-      parseScenario(`name: ${name}\n${cmdline ? `boot: { cmdline: "${cmdline}" }\n` : ''}steps:\n  - unfragment: true\n`, `${name}.yaml`);
-    const order = orderScenarios([sc('a', 'init_on_alloc=1'), sc('b'), sc('c', 'init_on_alloc=0'), sc('d', 'init_on_alloc=1'), sc('e')]);
-    expect(order.map((s) => s.name)).toEqual(['b', 'e', 'c', 'a', 'd']);
+  it('runs scenarios with a command line of their own after the shared VM, equal command lines together, kernel tests last on each', () => {
+    const sc = (name: string, cmdline?: string, ktest = false) => {
+      const boot = cmdline ? `boot: { cmdline: "${cmdline}" }\n` : '';
+      const step = ktest ? 'kernel_test: { module: slub_kunit }' : 'unfragment: true';
+      return parseScenario(`name: ${name}\n${boot}steps:\n  - ${step}\n`, `${name}.yaml`);
+    };
+    const order = orderScenarios([
+      sc('k1', undefined, true),
+      sc('a', 'init_on_alloc=1'),
+      sc('k2', 'init_on_alloc=0', true),
+      sc('b'),
+      sc('c', 'init_on_alloc=0'),
+      sc('d', 'init_on_alloc=1'),
+      sc('e'),
+    ]);
+    expect(order.map((s) => s.name)).toEqual(['b', 'e', 'k1', 'c', 'k2', 'a', 'd']);
   });
 
   it('loads the module through a pipe, between the kernel-log markers, and removes it again', () => {
