@@ -31,6 +31,7 @@ function build(label: string, extra: string[]): number {
     for (const d of ['src', 'distro', 'apt'])
       if (existsSync(join(cacheRoot(), d))) cpSync(join(cacheRoot(), d), join(cache, d), { recursive: true });
     const t0 = Date.now();
+    // The CLI prints its own one-line error (a fragment that cannot be met); the bench stops there.
     execFileSync('node', [join(PROJECT_ROOT, 'bin', 'kharness.js'), 'build', '--kernel', flags.kernel!, '--arch', flags.arch!, ...extra], {
       env: { ...process.env, KHARNESS_CACHE: cache, CCACHE_DISABLE: '1' },
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -45,6 +46,11 @@ function build(label: string, extra: string[]): number {
     rmSync(cache, { recursive: true, force: true });
   }
 }
+
+process.on('uncaughtException', (e) => {
+  console.error(`bench:build-cost stopped: ${(e as Error).message.split('\n')[0]}`);
+  process.exit(1);
+});
 
 const without = resolve(flags.without!);
 console.log(`cold build of ${flags.kernel}/${flags.arch}, ccache off; "without" merges ${without}:`);
