@@ -98,7 +98,7 @@ export function casesOn(t: KernelTestModule, version: string, config: ReadonlyMa
 }
 
 interface Raw {
-  cases: Map<string, { status: 'pass' | 'fail' | 'skip'; facts: Numbers; evidence: string[]; reason?: string }>;
+  cases: Map<string, { status: 'pass' | 'fail' | 'skip' | 'error'; facts: Numbers; evidence: string[]; reason?: string }>;
   /** Cases known to have started but not finished, or other signs of a cut log. */
   truncated?: string;
   facts: Numbers;
@@ -132,7 +132,8 @@ function readSummary(lines: string[], workers: number): Raw {
     const failed = got.reduce((a, x) => a + x.failed, 0);
     const avgs = got.map((x) => x.avg);
     cases.set(name, {
-      status: failed > 0 ? 'fail' : 'pass',
+      // A worker that finished without this case's summary lost a line of the log: no verdict on the rest.
+      status: got.length < done ? 'error' : failed > 0 ? 'fail' : 'pass',
       facts: {
         passed: got.reduce((a, x) => a + x.passed, 0),
         failed,
@@ -256,7 +257,7 @@ export function readRun(t: KernelTestModule, i: RunInput): ModuleRun {
         evidence: [],
       };
     }
-    const xf = c.status === 'skip' ? undefined : expectedFailure(t, name, i);
+    const xf = c.status === 'skip' || c.status === 'error' ? undefined : expectedFailure(t, name, i);
     if (!xf) return { name, status: c.status, reason: c.reason, facts: c.facts, evidence: c.evidence };
     return c.status === 'fail'
       ? { name, status: 'expected-fail', reason: `expected to fail: ${xf.why}`, facts: c.facts, evidence: c.evidence }

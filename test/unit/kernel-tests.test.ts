@@ -142,6 +142,19 @@ describe('reading a run', () => {
     expect(r.reason).toMatch(/cut short: 1 of 2 workers printed "All test took"/);
   });
 
+  it("test_vmalloc: a case missing from one worker's summary is an error, not a pass on the other worker's word", () => {
+    const lines = log('6.12-arm64-test_vmalloc.log');
+    const hits = lines.flatMap((l, i) => (/Summary: pcpu_alloc_test/.test(l) ? [i] : []));
+    const drop = hits[hits.length - 1]!;
+    const r = readRun(
+      KERNEL_TESTS.test_vmalloc!,
+      input([...lines.slice(0, drop), ...lines.slice(drop + 1)], { load: EAGAIN, version: '6.12.117', params: { nr_threads: 2 } }),
+    );
+    expect(statuses(r).pcpu_alloc_test).toBe('error');
+    expect(r.cases.find((c) => c.name === 'pcpu_alloc_test')!.reason).toBe('only 1 of 2 workers reported it');
+    expect(r.status).toBe('error');
+  });
+
   it('test_vmalloc: a load that did not end with EAGAIN is an error, and says what insmod said', () => {
     const r = readRun(
       KERNEL_TESTS.test_vmalloc!,
@@ -177,10 +190,11 @@ describe('reading a run', () => {
   it('slub_kunit: a failing case is a failure with its evidence, whether the log keeps a record on one line or several', () => {
     const lines = log('6.1-x86_64-slub_kunit-redzone-break.log');
     // /dev/kmsg gives KUnit's "Expected ..." lines inside the EXPECTATION FAILED record: one entry with newlines.
-    const records = lines.reduce<string[]>(
-      (acc, l) => (l.startsWith('[') ? [...acc, l] : [...acc.slice(0, -1), `${acc.at(-1)}\n${l}`]),
-      [],
-    );
+    const records: string[] = [];
+    for (const l of lines) {
+      if (l.startsWith('[') || !records.length) records.push(l);
+      else records[records.length - 1] += `\n${l}`;
+    }
     expect(records.length).toBeLessThan(lines.length);
     for (const shape of [lines, records]) {
       const r = readRun(KERNEL_TESTS.slub_kunit!, input(shape));
