@@ -4,7 +4,7 @@
  * Candidates are tested by index: -1 is the known-good end, n-1 the known-bad
  * end. Skipped candidates are stepped around; flaky ones count as skipped.
  */
-import { isFailed, type ResultRecord, type StepRecord } from '../run/results.ts';
+import { isFailed, type ResultRecord, ranAsExpected, type StepRecord } from '../run/results.ts';
 
 export type Verdict = 'good' | 'bad' | 'skip';
 /** What one run of the scenario on a candidate says. */
@@ -47,8 +47,7 @@ export function classify(records: readonly ResultRecord[], stepName?: string): C
         [failed.reason, ...failed.dmesg.filter((l) => /FAILED|Expected|not ok/.test(l)).slice(0, 4)].filter(Boolean).join('; '),
       step: failed,
     };
-  if (!steps.some((s) => s.status === 'pass' || s.status === 'expected-crash' || s.status === 'expected-fail'))
-    return { outcome: 'skip', reason: 'nothing ran (every step was skipped)' };
+  if (!steps.some((s) => ranAsExpected(s.status))) return { outcome: 'skip', reason: 'nothing ran (every step was skipped)' };
   return { outcome: 'good', reason: 'the scenario passed' };
 }
 

@@ -8,7 +8,7 @@
  * skipped leaves it untested, with the reason.
  */
 import { sizeConstants } from '../probe/vocabulary.ts';
-import { isFailed, type ResultRecord, type StepRecord } from '../run/results.ts';
+import { isFailed, type ResultRecord, ranAsExpected, type StepRecord } from '../run/results.ts';
 import { CLAIMS } from '../scenario/claims.ts';
 import { stepEnv } from '../scenario/expect.ts';
 import { parseShows, renderShows } from '../scenario/shows.ts';
@@ -94,7 +94,7 @@ function scenarioVerdict(steps: StepRecord[], ref: ClaimRef, guests: Guest[]): E
       note: [...new Set(bad.map((s) => s.failures.map((f) => formatFailure(f)).join('; ') || s.reason || s.status))].join(' | '),
     };
   }
-  const ran = steps.filter((s) => s.status === 'pass' || s.status === 'expected-crash' || s.status === 'expected-fail');
+  const ran = steps.filter((s) => ranAsExpected(s.status));
   if (!ran.length) return { scenario, verdict: 'untested', steps: [], note: steps[0]!.reason };
   // A scenario cut short (interrupted, or its guest lost) has not shown what passing it means.
   const cut = steps.find((s) => s.status === 'skip' && s.reason?.startsWith('not run:'));
