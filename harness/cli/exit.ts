@@ -18,6 +18,8 @@ const CODES: Record<Exclude<Outcome, object>, number> = {
   passed: 0,
   // A test failed: the kernel did something a scenario did not expect.
   failed: 1,
+  // With --repeat: no step failed in every run, but some failed in some runs (and nothing failed outright).
+  flaky: 3,
   // Something kept tests from running or being judged.
   error: 2,
   incomplete: 2,

@@ -10,8 +10,10 @@ import { bisectCommand } from './bisect.ts';
 import { buildCommand } from './build.ts';
 import { cacheCommand } from './cache.ts';
 import type { Command } from './command.ts';
+import { compareCommand } from './compare.ts';
 import { doctorCommand } from './doctor.ts';
 import { exitCode, exitCodeOfError } from './exit.ts';
+import { historyCommand } from './history.ts';
 import { kernelsCommand } from './kernels.ts';
 import { matrixCommand } from './matrix.ts';
 import { reportCommand } from './report.ts';
@@ -24,7 +26,9 @@ const COMMANDS: Record<string, Command> = {
   bisect: bisectCommand,
   build: buildCommand,
   cache: cacheCommand,
+  compare: compareCommand,
   doctor: doctorCommand,
+  history: historyCommand,
   kernels: kernelsCommand,
   matrix: matrixCommand,
   report: reportCommand,

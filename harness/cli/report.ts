@@ -1,4 +1,4 @@
-import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.ts';
 import { claimsTable } from '../report/claims.ts';
@@ -6,24 +6,11 @@ import { consoleReporter } from '../report/console.ts';
 import { FILE_REPORTERS, parseReporters, writeReports } from '../report/reporters.ts';
 import { claimsSummary, renderSummaryText } from '../report/summary.ts';
 import { mergeResults } from '../run/merge.ts';
-import { parseResults, type ResultRecord, ResultsFormatError, runOutcome } from '../run/results.ts';
+import { foldRepeats } from '../run/repeats.ts';
+import { type ResultRecord, runOutcome } from '../run/results.ts';
 import { useColor } from '../util/tty.ts';
 import type { Command } from './command.ts';
-
-async function readRun(dir: string) {
-  const text = await readFile(join(dir, 'results.jsonl'), 'utf8').catch(() => {
-    throw new UsageError(`no results.jsonl in ${dir}`, 'Give a directory that `kharness run` wrote (its --out).');
-  });
-  try {
-    return parseResults(text);
-  } catch (e) {
-    if (!(e instanceof ResultsFormatError)) throw e;
-    throw new UsageError(
-      `${join(dir, 'results.jsonl')}: ${e.message}`,
-      'The file is damaged; re-run, or give the directory of another run.',
-    );
-  }
-}
+import { readRun } from './runs.ts';
 
 /** A run without its end record was killed: its reports must not read as a pass. */
 function warnIfIncomplete(records: ResultRecord[]): void {
@@ -66,7 +53,7 @@ export const reportCommand: Command = {
     const names = parseReporters((v.reporter as string[] | undefined) ?? []);
     warnIfIncomplete(records);
     if (v.stdout) {
-      for (const n of names) if (n in FILE_REPORTERS) process.stdout.write(FILE_REPORTERS[n]!.render(records));
+      for (const n of names) if (n in FILE_REPORTERS) process.stdout.write(FILE_REPORTERS[n]!.render(foldRepeats(records)));
       return runOutcome(records);
     }
     if (names.includes('default')) {

@@ -15,6 +15,9 @@ import { consoleLog } from '../util/log.ts';
 import { isCI, useColor } from '../util/tty.ts';
 import { catalogWith, kernelNames, list, MACHINE_OPTIONS, MACHINE_USAGE, parseMachineFlags, positiveInt } from './args.ts';
 import type { Command } from './command.ts';
+import { COMPARE_OPTIONS, COMPARE_USAGE, compareAndReport, parseRule } from './compare.ts';
+import { keepInHistory } from './history.ts';
+import { readRun } from './runs.ts';
 
 /** Files, directories of *.yaml, or (none given) every shipped scenario. */
 export async function resolveScenarioFiles(args: string[]): Promise<string[]> {
@@ -61,7 +64,11 @@ export const runCommand: Command = {
   summary: 'run scenarios on real kernels in QEMU',
   usage:
     'kharness run [SCENARIO.yaml|DIR ...] [--arch x86_64[,arm64]] [--kernel 6.1[,6.12]] [--shard i/n] [--jobs N] [--out DIR]\n' +
-    `             [--reporter default,html,json,junit,ktap,markdown] ${MACHINE_USAGE} [--verbose]`,
+    `             [--reporter default,html,json,junit,ktap,markdown] ${MACHINE_USAGE} [--verbose]\n` +
+    `             [--repeat N] [--baseline RUN_DIR ${COMPARE_USAGE}] [--history DIR]\n` +
+    '  --repeat N: every scenario N times per target, each run on freshly booted VMs; steps whose runs disagree are flaky (exit 3)\n' +
+    '  --baseline: compare with an earlier run; the exit code then says whether anything regressed (1) or not (0)\n' +
+    '  --history: keep this run in a history directory (kharness history DIR lists it)',
   options: {
     arch: { type: 'string' },
     kernel: { type: 'string' },
@@ -70,6 +77,10 @@ export const runCommand: Command = {
     'make-jobs': { type: 'string' },
     out: { type: 'string' },
     jobs: { type: 'string' },
+    repeat: { type: 'string' },
+    baseline: { type: 'string' },
+    history: { type: 'string' },
+    ...COMPARE_OPTIONS,
     ...MACHINE_OPTIONS,
     reporter: { type: 'string', multiple: true },
     color: { type: 'boolean' },
@@ -79,6 +90,11 @@ export const runCommand: Command = {
   async run(v, positionals, signal) {
     const settings = parseMachineFlags(v);
     const reporters = parseReporters((v.reporter as string[] | undefined) ?? []);
+    const repeat = v.repeat === undefined ? 1 : positiveInt(v.repeat, '--repeat');
+    const rule = parseRule(v);
+    // A baseline that cannot be read is found before anything builds.
+    const baseline = v.baseline ? { dir: String(v.baseline), records: await readRun(String(v.baseline)) } : undefined;
+    const history = v.history ? await prepareOutDir(resolve(String(v.history))) : undefined;
     const files = await resolveScenarioFiles(positionals);
     // Every file is validated before anything builds: a typo costs seconds, not a kernel build.
     const scenarios = await Promise.all(files.map((f) => loadScenarioFile(f)));
@@ -126,10 +142,19 @@ export const runCommand: Command = {
       makeJobs: v['make-jobs'] ? positiveInt(v['make-jobs'], '--make-jobs') : undefined,
       argv: process.argv.slice(2),
       signal,
+      repeat,
     });
     live?.stop();
     const written = writeReports(reporters, summary.records, outDir);
     process.stdout.write(`results: ${summary.resultsFile}\n${written.map((p) => `report: ${p}\n`).join('')}`);
-    return summary.outcome;
+    if (history) process.stdout.write(`kept in history: ${await keepInHistory(history, summary.records)}\n`);
+    if (!baseline || summary.outcome === 'error' || summary.outcome === 'interrupted' || summary.outcome === 'incomplete')
+      return summary.outcome;
+    process.stdout.write('\n');
+    const c = await compareAndReport(baseline.records, summary.records, { base: baseline.dir, next: outDir }, outDir, {
+      rule,
+      acrossHosts: Boolean(v['across-hosts']),
+    });
+    return c.regressed ? 'failed' : 'passed';
   },
 };

@@ -69,6 +69,8 @@ export interface KernelTestModule {
   reader: Reader;
   cases: CaseSpec[];
   expectedFailures: ExpectedFailure[];
+  /** The numeric facts of its cases that are metrics, and which way is better (compare, history, bisect --metric). */
+  metrics?: Record<string, 'lower' | 'higher'>;
 }
 
 export const KERNEL_TESTS: Readonly<Record<string, KernelTestModule>> = {
@@ -89,6 +91,7 @@ export const KERNEL_TESTS: Readonly<Record<string, KernelTestModule>> = {
     caseMask: 'run_test_mask',
     completes: ['EAGAIN'],
     reader: { kind: 'summary' },
+    metrics: { avg_usec: 'lower', max_avg_usec: 'lower' },
     cases: [
       { name: 'fix_size_alloc_test', bit: 0 },
       { name: 'full_fit_alloc_test', bit: 1 },

@@ -72,6 +72,8 @@ export interface FactSpec {
   /** The key on the wire when it differs from the harness's name. */
   wire?: string;
   doc: string;
+  /** A metric: which way is better. Compare, history and bisect --metric call a change the other way a regression. */
+  better?: 'lower' | 'higher';
 }
 
 /** Zones the probe may report an extent for (`<zone>_start`, `<zone>_end`: byte addresses). */
@@ -82,9 +84,9 @@ export const TIMING_PREFIXES = ['', 'vs_'] as const;
 const TIMING: Record<string, FactSpec> = {
   failures: { type: 'int', doc: 'allocations that returned NULL' },
   alloc_ns_min: { type: 'int', doc: 'fastest allocation, ns' },
-  alloc_ns_median: { type: 'int', doc: 'median allocation, ns' },
+  alloc_ns_median: { type: 'int', doc: 'median allocation, ns', better: 'lower' },
   free_ns_min: { type: 'int', doc: 'fastest free, ns' },
-  free_ns_median: { type: 'int', doc: 'median free, ns' },
+  free_ns_median: { type: 'int', doc: 'median free, ns', better: 'lower' },
 };
 
 /** Facts in command responses (the constants response has its own table below). */

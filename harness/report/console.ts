@@ -1,9 +1,12 @@
 /** The terminal reporter: a line per step as results arrive, then a summary. */
+
+import { factDirection } from '../regress/metrics.ts';
+import { foldRepeats } from '../run/repeats.ts';
 import { isFailed, type ResultRecord, type StepRecord } from '../run/results.ts';
 import { claimsTable } from './claims.ts';
 import { compareTargets, renderCompareText } from './compare.ts';
 import { formatFailure, printable, where } from './failure.ts';
-import { claimsSummary, renderSummaryText } from './summary.ts';
+import { claimsSummary, distributionText, renderSummaryText, runsText } from './summary.ts';
 
 export interface ConsoleReporterOptions {
   color: boolean;
@@ -40,38 +43,60 @@ export function consoleReporter(o: ConsoleReporterOptions): (r: ResultRecord) =>
     'unexpected-pass': red('✗'),
     error: red('!'),
     skip: yellow('-'),
+    flaky: yellow('~'),
+  };
+  let repeats = 1;
+  const stepLine = (r: StepRecord) => {
+    // Targets may run concurrently: name the target again whenever it changes.
+    const t = `${r.target.arch}/${r.target.kernel}`;
+    if (t !== target) {
+      target = t;
+      scenario = '';
+      o.write(`\n${t}${r.target.release ? dim(`  ${r.target.release}`) : ''}\n`);
+    }
+    if (r.scenario !== scenario) {
+      scenario = r.scenario;
+      o.write(`  ${r.scenario}${r.claims.length ? dim(`  [${r.claims.map((c) => c.id).join(', ')}]`) : ''}\n`);
+    }
+    const extra =
+      r.status === 'expected-crash'
+        ? ' (expected crash)'
+        : r.status === 'expected-fail'
+          ? dim(' (expected failure)')
+          : r.reason && !isFailed(r.status) && r.status !== 'flaky'
+            ? dim(` — ${p(r.reason)}`)
+            : '';
+    const runs = runsText(r);
+    o.write(
+      `    ${mark[r.status]} ${p(r.name)}${extra} ${dim(`${r.ms} ms`)}${runs ? ` ${r.status === 'flaky' ? yellow(runs) : dim(runs)}` : ''}\n`,
+    );
+    for (const f of r.failures) {
+      const at = where(f) ? `${dim(p(where(f)))} ` : '';
+      o.write(`        ${at}${f.what}: expected ${p(f.expected)}, observed ${red(p(f.observed))}\n`);
+    }
+    // Metrics over repeated runs: their distributions.
+    for (const [k, d] of Object.entries(r.stats ?? {}))
+      if (d.n > 1 && factDirection(r, k)) o.write(dim(`        ${k}: ${distributionText(d)}\n`));
+    if (isFailed(r.status) || r.status === 'error' || r.status === 'flaky') failed.push(r);
   };
   return (r) => {
     seen.push(r);
     switch (r.type) {
       case 'target-begin':
         break;
+      case 'run-begin':
+        repeats = r.repeat ?? 1;
+        break;
       case 'step': {
-        // Targets may run concurrently: name the target again whenever it changes.
-        const t = `${r.target.arch}/${r.target.kernel}`;
-        if (t !== target) {
-          target = t;
-          scenario = '';
-          o.write(`\n${t}${r.target.release ? dim(`  ${r.target.release}`) : ''}\n`);
+        // Repeated runs: a line now only for a run that did not go as expected; every step, folded, at the end.
+        if (repeats > 1) {
+          if (isFailed(r.status) || r.status === 'error')
+            o.write(
+              `  ${red(r.status)} ${r.target.arch}/${r.target.kernel} › ${r.scenario} › ${p(r.name)} ${dim(`(run ${r.repeat ?? 1}/${repeats})`)}\n`,
+            );
+          break;
         }
-        if (r.scenario !== scenario) {
-          scenario = r.scenario;
-          o.write(`  ${r.scenario}${r.claims.length ? dim(`  [${r.claims.map((c) => c.id).join(', ')}]`) : ''}\n`);
-        }
-        const extra =
-          r.status === 'expected-crash'
-            ? ' (expected crash)'
-            : r.status === 'expected-fail'
-              ? dim(' (expected failure)')
-              : r.reason && !isFailed(r.status)
-                ? dim(` — ${p(r.reason)}`)
-                : '';
-        o.write(`    ${mark[r.status]} ${p(r.name)}${extra} ${dim(`${r.ms} ms`)}\n`);
-        for (const f of r.failures) {
-          const at = where(f) ? `${dim(p(where(f)))} ` : '';
-          o.write(`        ${at}${f.what}: expected ${p(f.expected)}, observed ${red(p(f.observed))}\n`);
-        }
-        if (isFailed(r.status) || r.status === 'error') failed.push(r);
+        stepLine(r);
         break;
       }
       case 'target-end':
@@ -82,6 +107,11 @@ export function consoleReporter(o: ConsoleReporterOptions): (r: ResultRecord) =>
         }
         break;
       case 'run-end': {
+        const folded = foldRepeats(seen);
+        if (repeats > 1) {
+          target = '';
+          for (const x of folded) if (x.type === 'step') stepLine(x);
+        }
         const c = r.counts;
         const parts = [
           c.pass && green(`${c.pass} passed`),
@@ -89,18 +119,19 @@ export function consoleReporter(o: ConsoleReporterOptions): (r: ResultRecord) =>
           c['expected-fail'] && green(`${c['expected-fail']} expected failures`),
           c.fail && red(`${c.fail} failed`),
           c['unexpected-pass'] && red(`${c['unexpected-pass']} passed unexpectedly`),
+          c.flaky && yellow(`${c.flaky} flaky`),
           c.error && red(`${c.error} errors`),
           c.skip && yellow(`${c.skip} skipped`),
         ].filter(Boolean);
-        const table = claimsTable(seen);
+        const table = claimsTable(folded);
         // The summary first: how the claims came out, where they differ and why; then each claim in words.
         if (table.rows.some((row) => row.overall !== 'untested')) {
-          o.write(`\n${renderSummaryText(claimsSummary(seen, table))}`);
+          o.write(`\n${renderSummaryText(claimsSummary(folded, table))}`);
           o.write(
             `\nThe article's claims\n${renderClaimsText({ ...table, rows: table.rows.filter((row) => row.overall !== 'untested') })}`,
           );
         }
-        const diff = renderCompareText(compareTargets(seen));
+        const diff = renderCompareText(compareTargets(folded));
         if (diff) o.write(`\nWhat differs between targets\n${diff}`);
         o.write(`\n${parts.join(', ') || 'no steps ran'} in ${(r.ms / 1000).toFixed(1)} s\n`);
         for (const f of failed) {

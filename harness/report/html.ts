@@ -10,7 +10,7 @@ import { countStatuses } from '../run/results.ts';
 import { type ClaimCell, claimsTable, targetLabel } from './claims.ts';
 import { compareTargets } from './compare.ts';
 import { formatFailure } from './failure.ts';
-import { claimsSummary, countsText, guestCmdlineNote, statusCountsText } from './summary.ts';
+import { claimsSummary, countsText, distributionText, guestCmdlineNote, runsText, statusCountsText } from './summary.ts';
 import { barChart, lineChart, type Series } from './svg.ts';
 
 const esc = (s: unknown) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -20,7 +20,7 @@ const CSS = `
 body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#222;max-width:1200px}
 h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
-th{background:#f4f4f4}.pass,.holds{background:#e3f6e3}.fail,.fails{background:#fbe0e0}.error{background:#f9d0a0}
+th{background:#f4f4f4}.pass,.holds{background:#e3f6e3}.fail,.fails{background:#fbe0e0}.error{background:#f9d0a0}.flaky{background:#fff1b8}
 .skip,.untested{background:#f0f0f0;color:#666}.expected-crash{background:#dff0ff}.depends{background:#fff3c4}.inconclusive{background:#f9d0a0}
 .chart text{font:11px sans-serif;fill:#333}.chart .title{font-size:13px;font-weight:bold}.chart .grid{stroke:#eee}
 #claims td{min-width:9em;max-width:260px;overflow-wrap:break-word}.says{display:block}.scroll{overflow-x:auto}
@@ -33,16 +33,17 @@ function verdictMatrix(steps: StepRecord[], targets: string[]): string {
   const cell = (sc: string, t: string) => {
     const ss = steps.filter((s) => s.scenario === sc && targetLabel(s.target) === t);
     if (!ss.length) return '<td>-</td>';
-    const c = { pass: 0, fail: 0, error: 0, skip: 0, 'expected-crash': 0, 'expected-fail': 0, 'unexpected-pass': 0 };
+    const c = { pass: 0, fail: 0, error: 0, skip: 0, 'expected-crash': 0, 'expected-fail': 0, 'unexpected-pass': 0, flaky: 0 };
     for (const s of ss) c[s.status]++;
     const ok = c.pass + c['expected-crash'] + c['expected-fail'];
     const bad = c.fail + c['unexpected-pass'];
-    const cls = c.error ? 'error' : bad ? 'fail' : ok ? 'pass' : 'skip';
+    const cls = c.error ? 'error' : bad ? 'fail' : c.flaky ? 'flaky' : ok ? 'pass' : 'skip';
     const text = [
       ok && `${ok} ok`,
       c['expected-fail'] && `${c['expected-fail']} expected failures`,
       c['unexpected-pass'] && `${c['unexpected-pass']} passed unexpectedly`,
       c.fail && `${c.fail} failed`,
+      c.flaky && `${c.flaky} flaky`,
       c.error && `${c.error} errors`,
       c.skip && `${c.skip} skipped`,
     ]
@@ -148,9 +149,17 @@ function factsTable(facts: StepRecord['facts']): string {
   return `<table><tr>${head}</tr><tr>${row}</tr></table>`;
 }
 
+function statsTable(stats: StepRecord['stats']): string {
+  const rows = Object.entries(stats ?? {}).filter(([, d]) => d.n > 1);
+  if (!rows.length) return '';
+  return `<table class="stats"><tr><th>fact</th><th>median [min–max] ±rsd (n)</th><th>samples</th></tr>${rows
+    .map(([k, d]) => `<tr><td>${esc(k)}</td><td>${esc(distributionText(d))}</td><td>${esc(d.samples.join(' '))}</td></tr>`)
+    .join('')}</table>`;
+}
+
 function stepDetail(s: StepRecord): string {
-  const open = s.status === 'fail' || s.status === 'error' ? ' open' : '';
-  const reason = s.reason ? ` (${esc(s.reason)})` : '';
+  const open = s.status === 'fail' || s.status === 'error' || s.status === 'flaky' ? ' open' : '';
+  const reason = s.reason || runsText(s) ? ` (${esc([runsText(s), s.reason].filter(Boolean).join('; '))})` : '';
   const title = `${esc(targetLabel(s.target))} › ${esc(s.scenario)} › ${esc(s.name)} — <b>${s.status}</b>${reason}`;
   const failures = s.failures.length ? `<ul>${s.failures.map((f) => `<li>${esc(formatFailure(f))}</li>`).join('')}</ul>` : '';
   return [
@@ -158,6 +167,7 @@ function stepDetail(s: StepRecord): string {
     s.request ? `<div><code>${esc(s.request)}</code></div>` : '',
     failures,
     factsTable(s.facts),
+    statsTable(s.stats),
     `${s.dmesg.length ? `<pre>${esc(s.dmesg.join('\n'))}</pre>` : ''}</details>`,
   ].join('\n');
 }

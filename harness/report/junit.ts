@@ -43,6 +43,12 @@ function testcase(s: StepRecord, seen: Set<string>): string {
       `<failure ${attr({ message: message || s.reason || 'failed', type: s.status === 'fail' ? 'expectation' : 'unexpected-pass' })}>` +
         `${xmlEscape([s.request && `request: ${s.request}`, message].filter(Boolean).join('\n'))}</failure>`,
     );
+  if (s.status === 'flaky')
+    body.push(
+      `<failure ${attr({ message: s.reason ?? 'flaky', type: 'flaky' })}>` +
+        `${xmlEscape([s.request && `request: ${s.request}`, `statuses by run: ${(s.statuses ?? []).join(', ')}`, message].filter(Boolean).join('\n'))}` +
+        '</failure>',
+    );
   if (s.status === 'error') body.push(`<error ${attr({ message: s.reason ?? 'error', type: 'error' })}/>`);
   if (s.status === 'skip') body.push(`<skipped ${attr({ message: s.reason ?? 'skipped' })}/>`);
   const note = s.status === 'expected-crash' ? 'expected crash' : s.status === 'expected-fail' ? (s.reason ?? 'expected failure') : '';
@@ -58,7 +64,7 @@ export function renderJUnit(records: readonly ResultRecord[]): string {
   const targets = [...new Set(records.filter((r) => r.type === 'target-begin').map((r) => targetLabel(r.target)))];
   const count = (ss: StepRecord[]) => ({
     tests: ss.length,
-    failures: ss.filter((s) => s.status === 'fail').length,
+    failures: ss.filter((s) => s.status === 'fail' || s.status === 'unexpected-pass' || s.status === 'flaky').length,
     errors: ss.filter((s) => s.status === 'error').length,
     skipped: ss.filter((s) => s.status === 'skip').length,
     time: (ss.reduce((a, s) => a + s.ms, 0) / 1000).toFixed(3),

@@ -16,6 +16,7 @@ function stepLine(s: StepRecord, n: number): string[] {
   if (s.status === 'expected-crash') lines.push(`# expected crash: ${clean(s.splats[0]?.title ?? 'the guest died')}`);
   // A kernel test case that failed, or passed against expectation: its own lines say why.
   if (s.kernelTest?.case && s.status !== 'pass' && s.status !== 'skip') for (const l of s.dmesg.slice(0, 20)) lines.push(`# ${clean(l)}`);
+  if (s.status === 'flaky') lines.push(`# ${clean(s.reason ?? 'flaky')}`);
   if (s.status === 'unexpected-pass') lines.push(`# ${clean(s.reason ?? 'passed, but it is expected to fail')}`);
   const ok = isOk(s.status);
   const directive =

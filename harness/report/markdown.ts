@@ -73,7 +73,7 @@ export function renderMarkdown(records: readonly ResultRecord[]): string {
     ),
   );
   out.push('');
-  const failed = steps.filter((s) => s.status === 'fail' || s.status === 'error');
+  const failed = steps.filter((s) => s.status === 'fail' || s.status === 'unexpected-pass' || s.status === 'flaky' || s.status === 'error');
   if (failed.length) {
     out.push('## Failures');
     out.push('');

@@ -6,6 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../errors.ts';
+import { foldRepeats } from '../run/repeats.ts';
 import type { ResultRecord } from '../run/results.ts';
 import { renderHtml } from './html.ts';
 import { renderJson } from './json.ts';
@@ -40,12 +41,13 @@ export function parseReporters(values: string[]): string[] {
 
 /** Writes each named file reporter's output into dir; returns the paths. */
 export function writeReports(names: string[], records: readonly ResultRecord[], dir: string): string[] {
+  const folded = foldRepeats(records);
   return names
     .filter((n) => n in FILE_REPORTERS)
     .map((n) => {
       const r = FILE_REPORTERS[n]!;
       const path = join(dir, r.file);
-      writeFileSync(path, r.render(records));
+      writeFileSync(path, r.render(folded));
       return path;
     });
 }

@@ -4,7 +4,8 @@
  * differently between targets and along which axis (kernel version, arch,
  * page size, or config). Pure.
  */
-import type { ResultRecord, StepStatus } from '../run/results.ts';
+import type { Distribution } from '../analysis/stats.ts';
+import type { ResultRecord, StepRecord, StepStatus } from '../run/results.ts';
 import { type ClaimRow, claimsTable, targetLabel, type Verdict } from './claims.ts';
 
 /** Every status's count in words, in one order for every report (counts from older runs may lack the newer statuses). */
@@ -12,8 +13,20 @@ export function statusCountsText(c: Partial<Record<StepStatus, number>>): string
   const n = (s: StepStatus) => c[s] ?? 0;
   return (
     `${n('pass')} passed, ${n('expected-crash')} expected crashes, ${n('expected-fail')} expected failures, ` +
-    `${n('fail')} failed, ${n('unexpected-pass')} passed unexpectedly, ${n('error')} errors, ${n('skip')} skipped`
+    `${n('fail')} failed, ${n('unexpected-pass')} passed unexpectedly, ${n('flaky')} flaky, ${n('error')} errors, ${n('skip')} skipped`
   );
+}
+
+/** A repeated step's runs in words ("4/5 runs passed"); nothing for a step run once. */
+export function runsText(s: Pick<StepRecord, 'runs' | 'passes'>): string | undefined {
+  if (s.runs === undefined || s.runs < 2) return undefined;
+  return `${s.passes ?? 0}/${s.runs} runs passed`;
+}
+
+/** A distribution in one short phrase: median [min–max] ±rsd over n. */
+export function distributionText(d: Distribution): string {
+  const n = (x: number) => (Number.isInteger(x) ? String(x) : x.toFixed(1));
+  return `${n(d.median)} [${n(d.min)}–${n(d.max)}] ±${(d.rsd * 100).toFixed(1)}% (n=${d.n})`;
 }
 
 /**

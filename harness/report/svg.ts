@@ -97,3 +97,80 @@ export function barChart(title: string, unit: string, bars: { label: string; val
   });
   return svg(title, w, h, parts);
 }
+
+/**
+ * Samples as dots, one row per group on a shared linear axis, each row's
+ * median a vertical tick and its range a line: two runs' distributions side
+ * by side.
+ */
+export function stripChart(title: string, unit: string, groups: { name: string; samples: number[] }[], w = 640): string {
+  const all = groups.flatMap((g) => g.samples);
+  if (!all.length) return `<p class="empty">${esc(title)}: no data</p>`;
+  const rowH = 34;
+  const m = { l: 90, r: 24, t: 28, b: 36 };
+  const h = m.t + groups.length * rowH + m.b;
+  const [lo, hi] = [Math.min(0, ...all), Math.max(...all)];
+  const sx = (v: number) => m.l + ((v - lo) / Math.max(1e-9, hi - lo)) * (w - m.l - m.r);
+  const parts = [`<text x="${w / 2}" y="18" text-anchor="middle" class="title">${esc(title)}</text>`];
+  for (let i = 0; i <= 4; i++) {
+    const v = lo + ((hi - lo) * i) / 4;
+    parts.push(`<line x1="${sx(v)}" x2="${sx(v)}" y1="${m.t}" y2="${h - m.b}" class="grid"/>`);
+    parts.push(`<text x="${sx(v)}" y="${h - m.b + 14}" text-anchor="middle">${esc(fmt(Math.round(v)))}</text>`);
+  }
+  parts.push(`<text x="${(m.l + w - m.r) / 2}" y="${h - 6}" text-anchor="middle">${esc(unit)}</text>`);
+  groups.forEach((g, i) => {
+    const c = PALETTE[i % PALETTE.length];
+    const y = m.t + i * rowH + rowH / 2;
+    parts.push(`<text x="${m.l - 8}" y="${y + 4}" text-anchor="end">${esc(g.name)}</text>`);
+    if (!g.samples.length) return;
+    const s = [...g.samples].sort((a, b) => a - b);
+    const med = s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+    parts.push(`<line x1="${sx(s[0]!)}" x2="${sx(s[s.length - 1]!)}" y1="${y}" y2="${y}" stroke="${c}" stroke-width="1"/>`);
+    parts.push(`<line class="median" x1="${sx(med)}" x2="${sx(med)}" y1="${y - 10}" y2="${y + 10}" stroke="${c}" stroke-width="3"/>`);
+    for (const v of s) {
+      const tip = `<title>${esc(`${g.name}: ${v} ${unit}`)}</title>`;
+      parts.push(
+        `<circle class="sample" data-group="${esc(g.name)}" cx="${sx(v).toFixed(1)}" cy="${y}" r="4" fill="${c}" fill-opacity="0.6">${tip}</circle>`,
+      );
+    }
+  });
+  return svg(title, w, h, parts);
+}
+
+/** A metric over runs: the median as a line, each run's range as a bar; x is the run, oldest first. */
+export function trendChart(
+  title: string,
+  unit: string,
+  points: { run: string; median: number; min: number; max: number }[],
+  w = 640,
+  h = 220,
+): string {
+  if (!points.length) return `<p class="empty">${esc(title)}: no data</p>`;
+  const m = { l: 70, r: 24, t: 28, b: 40 };
+  const lo = Math.min(...points.map((p) => p.min));
+  const hi = Math.max(...points.map((p) => p.max));
+  const pad = (hi - lo || Math.abs(hi) || 1) * 0.1;
+  const [y0, y1] = [lo - pad, hi + pad];
+  const sx = (i: number) => m.l + (points.length > 1 ? (i / (points.length - 1)) * (w - m.l - m.r) : (w - m.l - m.r) / 2);
+  const sy = (v: number) => h - m.b - ((v - y0) / Math.max(1e-9, y1 - y0)) * (h - m.t - m.b);
+  const parts = [`<text x="${w / 2}" y="18" text-anchor="middle" class="title">${esc(title)}</text>`];
+  for (let i = 0; i <= 3; i++) {
+    const v = y0 + ((y1 - y0) * i) / 3;
+    parts.push(`<line x1="${m.l}" x2="${w - m.r}" y1="${sy(v)}" y2="${sy(v)}" class="grid"/>`);
+    parts.push(`<text x="${m.l - 6}" y="${sy(v) + 4}" text-anchor="end">${esc(fmt(Math.round(v)))}</text>`);
+  }
+  parts.push(
+    `<text x="14" y="${(m.t + h - m.b) / 2}" text-anchor="middle" transform="rotate(-90 14 ${(m.t + h - m.b) / 2})">${esc(unit)}</text>`,
+  );
+  points.forEach((p, i) => {
+    parts.push(`<line x1="${sx(i)}" x2="${sx(i)}" y1="${sy(p.min)}" y2="${sy(p.max)}" stroke="#9ecae1" stroke-width="6"/>`);
+    parts.push(`<text x="${sx(i)}" y="${h - m.b + 14}" text-anchor="middle">${esc(String(i + 1))}</text>`);
+  });
+  const line = points.map((p, i) => `${sx(i).toFixed(1)},${sy(p.median).toFixed(1)}`).join(' ');
+  parts.push(`<polyline class="trend" fill="none" stroke="${PALETTE[0]}" stroke-width="2" points="${line}"/>`);
+  for (const [i, p] of points.entries()) {
+    const tip = `<title>${esc(`${p.run}: median ${p.median} [${p.min}–${p.max}] ${unit}`)}</title>`;
+    parts.push(`<circle cx="${sx(i).toFixed(1)}" cy="${sy(p.median).toFixed(1)}" r="3" fill="${PALETTE[0]}">${tip}</circle>`);
+  }
+  return svg(title, w, h, parts);
+}

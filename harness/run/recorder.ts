@@ -20,6 +20,8 @@ function errorInfo(e: unknown): NonNullable<Extract<ResultRecord, { type: 'targe
 
 export class TargetRecorder {
   private ref: TargetRef;
+  /** The run of the target's scenarios under way, with --repeat (stamped on step, guest and scenario-end records). */
+  private run?: number;
 
   constructor(
     private readonly w: ResultsWriter,
@@ -36,8 +38,17 @@ export class TargetRecorder {
     return new Date().toISOString();
   }
 
-  begin(): void {
-    this.w.write({ type: 'target-begin', target: this.ref, at: this.now() });
+  begin(repeat?: number): void {
+    this.w.write({ type: 'target-begin', target: this.ref, at: this.now(), ...(repeat && repeat > 1 ? { repeat } : {}) });
+  }
+
+  /** Records from now on belong to run `n` of the target's scenarios. */
+  repeat(n: number): void {
+    this.run = n;
+  }
+
+  private stamp(): { repeat?: number } {
+    return this.run === undefined ? {} : { repeat: this.run };
   }
 
   /** Once the kernel is known, later records carry its cache key and release (earlier ones stay as written). */
@@ -58,7 +69,7 @@ export class TargetRecorder {
   }
 
   guest(b: BootInfo): void {
-    this.w.write({ type: 'guest', target: this.ref, ...b });
+    this.w.write({ type: 'guest', target: this.ref, ...this.stamp(), ...b });
   }
 
   step(s: Scenario, step: Step, fields: StepFields): void {
@@ -77,6 +88,7 @@ export class TargetRecorder {
       dmesg: [],
       ms: 0,
       at: this.now(),
+      ...this.stamp(),
       ...fields,
     });
   }
@@ -87,7 +99,7 @@ export class TargetRecorder {
   }
 
   scenarioEnd(fields: Omit<Extract<ResultRecord, { type: 'scenario-end' }>, 'type' | 'target'>): void {
-    this.w.write({ type: 'scenario-end', target: this.ref, ...fields });
+    this.w.write({ type: 'scenario-end', target: this.ref, ...this.stamp(), ...fields });
   }
 
   end(status: TargetStatus, error?: unknown): TargetStatus {

@@ -8,11 +8,14 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Meminfo } from '../analysis/meminfo.ts';
 import type { Splat } from '../analysis/splats.ts';
+import type { Distribution } from '../analysis/stats.ts';
 import type { Facts } from '../probe/vocabulary.ts';
 import type { Failure } from '../scenario/expect.ts';
 import type { StepStatus } from '../scenario/judge.ts';
 import type { ClaimRef } from '../scenario/types.ts';
 import type { BootInfo } from './machine.ts';
+import { foldRepeats } from './repeats.ts';
+import { isFailed, isOk, ranAsExpected } from './status.ts';
 
 export type { StepStatus };
 /**
@@ -21,7 +24,7 @@ export type { StepStatus };
  */
 export type TargetStatus = 'ok' | 'build-failure' | 'boot-failure' | 'infra-failure' | 'internal-error' | 'interrupted';
 /** How a whole run ended; cli/exit.ts turns it into the process's exit code. */
-export type RunOutcome = 'passed' | 'failed' | 'error' | 'interrupted' | 'incomplete';
+export type RunOutcome = 'passed' | 'failed' | 'flaky' | 'error' | 'interrupted' | 'incomplete';
 
 export interface TargetRef {
   arch: string;
@@ -29,6 +32,25 @@ export interface TargetRef {
   /** Kernel cache key: a hash of source, config, toolchain and arch. */
   configHash?: string;
   release?: string;
+}
+
+/**
+ * What, besides the kernel, could explain a difference between two runs:
+ * compare names the axes that differ and will not call a metric a regression
+ * across a different accelerator or host unless told to.
+ */
+export interface HostAxes {
+  /** The accelerator asked for (auto, tcg, kvm); each guest record says which one it got. */
+  accel: string;
+  hostCpus: number;
+  hostCpuModel: string;
+  hostMemoryMb: number;
+  /** `qemu-system-*` versions by arch, for the arches this run booted. */
+  qemu: Record<string, string>;
+  guestMemoryMb: number;
+  guestCpus: number;
+  kharness: string;
+  node: string;
 }
 
 export interface StepRecord {
@@ -58,22 +80,42 @@ export interface StepRecord {
   meminfoDelta?: Record<string, number>;
   /** A kernel test module's run (no case) or one of its cases. */
   kernelTest?: { module: string; case?: string };
+  /** Which run of the target's scenarios this is, with `--repeat N` (1..N; absent: the only run). */
+  repeat?: number;
+  /**
+   * Only on a step's summary over repeated runs (regress/repeats.ts): the
+   * runs that ran it, how many went as expected, each run's status (in
+   * repeat order), and the distribution of each numeric fact.
+   */
+  runs?: number;
+  passes?: number;
+  statuses?: StepStatus[];
+  stats?: Record<string, Distribution>;
   ms: number;
   at: string;
 }
 
 export type ResultRecord =
-  | { type: 'run-begin'; runId: string; at: string; argv: string[]; outDir: string }
-  | { type: 'target-begin'; target: TargetRef; at: string }
+  | { type: 'run-begin'; runId: string; at: string; argv: string[]; outDir: string; host?: HostAxes; repeat?: number }
+  /** repeat: how many runs of its scenarios the target is to make. */
+  | { type: 'target-begin'; target: TargetRef; at: string; repeat?: number }
   | { type: 'target-phase'; target: TargetRef; phase: string; ms: number; detail?: Record<string, unknown> }
   /** What a target is doing now, for live progress: building, booting, running scenario i/n. */
   | { type: 'status'; target: TargetRef; phase: 'building' | 'booting' | 'running'; detail?: string; at: string }
   /** The kernel's allocator and memory-management options (kernels/distro-mm.yaml and a few more): "-" when it has no such option. */
   | { type: 'kernel-profile'; target: TargetRef; options: Record<string, string> }
   /** A machine came up: what its boot told (BootInfo: phases, accelerator, constants). */
-  | ({ type: 'guest'; target: TargetRef } & BootInfo)
+  | ({ type: 'guest'; target: TargetRef; repeat?: number } & BootInfo)
   | StepRecord
-  | { type: 'scenario-end'; target: TargetRef; scenario: string; meminfoBefore?: Meminfo; meminfoAfter?: Meminfo; meminfoDelta?: Meminfo }
+  | {
+      type: 'scenario-end';
+      target: TargetRef;
+      scenario: string;
+      repeat?: number;
+      meminfoBefore?: Meminfo;
+      meminfoAfter?: Meminfo;
+      meminfoDelta?: Meminfo;
+    }
   | {
       type: 'target-end';
       target: TargetRef;
@@ -81,22 +123,10 @@ export type ResultRecord =
       error?: { code: string; message: string; hint?: string; details?: string };
       at: string;
     }
-  | { type: 'run-end'; at: string; outcome: RunOutcome; counts: Record<StepStatus, number>; ms: number };
+  /** counts: from a run before a status existed, that status is absent. */
+  | { type: 'run-end'; at: string; outcome: RunOutcome; counts: Partial<Record<StepStatus, number>>; ms: number };
 
-/** Statuses that count as going as expected (a skip is no failure either). */
-export function isOk(s: StepStatus): boolean {
-  return ranAsExpected(s) || s === 'skip';
-}
-
-/** Statuses of a step that ran and behaved as expected (a skip did not run). */
-export function ranAsExpected(s: StepStatus): boolean {
-  return s === 'pass' || s === 'expected-crash' || s === 'expected-fail';
-}
-
-/** Statuses that count as a test failure (not an error). */
-export function isFailed(s: StepStatus): boolean {
-  return s === 'fail' || s === 'unexpected-pass';
-}
+export { isFailed, isOk, ranAsExpected };
 
 export class ResultsWriter {
   constructor(
@@ -153,14 +183,18 @@ export function runOutcome(records: readonly ResultRecord[]): RunOutcome {
   return stepsOutcome(records);
 }
 
-/** The outcome of the records seen so far, as if the run ended now. */
+/**
+ * The outcome of the records seen so far, as if the run ended now. Repeated
+ * runs count per step, folded: a step that failed in some runs only is flaky.
+ */
 export function stepsOutcome(records: readonly ResultRecord[]): RunOutcome {
   let outcome: RunOutcome = 'passed';
-  for (const r of records) {
+  for (const r of foldRepeats(records)) {
     if (r.type === 'target-end' && r.status === 'interrupted') return 'interrupted';
     if (r.type === 'target-end' && r.status !== 'ok') outcome = 'error';
     if (r.type === 'step' && r.status === 'error') outcome = 'error';
-    if (r.type === 'step' && (r.status === 'fail' || r.status === 'unexpected-pass') && outcome === 'passed') outcome = 'failed';
+    if (r.type === 'step' && isFailed(r.status)) outcome = outcome === 'error' ? 'error' : 'failed';
+    if (r.type === 'step' && r.status === 'flaky' && outcome === 'passed') outcome = 'flaky';
   }
   return outcome;
 }
@@ -174,7 +208,8 @@ export function countStatuses(records: readonly ResultRecord[]): Record<StepStat
     'expected-crash': 0,
     'expected-fail': 0,
     'unexpected-pass': 0,
+    flaky: 0,
   };
-  for (const r of records) if (r.type === 'step') c[r.status]++;
+  for (const r of foldRepeats(records)) if (r.type === 'step') c[r.status]++;
   return c;
 }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import pLimit from 'p-limit';
 import type { Scenario } from '../scenario/types.ts';
 import type { Log } from '../util/log.ts';
+import { hostAxes } from './axes.ts';
 import type { MachineSettings } from './machine.ts';
 import type { Target } from './plan.ts';
 import { countStatuses, type ResultRecord, ResultsWriter, type RunOutcome, stepsOutcome } from './results.ts';
@@ -29,6 +30,8 @@ export interface RunOptions {
   makeJobs?: number;
   argv: string[];
   signal?: AbortSignal;
+  /** Runs of every target's scenarios (--repeat); each run on freshly booted machines. */
+  repeat?: number;
 }
 
 export interface RunSummary {
@@ -42,7 +45,18 @@ export async function runAll(o: RunOptions): Promise<RunSummary> {
   const resultsFile = join(o.outDir, 'results.jsonl');
   const writer = new ResultsWriter(resultsFile, [(r) => records.push(r), ...o.reporters]);
   const t0 = Date.now();
-  writer.write({ type: 'run-begin', runId: randomUUID(), at: new Date().toISOString(), argv: o.argv, outDir: o.outDir });
+  writer.write({
+    type: 'run-begin',
+    runId: randomUUID(),
+    at: new Date().toISOString(),
+    argv: o.argv,
+    outDir: o.outDir,
+    host: await hostAxes(
+      o.settings,
+      o.plan.map((p) => p.target.arch),
+    ),
+    ...(o.repeat && o.repeat > 1 ? { repeat: o.repeat } : {}),
+  });
   const targets = pLimit(o.parallelTargets);
   const buildSlot = pLimit(o.parallelBuilds);
   // One target failing outright (results unwritable, a bug) stops the others too: nothing keeps booting behind an error.
@@ -62,6 +76,7 @@ export async function runAll(o: RunOptions): Promise<RunSummary> {
             makeJobs: o.makeJobs,
             buildSlot,
             signal,
+            repeat: o.repeat,
           });
         } catch (e) {
           failed.abort();

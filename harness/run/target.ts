@@ -31,6 +31,11 @@ export interface TargetOptions {
   /** Serialises kernel builds across targets. */
   buildSlot?: <T>(fn: () => Promise<T>) => Promise<T>;
   signal?: AbortSignal;
+  /**
+   * Runs of the scenarios (--repeat): one build, and each run on machines of
+   * its own, booted afresh, so no run inherits what another left behind.
+   */
+  repeat?: number;
   /** How the kernel and its machines come to be: the real build and QEMU unless a test says otherwise. */
   prepare?: Prepare;
 }
@@ -39,7 +44,8 @@ export async function runTarget(o: TargetOptions): Promise<TargetStatus> {
   const rec = new TargetRecorder(o.writer, { arch: o.arch, kernel: o.kernel });
   const dir = join(o.outDir, `${o.arch}-${o.kernel}`);
   await mkdir(dir, { recursive: true });
-  rec.begin();
+  const repeats = o.repeat ?? 1;
+  rec.begin(repeats);
   // Interrupted before this target began: every planned step is still on record, as not run.
   if (o.signal?.aborted) {
     rec.notRun(allSteps(o.scenarios), 'skip', 'not run: interrupted');
@@ -71,11 +77,16 @@ export async function runTarget(o: TargetOptions): Promise<TargetStatus> {
     (m) => rec.guest(m.info),
   );
   try {
-    const end = await scenariosPhase(
-      { rec, lease, facts, settings: o.settings, dir, signal: o.signal, seq: 0, testModule: prepared.testModule },
-      runnable,
-    );
-    return rec.end(end.status, end.error);
+    const c = { rec, lease, facts, settings: o.settings, dir, signal: o.signal, seq: 0, testModule: prepared.testModule };
+    for (let n = 1; n <= repeats; n++) {
+      if (repeats > 1) rec.repeat(n);
+      // A fresh machine for every run: fragmentation, full per-CPU lists, used-up rate limits stay behind.
+      if (n > 1) await lease.discard();
+      const end = await scenariosPhase(c, runnable);
+      // A run that could not finish (a boot failure, an interrupt) ends the target: the runs after it are not made.
+      if (end.status !== 'ok' || n === repeats) return rec.end(end.status, end.error);
+    }
+    return rec.end('ok');
   } catch (e) {
     // Only a bug gets here: every expected failure is a status of its phase.
     return rec.end(o.signal?.aborted ? 'interrupted' : 'internal-error', e);

@@ -13,7 +13,16 @@ import type { Step } from './types.ts';
  * expected-fail: a kernel test case its authors expect to fail, failing (counts as passing);
  * unexpected-pass: such a case passing (counts as failing: the catalogue or the kernel changed).
  */
-export type StepStatus = 'pass' | 'fail' | 'skip' | 'error' | 'expected-crash' | 'expected-fail' | 'unexpected-pass';
+export type StepStatus =
+  | 'pass'
+  | 'fail'
+  | 'skip'
+  | 'error'
+  | 'expected-crash'
+  | 'expected-fail'
+  | 'unexpected-pass'
+  /** Only of a step run several times (`--repeat`): its runs disagree, some went as expected and some failed. */
+  | 'flaky';
 
 export interface Judged {
   status: StepStatus;

@@ -6,7 +6,7 @@ import { PROJECT_ROOT } from '../../harness/paths.ts';
 /**
  * What each part of harness/ may import, in the spirit of Playwright's
  * DEPS.list. The floors, top to bottom:
- *   cli → bisect, report → run → guest, kernel, module → scenario → ktest,
+ *   cli → bisect, report → regress → run → guest, kernel, module → scenario → ktest,
  *   probe → apt → analysis, arch, cache, util → errors, paths.
  * A new import that runs back up (or a new folder) fails here until the table
  * says it may.
@@ -26,13 +26,41 @@ const DEPS: Record<string, string[]> = {
   module: ['arch', 'cache', 'kernel', 'paths', 'util'],
   guest: ['apt', 'arch', 'cache', 'errors', 'paths', 'util'],
   run: ['analysis', 'arch', 'errors', 'guest', 'kernel', 'ktest', 'module', 'probe', 'scenario', 'util'],
-  report: ['analysis', 'errors', 'probe', 'run', 'scenario', 'util'],
-  bisect: ['errors', 'run', 'scenario', 'util'],
-  cli: ['arch', 'bisect', 'cache', 'errors', 'guest', 'kernel', 'module', 'paths', 'probe', 'report', 'run', 'scenario', 'util'],
+  regress: ['analysis', 'ktest', 'probe', 'run'],
+  report: ['analysis', 'errors', 'probe', 'regress', 'run', 'scenario', 'util'],
+  bisect: ['analysis', 'errors', 'regress', 'run', 'scenario', 'util'],
+  cli: [
+    'analysis',
+    'arch',
+    'bisect',
+    'cache',
+    'errors',
+    'guest',
+    'kernel',
+    'module',
+    'paths',
+    'probe',
+    'regress',
+    'report',
+    'run',
+    'scenario',
+    'util',
+  ],
 };
 
 /** The pure core: no processes, files, network or clocks of its own. */
-const PURE = ['analysis', 'ktest', 'scenario', 'probe/protocol.ts', 'probe/vocabulary.ts', 'run/plan.ts', 'run/merge.ts'];
+const PURE = [
+  'analysis',
+  'ktest',
+  'regress',
+  'scenario',
+  'probe/protocol.ts',
+  'probe/vocabulary.ts',
+  'run/plan.ts',
+  'run/merge.ts',
+  'run/repeats.ts',
+  'run/status.ts',
+];
 const ALLOWED_EFFECTS: Record<string, string[]> = { 'scenario/load.ts': ['node:fs/promises'] };
 const EFFECTS = /^(node:(fs|fs\/promises|child_process|net|os)|execa|ssh2|tmp-promise)$/;
 

@@ -1,0 +1,72 @@
+import { writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import type { ChangeRule } from '../analysis/stats.ts';
+import { UsageError } from '../errors.ts';
+import { type Comparison, compareRuns } from '../regress/compare.ts';
+import { renderComparisonHtml, renderComparisonJson, renderComparisonText } from '../report/regression.ts';
+import type { ResultRecord } from '../run/results.ts';
+import { positiveInt } from './args.ts';
+import type { Command } from './command.ts';
+import { readRun, resultsPath } from './runs.ts';
+
+/** `--threshold 5%` (or 0.05): the smallest change of a median that counts. */
+export function parseThreshold(v: unknown): number {
+  const s = String(v).trim();
+  const m = /^(\d+(?:\.\d+)?)(%?)$/.exec(s);
+  const x = m ? Number(m[1]) / (m[2] ? 100 : 1) : NaN;
+  if (!m || !(x > 0) || x >= 100) throw new UsageError(`--threshold takes a relative change such as 5% or 0.05, not "${s}"`);
+  return x;
+}
+
+export const COMPARE_OPTIONS = {
+  threshold: { type: 'string' },
+  'min-samples': { type: 'string' },
+  'across-hosts': { type: 'boolean' },
+} as const;
+
+export const COMPARE_USAGE = '[--threshold PCT (default 15% under TCG, 5% under KVM)] [--min-samples 3] [--across-hosts]';
+
+/** What the user set of the rule; the rest is chosen by the runs' accelerator. */
+export function parseRule(v: Record<string, unknown>): Partial<ChangeRule> {
+  return {
+    ...(v.threshold === undefined ? {} : { minChange: parseThreshold(v.threshold) }),
+    ...(v['min-samples'] === undefined ? {} : { minSamples: positiveInt(v['min-samples'], '--min-samples') }),
+  };
+}
+
+/** Compares, prints the text, writes compare.json and compare.html into `dir`; returns the comparison. */
+export async function compareAndReport(
+  base: ResultRecord[],
+  next: ResultRecord[],
+  names: { base: string; next: string },
+  dir: string,
+  o: { rule: Partial<ChangeRule>; acrossHosts: boolean; json?: boolean },
+): Promise<Comparison> {
+  const c = compareRuns(base, next, { rule: o.rule, acrossHosts: o.acrossHosts });
+  process.stdout.write(o.json ? renderComparisonJson(c, names) : renderComparisonText(c, names));
+  await writeFile(join(dir, 'compare.json'), renderComparisonJson(c, names));
+  await writeFile(join(dir, 'compare.html'), renderComparisonHtml(c, names));
+  if (!o.json) process.stdout.write(`report: ${join(dir, 'compare.html')}\nreport: ${join(dir, 'compare.json')}\n`);
+  return c;
+}
+
+export const compareCommand: Command = {
+  summary: 'compare two runs: new failures, fixes, flaky steps, and metrics that changed (exit 1 on a regression)',
+  usage: `kharness compare BASE NEW [--format text|json] [--out DIR] ${COMPARE_USAGE}\n  BASE, NEW: run directories (their --out) or results.jsonl files`,
+  options: { ...COMPARE_OPTIONS, format: { type: 'string' }, out: { type: 'string' } },
+  async run(v, positionals) {
+    if (positionals.length !== 2) throw new UsageError('compare takes two runs: BASE NEW', 'kharness compare BASE_DIR NEW_DIR');
+    const format = String(v.format ?? 'text');
+    if (format !== 'text' && format !== 'json') throw new UsageError(`unknown --format "${format}"`, 'Use --format text or json.');
+    const rule = parseRule(v);
+    const [b, n] = positionals as [string, string];
+    const [base, next] = [await readRun(b), await readRun(n)];
+    const dir = resolve(v.out ? String(v.out) : dirname(await resultsPath(n)));
+    const c = await compareAndReport(base, next, { base: b, next: n }, dir, {
+      rule,
+      acrossHosts: Boolean(v['across-hosts']),
+      json: format === 'json',
+    });
+    return c.regressed ? 'failed' : 'passed';
+  },
+};
