@@ -8,14 +8,27 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { type ChangeRule, compareSamples, distribution, ruleFor } from '../analysis/stats.ts';
 import { KharnessError } from '../errors.ts';
+import { verdictOf } from '../regress/compare.ts';
 import type { MachineSettings } from '../run/machine.ts';
-import { type ResultRecord, ResultsWriter, type StepRecord } from '../run/results.ts';
+import { isFailed, type ResultRecord, ResultsWriter, type StepRecord } from '../run/results.ts';
 import { runTarget } from '../run/target.ts';
 import type { Scenario } from '../scenario/types.ts';
 import type { Log } from '../util/log.ts';
 import { capture } from '../util/proc.ts';
-import { classify, combineRepeats, nextStep, type Outcome, type Verdict } from './search.ts';
+import {
+  classify,
+  combineRepeats,
+  judgeMetric,
+  metricSamples,
+  nextStep,
+  type Outcome,
+  type Signature,
+  signatureOf,
+  signatureText,
+  type Verdict,
+} from './search.ts';
 
 /** A candidate's id for people and paths: a commit's first 12 hex digits, a kernel's whole name. */
 export function shortId(id: string): string {
@@ -36,7 +49,20 @@ export interface Tested {
   flaky: boolean;
   ms: number;
   runDirs: string[];
+  /** Each run's own outcome (before folding). */
+  outcomes?: Outcome[];
   failure?: { step: string; failures: StepRecord['failures']; dmesg: string[] };
+  /** How it failed, when it did. */
+  signature?: Signature;
+  /** The metric's samples, one per run (bisect --metric). */
+  samples?: number[];
+}
+
+export interface Confirmation {
+  confirmed: boolean;
+  reason: string;
+  runs: number;
+  runDirs: string[];
 }
 
 export interface BisectState {
@@ -45,7 +71,14 @@ export interface BisectState {
   arch: string;
   scenarioFile: string;
   step?: string;
+  /** Runs per candidate (fresh VMs, one build); with --metric, samples per batch. */
   repeat: number;
+  /** Runs of the culprit and of its parent once it is found. */
+  confirm?: number;
+  /** Bisect by a metric of one step instead of by expectations. */
+  metric?: { step: string; fact: string; better: 'lower' | 'higher'; rule?: Partial<ChangeRule> };
+  /** The failure being bisected (taken from the failing end): a candidate failing otherwise is a skip. */
+  signature?: Signature;
   /**
    * What is searched for: the first candidate where the scenario fails
    * (`regression`, the default), or the first where it passes after failing
@@ -56,7 +89,14 @@ export interface BisectState {
   candidates: Candidate[];
   good: Candidate;
   tested: Record<string, Tested>;
-  result?: { kind: 'done' | 'ambiguous'; firstBad?: Candidate; lastGood?: Candidate; skipped?: Candidate[] };
+  result?: {
+    kind: 'done' | 'ambiguous';
+    firstBad?: Candidate;
+    lastGood?: Candidate;
+    skipped?: Candidate[];
+    /** The culprit re-run against its parent (done only). */
+    confirmation?: Confirmation;
+  };
 }
 
 export async function gitCandidates(repo: string, good: string, bad: string): Promise<{ good: Candidate; list: Candidate[] }> {
@@ -92,6 +132,8 @@ export interface BisectOptions {
   log: Log;
   settings: MachineSettings;
   signal?: AbortSignal;
+  /** The accelerator the guests will use (picks the metric rule's default threshold). */
+  accel?: string;
   /** Called after each verdict (the console progress line). */
   onTested?: (c: Candidate, t: Tested) => void;
 }
@@ -111,58 +153,130 @@ export function loadState(outDir: string): BisectState {
   return JSON.parse(readFileSync(f, 'utf8')) as BisectState;
 }
 
+const safe = (c: Candidate) => shortId(c.id).replace(/[^A-Za-z0-9._-]/g, '_');
+
+/** Runs the scenario `n` times on a candidate (one build, a fresh VM per run); the records, and the run directory. */
+async function sample(o: BisectOptions, c: Candidate, label: string, n: number): Promise<{ records: ResultRecord[]; dir: string }> {
+  const dir = join(o.outDir, 'runs', `${safe(c)}-${label}`);
+  mkdirSync(dir, { recursive: true });
+  const records: ResultRecord[] = [];
+  const writer = new ResultsWriter(join(dir, 'results.jsonl'), [(r) => records.push(r)]);
+  await runTarget({
+    arch: o.state.arch,
+    kernel: c.kernel,
+    scenarios: [o.scenario],
+    outDir: dir,
+    writer,
+    log: o.log,
+    settings: o.settings,
+    signal: o.signal,
+    repeat: n,
+  });
+  if (o.signal?.aborted) throw new KharnessError('INTERRUPTED', 'interrupted');
+  return { records, dir };
+}
+
+/** Each run's records: its own step records, and everything that belongs to all runs (the target's end, skips before any run). */
+export function perRun(records: readonly ResultRecord[], n: number): ResultRecord[][] {
+  return Array.from({ length: n }, (_, i) => records.filter((r) => r.type !== 'step' || r.repeat === undefined || r.repeat === i + 1));
+}
+
+// Searching for a fix, a pass is the "new" behaviour: the search's bad side.
+const FLIP: Record<Outcome, Outcome> = { good: 'bad', bad: 'good', skip: 'skip', abort: 'abort' };
+
+/** Runs a candidate and judges it: by its expectations (and the failure's signature), or by a metric against the ends. */
+async function judgeCandidate(o: BisectOptions, c: Candidate, label: string, n: number): Promise<Tested> {
+  const t0 = Date.now();
+  const { records, dir } = await sample(o, c, label, n);
+  const runs = perRun(records, n);
+  const classified = runs.map((rs) => classify(rs, o.state.metric ? undefined : o.state.step, o.state.signature));
+  const outcomes = classified.map((x) => x.outcome);
+  const combined = combineRepeats(outcomes);
+  const flaky = combined.flaky;
+  const outcome = o.state.find === 'fix' ? FLIP[combined.outcome] : combined.outcome;
+  const deciding = classified.find((x) => x.outcome === combined.outcome) ?? classified[0]!;
+  const failure = deciding.step && isFailed(deciding.step.status) ? deciding.step : undefined;
+  return {
+    outcome,
+    flaky,
+    outcomes,
+    reason: flaky ? `flaky: ${outcomes.join(', ')} over ${outcomes.length} runs` : deciding.reason,
+    ms: Date.now() - t0,
+    runDirs: [dir],
+    failure: failure && { step: failure.name, failures: failure.failures, dmesg: failure.dmesg },
+    signature: failure && signatureOf(failure),
+    samples: o.state.metric ? metricSamples(records, o.state.metric.step, o.state.metric.fact) : undefined,
+  };
+}
+
+/** A metric candidate: sampled, judged against both ends; undecided after two batches is a skip, not a guess. */
+async function judgeByMetric(o: BisectOptions, c: Candidate): Promise<Tested> {
+  const m = o.state.metric!;
+  const ends = [o.state.tested[o.state.good.id]!, o.state.tested[o.state.candidates.at(-1)!.id]!];
+  const [good, bad] = ends.map((t) => distribution(t.samples!));
+  let t = await judgeCandidate(o, c, 'runs', o.state.repeat);
+  for (let batch = 2; ; batch++) {
+    if (!t.samples?.length)
+      return { ...t, outcome: t.outcome === 'abort' ? 'abort' : 'skip', reason: `no ${m.fact} measured: ${t.reason}` };
+    const j = judgeMetric(distribution(t.samples), good!, bad!, m.better, ruleOf(o));
+    if (j.outcome !== 'undecided') return { ...t, outcome: j.outcome, reason: `${m.fact} ${j.reason}` };
+    if (batch > 2) return { ...t, outcome: 'skip', reason: `cannot be decided: ${m.fact} ${j.reason} over ${t.samples.length} samples` };
+    const more = await judgeCandidate(o, c, `runs-${batch}`, o.state.repeat);
+    t = { ...more, samples: [...t.samples, ...(more.samples ?? [])], runDirs: [...t.runDirs, ...more.runDirs], ms: t.ms + more.ms };
+  }
+}
+
+/** The rule metrics are judged by: the user's threshold, else the accelerator's default (stats.ts). */
+function ruleOf(o: BisectOptions): ChangeRule {
+  return ruleFor([o.accel ?? 'tcg'], o.state.metric?.rule);
+}
+
 async function test(o: BisectOptions, c: Candidate): Promise<Tested> {
   const done = o.state.tested[c.id];
   if (done && done.outcome !== 'abort') return done;
-  const t0 = Date.now();
-  const outcomes: Outcome[] = [];
-  const runDirs: string[] = [];
-  let last: ReturnType<typeof classify> | undefined;
-  for (let i = 0; i < o.state.repeat; i++) {
-    const dir = join(o.outDir, 'runs', `${shortId(c.id).replace(/[^A-Za-z0-9._-]/g, '_')}-${i + 1}`);
-    mkdirSync(dir, { recursive: true });
-    const records: ResultRecord[] = [];
-    const writer = new ResultsWriter(join(dir, 'results.jsonl'), [(r) => records.push(r)]);
-    await runTarget({
-      arch: o.state.arch,
-      kernel: c.kernel,
-      scenarios: [o.scenario],
-      outDir: dir,
-      writer,
-      log: o.log,
-      settings: o.settings,
-      signal: o.signal,
-    });
-    if (o.signal?.aborted) throw new KharnessError('INTERRUPTED', 'interrupted');
-    last = classify(records, o.state.step);
-    outcomes.push(last.outcome);
-    runDirs.push(dir);
-    if (last.outcome === 'abort') break;
-  }
-  const combined = combineRepeats(outcomes);
-  const flaky = combined.flaky;
-  // Searching for a fix, a pass is the "new" behaviour: the search's bad side.
-  const flip: Record<Outcome, Outcome> = { good: 'bad', bad: 'good', skip: 'skip', abort: 'abort' };
-  const outcome = o.state.find === 'fix' ? flip[combined.outcome] : combined.outcome;
-  const tested: Tested = {
-    outcome,
-    flaky,
-    reason: flaky ? `flaky: ${outcomes.join(', ')} over ${outcomes.length} runs` : last!.reason,
-    ms: Date.now() - t0,
-    runDirs,
-    failure:
-      last?.step && combined.outcome === 'bad' ? { step: last.step.name, failures: last.step.failures, dmesg: last.step.dmesg } : undefined,
-  };
+  const isEnd = c.id === o.state.good.id || c.id === o.state.candidates.at(-1)!.id;
+  const tested = o.state.metric && !isEnd ? await judgeByMetric(o, c) : await judgeCandidate(o, c, 'runs', o.state.repeat);
   o.state.tested[c.id] = tested;
   save(o);
-  o.onTested?.(c, tested);
-  if (outcome === 'abort')
+  // A metric's ends are told once they are judged against each other (checkMetricEnds).
+  if (!(o.state.metric && isEnd)) o.onTested?.(c, tested);
+  if (tested.outcome === 'abort')
     throw new KharnessError(
       'INFRA',
       `bisect stopped: ${shortId(c.id)} could not be judged (${tested.reason})`,
       'Nothing was concluded. Fix the problem and run again with --resume.',
     );
   return tested;
+}
+
+/**
+ * The culprit confirmed: it and the candidate before it run `confirm` times
+ * more each, on fresh VMs. By expectations, the culprit must be bad (with the
+ * bisected failure) every time and its parent good every time; by a metric,
+ * the culprit's samples must be worse than its parent's by the rule.
+ */
+async function confirmCulprit(o: BisectOptions, culprit: Candidate, parent: Candidate): Promise<Confirmation> {
+  const k = o.state.confirm ?? 3;
+  const [c, p] = [await judgeCandidate(o, culprit, 'confirm', k), await judgeCandidate(o, parent, 'confirm', k)];
+  const m = o.state.metric;
+  let confirmed: boolean;
+  let reason: string;
+  if (m) {
+    const cmp = compareSamples(
+      distribution(p.samples?.length ? p.samples : [NaN]),
+      distribution(c.samples?.length ? c.samples : [NaN]),
+      ruleOf(o),
+    );
+    const verdict = c.samples?.length && p.samples?.length ? verdictOf(cmp, m.better) : 'undecided';
+    confirmed = verdict === 'regressed';
+    reason = `${m.fact}: ${shortId(parent.id)} → ${shortId(culprit.id)} ${cmp.reason} (${verdict})`;
+  } else {
+    confirmed =
+      c.outcomes!.every((x) => x === (o.state.find === 'fix' ? 'good' : 'bad')) &&
+      p.outcomes!.every((x) => x === (o.state.find === 'fix' ? 'bad' : 'good'));
+    reason = `${shortId(culprit.id)}: ${c.outcomes!.join(', ')}; ${shortId(parent.id)}: ${p.outcomes!.join(', ')}`;
+  }
+  return { confirmed, reason, runs: k, runDirs: [...c.runDirs, ...p.runDirs] };
 }
 
 /** Runs the bisect to its end (or throws on abort/interrupt, with the state saved). */
@@ -172,8 +286,47 @@ export async function runBisect(o: BisectOptions): Promise<NonNullable<BisectSta
   const s = o.state;
   const bad = s.candidates[s.candidates.length - 1]!;
   // The ends first: a bisect from ends that do not behave as claimed would find nonsense.
-  const g = await test(o, s.good);
+  if (s.metric) await checkMetricEnds(o, bad);
+  else await checkEnds(o, bad);
+  for (;;) {
+    const verdicts = new Map<number, Verdict>();
+    s.candidates.forEach((c, i) => {
+      const t = s.tested[c.id];
+      if (t && t.outcome !== 'abort') verdicts.set(i, t.outcome);
+    });
+    const next = nextStep(s.candidates.length, verdicts);
+    if (next.kind === 'test') {
+      await test(o, s.candidates[next.index]!);
+      continue;
+    }
+    if (next.kind === 'done') {
+      const culprit = s.candidates[next.firstBad]!;
+      const parent = next.firstBad > 0 ? s.candidates[next.firstBad - 1]! : s.good;
+      // A resumed bisect whose culprit was already confirmed keeps that confirmation.
+      const earlier = s.result?.firstBad?.id === culprit.id ? s.result.confirmation : undefined;
+      s.result = { kind: 'done', firstBad: culprit };
+      save(o);
+      s.result.confirmation = earlier ?? (await confirmCulprit(o, culprit, parent));
+    } else {
+      s.result = {
+        kind: 'ambiguous',
+        firstBad: s.candidates[next.firstBad]!,
+        lastGood: next.lastGood >= 0 ? s.candidates[next.lastGood] : s.good,
+        skipped: next.skipped.map((i) => s.candidates[i]!),
+      };
+    }
+    save(o);
+    return s.result;
+  }
+}
+
+/** By expectations: the good end passes, the bad end fails (each every run); the failing end's failure is the signature. */
+async function checkEnds(o: BisectOptions, bad: Candidate): Promise<void> {
+  const s = o.state;
   const fix = s.find === 'fix';
+  const g = await test(o, s.good);
+  // Searching for a fix, the old end's failure is the one that must go away.
+  if (fix && g.signature && !s.signature) s.signature = g.signature;
   if (g.outcome !== 'good')
     throw new KharnessError(
       'USAGE',
@@ -187,27 +340,38 @@ export async function runBisect(o: BisectOptions): Promise<NonNullable<BisectSta
       `the ${fix ? 'new' : 'bad'} end ${shortId(bad.id)} does not ${fix ? 'pass' : 'fail'}: ${b.reason}`,
       fix ? 'Searching for a fix, the newest candidate must pass the scenario.' : 'Choose a --bad where the scenario fails.',
     );
-  for (;;) {
-    const verdicts = new Map<number, Verdict>();
-    s.candidates.forEach((c, i) => {
-      const t = s.tested[c.id];
-      if (t && t.outcome !== 'abort') verdicts.set(i, t.outcome);
-    });
-    const next = nextStep(s.candidates.length, verdicts);
-    if (next.kind === 'test') {
-      await test(o, s.candidates[next.index]!);
-      continue;
-    }
-    s.result =
-      next.kind === 'done'
-        ? { kind: 'done', firstBad: s.candidates[next.firstBad]! }
-        : {
-            kind: 'ambiguous',
-            firstBad: s.candidates[next.firstBad]!,
-            lastGood: next.lastGood >= 0 ? s.candidates[next.lastGood] : s.good,
-            skipped: next.skipped.map((i) => s.candidates[i]!),
-          };
-    save(o);
-    return s.result;
-  }
+  if (!fix && b.signature && !s.signature) s.signature = b.signature;
+  save(o);
+  if (s.signature) o.log.info(`bisecting the failure ${signatureText(s.signature)}: a candidate failing otherwise is skipped`);
+}
+
+/** By a metric: both ends measured, and the bad end worse than the good end by the rule. */
+async function checkMetricEnds(o: BisectOptions, bad: Candidate): Promise<void> {
+  const s = o.state;
+  const m = s.metric!;
+  const [g, b] = [await test(o, s.good), await test(o, bad)];
+  const rule = ruleOf(o);
+  for (const [t, c, end] of [
+    [g, s.good, 'good'],
+    [b, bad, 'bad'],
+  ] as const)
+    if ((t.samples?.length ?? 0) < rule.minSamples)
+      throw new KharnessError(
+        'USAGE',
+        `the ${end} end ${shortId(c.id)} gave ${t.samples?.length ?? 0} sample(s) of ${m.fact} at step "${m.step}" (${t.reason})`,
+        `The rule needs ${rule.minSamples}: check --step and --metric name a step that runs and a fact it reports, or raise --repeat.`,
+      );
+  const cmp = compareSamples(distribution(g.samples!), distribution(b.samples!), rule);
+  const verdict = verdictOf(cmp, m.better);
+  if (verdict !== 'regressed')
+    throw new KharnessError(
+      'USAGE',
+      `the bad end ${shortId(bad.id)} is not worse than the good end ${shortId(s.good.id)} in ${m.fact} (${m.better} is better): ${cmp.reason}`,
+      'Choose ends that differ by more than the threshold, or lower --threshold.',
+    );
+  s.tested[s.good.id] = { ...g, outcome: 'good', reason: `${m.fact} baseline` };
+  s.tested[bad.id] = { ...b, outcome: 'bad', reason: `${m.fact} ${cmp.reason}` };
+  save(o);
+  o.onTested?.(s.good, s.tested[s.good.id]!);
+  o.onTested?.(bad, s.tested[bad.id]!);
 }

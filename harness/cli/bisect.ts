@@ -1,16 +1,42 @@
 import { join, resolve } from 'node:path';
+import { median } from '../analysis/stats.ts';
 import { archSpec } from '../arch/arches.ts';
 import { type BisectState, type Candidate, gitCandidates, loadState, runBisect, shortId, type Tested } from '../bisect/run.ts';
 import { UsageError } from '../errors.ts';
+import { chooseAccel, probeAccelFacts } from '../guest/accel.ts';
 import { findKernel } from '../kernel/catalog.ts';
+import { KERNEL_TESTS } from '../ktest/catalog.ts';
+import { FACTS } from '../probe/vocabulary.ts';
 import { formatFailure } from '../report/failure.ts';
 import { loadScenarioFile } from '../scenario/load.ts';
 import { consoleLog } from '../util/log.ts';
 import { formatDuration } from '../util/proc.ts';
 import { kernelNames, MACHINE_OPTIONS, MACHINE_USAGE, parseMachineFlags, positiveInt } from './args.ts';
 import type { Command } from './command.ts';
+import { COMPARE_OPTIONS, COMPARE_USAGE, parseRule } from './compare.ts';
 
 const short = (c: Candidate) => shortId(c.id);
+
+/** --metric FACT --step NAME [--better]: the direction comes from the vocabulary when the fact is a known metric. */
+function parseMetric(v: Record<string, unknown>): NonNullable<BisectState['metric']> {
+  const fact = String(v.metric);
+  if (!v.step)
+    throw new UsageError('--metric needs --step NAME: the step whose fact is measured', 'e.g. --step "kmalloc vs vmalloc [64 KiB]"');
+  if (!(fact in FACTS) && !Object.values(KERNEL_TESTS).some((k) => k.metrics?.[fact]))
+    throw new UsageError(
+      `unknown fact "${fact}"`,
+      'Name a numeric fact the step reports (kharness schema lists them), e.g. alloc_ns_median.',
+    );
+  const known = FACTS[fact]?.better ?? Object.values(KERNEL_TESTS).find((k) => k.metrics?.[fact])?.metrics?.[fact];
+  const better = v.better === undefined ? known : String(v.better);
+  if (better === undefined)
+    throw new UsageError(
+      `--metric ${fact} is not a metric kharness knows the direction of`,
+      'Say which way is better: --better lower or --better higher.',
+    );
+  if (better !== 'lower' && better !== 'higher') throw new UsageError(`--better takes lower or higher, not "${better}"`);
+  return { step: String(v.step), fact, better, rule: parseRule(v) };
+}
 
 export const bisectCommand: Command = {
   summary: 'find the commit (or catalog kernel) where a scenario starts failing',
@@ -19,6 +45,10 @@ export const bisectCommand: Command = {
     '       kharness bisect --kernels 6.1,6.12[,...] --scenario FILE [--step NAME] [--arch A]   (oldest first: first is good, last is bad)',
     '       kharness bisect --kernels debian:6.1.0-47..6.1.0-56-cloud --scenario FILE   (a series of Debian prebuilt kernels: downloads, no builds)',
     '       [--find fix]: search for the first candidate that passes (the old end fails, the new end passes)',
+    `       [--metric FACT --step NAME [--better lower|higher] ${COMPARE_USAGE}]: bisect a performance change of one step's fact`,
+    '       [--repeat N] runs per candidate (default 1; 5 with --metric), [--confirm K] runs of the culprit and its parent (default 3)',
+    '       A candidate failing otherwise than the bad end (another step, another expectation, another kernel report) is skipped;',
+    '       the culprit is re-run against its parent at the end: exit 1 when that does not confirm it.',
     '       kharness bisect --resume DIR',
   ].join('\n'),
   options: {
@@ -29,7 +59,11 @@ export const bisectCommand: Command = {
     scenario: { type: 'string' },
     step: { type: 'string' },
     arch: { type: 'string', default: 'x86_64' },
-    repeat: { type: 'string', default: '1' },
+    repeat: { type: 'string' },
+    confirm: { type: 'string' },
+    metric: { type: 'string' },
+    better: { type: 'string' },
+    ...COMPARE_OPTIONS,
     out: { type: 'string' },
     resume: { type: 'string' },
     find: { type: 'string', default: 'regression' },
@@ -47,7 +81,9 @@ export const bisectCommand: Command = {
       log.info(`resuming: ${Object.keys(state.tested).length} candidates already judged`);
     } else {
       if (!v.scenario) throw new UsageError('bisect needs --scenario FILE');
-      const repeat = positiveInt(v.repeat, '--repeat');
+      const metric = v.metric ? parseMetric(v) : undefined;
+      const repeat = v.repeat === undefined ? (metric ? 5 : 1) : positiveInt(v.repeat, '--repeat');
+      const confirm = v.confirm === undefined ? 3 : positiveInt(v.confirm, '--confirm');
       if (v.find !== 'regression' && v.find !== 'fix')
         throw new UsageError(`unknown --find "${String(v.find)}"`, 'Use --find regression (default) or --find fix.');
       archSpec(String(v.arch));
@@ -57,6 +93,8 @@ export const bisectCommand: Command = {
         scenarioFile: resolve(String(v.scenario)),
         step: v.step ? String(v.step) : undefined,
         repeat,
+        confirm,
+        metric,
         find: v.find as 'regression' | 'fix',
         tested: {},
       };
@@ -85,6 +123,12 @@ export const bisectCommand: Command = {
       `bisecting ${state.candidates.length} candidates after ${short(state.good)} with ${scenario.name}` +
         `${state.step ? ` › ${state.step}` : ''} on ${state.arch} (state: ${join(outDir, 'bisect.json')})`,
     );
+    const accel = chooseAccel(probeAccelFacts(archSpec(state.arch)), settings.accel).accel;
+    const line = (c: Candidate, t: Tested) => {
+      const m = state.metric && t.samples?.length ? `  ${state.metric.fact} median ${median(t.samples)} (n=${t.samples.length})` : '';
+      const why = t.outcome === 'skip' || t.flaky ? `  — ${t.reason}` : '';
+      return `  ${short(c)}  ${term(t.outcome).padEnd(5)} ${formatDuration(t.ms).padStart(10)}  ${c.subject}${m}${why}\n`;
+    };
     const result = await runBisect({
       state,
       scenario,
@@ -92,15 +136,13 @@ export const bisectCommand: Command = {
       log,
       settings,
       signal,
-      onTested: (c: Candidate, t: Tested) =>
-        process.stdout.write(
-          `  ${short(c)}  ${term(t.outcome).padEnd(5)} ${formatDuration(t.ms).padStart(10)}  ${c.subject}${t.flaky ? '  (flaky)' : ''}\n`,
-        ),
+      accel,
+      onTested: (c: Candidate, t: Tested) => process.stdout.write(line(c, t)),
     });
     process.stdout.write('\nbisect log:\n');
     for (const c of [state.good, ...state.candidates]) {
       const t = state.tested[c.id];
-      if (t) process.stdout.write(`  ${short(c)}  ${term(t.outcome).padEnd(5)} ${formatDuration(t.ms).padStart(10)}  ${c.subject}\n`);
+      if (t) process.stdout.write(line(c, t));
     }
     const tested = Object.values(state.tested);
     if (result.kind === 'done') {
@@ -125,12 +167,24 @@ export const bisectCommand: Command = {
             .map((l) => `    ${l}`)
             .join('\n')}\n`,
         );
+      if (state.metric) {
+        const p = state.tested[(order[order.indexOf(bad) - 1] ?? state.good).id];
+        process.stdout.write(
+          `  ${state.metric.step} › ${state.metric.fact}: median ${median(p?.samples ?? [NaN])} → ${median(t.samples ?? [NaN])}\n`,
+        );
+      }
       process.stdout.write(`  evidence: ${t.runDirs.join(', ')}\n`);
+      const conf = result.confirmation;
+      if (conf) {
+        process.stdout.write(`${conf.confirmed ? 'confirmed' : 'NOT CONFIRMED'} over ${conf.runs} more runs each: ${conf.reason}\n`);
+        process.stdout.write(`  confirmation runs: ${conf.runDirs.join(', ')}\n`);
+      }
     } else {
       const among = [...result.skipped!, result.firstBad!].map((c) => `${short(c)} ${c.subject}`).join('; ');
       process.stdout.write(`\nthe first ${state.find === 'fix' ? 'fixed' : 'bad'} is one of: ${among} (the others could not be judged)\n`);
     }
     process.stdout.write(`${tested.length} candidates built and run in ${formatDuration(Date.now() - t0)}\n`);
-    return 'done';
+    // A culprit its own re-runs do not confirm is no answer to act on.
+    return result.kind === 'done' && result.confirmation && !result.confirmation.confirmed ? 'failed' : 'done';
   },
 };
