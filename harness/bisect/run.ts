@@ -6,13 +6,15 @@
  * user's repository is only read (rev-list, log), so it stays on the branch
  * and commit it was on.
  */
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ChangeRule, compareSamples, distribution, ruleFor } from '../analysis/stats.ts';
 import { KharnessError } from '../errors.ts';
 import { verdictOf } from '../regress/compare.ts';
+import { hostAxes } from '../run/axes.ts';
 import type { MachineSettings } from '../run/machine.ts';
-import { isFailed, type ResultRecord, ResultsWriter, type StepRecord } from '../run/results.ts';
+import { countStatuses, isFailed, type ResultRecord, ResultsWriter, type StepRecord, stepsOutcome } from '../run/results.ts';
 import { runTarget } from '../run/target.ts';
 import type { Scenario } from '../scenario/types.ts';
 import type { Log } from '../util/log.ts';
@@ -161,6 +163,17 @@ async function sample(o: BisectOptions, c: Candidate, label: string, n: number):
   mkdirSync(dir, { recursive: true });
   const records: ResultRecord[] = [];
   const writer = new ResultsWriter(join(dir, 'results.jsonl'), [(r) => records.push(r)]);
+  // A whole run, as `kharness run` writes one: `report` and `compare` read it like any other.
+  const t0 = Date.now();
+  writer.write({
+    type: 'run-begin',
+    runId: randomUUID(),
+    at: new Date().toISOString(),
+    argv: ['bisect', c.kernel, label],
+    outDir: dir,
+    host: await hostAxes(o.settings, [o.state.arch]),
+    ...(n > 1 ? { repeat: n } : {}),
+  });
   await runTarget({
     arch: o.state.arch,
     kernel: c.kernel,
@@ -173,6 +186,13 @@ async function sample(o: BisectOptions, c: Candidate, label: string, n: number):
     repeat: n,
   });
   if (o.signal?.aborted) throw new KharnessError('INTERRUPTED', 'interrupted');
+  writer.write({
+    type: 'run-end',
+    at: new Date().toISOString(),
+    outcome: stepsOutcome(records),
+    counts: countStatuses(records),
+    ms: Date.now() - t0,
+  });
   return { records, dir };
 }
 

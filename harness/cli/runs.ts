@@ -19,8 +19,8 @@ export async function readRun(p: string): Promise<ResultRecord[]> {
   });
   try {
     const records = parseResults(text);
-    if (!records.some((r) => r.type === 'run-begin'))
-      throw new UsageError(`${file} is not a kharness run (it has no run-begin record)`, 'Give the results of `kharness run`.');
+    if (!records.some((r) => r.type === 'run-begin' || r.type === 'target-begin'))
+      throw new UsageError(`${file} is not a kharness run (it has no run or target records)`, 'Give the results of `kharness run`.');
     return records;
   } catch (e) {
     if (!(e instanceof ResultsFormatError)) throw e;

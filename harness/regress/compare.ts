@@ -125,9 +125,14 @@ function hostOf(records: readonly ResultRecord[]): HostAxes | undefined {
   return b?.type === 'run-begin' ? b.host : undefined;
 }
 
+/** A guest's accelerator from what its record says ("TCG: /dev/kvm is missing …" → tcg). */
+export function accelKind(text: string): string {
+  return /^(kvm|tcg)\b/i.exec(text)?.[1]?.toLowerCase() ?? text;
+}
+
 /** The accelerators the target's guests booted with. */
 function accelsOf(records: readonly ResultRecord[], t: TargetRef): string {
-  const s = new Set(records.flatMap((r) => (r.type === 'guest' && same(r.target, t) ? [r.accel] : [])));
+  const s = new Set(records.flatMap((r) => (r.type === 'guest' && same(r.target, t) ? [accelKind(r.accel)] : [])));
   return [...s].sort().join(',') || 'none';
 }
 
@@ -153,7 +158,6 @@ export function differingAxes(base: readonly ResultRecord[], next: readonly Resu
   put('kharness', hb?.kharness, hn?.kharness, false);
   for (const p of pairs) {
     put(`${p.label}: accelerator`, accelsOf(base, p.base), accelsOf(next, p.next), true);
-    put(`${p.label}: kernel`, p.base.kernel, p.next.kernel, false);
     put(`${p.label}: release`, p.base.release, p.next.release, false);
     put(`${p.label}: config hash`, p.base.configHash?.slice(0, 12), p.next.configHash?.slice(0, 12), false);
     const [pb, pn] = [profileOf(base, p.base), profileOf(next, p.next)];
@@ -195,7 +199,7 @@ export function verdictOf(c: Change, better: Metric['better']): MetricVerdict {
 
 export function compareRuns(baseIn: readonly ResultRecord[], nextIn: readonly ResultRecord[], o: CompareOptions = {}): Comparison {
   const [base, next] = [foldRepeats(baseIn), foldRepeats(nextIn)];
-  const accels = [...base, ...next].flatMap((r) => (r.type === 'guest' ? [r.accel] : []));
+  const accels = [...base, ...next].flatMap((r) => (r.type === 'guest' ? [accelKind(r.accel)] : []));
   const rule = ruleFor([...new Set(accels)], o.rule);
   const { pairs, onlyBase, onlyNext } = pairTargets(targetsOf(base), targetsOf(next));
   const axes = differingAxes(base, next, pairs);
