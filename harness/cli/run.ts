@@ -37,9 +37,9 @@ export async function resolveScenarioFiles(args: string[]): Promise<string[]> {
 }
 
 /** The output directory, made and proven writable before anything builds: a bad --out costs nothing. */
-export async function prepareOutDir(dir: string): Promise<string> {
+export async function prepareOutDir(dir: string, flag = '--out'): Promise<string> {
   const st = await stat(dir).catch(() => undefined);
-  if (st && !st.isDirectory()) throw new UsageError(`--out ${dir} exists and is not a directory`);
+  if (st && !st.isDirectory()) throw new UsageError(`${flag} ${dir} exists and is not a directory`);
   try {
     // Made one level at a time: Node's recursive mkdir spins forever under /proc.
     const missing: string[] = [];
@@ -54,7 +54,7 @@ export async function prepareOutDir(dir: string): Promise<string> {
   } catch (e) {
     throw new UsageError(
       `cannot write results to ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-      'Give --out a directory you can write.',
+      `Give ${flag} a directory you can write.`,
     );
   }
   return dir;
@@ -94,7 +94,7 @@ export const runCommand: Command = {
     const rule = parseRule(v);
     // A baseline that cannot be read is found before anything builds.
     const baseline = v.baseline ? { dir: String(v.baseline), records: await readRun(String(v.baseline)) } : undefined;
-    const history = v.history ? await prepareOutDir(resolve(String(v.history))) : undefined;
+    const history = v.history ? await prepareOutDir(resolve(String(v.history)), '--history') : undefined;
     const files = await resolveScenarioFiles(positionals);
     // Every file is validated before anything builds: a typo costs seconds, not a kernel build.
     const scenarios = await Promise.all(files.map((f) => loadScenarioFile(f)));

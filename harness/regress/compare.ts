@@ -42,6 +42,8 @@ export type MetricVerdict = 'regressed' | 'improved' | 'unchanged' | 'undecided'
 
 export interface MetricComparison {
   pair: string;
+  /** The pair's identity across comparisons: the target, or its arch when two kernels of one arch were paired. */
+  target: string;
   name: string;
   fact: string;
   better: Metric['better'];
@@ -62,7 +64,7 @@ export interface Axis {
 }
 
 export interface Comparison {
-  pairs: { label: string; base: TargetRef; next: TargetRef }[];
+  pairs: Pair[];
   onlyBase: TargetRef[];
   onlyNext: TargetRef[];
   axes: Axis[];
@@ -80,6 +82,14 @@ export interface CompareOptions {
 }
 
 const label = (t: TargetRef) => `${t.arch}/${t.kernel}`;
+
+export interface Pair {
+  label: string;
+  /** What stays the same from one comparison to the next: the target's label, or the arch for two kernels of one arch. */
+  key: string;
+  base: TargetRef;
+  next: TargetRef;
+}
 const same = (a: TargetRef, b: TargetRef) => a.arch === b.arch && a.kernel === b.kernel;
 
 function targetsOf(records: readonly ResultRecord[]): TargetRef[] {
@@ -100,19 +110,19 @@ function targetsOf(records: readonly ResultRecord[]): TargetRef[] {
  * only target on each side (two builds of one arch, the usual question).
  */
 export function pairTargets(base: readonly TargetRef[], next: readonly TargetRef[]) {
-  const pairs: { label: string; base: TargetRef; next: TargetRef }[] = [];
+  const pairs: Pair[] = [];
   const restB = [...base];
   const restN: TargetRef[] = [];
   for (const n of next) {
     const i = restB.findIndex((b) => same(b, n));
-    if (i >= 0) pairs.push({ label: label(n), base: restB.splice(i, 1)[0]!, next: n });
+    if (i >= 0) pairs.push({ label: label(n), key: label(n), base: restB.splice(i, 1)[0]!, next: n });
     else restN.push(n);
   }
   for (const n of [...restN]) {
     const bs = restB.filter((b) => b.arch === n.arch);
     const ns = restN.filter((x) => x.arch === n.arch);
     if (bs.length === 1 && ns.length === 1) {
-      pairs.push({ label: `${n.arch}: ${bs[0]!.kernel} → ${n.kernel}`, base: bs[0]!, next: n });
+      pairs.push({ label: `${n.arch}: ${bs[0]!.kernel} → ${n.kernel}`, key: n.arch, base: bs[0]!, next: n });
       restB.splice(restB.indexOf(bs[0]!), 1);
       restN.splice(restN.indexOf(n), 1);
     }
@@ -235,6 +245,7 @@ export function compareRuns(baseIn: readonly ResultRecord[], nextIn: readonly Re
       const verdict: MetricVerdict = blocked.length && !o.acrossHosts ? 'not-compared' : verdictOf(c, n.better);
       metrics.push({
         pair: p.label,
+        target: p.key,
         name: n.name,
         fact: n.fact,
         better: n.better,

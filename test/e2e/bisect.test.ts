@@ -1,8 +1,12 @@
 /**
- * Bisect on a real kernel history (test/fixtures/make-kernel-history.sh):
- * eight commits after Debian's 6.1, one of which makes kmalloc refuse
- * anything above order 5. kharness must name exactly that commit, with the
- * failing expectation, building each step incrementally.
+ * Bisect on a real kernel history (test/fixtures/make-kernel-history.sh),
+ * the `signal` branch after Debian's 6.1: a commit that crashes the guest in
+ * kmalloc-size-limits' first step (BUG_ON on an order-5 kmalloc), one that
+ * takes it out again and slows large kmalloc (still passing), and one that
+ * makes kmalloc refuse anything above order 5. kharness must name the last,
+ * with its failing expectation, skip the crash as a failure of another kind
+ * (without that rule it would name the crash), build each step incrementally
+ * and confirm the answer on fresh runs.
  */
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -11,10 +15,11 @@ import { SCENARIOS_DIR } from '../../harness/paths.ts';
 import { cli, ensureFixtureRepo, qemusUnder, tempDir } from './helpers.ts';
 
 describe('bisect', () => {
-  it('names the commit that broke kmalloc above 128 KiB', async () => {
+  it('names the commit that broke kmalloc above 128 KiB, past a crash of another kind', async () => {
     const repo = await ensureFixtureRepo();
     const head = (await execa('git', ['-C', repo, 'rev-parse', 'HEAD'])).stdout;
-    const culprit = (await execa('git', ['-C', repo, 'log', '--format=%H', '--grep', 'refuse large kmalloc'])).stdout.trim();
+    const sha = async (ref: string) => (await execa('git', ['-C', repo, 'rev-parse', ref])).stdout.trim();
+    const [culprit, crash, parent] = [await sha('fixture-slow-bad'), await sha('fixture-unrelated-crash'), await sha('fixture-slow')];
     const out = tempDir();
     const t0 = Date.now();
     const r = await cli([
@@ -24,11 +29,9 @@ describe('bisect', () => {
       '--good',
       'fixture-good',
       '--bad',
-      'fixture-bad',
+      'fixture-slow-bad',
       '--scenario',
       join(SCENARIOS_DIR, 'kmalloc-size-limits.yaml'),
-      '--step',
-      "just above the article's limit",
       '--arch',
       'x86_64',
       '--out',
@@ -38,16 +41,27 @@ describe('bisect', () => {
     expect(r.stdout).toContain(`first bad: ${culprit} mm/slab: refuse large kmalloc above order 5`);
     // The failing expectation, at its place in the scenario file.
     expect(r.stdout).toMatch(/just above the article's limit: \S*kmalloc-size-limits\.yaml:\d+:\d+: ok: expected true, observed false/);
+    // The crash is a failure of another step, with a kernel report: skipped, said why, never "bad".
+    expect(r.stdout).toMatch(
+      new RegExp(
+        `${crash.slice(0, 12)}  skip .*mm/slab: BUG on an order-5 large kmalloc  — fails differently: step "128 KiB, the article's limit" ` +
+          `\\(crash, .*kernel BUG at mm/slab_common\\.c!\\), not step "just above the article's limit" \\(ok, phys_runs\\)`,
+      ),
+    );
+    expect(r.stdout).toContain(
+      `confirmed over 3 more runs each: ${culprit.slice(0, 12)}: bad, bad, bad; ${parent.slice(0, 12)}: good, good, good`,
+    );
     const builds = Number(/(\d+) candidates built and run/.exec(r.stdout)?.[1]);
-    expect(builds).toBeLessThanOrEqual(6);
+    expect(builds).toBe(4);
     console.log(`bisect: ${builds} builds in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     // The user's repository is where it was.
     expect((await execa('git', ['-C', repo, 'rev-parse', 'HEAD'])).stdout).toBe(head);
     expect(await qemusUnder(out)).toEqual([]);
-    // Resuming a bisect reads its state: no candidate is run again, same answer.
+    // Resuming a bisect reads its state: no candidate is run again, same answer, no second confirmation.
     const again = await cli(['bisect', '--resume', out]);
     expect(again.exitCode, again.all).toBe(0);
     expect(again.stdout).toContain(`first bad: ${culprit}`);
+    expect(again.all).not.toMatch(/^booting/m);
     expect(again.stderr).toMatch(/resuming: \d+ candidates already judged/);
   });
 
@@ -81,19 +95,19 @@ describe('bisect', () => {
       '--repo',
       repo,
       '--good',
-      'fixture-bad~1',
+      'fixture-unrelated-crash',
       '--bad',
-      'fixture-bad',
+      'fixture-slow-bad',
       '--scenario',
       join(SCENARIOS_DIR, 'kmalloc-size-limits.yaml'),
-      '--step',
-      "just above the article's limit",
       '--arch',
       'x86_64',
       '--out',
       tempDir(),
     ]);
     expect(r.exitCode).toBe(2);
-    expect(r.stderr).toMatch(/the good end [0-9a-f]{12} does not pass: ok: expected true, observed false/);
+    expect(r.stderr).toMatch(
+      /the good end [0-9a-f]{12} does not pass: crash: expected the guest survives, observed kernel BUG at mm\/slab_common\.c/,
+    );
   });
 });

@@ -45,6 +45,50 @@ describe('bad command lines', () => {
     [['kernels', '--format', 'xml'], /^kharness: unknown --format "xml"/],
     [['shell', '--exec='], /^kharness: --exec needs a command/],
     [['shell', '--kernel', '6.1-64k', '--arch', 'x86_64', '--exec', 'true'], /^kharness: kernel 6\.1-64k does not run on x86_64/],
+    [['run', '--repeat', '0'], /^kharness: --repeat takes a whole number of at least 1, not "0"/],
+    [['run', '--threshold', '5x'], /^kharness: --threshold takes a relative change such as 5% or 0\.05, not "5x"/],
+    [['run', '--threshold', '0%'], /^kharness: --threshold takes a relative change such as 5% or 0\.05, not "0%"/],
+    [['run', '--baseline', '/nonexistent/base'], /^kharness: no such run: \/nonexistent\/base\n/],
+    [['run', '--baseline', 'test/fixtures/README.md'], /^kharness: test\/fixtures\/README\.md: line 1 is not a JSON record/],
+    [['run', '--history', '/etc/passwd'], /^kharness: --history \/etc\/passwd exists and is not a directory/],
+    [['compare', 'test/fixtures'], /^kharness: compare takes two runs: BASE NEW\nkharness compare BASE_DIR NEW_DIR/],
+    [['compare', '/nonexistent/a', '/nonexistent/b'], /^kharness: no such run: \/nonexistent\/a/],
+    [['compare', 'a', 'b', '--format', 'xml'], /^kharness: unknown --format "xml"/],
+    [['history'], /^kharness: history takes one directory/],
+    [['history', '/nonexistent/h'], /^kharness: no history directory \/nonexistent\/h/],
+    [['history', 'test/fixtures', '--last=0'], /^kharness: --last takes a whole number of at least 1, not "0"/],
+    [
+      ['bisect', '--kernels', '6.1,6.12', '--scenario', 'scenarios/alloc-cost.yaml', '--metric', 'alloc_ns_median'],
+      /^kharness: --metric needs --step NAME/,
+    ],
+    [
+      ['bisect', '--kernels', '6.1,6.12', '--scenario', 'scenarios/alloc-cost.yaml', '--metric', 'alloc_ns_medain', '--step', 'x'],
+      /^kharness: unknown fact "alloc_ns_medain"/,
+    ],
+    [
+      ['bisect', '--kernels', '6.1,6.12', '--scenario', 'scenarios/alloc-cost.yaml', '--metric', 'phys_runs', '--step', 'x'],
+      /^kharness: --metric phys_runs is not a metric kharness knows the direction of\nSay which way is better/,
+    ],
+    [
+      [
+        'bisect',
+        '--kernels',
+        '6.1,6.12',
+        '--scenario',
+        'scenarios/alloc-cost.yaml',
+        '--metric',
+        'phys_runs',
+        '--step',
+        'x',
+        '--better',
+        'up',
+      ],
+      /^kharness: --better takes lower or higher, not "up"/,
+    ],
+    [
+      ['bisect', '--kernels', '6.1,6.12', '--scenario', 'scenarios/alloc-cost.yaml', '--confirm', '0'],
+      /^kharness: --confirm takes a whole number/,
+    ],
   ])('kharness %j', async (args, message) => {
     const r = await kharness(...args);
     expect(r.exitCode, r.stderr).toBe(2);

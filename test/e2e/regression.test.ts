@@ -1,0 +1,121 @@
+/**
+ * Regression signal on real kernels: the fixture history's fixture-slow
+ * (test/fixtures/make-kernel-history.sh) adds a busy loop to the large
+ * kmalloc path of fixture-good. A performance bisect must name that commit
+ * and confirm it; compare, run --baseline and history must flag exactly the
+ * slowed metric between the two builds, and nothing between two runs of the
+ * same build.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+import type { Comparison } from '../../harness/regress/compare.ts';
+import { foldRepeats } from '../../harness/run/repeats.ts';
+import { cli, ensureFixtureRepo, qemusUnder, results, shipped, steps, tempDir } from './helpers.ts';
+
+const STEP = 'kmalloc vs vmalloc [64 KiB]';
+/** The only metrics the busy loop may move: large kmalloc's allocation median (64 KiB and 1 MiB go through it). */
+const SLOWED = /^alloc-cost › kmalloc vs vmalloc \[(64 KiB|1 MiB)\] › alloc_ns_median$/;
+
+describe('regression signal', () => {
+  it('bisects a performance regression to its commit, confirms it, and compares the two builds', async () => {
+    const repo = await ensureFixtureRepo();
+    const sha = async (ref: string) => (await execa('git', ['-C', repo, 'rev-parse', ref])).stdout.trim();
+    const [goodSha, slowSha] = [await sha('fixture-good'), await sha('fixture-slow')];
+    const out = tempDir();
+    const b = await cli([
+      'bisect',
+      '--repo',
+      repo,
+      '--good',
+      'fixture-good',
+      '--bad',
+      'fixture-slow',
+      '--scenario',
+      shipped('alloc-cost'),
+      '--step',
+      STEP,
+      '--metric',
+      'alloc_ns_median',
+      '--arch',
+      'x86_64',
+      '--out',
+      join(out, 'bisect'),
+    ]);
+    expect(b.exitCode, b.all).toBe(0);
+    expect(b.stdout).toContain(`first bad: ${slowSha} mm/slab: busy loop in the large kmalloc path`);
+    expect(b.stdout).toMatch(/kmalloc vs vmalloc \[64 KiB\] › alloc_ns_median: median \d+ → \d+/);
+    // The culprit against its parent, on fresh runs: worse by the rule.
+    expect(b.stdout).toMatch(
+      /^confirmed over 3 more runs each: alloc_ns_median: [0-9a-f]{12} → [0-9a-f]{12} median \+\d+.*ranges apart \(regressed\)/m,
+    );
+    // The commit in between (a BUG_ON on order 5, which alloc-cost never reaches) measured as good, with its samples.
+    expect(b.stdout).toMatch(/[0-9a-f]{12} {2}good .*mm\/slab: BUG on an order-5 large kmalloc {2}alloc_ns_median median \d+ \(n=5\)/);
+    expect(await qemusUnder(out)).toEqual([]);
+
+    // Compare the two builds: the bisect's ends are whole runs of five.
+    const runs = join(out, 'bisect', 'runs');
+    const [goodRuns, slowRuns] = [join(runs, `${goodSha.slice(0, 12)}-runs`), join(runs, `${slowSha.slice(0, 12)}-runs`)];
+    const c = await cli(['compare', goodRuns, slowRuns, '--format', 'json', '--out', out]);
+    expect(c.exitCode, c.all).toBe(1);
+    const cmp = JSON.parse(c.stdout) as Comparison;
+    const moved = cmp.metrics.filter((m) => m.verdict !== 'unchanged');
+    expect(moved.map((m) => m.name)).toContain(`alloc-cost › ${STEP} › alloc_ns_median`);
+    for (const m of moved) {
+      expect(m.name).toMatch(SLOWED);
+      expect(m.verdict).toBe('regressed');
+    }
+    // Boot metrics are compared too, and did not move.
+    expect(cmp.metrics.some((m) => m.name === 'boot › ready_ms' && m.verdict === 'unchanged')).toBe(true);
+    expect(cmp.steps.every((s) => s.change === 'same')).toBe(true);
+    const html = readFileSync(join(out, 'compare.html'), 'utf8');
+    expect(html).toContain('kharness compare: regressed');
+    expect(html).toMatch(/<figure class="metric-plot" data-metric="[^"]*kmalloc vs vmalloc \[64 KiB\] › alloc_ns_median">/);
+
+    // The same build run again, against the bisect's good end as a baseline: no regression.
+    const again = join(out, 'again');
+    const r = await cli([
+      'run',
+      shipped('alloc-cost'),
+      '--arch',
+      'x86_64',
+      '--kernel',
+      `git:${repo}@fixture-good`,
+      '--repeat',
+      '5',
+      '--baseline',
+      goodRuns,
+      '--history',
+      join(out, 'history'),
+      '--out',
+      again,
+    ]);
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.stdout).toMatch(/\nno regression\n/);
+    // Five runs on five fresh VMs: each step has 5/5 and its distribution; each run booted its own guest.
+    const recs = results(again);
+    expect(recs.filter((x) => x.type === 'guest').map((x) => (x.type === 'guest' ? x.repeat : 0))).toEqual([1, 2, 3, 4, 5]);
+    for (const s of steps(foldRepeats(recs))) expect(s).toMatchObject({ status: 'pass', runs: 5, passes: 5 });
+    expect(r.stdout).toMatch(/✓ kmalloc vs vmalloc \[64 KiB\] \d+ ms 5\/5 runs passed\n {8}alloc_ns_median: \d+ \[\d+–\d+\] ±/);
+    // The run records what besides the kernel could explain a change.
+    const begin = recs.find((x) => x.type === 'run-begin');
+    expect(begin?.type === 'run-begin' && begin.host).toMatchObject({
+      accel: 'auto',
+      guestCpus: 2,
+      qemu: { x86_64: expect.stringMatching(/^\d/) },
+    });
+
+    // History, by time: the bisect's good end, its slow end, then the good build again: the slowdown came and went.
+    expect((await cli(['history', join(out, 'history'), '--add', goodRuns])).exitCode).toBe(0);
+    const h = await cli(['history', join(out, 'history'), '--add', slowRuns, '--html', join(out, 'history.html')]);
+    expect(h.exitCode, h.all).toBe(0);
+    expect(h.stdout).toMatch(/3 run\(s\), oldest first:/);
+    expect(h.stdout).toMatch(
+      /^ {2}fixed in \S+: metric x86_64 › alloc-cost › kmalloc vs vmalloc \[64 KiB\] › alloc_ns_median — regressed at \S+; median [+-]\d/m,
+    );
+    const trend = readFileSync(join(out, 'history.html'), 'utf8');
+    expect(trend).toMatch(/<figure class="trend" data-metric="[^"]*kmalloc vs vmalloc \[64 KiB\] › alloc_ns_median">/);
+    expect(existsSync(join(again, 'compare.html'))).toBe(true);
+  });
+});
