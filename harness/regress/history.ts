@@ -90,7 +90,9 @@ export function lifecycles(runs: readonly HistoryRun[], o: CompareOptions = {}):
     k && k < n - 1 ? compareRuns(runs[k - 1]!.records, runs[n - 2]!.records, o) : undefined,
   );
   const verdict = (c: Comparison | undefined, key: string) => c?.metrics.find((m) => `${m.target} › ${m.name}` === key);
-  const keys = new Set(step.flatMap((c) => c?.metrics.filter((m) => m.verdict === 'regressed').map((m) => `${m.target} › ${m.name}`) ?? []));
+  const keys = new Set(
+    step.flatMap((c) => c?.metrics.filter((m) => m.verdict === 'regressed').map((m) => `${m.target} › ${m.name}`) ?? []),
+  );
   for (const key of keys) {
     // The latest run at which it regressed.
     let k = n - 1;
