@@ -5,19 +5,19 @@ import { catalogWith, kernelNames, list, positiveInt } from './args.ts';
 import type { Command } from './command.ts';
 
 export const matrixCommand: Command = {
-  summary: 'print the planned targets, or a CI job matrix (--format github)',
+  summary: 'print the planned targets, or a CI job matrix (--format github: one job per target, or --shards N jobs)',
   usage: 'kharness matrix [--arch A] [--kernel K] [--shards N] [--format text|github]',
   options: {
     arch: { type: 'string' },
     kernel: { type: 'string' },
-    shards: { type: 'string', default: '1' },
+    shards: { type: 'string' },
     format: { type: 'string', default: 'text' },
   },
   async run(v) {
     const kernels = await kernelNames(v.kernel, v.arch, consoleLog(false));
     const targets = planTargets(catalogWith(kernels), { arches: list(v.arch), kernels });
-    const shards = positiveInt(v.shards, '--shards');
-    if (v.format === 'github') process.stdout.write(`${JSON.stringify(githubMatrix(shards, targets))}\n`);
+    const shards = v.shards === undefined ? undefined : positiveInt(v.shards, '--shards');
+    if (v.format === 'github') process.stdout.write(`${JSON.stringify(githubMatrix(targets, shards))}\n`);
     else if (v.format === 'text') process.stdout.write(`${targets.map((t) => `${t.arch}/${t.kernel}`).join('\n')}\n`);
     else throw new UsageError(`unknown --format "${String(v.format)}"`, 'Formats: text, github');
     return 'done';
