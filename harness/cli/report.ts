@@ -1,11 +1,12 @@
-import { cp, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { cp, mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.ts';
 import { claimsTable } from '../report/claims.ts';
 import { consoleReporter } from '../report/console.ts';
 import { FILE_REPORTERS, parseReporters, writeReports } from '../report/reporters.ts';
 import { claimsSummary, renderSummaryText } from '../report/summary.ts';
-import { mergeResults } from '../run/merge.ts';
+import { mergeRuns } from '../run/merge.ts';
 import { foldRepeats } from '../run/repeats.ts';
 import { type ResultRecord, runOutcome } from '../run/results.ts';
 import { useColor } from '../util/tty.ts';
@@ -19,20 +20,27 @@ function warnIfIncomplete(records: ResultRecord[]): void {
   }
 }
 
-/** `report merge OUT DIR...`: shard results joined into OUT, with every run's artifacts copied beside. */
+/**
+ * `report merge OUT DIR...`: shard results joined into OUT, with each kept
+ * target's directory (console and kernel logs) copied beside. A target in
+ * several runs (a re-run CI job) is kept from the latest, and said so.
+ */
 async function merge(positionals: string[]): Promise<{ dir: string; records: ResultRecord[] }> {
   const [out, ...dirs] = positionals;
   if (!out || !dirs.length)
     throw new UsageError('report merge needs an output directory and at least one run directory', 'kharness report merge OUT RUN_DIR...');
-  const runs = await Promise.all(dirs.map(readRun));
+  if (dirs.some((d) => resolve(d) === resolve(out)))
+    throw new UsageError(`report merge: the output ${out} is also an input`, 'Merge into a new directory.');
+  const runs = await Promise.all(dirs.map(async (d) => ({ name: d, records: await readRun(d) })));
   await mkdir(out, { recursive: true });
-  for (const d of dirs) {
-    for (const e of await readdir(d, { withFileTypes: true }))
-      if (e.isDirectory()) await cp(join(d, e.name), join(out, e.name), { recursive: true });
+  const merged = mergeRuns(runs, resolve(out));
+  for (const n of merged.notes) process.stderr.write(`kharness: report merge: ${n}\n`);
+  for (const c of merged.copies) {
+    const src = join(dirs[c.run]!, c.from);
+    if (existsSync(src)) await cp(src, join(out, c.to), { recursive: true });
   }
-  const records = mergeResults(runs, resolve(out));
-  await writeFile(join(out, 'results.jsonl'), `${records.map((r) => JSON.stringify(r)).join('\n')}\n`);
-  return { dir: out, records };
+  await writeFile(join(out, 'results.jsonl'), `${merged.records.map((r) => JSON.stringify(r)).join('\n')}\n`);
+  return { dir: out, records: merged.records };
 }
 
 export const reportCommand: Command = {

@@ -180,6 +180,8 @@ export function runOutcome(records: readonly ResultRecord[]): RunOutcome {
   const end = records.find((r) => r.type === 'run-end');
   if (!end) return 'incomplete';
   if (end.type === 'run-end' && end.outcome === 'interrupted') return 'interrupted';
+  // A merge records 'incomplete' when one of its shards never ended: that stands.
+  if (end.type === 'run-end' && end.outcome === 'incomplete') return 'incomplete';
   return stepsOutcome(records);
 }
 

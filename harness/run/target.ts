@@ -14,6 +14,7 @@ import type { Log } from '../util/log.ts';
 import { MachineLease } from './lease.ts';
 import type { MachineSettings } from './machine.ts';
 import { type Prepare, type Prepared, prepareFailure, requirementsPhase, scenariosPhase } from './phases.ts';
+import { targetSlug } from './plan.ts';
 import { bootQemuMachine } from './qemu-machine.ts';
 import { allSteps, TargetRecorder } from './recorder.ts';
 import type { ResultsWriter, TargetStatus } from './results.ts';
@@ -42,7 +43,8 @@ export interface TargetOptions {
 
 export async function runTarget(o: TargetOptions): Promise<TargetStatus> {
   const rec = new TargetRecorder(o.writer, { arch: o.arch, kernel: o.kernel });
-  const dir = join(o.outDir, `${o.arch}-${o.kernel}`);
+  // A name safe for CI artifacts: `debian:` and `git:` kernel names carry ':' and '/'.
+  const dir = join(o.outDir, targetSlug({ arch: o.arch, kernel: o.kernel }));
   await mkdir(dir, { recursive: true });
   const repeats = o.repeat ?? 1;
   rec.begin(repeats);
