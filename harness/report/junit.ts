@@ -5,6 +5,11 @@
  * shows it as the suite and keeps only the first of duplicate
  * classname+name), time in seconds, <skipped message>, and the kernel log in
  * <system-out> with control characters removed (they are invalid in XML).
+ * It validates against the schema the Jenkins xunit plugin publishes
+ * (test/schema/junit-10.xsd), which has no `file`/`line` on a testcase and
+ * no `skipped` on <testsuites>: a step's place in its scenario file starts
+ * the text of its failure, error or skip instead (`at scenarios/x.yaml:17`),
+ * beside the `file:line:column:` that starts each failed expectation.
  */
 import type { ResultRecord, StepRecord } from '../run/results.ts';
 import { targetLabel } from './claims.ts';
@@ -38,35 +43,37 @@ function testcase(s: StepRecord, seen: Set<string>): string {
   seen.add(`${classname}\u0000${name}`);
   const body: string[] = [];
   const message = s.failures.map(formatFailure).join('; ');
+  const line = s.failures.find((f) => f.pos)?.pos?.line ?? s.line;
+  const at = `at ${displayPath(s.scenarioFile)}${line ? `:${line}` : ''}`;
+  const text = (...parts: (string | undefined)[]) => xmlEscape([at, ...parts].filter(Boolean).join('\n'));
   if (s.status === 'fail' || s.status === 'unexpected-pass')
     body.push(
       `<failure ${attr({ message: message || s.reason || 'failed', type: s.status === 'fail' ? 'expectation' : 'unexpected-pass' })}>` +
-        `${xmlEscape([s.request && `request: ${s.request}`, message].filter(Boolean).join('\n'))}</failure>`,
+        `${text(s.request && `request: ${s.request}`, message)}</failure>`,
     );
   if (s.status === 'flaky')
     body.push(
       `<failure ${attr({ message: s.reason ?? 'flaky', type: 'flaky' })}>` +
-        `${xmlEscape([s.request && `request: ${s.request}`, `statuses by run: ${(s.statuses ?? []).join(', ')}`, message].filter(Boolean).join('\n'))}` +
-        '</failure>',
+        `${text(s.request && `request: ${s.request}`, `statuses by run: ${(s.statuses ?? []).join(', ')}`, message)}</failure>`,
     );
-  if (s.status === 'error') body.push(`<error ${attr({ message: s.reason ?? 'error', type: 'error' })}/>`);
-  if (s.status === 'skip') body.push(`<skipped ${attr({ message: s.reason ?? 'skipped' })}/>`);
+  if (s.status === 'error') body.push(`<error ${attr({ message: s.reason ?? 'error', type: 'error' })}>${text(s.details)}</error>`);
+  if (s.status === 'skip') body.push(`<skipped ${attr({ message: s.reason ?? 'skipped' })}>${text()}</skipped>`);
   const note = s.status === 'expected-crash' ? 'expected crash' : s.status === 'expected-fail' ? (s.reason ?? 'expected failure') : '';
   const out = [s.request && `request: ${s.request}`, note, ...s.dmesg].filter(Boolean).join('\n');
   if (out) body.push(`<system-out>${xmlEscape(out)}</system-out>`);
-  const line = s.failures.find((f) => f.pos)?.pos?.line ?? s.line;
-  const head = `    <testcase ${attr({ classname, name, time: (s.ms / 1000).toFixed(3), file: displayPath(s.scenarioFile), line })}`;
+  const head = `    <testcase ${attr({ classname, name, time: (s.ms / 1000).toFixed(3) })}`;
   return `${head}${body.length ? `>\n      ${body.join('\n      ')}\n    </testcase>` : '/>'}`;
 }
 
 export function renderJUnit(records: readonly ResultRecord[]): string {
   const steps = records.filter((r): r is StepRecord => r.type === 'step');
   const targets = [...new Set(records.filter((r) => r.type === 'target-begin').map((r) => targetLabel(r.target)))];
-  const count = (ss: StepRecord[]) => ({
+  const count = (ss: StepRecord[], suite = true) => ({
     tests: ss.length,
     failures: ss.filter((s) => s.status === 'fail' || s.status === 'unexpected-pass' || s.status === 'flaky').length,
     errors: ss.filter((s) => s.status === 'error').length,
-    skipped: ss.filter((s) => s.status === 'skip').length,
+    // junit-10.xsd has `skipped` on a testsuite only.
+    skipped: suite ? ss.filter((s) => s.status === 'skip').length : undefined,
     time: (ss.reduce((a, s) => a + s.ms, 0) / 1000).toFixed(3),
   });
   const seen = new Set<string>();
@@ -83,5 +90,5 @@ export function renderJUnit(records: readonly ResultRecord[]): string {
         : '';
     return `  <testsuite ${attr({ name: t, ...count(ss) })}>${props}\n${ss.map((s) => testcase(s, seen)).join('\n')}${infra}\n  </testsuite>`;
   });
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites ${attr({ name: 'kharness', ...count(steps) })}>\n${suites.join('\n')}\n</testsuites>\n`;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites ${attr({ name: 'kharness', ...count(steps, false) })}>\n${suites.join('\n')}\n</testsuites>\n`;
 }

@@ -68,36 +68,89 @@ describe('exit codes', () => {
 describe('JUnit', () => {
   it('has a suite per target and a case per step, with failures, skips and errors', () => {
     const xml = renderJUnit(degraded());
-    expect(xml).toMatch(
-      /^<\?xml version="1.0" encoding="UTF-8"\?>\n<testsuites name="kharness" tests="65" failures="1" errors="1" skipped="1"/,
-    );
-    expect(xml).toContain('<testsuite name="x86_64/6.1"');
+    expect(xml).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?>\n<testsuites name="kharness" tests="65" failures="1" errors="1" time=/);
+    expect(xml).toMatch(/<testsuite name="x86_64\/6.1" tests="65" failures="1" errors="1" skipped="1"/);
     expect(xml).toContain('classname="x86_64.6_1.alloc-cost" name="kmalloc vs vmalloc [64 B]"');
     expect(xml).toContain('<failure message="ok: expected false, observed true" type="expectation">');
-    expect(xml).toContain('<skipped message="kernel config lacks CONFIG_KASAN"/>');
-    expect(xml).toContain('<error message="probe error EINVAL: unknown gfp flag GFP_X" type="error"/>');
+    expect(xml).toMatch(/<skipped message="kernel config lacks CONFIG_KASAN">at [^<]*alloc-cost\.yaml(:\d+)?<\/skipped>/);
+    expect(xml).toMatch(
+      /<error message="probe error EINVAL: unknown gfp flag GFP_X" type="error">at [^<]*alloc-cost\.yaml(:\d+)?<\/error>/,
+    );
   });
 
-  it('validates against the JUnit XML schema (xmllint)', async () => {
+  /** Every status a step can have, and a target that failed to boot: what a consumer's schema must accept. */
+  function everyStatus(): ResultRecord[] {
+    let i = 0;
+    const more = degraded().map((r) => {
+      if (r.type !== 'step') return r;
+      i++;
+      if (i === 4)
+        return {
+          ...r,
+          status: 'flaky',
+          runs: 5,
+          passes: 3,
+          statuses: ['pass', 'fail', 'pass', 'fail', 'pass'],
+          reason: 'passed 3 of 5 runs',
+        } as StepRecord;
+      if (i === 5) return { ...r, status: 'unexpected-pass', reason: 'expected to fail on this kernel' } as StepRecord;
+      if (i === 6) return { ...r, status: 'expected-fail', reason: 'known: 6.1 lacks it' } as StepRecord;
+      if (i === 7)
+        return {
+          ...r,
+          status: 'error',
+          reason: 'console silent for 30 s',
+          details: 'console:\n\u001b[0m[  1.0] hung <here> & "there"',
+        } as StepRecord;
+      return r;
+    });
+    const t = { arch: 'arm64', kernel: 'debian:6.12.57-cloud' };
+    return [
+      ...more.slice(0, -1),
+      { type: 'target-begin', target: t, at: '2026-12-01T00:00:00Z' },
+      {
+        type: 'target-end',
+        target: t,
+        status: 'boot-failure',
+        error: { code: 'BOOT', message: 'no console marker', details: 'tail\u0007' },
+        at: '2026-12-01T00:00:01Z',
+      },
+      more[more.length - 1]!,
+    ];
+  }
+
+  it.each([
+    ['junit-10.xsd', 'the Jenkins xunit plugin’s published schema'],
+    ['junit.xsd', 'kharness’s own stricter one'],
+  ])('validates against %s (%s), with failures, flaky, skips, errors and a failed target', async (schema) => {
+    const xsd = join(import.meta.dirname, '..', 'schema', schema);
     const dir = mkdtempSync(join(tmpdir(), 'kharness-junit-'));
     for (const [name, recs] of [
       ['passing', recorded],
       ['degraded', degraded()],
+      ['every-status', everyStatus()],
     ] as const) {
       const f = join(dir, `${name}.xml`);
-      writeFileSync(f, renderJUnit(recs));
-      const r = await execa('xmllint', ['--noout', '--schema', join(import.meta.dirname, '..', 'schema', 'junit.xsd'), f], {
-        reject: false,
-      });
+      const xml = renderJUnit(recs);
+      writeFileSync(f, xml);
+      const r = await execa('xmllint', ['--noout', '--schema', xsd, f], { reject: false });
       expect(r.exitCode, r.stderr).toBe(0);
+      if (name === 'every-status') {
+        expect(xml).toContain('type="flaky"');
+        expect(xml).toContain('type="unexpected-pass"');
+        expect(xml).toContain('<testsuite name="arm64/debian:6.12.57-cloud"');
+        expect(xml).toContain('boot-failure: no console marker');
+      }
     }
-    // And the schema does reject what it should.
-    const bad = join(dir, 'bad.xml');
-    writeFileSync(bad, '<testsuites><testsuite name="x" tests="1"><testcase name="a"/></testsuite></testsuites>');
-    expect(
-      (await execa('xmllint', ['--noout', '--schema', join(import.meta.dirname, '..', 'schema', 'junit.xsd'), bad], { reject: false }))
-        .exitCode,
-    ).not.toBe(0);
+    // And the schema does reject what it should: a suite without its counts, a case with an attribute it does not know.
+    for (const bad of [
+      '<testsuites><testsuite name="x" tests="1"><testcase name="a"/></testsuite></testsuites>',
+      '<testsuites><testsuite name="x" tests="1" failures="0" errors="0"><testcase name="a" classname="c" line="3"/></testsuite></testsuites>',
+    ]) {
+      const f = join(dir, 'bad.xml');
+      writeFileSync(f, bad);
+      expect((await execa('xmllint', ['--noout', '--schema', xsd, f], { reject: false })).exitCode).not.toBe(0);
+    }
   });
 
   it('puts the kernel log in system-out, stripped of characters XML cannot hold', () => {
@@ -160,10 +213,13 @@ describe('failures point at the YAML', () => {
     expect(formatFailure(failed.failures[0]!)).toBe('scenarios/vmalloc-contiguity.yaml:17:9: phys_runs: expected 1, observed 3');
   });
 
-  it('in JUnit, as the testcase file and line', () => {
-    expect(renderJUnit([{ type: 'target-begin', target: failed.target, at: '' }, failed])).toMatch(
-      /<testcase [^>]*file="scenarios\/vmalloc-contiguity.yaml" line="17"/,
+  it('in JUnit, as the failure message and the first line of its text (junit-10.xsd has no file or line attributes)', () => {
+    const xml = renderJUnit([{ type: 'target-begin', target: failed.target, at: '' }, failed]);
+    expect(xml).toContain(
+      '<failure message="scenarios/vmalloc-contiguity.yaml:17:9: phys_runs: expected 1, observed 3" type="expectation">' +
+        'at scenarios/vmalloc-contiguity.yaml:17\n',
     );
+    expect(xml).not.toMatch(/<testcase [^>]*(file|line)=/);
   });
 
   it('on GitHub Actions, as an error annotation on that line (with workflow-command escaping)', () => {
