@@ -111,6 +111,8 @@ export const runCommand: Command = {
     if (v.shard) {
       const { index, count } = parseShard(String(v.shard));
       units = shardUnits(units, index, count);
+      // A CI with a fixed job count (GitLab's `parallel: N`) may have more shards than targets.
+      if (!units.length) quiet.info(`shard ${index}/${count}: no targets (the matrix has ${targets.length}): nothing to run`);
     }
     const plan = groupByTarget(units).map((g) => ({ target: g.target, scenarios: g.scenarios.map((n) => byName.get(n)!) }));
     const outDir = await prepareOutDir(

@@ -155,7 +155,8 @@ export async function fetchPrebuilt(
   await rm(debs, { recursive: true, force: true });
   const release = (await readdir(join(root, 'lib', 'modules')))[0]!;
   const headers = join(root, 'usr', 'src', `linux-headers-${release}`);
-  // The headers' Makefile includes the common headers by absolute path (/usr/src/...): point it here.
+  // The headers' Makefile includes the common headers by absolute path (/usr/src/...): point it here, relative to
+  // the headers directory (make -C's working directory), so a cache restored under another path (a CI runner) still builds.
   // The common headers the flavour's include: linux-headers-ABI-common, or -common-rt for the rt flavour.
   const common = k.headers[1]!;
   if (!existsSync(join(root, 'usr', 'src', common)) || !existsSync(headers))
@@ -164,7 +165,7 @@ export async function fetchPrebuilt(
       `the headers for ${release} are incomplete in ${root}`,
       'The download was cut short or the archive changed: run again.',
     );
-  await writeFile(join(headers, 'Makefile'), `include ${join(root, 'usr', 'src', common, 'Makefile')}\n`);
+  await writeFile(join(headers, 'Makefile'), `include ../${common}/Makefile\n`);
   return {
     image: join(root, 'boot', `vmlinuz-${release}`),
     config: join(root, 'boot', `config-${release}`),
