@@ -1,0 +1,244 @@
+/**
+ * The CI pipelines as shipped, executed: GitHub and GitLab cannot be reached
+ * from here, so test/e2e/ci/ interprets .github/workflows/nightly.yml and
+ * .gitlab-ci.yml as written (every `run:`/`script:` line really runs, in a
+ * fresh clone of the committed tree, with its own HOME and so its own
+ * kharness cache) on Debian's prebuilt kernels (a download and a probe-module
+ * build, no kernel build) and two quick scenarios. Checked: plan → one job
+ * per target → one merged report covering every planned target, each
+ * target's kernel fetched once across all jobs and attempts (a re-run
+ * restores it from the cache the first attempt saved under another HOME),
+ * every job's console logs in the merged output, JUnit a consumer accepts,
+ * and — as data — what cannot run here (actions' inputs, permissions, needs,
+ * artifact names, timeouts).
+ */
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../../harness/paths.ts';
+import { parseResults, type ResultRecord } from '../../harness/run/results.ts';
+import type { Stores } from './ci/actions.ts';
+import { builtLines, filesUnder, type JobRun, machine } from './ci/common.ts';
+import { condition, evaluate, interpolate } from './ci/expr.ts';
+import { type Attempt, readWorkflow, runWorkflow } from './ci/github.ts';
+import { type GitlabStores, readPipeline, runPipeline, validJunit } from './ci/gitlab.ts';
+import { expressionProblems, githubProblems, gitlabProblems } from './ci/static.ts';
+import { qemusUnder } from './helpers.ts';
+
+const GITHUB = '.github/workflows/nightly.yml';
+const GITLAB = '.gitlab-ci.yml';
+// Debian's current 6.12 cloud kernel (`kharness kernels`), on both arches: two targets, no kernel build.
+const KERNEL = 'debian:6.12.117-cloud';
+const ARCHES = 'x86_64,arm64';
+const SCENARIOS = 'scenarios/kmalloc-size-limits.yaml scenarios/gfp-atomic-irq.yaml';
+const TARGETS = ['arm64/debian:6.12.117-cloud', 'x86_64/debian:6.12.117-cloud'];
+const XSD = join(PROJECT_ROOT, 'test', 'schema', 'junit-10.xsd');
+
+const committed = async (path: string) => (await execa('git', ['-C', PROJECT_ROOT, 'show', `HEAD:${path}`])).stdout;
+const targetsOf = (rs: ResultRecord[]) =>
+  [...new Set(rs.flatMap((r) => (r.type === 'target-begin' ? [`${r.target.arch}/${r.target.kernel}`] : [])))].sort();
+const stepsOf = (rs: ResultRecord[], t: string) => rs.filter((r) => r.type === 'step' && `${r.target.arch}/${r.target.kernel}` === t);
+const results = (dir: string) => parseResults(readFileSync(join(dir, 'results.jsonl'), 'utf8'));
+/** Kernel fetches per target across job runs, from the harness's own `kernel K/A: built` lines. */
+function builds(runs: JobRun[]): Record<string, number> {
+  const n: Record<string, number> = {};
+  for (const r of runs)
+    for (const l of builtLines(r.log)) {
+      const t = /^kernel (\S+)\/(\S+): built/.exec(l)!;
+      const key = `${t[2]}/${t[1]}`;
+      n[key] = (n[key] ?? 0) + 1;
+    }
+  return n;
+}
+const failed = (runs: JobRun[]) => runs.filter((r) => !r.ok).map((r) => `${r.id}:\n${r.log.slice(-4000)}`);
+
+describe('the CI pipelines, read', () => {
+  it('nightly.yml passes every check that cannot be executed here', () => {
+    const text = readFileSync(join(PROJECT_ROOT, GITHUB), 'utf8');
+    expect(githubProblems(readWorkflow(text), text)).toEqual([]);
+  });
+
+  it('.gitlab-ci.yml passes every check that cannot be executed here', () => {
+    expect(gitlabProblems(readPipeline(readFileSync(join(PROJECT_ROOT, GITLAB), 'utf8')), 4)).toEqual([]);
+  });
+
+  it('the checks and the interpreter fail on what is wrong, not pass it silently', () => {
+    const text = readFileSync(join(PROJECT_ROOT, GITHUB), 'utf8');
+    const broken = readWorkflow(text);
+    delete broken.jobs.report!['timeout-minutes'];
+    broken.permissions = { contents: 'read' };
+    broken.jobs.test!.steps.find((s) => s.uses === 'actions/cache/save@v4')!.if = "steps.changed.outputs.changed == 'true'";
+    broken.jobs.test!.steps.find((s) => s.uses === 'actions/upload-artifact@v4')!.with!.name = `results-\${{ matrix.slug }}`;
+    broken.jobs.report!.steps.find((s) => s.uses === 'actions/download-artifact@v4')!.with!.patern = 'results-*';
+    broken.jobs.test!.needs = ['plan', 'report'];
+    const problems = githubProblems(broken, text).join('\n');
+    for (const want of [
+      /report: timeout-minutes is undefined/,
+      /mikepenz\/action-junit-report@v4 needs checks: write/,
+      /not saved on a red night/,
+      /not unique across re-runs/,
+      /download-artifact@v4 has no input patern/,
+      /needs cycle/,
+    ])
+      expect(problems).toMatch(want);
+    expect(expressionProblems(`\${{ matrix.a }} \${{ secrets.X }} \${{ hashFiles('x') }}`)).toEqual([
+      `\${{ secrets.X }}: unknown context secrets`,
+      `\${{ hashFiles('x') }}: unknown function hashFiles`,
+    ]);
+    const ctx = { matrix: { arch: 'arm64' }, inputs: { kernels: '' } };
+    expect(interpolate(`\${{ inputs.kernels || 'scenarios' }}/\${{ matrix.arch }}`, ctx)).toBe('scenarios/arm64');
+    expect(() => interpolate(`\${{ matrix.archh }}`, ctx)).toThrow(/matrix\.archh does not exist/);
+    expect(() => interpolate(`\${{ vars.X }}`, ctx)).toThrow(/unknown context "vars"/);
+    expect(() => evaluate("startsWith(matrix.arch, 'a')", ctx)).toThrow(/unknown function startsWith/);
+    expect(condition("matrix.arch == 'arm64'", ctx, { ok: false })).toBe(false);
+    expect(condition("always() && matrix.arch == 'ARM64'", ctx, { ok: false })).toBe(true);
+    const gl = readPipeline(readFileSync(join(PROJECT_ROOT, GITLAB), 'utf8'));
+    gl.jobs.test!.cache!.when = 'on_success';
+    gl.jobs.test!.parallel = 2;
+    delete gl.jobs.report!.when;
+    const glProblems = gitlabProblems(gl, 4).join('\n');
+    for (const want of [/not saved on a red night/, /parallel 2 is fewer jobs than the 4 default targets/, /does not run when a test job failed/])
+      expect(glProblems).toMatch(want);
+  });
+});
+
+describe('the CI pipelines, executed', () => {
+  let root: string;
+  const took: Record<string, number> = {};
+  beforeAll(() => {
+    root = mkdtempSync(join(tmpdir(), 'kharness-ci-'));
+  });
+  afterAll(async () => {
+    expect(await qemusUnder(root)).toEqual([]);
+    writeFileSync(join(root, 'took.json'), JSON.stringify(took));
+    process.stdout.write(
+      `ci-pipelines: ${Object.entries(took)
+        .map(([k, v]) => `${k} ${Math.round(v / 1000)} s`)
+        .join(', ')} (in ${root})\n`,
+    );
+  });
+
+  it('GitHub: plan → a job per target → merged report; a re-run job restores its kernel, and the merge keeps its latest attempt', async () => {
+    const t0 = Date.now();
+    const m = machine(join(root, 'github'), PROJECT_ROOT);
+    const w = readWorkflow(await committed(GITHUB));
+    const stores: Stores = { caches: [], artifacts: new Map(), root: join(root, 'github', 'stores') };
+    const common = {
+      m,
+      stores,
+      event: 'workflow_dispatch' as const,
+      runId: '4242',
+      progress: (s: string) => process.stdout.write(`${s}\n`),
+    };
+    const inputs = { kernels: KERNEL, arches: ARCHES, scenarios: SCENARIOS };
+    const first: Attempt = await runWorkflow(w, { ...common, inputs, attempt: 1 });
+    expect(failed(first.runs)).toEqual([]);
+    const matrix = JSON.parse(first.results.plan!.outputs.matrix!) as { include: { name: string; slug: string }[] };
+    expect(matrix.include.map((e) => e.name).sort()).toEqual(TARGETS);
+    expect(first.results.test!.runs.length).toBe(2);
+    // One artifact per target and attempt, and the report's.
+    expect([...stores.artifacts.keys()].sort()).toEqual([
+      'kharness-report-attempt-1',
+      'results-arm64-debian_6.12.117-cloud-attempt-1',
+      'results-x86_64-debian_6.12.117-cloud-attempt-1',
+    ]);
+    // Each target's cache saved once, by its own job.
+    expect(stores.caches.map((c) => c.key).sort()).toEqual([
+      'kharness-arm64-debian_6.12.117-cloud:4242-1',
+      'kharness-x86_64-debian_6.12.117-cloud:4242-1',
+    ]);
+    const merged1 = stores.artifacts.get('kharness-report-attempt-1')!;
+    const r1 = results(merged1);
+    expect(targetsOf(r1)).toEqual(TARGETS);
+    for (const t of TARGETS) expect(stepsOf(r1, t).length).toBeGreaterThan(0);
+    expect(await validJunit(join(merged1, 'junit.xml'), XSD)).toBeUndefined();
+    // Every job's console and kernel logs are in the merged report, as the job wrote them.
+    for (const e of matrix.include) {
+      const shard = stores.artifacts.get(`results-${e.slug}-attempt-1`)!;
+      const logs = filesUnder(join(shard, e.slug)).filter((f) => /^(console|dmesg)-\d+\.log$/.test(f));
+      expect(logs.length).toBeGreaterThanOrEqual(2);
+      for (const f of logs) expect(readFileSync(join(merged1, e.slug, f), 'utf8')).toBe(readFileSync(join(shard, e.slug, f), 'utf8'));
+    }
+    took['github attempt 1'] = Date.now() - t0;
+
+    // "Re-run job" on x86_64: a new attempt of that job and of the report that needs it.
+    const t1 = Date.now();
+    const second = await runWorkflow(w, {
+      ...common,
+      inputs,
+      attempt: 2,
+      rerun: { previous: first, seeds: ['test'], instance: (_job, mx) => mx.arch === 'x86_64' },
+    });
+    expect(failed(second.runs)).toEqual([]);
+    expect(second.runs.map((r) => r.id.replace(/ \(.*\)/, ''))).toEqual(['test attempt 2', 'report attempt 2']);
+    const rerun = second.runs[0]!;
+    expect(rerun.log).toMatch(/^kernel debian:6\.12\.117-cloud\/x86_64: cached /m);
+    // Nothing new in the cache, so nothing saved again.
+    expect(stores.caches.length).toBe(2);
+    const report2 = second.runs[1]!;
+    expect(report2.log).toMatch(
+      /report merge: x86_64\/debian:6\.12\.117-cloud is in 2 runs: kept shards\/results-x86_64-debian_6\.12\.117-cloud-attempt-2 .*left out shards\/results-x86_64-debian_6\.12\.117-cloud-attempt-1/,
+    );
+    const merged2 = stores.artifacts.get('kharness-report-attempt-2')!;
+    const r2 = results(merged2);
+    expect(targetsOf(r2)).toEqual(TARGETS);
+    const shard2 = stores.artifacts.get('results-x86_64-debian_6.12.117-cloud-attempt-2')!;
+    expect(readFileSync(join(merged2, 'x86_64-debian_6.12.117-cloud', 'console-1.log'), 'utf8')).toBe(
+      readFileSync(join(shard2, 'x86_64-debian_6.12.117-cloud', 'console-1.log'), 'utf8'),
+    );
+    expect(stepsOf(r2, TARGETS[1]!).length).toBe(stepsOf(r1, TARGETS[1]!).length);
+    took['github re-run'] = Date.now() - t1;
+    // Across both attempts and every job: each target's kernel fetched exactly once.
+    expect(builds([...first.runs, ...second.runs])).toEqual(Object.fromEntries(TARGETS.map((t) => [t, 1])));
+    expect([...first.runs, ...second.runs].flatMap((r) => r.builtKernels).length).toBe(2);
+  });
+
+  it('GitLab: plan → parallel shards of whole targets → merged report with the pipeline’s JUnit', async () => {
+    const t0 = Date.now();
+    const m = machine(join(root, 'gitlab'), PROJECT_ROOT);
+    const p = readPipeline(await committed(GITLAB));
+    const stores: GitlabStores = { caches: new Map(), artifacts: new Map(), root: join(root, 'gitlab', 'stores') };
+    const run = await runPipeline(p, {
+      m,
+      stores,
+      source: 'web',
+      pipelineId: '777',
+      variables: { KHARNESS_KERNELS: KERNEL, KHARNESS_ARCHES: ARCHES, KHARNESS_SCENARIOS: SCENARIOS },
+      progress: (s) => process.stdout.write(`${s}\n`),
+    });
+    expect(failed(run.runs)).toEqual([]);
+    expect(run.runs.map((r) => r.id)).toEqual([
+      'plan attempt 1',
+      'test 1/4 attempt 1',
+      'test 2/4 attempt 1',
+      'test 3/4 attempt 1',
+      'test 4/4 attempt 1',
+      'report attempt 1',
+    ]);
+    // Two targets on four shards: two shards run one target each, two have none.
+    expect(run.runs.filter((r) => /shard \d\/4: no targets/.test(r.log)).length).toBe(2);
+    expect(builds(run.runs)).toEqual(Object.fromEntries(TARGETS.map((t) => [t, 1])));
+    expect(stores.caches.size).toBe(4);
+    const plan = readFileSync(join(stores.artifacts.get('plan attempt 1')!, 'plan.txt'), 'utf8')
+      .trim()
+      .split('\n')
+      .sort();
+    expect(plan).toEqual(TARGETS);
+    const merged = join(stores.artifacts.get('report attempt 1')!, 'merged');
+    expect(targetsOf(results(merged))).toEqual(plan);
+    // The pipeline's test report is the merged JUnit only, and a consumer's schema accepts it.
+    expect(run.junit.map((j) => j.job)).toEqual(['report']);
+    expect(await validJunit(run.junit[0]!.file, XSD)).toBeUndefined();
+    for (let i = 1; i <= 4; i++) {
+      const dir = stores.artifacts.get(`test ${i}/4 attempt 1`)!;
+      const shard = join(dir, 'results', `shard-${i}`);
+      for (const f of filesUnder(shard).filter((x) => /(console|dmesg)-\d+\.log$/.test(x)))
+        expect(readFileSync(join(merged, f), 'utf8')).toBe(readFileSync(join(shard, f), 'utf8'));
+      expect(existsSync(join(shard, 'results.jsonl'))).toBe(true);
+    }
+    expect(filesUnder(merged).filter((f) => /console-\d+\.log$/.test(f)).length).toBeGreaterThanOrEqual(2);
+    took.gitlab = Date.now() - t0;
+  });
+});

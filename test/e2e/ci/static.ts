@@ -1,0 +1,141 @@
+/**
+ * What cannot be executed here, checked as data: actions' inputs and
+ * permissions, the needs graph, expressions naming only known contexts and
+ * functions, timeouts, node versions, artifact and cache names. Each
+ * function returns the problems it found (empty: none).
+ */
+import { ACTIONS } from './actions.ts';
+import { type Job, jobOrder, needsOf, type Workflow } from './github.ts';
+import { durationMs, type Pipeline, waitsFor } from './gitlab.ts';
+
+const CONTEXTS = new Set(['github', 'inputs', 'matrix', 'needs', 'steps', 'strategy', 'runner', 'env']);
+const FUNCTIONS = new Set(['fromJSON', 'toJSON', 'always', 'success', 'failure', 'cancelled']);
+const KEYWORDS = new Set(['true', 'false', 'null']);
+const usesNode = (run: string) => /\b(npm|npx|node)\b|setup\.sh/.test(run);
+
+/** Every `${{ }}` in a text, and what is wrong with each: a context or function this workflow's interpreter does not know. */
+export function expressionProblems(text: string): string[] {
+  const out: string[] = [];
+  for (const m of text.matchAll(/\$\{\{([\s\S]*?)\}\}/g)) {
+    const body = m[1]!.replace(/'(?:[^']|'')*'/g, "''");
+    for (const id of body.matchAll(/(?<![.\w-])([A-Za-z_][\w-]*)(\s*\()?/g)) {
+      if (KEYWORDS.has(id[1]!)) continue;
+      if (id[2] ? !FUNCTIONS.has(id[1]!) : !CONTEXTS.has(id[1]!))
+        out.push(`\${{${m[1]}}}: unknown ${id[2] ? 'function' : 'context'} ${id[1]}`);
+    }
+  }
+  return out;
+}
+
+export function githubProblems(w: Workflow, text: string): string[] {
+  const p: string[] = [...expressionProblems(text)];
+  const perms = w.permissions ?? {};
+  if (JSON.stringify(perms) !== JSON.stringify({ contents: 'read', checks: 'write' }))
+    p.push(`permissions are ${JSON.stringify(perms)}, not { contents: read, checks: write }`);
+  try {
+    jobOrder(w.jobs);
+  } catch (e) {
+    p.push((e as Error).message);
+  }
+  const uploads: string[] = [];
+  for (const [id, job] of Object.entries(w.jobs)) {
+    const t = job['timeout-minutes'];
+    if (typeof t !== 'number' || t <= 0 || t > 360) p.push(`${id}: timeout-minutes is ${t}, not a number of minutes up to 360`);
+    if (job['runs-on'] !== 'ubuntu-24.04') p.push(`${id}: runs-on ${job['runs-on']}`);
+    const image = typeof job.container === 'string' ? job.container : job.container?.image;
+    if (image !== 'debian:12') p.push(`${id}: container ${image}, not debian:12`);
+    // A need named in an expression must be declared.
+    for (const m of JSON.stringify(job).matchAll(/needs\.([\w-]+)\./g))
+      if (!needsOf(job).includes(m[1]!)) p.push(`${id}: uses needs.${m[1]} without needing ${m[1]}`);
+    p.push(...nodeProblems(id, job));
+    p.push(...stepProblems(id, job, perms));
+    for (const s of job.steps) if (s.uses === 'actions/upload-artifact@v4') uploads.push(`${id}: ${s.with?.name}`);
+    if (job.strategy) {
+      const opts = typeof job.container === 'object' ? (job.container.options ?? '') : '';
+      if (!/--privileged\b/.test(opts) || /--device/.test(opts))
+        p.push(
+          `${id}: the container must get /dev/kvm when the host has it without failing where it does not (--privileged), not "${opts}"`,
+        );
+      if (job.strategy['fail-fast'] !== false) p.push(`${id}: fail-fast must be false (one red target must not cancel the others)`);
+    }
+  }
+  for (const u of uploads) {
+    const [job, name] = u.split(': ');
+    if (!name?.includes('github.run_attempt')) p.push(`${job}: artifact ${name} is not unique across re-runs (no github.run_attempt)`);
+    if (w.jobs[job!]!.strategy && !name?.includes('matrix.')) p.push(`${job}: artifact ${name} is not unique across the matrix`);
+  }
+  if (new Set(uploads.map((u) => u.split(': ')[1])).size !== uploads.length) p.push(`artifact names repeat: ${uploads.join('; ')}`);
+  return p;
+}
+
+function nodeProblems(id: string, job: Job): string[] {
+  const first = job.steps.findIndex((s) => s.run !== undefined && usesNode(s.run));
+  if (first < 0) return [];
+  const setup = job.steps.findIndex((s) => s.uses === 'actions/setup-node@v4');
+  if (setup < 0 || setup > first) return [`${id}: runs node before actions/setup-node`];
+  return String(job.steps[setup]!.with?.['node-version']) === '20' ? [] : [`${id}: setup-node is not node-version 20`];
+}
+
+function stepProblems(id: string, job: Job, perms: Record<string, string>): string[] {
+  const p: string[] = [];
+  const restores = new Map<string, string>();
+  for (const s of job.steps) {
+    if (!s.uses) continue;
+    const a = ACTIONS[s.uses];
+    if (!a) {
+      p.push(`${id}: no known action ${s.uses}`);
+      continue;
+    }
+    for (const k of Object.keys(s.with ?? {})) if (!a.inputs.includes(k)) p.push(`${id}: ${s.uses} has no input ${k}`);
+    for (const k of a.required) if (!(k in (s.with ?? {}))) p.push(`${id}: ${s.uses} needs ${k}`);
+    for (const [scope, level] of Object.entries(a.permissions))
+      if (!(perms[scope] === level || (level === 'read' && perms[scope] === 'write'))) p.push(`${id}: ${s.uses} needs ${scope}: ${level}`);
+    if (s.uses === 'actions/cache/restore@v4') {
+      if (!s.id) p.push(`${id}: a cache restore without an id cannot hand its key to the save`);
+      else restores.set(s.id, String(s.with?.path));
+      if (!/matrix\.slug/.test(String(s.with?.key)) || !/github\.run_id/.test(String(s.with?.key)))
+        p.push(`${id}: cache key ${s.with?.key} is not per target and per run`);
+    }
+    if (s.uses === 'actions/cache/save@v4') {
+      const m = /steps\.([\w-]+)\.outputs\.cache-primary-key/.exec(String(s.with?.key));
+      if (!m || restores.get(m[1]!) !== String(s.with?.path)) p.push(`${id}: the cache save's key or paths are not its restore's`);
+      if (!/always\(\)/.test(s.if ?? '')) p.push(`${id}: the cache is not saved on a red night (no always())`);
+    }
+    if ((s.uses === 'actions/upload-artifact@v4' || s.uses.startsWith('mikepenz/')) && !/always\(\)/.test(s.if ?? ''))
+      p.push(`${id}: ${s.uses} does not run when the tests failed`);
+  }
+  return p;
+}
+
+export function gitlabProblems(pl: Pipeline, targets: number): string[] {
+  const p: string[] = [];
+  if (pl.default?.image !== 'node:20-bookworm') p.push(`default image ${pl.default?.image}, not node:20-bookworm (Debian 12 with Node 20)`);
+  for (const [id, job] of Object.entries(pl.jobs)) {
+    try {
+      if (!job.timeout || durationMs(job.timeout) > 6 * 3_600_000) p.push(`${id}: timeout ${job.timeout}`);
+      waitsFor(pl, id);
+    } catch (e) {
+      p.push(`${id}: ${(e as Error).message}`);
+    }
+    if (!Array.isArray(job.script) || !job.script.length) p.push(`${id}: no script`);
+  }
+  const tests = Object.entries(pl.jobs).filter(([, j]) => j.parallel);
+  if (tests.length !== 1) p.push(`${tests.length} parallel test jobs, not 1`);
+  for (const [id, j] of tests) {
+    if ((j.parallel ?? 0) < targets) p.push(`${id}: parallel ${j.parallel} is fewer jobs than the ${targets} default targets`);
+    const script = j.script.join('\n');
+    if (!script.includes('--shard "$CI_NODE_INDEX/$CI_NODE_TOTAL"')) p.push(`${id}: does not run its shard`);
+    if (!/--out "?results\/shard-\$CI_NODE_INDEX/.test(script)) p.push(`${id}: shards do not write apart`);
+    if (j.cache?.when !== 'always') p.push(`${id}: the cache is not saved on a red night`);
+    if (!j.cache?.key.includes('$CI_NODE_INDEX')) p.push(`${id}: the cache is not per shard`);
+    if (j.artifacts?.when !== 'always') p.push(`${id}: artifacts are lost on a red night`);
+  }
+  const reports = Object.entries(pl.jobs).filter(([, j]) => j.artifacts?.reports?.junit);
+  if (reports.length !== 1) p.push(`${reports.length} jobs report JUnit, not 1 (the merged report)`);
+  for (const [id, j] of reports) {
+    if (j.when !== 'always') p.push(`${id}: does not run when a test job failed`);
+    if (j.artifacts?.when !== 'always') p.push(`${id}: its report is lost when the tests failed`);
+    if (!tests.every(([t]) => j.needs?.includes(t))) p.push(`${id}: does not need the test jobs`);
+  }
+  return p;
+}
