@@ -99,7 +99,11 @@ describe('the CI pipelines, read', () => {
     gl.jobs.test!.parallel = 2;
     delete gl.jobs.report!.when;
     const glProblems = gitlabProblems(gl, 4).join('\n');
-    for (const want of [/not saved on a red night/, /parallel 2 is fewer jobs than the 4 default targets/, /does not run when a test job failed/])
+    for (const want of [
+      /not saved on a red night/,
+      /parallel 2 is fewer jobs than the 4 default targets/,
+      /does not run when a test job failed/,
+    ])
       expect(glProblems).toMatch(want);
   });
 });
