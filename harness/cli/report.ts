@@ -7,6 +7,7 @@ import { consoleReporter } from '../report/console.ts';
 import { FILE_REPORTERS, parseReporters, writeReports } from '../report/reporters.ts';
 import { claimsSummary, renderSummaryText } from '../report/summary.ts';
 import { mergeRuns } from '../run/merge.ts';
+import type { Target } from '../run/plan.ts';
 import { foldRepeats } from '../run/repeats.ts';
 import { type ResultRecord, runOutcome } from '../run/results.ts';
 import { useColor } from '../util/tty.ts';
@@ -25,7 +26,7 @@ function warnIfIncomplete(records: ResultRecord[]): void {
  * target's directory (console and kernel logs) copied beside. A target in
  * several runs (a re-run CI job) is kept from the latest, and said so.
  */
-async function merge(positionals: string[]): Promise<{ dir: string; records: ResultRecord[] }> {
+async function merge(positionals: string[], expect: string | undefined): Promise<{ dir: string; records: ResultRecord[] }> {
   const [out, ...dirs] = positionals;
   if (!out || !dirs.length)
     throw new UsageError('report merge needs an output directory and at least one run directory', 'kharness report merge OUT RUN_DIR...');
@@ -33,7 +34,7 @@ async function merge(positionals: string[]): Promise<{ dir: string; records: Res
     throw new UsageError(`report merge: the output ${out} is also an input`, 'Merge into a new directory.');
   const runs = await Promise.all(dirs.map(async (d) => ({ name: d, records: await readRun(d) })));
   await mkdir(out, { recursive: true });
-  const merged = mergeRuns(runs, resolve(out));
+  const merged = mergeRuns(runs, resolve(out), parseExpected(expect));
   for (const n of merged.notes) process.stderr.write(`kharness: report merge: ${n}\n`);
   for (const c of merged.copies) {
     const src = join(dirs[c.run]!, c.from);
@@ -43,17 +44,37 @@ async function merge(positionals: string[]): Promise<{ dir: string; records: Res
   return { dir: out, records: merged.records };
 }
 
+/** `--expect x86_64/6.1,arm64/6.1` (what `kharness matrix` prints, one per line, also works). */
+function parseExpected(s: string | undefined): Target[] {
+  return (s ?? '')
+    .split(/[,\s]+/)
+    .filter(Boolean)
+    .map((t) => {
+      const i = t.indexOf('/');
+      if (i <= 0 || i === t.length - 1)
+        throw new UsageError(`bad --expect target "${t}"`, 'Give ARCH/KERNEL targets, e.g. --expect x86_64/6.1,arm64/6.1.');
+      return { arch: t.slice(0, i), kernel: t.slice(i + 1) };
+    });
+}
+
 export const reportCommand: Command = {
   summary: 're-render the reports of a finished run (boots nothing); `report merge OUT DIR...` joins shard results',
   usage:
-    'kharness report RUN_DIR [--reporter default,html,json,junit,ktap,markdown] [--stdout]\n       kharness report merge OUT_DIR RUN_DIR... [--reporter ...]',
-  options: { reporter: { type: 'string', multiple: true }, stdout: { type: 'boolean' }, 'no-color': { type: 'boolean' } },
+    'kharness report RUN_DIR [--reporter default,html,json,junit,ktap,markdown] [--stdout]\n       kharness report merge OUT_DIR RUN_DIR... [--reporter ...] [--expect ARCH/KERNEL,...]\n' +
+    '  --expect: the planned targets; one no run has makes the merged run incomplete (exit 2)',
+  options: {
+    reporter: { type: 'string', multiple: true },
+    stdout: { type: 'boolean' },
+    'no-color': { type: 'boolean' },
+    expect: { type: 'string' },
+  },
   async run(v, positionals) {
     let dir: string;
     let records: ResultRecord[];
     if (positionals[0] === 'merge') {
-      ({ dir, records } = await merge(positionals.slice(1)));
+      ({ dir, records } = await merge(positionals.slice(1), v.expect === undefined ? undefined : String(v.expect)));
     } else {
+      if (v.expect !== undefined) throw new UsageError('--expect belongs to report merge');
       if (positionals.length !== 1) throw new UsageError('give exactly one run directory');
       dir = positionals[0]!;
       records = await readRun(dir);

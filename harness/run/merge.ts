@@ -36,7 +36,12 @@ export interface MergedRuns {
 const label = (t: Target) => `${t.arch}/${t.kernel}`;
 const targetOf = (r: ResultRecord): Target | undefined => ('target' in r ? r.target : undefined);
 
-export function mergeRuns(runs: readonly RunInput[], outDir: string): MergedRuns {
+/**
+ * `expected`: the targets the CI planned. One that no run has (its job died
+ * before uploading anything) is named, and the merged run is incomplete: a
+ * report that lacks a target must not read as a green night.
+ */
+export function mergeRuns(runs: readonly RunInput[], outDir: string, expected: readonly Target[] = []): MergedRuns {
   const begins = runs.map((r) => r.records.find((x): x is RunBegin => x.type === 'run-begin'));
   const ends = runs.map((r) => r.records.find((x): x is RunEnd => x.type === 'run-end'));
   // Which run each target's records come from: the one begun last (the latest attempt); on a tie, the later argument.
@@ -67,6 +72,8 @@ export function mergeRuns(runs: readonly RunInput[], outDir: string): MergedRuns
       const begun = begins[kept]?.at ?? 'at an unknown time';
       return `${t} is in ${where.length} runs: kept ${runs[kept]!.name} (begun ${begun}), the latest; left out ${others.join(', ')}`;
     });
+  const missing = expected.map(label).filter((t) => !owner.has(t));
+  if (missing.length) notes.push(`no run has ${missing.join(', ')}: the merged run is incomplete`);
   const body: ResultRecord[] = [];
   // Where each kept target's logs are in its run: runs before target directories had safe names used `arch-kernel`.
   const from = new Map<string, string>();
@@ -81,11 +88,12 @@ export function mergeRuns(runs: readonly RunInput[], outDir: string): MergedRuns
   });
   // A run that counts (it owns a target, or had none to run) and never finished leaves the merged run incomplete.
   const counted = runs.map((_, i) => i).filter((i) => [...owner.values()].includes(i) || !seenInRun(seenIn, i));
-  const outcome: RunOutcome = counted.some((i) => !ends[i])
-    ? 'incomplete'
-    : counted.some((i) => ends[i]!.outcome === 'interrupted')
-      ? 'interrupted'
-      : stepsOutcome(body);
+  const outcome: RunOutcome =
+    missing.length || counted.some((i) => !ends[i])
+      ? 'incomplete'
+      : counted.some((i) => ends[i]!.outcome === 'interrupted')
+        ? 'interrupted'
+        : stepsOutcome(body);
   const first = begins.filter((b): b is RunBegin => b !== undefined).sort((a, b) => a.at.localeCompare(b.at))[0];
   const keptEnds = counted.map((i) => ends[i]).filter((e): e is RunEnd => e !== undefined);
   const last = keptEnds

@@ -104,6 +104,28 @@ describe('merging shards', () => {
     expect(runOutcome(m.records)).toBe('passed');
   });
 
+  it('is incomplete, naming it, when a planned target is in no run (its job died before uploading)', () => {
+    const planned = [
+      { arch: 'x86_64', kernel: 'debian:6.1.0-41-cloud' },
+      { arch: 'arm64', kernel: 'debian:6.1.0-41-cloud' },
+    ];
+    const m = mergeRuns([{ name: 'a', records: a }], '/o', planned);
+    expect(runOutcome(m.records)).toBe('incomplete');
+    expect(m.notes).toEqual(['no run has arm64/debian:6.1.0-41-cloud: the merged run is incomplete']);
+    expect(
+      runOutcome(
+        mergeRuns(
+          [
+            { name: 'a', records: a },
+            { name: 'b', records: b2 },
+          ],
+          '/o',
+          planned,
+        ).records,
+      ),
+    ).toBe('passed');
+  });
+
   it('fails the merged run when a kept shard failed', () => {
     expect(
       runOutcome(
@@ -156,6 +178,32 @@ describe('kharness report merge', () => {
         expect(readFileSync(join(out, `${t}-debian_6.1.0-41-cloud`, `dmesg-${n}.log`), 'utf8')).toBe(`dmesg ${n} of ${from}\n`);
       }
     expect(existsSync(join(out, 'junit.xml'))).toBe(true);
+    // The planned targets, as `kharness matrix` prints them: one missing is exit 2, named.
+    const cli = join(PROJECT_ROOT, 'bin', 'kharness.js');
+    const dirs = shards.map(([n]) => join(root, n));
+    const missing = await execa(
+      'node',
+      [
+        cli,
+        'report',
+        'merge',
+        join(root, 'm2'),
+        ...dirs.slice(0, 1),
+        '--expect',
+        'x86_64/debian:6.1.0-41-cloud\narm64/debian:6.1.0-41-cloud',
+      ],
+      {
+        reject: false,
+        env: { CI: 'true', NO_COLOR: '1' },
+      },
+    );
+    expect(missing.exitCode).toBe(2);
+    expect(missing.stderr).toContain('no run has arm64/debian:6.1.0-41-cloud: the merged run is incomplete');
+    const bad = await execa('node', [cli, 'report', 'merge', join(root, 'm3'), ...dirs, '--expect', 'x86_64'], { reject: false });
+    expect([bad.exitCode, bad.stderr]).toEqual([
+      2,
+      'kharness: bad --expect target "x86_64"\nGive ARCH/KERNEL targets, e.g. --expect x86_64/6.1,arm64/6.1.',
+    ]);
     const merged = parseResults(readFileSync(join(out, 'results.jsonl'), 'utf8'));
     expect(steps(merged).length).toBe(2 * steps(recorded).length);
   });
