@@ -128,6 +128,21 @@ describe('the CI pipelines, executed', () => {
     );
   });
 
+  it('GitHub, a scheduled night: the plan is the default matrix, one job per target, so a cold night builds each kernel once', async () => {
+    const t0 = Date.now();
+    const m = machine(join(root, 'github-schedule'), PROJECT_ROOT);
+    const w = readWorkflow(await committed(GITHUB));
+    const stores: Stores = { caches: [], artifacts: new Map(), root: join(root, 'github-schedule', 'stores') };
+    const night = await runWorkflow(w, { m, stores, event: 'schedule', inputs: {}, runId: '1', attempt: 1, only: ['plan'] });
+    expect(failed(night.runs)).toEqual([]);
+    const matrix = JSON.parse(night.results.plan!.outputs.matrix!) as { include: { name: string; arch: string; kernel: string }[] };
+    const defaults = planTargets(loadCatalog()).map((t) => `${t.arch}/${t.kernel}`);
+    // Each job runs exactly one target: its kernel is built by that job and no other (4 builds, not 16).
+    expect(matrix.include.map((e) => e.name).sort()).toEqual([...defaults].sort());
+    expect(matrix.include.every((e) => e.name === `${e.arch}/${e.kernel}` && !e.kernel.includes(','))).toBe(true);
+    took['github scheduled plan'] = Date.now() - t0;
+  });
+
   it('GitHub: plan → a job per target → merged report; a re-run job restores its kernel, and the merge keeps its latest attempt', async () => {
     const t0 = Date.now();
     const m = machine(join(root, 'github'), PROJECT_ROOT);
