@@ -286,6 +286,8 @@ async function runJob(
       }
     }
     if (!stepOk) ok = false;
+    // What a cache restore brought was built by an earlier job, not this one.
+    if (step.uses?.startsWith('actions/cache/restore')) for (const k of kernelEntries(join(dirs.home, '.cache', 'kharness'))) before.add(k);
     if (step.id) steps[step.id] = { outputs, outcome: stepOk ? 'success' : 'failure' };
     Object.assign(env, readKeyValues(files.env));
     if (Date.now() - started > timeoutMs) {
