@@ -1,9 +1,8 @@
 /**
  * The same scenarios, unchanged, on arm64 guests (TCG): Debian's prebuilt
- * 6.1 with 4 KiB pages (a download, no build), and a cross-built 64 KiB-page
- * 6.1 where every page-size-derived constant is different and
- * kmalloc-size-limits still passes because its sizes are written with the
- * guest's own constants. (16 KiB pages: kernels.test.ts.)
+ * 6.1 with 4 KiB pages (a download, no build). 16 KiB pages (Debian's
+ * prebuilt 16k flavour): kernels.test.ts and matrix.test.ts; 64 KiB pages
+ * (a kernel only a build gives): test/full/arm64-64k.test.ts.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ResultRecord } from '../../harness/run/results.ts';
@@ -49,34 +48,6 @@ describe("arm64 6.1, 4 KiB pages (Debian's prebuilt kernel)", () => {
   });
 
   it('leaves no QEMU behind', async () => {
-    expect(await qemusUnder(out)).toEqual([]);
-  });
-});
-
-describe('arm64 6.1 with 64 KiB pages', () => {
-  it('passes the same kmalloc-size-limits scenario with its own, larger KMALLOC_MAX_SIZE, and reports GFP_KERNEL in hard IRQ', async () => {
-    const out = tempDir();
-    const r = await cli([
-      'run',
-      shipped('kmalloc-size-limits'),
-      shipped('gfp-atomic-irq'),
-      '--arch',
-      'arm64',
-      '--kernel',
-      '6.1-64k',
-      '--out',
-      out,
-    ]);
-    const records = results(out);
-    const c = guestConstants(records);
-    expect(c).toMatchObject({ machine: 'aarch64', PAGE_SIZE: 65536 });
-    expect(c.KMALLOC_MAX_SIZE as number).toBeGreaterThan(4194304);
-    const max = steps(records).find((s) => s.name === 'KMALLOC_MAX_SIZE, the real limit')!;
-    expect(max.facts).toMatchObject({ ok: true, phys_runs: 1, size: c.KMALLOC_MAX_SIZE });
-    const k = steps(records).find((x) => x.name === 'GFP_KERNEL in hard IRQ is reported')!;
-    expect(k.facts).toMatchObject({ in_hardirq: true });
-    expect(k.splats.map((x) => x.kind)).toContain('sleep-in-atomic');
-    expect(r.exitCode, r.all).toBe(0);
     expect(await qemusUnder(out)).toEqual([]);
   });
 });
