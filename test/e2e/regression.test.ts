@@ -152,7 +152,8 @@ describe('regression signal', () => {
     for (const s of folded.filter((x) => x.name !== step && x.status !== 'skip'))
       expect(s).toMatchObject({ status: 'pass', runs: 12, passes: 12 });
     expect(r.stdout).toMatch(new RegExp(`~ ${step} \\d+ ms ${deciding.passes}/12 runs passed`));
-    expect(r.stdout).toMatch(/\d+ passed, 1 flaky, \d+ skipped in/);
+    // Five steps passed all 12 runs, one is flaky; the scenario runs on x86_64 only, so nothing else ran or skipped.
+    expect(r.stdout).toMatch(/\n5 passed, 1 flaky in /);
     expect(readFileSync(join(out, 'junit.xml'), 'utf8')).toMatch(/<failure message="flaky: passed \d+ of 12 runs[^"]*" type="flaky">/);
     expect(readFileSync(join(out, 'report.ktap'), 'utf8')).toMatch(
       /# flaky: passed \d+ of 12 runs.*\n\s*not ok \d+ one more order-8 block/,
