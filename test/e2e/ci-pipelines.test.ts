@@ -22,7 +22,7 @@ import { PROJECT_ROOT } from '../../harness/paths.ts';
 import { planTargets } from '../../harness/run/plan.ts';
 import { parseResults, type ResultRecord } from '../../harness/run/results.ts';
 import type { Stores } from './ci/actions.ts';
-import { builtLines, filesUnder, type JobRun, machine } from './ci/common.ts';
+import { builtLines, copyTree, filesUnder, type JobRun, machine } from './ci/common.ts';
 import { condition, evaluate, interpolate } from './ci/expr.ts';
 import { type Attempt, readWorkflow, runWorkflow } from './ci/github.ts';
 import { type GitlabStores, readPipeline, runPipeline, validJunit } from './ci/gitlab.ts';
@@ -213,6 +213,19 @@ describe('the CI pipelines, executed', () => {
     );
     expect(stepsOf(r2, TARGETS[1]!).length).toBe(stepsOf(r1, TARGETS[1]!).length);
     took['github re-run'] = Date.now() - t1;
+    // The saved cache on a machine that has nothing else (no modules, another path): the kernel is found, the probe builds against it.
+    const saved = stores.caches.find((c) => c.key.startsWith('kharness-x86_64-'))!;
+    const reloc = join(root, 'relocated', 'kharness');
+    copyTree(join(saved.dir, '0'), join(reloc, 'kernels'));
+    const b = await execa('node', [join(PROJECT_ROOT, 'bin', 'kharness.js'), 'build', '--arch', 'x86_64', '--kernel', KERNEL], {
+      reject: false,
+      all: true,
+      env: { CI: 'true', NO_COLOR: '1', KHARNESS_CACHE: reloc },
+      timeout: 10 * 60_000,
+    });
+    expect(b.exitCode, b.all).toBe(0);
+    expect(b.all).toMatch(/^kernel debian:6\.12\.117-cloud\/x86_64: cached /m);
+    expect(b.all).toMatch(/^module kalloc_probe: built for 6\.12\.117/m);
     // Across both attempts and every job: each target's kernel fetched exactly once.
     expect(builds([...first.runs, ...second.runs])).toEqual(Object.fromEntries(TARGETS.map((t) => [t, 1])));
     expect([...first.runs, ...second.runs].flatMap((r) => r.builtKernels).length).toBe(2);
