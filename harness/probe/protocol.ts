@@ -4,7 +4,7 @@
  * response lines, and the markers the module brackets each request with in
  * the kernel log. Pure.
  */
-import { type Api, BY_WIRE, type Context, type Facts, type Query } from './vocabulary.ts';
+import { type Api, BY_WIRE, type Context, type Facts, type Query, withDerivedFacts } from './vocabulary.ts';
 
 /** An action with every size already evaluated: what goes on the wire. */
 export type ProbeAction =
@@ -68,7 +68,7 @@ export function parseResponse(line: string): Response {
     }
   }
   if (status !== 'ok' && status !== 'error') throw new ProtocolError(`probe response without status: ${line}`);
-  return { status, facts, errno, msg };
+  return { status, facts: withDerivedFacts(facts), errno, msg };
 }
 
 /** One request line (without newline) for an action. */

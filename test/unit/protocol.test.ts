@@ -4,6 +4,22 @@ import { formatRequest, parseResponse } from '../../harness/probe/protocol.ts';
 import { sizeConstants } from '../../harness/probe/vocabulary.ts';
 
 describe('probe protocol', () => {
+  it("adds the facts derived from a time response: each median in thousandths of the vs API's, measured in the same loop", () => {
+    // The facts of a real response (alloc-cost on fixture-slow, x86_64, test/fixtures/results-repeat5-alloc-cost-fixture-slow.jsonl).
+    const r = parseResponse(
+      'status=ok api=kmalloc size=65536 repeat=200 failures=0 alloc_ns_min=4807 alloc_ns_median=6470 free_ns_min=1232 ' +
+        'free_ns_median=1542 vs=vmalloc vs_failures=0 vs_alloc_ns_min=7561 vs_alloc_ns_median=9634 vs_free_ns_min=8773 vs_free_ns_median=11016',
+    );
+    expect(r.facts).toMatchObject({ alloc_vs_permille: 672, free_vs_permille: 140 });
+    // Without a vs API (or with a zero median to divide by) there is nothing to derive.
+    expect(parseResponse('status=ok api=kmalloc size=64 repeat=200 failures=0 alloc_ns_min=1 alloc_ns_median=2').facts).not.toHaveProperty(
+      'alloc_vs_permille',
+    );
+    expect(parseResponse('status=ok alloc_ns_median=5 vs_alloc_ns_median=0').facts).not.toHaveProperty('alloc_vs_permille');
+    // A derived fact is the harness's: the module writing one is a protocol error.
+    expect(() => parseResponse('status=ok alloc_vs_permille=3')).toThrow(/unknown key "alloc_vs_permille"/);
+  });
+
   it('parses a real alloc response into typed facts', () => {
     // Captured from kalloc_probe on 6.1.192 x86_64.
     const r = parseResponse(
