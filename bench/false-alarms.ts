@@ -6,6 +6,7 @@
  *
  *   npm run bench:false-alarms [-- --runs 4] [-- --repeat 5] [-- --target x86_64/6.1]
  *                              [-- --scenarios alloc-cost,kernel-test-vmalloc]
+ *   npm run bench:false-alarms -- --from RUN_DIR,RUN_DIR,...   (finished runs of one kernel: no new runs)
  *
  * Prints, per threshold: pairs compared, metrics compared per pair, pairs
  * with any metric called regressed (or improved), and the per-metric rate.
@@ -26,6 +27,7 @@ const { values: flags } = parseArgs({
     repeat: { type: 'string', default: '5' },
     target: { type: 'string', default: 'x86_64/6.1' },
     scenarios: { type: 'string', default: 'alloc-cost,kernel-test-vmalloc' },
+    from: { type: 'string' },
   },
 });
 const whole = (v: string, name: string) => {
@@ -36,7 +38,12 @@ const whole = (v: string, name: string) => {
   }
   return n;
 };
-const runs = whole(String(flags.runs), 'runs');
+const from = flags.from ? String(flags.from).split(',').filter(Boolean) : undefined;
+if (from && from.length < 2) {
+  process.stderr.write('bench:false-alarms: --from needs at least two run directories, comma-separated\n');
+  process.exit(2);
+}
+const runs = from ? from.length : whole(String(flags.runs), 'runs');
 const repeat = whole(String(flags.repeat), 'repeat');
 const [arch, ...k] = String(flags.target).split('/');
 const kernel = k.join('/');
@@ -47,7 +54,15 @@ const files = String(flags.scenarios)
 const dir = mkdtempSync(join(tmpdir(), 'kharness-false-alarms-'));
 const recs: ResultRecord[][] = [];
 try {
-  for (let i = 0; i < runs; i++) {
+  for (const d of from ?? []) {
+    try {
+      recs.push(parseResults(readFileSync(join(d, 'results.jsonl'), 'utf8')));
+    } catch (e) {
+      process.stderr.write(`bench:false-alarms: cannot read ${d}/results.jsonl: ${(e as Error).message}\n`);
+      process.exit(2);
+    }
+  }
+  for (let i = 0; !from && i < runs; i++) {
     const out = join(dir, `run-${i + 1}`);
     const t0 = Date.now();
     const r = await execa(
@@ -78,7 +93,11 @@ try {
   }
   const pairs: [number, number][] = [];
   for (let i = 0; i < runs; i++) for (let j = i + 1; j < runs; j++) pairs.push([i, j]);
-  process.stdout.write(`\n${arch}/${kernel}, ${files.length} scenario(s), ${runs} runs of --repeat ${repeat}, ${pairs.length} pairs\n`);
+  process.stdout.write(
+    from
+      ? `\n${runs} finished runs, ${pairs.length} pairs\n`
+      : `\n${arch}/${kernel}, ${files.length} scenario(s), ${runs} runs of --repeat ${repeat}, ${pairs.length} pairs\n`,
+  );
   for (const threshold of [undefined, 0.05]) {
     let metrics = 0;
     let called = 0;
