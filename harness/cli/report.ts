@@ -60,7 +60,8 @@ function parseExpected(s: string | undefined): Target[] {
 export const reportCommand: Command = {
   summary: 're-render the reports of a finished run (boots nothing); `report merge OUT DIR...` joins shard results',
   usage:
-    'kharness report RUN_DIR [--reporter default,html,json,junit,ktap,markdown] [--stdout]\n       kharness report merge OUT_DIR RUN_DIR... [--reporter ...] [--expect ARCH/KERNEL,...]\n' +
+    'kharness report RUN_DIR [--reporter default,html,json,junit,ktap,markdown] [--stdout]\n' +
+    '       kharness report merge OUT_DIR RUN_DIR... [--reporter ...] [--expect ARCH/KERNEL,...]\n' +
     '  --expect: the planned targets; one no run has makes the merged run incomplete (exit 2)',
   options: {
     reporter: { type: 'string', multiple: true },

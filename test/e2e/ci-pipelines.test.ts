@@ -202,7 +202,10 @@ describe('the CI pipelines, executed', () => {
     expect(stores.caches.length).toBe(2);
     const report2 = second.runs[1]!;
     expect(report2.log).toMatch(
-      /report merge: x86_64\/debian:6\.12\.117-cloud is in 2 runs: kept shards\/results-x86_64-debian_6\.12\.117-cloud-attempt-2 .*left out shards\/results-x86_64-debian_6\.12\.117-cloud-attempt-1/,
+      new RegExp(
+        'report merge: x86_64/debian:6\\.12\\.117-cloud is in 2 runs: ' +
+          'kept shards/results-x86_64-debian_6\\.12\\.117-cloud-attempt-2 .*left out shards/results-x86_64-debian_6\\.12\\.117-cloud-attempt-1',
+      ),
     );
     const merged2 = stores.artifacts.get('kharness-report-attempt-2')!;
     const r2 = results(merged2);
