@@ -98,9 +98,7 @@ describe("Debian's prebuilt kernels", () => {
     // release, and expect the newest one the archive has today to be named as the nearest.
     const listed = JSON.parse((await cli(['kernels', '--format', 'json'])).stdout) as { debian: { name: string; arch: string }[] };
     const abi = (n: string) => Number(/^debian:6\.1\.0-(\d+)-cloud$/.exec(n)?.[1] ?? -1);
-    const newest = listed.debian
-      .filter((k) => k.arch === 'x86_64' && abi(k.name) >= 0)
-      .sort((a, b) => abi(b.name) - abi(a.name))[0]!.name;
+    const newest = listed.debian.filter((k) => k.arch === 'x86_64' && abi(k.name) >= 0).sort((a, b) => abi(b.name) - abi(a.name))[0]!.name;
     const r = await cli(['run', '--kernel', 'debian:6.1.0-999-cloud', '--arch', 'x86_64']);
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain(`no Debian kernel debian:6.1.0-999-cloud for x86_64; nearest: ${newest}`);
