@@ -22,9 +22,16 @@ export const COMPARE_OPTIONS = {
   threshold: { type: 'string' },
   'min-samples': { type: 'string' },
   'across-hosts': { type: 'boolean' },
+  'absolute-times': { type: 'boolean' },
 } as const;
 
-export const COMPARE_USAGE = '[--threshold PCT (default 15% under TCG, 5% under KVM)] [--min-samples 3] [--across-hosts]';
+export const COMPARE_USAGE =
+  '[--threshold PCT (default 15% under TCG, 5% under KVM)] [--min-samples 3] [--across-hosts] [--absolute-times (judge ns/µs/ms under TCG too)]';
+
+/** The comparison options the command line gives every comparing command. */
+export function compareFlags(v: Record<string, unknown>): { acrossHosts: boolean; tcgAbsoluteTimes: boolean } {
+  return { acrossHosts: Boolean(v['across-hosts']), tcgAbsoluteTimes: Boolean(v['absolute-times']) };
+}
 
 /** What the user set of the rule; the rest is chosen by the runs' accelerator. */
 export function parseRule(v: Record<string, unknown>): Partial<ChangeRule> {
@@ -40,9 +47,9 @@ export async function compareAndReport(
   next: ResultRecord[],
   names: { base: string; next: string },
   dir: string,
-  o: { rule: Partial<ChangeRule>; acrossHosts: boolean; json?: boolean },
+  o: { rule: Partial<ChangeRule>; acrossHosts: boolean; tcgAbsoluteTimes: boolean; json?: boolean },
 ): Promise<Comparison> {
-  const c = compareRuns(base, next, { rule: o.rule, acrossHosts: o.acrossHosts });
+  const c = compareRuns(base, next, { rule: o.rule, acrossHosts: o.acrossHosts, tcgAbsoluteTimes: o.tcgAbsoluteTimes });
   process.stdout.write(o.json ? renderComparisonJson(c, names) : renderComparisonText(c, names));
   await writeFile(join(dir, 'compare.json'), renderComparisonJson(c, names));
   await writeFile(join(dir, 'compare.html'), renderComparisonHtml(c, names));
@@ -64,7 +71,7 @@ export const compareCommand: Command = {
     const dir = resolve(v.out ? String(v.out) : dirname(await resultsPath(n)));
     const c = await compareAndReport(base, next, { base: b, next: n }, dir, {
       rule,
-      acrossHosts: Boolean(v['across-hosts']),
+      ...compareFlags(v),
       json: format === 'json',
     });
     return c.regressed ? 'failed' : 'passed';

@@ -6,7 +6,7 @@ import { renderHistoryHtml, renderHistoryText } from '../report/history.ts';
 import type { ResultRecord } from '../run/results.ts';
 import { positiveInt } from './args.ts';
 import type { Command } from './command.ts';
-import { COMPARE_OPTIONS, COMPARE_USAGE, parseRule } from './compare.ts';
+import { COMPARE_OPTIONS, COMPARE_USAGE, compareFlags, parseRule } from './compare.ts';
 import { readRun } from './runs.ts';
 
 /** A run's name in the history: its start time and the start of its id, so names sort by time. */
@@ -70,7 +70,7 @@ export const historyCommand: Command = {
         `no runs in ${dir}`,
         'Keep runs there with `kharness run --history DIR` or `kharness history DIR --add RUN_DIR`.',
       );
-    const o = { rule, acrossHosts: Boolean(v['across-hosts']) };
+    const o = { rule, ...compareFlags(v) };
     const view = { runs: runLines(runs), regressions: lifecycles(runs, o), trends: trends(runs) };
     process.stdout.write(
       format === 'json' ? `${JSON.stringify({ ...view, trends: Object.fromEntries(view.trends) }, null, 2)}\n` : renderHistoryText(view),

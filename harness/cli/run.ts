@@ -15,7 +15,7 @@ import { consoleLog } from '../util/log.ts';
 import { isCI, useColor } from '../util/tty.ts';
 import { catalogWith, kernelNames, list, MACHINE_OPTIONS, MACHINE_USAGE, parseMachineFlags, positiveInt } from './args.ts';
 import type { Command } from './command.ts';
-import { COMPARE_OPTIONS, COMPARE_USAGE, compareAndReport, parseRule } from './compare.ts';
+import { COMPARE_OPTIONS, COMPARE_USAGE, compareAndReport, compareFlags, parseRule } from './compare.ts';
 import { keepInHistory } from './history.ts';
 import { readRun } from './runs.ts';
 
@@ -155,7 +155,7 @@ export const runCommand: Command = {
     process.stdout.write('\n');
     const c = await compareAndReport(baseline.records, summary.records, { base: baseline.dir, next: outDir }, outDir, {
       rule,
-      acrossHosts: Boolean(v['across-hosts']),
+      ...compareFlags(v),
     });
     return c.regressed ? 'failed' : 'passed';
   },

@@ -192,6 +192,23 @@ describe('comparing runs', () => {
     expect(fixed.regressed).toBe(false);
   });
 
+  it('under TCG, judges absolute times only when told to (the command line does not by default)', () => {
+    // The captured runs are TCG runs; every metric they have is an absolute time (ns, ms).
+    const c = compareRuns(good, slow, { tcgAbsoluteTimes: false });
+    expect(c.metrics.length).toBeGreaterThan(10);
+    for (const m of c.metrics)
+      expect(m, m.name).toMatchObject({ verdict: 'not-compared', reason: expect.stringMatching(/absolute time under TCG/) });
+    expect(c.regressed).toBe(false);
+    // A relative fact is judged: give the slow run's 64 KiB step a ratio far above the good run's.
+    const ratio = (rs: typeof good, v: number) =>
+      rs.map((r) =>
+        r.type === 'step' && r.name.endsWith('[64 KiB]') ? { ...r, facts: { ...r.facts, alloc_vs_permille: v + (r.repeat ?? 0) } } : r,
+      );
+    const rel = compareRuns(ratio(good, 200), ratio(slow, 650), { tcgAbsoluteTimes: false });
+    expect(rel.metrics.find((m) => m.fact === 'alloc_vs_permille')?.verdict).toBe('regressed');
+    expect(rel.regressed).toBe(true);
+  });
+
   it('does not judge metrics across a different accelerator or host unless told to', () => {
     const kvm = slow.map((r) => (r.type === 'guest' ? { ...r, accel: 'KVM: /dev/kvm usable and the CPU supports virtualisation' } : r));
     const c = compareRuns(good, kvm);
