@@ -224,7 +224,7 @@ export function compareRuns(baseIn: readonly ResultRecord[], nextIn: readonly Re
   const [base, next] = [foldRepeats(baseIn), foldRepeats(nextIn)];
   const accels = [...base, ...next].flatMap((r) => (r.type === 'guest' ? [accelKind(r.accel)] : []));
   const rule = ruleFor([...new Set(accels)], o.rule);
-  const emulated = accels.includes('tcg') && o.tcgAbsoluteTimes === false;
+  const skipTimes = accels.includes('tcg') && o.tcgAbsoluteTimes === false;
   const { pairs, onlyBase, onlyNext } = pairTargets(targetsOf(base), targetsOf(next));
   const axes = differingAxes(base, next, pairs);
   const blocked = axes.filter((a) => a.blocking);
@@ -257,7 +257,7 @@ export function compareRuns(baseIn: readonly ResultRecord[], nextIn: readonly Re
       if (!b) continue;
       const c = compareSamples(b.dist, n.dist, rule);
       const hostBlocked = blocked.length > 0 && !o.acrossHosts;
-      const timeBlocked = emulated && TIME_UNITS.has(n.unit);
+      const timeBlocked = skipTimes && TIME_UNITS.has(n.unit);
       const verdict: MetricVerdict = hostBlocked || timeBlocked ? 'not-compared' : verdictOf(c, n.better);
       metrics.push({
         pair: p.label,

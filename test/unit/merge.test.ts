@@ -15,6 +15,17 @@ import { parseResults, type ResultRecord, runOutcome } from '../../harness/run/r
 
 const recorded = parseResults(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'results-6.1-x86_64.jsonl'), 'utf8'));
 
+/** The outcome of merging named runs (in the order given) into /o. */
+function mergedOutcome(runs: Record<string, ResultRecord[]>, planned?: Parameters<typeof mergeRuns>[2]) {
+  return runOutcome(
+    mergeRuns(
+      Object.entries(runs).map(([name, records]) => ({ name, records })),
+      '/o',
+      planned,
+    ).records,
+  );
+}
+
 /** The recorded run as if run on another target, begun at `at`, in `dir`; `fail` makes its first step fail. */
 function run(arch: string, kernel: string, at: string, dir: string, fail = false): ResultRecord[] {
   let first = true;
@@ -82,17 +93,7 @@ describe('merging shards', () => {
 
   it('is incomplete when a kept shard never ended, not when only a superseded attempt did', () => {
     const cut = b1.filter((r) => r.type !== 'run-end');
-    expect(
-      runOutcome(
-        mergeRuns(
-          [
-            { name: 'a', records: a },
-            { name: 'b1', records: cut },
-          ],
-          '/o',
-        ).records,
-      ),
-    ).toBe('incomplete');
+    expect(mergedOutcome({ a, b1: cut })).toBe('incomplete');
     const m = mergeRuns(
       [
         { name: 'b1', records: cut },
@@ -112,32 +113,11 @@ describe('merging shards', () => {
     const m = mergeRuns([{ name: 'a', records: a }], '/o', planned);
     expect(runOutcome(m.records)).toBe('incomplete');
     expect(m.notes).toEqual(['no run has arm64/debian:6.1.0-41-cloud: the merged run is incomplete']);
-    expect(
-      runOutcome(
-        mergeRuns(
-          [
-            { name: 'a', records: a },
-            { name: 'b', records: b2 },
-          ],
-          '/o',
-          planned,
-        ).records,
-      ),
-    ).toBe('passed');
+    expect(mergedOutcome({ a, b: b2 }, planned)).toBe('passed');
   });
 
   it('fails the merged run when a kept shard failed', () => {
-    expect(
-      runOutcome(
-        mergeRuns(
-          [
-            { name: 'a', records: a },
-            { name: 'b1', records: b1 },
-          ],
-          '/o',
-        ).records,
-      ),
-    ).toBe('failed');
+    expect(mergedOutcome({ a, b1 })).toBe('failed');
   });
 });
 
