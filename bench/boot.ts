@@ -139,5 +139,5 @@ main()
   })
   .finally(async () => {
     killAll();
-    for (const d of dirs) await rm(d, { recursive: true, force: true });
+    if (!process.env.KHARNESS_BENCH_KEEP) for (const d of dirs) await rm(d, { recursive: true, force: true });
   });

@@ -16,6 +16,12 @@ export interface ArchSpec {
   /** make target and resulting image, relative to the build dir. */
   imageTarget: string;
   imagePath: string;
+  /**
+   * What QEMU boots of a source build: the first of these the build has whose
+   * config option (if any) is set. x86's vmlinux with a PVH entry note is
+   * loaded as it is: no real-mode setup, no decompression.
+   */
+  bootImages: { path: string; needs?: string }[];
   /** Config fragment under kernels/config/. */
   fragment: string;
   /** The .config option that says a kernel build is for this arch (CONFIG_X86_64=y). */
@@ -35,6 +41,8 @@ export interface ArchSpec {
     console: string;
     /** virtio-net device name for this machine. */
     netDevice: string;
+    /** `-bios`: the firmware that runs before the kernel, a file in QEMU's data directory (the machine's default when unset). */
+    firmware?: string;
   };
   /** Kernel command line additions for this arch. */
   cmdline: string[];
@@ -65,6 +73,7 @@ export const ARCHES: Readonly<Record<string, ArchSpec>> = {
     crossPackage: 'gcc-x86-64-linux-gnu',
     imageTarget: 'bzImage',
     imagePath: 'arch/x86/boot/bzImage',
+    bootImages: [{ path: 'vmlinux', needs: 'CONFIG_PVH' }, { path: 'arch/x86/boot/bzImage' }],
     fragment: 'x86_64.config',
     configSymbol: 'CONFIG_X86_64',
     guestNeeds: ['CONFIG_SERIAL_8250', 'CONFIG_SERIAL_8250_CONSOLE'],
@@ -78,6 +87,8 @@ export const ARCHES: Readonly<Record<string, ArchSpec>> = {
       cpu: 'max',
       console: 'ttyS0',
       netDevice: 'virtio-net-pci',
+      // qboot, not SeaBIOS: it sets up the machine and jumps to the kernel (bzImage or PVH) without a BIOS's probing.
+      firmware: 'qboot.rom',
     },
     cmdline: [],
     // Under TCG the TSC ticks at the host's rate, but a busy host makes the
@@ -103,6 +114,7 @@ export const ARCHES: Readonly<Record<string, ArchSpec>> = {
     crossPackage: 'gcc-aarch64-linux-gnu',
     imageTarget: 'Image',
     imagePath: 'arch/arm64/boot/Image',
+    bootImages: [{ path: 'arch/arm64/boot/Image' }],
     fragment: 'arm64.config',
     configSymbol: 'CONFIG_ARM64',
     guestNeeds: ['CONFIG_SERIAL_AMBA_PL011', 'CONFIG_SERIAL_AMBA_PL011_CONSOLE', 'CONFIG_PCI_HOST_GENERIC'],
@@ -143,4 +155,9 @@ export function archSpec(name: string): ArchSpec {
 /** Whether this host builds for the arch without a cross compiler. */
 export function isNative(a: ArchSpec, hostArch: string = process.arch): boolean {
   return a.nativeHost === hostArch;
+}
+
+/** The image QEMU boots of a build (a path relative to it): the first of the arch's boot images the build has whose config option is set. */
+export function bootImage(a: ArchSpec, has: (path: string) => boolean, config: ReadonlyMap<string, string>): string | undefined {
+  return a.bootImages.find((b) => (!b.needs || config.get(b.needs) === 'y') && has(b.path))?.path;
 }

@@ -24,6 +24,20 @@ export interface VmConfig {
   hostTscKhz?: number;
   /** Parameters a scenario adds (init_on_alloc=0). */
   cmdline?: string[];
+  /** The kernel configures eth0 itself (IP_PNP, virtio_net built in): no `ip` commands in init. */
+  kernelIpConfig?: boolean;
+}
+
+/**
+ * QEMU's user network as the kernel's ip= takes it: the guest's address, the
+ * gateway, the netmask, the hostname, the device, no autoconfiguration. The
+ * same addresses are init's fallback.
+ */
+export const KERNEL_IP_CONFIG = 'ip=10.0.2.15::10.0.2.2:255.255.255.0:kharness:eth0:off';
+
+/** Whether a kernel config configures the guest's network at boot from ip= (its virtio_net must be built in: ip= runs before init loads modules). */
+export function configuresNetwork(config: ReadonlyMap<string, string>): boolean {
+  return config.get('CONFIG_IP_PNP') === 'y' && config.get('CONFIG_VIRTIO_NET') === 'y';
 }
 
 /**
@@ -45,6 +59,7 @@ export function kernelCmdline(c: VmConfig): string {
     'random.trust_bootloader=on',
     'random.trust_cpu=on',
     ...SLOW_GUEST_PARAMS,
+    ...(c.kernelIpConfig ? [KERNEL_IP_CONFIG] : []),
     ...c.arch.cmdline,
     ...tcgParams(c),
     ...(c.cmdline ?? []),
@@ -78,6 +93,7 @@ export function qemuArgs(c: VmConfig): string[] {
     '-no-user-config',
     '-M',
     q.machine,
+    ...(q.firmware ? ['-bios', q.firmware] : []),
     '-cpu',
     c.accel === 'kvm' ? 'host' : q.cpu,
     '-accel',

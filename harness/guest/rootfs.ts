@@ -25,7 +25,38 @@ export const GUEST_PACKAGES = ['busybox-static', 'dropbear-bin', 'libc6', 'libcr
 /** Not needed in the guest; leaving them out keeps the initramfs small. */
 const SKIP = [/^usr\/share\//, /^usr\/lib\/[^/]+\/gconv\//, /^usr\/libexec\//, /^etc\/(?!ld\.so)/, /^usr\/lib\/[^/]+\/audit\//];
 
-const RECIPE = 'guest-base-2';
+const RECIPE = 'guest-base-3';
+
+/** What init mounts with one `mount -a`, in order (debugfs's mount point appears with sysfs). */
+export const FSTAB = `proc /proc proc defaults 0 0
+sysfs /sys sysfs defaults 0 0
+devtmpfs /dev devtmpfs defaults 0 0
+tmpfs /tmp tmpfs defaults 0 0
+debugfs /sys/kernel/debug debugfs defaults 0 0
+`;
+
+/**
+ * busybox's applet names, read from the binary of any arch without running
+ * it: they are one table of NUL-separated names in sorted order, "[" and "[["
+ * first. Undefined when no such table is found (init then makes the links
+ * at boot with `busybox --install`).
+ */
+export function busyboxApplets(binary: Buffer): string[] | undefined {
+  const start = binary.indexOf(Buffer.from('\0[\0[[\0', 'latin1'));
+  if (start < 0) return undefined;
+  const end = binary.indexOf(Buffer.from('\0\0', 'latin1'), start + 1);
+  if (end < 0) return undefined;
+  const names = binary.toString('latin1', start + 1, end).split('\0');
+  const sorted = names.every((n, i) => i === 0 || names[i - 1]! < n);
+  const plain = names.every((n) => /^[[a-z0-9_.-]+$/.test(n) || n === '[[');
+  return sorted && plain && ['sh', 'mount', 'insmod', 'cat'].every((n) => names.includes(n)) ? names : undefined;
+}
+
+/** A symlink bin/NAME -> busybox for each applet no other package put in bin/ already (what `busybox --install -s /bin` makes). */
+export function appletLinks(applets: readonly string[], entries: readonly CpioEntry[]): CpioEntry[] {
+  const taken = new Set(entries.map((e) => e.path));
+  return applets.filter((a) => !taken.has(`bin/${a}`)).map((a) => ({ type: 'symlink', path: `bin/${a}`, target: 'busybox' }));
+}
 
 export const GUEST_CACHE: CacheKind = { kind: 'guest', label: (_m, key) => key.split('-')[0]! };
 
@@ -110,7 +141,11 @@ export async function guestBase(arch: ArchSpec, log: Log): Promise<GuestBase> {
       entries.push({ type: 'chardev', path: 'dev/console', major: 5, minor: 1 });
       entries.push({ type: 'chardev', path: 'dev/null', major: 1, minor: 3, mode: 0o666 });
       await walk(tree, tree, entries);
+      const applets = busyboxApplets(await readFile(join(tree, 'bin', 'busybox')).catch(() => Buffer.alloc(0)));
+      if (!applets) log.warn(`could not read the applet list of the ${arch.name} busybox: the guest makes its links at each boot`);
+      entries.push(...appletLinks(applets ?? [], entries));
       entries.push({ type: 'file', path: 'init', data: initText, mode: 0o755 });
+      entries.push({ type: 'file', path: 'etc/fstab', data: Buffer.from(FSTAB) });
       entries.push({ type: 'file', path: 'etc/passwd', data: Buffer.from('root:x:0:0:root:/root:/bin/sh\n') });
       entries.push({ type: 'file', path: 'etc/group', data: Buffer.from('root:x:0:\n') });
       entries.push({ type: 'file', path: 'etc/shells', data: Buffer.from('/bin/sh\n') });

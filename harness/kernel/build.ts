@@ -21,7 +21,7 @@ import {
   takeOptions,
 } from '../analysis/kconfig.ts';
 import { compareVersions, makefileVersion } from '../analysis/version.ts';
-import { ARCHES, type ArchSpec, archSpec, isNative } from '../arch/arches.ts';
+import { ARCHES, type ArchSpec, archSpec, bootImage, isNative } from '../arch/arches.ts';
 import { type CacheKind, getOrBuild, missingPaths, writeMeta } from '../cache/store.ts';
 import { KharnessError, UsageError } from '../errors.ts';
 import { cacheRoot, KERNELS_DIR } from '../paths.ts';
@@ -371,7 +371,13 @@ async function configureAndMake(
     clearInterval(ticker);
   }
   const release = (await capture('make', ['-s', '-C', src, `O=${out}`, ...vars, 'kernelrelease'])).trim().split('\n').pop()!;
-  return { release, unmet };
+  const boot = bootImage(arch, (p) => existsSync(join(out, p)), final);
+  if (!boot)
+    throw new KharnessError(
+      'BUILD',
+      `kernel ${label}: make finished but left no bootable image (${arch.bootImages.map((b) => b.path).join(', ')})`,
+    );
+  return { release, unmet, boot };
 }
 
 export async function buildKernel(kernelName: string, archName: string, o: BuildOptions): Promise<KernelBuild> {
@@ -426,16 +432,16 @@ export async function buildKernel(kernelName: string, archName: string, o: Build
     }
     if (s.type === 'debian-source') {
       const out = join(dir, 'build');
-      const r = await build(await extractDebianSource({ ...k, source: s }, o.log), out);
-      return { ...r, image: join(out, arch.imagePath), configFile: join(out, '.config') };
+      const { boot, ...r } = await build(await extractDebianSource({ ...k, source: s }, o.log), out);
+      return { ...r, image: join(out, boot), configFile: join(out, '.config') };
     }
     if (s.type === 'build' || s.type === 'debian-image') throw new KharnessError('BUILD', `${k.name} has no source to build`);
     // git: the build directory is shared by every commit of this repository, so the
     // entry keeps its own copies of what outlives the next build there.
     const commit = await resolveCommit(s);
     return withGitTree(s, arch.name, commit, o.log, async (t) => {
-      const r = await build(t.src, t.out);
-      await copyFile(join(t.out, arch.imagePath), join(dir, 'image'));
+      const { boot, ...r } = await build(t.src, t.out);
+      await copyFile(join(t.out, boot), join(dir, 'image'));
       await copyFile(join(t.out, '.config'), join(dir, 'config'));
       return { ...r, image: join(dir, 'image'), configFile: join(dir, 'config'), git: { repo: s.repo, commit } };
     });

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { isEnabled, parseConfig } from '../analysis/kconfig.ts';
-import { ARCHES, type ArchSpec } from '../arch/arches.ts';
+import { ARCHES, type ArchSpec, bootImage } from '../arch/arches.ts';
 import { UsageError } from '../errors.ts';
 import { hashParts } from '../util/hash.ts';
 import type { KernelBuild } from './build.ts';
@@ -67,7 +67,8 @@ export function parseOwnBuild(spec: string): (CatalogKernel & { build: KernelBui
       `Merge kernels/config/base.config and kernels/config/${arch.fragment} (scripts/kconfig/merge_config.sh) and rebuild.`,
     );
   }
-  const image = join(dir, arch.imagePath);
+  // vmlinux where it has a PVH entry (x86), else the arch's image; a build that has neither is named by the latter.
+  const image = join(dir, bootImage(arch, (p) => existsSync(join(dir, p)), config) ?? arch.imagePath);
   const releaseFile = join(dir, 'include', 'config', 'kernel.release');
   const symvers = join(dir, 'Module.symvers');
   for (const [path, what] of [

@@ -75,7 +75,7 @@ export interface BootPhases {
   uptimeAtMarkerMs?: number;
   /** ssh connected. */
   sshMs: number;
-  /** The probe uploaded and loaded. */
+  /** The probe's channels open (init loaded the module before the marker). */
   moduleMs: number;
   /** Ready: the probe's constants read. */
   readyMs: number;

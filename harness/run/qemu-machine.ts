@@ -7,11 +7,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { file as tmpFile } from 'tmp-promise';
+import { parseConfig } from '../analysis/kconfig.ts';
 import { archSpec } from '../arch/arches.ts';
 import { InterruptedError, KharnessError, PhaseTimeoutError } from '../errors.ts';
 import { chooseAccel, probeAccelFacts } from '../guest/accel.ts';
 import { generateRunKeys } from '../guest/keys.ts';
-import { describeExit, freePort, hostTscKhz, kernelCmdline, Vm } from '../guest/qemu.ts';
+import { configuresNetwork, describeExit, freePort, hostTscKhz, kernelCmdline, Vm } from '../guest/qemu.ts';
 import { guestBase, runArchive } from '../guest/rootfs.ts';
 import { GuestSession } from '../guest/ssh.ts';
 import type { KernelBuild } from '../kernel/build.ts';
@@ -38,6 +39,7 @@ const BOOT_HINT =
 async function startVm(o: QemuMachineOptions, boot: number, initrd: string, accel: 'kvm' | 'tcg'): Promise<Vm> {
   const arch = archSpec(o.kernel.arch);
   const cpuinfo = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
+  const kernelIpConfig = configuresNetwork(parseConfig(await readFile(o.kernel.configFile, 'utf8').catch(() => '')));
   for (let attempt = 0; ; attempt++) {
     const vm = new Vm({
       arch,
@@ -50,6 +52,7 @@ async function startVm(o: QemuMachineOptions, boot: number, initrd: string, acce
       consoleLog: join(o.dir, `console-${boot}.log`),
       hostTscKhz: hostTscKhz(cpuinfo),
       cmdline: o.cmdline,
+      kernelIpConfig,
     });
     vm.start();
     try {
@@ -76,8 +79,11 @@ export async function bootQemuMachine(o: QemuMachineOptions, boot: number): Prom
   let vm: Vm | undefined;
   let session: GuestSession | undefined;
   try {
+    // The prebuilt kernel's boot modules, then the probe: init loads them in this order before sshd starts,
+    // so the probe is in place when the marker comes and no upload or insmod waits on ssh.
+    const bootModules = [...(o.kernel.guestModules ?? []), o.module.ko];
     const modules = await Promise.all(
-      (o.kernel.guestModules ?? []).map(async (p, i) => ({
+      bootModules.map(async (p, i) => ({
         name: `${String(i).padStart(2, '0')}-${basename(p)}`,
         data: await readFile(p),
       })),
@@ -87,27 +93,22 @@ export async function bootQemuMachine(o: QemuMachineOptions, boot: number): Prom
     // Ctrl-C while the initrd was made: QEMU must not start after the harness killed every QEMU it knew.
     if (o.signal?.aborted) throw new InterruptedError();
     vm = await startVm(o, boot, initrdFile.path, accel.accel);
-    if (vm.console.slice(0).some((l) => l.startsWith('KHARNESS-FAILED'))) {
-      throw new KharnessError('BOOT', 'the guest booted but sshd did not start', `Console log: ${vm.config.consoleLog}`);
-    }
+    const failed = vm.console.slice(0).find((l) => l.startsWith('KHARNESS-FAILED'));
+    if (failed) throw bootFailed(vm, failed, o.module.name);
     const bootMs = Date.now() - vm.startedAt;
     const marker = vm.console.slice(0).find((l) => l.includes('KHARNESS-READY'));
     session = await GuestSession.connect(vm.config.sshPort, keys.clientPrivate, keys.hostKeyBlob, t.sshMs);
     const sshMs = Date.now() - vm.startedAt;
     const s = session;
-    const probe = await bounded(t.loadMs, 'loading the probe module', async () => {
-      await s.upload(`/tmp/${o.module.name}.ko`, await readFile(o.module.ko));
-      await s.run(`insmod /tmp/${o.module.name}.ko`, { timeoutMs: t.loadMs });
-      return ProbeClient.open(s);
-    });
+    // One channel at a time: dropbear refused an exec now and then when two were opened at once.
+    const probe = await bounded(t.loadMs, 'opening the probe', () => ProbeClient.open(s));
+    // Timing facts are only as good as the clock: jiffies ticks in milliseconds.
+    const clocksource = await s.exec('cat /sys/devices/system/clocksource/clocksource0/current_clocksource', { timeoutMs: t.loadMs });
     const moduleMs = Date.now() - vm.startedAt;
     const c = await probe.request('cmd=constants', t.loadMs);
     const readyMs = Date.now() - vm.startedAt;
     if (c.status !== 'ok') throw new KharnessError('PROBE', `the probe refused its constants request: ${c.msg}`);
-    // Timing facts are only as good as the clock: jiffies ticks in milliseconds.
-    const cs = (
-      await s.exec('cat /sys/devices/system/clocksource/clocksource0/current_clocksource', { timeoutMs: t.loadMs })
-    ).stdout.trim();
+    const cs = clocksource.stdout.trim();
     c.facts.CLOCKSOURCE = cs || 'unknown';
     if (/jiffies/.test(cs)) o.log.warn(`the guest runs on the ${cs} clocksource: timing facts have millisecond resolution`);
     const uptime = markerUptimeMs(marker);
@@ -138,6 +139,24 @@ export async function bootQemuMachine(o: QemuMachineOptions, boot: number): Prom
   } finally {
     await initrdFile.cleanup();
   }
+}
+
+/**
+ * What init reported instead of readiness ("KHARNESS-FAILED insmod /lib/...")
+ * with the console lines before it (insmod's own message is among them).
+ */
+function bootFailed(vm: Vm, line: string, probeName: string): KharnessError {
+  const lines = vm.console.slice(0);
+  const what = line.replace(/^KHARNESS-FAILED\s*/, '');
+  const probe = what.startsWith('insmod') && what.includes(probeName);
+  return new KharnessError(
+    'BOOT',
+    `the guest booted but its init failed: ${what}`,
+    probe
+      ? 'The probe module does not load into this kernel: rebuild it against the kernel (`kharness build`), or see the console log.'
+      : `Console log: ${vm.config.consoleLog}`,
+    lines.slice(Math.max(0, lines.indexOf(line) - 8), lines.indexOf(line) + 1).join('\n'),
+  );
 }
 
 /** Runs fn, failing with a timeout that names the phase if it takes longer than ms. */
