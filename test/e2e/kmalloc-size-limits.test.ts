@@ -3,9 +3,12 @@
  * build (or cache hit), boot, ssh, load kalloc_probe, run the shipped
  * kmalloc-size-limits scenario, and check what the guest reported.
  */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SCENARIOS_DIR } from '../../harness/paths.ts';
+import { busyboxApplets } from '../../harness/guest/rootfs.ts';
+import { cacheRoot, SCENARIOS_DIR } from '../../harness/paths.ts';
 import type { ResultRecord, StepRecord } from '../../harness/run/results.ts';
 import { cli, qemusUnder, results, steps, tempDir } from './helpers.ts';
 
@@ -52,6 +55,26 @@ describe('kmalloc-size-limits on 6.1 x86_64', () => {
     expect(moduleMs).toBeLessThanOrEqual(readyMs);
     // The guest's own uptime at the marker fits between the kernel's start and the marker.
     expect(kernelStartMs! + uptimeAtMarkerMs!).toBe(markerMs);
+  });
+
+  it('boots the fast path: vmlinux through its PVH entry under qboot, eth0 configured by the kernel', () => {
+    const g = records.find((r) => r.type === 'guest');
+    const log = g?.type === 'guest' ? g.consoleLog : '';
+    const qemuLine = readFileSync(log, 'utf8').split('\n')[0]!;
+    expect(qemuLine).toMatch(/ -bios qboot\.rom /);
+    expect(qemuLine).toMatch(/ -kernel \S+\/vmlinux /);
+    expect(qemuLine).toContain(' ip=10.0.2.15::10.0.2.2:');
+  });
+
+  it("reads the guest busybox's applets from its binary exactly as its own --list gives them", () => {
+    const dir = join(cacheRoot(), 'guest');
+    const bases = readdirSync(dir)
+      .filter((d) => d.startsWith('x86_64-') && existsSync(join(dir, d, 'base.cpio.gz')))
+      .map((d) => join(dir, d, 'root', 'bin', 'busybox'))
+      .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+    expect(bases.length).toBeGreaterThan(0);
+    const listed = execFileSync(bases[0]!, ['--list'], { encoding: 'utf8' }).trim().split('\n');
+    expect(busyboxApplets(readFileSync(bases[0]!))).toEqual(listed);
   });
 
   it("allocates 128 KiB + 1 and KMALLOC_MAX_SIZE in one physical run: the article's 128 KB limit does not hold", () => {

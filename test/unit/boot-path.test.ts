@@ -1,0 +1,81 @@
+/**
+ * The fast boot path's pure parts: which image of a build QEMU boots, the
+ * firmware and ip= from the tables, and busybox's applet links read from
+ * the binary's name table (the real amd64 busybox-static is checked against
+ * its own --list in the e2e suite).
+ */
+import { describe, expect, it } from 'vitest';
+import { ARCHES, bootImage } from '../../harness/arch/arches.ts';
+import type { CpioEntry } from '../../harness/guest/cpio.ts';
+import { configuresNetwork, KERNEL_IP_CONFIG, qemuArgs, type VmConfig } from '../../harness/guest/qemu.ts';
+import { appletLinks, busyboxApplets } from '../../harness/guest/rootfs.ts';
+
+const cfg = (o: Record<string, string>) => new Map(Object.entries(o));
+const vm = (over: Partial<VmConfig> = {}): VmConfig => ({
+  arch: ARCHES.x86_64!,
+  kernel: 'vmlinux',
+  initrd: 'i.gz',
+  accel: 'tcg',
+  memoryMb: 512,
+  smp: 2,
+  sshPort: 2222,
+  consoleLog: 'c.log',
+  ...over,
+});
+
+describe('boot image of a build', () => {
+  const all = () => true;
+  it('is vmlinux on x86_64 when the kernel has a PVH entry, the bzImage otherwise', () => {
+    expect(bootImage(ARCHES.x86_64!, all, cfg({ CONFIG_PVH: 'y' }))).toBe('vmlinux');
+    expect(bootImage(ARCHES.x86_64!, all, cfg({}))).toBe('arch/x86/boot/bzImage');
+    // A build directory without vmlinux (only the image was kept) still boots.
+    expect(bootImage(ARCHES.x86_64!, (p) => p !== 'vmlinux', cfg({ CONFIG_PVH: 'y' }))).toBe('arch/x86/boot/bzImage');
+    expect(bootImage(ARCHES.x86_64!, () => false, cfg({ CONFIG_PVH: 'y' }))).toBeUndefined();
+  });
+  it('is the Image on arm64', () => {
+    expect(bootImage(ARCHES.arm64!, all, cfg({ CONFIG_PVH: 'y' }))).toBe('arch/arm64/boot/Image');
+  });
+});
+
+describe('QEMU and kernel command line of the fast path', () => {
+  it('starts x86_64 guests on qboot, arm64 on the machine default', () => {
+    const x = qemuArgs(vm());
+    expect(x[x.indexOf('-bios') + 1]).toBe('qboot.rom');
+    expect(qemuArgs(vm({ arch: ARCHES.arm64!, kernel: 'Image' }))).not.toContain('-bios');
+  });
+  it('hands the network to the kernel only when it can configure it before init', () => {
+    const append = (c: VmConfig) => {
+      const a = qemuArgs(c);
+      return a[a.indexOf('-append') + 1]!;
+    };
+    expect(append(vm({ kernelIpConfig: true }))).toContain(KERNEL_IP_CONFIG);
+    expect(append(vm())).not.toContain('ip=');
+    expect(configuresNetwork(cfg({ CONFIG_IP_PNP: 'y', CONFIG_VIRTIO_NET: 'y' }))).toBe(true);
+    // Debian's kernels: virtio_net is a module init loads later, so ip= would find no device (and wait 12 s).
+    expect(configuresNetwork(cfg({ CONFIG_IP_PNP: 'y', CONFIG_VIRTIO_NET: 'm' }))).toBe(false);
+    expect(configuresNetwork(cfg({ CONFIG_VIRTIO_NET: 'y' }))).toBe(false);
+  });
+});
+
+describe('busybox applet links', () => {
+  const binary = (names: string[]) =>
+    Buffer.concat([Buffer.from('\x7fELF junk\0usage text\0', 'latin1'), Buffer.from(`\0${names.join('\0')}\0\0more`, 'latin1')]);
+  const applets = ['[', '[[', 'cat', 'insmod', 'ip', 'mount', 'sh', 'zcat'];
+
+  it('reads the sorted name table from the binary', () => {
+    expect(busyboxApplets(binary(applets))).toEqual(applets);
+  });
+  it('finds nothing in a binary without a plausible table', () => {
+    expect(busyboxApplets(Buffer.from('no table here'))).toBeUndefined();
+    // Out of order: not the applet table.
+    expect(busyboxApplets(binary(['[', '[[', 'sh', 'cat', 'mount', 'insmod']))).toBeUndefined();
+    // A table lacking what init needs.
+    expect(busyboxApplets(binary(['[', '[[', 'ls']))).toBeUndefined();
+  });
+  it('links every applet into bin/ except where a package put a file of that name', () => {
+    const entries: CpioEntry[] = [{ type: 'file', path: 'bin/ip', data: Buffer.from('') }];
+    const links = appletLinks(applets, entries);
+    expect(links.map((l) => l.path)).toEqual(applets.filter((a) => a !== 'ip').map((a) => `bin/${a}`));
+    expect(links.every((l) => l.type === 'symlink' && l.target === 'busybox')).toBe(true);
+  });
+});
