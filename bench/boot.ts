@@ -6,6 +6,11 @@
  *   npm run bench:boot [-- --boots N] [-- --targets x86_64/6.1,arm64/6.12,...]
  *
  * Per target, medians (and min–max) in seconds from QEMU's start:
+ *   first   the kernel's first console line: from boots of their own,
+ *           interleaved with the others, whose command line adds an early
+ *           console and KERN_NOTICE (the arch table's bannerCmdline), so the
+ *           banner shows the moment the kernel starts; quiet boots print
+ *           nothing before init;
  *   kernel  when the kernel's clock started (marker time less the guest's
  *           uptime at the marker): firmware and decompression before it;
  *   uptime  the guest's own uptime when init printed the readiness marker;
@@ -23,6 +28,7 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { archSpec } from '../harness/arch/arches.ts';
 import { killAll } from '../harness/guest/processes.ts';
 import { type BootPhases, DEFAULT_TIMEOUTS } from '../harness/run/machine.ts';
 import type { Prepared } from '../harness/run/phases.ts';
@@ -81,6 +87,7 @@ async function main(): Promise<void> {
     );
   }
   const samples = new Map<string, BootPhases[]>();
+  const firstLines = new Map<string, number[]>();
   const accel = new Map<string, string>();
   const failed = new Map<string, string[]>();
   for (let i = 1; i <= boots; i++) {
@@ -97,11 +104,20 @@ async function main(): Promise<void> {
       } finally {
         await m.close();
       }
+      // The banner boot: the same kernel, its first line printed at once.
+      const banner = await p.boot(boots + i, archSpec(label.split('/')[0]!).bannerCmdline).catch((e: Error) => {
+        failed.set(label, [...(failed.get(label) ?? []), `banner boot: ${e.message}`]);
+        return undefined;
+      });
+      if (!banner) continue;
+      const first = banner.info.phases?.firstLineMs;
+      if (first !== undefined) firstLines.set(label, [...(firstLines.get(label) ?? []), first]);
+      await banner.close();
     }
     process.stderr.write(`round ${i}/${boots} done\n`);
   }
-  const cols = ['kernel', 'uptime', 'marker', 'ssh', 'probe', 'ready'] as const;
-  const pick: Record<(typeof cols)[number], (p: BootPhases) => number | undefined> = {
+  const cols = ['first', 'kernel', 'uptime', 'marker', 'ssh', 'probe', 'ready'] as const;
+  const pick: Record<Exclude<(typeof cols)[number], 'first'>, (p: BootPhases) => number | undefined> = {
     kernel: (p) => p.kernelStartMs,
     uptime: (p) => p.uptimeAtMarkerMs,
     marker: (p) => p.markerMs,
@@ -111,7 +127,7 @@ async function main(): Promise<void> {
   };
   const rows = [...samples].map(([label, ps]) => {
     const cells = cols.map((c) => {
-      const xs = ps.map(pick[c]).filter((x): x is number => x !== undefined);
+      const xs = c === 'first' ? (firstLines.get(label) ?? []) : ps.map(pick[c]).filter((x): x is number => x !== undefined);
       return xs.length ? `${sec(median(xs))} (${sec(Math.min(...xs))}-${sec(Math.max(...xs))})` : '-';
     });
     const ratios = ps.flatMap((p) => (p.uptimeAtMarkerMs ? [p.readyMs / p.uptimeAtMarkerMs] : []));

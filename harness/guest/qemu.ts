@@ -155,6 +155,8 @@ export class Vm {
   private killing = false;
   private exitListeners: (() => void)[] = [];
   readonly startedAt = Date.now();
+  /** When the guest's first console line arrived (QEMU's own messages on stderr are not the guest's). */
+  firstLineAt?: number;
 
   constructor(readonly config: VmConfig) {}
 
@@ -182,7 +184,10 @@ export class Vm {
       this.log?.write(b);
       this.console.write(b.toString('utf8'));
     };
-    child.stdout!.on('data', out);
+    child.stdout!.on('data', (b: Buffer) => {
+      if (this.firstLineAt === undefined && b.includes(10)) this.firstLineAt = Date.now();
+      out(b);
+    });
     child.stderr!.on('data', out);
     child.on('exit', (code, signal) => {
       this.exitInfo = { code, signal, byHarness: this.killing };

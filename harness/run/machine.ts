@@ -69,6 +69,8 @@ export interface BootPhases {
    * is quiet until init, so no kernel line marks it.
    */
   kernelStartMs?: number;
+  /** The guest's first console line (quiet boots print none before init; the boot benchmark's banner boots print the kernel's banner). */
+  firstLineMs?: number;
   /** The readiness marker init prints once sshd listens. */
   markerMs: number;
   /** The guest's own uptime when init printed the marker (from /proc/uptime). */

@@ -34,7 +34,7 @@ export interface QemuMachineOptions {
 }
 
 const BOOT_HINT =
-  'Raise --boot-timeout if the host is busy (under TCG an x86_64 guest is ready in about 2-3 s, arm64 in 1-2 s); the console log above shows how far it got.';
+  'Raise --boot-timeout if the host is busy (under TCG a guest is ready in about 1.5 s; prebuilt Debian kernels take 4-6 s); the console log above shows how far it got.';
 
 async function startVm(o: QemuMachineOptions, boot: number, initrd: string, accel: 'kvm' | 'tcg'): Promise<Vm> {
   const arch = archSpec(o.kernel.arch);
@@ -114,6 +114,7 @@ export async function bootQemuMachine(o: QemuMachineOptions, boot: number): Prom
     const uptime = markerUptimeMs(marker);
     const phases: BootPhases = {
       kernelStartMs: uptime === undefined ? undefined : bootMs - uptime,
+      firstLineMs: vm.firstLineAt === undefined ? undefined : vm.firstLineAt - vm.startedAt,
       markerMs: bootMs,
       uptimeAtMarkerMs: uptime,
       sshMs,
