@@ -54,7 +54,8 @@ export interface ArchSpec {
   bannerCmdline: string[];
   /**
    * Additions under TCG only. {HOST_TSC_KHZ} is replaced by the host's
-   * clock rate (and the parameter dropped when the host does not say).
+   * clock rate, {LPJ} by the loops per jiffy at that rate and the kernel's HZ
+   * (and the parameter dropped when a fact is unknown).
    */
   tcgCmdline: string[];
   /**
@@ -103,7 +104,9 @@ export const ARCHES: Readonly<Record<string, ArchSpec>> = {
     // without ACPI) or the watchdog distrust the TSC; either way the kernel
     // falls back to jiffies, a 4 ms clock that makes every timing fact 0.
     // So: give it the rate and tell it to trust the TSC.
-    tcgCmdline: ['tsc=reliable', 'tsc_early_khz={HOST_TSC_KHZ}'],
+    // lpj= presets the delay loop: without it the second CPU calibrates its own (about 0.1 s
+    // emulated; the boot CPU's is skipped from the TSC rate, the others' only with constant_tsc).
+    tcgCmdline: ['tsc=reliable', 'tsc_early_khz={HOST_TSC_KHZ}', 'lpj={LPJ}'],
     debianFlavours: { generic: 'amd64', cloud: 'cloud-amd64', rt: 'rt-amd64' },
     distroConfig: {
       package: 'linux-config-{SERIES}',

@@ -24,6 +24,8 @@ export interface VmConfig {
   hostTscKhz?: number;
   /** Parameters a scenario adds (init_on_alloc=0). */
   cmdline?: string[];
+  /** The kernel's CONFIG_HZ (the delay loop's preset, lpj=, is in loops per jiffy). */
+  kernelHz?: number;
   /** The kernel configures eth0 itself (IP_PNP, virtio_net built in): no `ip` commands in init. */
   kernelIpConfig?: boolean;
 }
@@ -66,12 +68,25 @@ export function kernelCmdline(c: VmConfig): string {
   ].join(' ');
 }
 
-/** The arch's TCG-only parameters with host facts filled in; ones whose fact is unknown are dropped. */
+/**
+ * The arch's TCG-only parameters with host and kernel facts filled in
+ * ({HOST_TSC_KHZ}; {LPJ}, the delay loop's loops per jiffy at that clock and
+ * the kernel's HZ); a parameter whose fact is unknown is dropped.
+ */
 export function tcgParams(c: VmConfig): string[] {
   if (c.accel !== 'tcg') return [];
+  const facts: Record<string, number | undefined> = {
+    HOST_TSC_KHZ: c.hostTscKhz,
+    LPJ: c.hostTscKhz && c.kernelHz ? Math.round((c.hostTscKhz * 1000) / c.kernelHz) : undefined,
+  };
   return c.arch.tcgCmdline.flatMap((p) => {
-    if (!p.includes('{HOST_TSC_KHZ}')) return [p];
-    return c.hostTscKhz ? [p.replace('{HOST_TSC_KHZ}', String(c.hostTscKhz))] : [];
+    let known = true;
+    const v = p.replace(/\{([A-Z_]+)\}/g, (_, k: string) => {
+      const f = facts[k];
+      if (f === undefined) known = false;
+      return String(f);
+    });
+    return known ? [v] : [];
   });
 }
 

@@ -39,7 +39,9 @@ const BOOT_HINT =
 async function startVm(o: QemuMachineOptions, boot: number, initrd: string, accel: 'kvm' | 'tcg'): Promise<Vm> {
   const arch = archSpec(o.kernel.arch);
   const cpuinfo = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
-  const kernelIpConfig = configuresNetwork(parseConfig(await readFile(o.kernel.configFile, 'utf8').catch(() => '')));
+  const config = parseConfig(await readFile(o.kernel.configFile, 'utf8').catch(() => ''));
+  const kernelIpConfig = configuresNetwork(config);
+  const kernelHz = Number(config.get('CONFIG_HZ')) || undefined;
   for (let attempt = 0; ; attempt++) {
     const vm = new Vm({
       arch,
@@ -53,6 +55,7 @@ async function startVm(o: QemuMachineOptions, boot: number, initrd: string, acce
       hostTscKhz: hostTscKhz(cpuinfo),
       cmdline: o.cmdline,
       kernelIpConfig,
+      kernelHz,
     });
     vm.start();
     try {

@@ -94,9 +94,9 @@ steps:
   it('names the phase that timed out and kills QEMU', async () => {
     const dir = tempDir();
     const f = scenario(dir, `name: quick\nsteps:\n  - alloc: { api: kmalloc, size: 8 }\n`);
-    const r = await cli(['run', f, ...target, '--out', join(dir, 'out'), '--boot-timeout', '0.5']);
+    const r = await cli(['run', f, ...target, '--out', join(dir, 'out'), '--boot-timeout', '0.2']);
     expect(r.exitCode, r.all).toBe(2);
-    expect(r.all).toMatch(/boot-failure: timed out after 0\.5 s in phase "boot to console marker"/);
+    expect(r.all).toMatch(/boot-failure: timed out after 0\.2 s in phase "boot to console marker"/);
     const recs = results(join(dir, 'out'));
     expect(recs.find((x) => x.type === 'target-end')).toMatchObject({ status: 'boot-failure' });
     expect(steps(recs)[0]).toMatchObject({ status: 'error' });

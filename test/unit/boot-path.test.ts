@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { ARCHES, bootImage } from '../../harness/arch/arches.ts';
 import type { CpioEntry } from '../../harness/guest/cpio.ts';
-import { configuresNetwork, KERNEL_IP_CONFIG, qemuArgs, type VmConfig } from '../../harness/guest/qemu.ts';
+import { configuresNetwork, KERNEL_IP_CONFIG, qemuArgs, tcgParams, type VmConfig } from '../../harness/guest/qemu.ts';
 import { appletLinks, busyboxApplets } from '../../harness/guest/rootfs.ts';
 
 const cfg = (o: Record<string, string>) => new Map(Object.entries(o));
@@ -43,6 +43,13 @@ describe('QEMU and kernel command line of the fast path', () => {
     expect(x[x.indexOf('-bios') + 1]).toBe('qboot.rom');
     expect(qemuArgs(vm({ arch: ARCHES.arm64!, kernel: 'Image' }))).not.toContain('-bios');
   });
+  it('presets the delay loop under TCG from the host clock and the kernel HZ, and only when both are known', () => {
+    expect(tcgParams(vm({ hostTscKhz: 2596124, kernelHz: 250 }))).toEqual(['tsc=reliable', 'tsc_early_khz=2596124', 'lpj=10384496']);
+    expect(tcgParams(vm({ hostTscKhz: 2596124 }))).toEqual(['tsc=reliable', 'tsc_early_khz=2596124']);
+    expect(tcgParams(vm({ kernelHz: 250 }))).toEqual(['tsc=reliable']);
+    expect(tcgParams(vm({ accel: 'kvm', hostTscKhz: 2596124, kernelHz: 250 }))).toEqual([]);
+  });
+
   it('hands the network to the kernel only when it can configure it before init', () => {
     const append = (c: VmConfig) => {
       const a = qemuArgs(c);
