@@ -17,6 +17,7 @@ import { stepUnmetReason, type TargetFacts, unmetReason } from '../scenario/requ
 import { type ResolvedStep, resolveStep } from '../scenario/resolve.ts';
 import type { Scenario } from '../scenario/types.ts';
 import type { Log } from '../util/log.ts';
+import { effectiveCmdline } from './cmdline.ts';
 import { kernelTestStep } from './kernel-test.ts';
 import type { MachineLease } from './lease.ts';
 import type { Machine, MachineFactory, MachineSettings } from './machine.ts';
@@ -79,8 +80,11 @@ export function bootFailure(e: unknown): TargetStatus {
  * what those tests leave behind (full per-CPU free lists, a rate-limited
  * allocation warning used up) must not change what a probe step observes.
  */
-export function orderScenarios(scenarios: readonly Scenario[]): Scenario[] {
-  const line = (s: Scenario) => (s.cmdline ?? []).join(' ');
+export function orderScenarios(
+  scenarios: readonly Scenario[],
+  cmdlineOf: (s: Scenario) => readonly string[] = (s) => s.cmdline ?? [],
+): Scenario[] {
+  const line = (s: Scenario) => cmdlineOf(s).join(' ');
   const rank = (s: Scenario) => (s.expectsCrash ? 2 : line(s) ? 1 : 0);
   return scenarios
     .map((s, i) => ({ s, i }))
@@ -118,7 +122,9 @@ export interface ScenarioContext {
 
 /** Scenarios phase: every scenario on a machine from the lease; ends the target's run of steps. */
 export async function scenariosPhase(c: ScenarioContext, scenarios: readonly Scenario[]): Promise<PhaseEnd> {
-  const ordered = orderScenarios(scenarios);
+  // Parameters that restate the kernel's defaults change nothing: such a scenario shares the target's machine.
+  const cmdlineOf = (s: Scenario) => effectiveCmdline(s.cmdline ?? [], c.facts.config);
+  const ordered = orderScenarios(scenarios, cmdlineOf);
   for (const [i, s] of ordered.entries()) {
     if (c.signal?.aborted) {
       c.rec.notRun(allSteps(ordered.slice(i)), 'skip', 'not run: interrupted');
@@ -133,7 +139,7 @@ export async function scenariosPhase(c: ScenarioContext, scenarios: readonly Sce
     }
     let m: Machine;
     try {
-      m = await c.lease.acquire(s.expectsCrash, s.cmdline);
+      m = await c.lease.acquire(s.expectsCrash, cmdlineOf(s));
     } catch (e) {
       const status = c.signal?.aborted ? 'interrupted' : bootFailure(e);
       c.rec.notRun(
@@ -149,7 +155,8 @@ export async function scenariosPhase(c: ScenarioContext, scenarios: readonly Sce
       c.rec.notRun(allSteps(ordered.slice(i + 1)), 'skip', 'not run: interrupted');
       return { status: 'interrupted', error: new InterruptedError() };
     }
-    if (end === 'lost') await c.lease.discard();
+    // Fragmentation left behind would change what the next scenario observes: it gets a fresh machine.
+    if (end === 'lost' || s.leavesFragmented) await c.lease.discard();
   }
   return { status: 'ok' };
 }

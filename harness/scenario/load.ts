@@ -462,7 +462,14 @@ function build(raw: RawScenario, at: Located): Scenario {
     steps,
     expectsCrash: crashes.length > 0,
     churns: steps.some((s) => s.action.kind === 'kernel-test'),
+    leavesFragmented: leavesFragmented(steps),
   };
+}
+
+/** A `fragment` step with no `unfragment` after it: the scenario ends with memory fragmented. */
+export function leavesFragmented(steps: readonly Step[]): boolean {
+  const last = (kind: string) => steps.map((s) => s.action.kind).lastIndexOf(kind as Step['action']['kind']);
+  return last('fragment') > last('unfragment');
 }
 
 function defaultStepName(a: Action, raw: RawStep): string {

@@ -105,4 +105,6 @@ export interface Scenario {
    * used up), so no probe scenario runs after one on the same VM.
    */
   churns?: boolean;
+  /** True when it ends with memory still fragmented (a `fragment` step, no `unfragment` after it): the next scenario gets a fresh VM. */
+  leavesFragmented?: boolean;
 }

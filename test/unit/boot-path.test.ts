@@ -9,6 +9,7 @@ import { ARCHES, bootImage } from '../../harness/arch/arches.ts';
 import type { CpioEntry } from '../../harness/guest/cpio.ts';
 import { configuresNetwork, KERNEL_IP_CONFIG, qemuArgs, tcgParams, type VmConfig } from '../../harness/guest/qemu.ts';
 import { appletLinks, busyboxApplets } from '../../harness/guest/rootfs.ts';
+import { effectiveCmdline } from '../../harness/run/cmdline.ts';
 
 const cfg = (o: Record<string, string>) => new Map(Object.entries(o));
 const vm = (over: Partial<VmConfig> = {}): VmConfig => ({
@@ -84,5 +85,21 @@ describe('busybox applet links', () => {
     const links = appletLinks(applets, entries);
     expect(links.map((l) => l.path)).toEqual(applets.filter((a) => a !== 'ip').map((a) => `bin/${a}`));
     expect(links.every((l) => l.type === 'symlink' && l.target === 'busybox')).toBe(true);
+  });
+});
+
+describe('kernel parameters that change nothing', () => {
+  const on = new Map([['CONFIG_INIT_ON_ALLOC_DEFAULT_ON', 'y']]);
+  it('drops a boolean parameter that restates the config default, in any spelling the kernel reads', () => {
+    expect(effectiveCmdline(['init_on_alloc=1'], on)).toEqual([]);
+    expect(effectiveCmdline(['init_on_alloc=on', 'init_on_free=0'], on)).toEqual([]);
+    expect(effectiveCmdline(['init_on_alloc=0', 'init_on_free=0'], on)).toEqual(['init_on_alloc=0']);
+    expect(effectiveCmdline(['init_on_alloc=1'], new Map())).toEqual(['init_on_alloc=1']);
+    // Unknown parameters and values the kernel would not read as booleans are kept.
+    expect(effectiveCmdline(['slub_debug=FZ', 'init_on_alloc=maybe', 'init_on_alloc'], on)).toEqual([
+      'slub_debug=FZ',
+      'init_on_alloc=maybe',
+      'init_on_alloc',
+    ]);
   });
 });

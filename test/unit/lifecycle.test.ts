@@ -66,6 +66,50 @@ async function run(
 }
 
 describe('machine lifecycle (fake machine, real captures)', () => {
+  const withConfig =
+    (factory: MachineFactory, config: Record<string, string>): Prepare =>
+    async () => ({
+      key: 'k',
+      release: '6.1.192',
+      config: new Map(Object.entries({ CONFIG_SLUB: 'y', ...config })),
+      boot: factory,
+    });
+  const meminit = (line: string) =>
+    parseScenario(
+      `name: m\nboot: { cmdline: [${line}] }\nsteps:\n  - alloc: { api: kmalloc, size: 64 }\n    expect: { ok: true }\n`,
+      'm.yaml',
+    );
+
+  it('runs a scenario whose parameters restate the kernel defaults on the shared machine, and one that changes them on its own', async () => {
+    const on = fakeFleet(kernelLike);
+    const r = await run([plain('a'), meminit('init_on_alloc=1')], on.factory, {
+      prepare: withConfig(on.factory, { CONFIG_INIT_ON_ALLOC_DEFAULT_ON: 'y' }),
+    });
+    expect(r.boots).toBe(1);
+    expect(r.steps.map((s) => s.boot)).toEqual([1, 1, 1]);
+    const off = fakeFleet(kernelLike);
+    const r2 = await run([plain('a'), meminit('init_on_alloc=1')], off.factory, { prepare: withConfig(off.factory, {}) });
+    expect(r2.boots).toBe(2);
+    expect(r2.steps.map((s) => s.boot)).toEqual([1, 1, 2]);
+    // init_on_alloc=0 on a kernel whose default is on is a change.
+    const r3 = await run([plain('a'), meminit('init_on_alloc=0')], on.factory, {
+      prepare: withConfig(on.factory, { CONFIG_INIT_ON_ALLOC_DEFAULT_ON: 'y' }),
+    });
+    expect(r3.boots).toBe(2);
+  });
+
+  it('boots a fresh machine after a scenario that leaves memory fragmented, not after one that unfragments', async () => {
+    const frag = (name: string, undo: boolean) => scenario(name, `  - fragment: { pages: 16 }\n${undo ? '  - unfragment: true\n' : ''}`);
+    const f = fakeFleet(kernelLike);
+    const r = await run([frag('left', false), plain('after')], f.factory);
+    expect(r.boots).toBe(2);
+    expect(r.by('s1')[0]!.boot).toBe(2);
+    const g = fakeFleet(kernelLike);
+    const r2 = await run([frag('healed', true), plain('after')], g.factory);
+    expect(r2.boots).toBe(1);
+    expect(f.open() + g.open()).toBe(0);
+  });
+
   it('reuses one machine across scenarios', async () => {
     const f = fakeFleet(kernelLike);
     const r = await run([plain('a'), plain('b')], f.factory);
