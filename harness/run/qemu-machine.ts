@@ -34,7 +34,8 @@ export interface QemuMachineOptions {
 }
 
 const BOOT_HINT =
-  'Raise --boot-timeout if the host is busy (under TCG a guest is ready in about 1.5 s; prebuilt Debian kernels take 4-6 s); the console log above shows how far it got.';
+  'Raise --boot-timeout if the host is busy (under TCG a guest is ready in about 1.5 s; prebuilt Debian kernels take 4-6 s); ' +
+  'the console log above shows how far it got.';
 
 async function startVm(o: QemuMachineOptions, boot: number, initrd: string, accel: 'kvm' | 'tcg'): Promise<Vm> {
   const arch = archSpec(o.kernel.arch);
