@@ -155,5 +155,5 @@ main()
   })
   .finally(async () => {
     killAll();
-    if (!process.env.KHARNESS_BENCH_KEEP) for (const d of dirs) await rm(d, { recursive: true, force: true });
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
   });

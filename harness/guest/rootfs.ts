@@ -48,7 +48,7 @@ export function busyboxApplets(binary: Buffer): string[] | undefined {
   if (end < 0) return undefined;
   const names = binary.toString('latin1', start + 1, end).split('\0');
   const sorted = names.every((n, i) => i === 0 || names[i - 1]! < n);
-  const plain = names.every((n) => /^[[a-z0-9_.-]+$/.test(n) || n === '[[');
+  const plain = names.every((n) => /^[[a-z0-9_.-]+$/.test(n));
   return sorted && plain && ['sh', 'mount', 'insmod', 'cat'].every((n) => names.includes(n)) ? names : undefined;
 }
 

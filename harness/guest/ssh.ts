@@ -1,4 +1,4 @@
-/** One ssh2 connection to a guest: commands, uploads and long-lived channels. */
+/** One ssh2 connection to a guest: commands (with input on stdin) and long-lived channels. */
 import ssh2, { type ClientChannel } from 'ssh2';
 import { KharnessError, PhaseTimeoutError } from '../errors.ts';
 
@@ -73,11 +73,6 @@ export class GuestSession {
     if (r.code !== 0)
       throw new KharnessError('GUEST', `guest command failed (exit ${r.code}): ${command}`, undefined, (r.stderr || r.stdout).trim());
     return r.stdout;
-  }
-
-  /** The guest has no scp or sftp: files go through cat. */
-  async upload(path: string, data: Buffer): Promise<void> {
-    await this.run(`cat > '${path}'`, { stdin: data, timeoutMs: 60_000 });
   }
 
   /** A channel that stays open: the caller writes and reads it. Opening it is bounded. */

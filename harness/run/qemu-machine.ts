@@ -7,7 +7,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { file as tmpFile } from 'tmp-promise';
-import { parseConfig } from '../analysis/kconfig.ts';
 import { archSpec } from '../arch/arches.ts';
 import { InterruptedError, KharnessError, PhaseTimeoutError } from '../errors.ts';
 import { chooseAccel, probeAccelFacts } from '../guest/accel.ts';
@@ -31,6 +30,8 @@ export interface QemuMachineOptions {
   signal?: AbortSignal;
   /** Kernel parameters a scenario added. */
   cmdline?: string[];
+  /** The kernel's .config, parsed (the command line follows its HZ and whether it configures the network). */
+  config: ReadonlyMap<string, string>;
 }
 
 const BOOT_HINT =
@@ -40,9 +41,8 @@ const BOOT_HINT =
 async function startVm(o: QemuMachineOptions, boot: number, initrd: string, accel: 'kvm' | 'tcg'): Promise<Vm> {
   const arch = archSpec(o.kernel.arch);
   const cpuinfo = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
-  const config = parseConfig(await readFile(o.kernel.configFile, 'utf8').catch(() => ''));
-  const kernelIpConfig = configuresNetwork(config);
-  const kernelHz = Number(config.get('CONFIG_HZ')) || undefined;
+  const kernelIpConfig = configuresNetwork(o.config);
+  const kernelHz = Number(o.config.get('CONFIG_HZ')) || undefined;
   for (let attempt = 0; ; attempt++) {
     const vm = new Vm({
       arch,
@@ -152,6 +152,7 @@ export async function bootQemuMachine(o: QemuMachineOptions, boot: number): Prom
  */
 function bootFailed(vm: Vm, line: string, probeName: string): KharnessError {
   const lines = vm.console.slice(0);
+  const at = lines.indexOf(line);
   const what = line.replace(/^KHARNESS-FAILED\s*/, '');
   const probe = what.startsWith('insmod') && what.includes(probeName);
   return new KharnessError(
@@ -160,7 +161,7 @@ function bootFailed(vm: Vm, line: string, probeName: string): KharnessError {
     probe
       ? 'The probe module does not load into this kernel: rebuild it against the kernel (`kharness build`), or see the console log.'
       : `Console log: ${vm.config.consoleLog}`,
-    lines.slice(Math.max(0, lines.indexOf(line) - 8), lines.indexOf(line) + 1).join('\n'),
+    lines.slice(Math.max(0, at - 8), at + 1).join('\n'),
   );
 }
 

@@ -112,7 +112,10 @@ export const prepareReal: Prepare = async (c) => {
     config,
     testModule: (name) => findTestModule(kernel, name),
     boot: async (n, cmdline) => {
-      const m = await bootQemuMachine({ kernel, module, dir: c.dir, settings: c.settings, log: c.log, signal: c.signal, cmdline }, n);
+      const m = await bootQemuMachine(
+        { kernel, module, config, dir: c.dir, settings: c.settings, log: c.log, signal: c.signal, cmdline },
+        n,
+      );
       const k = m.info.constants;
       c.log.info(
         `  ready in ${(m.info.sshMs / 1000).toFixed(2)} s (${m.info.accel}); KMALLOC_MAX_SIZE=${k.KMALLOC_MAX_SIZE} PAGE_SIZE=${k.PAGE_SIZE}`,

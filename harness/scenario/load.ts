@@ -468,8 +468,8 @@ function build(raw: RawScenario, at: Located): Scenario {
 
 /** A `fragment` step with no `unfragment` after it: the scenario ends with memory fragmented. */
 export function leavesFragmented(steps: readonly Step[]): boolean {
-  const last = (kind: string) => steps.map((s) => s.action.kind).lastIndexOf(kind as Step['action']['kind']);
-  return last('fragment') > last('unfragment');
+  const kinds = steps.map((s) => s.action.kind);
+  return kinds.lastIndexOf('fragment') > kinds.lastIndexOf('unfragment');
 }
 
 function defaultStepName(a: Action, raw: RawStep): string {
