@@ -9,6 +9,8 @@ import type { Machine, MachineFactory } from './machine.ts';
 
 export class MachineLease {
   private current?: Machine;
+  /** The current machine's effective parameters: what decides whether a scenario may share it. */
+  private currentKey = '';
   private boots = 0;
 
   constructor(
@@ -26,12 +28,16 @@ export class MachineLease {
    * The machine for the next scenario: the current one, or a new one when
    * `fresh`, when there is none, or when the scenario needs kernel parameters
    * the current one did not boot with (a changed command line is a new VM).
+   * `effective`: the parameters of `cmdline` that change the kernel (those
+   * restating its defaults left out); machines are shared by it. A machine
+   * booted for parameters boots with all of `cmdline`, as the scenario wrote it.
    */
-  async acquire(fresh: boolean, cmdline: readonly string[] = []): Promise<Machine> {
-    const same = (this.current?.info.extraCmdline ?? []).join(' ') === cmdline.join(' ');
-    if ((fresh || !same) && this.current) await this.discard();
+  async acquire(fresh: boolean, cmdline: readonly string[] = [], effective: readonly string[] = cmdline): Promise<Machine> {
+    const key = effective.join(' ');
+    if ((fresh || key !== this.currentKey) && this.current) await this.discard();
     if (!this.current) {
-      this.current = await this.boot(++this.boots, cmdline.length ? [...cmdline] : undefined);
+      this.current = await this.boot(++this.boots, effective.length ? [...cmdline] : undefined);
+      this.currentKey = key;
       this.onBoot(this.current);
     }
     return this.current;
@@ -41,6 +47,7 @@ export class MachineLease {
   async discard(): Promise<void> {
     const m = this.current;
     this.current = undefined;
+    this.currentKey = '';
     await m?.close();
   }
 

@@ -139,7 +139,7 @@ export async function scenariosPhase(c: ScenarioContext, scenarios: readonly Sce
     }
     let m: Machine;
     try {
-      m = await c.lease.acquire(s.expectsCrash, cmdlineOf(s));
+      m = await c.lease.acquire(s.expectsCrash, s.cmdline ?? [], cmdlineOf(s));
     } catch (e) {
       const status = c.signal?.aborted ? 'interrupted' : bootFailure(e);
       c.rec.notRun(

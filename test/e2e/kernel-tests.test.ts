@@ -1,6 +1,6 @@
 /**
  * The kernel's own allocator tests on real guests: test_vmalloc, slub_kunit,
- * test_meminit (with init_on_alloc off and on, each on a VM booted for it)
+ * test_meminit (init_on_alloc off on a VM booted for it, on — these kernels' default — on the shared one)
  * and test_free_pages on x86_64 6.1 and arm64 6.12; every case a result of its own; the
  * kernel's own KTAP parser (tools/testing/kunit/kunit.py) reads the same
  * captured kernel logs and agrees case by case; and a deliberate break in

@@ -361,6 +361,22 @@ describe('kernel test steps in scenarios', () => {
     expect(closed).toEqual([1, 2, 3, 4]);
   });
 
+  it('shares machines by the parameters that change the kernel, and boots one with every parameter the scenario gave', async () => {
+    const booted: (string[] | undefined)[] = [];
+    const lease = new MachineLease(async (n, cmdline) => {
+      booted.push(cmdline);
+      return { info: { boot: n, extraCmdline: cmdline }, close: async () => {} } as unknown as Machine;
+    });
+    // init_on_free=0 restates the default (left out of the effective line), init_on_alloc=0 does not.
+    const a = await lease.acquire(false, ['init_on_alloc=0', 'init_on_free=0'], ['init_on_alloc=0']);
+    const b = await lease.acquire(false, ['init_on_alloc=0'], ['init_on_alloc=0']);
+    // Only restated defaults: the machine without parameters.
+    await lease.acquire(false, ['init_on_alloc=1'], []);
+    await lease.close();
+    expect(a).toBe(b);
+    expect(booted).toEqual([['init_on_alloc=0', 'init_on_free=0'], undefined]);
+  });
+
   it('says in the reports what the guests were booted with', () => {
     const guest = (extra?: string[]) =>
       ({
