@@ -4,22 +4,35 @@
  * (the runner orders those last, so the reused machine is not wasted); after
  * a machine is lost (a death, a hang, a timeout) the next scenario boots a
  * new one. close() belongs in a finally: no machine outlives its target.
+ *
+ * Booting ahead: when the runner knows the next scenario will need a machine
+ * of its own, bootAhead() starts that boot while the current machine is still
+ * running steps, so the boot overlaps the work instead of following it. A
+ * machine booted ahead is only ever used by an acquire() that asks for the
+ * same parameters; it counts as a boot (and gets its `guest` record) when it
+ * is taken into use, and close() shuts it down if it never is.
  */
 import type { Machine, MachineFactory } from './machine.ts';
+
+interface Ahead {
+  key: string;
+  machine: Promise<Machine>;
+}
 
 export class MachineLease {
   private current?: Machine;
   /** The current machine's effective parameters: what decides whether a scenario may share it. */
   private currentKey = '';
+  private ahead?: Ahead;
   private boots = 0;
 
   constructor(
     private readonly boot: MachineFactory,
-    /** Told about each machine once it is up (the `guest` record, the progress line). */
+    /** Told about each machine once it is taken into use (the `guest` record, the progress line). */
     private readonly onBoot: (m: Machine) => void = () => {},
   ) {}
 
-  /** Boots so far. */
+  /** Boots so far (a machine booted ahead counts once it starts booting). */
   get count(): number {
     return this.boots;
   }
@@ -34,13 +47,29 @@ export class MachineLease {
    */
   async acquire(fresh: boolean, cmdline: readonly string[] = [], effective: readonly string[] = cmdline): Promise<Machine> {
     const key = effective.join(' ');
-    if ((fresh || key !== this.currentKey) && this.current) await this.discard();
-    if (!this.current) {
-      this.current = await this.boot(++this.boots, effective.length ? [...cmdline] : undefined);
-      this.currentKey = key;
-      this.onBoot(this.current);
-    }
+    if (this.current && !fresh && key === this.currentKey) return this.current;
+    await this.discard();
+    const ahead = this.takeAhead(key);
+    if (!ahead) await this.dropAhead();
+    this.current = await (ahead ?? this.start(cmdline, effective));
+    this.currentKey = key;
+    this.onBoot(this.current);
     return this.current;
+  }
+
+  /**
+   * Start booting the machine a later acquire() with these parameters will
+   * want, without waiting for it. At most one boots ahead: asking again for
+   * other parameters shuts the earlier one down.
+   */
+  bootAhead(cmdline: readonly string[] = [], effective: readonly string[] = cmdline): void {
+    const key = effective.join(' ');
+    if (this.ahead?.key === key) return;
+    void this.dropAhead();
+    const machine = this.start(cmdline, effective);
+    // A failed boot ahead is reported by the acquire() that takes it; until then it must not go unhandled.
+    machine.catch(() => undefined);
+    this.ahead = { key, machine };
   }
 
   /** The current machine must not be used again (it died, hung, or a crash scenario had it). */
@@ -51,7 +80,26 @@ export class MachineLease {
     await m?.close();
   }
 
-  close(): Promise<void> {
-    return this.discard();
+  /** Every machine, the one booting ahead included, shut down. */
+  async close(): Promise<void> {
+    await Promise.all([this.discard(), this.dropAhead()]);
+  }
+
+  private start(cmdline: readonly string[], effective: readonly string[]): Promise<Machine> {
+    return this.boot(++this.boots, effective.length ? [...cmdline] : undefined);
+  }
+
+  private takeAhead(key: string): Promise<Machine> | undefined {
+    if (this.ahead?.key !== key) return undefined;
+    const m = this.ahead.machine;
+    this.ahead = undefined;
+    return m;
+  }
+
+  private async dropAhead(): Promise<void> {
+    const a = this.ahead;
+    this.ahead = undefined;
+    const m = await a?.machine.catch(() => undefined);
+    await m?.close().catch(() => undefined);
   }
 }

@@ -120,19 +120,41 @@ export interface ScenarioContext {
   testModule?: (name: string) => Promise<string | undefined>;
 }
 
-/** Scenarios phase: every scenario on a machine from the lease; ends the target's run of steps. */
-export async function scenariosPhase(c: ScenarioContext, scenarios: readonly Scenario[]): Promise<PhaseEnd> {
+/**
+ * Whether `next`, run after `prev`, needs a machine other than the one `prev`
+ * ran on (if that one survived): a crash scenario has a machine to itself,
+ * fragmentation left behind is not inherited, other kernel parameters are
+ * another VM. Pure: the runner boots that machine ahead on this answer.
+ */
+export function needsOwnMachine(prev: Scenario, next: Scenario, cmdlineOf: (s: Scenario) => readonly string[]): boolean {
+  return (
+    prev.expectsCrash ||
+    next.expectsCrash ||
+    Boolean(prev.leavesFragmented) ||
+    cmdlineOf(prev).join(' ') !== cmdlineOf(next).join(' ')
+  );
+}
+
+/**
+ * Scenarios phase: every scenario on a machine from the lease; ends the
+ * target's run of steps. `another`: a further run of the same scenarios
+ * follows (--repeat), on fresh machines, so its first one boots ahead too.
+ */
+export async function scenariosPhase(c: ScenarioContext, scenarios: readonly Scenario[], another = false): Promise<PhaseEnd> {
   // Parameters that restate the kernel's defaults change nothing: such a scenario shares the target's machine.
   const cmdlineOf = (s: Scenario) => effectiveCmdline(s.cmdline ?? [], c.facts.config);
   const ordered = orderScenarios(scenarios, cmdlineOf);
+  // A scenario none of whose steps this target can run needs no machine.
+  const unmetOf = ordered.map((s) => s.steps.map((step) => stepUnmetReason(step, c.facts)));
+  const needsMachine = ordered.map((_, i) => unmetOf[i]!.some((why) => why === undefined));
+  const nextWithMachine = (i: number) => ordered.findIndex((_, k) => k > i && needsMachine[k]);
   for (const [i, s] of ordered.entries()) {
     if (c.signal?.aborted) {
       c.rec.notRun(allSteps(ordered.slice(i)), 'skip', 'not run: interrupted');
       return { status: 'interrupted', error: new InterruptedError() };
     }
-    // A scenario none of whose steps this target can run needs no machine.
-    const unmet = s.steps.map((step) => stepUnmetReason(step, c.facts));
-    if (unmet.every((why) => why !== undefined)) {
+    const unmet = unmetOf[i]!;
+    if (!needsMachine[i]) {
       for (const [k, step] of s.steps.entries()) c.rec.step(s, step, { status: 'skip', reason: unmet[k] });
       c.rec.scenarioEnd({ scenario: s.name });
       continue;
@@ -140,6 +162,10 @@ export async function scenariosPhase(c: ScenarioContext, scenarios: readonly Sce
     let m: Machine;
     try {
       m = await c.lease.acquire(s.expectsCrash, s.cmdline ?? [], cmdlineOf(s));
+      // The machine the next scenario will need, if not this one, boots while this one works.
+      const k = nextWithMachine(i);
+      const next = k >= 0 ? ordered[k] : another ? ordered[needsMachine.indexOf(true)] : undefined;
+      if (next && (k < 0 || needsOwnMachine(s, next, cmdlineOf))) c.lease.bootAhead(next.cmdline ?? [], cmdlineOf(next));
     } catch (e) {
       const status = c.signal?.aborted ? 'interrupted' : bootFailure(e);
       c.rec.notRun(

@@ -84,7 +84,7 @@ export async function runTarget(o: TargetOptions): Promise<TargetStatus> {
       if (repeats > 1) rec.repeat(n);
       // A fresh machine for every run: fragmentation, full per-CPU lists, used-up rate limits stay behind.
       if (n > 1) await lease.discard();
-      const end = await scenariosPhase(c, runnable);
+      const end = await scenariosPhase(c, runnable, n < repeats);
       // A run that could not finish (a boot failure, an interrupt) ends the target: the runs after it are not made.
       if (end.status !== 'ok' || n === repeats) return rec.end(end.status, end.error);
     }

@@ -41,7 +41,7 @@ const kernelLike: Script = (req) => (/api=vmalloc.*ctx=hardirq/.test(req) ? { di
 async function run(
   scenarios: Scenario[],
   factory: MachineFactory,
-  o: { signal?: AbortSignal; prepare?: Prepare; timeouts?: Partial<Timeouts> } = {},
+  o: { signal?: AbortSignal; prepare?: Prepare; timeouts?: Partial<Timeouts>; repeat?: number } = {},
 ) {
   const records: ResultRecord[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'kharness-lifecycle-'));
@@ -58,6 +58,7 @@ async function run(
     settings: { memoryMb: 512, smp: 2, accel: 'tcg', timeouts: { ...FAST, ...o.timeouts } },
     signal: o.signal,
     prepare,
+    repeat: o.repeat,
   });
   const steps = records.filter((r): r is StepRecord => r.type === 'step');
   const by = (name: string) => steps.filter((s) => s.name === name);
@@ -108,6 +109,55 @@ describe('machine lifecycle (fake machine, real captures)', () => {
     const r2 = await run([frag('healed', true), plain('after')], g.factory);
     expect(r2.boots).toBe(1);
     expect(f.open() + g.open()).toBe(0);
+  });
+
+  it("boots the next scenario's own machine while the current one works, and within a repeat the next run's first", async () => {
+    const events: string[] = [];
+    const f = fakeFleet((req, _seq, boot) => {
+      events.push(`request on ${boot}`);
+      return kernelLike(req, _seq, boot);
+    });
+    const factory: MachineFactory = (n, cmdline) => {
+      events.push(`boot ${n}`);
+      return f.factory(n, cmdline);
+    };
+    const r = await run([plain('a', 1), meminit('init_on_alloc=1'), crashing], factory, { prepare: withConfig(factory, {}) });
+    expect(r.steps.map((s) => [s.scenario, s.status, s.boot])).toEqual([
+      ['a', 'pass', 1],
+      ['m', 'pass', 2],
+      ['dies', 'expected-crash', 3],
+    ]);
+    // Each machine was booting before the scenario ahead of it sent its first request.
+    expect(events).toEqual(['boot 1', 'boot 2', 'request on 1', 'boot 3', 'request on 2', 'request on 3']);
+    expect(r.records.filter((x) => x.type === 'guest').map((x) => (x.type === 'guest' ? x.boot : 0))).toEqual([1, 2, 3]);
+    expect(f.open()).toBe(0);
+
+    events.length = 0;
+    const g = fakeFleet(kernelLike);
+    const counted: MachineFactory = (n, cmdline) => {
+      events.push(`boot ${n}`);
+      return g.factory(n, cmdline);
+    };
+    const r2 = await run([plain('a', 1)], counted, { repeat: 2 });
+    expect(r2.steps.map((s) => [s.repeat, s.boot])).toEqual([
+      [1, 1],
+      [2, 2],
+    ]);
+    expect(events).toEqual(['boot 1', 'boot 2']);
+    // A machine booted ahead for a run that never comes is shut down with the rest.
+    expect(g.open()).toBe(0);
+  });
+
+  it('shuts down a machine booted ahead when the run is interrupted before it is used', async () => {
+    const ctl = new AbortController();
+    const f = fakeFleet((req, seq, boot) => {
+      ctl.abort();
+      return kernelLike(req, seq, boot);
+    });
+    const r = await run([plain('a', 1), crashing], f.factory, { signal: ctl.signal });
+    expect(r.status).toBe('interrupted');
+    expect(f.machines.length).toBe(2);
+    expect(f.open()).toBe(0);
   });
 
   it('reuses one machine across scenarios', async () => {
