@@ -128,10 +128,7 @@ export interface ScenarioContext {
  */
 export function needsOwnMachine(prev: Scenario, next: Scenario, cmdlineOf: (s: Scenario) => readonly string[]): boolean {
   return (
-    prev.expectsCrash ||
-    next.expectsCrash ||
-    Boolean(prev.leavesFragmented) ||
-    cmdlineOf(prev).join(' ') !== cmdlineOf(next).join(' ')
+    prev.expectsCrash || next.expectsCrash || Boolean(prev.leavesFragmented) || cmdlineOf(prev).join(' ') !== cmdlineOf(next).join(' ')
   );
 }
 
