@@ -83,10 +83,15 @@ export interface BootPhases {
   readyMs: number;
 }
 
-/** Reads the guest's uptime from the readiness marker line ("KHARNESS-READY uptime=1.23"). */
+/** Reads the guest's uptime from the readiness marker line ("KHARNESS-READY uptime=1.23 clocksource=tsc"). */
 export function markerUptimeMs(line: string | undefined): number | undefined {
   const m = /KHARNESS-READY uptime=(\d+(?:\.\d+)?)/.exec(line ?? '');
   return m ? Math.round(Number(m[1]) * 1000) : undefined;
+}
+
+/** The clocksource init read just before the marker ("tsc", "hpet", "arch_sys_counter", "jiffies"). */
+export function markerClocksource(line: string | undefined): string | undefined {
+  return /KHARNESS-READY .*\bclocksource=(\S+)/.exec(line ?? '')?.[1];
 }
 
 /** How a machine ended, when it ended by itself or was ended from outside. */

@@ -18,7 +18,15 @@ import type { KernelBuild } from '../kernel/build.ts';
 import type { ModuleBuild } from '../module/build.ts';
 import { ProbeClient } from '../probe/client.ts';
 import type { Log } from '../util/log.ts';
-import { type BootInfo, type BootPhases, type Machine, type MachineExit, type MachineSettings, markerUptimeMs } from './machine.ts';
+import {
+  type BootInfo,
+  type BootPhases,
+  type Machine,
+  type MachineExit,
+  type MachineSettings,
+  markerClocksource,
+  markerUptimeMs,
+} from './machine.ts';
 
 export interface QemuMachineOptions {
   kernel: KernelBuild;
@@ -104,16 +112,14 @@ export async function bootQemuMachine(o: QemuMachineOptions, boot: number): Prom
     session = await GuestSession.connect(vm.config.sshPort, keys.clientPrivate, keys.hostKeyBlob, t.sshMs);
     const sshMs = Date.now() - vm.startedAt;
     const s = session;
-    // One channel at a time: dropbear refused an exec now and then when two were opened at once.
     const probe = await bounded(t.loadMs, 'opening the probe', () => ProbeClient.open(s));
-    // Timing facts are only as good as the clock: jiffies ticks in milliseconds.
-    const clocksource = await s.exec('cat /sys/devices/system/clocksource/clocksource0/current_clocksource', { timeoutMs: t.loadMs });
     const moduleMs = Date.now() - vm.startedAt;
     const c = await probe.request('cmd=constants', t.loadMs);
     const readyMs = Date.now() - vm.startedAt;
     if (c.status !== 'ok') throw new KharnessError('PROBE', `the probe refused its constants request: ${c.msg}`);
-    const cs = clocksource.stdout.trim();
-    c.facts.CLOCKSOURCE = cs || 'unknown';
+    // Timing facts are only as good as the clock: jiffies ticks in milliseconds. init read it before the marker.
+    const cs = markerClocksource(marker) ?? 'unknown';
+    c.facts.CLOCKSOURCE = cs;
     if (/jiffies/.test(cs)) o.log.warn(`the guest runs on the ${cs} clocksource: timing facts have millisecond resolution`);
     const uptime = markerUptimeMs(marker);
     const phases: BootPhases = {

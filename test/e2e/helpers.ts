@@ -1,7 +1,7 @@
 /** Running the real CLI, as a user would, and looking for leftover QEMU processes. */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { cacheRoot, PROJECT_ROOT, SCENARIOS_DIR } from '../../harness/paths.ts';
 import type { Facts } from '../../harness/probe/vocabulary.ts';
@@ -57,4 +57,14 @@ export const FIXTURE_REPO = join(cacheRoot(), 'fixtures', 'linux-6.1-history');
 export async function ensureFixtureRepo(): Promise<string> {
   await execa('bash', [join(PROJECT_ROOT, 'test', 'fixtures', 'make-kernel-history.sh'), FIXTURE_REPO], { timeout: 20 * 60_000 });
   return FIXTURE_REPO;
+}
+
+/**
+ * The O= directory of a kernel build, from the boot image `kharness build`
+ * printed: the nearest directory above it with a .config (the image is
+ * arch/x86/boot/bzImage, arch/arm64/boot/Image or, with a PVH entry, vmlinux).
+ */
+export function kernelBuildDir(image: string): string {
+  for (let d = dirname(image); d !== dirname(d); d = dirname(d)) if (existsSync(join(d, '.config'))) return d;
+  throw new Error(`no .config above ${image}`);
 }

@@ -5,9 +5,9 @@
  * and a kernel config that cannot be met stopping before anything compiles.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cli, guestConstants, qemusUnder, results, shipped, steps, tempDir } from './helpers.ts';
+import { cli, guestConstants, kernelBuildDir, qemusUnder, results, shipped, steps, tempDir } from './helpers.ts';
 
 describe("Debian's prebuilt kernels", () => {
   it('lists the series per arch and flavour, naming versions without headers', async () => {
@@ -140,7 +140,7 @@ describe('your own kernel', () => {
     // The default 6.1 build stands in for the user's: its O= directory, used in place.
     const b = await cli(['build', '--arch', 'x86_64', '--kernel', '6.1']);
     expect(b.exitCode, b.all).toBe(0);
-    buildDir = dirname(dirname(dirname(dirname(b.stdout.split('\n')[0]!))));
+    buildDir = kernelBuildDir(b.stdout.split('\n')[0]!);
     expect(existsSync(join(buildDir, '.config'))).toBe(true);
   });
 

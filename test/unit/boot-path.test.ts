@@ -10,6 +10,7 @@ import type { CpioEntry } from '../../harness/guest/cpio.ts';
 import { configuresNetwork, KERNEL_IP_CONFIG, qemuArgs, tcgParams, type VmConfig } from '../../harness/guest/qemu.ts';
 import { appletLinks, busyboxApplets } from '../../harness/guest/rootfs.ts';
 import { effectiveCmdline } from '../../harness/run/cmdline.ts';
+import { markerClocksource, markerUptimeMs } from '../../harness/run/machine.ts';
 
 const cfg = (o: Record<string, string>) => new Map(Object.entries(o));
 const vm = (over: Partial<VmConfig> = {}): VmConfig => ({
@@ -101,5 +102,16 @@ describe('kernel parameters that change nothing', () => {
       'init_on_alloc=maybe',
       'init_on_alloc',
     ]);
+  });
+});
+
+describe('readiness marker', () => {
+  it("carries the guest's uptime and its clocksource, read by init without a fork", () => {
+    const line = 'KHARNESS-READY uptime=1.22 clocksource=tsc';
+    expect(markerUptimeMs(line)).toBe(1220);
+    expect(markerClocksource(line)).toBe('tsc');
+    expect(markerClocksource('KHARNESS-READY uptime=0.71 clocksource=arch_sys_counter')).toBe('arch_sys_counter');
+    // An init from before the clocksource was on the marker: unknown, not a guess.
+    expect(markerClocksource('KHARNESS-READY uptime=1.22')).toBeUndefined();
   });
 });
