@@ -89,9 +89,14 @@ export function markerUptimeMs(line: string | undefined): number | undefined {
   return m ? Math.round(Number(m[1]) * 1000) : undefined;
 }
 
-/** The clocksource init read just before the marker ("tsc", "hpet", "arch_sys_counter", "jiffies"). */
+/**
+ * The clocksource init read just before the marker ("tsc", "hpet",
+ * "arch_sys_counter", "jiffies"). x86's "tsc-early" counts as "tsc": the same
+ * counter, read before its rate is refined about a second into the boot, so
+ * whether a guest was ready before or after that switch is not a difference.
+ */
 export function markerClocksource(line: string | undefined): string | undefined {
-  return /KHARNESS-READY .*\bclocksource=(\S+)/.exec(line ?? '')?.[1];
+  return /KHARNESS-READY .*\bclocksource=(\S+)/.exec(line ?? '')?.[1]?.replace(/^tsc-early$/, 'tsc');
 }
 
 /** How a machine ended, when it ended by itself or was ended from outside. */

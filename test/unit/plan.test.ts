@@ -124,10 +124,11 @@ describe('CI matrix', () => {
 });
 
 describe('concurrency', () => {
-  it('runs one TCG guest per two cores, bounded by memory', () => {
-    expect(defaultParallelTargets(2, 20000, 512)).toBe(1);
-    expect(defaultParallelTargets(16, 20000, 512)).toBe(8);
-    expect(defaultParallelTargets(16, 2000, 512)).toBe(1);
+  it('runs one target per core, bounded by memory for two guests each', () => {
+    expect(defaultParallelTargets(2, 20000, 512)).toBe(2);
+    expect(defaultParallelTargets(16, 20000, 512)).toBe(9);
+    expect(defaultParallelTargets(16, 64000, 512)).toBe(16);
+    expect(defaultParallelTargets(16, 3000, 512)).toBe(1);
     expect(defaultParallelTargets(1, 20000, 512)).toBe(1);
   });
 });
