@@ -8,10 +8,6 @@ export default defineConfig({
     // End-to-end tests build kernels and boot QEMU: on a 2-core machine they
     // must not run side by side. Unit tests are fast enough in one file queue.
     fileParallelism: false,
-    // Worker threads, not forked processes: under forks a worker now and then finished its file without
-    // reporting it, and vitest waited for it with no deadline (one CI run here sat idle for 13 minutes).
-    // Nothing here needs a process of its own: the kernels, QEMU and the CLI run as child processes.
-    pool: 'threads',
     // On a cold cache the first end-to-end test to need a kernel builds it
     // (about 10 minutes on two cores), inside whichever test runs first.
     testTimeout: 45 * 60_000,
