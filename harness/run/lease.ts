@@ -66,7 +66,8 @@ export class MachineLease {
     const key = effective.join(' ');
     if (this.ahead?.key === key) return;
     void this.dropAhead();
-    const machine = this.start(cmdline, effective);
+    // A factory that throws at once (the run was interrupted) fails this boot, not the caller's scenario.
+    const machine = Promise.resolve().then(() => this.start(cmdline, effective));
     // A failed boot ahead is reported by the acquire() that takes it; until then it must not go unhandled.
     machine.catch(() => undefined);
     this.ahead = { key, machine };
