@@ -16,7 +16,7 @@
  *   uptime  the guest's own uptime when init printed the readiness marker;
  *   marker  the readiness marker on the console (sshd listening);
  *   ssh     ssh connected;
- *   probe   the probe uploaded and loaded;
+ *   probe   the probe's channel open (init loaded the module before the marker);
  *   ready   the probe's constants read: where a scenario can start;
  *   ready/uptime  how much of the wait is the kernel's own time.
  * Source-built kernels and Debian's prebuilt ones (bzImage/Image as shipped)

@@ -32,11 +32,6 @@ export class MachineLease {
     private readonly onBoot: (m: Machine) => void = () => {},
   ) {}
 
-  /** Boots so far (a machine booted ahead counts once it starts booting). */
-  get count(): number {
-    return this.boots;
-  }
-
   /**
    * The machine for the next scenario: the current one, or a new one when
    * `fresh`, when there is none, or when the scenario needs kernel parameters

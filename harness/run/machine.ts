@@ -77,7 +77,7 @@ export interface BootPhases {
   uptimeAtMarkerMs?: number;
   /** ssh connected. */
   sshMs: number;
-  /** The probe's channels open (init loaded the module before the marker). */
+  /** The probe's channel open (init loaded the module before the marker). */
   moduleMs: number;
   /** Ready: the probe's constants read. */
   readyMs: number;

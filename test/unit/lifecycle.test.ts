@@ -14,7 +14,7 @@ import { type ResultRecord, ResultsWriter, type StepRecord, type TargetStatus } 
 import { runTarget } from '../../harness/run/target.ts';
 import { parseScenario } from '../../harness/scenario/load.ts';
 import type { Scenario } from '../../harness/scenario/types.ts';
-import { capturedSection, fakeFleet, OK_ALLOC, type Script } from './fake-machine.ts';
+import { capturedSection, type FakeFleet, fakeFleet, OK_ALLOC, type Script } from './fake-machine.ts';
 
 const FAST: Timeouts = { ...DEFAULT_TIMEOUTS, stepMs: 300, silenceMs: 150, crashMs: 200, loadMs: 200, bootMs: 200, sshMs: 200 };
 const ARM64_DEATH = capturedSection('console-6.1-arm64-vmalloc-hardirq.log', 69);
@@ -113,14 +113,18 @@ describe('machine lifecycle (fake machine, real captures)', () => {
 
   it("boots the next scenario's own machine while the current one works, and within a repeat the next run's first", async () => {
     const events: string[] = [];
-    const f = fakeFleet((req, _seq, boot) => {
+    /** The fleet's factory, noting each boot as it starts. */
+    const noting =
+      (fleet: FakeFleet): MachineFactory =>
+      (n, cmdline) => {
+        events.push(`boot ${n}`);
+        return fleet.factory(n, cmdline);
+      };
+    const f = fakeFleet((req, seq, boot) => {
       events.push(`request on ${boot}`);
-      return kernelLike(req, _seq, boot);
+      return kernelLike(req, seq, boot);
     });
-    const factory: MachineFactory = (n, cmdline) => {
-      events.push(`boot ${n}`);
-      return f.factory(n, cmdline);
-    };
+    const factory = noting(f);
     const r = await run([plain('a', 1), meminit('init_on_alloc=1'), crashing], factory, { prepare: withConfig(factory, {}) });
     expect(r.steps.map((s) => [s.scenario, s.status, s.boot])).toEqual([
       ['a', 'pass', 1],
@@ -134,17 +138,13 @@ describe('machine lifecycle (fake machine, real captures)', () => {
 
     events.length = 0;
     const g = fakeFleet(kernelLike);
-    const counted: MachineFactory = (n, cmdline) => {
-      events.push(`boot ${n}`);
-      return g.factory(n, cmdline);
-    };
-    const r2 = await run([plain('a', 1)], counted, { repeat: 2 });
+    const r2 = await run([plain('a', 1)], noting(g), { repeat: 2 });
     expect(r2.steps.map((s) => [s.repeat, s.boot])).toEqual([
       [1, 1],
       [2, 2],
     ]);
+    // The second run's machine booted ahead during the first run; none boots ahead after the last one.
     expect(events).toEqual(['boot 1', 'boot 2']);
-    // A machine booted ahead for a run that never comes is shut down with the rest.
     expect(g.open()).toBe(0);
   });
 
