@@ -4,6 +4,12 @@
  * hits all targets alike. Not a timed test: it prints figures.
  *
  *   npm run bench:boot [-- --boots N] [-- --targets x86_64/6.1,arm64/6.12,...]
+ *                      [-- --variant 'retain_initrd' [--variant '...']]
+ *
+ * A variant is a lever under test: kernel parameters added to the target's
+ * command line (space-separated). Each variant of a target boots in the same
+ * round as the target as it is, so the two rows compare under the same host
+ * load; its row is the target's label followed by `+` and the parameters.
  *
  * Per target, medians (and min–max) in seconds from QEMU's start:
  *   first   the kernel's first console line: from boots of their own,
@@ -41,8 +47,18 @@ const { values: flags } = parseArgs({
       type: 'string',
       default: 'x86_64/6.1,x86_64/6.12,arm64/6.1,arm64/6.12,x86_64/debian:6.12.117-cloud,arm64/debian:6.12.117-cloud',
     },
+    variant: { type: 'string', multiple: true, default: [] },
   },
 });
+/** The command lines each target boots with: as it is, then each variant's added parameters. */
+const variants: string[][] = [[], ...(flags.variant ?? []).map((v) => v.split(/\s+/).filter(Boolean))];
+for (const v of variants.slice(1)) {
+  const bad = v.find((p) => !/^[\w.-]+(=[\w.,:=/-]*)?$/.test(p));
+  if (!v.length || bad !== undefined) {
+    process.stderr.write(`bench:boot: --variant takes kernel parameters like "retain_initrd" or "a=1 b", not "${bad ?? ''}"\n`);
+    process.exit(2);
+  }
+}
 const boots = Number(flags.boots);
 if (!Number.isInteger(boots) || boots < 1) {
   process.stderr.write(`bench:boot: --boots must be a positive whole number, not "${flags.boots}"\n`);
@@ -91,28 +107,32 @@ async function main(): Promise<void> {
   const accel = new Map<string, string>();
   const failed = new Map<string, string[]>();
   for (let i = 1; i <= boots; i++) {
-    for (const [label, p] of prepared) {
-      // One boot that fails is reported with the others, not the end of the bench.
-      const m = await p.boot(i).catch((e: Error) => {
-        failed.set(label, [...(failed.get(label) ?? []), e.message]);
-        return undefined;
-      });
-      if (!m) continue;
-      try {
-        if (m.info.phases) samples.set(label, [...(samples.get(label) ?? []), m.info.phases]);
-        accel.set(label, m.info.accel);
-      } finally {
-        await m.close();
+    for (const [target, p] of prepared) {
+      for (const extra of variants) {
+        const label = extra.length ? `${target} +${extra.join(' ')}` : target;
+        // One boot that fails is reported with the others, not the end of the bench.
+        const m = await p.boot(i, extra.length ? extra : undefined).catch((e: Error) => {
+          failed.set(label, [...(failed.get(label) ?? []), e.message]);
+          return undefined;
+        });
+        if (!m) continue;
+        try {
+          if (m.info.phases) samples.set(label, [...(samples.get(label) ?? []), m.info.phases]);
+          accel.set(label, m.info.accel);
+        } finally {
+          await m.close();
+        }
+        // The banner boot: the same kernel and parameters, its first line printed at once.
+        const bannerCmdline = [...archSpec(target.split('/')[0]!).bannerCmdline, ...extra];
+        const banner = await p.boot(boots + i, bannerCmdline).catch((e: Error) => {
+          failed.set(label, [...(failed.get(label) ?? []), `banner boot: ${e.message}`]);
+          return undefined;
+        });
+        if (!banner) continue;
+        const first = banner.info.phases?.firstLineMs;
+        if (first !== undefined) firstLines.set(label, [...(firstLines.get(label) ?? []), first]);
+        await banner.close();
       }
-      // The banner boot: the same kernel, its first line printed at once.
-      const banner = await p.boot(boots + i, archSpec(label.split('/')[0]!).bannerCmdline).catch((e: Error) => {
-        failed.set(label, [...(failed.get(label) ?? []), `banner boot: ${e.message}`]);
-        return undefined;
-      });
-      if (!banner) continue;
-      const first = banner.info.phases?.firstLineMs;
-      if (first !== undefined) firstLines.set(label, [...(firstLines.get(label) ?? []), first]);
-      await banner.close();
     }
     process.stderr.write(`round ${i}/${boots} done\n`);
   }
