@@ -119,6 +119,29 @@ export class GuestSession {
     });
   }
 
+  /**
+   * A round trip that needs no new process in the guest: a global request
+   * (cancel a port forward that was never set up) is answered, with a
+   * refusal, by the ssh server's process for this connection. A guest whose
+   * CPUs are busy with a stress test still answers it, where starting even
+   * `true` (a fork that allocates a vmalloc'ed stack, an exec) can take
+   * longer than the wait. Resolves true on any answer, false on none in time.
+   */
+  ping(timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      try {
+        this.client.unforwardIn('127.0.0.1', 1, () => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+      } catch {
+        clearTimeout(timer);
+        resolve(false);
+      }
+    });
+  }
+
   close(): void {
     this.client.end();
   }

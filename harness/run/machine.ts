@@ -115,7 +115,7 @@ export interface Machine {
   /** One probe request; rejects with ProbeLost when the guest stops answering, a TIMEOUT error after timeoutMs. */
   request(line: string, timeoutMs: number): Promise<Response>;
   meminfo(timeoutMs: number): Promise<string>;
-  /** Whether the guest still answers a trivial command within timeoutMs. */
+  /** Whether the guest still answers within timeoutMs, by a round trip that starts no process in it (a busy guest is slow to fork). */
   ping(timeoutMs: number): Promise<boolean>;
   /** Runs a shell command in the guest (tools and benchmarks; scenarios talk to the probe). */
   exec(command: string, opts: { stdin?: Buffer | string; timeoutMs: number }): Promise<{ code: number | null; stdout: string }>;

@@ -199,7 +199,7 @@ function qemuMachine(vm: Vm, session: GuestSession, probe: ProbeClient, info: Bo
     meminfo: (ms) => session.run('cat /proc/meminfo', { timeoutMs: ms }),
     exec: (command, opts) => session.exec(command, opts),
     attach: (command, io) => session.attach(command, io),
-    ping: async (ms) => (await session.exec('true', { timeoutMs: ms }).catch(() => undefined))?.code === 0,
+    ping: (ms) => session.ping(ms),
     waitExit: async (ms) => ((await vm.waitExit(ms)) ? exitOf() : undefined),
     async close() {
       if (closed) return;

@@ -1,0 +1,76 @@
+/**
+ * GuestSession.ping against a real ssh server on loopback (ssh2's own server;
+ * the guest's dropbear answers the same request with a refusal, which the
+ * end-to-end kernel-tests run relies on): any answer is alive, no answer in
+ * time is not, and the ping opens no channel (nothing in the guest has to
+ * fork, which a guest busy on every CPU can take seconds to do).
+ */
+import type { AddressInfo } from 'node:net';
+import ssh2 from 'ssh2';
+import { afterEach, describe, expect, it } from 'vitest';
+import { generateRunKeys } from '../../harness/guest/keys.ts';
+import { GuestSession } from '../../harness/guest/ssh.ts';
+
+interface Served {
+  session: GuestSession;
+  channels: () => number;
+  close: () => void;
+}
+
+/** A server that accepts the client's key and answers global requests as `answer` says (or not at all). */
+async function serve(answer: 'refuse' | 'accept' | 'never'): Promise<Served> {
+  const host = generateRunKeys();
+  const client = generateRunKeys();
+  const hostKey = ssh2.utils.parseKey(host.clientPrivate);
+  if (hostKey instanceof Error) throw hostKey;
+  let channels = 0;
+  const server = new ssh2.Server({ hostKeys: [host.clientPrivate] }, (conn) => {
+    conn.on('authentication', (ctx) => ctx.accept());
+    conn.on('ready', () => {
+      conn.on('session', () => {
+        channels++;
+      });
+      conn.on('request', (accept, reject) => {
+        if (answer === 'refuse') reject?.();
+        if (answer === 'accept') accept?.();
+      });
+    });
+    conn.on('error', () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  const session = await GuestSession.connect(port, client.clientPrivate, hostKey.getPublicSSH(), 5000);
+  return {
+    session,
+    channels: () => channels,
+    close: () => {
+      session.close();
+      server.close();
+    },
+  };
+}
+
+describe('the liveness ping', () => {
+  let s: Served | undefined;
+  afterEach(() => s?.close());
+
+  it('counts a refusal as an answer, and opens no channel', async () => {
+    s = await serve('refuse');
+    expect(await s.session.ping(2000)).toBe(true);
+    expect(await s.session.ping(2000)).toBe(true);
+    expect(s.channels()).toBe(0);
+  });
+
+  it('counts an acceptance as an answer', async () => {
+    s = await serve('accept');
+    expect(await s.session.ping(2000)).toBe(true);
+  });
+
+  it('is false when nothing answers in time, each time', async () => {
+    s = await serve('never');
+    const t0 = Date.now();
+    expect(await s.session.ping(200)).toBe(false);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(await s.session.ping(200)).toBe(false);
+  });
+});
