@@ -53,6 +53,8 @@ export interface BootInfo {
   cmdline?: string;
   /** The parameters a scenario asked for (none: the target's shared machine). */
   extraCmdline?: string[];
+  /** The first attempt at this boot died of a listed emulator artefact (analysis/emulator.ts) and was booted again. */
+  retried?: { consoleLog: string; reason: string };
   /** QEMU start until the console marker, and until ssh was up. */
   bootMs: number;
   sshMs: number;

@@ -4,9 +4,10 @@
  * phase of the boot has its own timeout, and a timeout names its phase.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { file as tmpFile } from 'tmp-promise';
+import { emulatorArtefact } from '../analysis/emulator.ts';
 import { archSpec } from '../arch/arches.ts';
 import { InterruptedError, KharnessError, PhaseTimeoutError } from '../errors.ts';
 import { chooseAccel, probeAccelFacts } from '../guest/accel.ts';
@@ -46,7 +47,19 @@ const BOOT_HINT =
   'Raise --boot-timeout if the host is busy (under TCG a guest is ready in about 1.5 s; prebuilt Debian kernels take 4-6 s); ' +
   'the console log above shows how far it got.';
 
-async function startVm(o: QemuMachineOptions, boot: number, initrd: string, accel: 'kvm' | 'tcg'): Promise<Vm> {
+/** A boot that died of an emulator artefact and was booted again: its console log, and why. */
+export interface RetriedBoot {
+  consoleLog: string;
+  reason: string;
+}
+
+async function startVm(
+  o: QemuMachineOptions,
+  boot: number,
+  initrd: string,
+  accel: 'kvm' | 'tcg',
+): Promise<{ vm: Vm; retried?: RetriedBoot }> {
+  let retried: RetriedBoot | undefined;
   const arch = archSpec(o.kernel.arch);
   const cpuinfo = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
   const kernelIpConfig = configuresNetwork(o.config);
@@ -69,12 +82,22 @@ async function startVm(o: QemuMachineOptions, boot: number, initrd: string, acce
     vm.start();
     try {
       await vm.waitForLine(/KHARNESS-READY|KHARNESS-FAILED/, o.settings.timeouts.bootMs, 'boot to console marker', BOOT_HINT);
-      return vm;
+      return { vm, retried };
     } catch (e) {
       await vm.kill();
+      const lines = vm.console.slice(0);
       // Another process took the port between freePort() and QEMU's bind: try a new one.
-      const portLost = vm.console.slice(0).some((l) => /Could not set up host forwarding rule/.test(l));
+      const portLost = lines.some((l) => /Could not set up host forwarding rule/.test(l));
       if (attempt < 2 && portLost) continue;
+      // The emulator's own kind of death (a listed one), once per boot: the first attempt's console is kept.
+      const artefact = retried || o.signal?.aborted ? undefined : emulatorArtefact(lines, accel);
+      if (artefact) {
+        const kept = join(o.dir, `console-${boot}.retried.log`);
+        await rename(vm.config.consoleLog, kept).catch(() => undefined);
+        retried = { consoleLog: kept, reason: artefact };
+        o.log.warn(`boot ${boot} died of ${artefact}: booting it again (its console: ${kept})`);
+        continue;
+      }
       throw e;
     }
   }
@@ -104,7 +127,8 @@ export async function bootQemuMachine(o: QemuMachineOptions, boot: number): Prom
     await writeFile(initrdFile.path, Buffer.concat([await readFile(base.initramfs), run]));
     // Ctrl-C while the initrd was made: QEMU must not start after the harness killed every QEMU it knew.
     if (o.signal?.aborted) throw new InterruptedError();
-    vm = await startVm(o, boot, initrdFile.path, accel.accel);
+    const started = await startVm(o, boot, initrdFile.path, accel.accel);
+    vm = started.vm;
     const failed = vm.console.slice(0).find((l) => l.startsWith('KHARNESS-FAILED'));
     if (failed) throw bootFailed(vm, failed, o.module.name);
     const bootMs = Date.now() - vm.startedAt;
@@ -137,6 +161,7 @@ export async function bootQemuMachine(o: QemuMachineOptions, boot: number): Prom
       accel: accel.reason,
       cmdline: kernelCmdline(vm.config),
       extraCmdline: o.cmdline,
+      ...(started.retried ? { retried: started.retried } : {}),
       bootMs,
       sshMs,
       phases,
