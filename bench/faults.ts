@@ -237,7 +237,7 @@ async function damagedCache(): Promise<void> {
           r,
           'guest',
           () => true,
-          async (e) => rm(join(e, 'base.cpio.gz'), { force: true }),
+          async (e) => rm(join(e, 'base.cpio'), { force: true }),
         ),
     ],
   ];

@@ -7,7 +7,6 @@
  */
 import { lstat, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { gzipSync } from 'node:zlib';
 import { aptOptions } from '../apt/apt.ts';
 import type { ArchSpec } from '../arch/arches.ts';
 import { type CacheKind, getOrBuild, missingPaths } from '../cache/store.ts';
@@ -25,7 +24,7 @@ export const GUEST_PACKAGES = ['busybox-static', 'dropbear-bin', 'libc6', 'libcr
 /** Not needed in the guest; leaving them out keeps the initramfs small. */
 const SKIP = [/^usr\/share\//, /^usr\/lib\/[^/]+\/gconv\//, /^usr\/libexec\//, /^etc\/(?!ld\.so)/, /^usr\/lib\/[^/]+\/audit\//];
 
-const RECIPE = 'guest-base-3';
+const RECIPE = 'guest-base-4';
 
 /** What init mounts with one `mount -a`, in order (debugfs's mount point appears with sysfs). */
 export const FSTAB = `proc /proc proc defaults 0 0
@@ -75,7 +74,13 @@ async function walk(dir: string, base: string, out: CpioEntry[]): Promise<void> 
 }
 
 export interface GuestBase {
-  /** gzip'ed cpio with the userspace and /init; per-run files go in a second archive. */
+  /**
+   * The cpio with the userspace and /init, uncompressed; per-run files go in
+   * a second archive. Not gzip'ed: inflating 9 MB under TCG took the kernel
+   * 0.65 s (x86_64 6.1, "Unpacking initramfs" to "Freeing initrd memory"),
+   * and an uncompressed archive made ready 0.05-0.47 s sooner (medians of 5
+   * and 8 interleaved boots per target, in 6 of 7 target rounds).
+   */
   initramfs: string;
 }
 
@@ -149,8 +154,8 @@ export async function guestBase(arch: ArchSpec, log: Log): Promise<GuestBase> {
       entries.push({ type: 'file', path: 'etc/passwd', data: Buffer.from('root:x:0:0:root:/root:/bin/sh\n') });
       entries.push({ type: 'file', path: 'etc/group', data: Buffer.from('root:x:0:\n') });
       entries.push({ type: 'file', path: 'etc/shells', data: Buffer.from('/bin/sh\n') });
-      const initramfs = join(dir, 'base.cpio.gz');
-      await writeFile(initramfs, gzipSync(writeCpio(entries), { level: 6 }));
+      const initramfs = join(dir, 'base.cpio');
+      await writeFile(initramfs, writeCpio(entries));
       return { initramfs };
     },
     {
@@ -166,7 +171,8 @@ export async function guestBase(arch: ArchSpec, log: Log): Promise<GuestBase> {
 
 /**
  * The per-run archive: keys, and the modules a prebuilt kernel needs at boot.
- * Appended to the base (the kernel unpacks concatenated archives in order).
+ * Appended to the base (the kernel unpacks concatenated archives in order;
+ * each ends 4-byte aligned, as the next one's header must start). Uncompressed, as the base is.
  */
 export function runArchive(hostKeyDropbear: Buffer, authorizedKey: string, modules: { name: string; data: Buffer }[] = []): Buffer {
   const mods: CpioEntry[] = modules.length
@@ -177,13 +183,11 @@ export function runArchive(hostKeyDropbear: Buffer, authorizedKey: string, modul
         { type: 'file', path: 'etc/kharness-modules', data: Buffer.from(modules.map((m) => `/lib/kharness-modules/${m.name}\n`).join('')) },
       ]
     : [];
-  return gzipSync(
-    writeCpio([
-      ...mods,
-      { type: 'dir', path: 'etc/dropbear', mode: 0o700 },
-      { type: 'file', path: 'etc/dropbear/host_key', data: hostKeyDropbear, mode: 0o600 },
-      { type: 'dir', path: 'root/.ssh', mode: 0o700 },
-      { type: 'file', path: 'root/.ssh/authorized_keys', data: Buffer.from(`${authorizedKey}\n`), mode: 0o600 },
-    ]),
-  );
+  return writeCpio([
+    ...mods,
+    { type: 'dir', path: 'etc/dropbear', mode: 0o700 },
+    { type: 'file', path: 'etc/dropbear/host_key', data: hostKeyDropbear, mode: 0o600 },
+    { type: 'dir', path: 'root/.ssh', mode: 0o700 },
+    { type: 'file', path: 'root/.ssh/authorized_keys', data: Buffer.from(`${authorizedKey}\n`), mode: 0o600 },
+  ]);
 }

@@ -109,7 +109,7 @@ export async function bootQemuMachine(o: QemuMachineOptions, boot: number): Prom
   const base = await guestBase(arch, o.log);
   const keys = generateRunKeys();
   // The initrd holds this run's keys and is only read at QEMU start: a temp file, not an artifact.
-  const initrdFile = await tmpFile({ prefix: 'kharness-initrd-', postfix: '.cpio.gz' });
+  const initrdFile = await tmpFile({ prefix: 'kharness-initrd-', postfix: '.cpio' });
   const accel = chooseAccel(probeAccelFacts(arch), o.settings.accel);
   let vm: Vm | undefined;
   let session: GuestSession | undefined;

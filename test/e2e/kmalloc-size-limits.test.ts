@@ -69,7 +69,7 @@ describe('kmalloc-size-limits on 6.1 x86_64', () => {
   it("reads the guest busybox's applets from its binary exactly as its own --list gives them", () => {
     const dir = join(cacheRoot(), 'guest');
     const bases = readdirSync(dir)
-      .filter((d) => d.startsWith('x86_64-') && existsSync(join(dir, d, 'base.cpio.gz')))
+      .filter((d) => d.startsWith('x86_64-') && existsSync(join(dir, d, 'base.cpio')))
       .map((d) => join(dir, d, 'root', 'bin', 'busybox'))
       .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
     expect(bases.length).toBeGreaterThan(0);
