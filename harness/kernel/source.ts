@@ -95,10 +95,16 @@ export interface GitTree {
   lockName: string;
 }
 
+/** The build directory's name inside a git clone (checkouts leave untracked directories alone). */
+const GIT_BUILD_DIR = '.kharness-build';
+
 export function gitTreeFor(src: GitSource, arch: string): GitTree {
   const id = `${hashParts([src.repo])}-${arch}`;
   const base = join(cacheRoot(), 'git', id);
-  return { src: join(base, 'src'), out: join(base, 'build'), lockName: `git-${id}` };
+  // Inside the clone, one level down: Kbuild then names the tree `..`, so the
+  // compiler command lines match the catalog's builds of the same release and
+  // config, and ccache serves the first build of a history (see buildKernel).
+  return { src: join(base, 'src'), out: join(base, 'src', GIT_BUILD_DIR), lockName: `git-${id}` };
 }
 
 /** Runs fn with the shared clone checked out at commit (cloning it the first time). */
@@ -127,6 +133,8 @@ export async function withGitTree<T>(src: GitSource, arch: string, commit: strin
         phase: `git checkout ${commit.slice(0, 12)}`,
         timeoutMs: 10 * 60_000,
       });
+      // The build directory of the layout before GIT_BUILD_DIR: nothing names it any more.
+      await rm(join(t.src, '..', 'build'), { recursive: true, force: true });
       await mkdir(t.out, { recursive: true });
       return fn(t);
     },
