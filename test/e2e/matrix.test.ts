@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { SCENARIOS_DIR } from '../../harness/paths.ts';
+import { readMeta } from '../../harness/cache/store.ts';
+import { cacheRoot, SCENARIOS_DIR } from '../../harness/paths.ts';
 import { cli, ensureFixtureRepo, qemusUnder, results, steps, tempDir } from './helpers.ts';
 
 describe('matrix', () => {
@@ -57,6 +58,12 @@ describe('matrix', () => {
     const repo = await ensureFixtureRepo();
     const base = await cli(['build', '--arch', 'x86_64', '--kernel', `git:${repo}@fixture-good`]);
     expect(base.exitCode, base.all).toBe(0);
+    // The build directory sits directly inside the clone, so Kbuild names the tree `..` in every
+    // command line: the same lines as the catalog's 6.1 build, which ccache can then serve.
+    const meta = await readMeta<{ srcDir: string; buildDir: string }>(join(base.stdout.trim().split('\n')[0]!, '..'), cacheRoot());
+    const cmd = readFileSync(join(meta!.buildDir, 'mm', '.slab_common.o.cmd'), 'utf8');
+    expect(cmd).toMatch(/ -I\.\.\/include /);
+    expect(cmd).not.toContain(meta!.srcDir);
     // fixture-good~-1: "fixture change 1", one comment line in mm/slab_common.c.
     const next = (await execa('git', ['-C', repo, 'rev-list', '--reverse', 'fixture-good..fixture-bad'])).stdout.split('\n')[0]!;
     const t0 = Date.now();
