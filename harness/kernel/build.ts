@@ -452,10 +452,11 @@ export async function buildKernel(kernelName: string, archName: string, o: Build
       // Compiled in a directory directly inside the source tree, where Kbuild
       // names the tree `..` instead of by absolute path (its top Makefile does
       // that only one level down): every compiler command line is then the
-      // same whichever tree of this release it runs in, so ccache serves a git
-      // history of it (test/fixtures, a user's bisect; see gitTreeFor) from
-      // the catalog's builds of the same config. The finished directory moves
-      // into the entry, pointed at the tree by absolute path.
+      // same whichever tree of this release it runs in, so ccache serves a
+      // tree that moved (another cache root, a new extraction) and a git tree
+      // of the release built with the same config (see gitTreeFor). The
+      // finished directory moves into the entry, pointed at the tree by
+      // absolute path.
       const src = await extractDebianSource({ ...k, source: s }, o.log);
       const staging = join(src, `.kharness-build-${key}`);
       const out = join(dir, 'build');

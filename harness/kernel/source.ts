@@ -102,8 +102,8 @@ export function gitTreeFor(src: GitSource, arch: string): GitTree {
   const id = `${hashParts([src.repo])}-${arch}`;
   const base = join(cacheRoot(), 'git', id);
   // Inside the clone, one level down: Kbuild then names the tree `..`, so the
-  // compiler command lines match the catalog's builds of the same release and
-  // config, and ccache serves the first build of a history (see buildKernel).
+  // compiler command lines match the catalog's builds of the same release, and
+  // ccache serves whatever of them has the same config (see buildKernel).
   return { src: join(base, 'src'), out: join(base, 'src', GIT_BUILD_DIR), lockName: `git-${id}` };
 }
 
@@ -133,9 +133,11 @@ export async function withGitTree<T>(src: GitSource, arch: string, commit: strin
         phase: `git checkout ${commit.slice(0, 12)}`,
         timeoutMs: 10 * 60_000,
       });
-      // The build directory of the layout before GIT_BUILD_DIR: nothing names it any more.
-      await rm(join(t.src, '..', 'build'), { recursive: true, force: true });
-      await mkdir(t.out, { recursive: true });
+      if (!existsSync(t.out)) {
+        // The build directory of the layout before GIT_BUILD_DIR: nothing names it any more.
+        await rm(join(t.src, '..', 'build'), { recursive: true, force: true });
+        await mkdir(t.out, { recursive: true });
+      }
       return fn(t);
     },
     lockWait(log, `the git tree of ${src.repo} for ${arch}`),

@@ -44,6 +44,12 @@ export interface MachineSettings {
   timeouts: Timeouts;
 }
 
+/** A boot that died of an emulator artefact and was booted again: its console log, and why. */
+export interface RetriedBoot {
+  consoleLog: string;
+  reason: string;
+}
+
 export interface BootInfo {
   /** Boot number within the target: 1 for the first VM, 2 after a reboot… */
   boot: number;
@@ -54,7 +60,7 @@ export interface BootInfo {
   /** The parameters a scenario asked for (none: the target's shared machine). */
   extraCmdline?: string[];
   /** The first attempt at this boot died of a listed emulator artefact (analysis/emulator.ts) and was booted again. */
-  retried?: { consoleLog: string; reason: string };
+  retried?: RetriedBoot;
   /** QEMU start until the console marker, and until ssh was up. */
   bootMs: number;
   sshMs: number;

@@ -27,6 +27,7 @@ import {
   type MachineSettings,
   markerClocksource,
   markerUptimeMs,
+  type RetriedBoot,
 } from './machine.ts';
 
 export interface QemuMachineOptions {
@@ -46,12 +47,6 @@ export interface QemuMachineOptions {
 const BOOT_HINT =
   'Raise --boot-timeout if the host is busy (under TCG a guest is ready in about 1.5 s; prebuilt Debian kernels take 4-6 s); ' +
   'the console log above shows how far it got.';
-
-/** A boot that died of an emulator artefact and was booted again: its console log, and why. */
-export interface RetriedBoot {
-  consoleLog: string;
-  reason: string;
-}
 
 async function startVm(
   o: QemuMachineOptions,
