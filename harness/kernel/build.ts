@@ -30,8 +30,8 @@ import { requireTool, whichSync } from '../util/host.ts';
 import { type Log, lockWait } from '../util/log.ts';
 import { capture, formatDuration, runLogged } from '../util/proc.ts';
 import { stopping } from '../util/stop.ts';
-import { type CatalogKernel, DEBIAN_GUEST_MODULES, type DebianSource, findKernel } from './catalog.ts';
-import type { DebianKernel } from './debian.ts';
+import { type CatalogKernel, DEBIAN_GUEST_MODULES, type DebianSource, findKernel, loadCatalog, paritySource } from './catalog.ts';
+import { type DebianKernel, seriesOf } from './debian.ts';
 import { debianConfig, installedVersion, parityOptions } from './distro.ts';
 import { parseOwnBuild } from './own.ts';
 import { fetchPrebuilt, type PrebuiltPackages, prebuiltPackages, resolvePrebuilt } from './prebuilt.ts';
@@ -228,6 +228,26 @@ function readFragment(name: string, text: string): Fragment {
 }
 
 /**
+ * The Debian source package whose version picks the Debian config a kernel
+ * takes its allocator options from: a Debian tree's own; for a git tree, the
+ * catalog's package of the series its Makefile names at the commit (none: it
+ * keeps tinyconfig's allocator options, and says so).
+ */
+async function parityPackage(k: CatalogKernel, log: Log): Promise<string | undefined> {
+  const s = k.source;
+  if (s.type === 'debian-source') return s.package;
+  if (s.type !== 'git') return undefined;
+  const commit = await resolveCommit(s);
+  const version = makefileVersion(await capture('git', ['-C', s.repo, 'show', `${commit}:Makefile`]).catch(() => ''));
+  const pkg = version ? paritySource(seriesOf(version), loadCatalog()) : undefined;
+  if (!pkg)
+    log.info(
+      `kernel ${k.name}: ${version ? `the catalog builds no ${seriesOf(version)} kernel from Debian's source` : 'its Makefile names no version'}, so no Debian allocator options: tinyconfig's and the fragments' stay`,
+    );
+  return pkg;
+}
+
+/**
  * The fragments in the order they are merged: the catalog's, distribution
  * parity (Debian's values for kernels/distro-mm.yaml's options), the arch's,
  * the overlays.
@@ -235,10 +255,11 @@ function readFragment(name: string, text: string): Fragment {
 async function fragmentsFor(k: CatalogKernel, arch: ArchSpec, log: Log, extra: readonly string[] = []): Promise<Fragment[]> {
   const file = async (name: string) => readFragment(name, await readFile(join(KERNELS_DIR, 'config', name), 'utf8'));
   const parity: Fragment[] = [];
-  if (k.distro_parity && k.source.type === 'debian-source') {
+  const pkg = k.distro_parity ? await parityPackage(k, log) : undefined;
+  if (k.distro_parity && pkg) {
     const { options: list, text: listText } = parityOptions();
     const flavour = k.distro_parity === true ? 'generic' : k.distro_parity;
-    const debian = await debianConfig(arch, await installedVersion(k.source.package), flavour, log);
+    const debian = await debianConfig(arch, await installedVersion(pkg), flavour, log);
     const options = takeOptions(parseConfig(debian.text), list);
     parity.push({ name: `distro-mm.yaml (${debian.from})`, options, text: `${listText}\n${renderFragment(options)}` });
   }

@@ -70,7 +70,10 @@ export function loadCatalog(file = join(KERNELS_DIR, 'catalog.yaml')): CatalogKe
 
 /**
  * `git:PATH[@REF]` names a local kernel tree (REF defaults to HEAD). It builds
- * for every arch kharness knows, with the base fragments.
+ * for every arch kharness knows, with the catalog's fragments and, when the
+ * catalog builds the tree's series from Debian's source, Debian's allocator
+ * options of that series (`paritySource`): a bisect of a release runs the
+ * allocator people run, configured as the catalog's kernel of that release.
  */
 export function parseGitKernel(spec: string, arches: string[]): CatalogKernel | undefined {
   const m = /^git:(.+?)(?:@([^@]+))?$/.exec(spec);
@@ -80,7 +83,20 @@ export function parseGitKernel(spec: string, arches: string[]): CatalogKernel | 
     source: { type: 'git', repo: resolve(m[1]!), ref: m[2] ?? 'HEAD' },
     arches,
     fragments: ['base.config', 'kernel-tests.config'],
+    distro_parity: true,
   };
+}
+
+/**
+ * The Debian source package whose version picks Debian's config for a tree of
+ * `series` ("6.1"): the one a catalog kernel with generic parity is built
+ * from; undefined for a series the catalog does not build from Debian.
+ */
+export function paritySource(series: string, catalog: CatalogKernel[]): string | undefined {
+  for (const c of catalog)
+    if (c.source.type === 'debian-source' && c.distro_parity === true && /^linux-source-(\d+\.\d+)$/.exec(c.source.package)?.[1] === series)
+      return c.source.package;
+  return undefined;
 }
 
 /**

@@ -7,9 +7,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
+import { allocatorProfile, parseConfig } from '../../harness/analysis/kconfig.ts';
 import { readMeta } from '../../harness/cache/store.ts';
+import { profileOptions } from '../../harness/kernel/distro.ts';
 import { cacheRoot, SCENARIOS_DIR } from '../../harness/paths.ts';
-import { cli, ensureFixtureRepo, qemusUnder, results, steps, tempDir } from './helpers.ts';
+import { cli, ensureFixtureRepo, kernelBuildDir, qemusUnder, results, steps, tempDir } from './helpers.ts';
 
 describe('matrix', () => {
   it('runs two targets concurrently and keeps both result sets', async () => {
@@ -64,6 +66,14 @@ describe('matrix', () => {
     const cmd = readFileSync(join(meta!.buildDir, 'mm', '.slab_common.o.cmd'), 'utf8');
     expect(cmd).toMatch(/ -I\.\.\/include /);
     expect(cmd).not.toContain(meta!.srcDir);
+    // Debian's allocator options of 6.1, as the catalog's 6.1 takes them (kernels/distro-mm.yaml):
+    // the fixture's git kernel has the catalog kernel's allocator profile, PREEMPT_VOLUNTARY and memcg included.
+    const catalog61 = await cli(['build', '--arch', 'x86_64', '--kernel', '6.1']);
+    expect(catalog61.exitCode, catalog61.all).toBe(0);
+    const profile = (dir: string) => allocatorProfile(parseConfig(readFileSync(join(dir, '.config'), 'utf8')), profileOptions());
+    const gitProfile = profile(meta!.buildDir);
+    expect(gitProfile).toMatchObject({ PREEMPT_VOLUNTARY: 'y', MEMCG: 'y', SLUB: 'y' });
+    expect(gitProfile).toEqual(profile(kernelBuildDir(catalog61.stdout.trim().split('\n')[0]!)));
     // fixture-good~-1: "fixture change 1", one comment line in mm/slab_common.c.
     const next = (await execa('git', ['-C', repo, 'rev-list', '--reverse', 'fixture-good..fixture-bad'])).stdout.split('\n')[0]!;
     const t0 = Date.now();

@@ -3,6 +3,7 @@ import { allocatorProfile, parseConfig } from '../../harness/analysis/kconfig.ts
 import { ARCHES } from '../../harness/arch/arches.ts';
 import { exitCode } from '../../harness/cli/exit.ts';
 import { checkKernelEntry, type KernelBuild } from '../../harness/kernel/build.ts';
+import { loadCatalog, paritySource, parseGitKernel } from '../../harness/kernel/catalog.ts';
 import { configArch, GUEST_NEEDS, missingGuestNeeds } from '../../harness/kernel/own.ts';
 import { formatRequest, parseResponse } from '../../harness/probe/protocol.ts';
 import { compareTargets } from '../../harness/report/compare.ts';
@@ -89,5 +90,27 @@ describe('the scan action', () => {
     await expect(scenario('  - alloc: { api: kmalloc, size: 64, hold: b }\n  - scan: { name: b, len: 4KiB }\n')).rejects.toThrow(
       /s\.yaml:4:\d+: .*mark/,
     );
+  });
+});
+
+describe('git kernels take Debian parity from the catalog kernel of their series', () => {
+  const catalog = loadCatalog();
+
+  it('names the Debian source package of a series the catalog builds with generic parity', () => {
+    expect(paritySource('6.1', catalog)).toBe('linux-source-6.1');
+    expect(paritySource('6.12', catalog)).toBe('linux-source-6.12');
+  });
+
+  it('names none for a series the catalog does not build from Debian, or builds only with another flavour', () => {
+    expect(paritySource('6.6', catalog)).toBeUndefined();
+    const rtOnly = catalog.filter((k) => k.name === '6.12-rt');
+    expect(rtOnly.length).toBe(1);
+    expect(paritySource('6.12', rtOnly)).toBeUndefined();
+  });
+
+  it('a git: kernel asks for parity, with the catalog 6.1 fragments', () => {
+    const k = parseGitKernel('git:/tmp/linux@v6.1', ['x86_64']);
+    const catalog61 = catalog.find((c) => c.name === '6.1')!;
+    expect(k).toMatchObject({ distro_parity: true, fragments: catalog61.fragments });
   });
 });
