@@ -240,10 +240,10 @@ async function parityPackage(k: CatalogKernel, log: Log): Promise<string | undef
   const commit = await resolveCommit(s);
   const version = makefileVersion(await capture('git', ['-C', s.repo, 'show', `${commit}:Makefile`]).catch(() => ''));
   const pkg = version ? paritySource(seriesOf(version), loadCatalog()) : undefined;
-  if (!pkg)
-    log.info(
-      `kernel ${k.name}: ${version ? `the catalog builds no ${seriesOf(version)} kernel from Debian's source` : 'its Makefile names no version'}, so no Debian allocator options: tinyconfig's and the fragments' stay`,
-    );
+  if (!pkg) {
+    const why = version ? `the catalog builds no ${seriesOf(version)} kernel from Debian's source` : 'its Makefile names no version';
+    log.info(`kernel ${k.name}: ${why}, so no Debian allocator options: tinyconfig's and the fragments' stay`);
+  }
   return pkg;
 }
 
