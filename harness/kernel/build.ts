@@ -6,7 +6,7 @@
 
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { basename, join } from 'node:path';
 import {
@@ -77,6 +77,29 @@ export interface KernelBuild {
 }
 
 /**
+ * The modules a Kbuild build directory made, as paths relative to it, from
+ * Kbuild's own list, modules.order: 6.1 names each NAME.ko, 6.2 on NAME.o.
+ */
+export function orderedModules(order: string): string[] {
+  return order
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .map((l) => l.replace(/\.o$/, '.ko'));
+}
+
+/**
+ * What `make modules` left in a build directory. Read from modules.order, not
+ * by walking the tree: an O= directory links back to its source tree
+ * (`source -> ..`), and Node's recursive readdir followed that link through
+ * millions of entries (72 s per build here, for 4 modules).
+ */
+async function builtModules(dir: string): Promise<string[]> {
+  const order = await readFile(join(dir, 'modules.order'), 'utf8').catch(() => '');
+  return orderedModules(order).filter((rel) => existsSync(join(dir, rel)));
+}
+
+/**
  * A module the kernel built (the kernel's own test modules): from the entry's
  * module directory, or for a build kharness did not make (build:DIR), from
  * the build tree itself. undefined when the kernel has none of that name.
@@ -84,16 +107,14 @@ export interface KernelBuild {
 export async function findTestModule(k: KernelBuild, name: string): Promise<string | undefined> {
   const file = `${name}.ko`;
   if (k.moduleDir) return existsSync(join(k.moduleDir, file)) ? join(k.moduleDir, file) : undefined;
-  const all = await readdir(k.buildDir, { recursive: true }).catch(() => [] as string[]);
-  const hit = all.find((rel) => basename(rel) === file);
+  const hit = (await builtModules(k.buildDir)).find((rel) => basename(rel) === file);
   return hit ? join(k.buildDir, hit) : undefined;
 }
 
-/** Copies every .ko under a build directory into one flat directory, so the entry keeps them past the next build there. */
+/** Copies every module the build made into one flat directory, so the entry keeps them past the next build there. */
 async function collectModules(out: string, into: string): Promise<string> {
   await mkdir(into, { recursive: true });
-  const all = await readdir(out, { recursive: true });
-  for (const rel of all) if (rel.endsWith('.ko')) await copyFile(join(out, rel), join(into, basename(rel)));
+  for (const rel of await builtModules(out)) await copyFile(join(out, rel), join(into, basename(rel)));
   return into;
 }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { allocatorProfile, parseConfig } from '../../harness/analysis/kconfig.ts';
 import { ARCHES } from '../../harness/arch/arches.ts';
 import { exitCode } from '../../harness/cli/exit.ts';
-import { checkKernelEntry, type KernelBuild } from '../../harness/kernel/build.ts';
+import { checkKernelEntry, type KernelBuild, orderedModules } from '../../harness/kernel/build.ts';
 import { loadCatalog, paritySource, parseGitKernel } from '../../harness/kernel/catalog.ts';
 import { configArch, GUEST_NEEDS, missingGuestNeeds } from '../../harness/kernel/own.ts';
 import { formatRequest, parseResponse } from '../../harness/probe/protocol.ts';
@@ -112,5 +112,19 @@ describe('git kernels take Debian parity from the catalog kernel of their series
     const k = parseGitKernel('git:/tmp/linux@v6.1', ['x86_64']);
     const catalog61 = catalog.find((c) => c.name === '6.1')!;
     expect(k).toMatchObject({ distro_parity: true, fragments: catalog61.fragments });
+  });
+});
+
+describe("the modules a build made, from Kbuild's modules.order", () => {
+  // modules.order of the catalog's x86_64 6.1 (linux-source-6.1 6.1.192) and arm64 6.12 (6.12.118) builds, as written.
+  it('reads 6.1 (NAME.ko) and 6.12 (NAME.o) lines as .ko paths in the build directory', () => {
+    const ko = ['lib/test_vmalloc.ko', 'lib/test_meminit.ko', 'lib/test_free_pages.ko', 'lib/slub_kunit.ko'];
+    expect(orderedModules(`${ko.join('\n')}\n`)).toEqual(ko);
+    expect(orderedModules('lib/test_vmalloc.o\nlib/test_meminit.o\nlib/test_free_pages.o\nlib/slub_kunit.o\n')).toEqual(ko);
+  });
+
+  it('reads an empty list (a kernel with modules but none built) as none', () => {
+    expect(orderedModules('')).toEqual([]);
+    expect(orderedModules('\n')).toEqual([]);
   });
 });
