@@ -1,7 +1,7 @@
 /**
  * Regression signal on real kernels: the fixture history's fixture-slow
  * (test/fixtures/make-kernel-history.sh) makes the large kmalloc path of
- * fixture-good spin 600 times instead of once (the same kernel text). A performance bisect must name that commit
+ * fixture-good spin 12000 times instead of once (the same kernel text). A performance bisect must name that commit
  * and confirm it; compare, run --baseline and history must flag exactly the
  * slowed metric between the two builds, and nothing between two runs of the
  * same build.
