@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ChangeRule, compareSamples, distribution, ruleFor } from '../analysis/stats.ts';
+import { makefileVersion } from '../analysis/version.ts';
 import { KharnessError } from '../errors.ts';
 import { verdictOf } from '../regress/compare.ts';
 import { hostAxes } from '../run/axes.ts';
@@ -43,6 +44,11 @@ export interface Candidate {
   /** What runTarget is given as the kernel. */
   kernel: string;
   subject: string;
+  /**
+   * The version whose series configures a git candidate: the good end's, for
+   * every candidate alike (BuildOptions.configVersion); absent for a list of kernels.
+   */
+  configVersion?: string;
 }
 
 export interface Tested {
@@ -119,12 +125,15 @@ export async function gitCandidates(repo: string, good: string, bad: string): Pr
     .filter(Boolean);
   if (!lines.length)
     throw new KharnessError('USAGE', `${bad} is not a descendant of ${good}`, 'Bisect needs --good to be an ancestor of --bad.');
+  // One configuration for the whole range: the good end's series, even where a commit's Makefile names the next.
+  const version = makefileVersion(await capture('git', ['-C', repo, 'show', `${g}:Makefile`]).catch(() => ''));
+  const pin = version ? { configVersion: version } : {};
   const cand = (l: string): Candidate => {
     const sha = l.slice(0, 40);
-    return { id: sha, kernel: `git:${repo}@${sha}`, subject: l.slice(41) };
+    return { id: sha, kernel: `git:${repo}@${sha}`, subject: l.slice(41), ...pin };
   };
   const goodSubject = (await capture('git', ['-C', repo, 'log', '-1', '--format=%s', g])).trim();
-  return { good: { id: g, kernel: `git:${repo}@${g}`, subject: goodSubject }, list: lines.map(cand) };
+  return { good: { id: g, kernel: `git:${repo}@${g}`, subject: goodSubject, ...pin }, list: lines.map(cand) };
 }
 
 export interface BisectOptions {
@@ -177,6 +186,7 @@ async function sample(o: BisectOptions, c: Candidate, label: string, n: number):
   await runTarget({
     arch: o.state.arch,
     kernel: c.kernel,
+    configVersion: c.configVersion,
     scenarios: [o.scenario],
     outDir: dir,
     writer,

@@ -5,6 +5,7 @@ import { type BisectState, type Candidate, gitCandidates, loadState, runBisect, 
 import { UsageError } from '../errors.ts';
 import { chooseAccel, probeAccelFacts } from '../guest/accel.ts';
 import { findKernel } from '../kernel/catalog.ts';
+import { seriesOf } from '../kernel/debian.ts';
 import { KERNEL_TESTS } from '../ktest/catalog.ts';
 import { FACTS } from '../probe/vocabulary.ts';
 import { formatFailure } from '../report/failure.ts';
@@ -102,6 +103,10 @@ export const bisectCommand: Command = {
         if (!v.good || !v.bad) throw new UsageError('git bisect needs --good REF and --bad REF');
         const repo = resolve(String(v.repo));
         const { good, list } = await gitCandidates(repo, String(v.good), String(v.bad));
+        if (good.configVersion)
+          log.info(
+            `every candidate is configured as the catalog's ${seriesOf(good.configVersion)} kernel (the good end is ${good.configVersion})`,
+          );
         state = { mode: 'git', repo, ...base, good, candidates: list };
       } else if (v.kernels) {
         const names = (await kernelNames(v.kernels, v.arch, log)) ?? [];

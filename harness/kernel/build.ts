@@ -213,6 +213,14 @@ export interface BuildOptions {
   fragments?: string[];
   jobs?: number;
   timeoutMs?: number;
+  /**
+   * For a git kernel: a version ("6.1.192") whose series decides the catalog
+   * configuration it takes (Debian's allocator options), instead of the
+   * version its own Makefile names. A bisect pins its good end's, so a
+   * Makefile bump inside the range (a merge window's -rc1) cannot change the
+   * config mid-bisect.
+   */
+  configVersion?: string;
 }
 
 /** The make variables for an arch: ARCH, CROSS_COMPILE, and CC through ccache when it is installed. */
@@ -254,12 +262,12 @@ function readFragment(name: string, text: string): Fragment {
  * catalog's package of the series its Makefile names at the commit (none: it
  * keeps tinyconfig's allocator options, and says so).
  */
-async function parityPackage(k: CatalogKernel, log: Log): Promise<string | undefined> {
+async function parityPackage(k: CatalogKernel, log: Log, pinned?: string): Promise<string | undefined> {
   const s = k.source;
   if (s.type === 'debian-source') return s.package;
   if (s.type !== 'git') return undefined;
   const commit = await resolveCommit(s);
-  const version = makefileVersion(await capture('git', ['-C', s.repo, 'show', `${commit}:Makefile`]).catch(() => ''));
+  const version = pinned ?? makefileVersion(await capture('git', ['-C', s.repo, 'show', `${commit}:Makefile`]).catch(() => ''));
   const pkg = version ? paritySource(seriesOf(version), loadCatalog()) : undefined;
   if (!pkg) {
     const why = version ? `the catalog builds no ${seriesOf(version)} kernel from Debian's source` : 'its Makefile names no version';
@@ -273,10 +281,10 @@ async function parityPackage(k: CatalogKernel, log: Log): Promise<string | undef
  * parity (Debian's values for kernels/distro-mm.yaml's options), the arch's,
  * the overlays.
  */
-async function fragmentsFor(k: CatalogKernel, arch: ArchSpec, log: Log, extra: readonly string[] = []): Promise<Fragment[]> {
+async function fragmentsFor(k: CatalogKernel, arch: ArchSpec, log: Log, x: Extras = {}): Promise<Fragment[]> {
   const file = async (name: string) => readFragment(name, await readFile(join(KERNELS_DIR, 'config', name), 'utf8'));
   const parity: Fragment[] = [];
-  const pkg = k.distro_parity ? await parityPackage(k, log) : undefined;
+  const pkg = k.distro_parity ? await parityPackage(k, log, x.configVersion) : undefined;
   if (k.distro_parity && pkg) {
     const { options: list, text: listText } = parityOptions();
     const flavour = k.distro_parity === true ? 'generic' : k.distro_parity;
@@ -289,7 +297,7 @@ async function fragmentsFor(k: CatalogKernel, arch: ArchSpec, log: Log, extra: r
     ...parity,
     await file(arch.fragment),
     ...(await Promise.all((k.overlay ?? []).map(file))),
-    ...(await Promise.all(extra.map(async (p) => readFragment(p, await readFile(p, 'utf8'))))),
+    ...(await Promise.all((x.fragments ?? []).map(async (p) => readFragment(p, await readFile(p, 'utf8'))))),
   ];
 }
 
@@ -302,7 +310,10 @@ type Ingredients =
   | { kind: 'prebuilt'; kernel: DebianKernel; packages: PrebuiltPackages; guestModules: string[] }
   | { kind: 'source'; fragments: Fragment[] };
 
-async function ingredients(k: CatalogKernel, arch: ArchSpec, log: Log, extra: readonly string[]): Promise<Ingredients> {
+/** What a source build adds to a catalog entry: extra fragment files, a git kernel's pinned version (BuildOptions). */
+type Extras = Pick<BuildOptions, 'fragments' | 'configVersion'>;
+
+async function ingredients(k: CatalogKernel, arch: ArchSpec, log: Log, x: Extras): Promise<Ingredients> {
   const s = k.source;
   if (s.type === 'debian-image') {
     const kernel = await resolvePrebuilt(s, arch, log);
@@ -313,7 +324,7 @@ async function ingredients(k: CatalogKernel, arch: ArchSpec, log: Log, extra: re
       guestModules: s.guest_modules ?? DEBIAN_GUEST_MODULES,
     };
   }
-  return { kind: 'source', fragments: await fragmentsFor(k, arch, log, extra) };
+  return { kind: 'source', fragments: await fragmentsFor(k, arch, log, x) };
 }
 
 async function kernelKey(k: CatalogKernel, arch: ArchSpec, ing: Ingredients): Promise<string> {
@@ -461,7 +472,7 @@ export async function buildKernel(kernelName: string, archName: string, o: Build
   ] as const)
     await requireTool(tool, pkg);
 
-  const ing = await ingredients(k, arch, o.log, o.fragments ?? []);
+  const ing = await ingredients(k, arch, o.log, o);
   const key = await kernelKey(k, arch, ing);
   const label = `${k.name}/${arch.name}`;
   const started = Date.now();

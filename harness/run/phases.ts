@@ -44,6 +44,8 @@ export interface PrepareContext {
   settings: MachineSettings;
   log: Log;
   makeJobs?: number;
+  /** A git kernel's pinned configuration version (BuildOptions.configVersion). */
+  configVersion?: string;
   /** Serialises kernel builds across targets. */
   buildSlot: <T>(fn: () => Promise<T>) => Promise<T>;
   /** Records how long a part of the preparation took. */

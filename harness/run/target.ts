@@ -29,6 +29,8 @@ export interface TargetOptions {
   settings: MachineSettings;
   /** make -j for the kernel build. */
   makeJobs?: number;
+  /** A git kernel's pinned configuration version (BuildOptions.configVersion). */
+  configVersion?: string;
   /** Serialises kernel builds across targets. */
   buildSlot?: <T>(fn: () => Promise<T>) => Promise<T>;
   signal?: AbortSignal;
@@ -100,7 +102,7 @@ export async function runTarget(o: TargetOptions): Promise<TargetStatus> {
 /** The real preparation: the kernel from the cache or a build, the probe built against it, QEMU machines. */
 export const prepareReal: Prepare = async (c) => {
   const t0 = Date.now();
-  const kernel = await c.buildSlot(() => buildKernel(c.kernel, c.arch, { log: c.log, jobs: c.makeJobs }));
+  const kernel = await c.buildSlot(() => buildKernel(c.kernel, c.arch, { log: c.log, jobs: c.makeJobs, configVersion: c.configVersion }));
   c.phase('kernel', Date.now() - t0, { key: kernel.key, buildMs: kernel.buildMs });
   const t1 = Date.now();
   const module = await buildModule(kernel, c.log);

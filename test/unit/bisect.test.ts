@@ -1,4 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
+import { gitCandidates } from '../../harness/bisect/run.ts';
 import { classify, combineRepeats, nextStep, type Verdict } from '../../harness/bisect/search.ts';
 import type { ResultRecord, StepRecord } from '../../harness/run/results.ts';
 
@@ -89,5 +94,31 @@ describe('searching', () => {
 
   it('says so when only skipped candidates separate good from bad', () => {
     expect(bisect(['good', 'skip', 'skip', 'bad']).s).toEqual({ kind: 'ambiguous', lastGood: 0, firstBad: 3, skipped: [1, 2] });
+  });
+});
+
+describe('git candidates', () => {
+  it('configure every candidate as the good end, across a Makefile bump inside the range', async () => {
+    const repo = mkdtempSync(join(tmpdir(), 'kharness-bisect-'));
+    const git = (...args: string[]) =>
+      execa('git', ['-C', repo, ...args], {
+        env: { GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' },
+      });
+    const makefile = (patchlevel: number, extra: string) =>
+      writeFileSync(join(repo, 'Makefile'), `VERSION = 6\nPATCHLEVEL = ${patchlevel}\nSUBLEVEL = 0\nEXTRAVERSION =${extra}\n`);
+    await git('init', '-q', '-b', 'main');
+    makefile(11, '');
+    await git('add', 'Makefile');
+    await git('commit', '-q', '-m', 'v6.11');
+    await git('tag', 'good');
+    writeFileSync(join(repo, 'mm.c'), 'a merge-window change\n');
+    await git('add', 'mm.c');
+    await git('commit', '-q', '-m', 'mm: a change');
+    makefile(12, ' -rc1');
+    await git('commit', '-q', '-am', 'Linux 6.12-rc1');
+    const { good, list } = await gitCandidates(repo, 'good', 'HEAD');
+    expect([good, ...list].map((c) => c.configVersion)).toEqual(['6.11.0', '6.11.0', '6.11.0']);
+    expect(list.map((c) => c.subject)).toEqual(['mm: a change', 'Linux 6.12-rc1']);
+    rmSync(repo, { recursive: true, force: true });
   });
 });
