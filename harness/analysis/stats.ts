@@ -104,3 +104,30 @@ export function compareSamples(base: Distribution, next: Distribution, rule: Cha
 export function formatChange(delta: number): string {
   return pct(delta);
 }
+
+/**
+ * Fisher's exact test, two-sided, on the 2×2 table [[a, b], [c, d]] (here:
+ * passes and failures of a step, base row then new row): the probability,
+ * with the table's margins fixed, of a table no more likely than this one.
+ */
+export function fisherExact(a: number, b: number, c: number, d: number): number {
+  const n = a + b + c + d;
+  const [row, col] = [a + b, a + c];
+  const logFact = (k: number) => {
+    let s = 0;
+    for (let i = 2; i <= k; i++) s += Math.log(i);
+    return s;
+  };
+  const fixed = logFact(row) + logFact(n - row) + logFact(col) + logFact(n - col) - logFact(n);
+  const p = (x: number) => Math.exp(fixed - logFact(x) - logFact(row - x) - logFact(col - x) - logFact(n - row - col + x));
+  const observed = p(a);
+  let sum = 0;
+  for (let x = Math.max(0, row + col - n); x <= Math.min(row, col); x++) {
+    const px = p(x);
+    if (px <= observed * (1 + 1e-9)) sum += px;
+  }
+  return Math.min(1, sum);
+}
+
+/** Below this, a change in a step's pass rate between two repeated runs is not chance. */
+export const PASS_RATE_ALPHA = 0.05;

@@ -4,7 +4,7 @@
  * changed by the rule in analysis/stats.ts and whether that is a regression;
  * and which axes besides the kernel differ. Pure.
  */
-import { type Change, type ChangeRule, compareSamples, ruleFor } from '../analysis/stats.ts';
+import { type Change, type ChangeRule, compareSamples, fisherExact, PASS_RATE_ALPHA, ruleFor } from '../analysis/stats.ts';
 import { foldRepeats } from '../run/repeats.ts';
 import type { HostAxes, ResultRecord, StepRecord, StepStatus, TargetRef } from '../run/results.ts';
 import { isFailed, ranAsExpected } from '../run/status.ts';
@@ -34,8 +34,30 @@ export interface StepComparison {
   baseRuns?: string;
   nextRuns?: string;
   change: StepChange;
+  /**
+   * For a step flaky on either side, with at least the rule's minimum of runs
+   * on both: Fisher's exact test on the two pass rates (two-sided), and
+   * whether it is below PASS_RATE_ALPHA. A newly flaky step whose pass rate
+   * did not change significantly (5/5 → 4/5: p = 1) is shown, not a regression.
+   */
+  passRate?: { p: number; significant: boolean };
   /** The new run's evidence for a failure: what failed, and the kernel log. */
   why?: string;
+}
+
+/** Whether a step's change makes the comparison a regression: a regressing kind, and not a pass-rate change within chance. */
+export function regresses(s: Pick<StepComparison, 'change' | 'passRate'>): boolean {
+  return REGRESSING.has(s.change) && s.passRate?.significant !== false;
+}
+
+const FLAKY_CHANGES: ReadonlySet<StepChange> = new Set(['newly-flaky', 'no-longer-flaky', 'still-flaky']);
+
+/** Fisher's exact test on two repeated steps' pass counts, when both ran often enough to say anything. */
+export function passRateChange(b: StepRecord, n: StepRecord, minRuns: number): StepComparison['passRate'] {
+  if (b.runs === undefined || n.runs === undefined || b.passes === undefined || n.passes === undefined) return undefined;
+  if (b.runs < minRuns || n.runs < minRuns) return undefined;
+  const p = fisherExact(b.passes, b.runs - b.passes, n.passes, n.runs - n.passes);
+  return { p, significant: p < PASS_RATE_ALPHA };
 }
 
 export type MetricVerdict = 'regressed' | 'improved' | 'unchanged' | 'undecided' | 'not-compared';
@@ -238,6 +260,7 @@ export function compareRuns(baseIn: readonly ResultRecord[], nextIn: readonly Re
     for (const k of new Set([...bSteps.keys(), ...nSteps.keys()])) {
       const [b, n] = [bSteps.get(k), nSteps.get(k)];
       const change = stepChange(b?.status, n?.status);
+      const passRate = b && n && FLAKY_CHANGES.has(change) ? passRateChange(b, n, rule.minSamples) : undefined;
       const any = (n ?? b)!;
       steps.push({
         pair: p.label,
@@ -248,6 +271,7 @@ export function compareRuns(baseIn: readonly ResultRecord[], nextIn: readonly Re
         baseRuns: b && runsOf(b),
         nextRuns: n && runsOf(n),
         change,
+        ...(passRate ? { passRate } : {}),
         why: n && (failing(n.status) || n.status === 'flaky' || n.status === 'error') ? evidence(n) : undefined,
       });
     }
@@ -279,6 +303,6 @@ export function compareRuns(baseIn: readonly ResultRecord[], nextIn: readonly Re
       });
     }
   }
-  const regressed = steps.some((s) => REGRESSING.has(s.change)) || metrics.some((m) => m.verdict === 'regressed');
+  const regressed = steps.some(regresses) || metrics.some((m) => m.verdict === 'regressed');
   return { pairs, onlyBase, onlyNext, axes, steps, metrics, rule, regressed };
 }

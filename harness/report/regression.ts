@@ -3,7 +3,7 @@
  * page: what regressed first (new failures, newly flaky steps, metrics worse
  * by the rule), then what improved, then the axes that differ. Pure.
  */
-import { formatChange } from '../analysis/stats.ts';
+import { formatChange, PASS_RATE_ALPHA } from '../analysis/stats.ts';
 import type { Comparison, MetricComparison, StepComparison } from '../regress/compare.ts';
 import { printable } from './failure.ts';
 import { esc, htmlTable, page } from './htmlkit.ts';
@@ -43,7 +43,8 @@ export function ruleText(c: Pick<Comparison, 'rule'>): string {
   const pct = `${+(c.rule.minChange * 100).toFixed(2)}%`;
   return (
     `a metric changed when both sides have at least ${c.rule.minSamples} samples, its median moved at least ${pct}, ` +
-    "and the two ranges do not overlap (lkp-tests' rule)"
+    "and the two ranges do not overlap (lkp-tests' rule); a step newly flaky over at least " +
+    `${c.rule.minSamples} runs a side regressed when Fisher's exact test puts its pass-rate change below p=${PASS_RATE_ALPHA}`
   );
 }
 
@@ -71,7 +72,7 @@ export function renderComparisonText(c: Comparison, names: { base: string; next:
     for (const s of ss)
       out.push(
         `  ${s.pair} › ${s.scenario} › ${printable(s.step)}: ${s.base ?? '-'} (${s.baseRuns ?? '-'}) → ${s.next ?? '-'} (${s.nextRuns ?? '-'})` +
-          `${s.why ? ` — ${printable(s.why)}` : ''}`,
+          `${passRateText(s)}${s.why ? ` — ${printable(s.why)}` : ''}`,
       );
   }
   for (const v of METRIC_ORDER) {
@@ -85,6 +86,13 @@ export function renderComparisonText(c: Comparison, names: { base: string; next:
   out.push('', `${sameSteps} steps the same, ${unchanged} metrics unchanged.`);
   out.push(c.regressed ? 'REGRESSED' : 'no regression');
   return `${out.join('\n')}\n`;
+}
+
+/** A repeated step's pass-rate test, as the reports show it. */
+function passRateText(s: StepComparison): string {
+  if (!s.passRate) return '';
+  const p = `Fisher's exact p=${s.passRate.p.toFixed(3)}`;
+  return s.passRate.significant ? ` (pass rate changed: ${p})` : ` (pass rate within chance, not a regression: ${p})`;
 }
 
 export function renderComparisonJson(c: Comparison, names: { base: string; next: string }): string {
@@ -113,7 +121,7 @@ export function renderComparisonHtml(c: Comparison, names: { base: string; next:
             s.pair,
             `${s.scenario} › ${s.step}`,
             `${s.base ?? '-'} ${s.baseRuns ?? ''}`,
-            `${s.next ?? '-'} ${s.nextRuns ?? ''}`,
+            `${s.next ?? '-'} ${s.nextRuns ?? ''}${passRateText(s)}`,
             s.why ?? '',
           ],
         })),
