@@ -14,7 +14,17 @@ export class GuestSession {
   static connect(port: number, privateKey: string, hostKeyBlob: Buffer, timeoutMs: number): Promise<GuestSession> {
     return new Promise((resolve, reject) => {
       const client = new ssh2.Client();
-      client.on('ready', () => resolve(new GuestSession(client)));
+      let ready = false;
+      client.on('ready', () => {
+        ready = true;
+        resolve(new GuestSession(client));
+      });
+      // A connection the guest's side closes before the handshake ends (QEMU killed by an interrupt, a guest
+      // that died) emits only 'close', and ssh2 drops its ready timer with it: without this the boot would wait
+      // on a promise nothing can settle, and Node would exit 13 with the run's end unwritten.
+      client.on('close', () => {
+        if (!ready) reject(new KharnessError('GUEST', 'ssh to the guest: the connection closed before it was ready'));
+      });
       client.on('error', (e) => {
         const err =
           (e as { level?: string }).level === 'client-timeout' || /Timed out/.test(e.message)

@@ -5,7 +5,7 @@
  * time is not, and the ping opens no channel (nothing in the guest has to
  * fork, which a guest busy on every CPU can take seconds to do).
  */
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer } from 'node:net';
 import ssh2 from 'ssh2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateRunKeys } from '../../harness/guest/keys.ts';
@@ -72,5 +72,26 @@ describe('the liveness ping', () => {
     expect(await s.session.ping(200)).toBe(false);
     expect(Date.now() - t0).toBeLessThan(2000);
     expect(await s.session.ping(200)).toBe(false);
+  });
+});
+
+describe('connecting', () => {
+  it('fails, not hangs, when the guest side closes the connection before the handshake ends', async () => {
+    // What QEMU's port forward does when an interrupt kills QEMU mid-handshake: the socket just closes.
+    // ssh2 then emits only 'close' and drops its ready timer; a promise waiting for 'ready' or 'error'
+    // would never settle, and the harness would exit 13 with the run's end unwritten.
+    const server = createServer((sock) => {
+      sock.write('SSH-2.0-dropbear_2022.83\r\n');
+      sock.end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const keys = generateRunKeys();
+    const t0 = Date.now();
+    await expect(GuestSession.connect(port, keys.clientPrivate, keys.hostKeyBlob, 60_000)).rejects.toThrow(
+      /connection closed before it was ready/,
+    );
+    expect(Date.now() - t0).toBeLessThan(5000);
+    server.close();
   });
 });
