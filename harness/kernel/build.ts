@@ -259,15 +259,19 @@ function readFragment(name: string, text: string): Fragment {
 /**
  * The Debian source package whose version picks the Debian config a kernel
  * takes its allocator options from: a Debian tree's own; for a git tree, the
- * catalog's package of the series its Makefile names at the commit (none: it
- * keeps tinyconfig's allocator options, and says so).
+ * catalog's package of the series its Makefile names at the commit, or of
+ * `pinned`'s series (a bisect's good end); none: it keeps tinyconfig's
+ * allocator options, and says so.
  */
 async function parityPackage(k: CatalogKernel, log: Log, pinned?: string): Promise<string | undefined> {
   const s = k.source;
   if (s.type === 'debian-source') return s.package;
   if (s.type !== 'git') return undefined;
-  const commit = await resolveCommit(s);
-  const version = pinned ?? makefileVersion(await capture('git', ['-C', s.repo, 'show', `${commit}:Makefile`]).catch(() => ''));
+  const makefile = async () => {
+    const commit = await resolveCommit(s);
+    return capture('git', ['-C', s.repo, 'show', `${commit}:Makefile`]).catch(() => '');
+  };
+  const version = pinned ?? makefileVersion(await makefile());
   const pkg = version ? paritySource(seriesOf(version), loadCatalog()) : undefined;
   if (!pkg) {
     const why = version ? `the catalog builds no ${seriesOf(version)} kernel from Debian's source` : 'its Makefile names no version';
