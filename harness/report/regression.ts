@@ -92,7 +92,8 @@ export function renderComparisonText(c: Comparison, names: { base: string; next:
 function passRateText(s: StepComparison): string {
   if (!s.passRate) return '';
   const p = `Fisher's exact p=${s.passRate.p.toFixed(3)}`;
-  return s.passRate.significant ? ` (pass rate changed: ${p})` : ` (pass rate within chance, not a regression: ${p})`;
+  if (s.passRate.significant) return ` (pass rate changed: ${p})`;
+  return ` (pass rate within chance${s.change === 'newly-flaky' ? ', not a regression' : ''}: ${p})`;
 }
 
 export function renderComparisonJson(c: Comparison, names: { base: string; next: string }): string {
