@@ -17,6 +17,7 @@ import { type Log, lockWait } from '../util/log.ts';
 import { capture, runLogged } from '../util/proc.ts';
 import { stopping } from '../util/stop.ts';
 import { type CpioEntry, writeCpio } from './cpio.ts';
+import { isLibrary, neededLibraries, type TreeFile } from './elf.ts';
 
 /** dropbear-bin and what it links against (apt-cache depends, Debian 12). */
 export const GUEST_PACKAGES = ['busybox-static', 'dropbear-bin', 'libc6', 'libcrypt1', 'libtomcrypt1', 'libtommath1', 'libgmp10', 'zlib1g'];
@@ -24,7 +25,7 @@ export const GUEST_PACKAGES = ['busybox-static', 'dropbear-bin', 'libc6', 'libcr
 /** Not needed in the guest; leaving them out keeps the initramfs small. */
 const SKIP = [/^usr\/share\//, /^usr\/lib\/[^/]+\/gconv\//, /^usr\/libexec\//, /^etc\/(?!ld\.so)/, /^usr\/lib\/[^/]+\/audit\//];
 
-const RECIPE = 'guest-base-4';
+const RECIPE = 'guest-base-5';
 
 /** What init mounts with one `mount -a`, in order (debugfs's mount point appears with sysfs). */
 export const FSTAB = `proc /proc proc defaults 0 0
@@ -55,6 +56,28 @@ export function busyboxApplets(binary: Buffer): string[] | undefined {
 export function appletLinks(applets: readonly string[], entries: readonly CpioEntry[]): CpioEntry[] {
   const taken = new Set(entries.map((e) => e.path));
   return applets.filter((a) => !taken.has(`bin/${a}`)).map((a) => ({ type: 'symlink', path: `bin/${a}`, target: 'busybox' }));
+}
+
+/**
+ * The tree without the shared libraries none of its programs loads (libm,
+ * libmvec, libnss_*... of libc6): about a quarter of the archive, which the
+ * guest kernel copies, poisons and frees at every boot. Everything is kept
+ * when a program cannot be read or names a library that is not there.
+ */
+export function onlyNeededLibraries(entries: CpioEntry[], arch: ArchSpec, log: Log): CpioEntry[] {
+  const files: TreeFile[] = entries.flatMap((e): TreeFile[] =>
+    e.type === 'file'
+      ? [{ path: e.path, kind: 'file', data: e.data }]
+      : e.type === 'symlink'
+        ? [{ path: e.path, kind: 'symlink', target: e.target }]
+        : [],
+  );
+  const keep = neededLibraries(files);
+  if (!keep) {
+    log.warn(`could not work out which libraries the ${arch.name} guest programs need: the guest keeps all of them`);
+    return entries;
+  }
+  return entries.filter((e) => (e.type !== 'file' && e.type !== 'symlink') || !isLibrary(e.path) || keep.has(e.path));
 }
 
 export const GUEST_CACHE: CacheKind = { kind: 'guest', label: (_m, key) => key.split('-')[0]! };
@@ -122,7 +145,7 @@ export async function guestBase(arch: ArchSpec, log: Log): Promise<GuestBase> {
       const files = (await readdir(debs)).filter((f) => f.endsWith('.deb')).sort();
       for (const f of files)
         await runLogged('dpkg-deb', ['-x', join(debs, f), tree], { log: alog, fails: 'INFRA', phase: `unpacking ${f}`, timeoutMs: 60_000 });
-      const entries: CpioEntry[] = [];
+      let entries: CpioEntry[] = [];
       for (const d of [
         'bin',
         'sbin',
@@ -146,6 +169,7 @@ export async function guestBase(arch: ArchSpec, log: Log): Promise<GuestBase> {
       entries.push({ type: 'chardev', path: 'dev/console', major: 5, minor: 1 });
       entries.push({ type: 'chardev', path: 'dev/null', major: 1, minor: 3, mode: 0o666 });
       await walk(tree, tree, entries);
+      entries = onlyNeededLibraries(entries, arch, log);
       const applets = busyboxApplets(await readFile(join(tree, 'bin', 'busybox')).catch(() => Buffer.alloc(0)));
       if (!applets) log.warn(`could not read the applet list of the ${arch.name} busybox: the guest makes its links at each boot`);
       entries.push(...appletLinks(applets ?? [], entries));
