@@ -6,7 +6,10 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { archSpec } from '../../harness/arch/arches.ts';
+import type { CpioEntry } from '../../harness/guest/cpio.ts';
 import { elfNeeds, isLibrary, neededLibraries, type TreeFile } from '../../harness/guest/elf.ts';
+import { onlyNeededLibraries } from '../../harness/guest/rootfs.ts';
 
 const REAL_ELF = [
   '/bin/true',
@@ -87,5 +90,36 @@ describe('neededLibraries', () => {
     expect(isLibrary('lib/ld-linux-aarch64.so.1')).toBe(true);
     expect(isLibrary('usr/sbin/dropbear')).toBe(false);
     expect(isLibrary('lib/kharness-modules/00-kalloc_probe.ko')).toBe(false);
+  });
+});
+
+describe('onlyNeededLibraries (the guest image)', () => {
+  const arch = archSpec('x86_64');
+  const entries = (): CpioEntry[] => [
+    { type: 'dir', path: 'lib' },
+    { type: 'file', path: 'bin/true', data: readFileSync('/bin/true') },
+    { type: 'symlink', path: 'lib64/ld-linux-x86-64.so.2', target: '/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2' },
+    { type: 'file', path: 'lib/x86_64-linux-gnu/ld-linux-x86-64.so.2', data: readFileSync('/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2') },
+    { type: 'file', path: 'lib/x86_64-linux-gnu/libc.so.6', data: readFileSync('/lib/x86_64-linux-gnu/libc.so.6') },
+    { type: 'file', path: 'lib/x86_64-linux-gnu/libm.so.6', data: readFileSync('/lib/x86_64-linux-gnu/libm.so.6') },
+  ];
+
+  it('drops the libraries nothing loads and keeps everything else, directories included', () => {
+    const warnings: string[] = [];
+    const kept = onlyNeededLibraries(entries(), arch, { verbose: false, info: () => {}, warn: (m) => warnings.push(m) });
+    expect(kept.map((e) => e.path)).toEqual(
+      entries()
+        .map((e) => e.path)
+        .filter((p) => !p.endsWith('libm.so.6')),
+    );
+    expect(warnings).toEqual([]);
+  });
+
+  it('keeps every library, with a warning, when a program names one that is not there', () => {
+    const warnings: string[] = [];
+    const withoutLibc = entries().filter((e) => !e.path.endsWith('libc.so.6'));
+    const kept = onlyNeededLibraries(withoutLibc, arch, { verbose: false, info: () => {}, warn: (m) => warnings.push(m) });
+    expect(kept).toEqual(withoutLibc);
+    expect(warnings).toEqual(['could not work out which libraries the x86_64 guest programs need: the guest keeps all of them']);
   });
 });
