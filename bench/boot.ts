@@ -21,7 +21,9 @@
  *           uptime at the marker): firmware and decompression before it;
  *   uptime  the guest's own uptime when init printed the readiness marker;
  *   marker  the readiness marker on the console (sshd listening);
- *   ssh     ssh connected;
+ *   banner  sshd's first bytes (the connection up, the session's process started);
+ *   kex     the ssh key exchange done;
+ *   ssh     ssh connected (authenticated);
  *   probe   the probe's channel open (init loaded the module before the marker);
  *   ready   the probe's constants read: where a scenario can start;
  *   ready/uptime  how much of the wait is the kernel's own time.
@@ -136,11 +138,13 @@ async function main(): Promise<void> {
     }
     process.stderr.write(`round ${i}/${boots} done\n`);
   }
-  const cols = ['first', 'kernel', 'uptime', 'marker', 'ssh', 'probe', 'ready'] as const;
+  const cols = ['first', 'kernel', 'uptime', 'marker', 'banner', 'kex', 'ssh', 'probe', 'ready'] as const;
   const pick: Record<Exclude<(typeof cols)[number], 'first'>, (p: BootPhases) => number | undefined> = {
     kernel: (p) => p.kernelStartMs,
     uptime: (p) => p.uptimeAtMarkerMs,
     marker: (p) => p.markerMs,
+    banner: (p) => p.sshBannerMs,
+    kex: (p) => p.sshKeyExchangeMs,
     ssh: (p) => p.sshMs,
     probe: (p) => p.moduleMs,
     ready: (p) => p.readyMs,

@@ -9,8 +9,22 @@ export interface ExecResult {
   code: number | null;
 }
 
+/**
+ * When each part of the connection ended (Date.now() stamps): the server's
+ * first bytes (its banner: the TCP connection is up and sshd has started the
+ * session's process), the key exchange, and authentication (ready).
+ */
+export interface ConnectTimeline {
+  bannerAt?: number;
+  keyExchangeAt?: number;
+  readyAt: number;
+}
+
 export class GuestSession {
-  private constructor(private readonly client: ssh2.Client) {}
+  private constructor(
+    private readonly client: ssh2.Client,
+    readonly timeline: ConnectTimeline,
+  ) {}
 
   /**
    * `noDelay` (the default) turns Nagle's algorithm off on the harness's
@@ -29,9 +43,18 @@ export class GuestSession {
     return new Promise((resolve, reject) => {
       const client = new ssh2.Client();
       let ready = false;
+      const sock = tcpConnect({ host: '127.0.0.1', port, noDelay });
+      let bannerAt: number | undefined;
+      let keyExchangeAt: number | undefined;
+      sock.once('data', () => {
+        bannerAt = Date.now();
+      });
+      client.once('handshake', () => {
+        keyExchangeAt = Date.now();
+      });
       client.on('ready', () => {
         ready = true;
-        resolve(new GuestSession(client));
+        resolve(new GuestSession(client, { bannerAt, keyExchangeAt, readyAt: Date.now() }));
       });
       // A connection the guest's side closes before the handshake ends (QEMU killed by an interrupt, a guest
       // that died) emits only 'close', and ssh2 drops its ready timer with it: without this the boot would wait
@@ -47,7 +70,7 @@ export class GuestSession {
         reject(err);
       });
       client.connect({
-        sock: tcpConnect({ host: '127.0.0.1', port, noDelay }),
+        sock,
         username: 'root',
         privateKey,
         readyTimeout: timeoutMs,

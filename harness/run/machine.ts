@@ -83,7 +83,11 @@ export interface BootPhases {
   markerMs: number;
   /** The guest's own uptime when init printed the marker (from /proc/uptime). */
   uptimeAtMarkerMs?: number;
-  /** ssh connected. */
+  /** The ssh server's first bytes, its banner: the TCP connection is up and sshd has started the session's process. */
+  sshBannerMs?: number;
+  /** The ssh key exchange done. */
+  sshKeyExchangeMs?: number;
+  /** ssh connected: authenticated. */
   sshMs: number;
   /** The probe's channel open (init loaded the module before the marker). */
   moduleMs: number;

@@ -141,11 +141,15 @@ export async function bootQemuMachine(o: QemuMachineOptions, boot: number): Prom
     c.facts.CLOCKSOURCE = cs;
     if (/jiffies/.test(cs)) o.log.warn(`the guest runs on the ${cs} clocksource: timing facts have millisecond resolution`);
     const uptime = markerUptimeMs(marker);
+    const startedAt = vm.startedAt;
+    const since = (at: number | undefined) => (at === undefined ? undefined : at - startedAt);
     const phases: BootPhases = {
       kernelStartMs: uptime === undefined ? undefined : bootMs - uptime,
       firstLineMs: vm.firstLineAt === undefined ? undefined : vm.firstLineAt - vm.startedAt,
       markerMs: bootMs,
       uptimeAtMarkerMs: uptime,
+      sshBannerMs: since(s.timeline.bannerAt),
+      sshKeyExchangeMs: since(s.timeline.keyExchangeAt),
       sshMs,
       moduleMs,
       readyMs,

@@ -43,14 +43,17 @@ describe('kmalloc-size-limits on 6.1 x86_64', () => {
     });
   });
 
-  it('records every boot phase, in order: kernel start, marker, ssh, probe loaded, ready', () => {
+  it("records every boot phase, in order: kernel start, marker, ssh's banner, key exchange and login, probe loaded, ready", () => {
     const g = records.find((r) => r.type === 'guest');
     const p = g?.type === 'guest' ? g.phases : undefined;
     expect(p).toBeDefined();
-    const { kernelStartMs, uptimeAtMarkerMs, markerMs, sshMs, moduleMs, readyMs } = p!;
-    for (const v of [kernelStartMs, uptimeAtMarkerMs, markerMs, sshMs, moduleMs, readyMs]) expect(v).toBeGreaterThan(0);
+    const { kernelStartMs, uptimeAtMarkerMs, markerMs, sshBannerMs, sshKeyExchangeMs, sshMs, moduleMs, readyMs } = p!;
+    for (const v of [kernelStartMs, uptimeAtMarkerMs, markerMs, sshBannerMs, sshKeyExchangeMs, sshMs, moduleMs, readyMs])
+      expect(v).toBeGreaterThan(0);
     expect(kernelStartMs!).toBeLessThan(markerMs);
-    expect(markerMs).toBeLessThanOrEqual(sshMs);
+    expect(markerMs).toBeLessThanOrEqual(sshBannerMs!);
+    expect(sshBannerMs!).toBeLessThanOrEqual(sshKeyExchangeMs!);
+    expect(sshKeyExchangeMs!).toBeLessThanOrEqual(sshMs);
     expect(sshMs).toBeLessThanOrEqual(moduleMs);
     expect(moduleMs).toBeLessThanOrEqual(readyMs);
     // The guest's own uptime at the marker fits between the kernel's start and the marker.

@@ -76,6 +76,20 @@ describe('the liveness ping', () => {
 });
 
 describe('connecting', () => {
+  it('stamps when the banner came, the key exchange ended and the login succeeded, in that order', async () => {
+    const t0 = Date.now();
+    const s = await serve('refuse');
+    try {
+      const { bannerAt, keyExchangeAt, readyAt } = s.session.timeline;
+      expect(bannerAt).toBeGreaterThanOrEqual(t0);
+      expect(keyExchangeAt).toBeGreaterThanOrEqual(bannerAt!);
+      expect(readyAt).toBeGreaterThanOrEqual(keyExchangeAt!);
+      expect(readyAt).toBeLessThanOrEqual(Date.now());
+    } finally {
+      s.close();
+    }
+  });
+
   it('fails, not hangs, when the guest side closes the connection before the handshake ends', async () => {
     // What QEMU's port forward does when an interrupt kills QEMU mid-handshake: the socket just closes.
     // ssh2 then emits only 'close' and drops its ready timer; a promise waiting for 'ready' or 'error'
