@@ -167,6 +167,13 @@ describe('your own kernel', () => {
     expect(r.stdout.trim()).toBe('1');
     expect(r.exitCode).toBe(7);
   });
+
+  it('serves the connection from a fork of the running sshd, not a re-executed one (init starts it by name)', async () => {
+    // The command's parent is dropbear's process for this connection: re-executed, its arguments would end in "-2 FD".
+    const r = await cli(['shell', '--kernel', `build:${buildDir}`, '--exec', "tr '\\0' ' ' < /proc/$PPID/cmdline"]);
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.stdout.trim()).toBe('dropbear -r /etc/dropbear/host_key -p 22 -s -P /run/dropbear.pid');
+  });
 });
 
 describe('strict kernel configs', () => {
