@@ -7,11 +7,11 @@
  *   npm run bench:guest-io [-- --target x86_64/6.1] [-- --rounds 30]
  *
  * Per session, median and max milliseconds of:
+ *   probe     one request to kalloc_probe over its relay channel (a step's round trip);
  *   meminfo   `cat /proc/meminfo` over a fresh ssh channel (what every
  *             scenario does before and after its steps);
  *   true      a command with no output;
  *   ping      an ssh global request (the liveness check; no process started).
- *   probe     one request to kalloc_probe over its relay channel (a step's round trip).
  * Each session holds the probe's relay open, with the kernel log streaming on
  * it, as in a run.
  */
