@@ -25,7 +25,7 @@ import { archSpec } from '../harness/arch/arches.ts';
 import { generateRunKeys } from '../harness/guest/keys.ts';
 import { killAll } from '../harness/guest/processes.ts';
 import { configuresNetwork, freePort, Vm } from '../harness/guest/qemu.ts';
-import { guestBase, runArchive } from '../harness/guest/rootfs.ts';
+import { guestBase, guestInitrd } from '../harness/guest/rootfs.ts';
 import { GuestSession } from '../harness/guest/ssh.ts';
 import { buildKernel } from '../harness/kernel/build.ts';
 import { buildModule } from '../harness/module/build.ts';
@@ -55,10 +55,7 @@ async function main(): Promise<void> {
   const initrd = join(dir, 'initrd.cpio');
   const probe = await buildModule(kernel, log);
   // As in a run: the prebuilt kernel's boot modules, then the probe, loaded by init before the marker.
-  const modules = await Promise.all(
-    [...(kernel.guestModules ?? []), probe.ko].map(async (p, i) => ({ name: `${String(i).padStart(2, '0')}.ko`, data: await readFile(p) })),
-  );
-  await writeFile(initrd, Buffer.concat([await readFile(base.initramfs), runArchive(keys.hostKeyDropbear, keys.clientPublic, modules)]));
+  await writeFile(initrd, await guestInitrd(base, keys, [...(kernel.guestModules ?? []), probe.ko]));
   const vm = new Vm({
     arch,
     kernel: kernel.image,

@@ -27,7 +27,7 @@ const DT_STRTAB = 5;
  * A static program needs nothing.
  */
 export function elfNeeds(b: Buffer): ElfNeeds | undefined {
-  if (b.length < 64 || b.readUInt32BE(0) !== 0x7f454c46) return undefined;
+  if (b.length < 64 || !isElf(b)) return undefined;
   const is64 = b[4] === 2;
   const le = b[5] === 1;
   if (!is64 && b[4] !== 1) return undefined;
@@ -68,6 +68,11 @@ export function elfNeeds(b: Buffer): ElfNeeds | undefined {
     // An offset past the end of the file: not a program this can read.
     return undefined;
   }
+}
+
+/** Whether a file starts with ELF's magic number (a script or a data file does not). */
+export function isElf(b: Buffer): boolean {
+  return b.length >= 4 && b.readUInt32BE(0) === 0x7f454c46;
 }
 
 function cString(b: Buffer, from: number, to: number): string {
@@ -113,7 +118,7 @@ export function neededLibraries(files: readonly TreeFile[]): Set<string> | undef
     const f = queue.shift()!;
     if (f.kind !== 'file' || seen.has(f.path)) continue;
     seen.add(f.path);
-    if (f.data.length < 4 || f.data.readUInt32BE(0) !== 0x7f454c46) continue; // a script or a data file
+    if (!isElf(f.data)) continue;
     const needs = elfNeeds(f.data);
     if (!needs) return undefined;
     const paths: string[] = needs.interp ? [needs.interp] : [];

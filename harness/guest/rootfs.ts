@@ -6,7 +6,7 @@
  * stay as they are. The unpacked tree becomes a cached base initramfs.
  */
 import { lstat, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { aptOptions } from '../apt/apt.ts';
 import type { ArchSpec } from '../arch/arches.ts';
 import { type CacheKind, getOrBuild, missingPaths } from '../cache/store.ts';
@@ -18,6 +18,7 @@ import { capture, runLogged } from '../util/proc.ts';
 import { stopping } from '../util/stop.ts';
 import { type CpioEntry, writeCpio } from './cpio.ts';
 import { isLibrary, neededLibraries, type TreeFile } from './elf.ts';
+import type { RunKeys } from './keys.ts';
 
 /** dropbear-bin and what it links against (apt-cache depends, Debian 12). */
 export const GUEST_PACKAGES = ['busybox-static', 'dropbear-bin', 'libc6', 'libcrypt1', 'libtomcrypt1', 'libtommath1', 'libgmp10', 'zlib1g'];
@@ -191,6 +192,18 @@ export async function guestBase(arch: ArchSpec, log: Log): Promise<GuestBase> {
     },
   );
   return meta;
+}
+
+/**
+ * One boot's whole initrd: the base archive, then this run's keys and the
+ * modules init loads before sshd starts (host paths, in load order: a
+ * prebuilt kernel's network drivers, then the probe).
+ */
+export async function guestInitrd(base: GuestBase, keys: RunKeys, modulePaths: readonly string[]): Promise<Buffer> {
+  const modules = await Promise.all(
+    modulePaths.map(async (p, i) => ({ name: `${String(i).padStart(2, '0')}-${basename(p)}`, data: await readFile(p) })),
+  );
+  return Buffer.concat([await readFile(base.initramfs), runArchive(keys.hostKeyDropbear, keys.clientPublic, modules)]);
 }
 
 /**

@@ -4,8 +4,8 @@
  * phase of the boot has its own timeout, and a timeout names its phase.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile, rename, writeFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { file as tmpFile } from 'tmp-promise';
 import { emulatorArtefact } from '../analysis/emulator.ts';
 import { archSpec } from '../arch/arches.ts';
@@ -13,7 +13,7 @@ import { InterruptedError, KharnessError, PhaseTimeoutError } from '../errors.ts
 import { chooseAccel, probeAccelFacts } from '../guest/accel.ts';
 import { generateRunKeys } from '../guest/keys.ts';
 import { configuresNetwork, describeExit, freePort, hostTscKhz, kernelCmdline, Vm } from '../guest/qemu.ts';
-import { guestBase, runArchive } from '../guest/rootfs.ts';
+import { guestBase, guestInitrd } from '../guest/rootfs.ts';
 import { GuestSession } from '../guest/ssh.ts';
 import type { KernelBuild } from '../kernel/build.ts';
 import type { ModuleBuild } from '../module/build.ts';
@@ -111,15 +111,7 @@ export async function bootQemuMachine(o: QemuMachineOptions, boot: number): Prom
   try {
     // The prebuilt kernel's boot modules, then the probe: init loads them in this order before sshd starts,
     // so the probe is in place when the marker comes and no upload or insmod waits on ssh.
-    const bootModules = [...(o.kernel.guestModules ?? []), o.module.ko];
-    const modules = await Promise.all(
-      bootModules.map(async (p, i) => ({
-        name: `${String(i).padStart(2, '0')}-${basename(p)}`,
-        data: await readFile(p),
-      })),
-    );
-    const run = runArchive(keys.hostKeyDropbear, keys.clientPublic, modules);
-    await writeFile(initrdFile.path, Buffer.concat([await readFile(base.initramfs), run]));
+    await writeFile(initrdFile.path, await guestInitrd(base, keys, [...(o.kernel.guestModules ?? []), o.module.ko]));
     // Ctrl-C while the initrd was made: QEMU must not start after the harness killed every QEMU it knew.
     if (o.signal?.aborted) throw new InterruptedError();
     const started = await startVm(o, boot, initrdFile.path, accel.accel);
