@@ -25,7 +25,7 @@ export const buildCommand: Command = {
     const names = (await kernelNames(v.kernel, v.arch, log)) ?? [];
     const name = names[0];
     if (names.length !== 1 || name === undefined)
-      throw new UsageError('build takes one kernel', 'Give one name, e.g. --kernel 6.1 or --kernel debian:6.1.0-56-cloud.');
+      throw new UsageError('build takes one kernel', 'Give one name, e.g. --kernel 6.1 or --kernel debian:6.1-cloud.');
     findKernel(name);
     const t0 = Date.now();
     const fragments = ((v.fragment as string[] | undefined) ?? []).map((f) => resolve(f));

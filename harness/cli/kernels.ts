@@ -44,7 +44,8 @@ export const kernelsCommand: Command = {
       out.push(`  ${k.name.padEnd(20)} ${k.arches.join(', ').padEnd(16)} ${k.source.type}${k.default === false ? '' : ', default matrix'}`);
     out.push(
       '',
-      "Debian's prebuilt kernels (image and headers in the archive; name one as debian:VERSION[-FLAVOUR], a range as debian:A..B):",
+      "Debian's prebuilt kernels (image and headers in the archive): name one as debian:VERSION[-FLAVOUR],",
+      'the newest of a series as debian:SERIES[-FLAVOUR], a range as debian:A..B (a series as A is its oldest):',
     );
     for (const d of debian) {
       const groups = new Map<string, DebianKernel[]>();
@@ -52,7 +53,7 @@ export const kernelsCommand: Command = {
       for (const [g, ks] of groups) {
         const [series, flavour] = g.split(' ') as [string, string];
         out.push(
-          `  ${d.arch.padEnd(7)} ${series.padEnd(5)} ${flavour.padEnd(8)} ${versions(ks)}   e.g. ${debianName(ks[ks.length - 1]!.abi, flavour)}`,
+          `  ${d.arch.padEnd(7)} ${series.padEnd(5)} ${flavour.padEnd(8)} ${versions(ks)}   e.g. ${debianName(series, flavour)} (the newest)`,
         );
       }
       const orphans = [...new Set(d.index.imageOnly.map((x) => shortVersion(x.abi)))];

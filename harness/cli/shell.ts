@@ -25,7 +25,7 @@ export const shellCommand: Command = {
     const arch = archSpec(String(v.arch)).name;
     const names = (await kernelNames(v.kernel, arch, log)) ?? [];
     if (names.length !== 1)
-      throw new UsageError('shell takes one kernel', 'Give one name, e.g. --kernel 6.1 or --kernel debian:6.12.117-cloud.');
+      throw new UsageError('shell takes one kernel', 'Give one name, e.g. --kernel 6.1 or --kernel debian:6.12-cloud.');
     const kernel = names[0]!;
     if (!findKernel(kernel).arches.includes(arch)) throw new UsageError(`kernel ${kernel} does not run on ${arch}`);
     const command = v.exec === undefined ? undefined : String(v.exec);

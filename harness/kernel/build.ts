@@ -31,7 +31,7 @@ import { type Log, lockWait } from '../util/log.ts';
 import { capture, formatDuration, runLogged } from '../util/proc.ts';
 import { stopping } from '../util/stop.ts';
 import { type CatalogKernel, DEBIAN_GUEST_MODULES, type DebianSource, findKernel, loadCatalog, paritySource } from './catalog.ts';
-import { type DebianKernel, seriesOf } from './debian.ts';
+import { type DebianKernel, debianName, seriesOf } from './debian.ts';
 import { debianConfig, installedVersion, parityOptions } from './distro.ts';
 import { parseOwnBuild } from './own.ts';
 import { fetchPrebuilt, type PrebuiltPackages, prebuiltPackages, resolvePrebuilt } from './prebuilt.ts';
@@ -321,6 +321,12 @@ async function ingredients(k: CatalogKernel, arch: ArchSpec, log: Log, x: Extras
   const s = k.source;
   if (s.type === 'debian-image') {
     const kernel = await resolvePrebuilt(s, arch, log);
+    // A series name moves with the archive: say which version it is this time (target.release records it too).
+    if (s.version === undefined)
+      log.info(
+        `kernel ${k.name}/${arch.name} is ${debianName(kernel.abi, kernel.flavour)} (${kernel.abi}), ` +
+          `the newest ${kernel.series} ${kernel.flavour} kernel in the archive`,
+      );
     return {
       kind: 'prebuilt',
       kernel,

@@ -5,7 +5,7 @@ import { parse } from 'yaml';
 import { ARCHES } from '../arch/arches.ts';
 import { UsageError } from '../errors.ts';
 import { KERNELS_DIR } from '../paths.ts';
-import { type DebianRange, debianName, parseDebianName } from './debian.ts';
+import { type DebianRange, parseDebianName, specName } from './debian.ts';
 import { parseOwnBuild } from './own.ts';
 
 export interface DebianSource {
@@ -21,7 +21,9 @@ export interface GitSource {
 }
 /**
  * A prebuilt Debian kernel (image, headers, kbuild from the archive): an
- * exact version (`debian:6.1.0-56-cloud`), or the newest of a series.
+ * exact version (`debian:6.1.0-56-cloud`), or the newest of a series
+ * (`debian:6.1-cloud`), resolved against the apt lists each time it is
+ * fetched (kernel/prebuilt.ts).
  */
 export interface DebianImage {
   type: 'debian-image';
@@ -115,19 +117,25 @@ export function readDebianName(spec: string): DebianRange | undefined {
 }
 
 /**
- * `debian:VERSION[-FLAVOUR]` names one of Debian's prebuilt kernels, on the
- * arches that have the flavour. Whether the archive has it is checked when it
- * is fetched (kernel/prebuilt.ts); a range names several and is expanded
- * against the apt lists first (`expandDebianNames`).
+ * `debian:VERSION[-FLAVOUR]` names one of Debian's prebuilt kernels, and
+ * `debian:SERIES[-FLAVOUR]` the newest of a series, on the arches that have
+ * the flavour. A series name stays the target's name: which version it is on
+ * each arch, and whether the archive has it, is settled when it is fetched
+ * (kernel/prebuilt.ts). A range names several and is expanded against the
+ * apt lists first (`expandDebianNames`).
  */
 export function parseDebianKernel(spec: string): CatalogKernel | undefined {
   const r = readDebianName(spec);
   if (!r) return undefined;
-  if (r.to) throw new UsageError(`"${spec}" is a range: it names several kernels`, 'Give one version here, e.g. debian:6.1.0-56-cloud.');
-  const { version, flavour } = r.from;
+  if (r.to)
+    throw new UsageError(
+      `"${spec}" is a range: it names several kernels`,
+      'Give one here, e.g. debian:6.1-cloud or debian:6.1.0-56-cloud.',
+    );
+  const { version, series, flavour } = r.from;
   return {
-    name: debianName(version, flavour),
-    source: { type: 'debian-image', version, flavour },
+    name: specName(r.from),
+    source: version === undefined ? { type: 'debian-image', series, flavour } : { type: 'debian-image', version, flavour },
     arches: Object.values(ARCHES)
       .filter((a) => flavour in a.debianFlavours)
       .map((a) => a.name),
@@ -142,7 +150,8 @@ export function findKernel(name: string, catalog = loadCatalog()): CatalogKernel
   if (!k)
     throw new UsageError(
       `unknown kernel "${name}"`,
-      `Known kernels: ${catalog.map((c) => c.name).join(', ')} (kernels/catalog.yaml), git:/path/to/linux@REF, or debian:VERSION[-FLAVOUR] (kharness kernels).`,
+      `Known kernels: ${catalog.map((c) => c.name).join(', ')} (kernels/catalog.yaml), git:/path/to/linux@REF, ` +
+        'or debian:VERSION[-FLAVOUR] or debian:SERIES[-FLAVOUR] (kharness kernels).',
     );
   return k;
 }

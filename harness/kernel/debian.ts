@@ -1,10 +1,13 @@
 /**
  * Debian's prebuilt kernels as a series: `debian:VERSION[-FLAVOUR]` names one
- * (`debian:6.1.0-56-cloud`, `debian:6.12.117-rt`), `debian:A..B` a range of
- * one series and flavour. What exists comes from the apt lists of the guest's
- * arch: a version counts only when its image and its headers are both in the
- * archive (the probe is built against the headers). Pure: the package names
- * come in, the versions go out.
+ * (`debian:6.1.0-56-cloud`, `debian:6.12.117-rt`), `debian:SERIES[-FLAVOUR]`
+ * the newest of a series (`debian:6.12-cloud`: the archive drops superseded
+ * versions, a series name follows it), `debian:A..B` a range of one series
+ * and flavour, where a series as A is its oldest version and as B its newest
+ * (`debian:6.1..6.1-cloud`: every 6.1 cloud kernel). What exists comes from
+ * the apt lists of the guest's arch: a version counts only when its image and
+ * its headers are both in the archive (the probe is built against the
+ * headers). Pure: the package names come in, the versions go out.
  */
 
 /** One prebuilt kernel of one flavour on one arch, with the packages it takes. */
@@ -20,9 +23,12 @@ export interface DebianKernel {
   headers: string[];
 }
 
+/** One end of a name: an exact version or a whole series (one of the two), of one flavour. */
 export interface DebianSpec {
   /** "6.1.0-56" or "6.12.117" as written (an ABI with any +debNN dropped). */
-  version: string;
+  version?: string;
+  /** "6.12": the series, when no version is given. */
+  series?: string;
   flavour: string;
 }
 
@@ -32,6 +38,8 @@ export interface DebianRange {
 }
 
 const VERSION = /^\d+\.\d+(?:\.\d+)?(?:-\d+)?(?:\+deb\d+)?$/;
+/** A series is major.minor and nothing more: 6.1.0 is a (missing) version, not 6.1. */
+const SERIES = /^\d+\.\d+$/;
 
 /** The version people write for an ABI: 6.12.117+deb12 → 6.12.117. */
 export function shortVersion(abi: string): string {
@@ -73,8 +81,11 @@ export function parseDebianName(name: string, flavours: readonly string[]): Debi
     const t = s.replace(/^debian:/, '');
     const f = [...flavours].sort((a, b) => b.length - a.length).find((fl) => t.endsWith(`-${fl}`));
     const version = f ? t.slice(0, -(f.length + 1)) : t;
+    if (SERIES.test(version)) return { series: version, flavour: f ?? 'generic' };
     if (!VERSION.test(version))
-      throw new Error(`"${t}" is not a Debian kernel version like 6.1.0-56 or 6.12.117 (flavours: ${flavours.join(', ')})`);
+      throw new Error(
+        `"${t}" is not a Debian kernel version like 6.1.0-56 or 6.12.117, or a series like 6.12 (flavours: ${flavours.join(', ')})`,
+      );
     return { version: shortVersion(version), flavour: f ?? 'generic' };
   };
   const from = one(ends[0]!);
@@ -137,12 +148,18 @@ export function nearestVersions(want: string, have: readonly string[], count = 3
   return [...new Set(have)].sort((a, b) => distance(a) - distance(b) || compareDebianVersions(a, b)).slice(0, count);
 }
 
+/** The name an end goes by: debian:6.1.0-56-cloud, or debian:6.12-cloud for a series. */
+export function specName(s: DebianSpec): string {
+  return debianName(s.version ?? s.series ?? '', s.flavour);
+}
+
 export type Resolved = { ok: DebianKernel[] } | { error: string };
 
 /**
  * The kernels a parsed name stands for, oldest first: one, or every version
- * of the range's series and flavour from A to B. Errors are one line saying
- * what is there instead.
+ * of the range's series and flavour from A to B. A series is its newest
+ * version with headers, or its oldest as a range's first end. Errors are one
+ * line saying what is there instead.
  */
 export function resolveDebian(r: DebianRange, index: ReturnType<typeof debianIndex>, arch: string): Resolved {
   const ofFlavour = index.kernels.filter((k) => k.flavour === r.from.flavour);
@@ -150,7 +167,19 @@ export function resolveDebian(r: DebianRange, index: ReturnType<typeof debianInd
     const fl = [...new Set(index.kernels.map((k) => k.flavour))];
     return { error: `Debian has no ${r.from.flavour} kernels for ${arch} (flavours: ${fl.join(', ') || 'none in the apt lists'})` };
   }
-  const find = (s: DebianSpec): DebianKernel | string => {
+  // ofFlavour is oldest first and holds only versions with headers, so a series' ends are its first and last.
+  const ofSeries = (s: DebianSpec, end: 'oldest' | 'newest'): DebianKernel | string => {
+    const all = ofFlavour.filter((x) => x.series === s.series);
+    const k = end === 'oldest' ? all[0] : all[all.length - 1];
+    if (k) return k;
+    const orphans = index.imageOnly.filter((x) => seriesOf(x.abi) === s.series && x.flavour === s.flavour).map((x) => shortVersion(x.abi));
+    if (orphans.length)
+      return `${specName(s)} has no version with headers in the archive for ${arch} (image only: ${orphans.join(', ')}), so the probe cannot be built for it`;
+    const series = [...new Set(ofFlavour.map((x) => x.series))];
+    return `Debian has no ${s.series} ${s.flavour} kernels for ${arch} (series: ${series.join(', ')})`;
+  };
+  const find = (s: DebianSpec, end: 'oldest' | 'newest'): DebianKernel | string => {
+    if (s.version === undefined) return ofSeries(s, end);
     const k = ofFlavour.find((x) => shortVersion(x.abi) === s.version);
     if (k) return k;
     const name = debianName(s.version, s.flavour);
@@ -162,11 +191,11 @@ export function resolveDebian(r: DebianRange, index: ReturnType<typeof debianInd
     ).map((v) => debianName(v, s.flavour));
     return `no Debian kernel ${name} for ${arch}; nearest: ${near.join(', ')}`;
   };
-  const a = find(r.from);
+  const a = find(r.from, r.to ? 'oldest' : 'newest');
   if (typeof a === 'string') return { error: a };
   if (!r.to) return { ok: [a] };
   if (r.to.flavour !== r.from.flavour) return { error: `the range's ends have different flavours (${r.from.flavour}, ${r.to.flavour})` };
-  const b = find(r.to);
+  const b = find(r.to, 'newest');
   if (typeof b === 'string') return { error: b };
   if (a.series !== b.series)
     return { error: `the range's ends are on different series (${a.series}, ${b.series}): a range walks one series of Debian kernels` };

@@ -4,9 +4,11 @@
  * installed), the probe module builds against the headers, and the modules a
  * guest needs for its network (virtio_net is modular in Debian's configs) go
  * into the initramfs in dependency order. Package names carry the ABI number,
- * which Debian bumps and then drops from the archive: `{ABI}` in the catalog
- * resolves to the newest one the archive has. Which versions exist is read
- * from the apt lists of the guest's arch (kernel/debian.ts).
+ * which Debian bumps and then drops from the archive: a series name
+ * (`debian:6.12-cloud`, the catalog's `series:`) resolves to the newest one
+ * the archive has, each time, and the cache entry is keyed on the packages it
+ * resolved to. Which versions exist is read from the apt lists of the guest's
+ * arch (kernel/debian.ts).
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -17,7 +19,7 @@ import { KharnessError, UsageError } from '../errors.ts';
 import type { Log } from '../util/log.ts';
 import { capture, runLogged } from '../util/proc.ts';
 import { type DebianImage, readDebianName } from './catalog.ts';
-import { type DebianKernel, debianIndex, debianName, kbuildPackage, resolveDebian } from './debian.ts';
+import { type DebianKernel, debianIndex, debianName, kbuildPackage, resolveDebian, specName } from './debian.ts';
 
 /** The prebuilt kernels in the apt lists of a guest arch (image and headers both there), and those with an image only. */
 export async function debianKernels(arch: ArchSpec, log: Log): Promise<ReturnType<typeof debianIndex>> {
@@ -28,20 +30,12 @@ export async function debianKernels(arch: ArchSpec, log: Log): Promise<ReturnTyp
 /** The exact kernel a prebuilt source names on an arch: its version, or the newest of its series. */
 export async function resolvePrebuilt(src: DebianImage, arch: ArchSpec, log: Log): Promise<DebianKernel> {
   const index = await debianKernels(arch, log);
-  if (src.version) {
-    const r = resolveDebian({ from: { version: src.version, flavour: src.flavour } }, index, arch.name);
-    if ('error' in r) throw new UsageError(r.error, 'Run `kharness kernels` to list the Debian kernels in the archive.');
-    return r.ok[0]!;
-  }
-  const newest = index.kernels.filter((k) => k.flavour === src.flavour && k.series === src.series).pop();
-  if (!newest) {
-    throw new KharnessError(
-      'INFRA',
-      `no Debian ${src.series} ${src.flavour} kernel with headers in the ${arch.debianArch} apt lists`,
-      'Run `apt-get update` (Debian 12 archive) and try again.',
-    );
-  }
-  return newest;
+  const r = resolveDebian({ from: { version: src.version, series: src.series, flavour: src.flavour } }, index, arch.name);
+  if (!('error' in r)) return r.ok[0]!;
+  // No kernel at all: the apt lists are missing, not the name wrong.
+  if (!index.kernels.length)
+    throw new KharnessError('INFRA', r.error, `Run \`apt-get update\` (Debian 12 archive, ${arch.debianArch}) and try again.`);
+  throw new UsageError(r.error, 'Run `kharness kernels` to list the Debian kernels in the archive.');
 }
 
 /** What a prebuilt kernel is downloaded as: guest-arch and host-arch packages, each pinned to a version. */
@@ -178,8 +172,10 @@ export async function fetchPrebuilt(
 /**
  * Kernel names with every `debian:` name checked against the archive and
  * every range expanded, oldest first: debian:6.1.0-47..6.1.0-56-cloud becomes
- * the cloud kernels of that series in between. An unknown version or a bad
- * range is a usage error naming what is there, before anything is built.
+ * the cloud kernels of that series in between. A single name stays as
+ * written (canonically): debian:6.12-cloud is a target of its own, the newest
+ * 6.12 cloud kernel of each arch when it is fetched. An unknown version or a
+ * bad range is a usage error naming what is there, before anything is built.
  */
 export async function expandDebianNames(names: readonly string[], arches: readonly ArchSpec[], log: Log): Promise<string[]> {
   const out: string[] = [];
@@ -201,7 +197,7 @@ export async function expandDebianNames(names: readonly string[], arches: readon
     for (const a of on) {
       const res = resolveDebian(r, await indexOf(a), a.name);
       if ('error' in res) throw new UsageError(res.error, 'Run `kharness kernels` to list the Debian kernels in the archive.');
-      const names = res.ok.map((k) => debianName(k.abi, k.flavour));
+      const names = r.to ? res.ok.map((k) => debianName(k.abi, k.flavour)) : [specName(r.from)];
       // A range must mean the same kernels on every arch it runs on.
       if (versions && versions.join() !== names.join())
         throw new UsageError(`"${name}" covers different versions on ${on.map((x) => x.name).join(' and ')}`, 'Pick one arch with --arch.');

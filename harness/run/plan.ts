@@ -56,7 +56,8 @@ export function planTargets(catalog: readonly CatalogKernel[], f: PlanFilters = 
 function unknownKernel(name: string, catalog: readonly CatalogKernel[]): never {
   throw new UsageError(
     `unknown kernel "${name}"`,
-    `Known kernels: ${catalog.map((k) => k.name).join(', ')} (kernels/catalog.yaml), git:/path/to/linux@REF, or debian:VERSION[-FLAVOUR].`,
+    `Known kernels: ${catalog.map((k) => k.name).join(', ')} (kernels/catalog.yaml), git:/path/to/linux@REF, ` +
+      'or debian:VERSION[-FLAVOUR] or debian:SERIES[-FLAVOUR].',
   );
 }
 

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { ARCHES } from '../../harness/arch/arches.ts';
 import { parseDebianKernel } from '../../harness/kernel/catalog.ts';
-import { debianIndex, kbuildPackage, nearestVersions, parseDebianName, resolveDebian } from '../../harness/kernel/debian.ts';
+import {
+  type DebianKernel,
+  debianIndex,
+  kbuildPackage,
+  nearestVersions,
+  parseDebianName,
+  resolveDebian,
+} from '../../harness/kernel/debian.ts';
 
 // Package names as `apt-cache search --names-only '^linux-(image|headers)-[0-9]'` lists them
 // on Debian 12 (bookworm + bookworm-security, 2026-11), a subset.
@@ -92,6 +99,74 @@ describe("Debian's prebuilt kernel series", () => {
     expect(err('debian:6.1.0-56-16k')).toMatch(/no 16k kernels for x86_64/);
     expect(() => parseDebianName('debian:banana', FLAVOURS)).toThrow(/not a Debian kernel version/);
     expect(() => parseDebianName('debian:1..2..3', FLAVOURS)).toThrow(/more than one/);
+  });
+
+  describe("a series name: the newest version with headers, or the oldest as a range's first end", () => {
+    const arm64 = debianIndex(ARM64, ARCHES.arm64!.debianFlavours);
+    const resolve = (name: string, idx = index, arch = 'x86_64') => {
+      const r = resolveDebian(parseDebianName(name, FLAVOURS)!, idx, arch);
+      return 'error' in r ? r.error : r.ok.map((k: DebianKernel) => `${k.abi} ${k.flavour}`);
+    };
+
+    it('reads major.minor as a series, of the flavour written or generic', () => {
+      expect(parseDebianName('debian:6.12-cloud', FLAVOURS)).toEqual({ from: { series: '6.12', flavour: 'cloud' } });
+      expect(parseDebianName('debian:6.1', FLAVOURS)).toEqual({ from: { series: '6.1', flavour: 'generic' } });
+      expect(parseDebianName('debian:6.12-16k', FLAVOURS)).toEqual({ from: { series: '6.12', flavour: '16k' } });
+      // 6.1.0 is a version (one the archive does not have), not the series 6.1.
+      expect(parseDebianName('debian:6.1.0-cloud', FLAVOURS)).toEqual({ from: { version: '6.1.0', flavour: 'cloud' } });
+    });
+
+    it('is the newest of its series and flavour, on the arch asked about', () => {
+      expect(resolve('debian:6.1-cloud')).toEqual(['6.1.0-56 cloud']);
+      expect(resolve('debian:6.12-cloud')).toEqual(['6.12.117+deb12 cloud']);
+      expect(resolve('debian:6.1')).toEqual(['6.1.0-47 generic']);
+      expect(resolve('debian:6.1-rt')).toEqual(['6.1.0-47 rt']);
+      expect(resolve('debian:6.12-16k', arm64, 'arm64')).toEqual(['6.12.117+deb12 16k']);
+    });
+
+    it('stays the name of the target, its source a series to resolve when fetched', () => {
+      expect(parseDebianKernel('debian:6.12-cloud')).toMatchObject({
+        name: 'debian:6.12-cloud',
+        source: { type: 'debian-image', series: '6.12', flavour: 'cloud' },
+        arches: ['x86_64', 'arm64'],
+      });
+      expect(parseDebianKernel('debian:6.12-cloud')!.source).not.toHaveProperty('version');
+      expect(parseDebianKernel('debian:6.12-16k')!.arches).toEqual(['arm64']);
+      expect(parseDebianKernel('debian:6.1-generic')!.name).toBe('debian:6.1');
+    });
+
+    it('passes over a newer version whose headers are not in the archive', () => {
+      // The capture with one more 6.12 cloud image and no headers for it, as the lists hold image-only versions
+      // (today 6.1.0-48, -49, -51, -52, 6.12.100, 6.12.101): the series is the newest version the probe can be built for.
+      const lagging = debianIndex([...AMD64, 'linux-image-6.12.118+deb12-cloud-amd64-unsigned'], ARCHES.x86_64!.debianFlavours);
+      expect(lagging.imageOnly).toContainEqual({ abi: '6.12.118+deb12', flavour: 'cloud' });
+      expect(resolve('debian:6.12-cloud', lagging)).toEqual(['6.12.117+deb12 cloud']);
+      expect(resolve('debian:6.12.118-cloud', lagging)).toMatch(/^debian:6\.12\.118-cloud has no headers in the archive for x86_64/);
+      // A series none of whose versions has headers says so, naming the image-only versions.
+      const headless = debianIndex(
+        AMD64.filter((n) => !n.startsWith('linux-headers-6.12')),
+        ARCHES.x86_64!.debianFlavours,
+      );
+      expect(resolve('debian:6.12-cloud', headless)).toBe(
+        'debian:6.12-cloud has no version with headers in the archive for x86_64 (image only: 6.12.107, 6.12.117), so the probe cannot be built for it',
+      );
+    });
+
+    it('as a range end is the oldest of the series first, the newest last', () => {
+      expect(resolve('debian:6.1..6.1-cloud')).toEqual(['6.1.0-47 cloud', '6.1.0-50 cloud', '6.1.0-56 cloud']);
+      expect(resolve('debian:6.1.0-50..6.1-cloud')).toEqual(['6.1.0-50 cloud', '6.1.0-56 cloud']);
+      expect(resolve('debian:6.1..6.1.0-50-cloud')).toEqual(['6.1.0-47 cloud', '6.1.0-50 cloud']);
+      expect(resolve('debian:6.12..6.12-cloud')).toEqual(['6.12.107+deb12 cloud', '6.12.117+deb12 cloud']);
+      expect(resolve('debian:6.1..6.12-cloud')).toMatch(/different series \(6\.1, 6\.12\)/);
+    });
+
+    it('refuses a series the archive does not have, in one line naming the series it has', () => {
+      expect(resolve('debian:7.2-cloud')).toBe('Debian has no 7.2 cloud kernels for x86_64 (series: 6.1, 6.12)');
+      expect(resolve('debian:6.6')).toBe('Debian has no 6.6 generic kernels for x86_64 (series: 6.1)');
+      expect(resolve('debian:7.2-16k', arm64, 'arm64')).toBe('Debian has no 7.2 16k kernels for arm64 (series: 6.12)');
+      expect(resolve('debian:7.2..7.2-cloud')).toBe('Debian has no 7.2 cloud kernels for x86_64 (series: 6.1, 6.12)');
+      expect(resolve('debian:6.12-16k')).toMatch(/^Debian has no 16k kernels for x86_64/);
+    });
   });
 
   it('finds the kbuild package the headers point at, per series or per version', () => {
