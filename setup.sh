@@ -18,9 +18,13 @@ PKGS=(
   build-essential flex bison bc libelf-dev libssl-dev xz-utils
   gcc-aarch64-linux-gnu ccache util-linux kmod git
   dwarves   # pahole: modules for Debian's 6.12 kernels carry BTF
-  chromium   # renders the HTML report in the browser test
-  libxml2-utils   # xmllint validates the JUnit output against its schema in the tests
   linux-source-6.1 linux-source-6.12
+  # What the tests run besides kharness (`kharness doctor` names each with its user):
+  chromium   # renders the HTML report in the browser test
+  libxml2-utils   # xmllint validates the JUnit output against its schema
+  python3   # the kernel's kunit.py reads KTAP; test/fixtures/make-kernel-history.sh
+  procps   # pgrep/pkill: leftover-QEMU checks and the fault tests
+  iproute2   # ss -K cuts the harness's ssh socket in the fault tests
 )
 
 missing=()

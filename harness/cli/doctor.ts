@@ -6,8 +6,13 @@ import { cacheRoot } from '../paths.ts';
 import { whichSync } from '../util/host.ts';
 import type { Command } from './command.ts';
 
-/** Host tools kharness runs, and the Debian package that provides each. */
-const TOOLS: [tool: string, pkg: string, why: string][] = [
+/**
+ * Host tools kharness and its tests run, the Debian package that provides each
+ * (./setup.sh installs them all), and what needs it. The tests' own tools are
+ * here too: a minimal container lacks them, and a test that cannot start one
+ * fails with a message far from the fix.
+ */
+export const HOST_TOOLS: readonly [tool: string, pkg: string, why: string][] = [
   ['make', 'build-essential', 'kernel and module builds'],
   ['gcc', 'build-essential', 'x86_64 kernels'],
   ['flex', 'flex', 'kernel config'],
@@ -22,7 +27,12 @@ const TOOLS: [tool: string, pkg: string, why: string][] = [
   ['xz', 'xz-utils', "Debian's compressed kernel modules"],
   ['setpriv', 'util-linux', 'no QEMU outlives a killed harness'],
   ['ccache', 'ccache', 'faster rebuilds (optional)'],
-  ['chromium', 'chromium', 'the HTML report browser test (optional)'],
+  ['chromium', 'chromium', 'tests: the HTML report in a browser'],
+  ['xmllint', 'libxml2-utils', 'tests: the JUnit output against its schema'],
+  ['python3', 'python3', "tests: the kernel's kunit.py, the git fixture history"],
+  ['pgrep', 'procps', 'tests and bench:faults: leftover QEMU processes'],
+  ['pkill', 'procps', 'tests and bench:faults: stopping and killing QEMU'],
+  ['ss', 'iproute2', "tests: ss -K cuts the harness's ssh socket; the host kernel needs CONFIG_INET_DIAG_DESTROY"],
 ];
 
 export const doctorCommand: Command = {
@@ -35,7 +45,7 @@ export const doctorCommand: Command = {
       if (!ok) missing++;
       process.stdout.write(`${ok ? 'ok     ' : 'MISSING'}  ${what}${!ok && fix ? `  → ${fix}` : ''}\n`);
     };
-    for (const [tool, pkg, why] of TOOLS) line(Boolean(whichSync(tool)), `${tool} (${why})`, `sudo apt-get install ${pkg}`);
+    for (const [tool, pkg, why] of HOST_TOOLS) line(Boolean(whichSync(tool)), `${tool} (${why})`, `sudo apt-get install ${pkg}`);
     for (const a of Object.values(ARCHES)) {
       line(Boolean(whichSync(a.qemu.binary)), `${a.qemu.binary} (${a.name} guests)`, `sudo apt-get install ${a.qemu.package}`);
       if (!isNative(a))
