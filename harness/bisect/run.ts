@@ -15,6 +15,7 @@ import { KharnessError } from '../errors.ts';
 import { verdictOf } from '../regress/compare.ts';
 import { hostAxes } from '../run/axes.ts';
 import type { MachineSettings } from '../run/machine.ts';
+import type { Prepare } from '../run/phases.ts';
 import { countStatuses, isFailed, type ResultRecord, ResultsWriter, type StepRecord, stepsOutcome } from '../run/results.ts';
 import { runTarget } from '../run/target.ts';
 import type { Scenario } from '../scenario/types.ts';
@@ -147,6 +148,11 @@ export interface BisectOptions {
   accel?: string;
   /** Called after each verdict (the console progress line). */
   onTested?: (c: Candidate, t: Tested) => void;
+  /**
+   * How each candidate's kernel and machines come to be (runTarget's seam):
+   * the real build and QEMU unless a test gives a fake machine.
+   */
+  prepare?: Prepare;
 }
 
 function save(o: BisectOptions): void {
@@ -194,6 +200,7 @@ async function sample(o: BisectOptions, c: Candidate, label: string, n: number):
     settings: o.settings,
     signal: o.signal,
     repeat: n,
+    prepare: o.prepare,
   });
   if (o.signal?.aborted) throw new KharnessError('INTERRUPTED', 'interrupted');
   writer.write({
