@@ -13,3 +13,11 @@ export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
   if (env.KHARNESS_CACHE) return resolve(env.KHARNESS_CACHE);
   return join(env.XDG_CACHE_HOME ? resolve(env.XDG_CACHE_HOME) : join(homedir(), '.cache'), 'kharness');
 }
+
+/**
+ * $KHARNESS_DEB_CACHE: a directory Debian package downloads go through, for
+ * caches that cannot share one another's (CI jobs with a HOME each); unset, none.
+ */
+export function debCacheDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env.KHARNESS_DEB_CACHE ? resolve(env.KHARNESS_DEB_CACHE) : undefined;
+}

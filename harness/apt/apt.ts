@@ -6,11 +6,11 @@
  * as they are.
  */
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { withLock } from '../cache/store.ts';
 import { KharnessError } from '../errors.ts';
-import { cacheRoot } from '../paths.ts';
+import { cacheRoot, debCacheDir } from '../paths.ts';
 import type { Log } from '../util/log.ts';
 import { capture, runLogged } from '../util/proc.ts';
 
@@ -81,15 +81,32 @@ export async function candidateVersions(pkgs: string[], debianArch: string, log:
   return new Map([...out.matchAll(/^(\S+?)(?::\w+)?:\n\s+Installed: .*\n\s+Candidate: (\S+)/gm)].map((m) => [m[1]!, m[2]!]));
 }
 
-/** Downloads packages (`name` or `name=version`) into dir; a failure is an infrastructure error. */
+/**
+ * Downloads packages (`name` or `name=version`) into dir; a failure is an infrastructure error.
+ * With a shared download directory (debCacheDir), apt downloads into that one instead, where it
+ * skips a .deb that is already there with the hash its lists name, and the packages are copied
+ * from it into dir.
+ */
 export async function download(pkgs: string[], dir: string, debianArch: string, logFile: string, log: Log): Promise<void> {
   const opts = await aptOptions(debianArch, log);
   await mkdir(dir, { recursive: true });
-  await runLogged('apt-get', [...opts, 'download', ...pkgs], {
-    cwd: dir,
-    log: logFile,
-    fails: 'INFRA',
-    phase: `downloading ${pkgs.join(', ')} (${debianArch})`,
-    timeoutMs: 15 * 60_000,
+  const shared = debCacheDir();
+  const fetch = (cwd: string) =>
+    runLogged('apt-get', [...opts, 'download', ...pkgs], {
+      cwd,
+      log: logFile,
+      fails: 'INFRA',
+      phase: `downloading ${pkgs.join(', ')} (${debianArch})`,
+      timeoutMs: 15 * 60_000,
+    });
+  if (!shared) return fetch(dir);
+  // The packages' file names: --print-uris lists `'URI' FILE SIZE HASH` for each one not yet in its working directory.
+  const files = (await capture('apt-get', [...opts, 'download', '--print-uris', ...pkgs], { cwd: dir })).split('\n').flatMap((l) => {
+    const m = /^'[^']*' (\S+) /.exec(l);
+    return m ? [m[1]!] : [];
   });
+  await mkdir(shared, { recursive: true });
+  // One apt at a time in it: a second one would take a half-written .deb for a bad one.
+  await withLock(shared, 'download', () => fetch(shared));
+  for (const f of files) await copyFile(join(shared, f), join(dir, f));
 }

@@ -1,6 +1,7 @@
 /**
  * A small, strict interpreter of a .gitlab-ci.yml, for running the shipped
- * pipeline on this machine: workflow rules, jobs in stage and `needs` order,
+ * pipeline on this machine: workflow rules and job rules (a job they do not
+ * admit is not in the pipeline), jobs in stage and `needs` order,
  * `parallel: N` as N jobs with CI_NODE_INDEX/CI_NODE_TOTAL, variables
  * expanded, caches by key (restored before the script, saved by `when`),
  * artifacts collected by path and unpacked into the jobs that need them
@@ -20,6 +21,8 @@ export type GitlabJob = {
   image?: string;
   needs?: string[];
   parallel?: number;
+  /** Only `if: $CI_PIPELINE_SOURCE == "..."` rules, as in the workflow's: a job no rule admits is not in the pipeline. */
+  rules?: Rule[];
   timeout?: string;
   when?: 'on_success' | 'always' | 'on_failure';
   variables?: Record<string, string>;
@@ -30,8 +33,9 @@ export type GitlabJob = {
   artifacts?: { when?: string; paths?: string[]; reports?: { junit?: string | string[] }; expire_in?: string };
   interruptible?: boolean;
 };
+export type Rule = { if: string };
 export type Pipeline = {
-  workflow?: { rules: { if: string }[] };
+  workflow?: { rules: Rule[] };
   stages: string[];
   variables?: Record<string, string>;
   default?: { image?: string; interruptible?: boolean };
@@ -82,6 +86,21 @@ export function expandVars(s: string, vars: Record<string, string>): string {
   return s.replace(/\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?/g, (_, n: string) => vars[n] ?? '');
 }
 
+/**
+ * Whether rules admit a pipeline from this source (schedule, web, api): no
+ * rules admit every one. Only the form these files use is understood,
+ * `if: $CI_PIPELINE_SOURCE == "..."`; anything else throws.
+ */
+export function rulesAdmit(rules: Rule[] | undefined, source: string): boolean {
+  if (!rules?.length) return true;
+  const sources = rules.map((r) => {
+    const m = /^\$CI_PIPELINE_SOURCE == "([^"]+)"$/.exec(String(r.if).trim());
+    if (!m || Object.keys(r).length !== 1) throw new Error(`unsupported rule: ${JSON.stringify(r)}`);
+    return m[1];
+  });
+  return sources.includes(source);
+}
+
 /** The jobs a job waits for: its needs, or (without needs) every job of the earlier stages. */
 export function waitsFor(p: Pipeline, id: string): string[] {
   const j = p.jobs[id]!;
@@ -109,7 +128,7 @@ export interface GitlabRun {
 }
 
 export async function runPipeline(
-  p: Pipeline,
+  shipped: Pipeline,
   o: {
     m: Machine;
     stores: GitlabStores;
@@ -119,13 +138,9 @@ export async function runPipeline(
     progress?: (s: string) => void;
   },
 ): Promise<GitlabRun> {
-  const rules = p.workflow?.rules ?? [];
-  const admitted = rules.some((r) => {
-    const m = /^\$CI_PIPELINE_SOURCE == "([^"]+)"$/.exec(r.if.trim());
-    if (!m) throw new Error(`unsupported workflow rule: ${r.if}`);
-    return m[1] === o.source;
-  });
-  if (rules.length && !admitted) throw new Error(`the workflow rules admit no ${o.source} pipeline`);
+  if (!rulesAdmit(shipped.workflow?.rules, o.source)) throw new Error(`the workflow rules admit no ${o.source} pipeline`);
+  // A job whose rules do not admit this source is not in the pipeline at all (a job that needs it is an error).
+  const p = { ...shipped, jobs: Object.fromEntries(Object.entries(shipped.jobs).filter(([, j]) => rulesAdmit(j.rules, o.source))) };
   const done: GitlabRun = { jobs: {}, runs: [], junit: [] };
   const pending = new Set(Object.keys(p.jobs));
   while (pending.size) {

@@ -1,4 +1,8 @@
-/** What both CI interpreters share: a machine for jobs (workspaces, homes, stores), running a script, copying trees. */
+/**
+ * What both CI interpreters share: a machine for jobs (workspaces, homes, stores), running a script, copying trees.
+ * test/ci serves both tiers: test/unit/ci-pipelines.test.ts reads the pipelines (static.ts), and
+ * test/full/ci-pipelines-executed.test.ts executes them (github.ts, gitlab.ts).
+ */
 import { cpSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { execa } from 'execa';
@@ -17,18 +21,28 @@ export interface Machine {
   root: string;
   /** The repository the checkout clones (its committed HEAD, as a CI sees a pushed commit). */
   repo: string;
-  /** A package cache every job shares, as a runner's warm npm cache would (npm_config_cache). */
+  /**
+   * A package cache every job shares, as a runner's warm npm cache would (npm_config_cache, read
+   * offline first): kept between test runs, so a job's `npm ci` does not download the registry again.
+   */
   npmCache: string;
+  /**
+   * Debian packages every job's kharness downloads through (KHARNESS_DEB_CACHE), as a caching apt
+   * proxy would serve them: kept between test runs. Each job still fetches into its own kharness
+   * cache (unpacks, builds the probe), as the pipeline as written does; only the download is shared.
+   */
+  debCache: string;
   /** Where a job's directories go. */
   jobDir(id: string): { work: string; home: string; temp: string };
 }
 
-export function machine(root: string, repo: string): Machine {
-  mkdirSync(join(root, 'npm'), { recursive: true });
+/** A machine under root whose jobs share the persistent caches in shared (made if missing). */
+export function machine(root: string, repo: string, shared: { npmCache: string; debCache: string }): Machine {
+  for (const d of [root, shared.npmCache, shared.debCache]) mkdirSync(d, { recursive: true });
   return {
     root,
     repo,
-    npmCache: join(root, 'npm'),
+    ...shared,
     jobDir(id) {
       const base = join(root, 'jobs', id.replace(/[^A-Za-z0-9._-]+/g, '_'));
       if (existsSync(base)) throw new Error(`job ${id} ran twice in one pipeline`);
@@ -52,7 +66,9 @@ export function baseEnv(m: Machine, home: string): Record<string, string> {
     USER: process.env.USER ?? 'root',
     CI: 'true',
     npm_config_cache: m.npmCache,
+    npm_config_prefer_offline: 'true',
     npm_config_update_notifier: 'false',
+    KHARNESS_DEB_CACHE: m.debCache,
   };
 }
 

@@ -1,17 +1,24 @@
 /**
  * What cannot be executed here, checked as data: actions' inputs and
  * permissions, the needs graph, expressions naming only known contexts and
- * functions, timeouts, node versions, artifact and cache names. Each
- * function returns the problems it found (empty: none).
+ * functions, timeouts, node versions, artifact and cache names, and the
+ * scheduled job that runs the full test tier (which the executed pipeline
+ * test, itself part of that tier, must never run). Each function returns
+ * the problems it found (empty: none).
  */
 import { ACTIONS } from './actions.ts';
+import { condition } from './expr.ts';
 import { type Job, jobOrder, needsOf, type Workflow } from './github.ts';
-import { durationMs, type Pipeline, waitsFor } from './gitlab.ts';
+import { durationMs, type GitlabJob, type Pipeline, rulesAdmit, waitsFor } from './gitlab.ts';
 
 const CONTEXTS = new Set(['github', 'inputs', 'matrix', 'needs', 'steps', 'strategy', 'runner', 'env']);
 const FUNCTIONS = new Set(['fromJSON', 'toJSON', 'always', 'success', 'failure', 'cancelled']);
 const KEYWORDS = new Set(['true', 'false', 'null']);
 const usesNode = (run: string) => /\b(npm|npx|node)\b|setup\.sh/.test(run);
+/** The full test tier (package.json's test:full), as a command line of its own in a `run:` or `script:`. */
+const RUNS_FULL = /^\s*npm run test:full\s*$/m;
+/** The full tier's job timeout, at least: a cold night builds several kernels from source before the exhaustive tests. */
+const FULL_MIN_MINUTES = 240;
 
 /** Every `${{ }}` in a text, and what is wrong with each: a context or function this workflow's interpreter does not know. */
 export function expressionProblems(text: string): string[] {
@@ -65,6 +72,41 @@ export function githubProblems(w: Workflow, text: string): string[] {
     if (w.jobs[job!]!.strategy && !name?.includes('matrix.')) p.push(`${job}: artifact ${name} is not unique across the matrix`);
   }
   if (new Set(uploads.map((u) => u.split(': ')[1])).size !== uploads.length) p.push(`artifact names repeat: ${uploads.join('; ')}`);
+  p.push(...githubFullProblems(w));
+  return p;
+}
+
+/** The one job that runs `npm run test:full`: scheduled nights only, one job with hours to run, KVM, and its caches kept between nights. */
+function githubFullProblems(w: Workflow): string[] {
+  const full = Object.entries(w.jobs).filter(([, j]) => j.steps.some((s) => s.run !== undefined && RUNS_FULL.test(s.run)));
+  if (full.length !== 1) return [`${full.length} jobs run \`npm run test:full\`, not 1 (the full test tier on scheduled nights)`];
+  const [id, job] = full[0]!;
+  const p: string[] = [];
+  if (!w.on || !('schedule' in w.on)) p.push('the workflow has no schedule, so nothing runs the full tier');
+  // Never on workflow_dispatch: test/full/ci-pipelines-executed.test.ts, part of the full tier, runs this workflow that way.
+  try {
+    const runsOn = (event: string) => condition(job.if, { github: { event_name: event } }, { ok: true });
+    if (!runsOn('schedule')) p.push(`${id}: does not run on a scheduled night`);
+    if (runsOn('workflow_dispatch')) p.push(`${id}: runs on workflow_dispatch too, not only on a schedule`);
+  } catch (e) {
+    p.push(`${id}: if: ${(e as Error).message}`);
+  }
+  if (job.strategy) p.push(`${id}: the full tier is one job, not a matrix`);
+  const t = job['timeout-minutes'] ?? 0;
+  if (t < FULL_MIN_MINUTES) p.push(`${id}: timeout-minutes ${t} is under ${FULL_MIN_MINUTES} (a cold night builds several kernels)`);
+  const opts = typeof job.container === 'object' ? (job.container.options ?? '') : '';
+  if (!/--privileged\b/.test(opts)) p.push(`${id}: the container gets no /dev/kvm (--privileged), so every test boots under TCG`);
+  const restore = job.steps.find((s) => s.uses === 'actions/cache/restore@v4');
+  const kept = String(restore?.with?.path ?? '')
+    .split('\n')
+    .map((x) => x.trim());
+  for (const [dir, what] of [
+    ['~/.cache/kharness', 'the kharness cache'],
+    ['~/.cache/ccache', 'ccache'],
+    ['~/.npm', 'the npm cache'],
+  ])
+    if (!kept.some((k) => k === dir || k.startsWith(`${dir}/`))) p.push(`${id}: ${what} (${dir}) is not kept between nights`);
+  if (!job.steps.some((s) => s.uses === 'actions/cache/save@v4')) p.push(`${id}: restores a cache it never saves`);
   return p;
 }
 
@@ -93,8 +135,9 @@ function stepProblems(id: string, job: Job, perms: Record<string, string>): stri
     if (s.uses === 'actions/cache/restore@v4') {
       if (!s.id) p.push(`${id}: a cache restore without an id cannot hand its key to the save`);
       else restores.set(s.id, String(s.with?.path));
-      if (!/matrix\.slug/.test(String(s.with?.key)) || !/github\.run_id/.test(String(s.with?.key)))
-        p.push(`${id}: cache key ${s.with?.key} is not per target and per run`);
+      // A matrix job's cache is its target's; any cache is saved once per run (a key is never overwritten).
+      if ((job.strategy && !/matrix\.slug/.test(String(s.with?.key))) || !/github\.run_id/.test(String(s.with?.key)))
+        p.push(`${id}: cache key ${s.with?.key} is not per ${job.strategy ? 'target and per ' : ''}run`);
     }
     if (s.uses === 'actions/cache/save@v4') {
       const m = /steps\.([\w-]+)\.outputs\.cache-primary-key/.exec(String(s.with?.key));
@@ -137,5 +180,46 @@ export function gitlabProblems(pl: Pipeline, targets: number): string[] {
     if (j.artifacts?.when !== 'always') p.push(`${id}: its report is lost when the tests failed`);
     if (!tests.every(([t]) => j.needs?.includes(t))) p.push(`${id}: does not need the test jobs`);
   }
+  p.push(...gitlabFullProblems(pl));
   return p;
+}
+
+/** The one job that runs `npm run test:full`: scheduled pipelines only, hours to run, its caches (inside the project, as GitLab wants) kept. */
+function gitlabFullProblems(pl: Pipeline): string[] {
+  const full = Object.entries(pl.jobs).filter(([, j]) => Array.isArray(j.script) && j.script.some((l) => RUNS_FULL.test(l)));
+  if (full.length !== 1) return [`${full.length} jobs run \`npm run test:full\`, not 1 (the full test tier on scheduled pipelines)`];
+  const [id, job] = full[0]!;
+  const p: string[] = [];
+  // Never on web or api pipelines: test/full/ci-pipelines-executed.test.ts, part of the full tier, runs this file as a web pipeline.
+  try {
+    if (!rulesAdmit(pl.workflow?.rules, 'schedule'))
+      p.push('the workflow rules admit no scheduled pipeline, so nothing runs the full tier');
+    if (!rulesAdmit(job.rules, 'schedule')) p.push(`${id}: does not run in a scheduled pipeline`);
+    for (const other of ['web', 'api', 'push'])
+      if (rulesAdmit(job.rules, other)) p.push(`${id}: runs in ${other} pipelines too, not only on a schedule`);
+  } catch (e) {
+    p.push(`${id}: ${(e as Error).message}`);
+  }
+  if (job.parallel) p.push(`${id}: the full tier is one job, not parallel ${job.parallel}`);
+  try {
+    if (durationMs(job.timeout ?? '0m') < FULL_MIN_MINUTES * 60_000)
+      p.push(`${id}: timeout ${job.timeout} is under ${FULL_MIN_MINUTES} minutes (a cold night builds several kernels)`);
+  } catch {
+    // A timeout that is not a duration is reported by gitlabProblems.
+  }
+  if (job.cache?.when !== 'always') p.push(`${id}: the cache is not saved on a red night`);
+  for (const [variable, what] of [
+    ['KHARNESS_CACHE', 'the kharness cache'],
+    ['CCACHE_DIR', 'ccache'],
+    ['npm_config_cache', 'the npm cache'],
+  ] as const)
+    if (!keptInProject(job, variable))
+      p.push(`${id}: ${what} is not kept between nights (${variable} under $CI_PROJECT_DIR, in the cache paths)`);
+  return p;
+}
+
+/** Whether a job's variable names a directory under the project that its cache keeps (GitLab caches only paths inside the project). */
+function keptInProject(job: GitlabJob, variable: string): boolean {
+  const dir = /^\$\{?CI_PROJECT_DIR\}?\/(.+?)\/?$/.exec(job.variables?.[variable] ?? '')?.[1];
+  return !!dir && !!job.cache?.paths.some((k) => k === dir || k.startsWith(`${dir}/`));
 }

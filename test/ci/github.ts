@@ -111,8 +111,6 @@ export interface RunOptions {
    * instances keep the previous attempt's results and artifacts.
    */
   rerun?: { previous: Attempt; seeds: string[]; instance: (job: string, matrix: Record<string, Value>) => boolean };
-  /** Run only these jobs (the others count as skipped): the plan of a scheduled night, say. */
-  only?: string[];
   /** Told each line of progress. */
   progress?: (s: string) => void;
 }
@@ -136,10 +134,6 @@ export async function runWorkflow(w: Workflow, o: RunOptions): Promise<Attempt> 
     const prev = o.rerun?.previous.results[id];
     if (o.rerun && !rerunJobs.has(id)) {
       results[id] = prev!;
-      continue;
-    }
-    if (o.only && !o.only.includes(id)) {
-      results[id] = { result: 'skipped', outputs: {}, runs: [] };
       continue;
     }
     const needs = needsOf(job);
