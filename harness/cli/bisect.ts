@@ -181,7 +181,9 @@ export const bisectCommand: Command = {
       process.stdout.write(`  evidence: ${t.runDirs.join(', ')}\n`);
       const conf = result.confirmation;
       if (conf) {
-        process.stdout.write(`${conf.confirmed ? 'confirmed' : 'NOT CONFIRMED'} over ${conf.runs} more runs each: ${conf.reason}\n`);
+        process.stdout.write(
+          `${conf.confirmed ? 'confirmed' : 'NOT CONFIRMED'} over ${conf.runs} more run${conf.runs === 1 ? '' : 's'} each: ${conf.reason}\n`,
+        );
         process.stdout.write(`  confirmation runs: ${conf.runDirs.join(', ')}\n`);
       }
     } else {
