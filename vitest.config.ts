@@ -1,17 +1,27 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Unit tests (`npm run test:unit`, the first half of `npm test`): pure parts,
+ * the fake machine on captured logs, the CLI's refusals. No kernel is built
+ * and nothing boots, so a test that takes more than seconds is hung: it
+ * fails after 30 s naming itself, instead of holding CI for 45 minutes.
+ * End-to-end tests on real kernels: vitest.e2e.config.ts; the nightly tier:
+ * vitest.full.config.ts.
+ */
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    // The slow tier (kernels built only for it: PREEMPT_RT): `npm run test:full`.
-    exclude: ['test/full/**', 'node_modules/**'],
-    // End-to-end tests build kernels and boot QEMU: on a 2-core machine they
-    // must not run side by side. Unit tests are fast enough in one file queue.
+    include: ['test/unit/**/*.test.ts'],
+    // Forks, not worker threads: a worker-thread run once sat idle after its last file (2ca18f0, 728ea38).
+    pool: 'forks',
+    // One file at a time: several files assert on timers (150-300 ms fault thresholds, < 2 s bounds)
+    // that a second file competing for the 2 cores would turn into a lottery.
     fileParallelism: false,
-    // On a cold cache the first end-to-end test to need a kernel builds it
-    // (about 10 minutes on two cores), inside whichever test runs first.
-    testTimeout: 45 * 60_000,
-    hookTimeout: 60 * 60_000,
-    reporters: ['default'],
+    testTimeout: 30_000,
+    maxConcurrency: 4,
+    hookTimeout: 60_000,
+    // A worker that does not exit after its file (an open handle) is ended, not waited on forever.
+    teardownTimeout: 20_000,
+    // A file silent past its tests' own timeout has stalled: fail naming it (a unit test times out at 30 s).
+    reporters: ['default', ['./test/support/stall-watch.ts', { limitMs: 60_000 }]],
   },
 });

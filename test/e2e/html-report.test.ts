@@ -1,8 +1,8 @@
 /**
  * The HTML report in a real headless browser (Debian's chromium, driven by
- * playwright-core): rendered from a recorded run, opened from disk with the
- * network blocked, checked for its tables and plots, and kept as a screenshot
- * in test-artifacts/.
+ * playwright-core): rendered from recorded runs, and the one shared run A
+ * wrote live, opened from disk with the network blocked, checked for its
+ * tables and plots, and kept as a screenshot in test-artifacts/.
  */
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../harness/paths.ts';
 import { cli, tempDir } from './helpers.ts';
+import { sharedRun } from './shared.ts';
 
 const ARTIFACTS = join(PROJECT_ROOT, 'test-artifacts');
 
@@ -101,6 +102,29 @@ describe('HTML report in chromium', () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, `report-top-${name}.png`) });
     await page.locator('#claims').screenshot({ path: join(ARTIFACTS, `claims-${name}.png`) });
+    await page.close();
+    expect(requests).toEqual([]);
+  });
+
+  it('renders the live report of a real run of every shipped scenario: every claim with a verdict, every scenario in the matrix', async () => {
+    const a = await sharedRun('A');
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.route(/^(?!file:)/, (route) => {
+      requests.push(route.request().url());
+      return route.abort();
+    });
+    await page.goto(`file://${join(a.out, 'report.html')}`);
+    const claimIds = [...new Set(a.steps.flatMap((s) => (s.claims ?? []).map((c) => c.id)))];
+    expect(claimIds.length).toBeGreaterThan(0);
+    for (const id of claimIds)
+      expect(
+        await page.locator(`#claims tr:has-text("${id}") td.holds, #claims tr:has-text("${id}") td.fails`).count(),
+        id,
+      ).toBeGreaterThan(0);
+    const matrix = (await page.locator('#verdict-matrix').textContent()) ?? '';
+    for (const sc of new Set(a.steps.map((s) => s.scenario))) expect(matrix, sc).toContain(sc);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'report-live-6.1.png') });
     await page.close();
     expect(requests).toEqual([]);
   });

@@ -1,39 +1,36 @@
 /**
  * The walking skeleton, end to end on a real 6.1 x86_64 kernel in QEMU:
- * build (or cache hit), boot, ssh, load kalloc_probe, run the shipped
- * kmalloc-size-limits scenario, and check what the guest reported.
+ * build, boot, ssh, load kalloc_probe, run the shipped kmalloc-size-limits
+ * scenario (in shared run A, with every other shipped scenario), and check
+ * what the guest reported.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { busyboxApplets } from '../../harness/guest/rootfs.ts';
-import { cacheRoot, SCENARIOS_DIR } from '../../harness/paths.ts';
+import { cacheRoot } from '../../harness/paths.ts';
 import type { ResultRecord, StepRecord } from '../../harness/run/results.ts';
-import { cli, qemusUnder, results, steps, tempDir } from './helpers.ts';
+import { qemusUnder } from './helpers.ts';
+import { type SharedRun, sharedRun } from './shared.ts';
 
 describe('kmalloc-size-limits on 6.1 x86_64', () => {
-  const out = tempDir();
-  let exitCode: number | undefined;
-  let output = '';
+  let a: SharedRun;
   let records: ResultRecord[] = [];
+  let mine: StepRecord[] = [];
   let byName: Record<string, StepRecord> = {};
 
   beforeAll(async () => {
-    // Builds the kernel on a cold cache (minutes); a cache hit otherwise.
-    const r = await cli(['run', join(SCENARIOS_DIR, 'kmalloc-size-limits.yaml'), '--arch', 'x86_64', '--kernel', '6.1', '--out', out]);
-    exitCode = r.exitCode;
-    output = r.all ?? '';
-    records = results(out);
-    byName = Object.fromEntries(steps(records).map((s) => [s.name, s]));
+    a = await sharedRun('A');
+    records = a.records;
+    mine = a.steps.filter((s) => s.scenario === 'kmalloc-size-limits');
+    byName = Object.fromEntries(mine.map((s) => [s.name, s]));
   });
 
-  it('passes and exits 0', () => {
-    // 5 named steps plus the sweep from 8 B to 8 MiB (21 sizes).
-    expect(output).toMatch(/^26 passed in /m);
-    expect(exitCode, output).toBe(0);
+  it('passes: 5 named steps plus the sweep from 8 B to 8 MiB (21 sizes)', () => {
+    expect(mine.map((s) => s.status)).toEqual(Array(26).fill('pass'));
+    expect(a.exitCode, a.output).toBe(0);
   });
-
   it('reads the guest constants: 4 KiB pages, KMALLOC_MAX_SIZE = 4 MiB', () => {
     const guest = records.find((r) => r.type === 'guest');
     expect(guest?.type === 'guest' && guest.constants).toMatchObject({
@@ -91,7 +88,7 @@ describe('kmalloc-size-limits on 6.1 x86_64', () => {
   });
 
   it('attaches the WARNING only to the step without __GFP_NOWARN', () => {
-    const warned = steps(records).filter((s) => s.splats.some((x) => x.kind === 'warning'));
+    const warned = mine.filter((s) => s.splats.some((x) => x.kind === 'warning'));
     expect(warned.map((s) => s.name)).toEqual(['one byte too many, warns']);
     expect(warned[0]!.splats[0]!.at).toMatch(/^mm\/page_alloc\.c:\d+$/);
   });
@@ -99,9 +96,9 @@ describe('kmalloc-size-limits on 6.1 x86_64', () => {
   it('writes results as JSON lines with meminfo before and after, and leaves no QEMU behind', async () => {
     expect(records[0]!.type).toBe('run-begin');
     expect(records[records.length - 1]).toMatchObject({ type: 'run-end', outcome: 'passed' });
-    const end = records.find((r) => r.type === 'scenario-end');
+    const end = records.find((r) => r.type === 'scenario-end' && r.scenario === 'kmalloc-size-limits');
     expect(end?.type === 'scenario-end' && end.meminfoBefore?.MemTotal).toBeGreaterThan(0);
     expect(end?.type === 'scenario-end' && end.meminfoAfter?.MemFree).toBeGreaterThan(0);
-    expect(await qemusUnder(out)).toEqual([]);
+    expect(await qemusUnder(a.out)).toEqual([]);
   });
 });

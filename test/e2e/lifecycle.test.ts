@@ -1,6 +1,7 @@
 /**
- * Failure behaviour on a real guest: a failing expectation, a YAML error,
- * a boot timeout, Ctrl-C and a SIGKILLed harness. Whatever happens, finished
+ * Failure behaviour on a real guest: a failing expectation, a request the
+ * probe refuses, a boot timeout, Ctrl-C and a SIGKILLed harness. (A YAML
+ * error stops before anything is built: test/unit/cli-usage.test.ts.) Whatever happens, finished
  * results stay on disk and no QEMU survives.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -81,14 +82,6 @@ steps:
     const s = steps(results(join(dir, 'out')));
     expect(s[0]).toMatchObject({ status: 'error', reason: 'probe error EINVAL: pages out of range', splats: [] });
     expect(s[1]).toMatchObject({ status: 'pass' });
-  });
-
-  it('exits 2 on a scenario error, naming file:line:column, before building anything', async () => {
-    const dir = tempDir();
-    const f = scenario(dir, `name: typo\nsteps:\n  - alloc: { api: kmalloc, size: 4KiB, gpf: GFP_KERNEL }\n`);
-    const r = await cli(['run', f, ...target, '--out', join(dir, 'out')], { timeoutMs: 60_000 });
-    expect(r.exitCode).toBe(2);
-    expect(r.stderr).toContain(`${f}:3:40: unknown key "gpf"`);
   });
 
   it('names the phase that timed out and kills QEMU', async () => {

@@ -12,7 +12,7 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import type { Comparison } from '../../harness/regress/compare.ts';
 import { foldRepeats } from '../../harness/run/repeats.ts';
-import { cli, ensureFixtureRepo, qemusUnder, results, shipped, steps, tempDir } from './helpers.ts';
+import { cli, ensureFixtureRepo, qemusUnder, results, shipped, steps, tempDir } from '../e2e/helpers.ts';
 
 const STEP = 'kmalloc vs vmalloc [64 KiB]';
 /**
@@ -140,7 +140,7 @@ describe('regression signal', () => {
   });
 
   it('reports a step whose outcome really varies between fresh boots as flaky, with its pass count (exit 3)', async () => {
-    // test/e2e/scenarios/flaky-shuffled-placement.yaml: with page_alloc.shuffle=1 an order-10 block lies in the
+    // test/full/scenarios/flaky-shuffled-placement.yaml: with page_alloc.shuffle=1 an order-10 block lies in the
     // lower half of memory on about half of the fresh boots (the kernel's own randomness): 12 runs all agree with
     // a chance of 1 in 2000.
     const out = tempDir();

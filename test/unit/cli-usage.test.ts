@@ -17,7 +17,8 @@ const kharness = (...args: string[]) =>
     timeout: 60_000,
   });
 
-describe('bad command lines', () => {
+// Each case is a whole CLI process, mostly waiting on its own start: four at a time keeps both cores busy.
+describe.concurrent('bad command lines', () => {
   it.each([
     [['build', '--arch', 'arm', '--kernel', '6.1'], /^kharness: unknown arch "arm"\nKnown arches: x86_64, arm64\.$/],
     [['run', '--arch', 'arm'], /^kharness: unknown arch "arm"\nKnown arches: x86_64, arm64\.$/],
@@ -116,5 +117,17 @@ describe('damaged results given to report', () => {
     const r = await kharness('report', dir);
     expect(r.exitCode).toBe(2);
     expect(r.stderr.trim().split('\n')[0]).toBe(`kharness: ${join(dir, 'results.jsonl')}: line 2 is not a JSON record`);
+  });
+});
+
+describe('a scenario error', () => {
+  it('exits 2 naming file:line:column before building or booting anything', async () => {
+    // The cache is a path that cannot exist: a build or a boot would have to fail on it first.
+    const f = join(mkdtempSync(join(tmpdir(), 'kharness-typo-')), 'typo.yaml');
+    writeFileSync(f, 'name: typo\nsteps:\n  - alloc: { api: kmalloc, size: 4KiB, gpf: GFP_KERNEL }\n');
+    const r = await kharness('run', f, '--arch', 'x86_64', '--kernel', '6.1');
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain(`${f}:3:40: unknown key "gpf"`);
+    expect(r.stderr).not.toMatch(/building|booting|internal error|\n\s+at /);
   });
 });
