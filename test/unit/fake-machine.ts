@@ -1,7 +1,7 @@
 /**
- * A Machine without QEMU: it answers probe requests from a script and, when
- * told to die, replays a real captured console (test/fixtures) the way the
- * guest printed it. The runner cannot tell it from QEMU + ssh + the probe,
+ * A Machine without QEMU: it answers probe requests and kernel test loads
+ * from a script and, when told to die, replays a real captured console
+ * (test/fixtures) the way the guest printed it. The runner cannot tell it from QEMU + ssh + the probe,
  * which is what makes every lifecycle rule a unit test of milliseconds.
  */
 import { readFileSync } from 'node:fs';
@@ -29,7 +29,7 @@ export function capturedSection(name: string, seq: number): string[] {
 
 /** What the fake does with one request. */
 export type Act =
-  /** Answer with this response line, after logging these kernel lines between the markers. */
+  /** Answer with this response line (a kernel test's load: what the shell printed), after logging these kernel lines between the markers. */
   | { reply: string; kmsg?: string[]; delayMs?: number; noEndMarker?: boolean }
   /** Print these console lines (a real capture) and exit, as a panicking guest under -no-reboot does. */
   | { die: string[] }
@@ -126,10 +126,18 @@ export class FakeMachine implements Machine {
 
   request(line: string, timeoutMs: number): Promise<Response> {
     if (this.state !== 'up') return Promise.reject(new ProbeLost(line));
-    this.requests.push(line);
     const seq = Number(/seq=(\d+)/.exec(line)?.[1]);
+    return this.act(line, seq, `cmd=${/cmd=(\S+)/.exec(line)?.[1]}`, timeoutMs, parseResponse);
+  }
+
+  /**
+   * One request as the script says: the begin marker, then a reply (kernel
+   * lines, the end marker, `answer(reply)`), a death, a hang, a kill or a drop.
+   */
+  private act<T>(line: string, seq: number, what: string, timeoutMs: number, answer: (reply: string) => T): Promise<T> {
+    this.requests.push(line);
     const act = this.script(line, seq, this.info.boot);
-    this.log(`kalloc_probe: begin seq=${seq} cmd=${/cmd=(\S+)/.exec(line)?.[1]}`);
+    this.log(`kalloc_probe: begin seq=${seq} ${what}`);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new PhaseTimeoutError(`probe request: ${line}`, timeoutMs)), timeoutMs);
       this.pendingReject = (e) => {
@@ -143,7 +151,7 @@ export class FakeMachine implements Machine {
           if (!act.noEndMarker) this.log(`kalloc_probe: end seq=${seq}`);
           clearTimeout(timer);
           this.pendingReject = undefined;
-          resolve(parseResponse(act.reply));
+          resolve(answer(act.reply));
         }, act.delayMs ?? 0);
       } else if ('die' in act) {
         // The console outlives ssh: the capture reaches it, then QEMU exits by itself (-no-reboot).
@@ -175,9 +183,16 @@ export class FakeMachine implements Machine {
     return false;
   }
 
-  async exec(): Promise<{ code: number | null; stdout: string }> {
+  /**
+   * A kernel test module's load (its script echoes the begin marker) goes
+   * through the script like a probe request: the reply is what the shell
+   * printed. Any other command succeeds silently.
+   */
+  async exec(command: string, opts: { timeoutMs: number }): Promise<{ code: number | null; stdout: string }> {
     if (this.state !== 'up') throw new ProbeLost('exec');
-    return { code: 0, stdout: '' };
+    const load = /kalloc_probe: begin seq=(\d+) (cmd=ktest module=\S+)"/.exec(command);
+    if (!load) return { code: 0, stdout: '' };
+    return this.act(command, Number(load[1]), load[2]!, opts.timeoutMs, (stdout) => ({ code: 0, stdout }));
   }
 
   async attach(): Promise<number | null> {
