@@ -143,6 +143,7 @@ export async function scenariosPhase(c: ScenarioContext, scenarios: readonly Sce
   // Parameters that restate the kernel's defaults change nothing: such a scenario shares the target's machine.
   const cmdlineOf = (s: Scenario) => effectiveCmdline(s.cmdline ?? [], c.facts.config);
   const ordered = orderScenarios(scenarios, cmdlineOf);
+  c.rec.plan(ordered);
   // A scenario none of whose steps this target can run needs no machine.
   const unmetOf = ordered.map((s) => s.steps.map((step) => stepUnmetReason(step, c.facts)));
   const needsMachine = ordered.map((_, i) => unmetOf[i]!.some((why) => why === undefined));
@@ -242,6 +243,10 @@ async function runScenario(
       c.rec.step(s, step, { status: 'error', reason: `cannot resolve the step: ${(e as Error).message}` });
       continue;
     }
+    c.rec.expand(
+      step,
+      instances.map((x) => x.name),
+    );
     for (const [j, inst] of instances.entries()) {
       // What is left of the scenario after this instance, should the machine be lost in it.
       const rest = [

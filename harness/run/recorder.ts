@@ -3,13 +3,27 @@
  * steps that did not run and why, the target's end. Records are written as
  * they happen (ResultsWriter appends synchronously), so whatever finished is
  * on disk whatever happens next.
+ *
+ * The recorder keeps a ledger of the planned steps not yet on record: every
+ * way a target ends closes what is left with one call (closeRest, or end),
+ * so a planned step is never silently missing.
  */
 import type { KharnessError } from '../errors.ts';
 import type { Scenario, Step } from '../scenario/types.ts';
 import type { BootInfo } from './machine.ts';
 import type { ResultRecord, ResultsWriter, StepRecord, TargetRef, TargetStatus } from './results.ts';
 
-type StepFields = Partial<StepRecord> & Pick<StepRecord, 'status'>;
+export type StepFields = Partial<StepRecord> & Pick<StepRecord, 'status'>;
+
+/** Why the steps left on the ledger did not run. */
+export type NotRun = { status: 'skip' | 'error'; reason: string };
+
+/** A planned step not yet on record; once resolved into instances (a sweep's sizes), the names of those not yet on record. */
+interface Owed {
+  s: Scenario;
+  step: Step;
+  names?: string[];
+}
 
 function errorInfo(e: unknown): NonNullable<Extract<ResultRecord, { type: 'target-end' }>['error']> {
   const k = e as KharnessError;
@@ -22,6 +36,8 @@ export class TargetRecorder {
   private ref: TargetRef;
   /** The run of the target's scenarios under way, with --repeat (stamped on step, guest and scenario-end records). */
   private run?: number;
+  /** The ledger: planned steps without their record yet, in the order they would run. */
+  private owed: Owed[] = [];
 
   constructor(
     private readonly w: ResultsWriter,
@@ -72,6 +88,23 @@ export class TargetRecorder {
     this.w.write({ type: 'guest', target: this.ref, ...this.stamp(), ...b });
   }
 
+  /**
+   * The steps to come, in the order they will run: every step of the input
+   * once the target begins, then each run's own order. A step still owed
+   * must stay in the plan: nothing may drop off the ledger unrecorded.
+   */
+  plan(scenarios: readonly Scenario[]): void {
+    const next = scenarios.flatMap((s) => s.steps.map((step) => ({ s, step })));
+    if (this.owed.some((o) => !next.some((n) => n.step === o.step))) throw new Error('bug: an owed step left the plan');
+    this.owed = next;
+  }
+
+  /** The step resolved into these instances (a sweep's sizes): each is owed a record of its own. */
+  expand(step: Step, names: readonly string[]): void {
+    const o = this.owed.find((x) => x.step === step);
+    if (o) o.names = [...names];
+  }
+
   step(s: Scenario, step: Step, fields: StepFields): void {
     this.w.write({
       type: 'step',
@@ -91,6 +124,22 @@ export class TargetRecorder {
       ...this.stamp(),
       ...fields,
     });
+    this.settle(step, fields.name ?? step.name);
+  }
+
+  /** A record for `name` of this step is written: off the ledger (a kernel test's cases were never on it). */
+  private settle(step: Step, name: string): void {
+    const i = this.owed.findIndex((o) => o.step === step);
+    const o = this.owed[i];
+    if (!o) return;
+    o.names = (o.names ?? [step.name]).filter((n) => n !== name);
+    if (!o.names.length) this.owed.splice(i, 1);
+  }
+
+  /** Every step still owed (of scenario `s` only, when given) is recorded as not run, and why. */
+  closeRest(why: NotRun, s?: Scenario): void {
+    for (const o of this.owed.filter((x) => !s || x.s === s))
+      for (const name of o.names ?? [undefined]) this.step(o.s, o.step, { ...why, ...(name ? { name } : {}) });
   }
 
   /** Every listed step gets a record saying why it did not run: a planned step is never silently missing. */
@@ -103,6 +152,7 @@ export class TargetRecorder {
   }
 
   end(status: TargetStatus, error?: unknown): TargetStatus {
+    if (status === 'ok' && this.owed.length) throw new Error('bug: planned steps unrecorded');
     this.w.write({
       type: 'target-end',
       target: this.ref,

@@ -50,6 +50,7 @@ export async function runTarget(o: TargetOptions): Promise<TargetStatus> {
   await mkdir(dir, { recursive: true });
   const repeats = o.repeat ?? 1;
   rec.begin(repeats);
+  rec.plan(o.scenarios);
   // Interrupted before this target began: every planned step is still on record, as not run.
   if (o.signal?.aborted) {
     rec.notRun(allSteps(o.scenarios), 'skip', 'not run: interrupted');
