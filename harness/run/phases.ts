@@ -22,7 +22,7 @@ import { kernelTestStep } from './kernel-test.ts';
 import type { MachineLease } from './lease.ts';
 import type { Machine, MachineFactory, MachineSettings } from './machine.ts';
 import { type Observation, observe } from './observe.ts';
-import { allSteps, type TargetRecorder } from './recorder.ts';
+import type { TargetRecorder } from './recorder.ts';
 import type { TargetStatus } from './results.ts';
 
 /** What the prepare phase hands on: the kernel's identity and config, and how to boot it. */
@@ -56,7 +56,8 @@ export interface PrepareContext {
 
 export type Prepare = (c: PrepareContext) => Promise<Prepared>;
 
-export type PhaseEnd = { status: TargetStatus; error?: unknown };
+/** `why`: what kept the steps left from running, for their records (rec.end). */
+export type PhaseEnd = { status: TargetStatus; error?: unknown; why?: string };
 
 const isCode = (e: unknown, ...codes: string[]) => e instanceof KharnessError && codes.includes(e.code);
 
@@ -104,7 +105,7 @@ export function orderScenarios(
 export function requirementsPhase(scenarios: readonly Scenario[], facts: TargetFacts, rec: TargetRecorder): Scenario[] {
   return scenarios.filter((s) => {
     const why = unmetReason(s.requires, facts);
-    if (why) rec.notRun(allSteps([s]), 'skip', why);
+    if (why) rec.closeRest({ status: 'skip', reason: why }, s);
     return !why;
   });
 }
@@ -149,10 +150,8 @@ export async function scenariosPhase(c: ScenarioContext, scenarios: readonly Sce
   const needsMachine = ordered.map((_, i) => unmetOf[i]!.some((why) => why === undefined));
   const nextWithMachine = (i: number) => ordered.findIndex((_, k) => k > i && needsMachine[k]);
   for (const [i, s] of ordered.entries()) {
-    if (c.signal?.aborted) {
-      c.rec.notRun(allSteps(ordered.slice(i)), 'skip', 'not run: interrupted');
-      return { status: 'interrupted', error: new InterruptedError() };
-    }
+    // The steps left are recorded as not run by the target's end.
+    if (c.signal?.aborted) throw new InterruptedError();
     const unmet = unmetOf[i]!;
     if (!needsMachine[i]) {
       for (const [k, step] of s.steps.entries()) c.rec.step(s, step, { status: 'skip', reason: unmet[k] });
@@ -167,20 +166,10 @@ export async function scenariosPhase(c: ScenarioContext, scenarios: readonly Sce
       const next = k >= 0 ? ordered[k] : another ? ordered[needsMachine.indexOf(true)] : undefined;
       if (next && (k < 0 || needsOwnMachine(s, next, cmdlineOf))) c.lease.bootAhead(next.cmdline ?? [], cmdlineOf(next));
     } catch (e) {
-      const status = c.signal?.aborted ? 'interrupted' : bootFailure(e);
-      c.rec.notRun(
-        allSteps(ordered.slice(i)),
-        status === 'interrupted' ? 'skip' : 'error',
-        `not run: ${status === 'interrupted' ? 'interrupted' : `boot failed: ${(e as Error).message}`}`,
-      );
-      return { status, error: e };
+      return { status: c.signal?.aborted ? 'interrupted' : bootFailure(e), error: e, why: `boot failed: ${(e as Error).message}` };
     }
     c.rec.status('running', `scenario ${i + 1}/${ordered.length}: ${s.name}`);
     const end = await runScenario(c, s, m, unmet);
-    if (end === 'interrupted') {
-      c.rec.notRun(allSteps(ordered.slice(i + 1)), 'skip', 'not run: interrupted');
-      return { status: 'interrupted', error: new InterruptedError() };
-    }
     // Fragmentation left behind would change what the next scenario observes: it gets a fresh machine.
     if (end === 'lost' || s.leavesFragmented) await c.lease.discard();
   }
@@ -196,13 +185,12 @@ async function snapshot(c: ScenarioContext, m: Machine, s: Scenario, when: strin
   return parseMeminfo(text);
 }
 
-/** One scenario's steps on one machine; every step gets a record. `unmet[i]`: why step i cannot run on this target. */
-async function runScenario(
-  c: ScenarioContext,
-  s: Scenario,
-  m: Machine,
-  unmet: (string | undefined)[],
-): Promise<'ok' | 'lost' | 'interrupted'> {
+/**
+ * One scenario's steps on one machine; every step gets a record. `unmet[i]`:
+ * why step i cannot run on this target. An interrupt is thrown on: the
+ * target's end records the step in flight and the rest as not run.
+ */
+async function runScenario(c: ScenarioContext, s: Scenario, m: Machine, unmet: (string | undefined)[]): Promise<'ok' | 'lost'> {
   const constants = sizeConstants(m.info.constants);
   const before = await snapshot(c, m, s, 'before');
   for (const [i, step] of s.steps.entries()) {
@@ -216,20 +204,13 @@ async function runScenario(
       try {
         end = await kernelTestStep(c, s, step, m);
       } catch (e) {
-        if (e instanceof InterruptedError) {
-          c.rec.notRun([{ s, step }, ...s.steps.slice(i + 1).map((x) => ({ s, step: x }))], 'skip', 'not run: interrupted');
-          return 'interrupted';
-        }
+        if (e instanceof InterruptedError) throw e;
         c.rec.step(s, step, { boot: m.info.boot, status: 'error', reason: `the harness failed during the step: ${(e as Error).message}` });
         end = 'lost';
         await m.close().catch(() => undefined);
       }
       if (end === 'lost') {
-        c.rec.notRun(
-          s.steps.slice(i + 1).map((x) => ({ s, step: x })),
-          'skip',
-          `not run: the machine was lost in step "${step.name}"`,
-        );
+        c.rec.closeRest({ status: 'skip', reason: `not run: the machine was lost in step "${step.name}"` }, s);
         c.rec.scenarioEnd({ scenario: s.name });
         return 'lost';
       }
@@ -247,20 +228,12 @@ async function runScenario(
       step,
       instances.map((x) => x.name),
     );
-    for (const [j, inst] of instances.entries()) {
-      // What is left of the scenario after this instance, should the machine be lost in it.
-      const rest = [
-        ...instances.slice(j + 1).map((x) => ({ s, step, name: x.name })),
-        ...s.steps.slice(i + 1).map((x) => ({ s, step: x })),
-      ];
+    for (const inst of instances) {
       let obs: Observation;
       try {
         obs = await observe(m, ++c.seq, inst, { timeouts: c.settings.timeouts, withMeminfo: needsMeminfo(step.expect), signal: c.signal });
       } catch (e) {
-        if (e instanceof InterruptedError) {
-          c.rec.notRun([{ s, step, name: inst.name }, ...rest], 'skip', 'not run: interrupted');
-          return 'interrupted';
-        }
+        if (e instanceof InterruptedError) throw e;
         // Whatever went wrong, the step and the rest of its scenario are on record, and the machine is not reused.
         c.rec.step(s, step, {
           name: inst.name,
@@ -268,7 +241,7 @@ async function runScenario(
           status: 'error',
           reason: `the harness failed during the step: ${(e as Error).message}`,
         });
-        c.rec.notRun(rest, 'skip', `not run: the harness failed in step "${inst.name}"`);
+        c.rec.closeRest({ status: 'skip', reason: `not run: the harness failed in step "${inst.name}"` }, s);
         c.rec.scenarioEnd({ scenario: s.name });
         await m.close().catch(() => undefined);
         return 'lost';
@@ -288,7 +261,7 @@ async function runScenario(
       });
       if (obs.lost) {
         const why = obs.crashed ? `the guest died in step "${inst.name}"` : `${obs.error} in step "${inst.name}"`;
-        c.rec.notRun(rest, 'skip', `not run: ${why}`);
+        c.rec.closeRest({ status: 'skip', reason: `not run: ${why}` }, s);
         c.rec.scenarioEnd({ scenario: s.name });
         return 'lost';
       }

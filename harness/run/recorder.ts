@@ -18,6 +18,8 @@ export type StepFields = Partial<StepRecord> & Pick<StepRecord, 'status'>;
 /** Why the steps left on the ledger did not run. */
 export type NotRun = { status: 'skip' | 'error'; reason: string };
 
+const INTERRUPTED: NotRun = { status: 'skip', reason: 'not run: interrupted' };
+
 /** A planned step not yet on record; once resolved into instances (a sweep's sizes), the names of those not yet on record. */
 interface Owed {
   s: Scenario;
@@ -142,17 +144,18 @@ export class TargetRecorder {
       for (const name of o.names ?? [undefined]) this.step(o.s, o.step, { ...why, ...(name ? { name } : {}) });
   }
 
-  /** Every listed step gets a record saying why it did not run: a planned step is never silently missing. */
-  notRun(steps: { s: Scenario; step: Step; name?: string }[], status: 'skip' | 'error', reason: string): void {
-    for (const { s, step, name } of steps) this.step(s, step, { status, reason, ...(name ? { name } : {}) });
-  }
-
   scenarioEnd(fields: Omit<Extract<ResultRecord, { type: 'scenario-end' }>, 'type' | 'target'>): void {
     this.w.write({ type: 'scenario-end', target: this.ref, ...this.stamp(), ...fields });
   }
 
-  end(status: TargetStatus, error?: unknown): TargetStatus {
+  /**
+   * The target's end. Every step still owed is recorded first: skipped when
+   * the run was interrupted, else an error saying `why` (a boot that failed,
+   * a kernel that could not be prepared; by default a bug).
+   */
+  end(status: TargetStatus, error?: unknown, why = 'internal error (a bug in kharness)'): TargetStatus {
     if (status === 'ok' && this.owed.length) throw new Error('bug: planned steps unrecorded');
+    this.closeRest(status === 'interrupted' ? INTERRUPTED : { status: 'error', reason: `not run: ${why}` });
     this.w.write({
       type: 'target-end',
       target: this.ref,
@@ -162,9 +165,4 @@ export class TargetRecorder {
     });
     return status;
   }
-}
-
-/** Every step of these scenarios, for notRun. */
-export function allSteps(scenarios: readonly Scenario[]): { s: Scenario; step: Step }[] {
-  return scenarios.flatMap((s) => s.steps.map((step) => ({ s, step })));
 }

@@ -16,7 +16,7 @@ import type { MachineSettings } from './machine.ts';
 import { type Prepare, type Prepared, prepareFailure, requirementsPhase, scenariosPhase } from './phases.ts';
 import { targetSlug } from './plan.ts';
 import { bootQemuMachine } from './qemu-machine.ts';
-import { allSteps, TargetRecorder } from './recorder.ts';
+import { TargetRecorder } from './recorder.ts';
 import type { ResultsWriter, TargetStatus } from './results.ts';
 
 export interface TargetOptions {
@@ -52,10 +52,7 @@ export async function runTarget(o: TargetOptions): Promise<TargetStatus> {
   rec.begin(repeats);
   rec.plan(o.scenarios);
   // Interrupted before this target began: every planned step is still on record, as not run.
-  if (o.signal?.aborted) {
-    rec.notRun(allSteps(o.scenarios), 'skip', 'not run: interrupted');
-    return rec.end('interrupted', new InterruptedError());
-  }
+  if (o.signal?.aborted) return rec.end('interrupted', new InterruptedError());
   rec.status('building');
   const prepare = o.prepare ?? prepareReal;
   const ctx = { ...o, dir, buildSlot: o.buildSlot ?? ((fn) => fn()), phase: rec.phase.bind(rec) };
@@ -64,9 +61,7 @@ export async function runTarget(o: TargetOptions): Promise<TargetStatus> {
     prepared = await prepare(ctx);
   } catch (e) {
     const status = o.signal?.aborted ? 'interrupted' : prepareFailure(e);
-    const why = status === 'interrupted' ? 'interrupted' : `the kernel could not be prepared: ${(e as Error).message}`;
-    rec.notRun(allSteps(o.scenarios), status === 'interrupted' ? 'skip' : 'error', `not run: ${why}`);
-    return rec.end(status, e);
+    return rec.end(status, e, `the kernel could not be prepared: ${(e as Error).message}`);
   }
   rec.identify(prepared.key, prepared.release);
   rec.profile(allocatorProfile(prepared.config, profileOptions()));
@@ -89,11 +84,11 @@ export async function runTarget(o: TargetOptions): Promise<TargetStatus> {
       if (n > 1) await lease.discard();
       const end = await scenariosPhase(c, runnable, n < repeats);
       // A run that could not finish (a boot failure, an interrupt) ends the target: the runs after it are not made.
-      if (end.status !== 'ok' || n === repeats) return rec.end(end.status, end.error);
+      if (end.status !== 'ok' || n === repeats) return rec.end(end.status, end.error, end.why);
     }
     return rec.end('ok');
   } catch (e) {
-    // Only a bug gets here: every expected failure is a status of its phase.
+    // An interrupt (in a step or between scenarios), or a bug: every expected failure is a status of its phase.
     return rec.end(o.signal?.aborted ? 'interrupted' : 'internal-error', e);
   } finally {
     await lease.close();

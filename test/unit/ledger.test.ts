@@ -157,4 +157,14 @@ describe('the ledger: every planned step gets exactly one record, on every exit 
   it('prepare fails', () => expectLedger({ prepareFails: true }, 'build-failure'));
   it('the run was interrupted before the target began', () => expectLedger({ abortedBefore: true }, 'interrupted'));
   it('--repeat 2, interrupted in the second run', () => expectLedger({ repeat: 2, at: 10, act: 'interrupt' }, 'interrupted'));
+
+  it('a bug in the middle of the run: the steps it left are errors that say so', async () => {
+    const r = await ledgerOf({ bugAt: 'meminit' }, 'internal-error');
+    const bug = ['error', 'not run: internal error (a bug in kharness)'];
+    expect(r.steps.slice(-3).map((s) => [s.scenario, s.status, s.reason])).toEqual([
+      ['sweep', 'pass', undefined],
+      ['meminit', ...bug],
+      ['dies', ...bug],
+    ]);
+  });
 });
