@@ -60,7 +60,7 @@ export async function kernelTestStep(c: ScenarioContext, s: Scenario, step: Step
   }
   const timeouts = c.settings.timeouts;
   await m.exec(`mkdir -p /tmp/ktest && cat > /tmp/ktest/${a.module}.ko`, { stdin: await readFile(ko), timeoutMs: timeouts.stepMs });
-  const seq = ++c.seq;
+  const seq = c.nextSeq();
   const script = loadScript(seq, a.module, a.params);
   const request = `insmod ${a.module}.ko ${moduleArgs(a.params)}`.trim();
   const obs = await observeAct(

@@ -118,9 +118,15 @@ export interface ScenarioContext {
   /** Where meminfo snapshots go. */
   dir: string;
   signal?: AbortSignal;
-  /** The request counter: unique per target, so each request's kernel-log section is its own. */
-  seq: number;
+  /** The target's next request number, taken when a request is about to go out: unique per target, so each request's kernel-log section is its own. */
+  nextSeq(): number;
   testModule?: (name: string) => Promise<string | undefined>;
+}
+
+/** Numbers 1, 2, 3, … one per call. */
+export function counter(): () => number {
+  let n = 0;
+  return () => ++n;
 }
 
 /**
@@ -231,7 +237,11 @@ async function runScenario(c: ScenarioContext, s: Scenario, m: Machine, unmet: (
     for (const inst of instances) {
       let obs: Observation;
       try {
-        obs = await observe(m, ++c.seq, inst, { timeouts: c.settings.timeouts, withMeminfo: needsMeminfo(step.expect), signal: c.signal });
+        obs = await observe(m, c.nextSeq(), inst, {
+          timeouts: c.settings.timeouts,
+          withMeminfo: needsMeminfo(step.expect),
+          signal: c.signal,
+        });
       } catch (e) {
         if (e instanceof InterruptedError) throw e;
         // Whatever went wrong, the step and the rest of its scenario are on record, and the machine is not reused.

@@ -13,7 +13,7 @@ import type { Scenario } from '../scenario/types.ts';
 import type { Log } from '../util/log.ts';
 import { MachineLease } from './lease.ts';
 import type { MachineSettings } from './machine.ts';
-import { type Prepare, type Prepared, prepareFailure, requirementsPhase, scenariosPhase } from './phases.ts';
+import { counter, type Prepare, type Prepared, prepareFailure, requirementsPhase, scenariosPhase } from './phases.ts';
 import { targetSlug } from './plan.ts';
 import { bootQemuMachine } from './qemu-machine.ts';
 import { TargetRecorder } from './recorder.ts';
@@ -77,7 +77,7 @@ export async function runTarget(o: TargetOptions): Promise<TargetStatus> {
     (m) => rec.guest(m.info),
   );
   try {
-    const c = { rec, lease, facts, settings: o.settings, dir, signal: o.signal, seq: 0, testModule: prepared.testModule };
+    const c = { rec, lease, facts, settings: o.settings, dir, signal: o.signal, nextSeq: counter(), testModule: prepared.testModule };
     for (let n = 1; n <= repeats; n++) {
       if (repeats > 1) rec.repeat(n);
       // A fresh machine for every run: fragmentation, full per-CPU lists, used-up rate limits stay behind.
