@@ -11,19 +11,17 @@ import { join } from 'node:path';
 import { diffMeminfo, type Meminfo, parseMeminfo } from '../analysis/meminfo.ts';
 import { InterruptedError, KharnessError } from '../errors.ts';
 import { sizeConstants } from '../probe/vocabulary.ts';
-import { needsMeminfo } from '../scenario/expect.ts';
-import { judge } from '../scenario/judge.ts';
 import { stepUnmetReason, type TargetFacts, unmetReason } from '../scenario/requires.ts';
-import { type ResolvedStep, resolveStep } from '../scenario/resolve.ts';
-import type { Scenario } from '../scenario/types.ts';
+import type { Scenario, Step } from '../scenario/types.ts';
 import type { Log } from '../util/log.ts';
 import { effectiveCmdline } from './cmdline.ts';
 import { kernelTestStep } from './kernel-test.ts';
 import type { MachineLease } from './lease.ts';
 import type { Machine, MachineFactory, MachineSettings } from './machine.ts';
-import { type Observation, observe } from './observe.ts';
 import type { TargetRecorder } from './recorder.ts';
 import type { TargetStatus } from './results.ts';
+import type { Instance, StepEnv, StepKind } from './steps/kind.ts';
+import { probeStep } from './steps/probe.ts';
 
 /** What the prepare phase hands on: the kernel's identity and config, and how to boot it. */
 export interface Prepared {
@@ -197,7 +195,7 @@ async function snapshot(c: ScenarioContext, m: Machine, s: Scenario, when: strin
  * target's end records the step in flight and the rest as not run.
  */
 async function runScenario(c: ScenarioContext, s: Scenario, m: Machine, unmet: (string | undefined)[]): Promise<'ok' | 'lost'> {
-  const constants = sizeConstants(m.info.constants);
+  const g: StepEnv = { ...c, timeouts: c.settings.timeouts, constants: sizeConstants(m.info.constants) };
   const before = await snapshot(c, m, s, 'before');
   for (const [i, step] of s.steps.entries()) {
     const why = unmet[i];
@@ -222,59 +220,11 @@ async function runScenario(c: ScenarioContext, s: Scenario, m: Machine, unmet: (
       }
       continue;
     }
-    let instances: ResolvedStep[];
-    try {
-      instances = resolveStep(step, constants);
-    } catch (e) {
-      // A size the guest cannot give a meaning (a constant it did not report, a negative result).
-      c.rec.step(s, step, { status: 'error', reason: `cannot resolve the step: ${(e as Error).message}` });
-      continue;
-    }
-    c.rec.expand(
-      step,
-      instances.map((x) => x.name),
-    );
-    for (const inst of instances) {
-      let obs: Observation;
-      try {
-        obs = await observe(m, c.nextSeq(), inst, {
-          timeouts: c.settings.timeouts,
-          withMeminfo: needsMeminfo(step.expect),
-          signal: c.signal,
-        });
-      } catch (e) {
-        if (e instanceof InterruptedError) throw e;
-        // Whatever went wrong, the step and the rest of its scenario are on record, and the machine is not reused.
-        c.rec.step(s, step, {
-          name: inst.name,
-          boot: m.info.boot,
-          status: 'error',
-          reason: `the harness failed during the step: ${(e as Error).message}`,
-        });
-        c.rec.closeRest({ status: 'skip', reason: `not run: the harness failed in step "${inst.name}"` }, s);
-        c.rec.scenarioEnd({ scenario: s.name });
-        await m.close().catch(() => undefined);
-        return 'lost';
-      }
-      const verdict = judge(step, inst, obs, constants);
-      c.rec.step(s, step, {
-        name: inst.name,
-        boot: m.info.boot,
-        ...verdict,
-        request: obs.request,
-        facts: obs.facts,
-        splats: obs.splats,
-        dmesg: obs.dmesg,
-        ms: obs.ms,
-        meminfoDelta: obs.meminfoDelta,
-        details: obs.error ? obs.details : undefined,
-      });
-      if (obs.lost) {
-        const why = obs.crashed ? `the guest died in step "${inst.name}"` : `${obs.error} in step "${inst.name}"`;
-        c.rec.closeRest({ status: 'skip', reason: `not run: ${why}` }, s);
-        c.rec.scenarioEnd({ scenario: s.name });
-        return 'lost';
-      }
+    const lost = await runStep(c.rec, g, m, s, probeStep, step);
+    if (lost !== undefined) {
+      c.rec.closeRest({ status: 'skip', reason: `not run: ${lost}` }, s);
+      c.rec.scenarioEnd({ scenario: s.name });
+      return 'lost';
     }
   }
   const after = await snapshot(c, m, s, 'after');
@@ -285,4 +235,34 @@ async function runScenario(c: ScenarioContext, s: Scenario, m: Machine, unmet: (
     meminfoDelta: before && after ? diffMeminfo(before, after) : undefined,
   });
   return 'ok';
+}
+
+/**
+ * One step: resolved, each instance observed and judged, every record
+ * written. Returns why the rest of the scenario cannot run when the machine
+ * was lost in it. Whatever the harness fails at, the step is on record and
+ * the machine is not reused.
+ */
+async function runStep(rec: TargetRecorder, g: StepEnv, m: Machine, s: Scenario, kind: StepKind, step: Step): Promise<string | undefined> {
+  let inst: Instance | undefined;
+  try {
+    const planned = await kind.resolve(step, g);
+    if (!Array.isArray(planned)) {
+      rec.step(s, step, planned);
+      return undefined;
+    }
+    rec.expand(step, planned);
+    for (inst of planned) {
+      const obs = await kind.observe(m, step, inst, g);
+      for (const f of kind.judge(step, inst, obs, g)) rec.step(s, step, { boot: m.info.boot, ...f });
+      if (obs.lost) return kind.lost(inst, obs);
+    }
+    return undefined;
+  } catch (e) {
+    if (e instanceof InterruptedError) throw e;
+    const name = inst?.name ?? step.name;
+    rec.step(s, step, { name, boot: m.info.boot, status: 'error', reason: `the harness failed during the step: ${(e as Error).message}` });
+    await m.close().catch(() => undefined);
+    return kind.lost(inst ?? { name });
+  }
 }

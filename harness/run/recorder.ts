@@ -101,10 +101,10 @@ export class TargetRecorder {
     this.owed = next;
   }
 
-  /** The step resolved into these instances (a sweep's sizes): each is owed a record of its own. */
-  expand(step: Step, names: readonly string[]): void {
+  /** The step resolved into these instances (a sweep's sizes): each is owed a record of its own, under its name. */
+  expand(step: Step, instances: readonly { name: string }[]): void {
     const o = this.owed.find((x) => x.step === step);
-    if (o) o.names = [...names];
+    if (o) o.names = instances.map((x) => x.name);
   }
 
   step(s: Scenario, step: Step, fields: StepFields): void {

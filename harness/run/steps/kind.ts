@@ -1,0 +1,49 @@
+/**
+ * What a kind of step is to the scenario loop: how it resolves against the
+ * guest, how one instance of it is observed on a Machine, how that
+ * observation is judged into records, and what to say when the machine is
+ * lost in it. The loop (run/scenario.ts) knows nothing else about a kind: a
+ * new kind of step is a new StepKind and a row in steps/index.ts.
+ */
+import type { TargetFacts } from '../../scenario/requires.ts';
+import type { Constants } from '../../scenario/size.ts';
+import type { Action, Step } from '../../scenario/types.ts';
+import type { Machine, Timeouts } from '../machine.ts';
+import type { Observation } from '../observe.ts';
+import type { StepFields } from '../recorder.ts';
+
+/** A step whose action is of kind A. */
+export type StepOf<A extends Action> = Step & { action: A };
+
+/** What a step sees of its target and its run. */
+export interface StepEnv {
+  facts: TargetFacts;
+  /** The guest's constants, as sizes are resolved against them. */
+  constants: Constants;
+  timeouts: Timeouts;
+  signal?: AbortSignal;
+  /** The kernel's own test module of that name (its .ko on the host), if the kernel built it. */
+  testModule?: (name: string) => Promise<string | undefined>;
+  /** The target's next request number, taken when a request is about to go out. */
+  nextSeq(): number;
+}
+
+/** One thing a step observes: a step, or one size of a sweep. Its name is its record's. */
+export interface Instance {
+  name: string;
+}
+
+/**
+ * One kind of step. Written as methods, not function properties, so that a
+ * kind of one action is a StepKind of any (parameters are checked both ways).
+ */
+export interface StepKind<A extends Action = Action, I extends Instance = Instance> {
+  /** The instances to observe, in order; or the step's one record when it ends before the guest is asked anything. */
+  resolve(step: StepOf<A>, g: StepEnv): Promise<I[] | StepFields>;
+  /** Observes one instance. Throws InterruptedError when the run is interrupted; anything else thrown is the harness failing. */
+  observe(m: Machine, step: StepOf<A>, inst: I, g: StepEnv): Promise<Observation>;
+  /** The records of one observed instance: its own first, then its parts (a kernel test's cases). Pure. */
+  judge(step: StepOf<A>, inst: I, obs: Observation, g: StepEnv): StepFields[];
+  /** Why the rest of the scenario did not run when the machine was lost in `inst` (no observation: the harness failed). */
+  lost(inst: I, obs?: Observation): string;
+}

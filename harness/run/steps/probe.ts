@@ -1,0 +1,50 @@
+/**
+ * The probe's steps (alloc, free, inspect, scan, pause, fragment,
+ * unfragment, time, query): resolved against the guest's constants into one
+ * request per instance (a sweep: one per size), sent to the probe, judged
+ * against the step's expectations.
+ */
+import { needsMeminfo } from '../../scenario/expect.ts';
+import { judge } from '../../scenario/judge.ts';
+import { type ResolvedStep, resolveStep } from '../../scenario/resolve.ts';
+import type { Action } from '../../scenario/types.ts';
+import { observe } from '../observe.ts';
+import type { StepKind } from './kind.ts';
+
+export type ProbeStepAction = Exclude<Action, { kind: 'kernel-test' }>;
+
+export const probeStep: StepKind<ProbeStepAction, ResolvedStep> = {
+  async resolve(step, g) {
+    try {
+      return resolveStep(step, g.constants);
+    } catch (e) {
+      // A size the guest cannot give a meaning (a constant it did not report, a negative result).
+      return { status: 'error', reason: `cannot resolve the step: ${(e as Error).message}` };
+    }
+  },
+
+  observe(m, step, inst, g) {
+    return observe(m, g.nextSeq(), inst, { timeouts: g.timeouts, withMeminfo: needsMeminfo(step.expect), signal: g.signal });
+  },
+
+  judge(step, inst, obs, g) {
+    return [
+      {
+        name: inst.name,
+        ...judge(step, inst, obs, g.constants),
+        request: obs.request,
+        facts: obs.facts,
+        splats: obs.splats,
+        dmesg: obs.dmesg,
+        ms: obs.ms,
+        meminfoDelta: obs.meminfoDelta,
+        details: obs.error ? obs.details : undefined,
+      },
+    ];
+  },
+
+  lost(inst, obs) {
+    if (!obs) return `the harness failed in step "${inst.name}"`;
+    return obs.crashed ? `the guest died in step "${inst.name}"` : `${obs.error} in step "${inst.name}"`;
+  },
+};
