@@ -15,13 +15,12 @@ import { stepUnmetReason, type TargetFacts, unmetReason } from '../scenario/requ
 import type { Scenario, Step } from '../scenario/types.ts';
 import type { Log } from '../util/log.ts';
 import { effectiveCmdline } from './cmdline.ts';
-import { kernelTestStep } from './kernel-test.ts';
 import type { MachineLease } from './lease.ts';
 import type { Machine, MachineFactory, MachineSettings } from './machine.ts';
 import type { TargetRecorder } from './recorder.ts';
 import type { TargetStatus } from './results.ts';
-import type { Instance, StepEnv, StepKind } from './steps/kind.ts';
-import { probeStep } from './steps/probe.ts';
+import { kindOf } from './steps/index.ts';
+import type { Instance, StepEnv } from './steps/kind.ts';
 
 /** What the prepare phase hands on: the kernel's identity and config, and how to boot it. */
 export interface Prepared {
@@ -203,24 +202,7 @@ async function runScenario(c: ScenarioContext, s: Scenario, m: Machine, unmet: (
       c.rec.step(s, step, { status: 'skip', reason: why });
       continue;
     }
-    if (step.action.kind === 'kernel-test') {
-      let end: 'ok' | 'lost';
-      try {
-        end = await kernelTestStep(c, s, step, m);
-      } catch (e) {
-        if (e instanceof InterruptedError) throw e;
-        c.rec.step(s, step, { boot: m.info.boot, status: 'error', reason: `the harness failed during the step: ${(e as Error).message}` });
-        end = 'lost';
-        await m.close().catch(() => undefined);
-      }
-      if (end === 'lost') {
-        c.rec.closeRest({ status: 'skip', reason: `not run: the machine was lost in step "${step.name}"` }, s);
-        c.rec.scenarioEnd({ scenario: s.name });
-        return 'lost';
-      }
-      continue;
-    }
-    const lost = await runStep(c.rec, g, m, s, probeStep, step);
+    const lost = await runStep(c.rec, g, m, s, step);
     if (lost !== undefined) {
       c.rec.closeRest({ status: 'skip', reason: `not run: ${lost}` }, s);
       c.rec.scenarioEnd({ scenario: s.name });
@@ -243,7 +225,8 @@ async function runScenario(c: ScenarioContext, s: Scenario, m: Machine, unmet: (
  * was lost in it. Whatever the harness fails at, the step is on record and
  * the machine is not reused.
  */
-async function runStep(rec: TargetRecorder, g: StepEnv, m: Machine, s: Scenario, kind: StepKind, step: Step): Promise<string | undefined> {
+async function runStep(rec: TargetRecorder, g: StepEnv, m: Machine, s: Scenario, step: Step): Promise<string | undefined> {
+  const kind = kindOf(step);
   let inst: Instance | undefined;
   try {
     const planned = await kind.resolve(step, g);

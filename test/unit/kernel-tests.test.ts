@@ -14,11 +14,11 @@ import { casesOn, completionOf, type RunInput, readRun } from '../../harness/kte
 import { PROJECT_ROOT } from '../../harness/paths.ts';
 import { FLAG_CONSTANTS, SIZE_CONSTANTS } from '../../harness/probe/vocabulary.ts';
 import { guestCmdlineNote } from '../../harness/report/summary.ts';
-import { loadScript } from '../../harness/run/kernel-test.ts';
 import { MachineLease } from '../../harness/run/lease.ts';
 import type { Machine } from '../../harness/run/machine.ts';
 import { orderScenarios } from '../../harness/run/phases.ts';
 import type { ResultRecord } from '../../harness/run/results.ts';
+import { loadScript } from '../../harness/run/steps/kernel-test.ts';
 import { parseScenario } from '../../harness/scenario/load.ts';
 import { stepUnmetReason } from '../../harness/scenario/requires.ts';
 import { parsePredicate } from '../../harness/scenario/size.ts';

@@ -1,0 +1,27 @@
+/**
+ * Every kind of step, by the action it runs: the only place that maps an
+ * action to what runs it. A new kind of step is a file beside this one and
+ * a row here (and its words in the scenario vocabulary); the scenario loop
+ * does not change.
+ */
+import type { Action, Step } from '../../scenario/types.ts';
+import { kernelTestStep } from './kernel-test.ts';
+import type { Instance, StepKind } from './kind.ts';
+import { probeStep } from './probe.ts';
+
+export const STEP_KINDS: { readonly [K in Action['kind']]: StepKind<Extract<Action, { kind: K }>, Instance> } = {
+  alloc: probeStep,
+  free: probeStep,
+  inspect: probeStep,
+  scan: probeStep,
+  pause: probeStep,
+  fragment: probeStep,
+  unfragment: probeStep,
+  time: probeStep,
+  query: probeStep,
+  'kernel-test': kernelTestStep,
+};
+
+export function kindOf(step: Step): StepKind {
+  return STEP_KINDS[step.action.kind];
+}

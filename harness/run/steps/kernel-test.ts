@@ -1,0 +1,135 @@
+/**
+ * A kernel test step: upload one of the kernel's own test modules, load it
+ * with its parameters between the same kernel-log markers the probe uses,
+ * and record the run and each of its cases (ktest/read.ts reads them). The
+ * step's lifecycle (silence, timeout, a dying guest) is the probe's: observeAct.
+ */
+import { readFile } from 'node:fs/promises';
+import { KERNEL_TESTS } from '../../ktest/catalog.ts';
+import { readRun } from '../../ktest/read.ts';
+import { ProbeLost } from '../../probe/client.ts';
+import { FLAG_CONSTANTS, SIZE_CONSTANTS } from '../../probe/vocabulary.ts';
+import { evalPredicate, parsePredicate } from '../../scenario/size.ts';
+import type { Action } from '../../scenario/types.ts';
+import { observeAct } from '../observe.ts';
+import type { StepFields } from '../recorder.ts';
+import type { Instance, StepKind } from './kind.ts';
+
+const RC = /^kharness-rc=(\d+)$/m;
+
+/** Module parameters as insmod takes them (booleans as 1/0). */
+function moduleArgs(params: Record<string, number | boolean>): string {
+  return Object.entries(params)
+    .map(([k, v]) => `${k}=${typeof v === 'boolean' ? (v ? 1 : 0) : v}`)
+    .join(' ');
+}
+
+/**
+ * The guest shell script of one load: markers around insmod, the module
+ * removed again so a later step can load it. The module reaches insmod
+ * through a pipe: busybox's insmod tries finit_module() and, when that
+ * fails for any reason, init_module() on the same file, so a module whose
+ * init returns an error (test_vmalloc's EAGAIN, test_meminit's EINVAL) would
+ * run twice. finit_module() refuses a pipe before running anything, and the
+ * fallback reads the module from it once (the guest has no /dev/stdin link).
+ */
+export function loadScript(seq: number, module: string, params: Record<string, number | boolean>): string {
+  const args = moduleArgs(params);
+  return [
+    `echo "kalloc_probe: begin seq=${seq} cmd=ktest module=${module}" > /dev/kmsg`,
+    `cat /tmp/ktest/${module}.ko | insmod /proc/self/fd/0 ${args} 2>&1; rc=$?`,
+    `rmmod ${module} 2>/dev/null`,
+    `echo "kalloc_probe: end seq=${seq}" > /dev/kmsg`,
+    'echo "kharness-rc=$rc"',
+  ].join('\n');
+}
+
+type KernelTestAction = Extract<Action, { kind: 'kernel-test' }>;
+
+/** The one load of a kernel test step: the module's .ko on the host. */
+interface Load extends Instance {
+  ko: string;
+}
+
+/** What the record shows as the step's request: insmod with the module's parameters. */
+const requestOf = (a: KernelTestAction) => `insmod ${a.module}.ko ${moduleArgs(a.params)}`.trim();
+
+export const kernelTestStep: StepKind<KernelTestAction, Load> = {
+  async resolve(step, g) {
+    const a = step.action;
+    const built = KERNEL_TESTS[a.module]!.config.find((o) => g.facts.config.get(o) === 'y');
+    if (built) return { status: 'skip', reason: `${built}=y: the test ran at boot; kharness runs it as a module (=m)` };
+    const ko = await g.testModule?.(a.module);
+    if (!ko) return { status: 'error', reason: `the kernel's config builds ${a.module} but no ${a.module}.ko was found with it` };
+    return [{ name: step.name, ko }];
+  },
+
+  async observe(m, step, inst, g) {
+    const a = step.action;
+    await m.exec(`mkdir -p /tmp/ktest && cat > /tmp/ktest/${a.module}.ko`, {
+      stdin: await readFile(inst.ko),
+      timeoutMs: g.timeouts.stepMs,
+    });
+    // Numbered once uploaded: a failed upload sent no request.
+    const seq = g.nextSeq();
+    const script = loadScript(seq, a.module, a.params);
+    const request = requestOf(a);
+    return observeAct(
+      m,
+      seq,
+      {
+        request,
+        async send(mm, ms) {
+          const r = await mm.exec(script, { timeoutMs: ms });
+          // No exit status printed: the shell never got there (the connection dropped with the guest).
+          if (!RC.test(r.stdout)) throw new ProbeLost(request);
+          return { status: 'ok', facts: {}, output: r.stdout };
+        },
+      },
+      { timeouts: g.timeouts, withMeminfo: false, signal: g.signal, stepMs: a.timeoutMs },
+    );
+  },
+
+  judge(step, inst, obs, g) {
+    const a = step.action;
+    const output = obs.output ?? '';
+    const rc = Number(RC.exec(output)?.[1] ?? -1);
+    const cut = obs.error ?? (obs.crashed ? 'the guest died during the run' : undefined);
+    const run = readRun(KERNEL_TESTS[a.module]!, {
+      lines: obs.dmesg,
+      load: { rc, output: output.replace(RC, '').trim() },
+      params: a.params,
+      version: g.facts.release,
+      config: g.facts.config,
+      selected: a.cases,
+      holds: (when) => evalPredicate(parsePredicate(when, [...SIZE_CONSTANTS, ...FLAG_CONSTANTS]), g.constants),
+      splats: obs.splats,
+      cut,
+    });
+    const known = run.known.length ? ` (${run.known.length} kernel report(s) its expected failures are known to print)` : '';
+    const own: StepFields = {
+      status: run.status,
+      reason: run.reason ? `${run.reason}${known}` : known.trim() || undefined,
+      request: obs.request,
+      facts: { ...run.facts, completion: run.completion },
+      splats: run.unexpected,
+      dmesg: obs.dmesg,
+      ms: obs.ms,
+      details: obs.details,
+      kernelTest: { module: a.module },
+    };
+    const cases = run.cases.map(
+      (k): StepFields => ({
+        name: `${inst.name}: ${k.name}`,
+        status: k.status,
+        reason: k.reason,
+        facts: k.facts,
+        dmesg: k.evidence,
+        kernelTest: { module: a.module, case: k.name },
+      }),
+    );
+    return [own, ...cases];
+  },
+
+  lost: (inst) => `the machine was lost in step "${inst.name}"`,
+};
