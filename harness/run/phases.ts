@@ -6,21 +6,15 @@
  * is a build failure, a failed `apt-get` an infrastructure failure, a boot
  * that never reaches its marker a boot failure, anything else a bug.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { diffMeminfo, type Meminfo, parseMeminfo } from '../analysis/meminfo.ts';
 import { InterruptedError, KharnessError } from '../errors.ts';
-import { sizeConstants } from '../probe/vocabulary.ts';
 import { stepUnmetReason, type TargetFacts, unmetReason } from '../scenario/requires.ts';
-import type { Scenario, Step } from '../scenario/types.ts';
+import type { Scenario } from '../scenario/types.ts';
 import type { Log } from '../util/log.ts';
 import { effectiveCmdline } from './cmdline.ts';
-import type { MachineLease } from './lease.ts';
 import type { Machine, MachineFactory, MachineSettings } from './machine.ts';
 import type { TargetRecorder } from './recorder.ts';
 import type { TargetStatus } from './results.ts';
-import { kindOf } from './steps/index.ts';
-import type { Instance, StepEnv } from './steps/kind.ts';
+import { runScenario, type ScenarioContext } from './scenario.ts';
 
 /** What the prepare phase hands on: the kernel's identity and config, and how to boot it. */
 export interface Prepared {
@@ -107,25 +101,6 @@ export function requirementsPhase(scenarios: readonly Scenario[], facts: TargetF
   });
 }
 
-export interface ScenarioContext {
-  rec: TargetRecorder;
-  lease: MachineLease;
-  facts: TargetFacts;
-  settings: MachineSettings;
-  /** Where meminfo snapshots go. */
-  dir: string;
-  signal?: AbortSignal;
-  /** The target's next request number, taken when a request is about to go out: unique per target, so each request's kernel-log section is its own. */
-  nextSeq(): number;
-  testModule?: (name: string) => Promise<string | undefined>;
-}
-
-/** Numbers 1, 2, 3, … one per call. */
-export function counter(): () => number {
-  let n = 0;
-  return () => ++n;
-}
-
 /**
  * Whether `next`, run after `prev`, needs a machine other than the one `prev`
  * ran on (if that one survived): a crash scenario has a machine to itself,
@@ -177,75 +152,4 @@ export async function scenariosPhase(c: ScenarioContext, scenarios: readonly Sce
     if (end === 'lost' || s.leavesFragmented) await c.lease.discard();
   }
   return { status: 'ok' };
-}
-
-async function snapshot(c: ScenarioContext, m: Machine, s: Scenario, when: string): Promise<Meminfo | undefined> {
-  const text = await m.meminfo(c.settings.timeouts.stepMs).catch(() => undefined);
-  if (text === undefined) return undefined;
-  // Kept beside the console logs, as the guest printed it.
-  await mkdir(c.dir, { recursive: true });
-  await writeFile(join(c.dir, `meminfo-${s.name}-${when}.txt`), text).catch(() => undefined);
-  return parseMeminfo(text);
-}
-
-/**
- * One scenario's steps on one machine; every step gets a record. `unmet[i]`:
- * why step i cannot run on this target. An interrupt is thrown on: the
- * target's end records the step in flight and the rest as not run.
- */
-async function runScenario(c: ScenarioContext, s: Scenario, m: Machine, unmet: (string | undefined)[]): Promise<'ok' | 'lost'> {
-  const g: StepEnv = { ...c, timeouts: c.settings.timeouts, constants: sizeConstants(m.info.constants) };
-  const before = await snapshot(c, m, s, 'before');
-  for (const [i, step] of s.steps.entries()) {
-    const why = unmet[i];
-    if (why) {
-      c.rec.step(s, step, { status: 'skip', reason: why });
-      continue;
-    }
-    const lost = await runStep(c.rec, g, m, s, step);
-    if (lost !== undefined) {
-      c.rec.closeRest({ status: 'skip', reason: `not run: ${lost}` }, s);
-      c.rec.scenarioEnd({ scenario: s.name });
-      return 'lost';
-    }
-  }
-  const after = await snapshot(c, m, s, 'after');
-  c.rec.scenarioEnd({
-    scenario: s.name,
-    meminfoBefore: before,
-    meminfoAfter: after,
-    meminfoDelta: before && after ? diffMeminfo(before, after) : undefined,
-  });
-  return 'ok';
-}
-
-/**
- * One step: resolved, each instance observed and judged, every record
- * written. Returns why the rest of the scenario cannot run when the machine
- * was lost in it. Whatever the harness fails at, the step is on record and
- * the machine is not reused.
- */
-async function runStep(rec: TargetRecorder, g: StepEnv, m: Machine, s: Scenario, step: Step): Promise<string | undefined> {
-  const kind = kindOf(step);
-  let inst: Instance | undefined;
-  try {
-    const planned = await kind.resolve(step, g);
-    if (!Array.isArray(planned)) {
-      rec.step(s, step, planned);
-      return undefined;
-    }
-    rec.expand(step, planned);
-    for (inst of planned) {
-      const obs = await kind.observe(m, step, inst, g);
-      for (const f of kind.judge(step, inst, obs, g)) rec.step(s, step, { boot: m.info.boot, ...f });
-      if (obs.lost) return kind.lost(inst, obs);
-    }
-    return undefined;
-  } catch (e) {
-    if (e instanceof InterruptedError) throw e;
-    const name = inst?.name ?? step.name;
-    rec.step(s, step, { name, boot: m.info.boot, status: 'error', reason: `the harness failed during the step: ${(e as Error).message}` });
-    await m.close().catch(() => undefined);
-    return kind.lost(inst ?? { name });
-  }
 }

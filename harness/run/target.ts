@@ -13,11 +13,12 @@ import type { Scenario } from '../scenario/types.ts';
 import type { Log } from '../util/log.ts';
 import { MachineLease } from './lease.ts';
 import type { MachineSettings } from './machine.ts';
-import { counter, type Prepare, type Prepared, prepareFailure, requirementsPhase, scenariosPhase } from './phases.ts';
+import { type Prepare, type Prepared, prepareFailure, requirementsPhase, scenariosPhase } from './phases.ts';
 import { targetSlug } from './plan.ts';
 import { bootQemuMachine } from './qemu-machine.ts';
 import { TargetRecorder } from './recorder.ts';
 import type { ResultsWriter, TargetStatus } from './results.ts';
+import { counter } from './scenario.ts';
 
 export interface TargetOptions {
   arch: string;
