@@ -1,10 +1,8 @@
 /** Checking a scenario's or step's `requires:` against a target. Pure. */
 import { isEnabled } from '../analysis/kconfig.ts';
 import { compareVersions } from '../analysis/version.ts';
-import { KERNEL_TESTS } from '../ktest/catalog.ts';
-import { inVersions } from '../ktest/read.ts';
 import { GFP_FLAGS } from '../probe/vocabulary.ts';
-import type { Requires, Step } from './types.ts';
+import type { Requires } from './types.ts';
 
 export interface TargetFacts {
   arch: string;
@@ -35,25 +33,5 @@ export function missingGfp(gfp: readonly string[], release: string): string | un
     if (f?.since && compareVersions(release, f.since) < 0)
       return `needs ${name}, which kernels before ${f.since} do not have (target is ${release})`;
   }
-  return undefined;
-}
-
-/** Why a step cannot run on the target: its own requirements, or a GFP flag its kernel lacks. */
-export function stepUnmetReason(step: Step, t: TargetFacts): string | undefined {
-  const a = step.action;
-  return (
-    unmetReason(step.requires, t) ??
-    (a.kind === 'alloc' || a.kind === 'time' ? missingGfp(a.gfp, t.release) : undefined) ??
-    (a.kind === 'kernel-test' ? kernelTestUnmet(a.module, a.params, t) : undefined)
-  );
-}
-
-/** A kernel test module the kernel's config does not build, or a parameter its version lacks. */
-function kernelTestUnmet(module: string, params: Record<string, unknown>, t: TargetFacts): string | undefined {
-  const k = KERNEL_TESTS[module]!;
-  const missing = k.config.filter((o) => !isEnabled(t.config, o));
-  if (missing.length) return `kernel config lacks ${missing.join(', ')} (the kernel's test module ${module})`;
-  const absent = Object.keys(params).filter((p) => k.params[p] && !inVersions(k.params[p]!, t.release));
-  if (absent.length) return `${module} on ${t.release} has no parameter ${absent.join(', ')}`;
   return undefined;
 }

@@ -5,7 +5,7 @@
  */
 import type { ProbeAction } from '../probe/protocol.ts';
 import { type Constants, evalSize, formatSize, type SizeExpr } from './size.ts';
-import type { Step } from './types.ts';
+import type { ProbeStep, Step } from './types.ts';
 
 /** A sweep that expands past this is refused: a typo in a range must not plan millions of steps. */
 export const MAX_SWEEP_STEPS = 1000;
@@ -43,7 +43,7 @@ export function sweepSizes(step: Step, c: Constants): number[] {
   return [...out].sort((a, b) => a - b);
 }
 
-function resolveAction(step: Step, c: Constants, sweptSize?: number): ProbeAction {
+function resolveAction(step: ProbeStep, c: Constants, sweptSize?: number): ProbeAction {
   const a = step.action;
   switch (a.kind) {
     case 'alloc':
@@ -56,14 +56,12 @@ function resolveAction(step: Step, c: Constants, sweptSize?: number): ProbeActio
       return { kind: 'fragment', pages: bytes(a.pages, c, 'the page count') };
     case 'scan':
       return { kind: 'scan', name: a.name, len: bytes(a.len, c, 'the scan length'), mark: bytes(a.mark, c, 'the mark') };
-    case 'kernel-test':
-      throw new ResolveError('a kernel test step is not a probe request');
     default:
       return a;
   }
 }
 
-export function resolveStep(step: Step, c: Constants): ResolvedStep[] {
+export function resolveStep(step: ProbeStep, c: Constants): ResolvedStep[] {
   const a = step.action;
   if (!step.sweep || (a.kind !== 'alloc' && a.kind !== 'time')) {
     const action = resolveAction(step, c);

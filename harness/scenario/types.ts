@@ -77,6 +77,12 @@ export interface Step {
   pos: Pos;
 }
 
+/** A step whose action is of kind A. */
+export type StepOf<A extends Action> = Step & { action: A };
+
+/** A step the probe runs: every action but a kernel test's. */
+export type ProbeStep = StepOf<Exclude<Action, { kind: 'kernel-test' }>>;
+
 /** What a passing run of the scenario says about a claim. */
 export type ClaimVerdict = 'holds' | 'fails';
 export interface ClaimRef {

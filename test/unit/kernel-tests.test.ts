@@ -18,9 +18,9 @@ import { MachineLease } from '../../harness/run/lease.ts';
 import type { Machine } from '../../harness/run/machine.ts';
 import { orderScenarios } from '../../harness/run/phases.ts';
 import type { ResultRecord } from '../../harness/run/results.ts';
+import { stepUnmetReason } from '../../harness/run/steps/index.ts';
 import { loadScript } from '../../harness/run/steps/kernel-test.ts';
 import { parseScenario } from '../../harness/scenario/load.ts';
-import { stepUnmetReason } from '../../harness/scenario/requires.ts';
 import { parsePredicate } from '../../harness/scenario/size.ts';
 
 const FIX = join(PROJECT_ROOT, 'test', 'fixtures', 'ktest');

@@ -10,6 +10,7 @@ import { compareTargets } from '../../harness/report/compare.ts';
 import type { ResultRecord } from '../../harness/run/results.ts';
 import { parseScenario } from '../../harness/scenario/load.ts';
 import { resolveStep } from '../../harness/scenario/resolve.ts';
+import type { ProbeStep } from '../../harness/scenario/types.ts';
 
 const GUEST_OK = parseConfig(
   `${[...GUEST_NEEDS, ...ARCHES.x86_64!.guestNeeds, 'CONFIG_X86_64'].map((o) => `${o}=y`).join('\n')}\n# CONFIG_SLUB_TINY is not set\n`,
@@ -74,7 +75,7 @@ describe('the scan action', () => {
     const s = await scenario(
       '  - alloc: { api: kmalloc, size: PAGE_SIZE, hold: b }\n  - scan: { name: b, len: 32GiB + 16, mark: 16 }\n    expect: { scan_first: 16 }\n',
     );
-    const [r] = resolveStep(s.steps[1]!, { PAGE_SIZE: 4096 });
+    const [r] = resolveStep(s.steps[1] as ProbeStep, { PAGE_SIZE: 4096 });
     expect(formatRequest(3, r!.action)).toBe('cmd=scan seq=3 name=b len=34359738384 mark=16');
     expect(parseResponse('status=ok name=b scan_len=34359738384 scan_first=-1').facts).toEqual({
       name: 'b',

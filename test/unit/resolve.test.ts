@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { activeExpect, evaluate, stepEnv } from '../../harness/scenario/expect.ts';
 import { parseScenario } from '../../harness/scenario/load.ts';
 import { MAX_SWEEP_STEPS, resolveStep } from '../../harness/scenario/resolve.ts';
+import type { ProbeStep } from '../../harness/scenario/types.ts';
 
 const C = {
   PAGE_SIZE: 4096,
@@ -39,7 +40,7 @@ steps:
 
 describe('size sweeps', () => {
   it('expands a range against the guest constants, doubling up to and including "to"', () => {
-    const inst = resolveStep(s.steps[0]!, C);
+    const inst = resolveStep(s.steps[0] as ProbeStep, C);
     expect(inst.map((i) => i.size)).toEqual([1 << 20, 2 << 20, 4 << 20, 8 << 20]);
     expect(inst[3]!.name).toBe('sweep [8 MiB]');
     // Numbers only from here on: the request is formatted from this, nothing is evaluated twice.
@@ -53,11 +54,11 @@ describe('size sweeps', () => {
       fill: undefined,
     });
     // The same scenario on a 64K-page guest sweeps further.
-    expect(resolveStep(s.steps[0]!, { ...C, KMALLOC_MAX_SIZE: 512 << 20 }).length).toBe(11);
+    expect(resolveStep(s.steps[0] as ProbeStep, { ...C, KMALLOC_MAX_SIZE: 512 << 20 }).length).toBe(11);
   });
 
   it('sorts and deduplicates a list', () => {
-    expect(resolveStep(s.steps[1]!, C).map((i) => i.size)).toEqual([64, 4194305]);
+    expect(resolveStep(s.steps[1] as ProbeStep, C).map((i) => i.size)).toEqual([64, 4194305]);
   });
 
   it('refuses sizes that are negative, not whole, or a sweep that would not end', () => {
@@ -72,9 +73,9 @@ steps:
 `,
       'b.yaml',
     );
-    expect(() => resolveStep(bad.steps[0]!, C)).toThrow(/below zero/);
-    expect(() => resolveStep(bad.steps[1]!, { ...C, TOTALRAM_SIZE: Number.POSITIVE_INFINITY })).toThrow(/not a whole number/);
-    const factor2 = resolveStep(bad.steps[2]!, { ...C, KMALLOC_MAX_SIZE: 2 ** 52 });
+    expect(() => resolveStep(bad.steps[0] as ProbeStep, C)).toThrow(/below zero/);
+    expect(() => resolveStep(bad.steps[1] as ProbeStep, { ...C, TOTALRAM_SIZE: Number.POSITIVE_INFINITY })).toThrow(/not a whole number/);
+    const factor2 = resolveStep(bad.steps[2] as ProbeStep, { ...C, KMALLOC_MAX_SIZE: 2 ** 52 });
     expect(factor2.length).toBeLessThanOrEqual(MAX_SWEEP_STEPS);
   });
 });

@@ -4,6 +4,7 @@
  * a row here (and its words in the scenario vocabulary); the scenario loop
  * does not change.
  */
+import { type TargetFacts, unmetReason } from '../../scenario/requires.ts';
 import type { Action, Step } from '../../scenario/types.ts';
 import { kernelTestStep } from './kernel-test.ts';
 import type { Instance, StepKind } from './kind.ts';
@@ -24,4 +25,9 @@ export const STEP_KINDS: { readonly [K in Action['kind']]: StepKind<Extract<Acti
 
 export function kindOf(step: Step): StepKind {
   return STEP_KINDS[step.action.kind];
+}
+
+/** Why a step cannot run on the target: its own requirements, or what its kind needs that the kernel lacks. */
+export function stepUnmetReason(step: Step, t: TargetFacts): string | undefined {
+  return unmetReason(step.requires, t) ?? kindOf(step).unmet(step, t);
 }

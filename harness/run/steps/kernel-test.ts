@@ -5,8 +5,9 @@
  * step's lifecycle (silence, timeout, a dying guest) is the probe's: observeAct.
  */
 import { readFile } from 'node:fs/promises';
+import { isEnabled } from '../../analysis/kconfig.ts';
 import { KERNEL_TESTS } from '../../ktest/catalog.ts';
-import { readRun } from '../../ktest/read.ts';
+import { inVersions, readRun } from '../../ktest/read.ts';
 import { ProbeLost } from '../../probe/client.ts';
 import { FLAG_CONSTANTS, SIZE_CONSTANTS } from '../../probe/vocabulary.ts';
 import { evalPredicate, parsePredicate } from '../../scenario/size.ts';
@@ -55,6 +56,17 @@ interface Load extends Instance {
 const requestOf = (a: KernelTestAction) => `insmod ${a.module}.ko ${moduleArgs(a.params)}`.trim();
 
 export const kernelTestStep: StepKind<KernelTestAction, Load> = {
+  /** A kernel test module the kernel's config does not build, or a parameter its version lacks. */
+  unmet(step, t) {
+    const { module, params } = step.action;
+    const k = KERNEL_TESTS[module]!;
+    const missing = k.config.filter((o) => !isEnabled(t.config, o));
+    if (missing.length) return `kernel config lacks ${missing.join(', ')} (the kernel's test module ${module})`;
+    const absent = Object.keys(params).filter((p) => k.params[p] && !inVersions(k.params[p]!, t.release));
+    if (absent.length) return `${module} on ${t.release} has no parameter ${absent.join(', ')}`;
+    return undefined;
+  },
+
   async resolve(step, g) {
     const a = step.action;
     const built = KERNEL_TESTS[a.module]!.config.find((o) => g.facts.config.get(o) === 'y');

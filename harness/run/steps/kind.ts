@@ -7,13 +7,10 @@
  */
 import type { TargetFacts } from '../../scenario/requires.ts';
 import type { Constants } from '../../scenario/size.ts';
-import type { Action, Step } from '../../scenario/types.ts';
+import type { Action, StepOf } from '../../scenario/types.ts';
 import type { Machine, Timeouts } from '../machine.ts';
 import type { Observation } from '../observe.ts';
 import type { StepFields } from '../recorder.ts';
-
-/** A step whose action is of kind A. */
-export type StepOf<A extends Action> = Step & { action: A };
 
 /** What a step sees of its target and its run. */
 export interface StepEnv {
@@ -38,6 +35,8 @@ export interface Instance {
  * kind of one action is a StepKind of any (parameters are checked both ways).
  */
 export interface StepKind<A extends Action = Action, I extends Instance = Instance> {
+  /** Why the step cannot run on this target, known before anything boots (its kernel lacks what it needs). Pure. */
+  unmet(step: StepOf<A>, t: TargetFacts): string | undefined;
   /** The instances to observe, in order; or the step's one record when it ends before the guest is asked anything. */
   resolve(step: StepOf<A>, g: StepEnv): Promise<I[] | StepFields>;
   /** Observes one instance. Throws InterruptedError when the run is interrupted; anything else thrown is the harness failing. */

@@ -6,6 +6,7 @@
  */
 import { needsMeminfo } from '../../scenario/expect.ts';
 import { judge } from '../../scenario/judge.ts';
+import { missingGfp } from '../../scenario/requires.ts';
 import { type ResolvedStep, resolveStep } from '../../scenario/resolve.ts';
 import type { Action } from '../../scenario/types.ts';
 import { observe } from '../observe.ts';
@@ -14,6 +15,12 @@ import type { StepKind } from './kind.ts';
 export type ProbeStepAction = Exclude<Action, { kind: 'kernel-test' }>;
 
 export const probeStep: StepKind<ProbeStepAction, ResolvedStep> = {
+  /** A GFP flag the target's kernel version does not have. */
+  unmet(step, t) {
+    const a = step.action;
+    return a.kind === 'alloc' || a.kind === 'time' ? missingGfp(a.gfp, t.release) : undefined;
+  },
+
   async resolve(step, g) {
     try {
       return resolveStep(step, g.constants);
