@@ -89,6 +89,41 @@ const edges = tsFiles(HARNESS).flatMap((f) =>
     .map((i) => ({ from: f, to: relative(HARNESS, resolve(dirname(join(HARNESS, f)), i)), spec: i })),
 );
 
+/**
+ * Import circles between files of one folder that are known debts, each
+ * named whole until the work that removes it (issue 30: one recipe per
+ * kernel kind; one results view). A new circle, or one of these growing or
+ * shrinking, fails.
+ */
+const KNOWN_CIRCLES = [
+  ['kernel/build.ts', 'kernel/catalog.ts', 'kernel/distro.ts', 'kernel/own.ts', 'kernel/prebuilt.ts', 'kernel/source.ts'],
+  ['run/repeats.ts', 'run/results.ts'],
+];
+
+/** The import circles among these edges: each strongly connected set of two or more files (Tarjan), sorted. */
+function circles(es: readonly { from: string; to: string }[]): string[][] {
+  const next = new Map<string, string[]>();
+  for (const e of es) next.set(e.from, [...(next.get(e.from) ?? []), e.to]);
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const found: string[][] = [];
+  const visit = (v: string): void => {
+    index.set(v, index.size);
+    low.set(v, index.get(v)!);
+    stack.push(v);
+    for (const w of next.get(v) ?? []) {
+      if (!index.has(w)) visit(w);
+      if (stack.includes(w)) low.set(v, Math.min(low.get(v)!, low.get(w)!));
+    }
+    if (low.get(v) !== index.get(v)) return;
+    const set = stack.splice(stack.indexOf(v));
+    if (set.length > 1) found.push(set.sort());
+  };
+  for (const v of next.keys()) if (!index.has(v)) visit(v);
+  return found.sort((a, b) => a[0]!.localeCompare(b[0]!));
+}
+
 describe('dependency table', () => {
   it('covers every folder and file of harness/', () => {
     expect([...new Set(tsFiles(HARNESS).map(unit))].sort()).toEqual(Object.keys(DEPS).sort());
@@ -108,6 +143,18 @@ describe('dependency table', () => {
       seen.add(u);
     };
     for (const u of Object.keys(DEPS)) visit(u, []);
+  });
+
+  it('has no import circle between files of one folder, but the known debts', () => {
+    expect(circles(edges.filter((e) => unit(e.from) === unit(e.to)))).toEqual(KNOWN_CIRCLES);
+  });
+
+  it('finds a circle when there is one', () => {
+    const e = (from: string, to: string) => ({ from, to });
+    expect(circles([e('a', 'b'), e('b', 'c'), e('c', 'a'), e('c', 'd'), e('d', 'e'), e('e', 'd'), e('f', 'a')])).toEqual([
+      ['a', 'b', 'c'],
+      ['d', 'e'],
+    ]);
   });
 
   it('keeps the pure core free of effects', () => {
