@@ -1,8 +1,9 @@
 /**
  * A kernel test step: upload one of the kernel's own test modules, load it
  * with its parameters between the same kernel-log markers the probe uses,
- * and record the run and each of its cases (ktest/read.ts reads them). The
- * step's lifecycle (silence, timeout, a dying guest) is the probe's: observeAct.
+ * and judge the run and each of its cases (ktest/read.ts reads them) into
+ * records, the run's first. The step's lifecycle (silence, timeout, a dying
+ * guest) is the probe's: observeAct.
  */
 import { readFile } from 'node:fs/promises';
 import { isEnabled } from '../../analysis/kconfig.ts';

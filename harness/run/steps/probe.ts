@@ -8,13 +8,11 @@ import { needsMeminfo } from '../../scenario/expect.ts';
 import { judge } from '../../scenario/judge.ts';
 import { missingGfp } from '../../scenario/requires.ts';
 import { type ResolvedStep, resolveStep } from '../../scenario/resolve.ts';
-import type { Action } from '../../scenario/types.ts';
+import type { ProbeStep } from '../../scenario/types.ts';
 import { observe } from '../observe.ts';
 import type { StepKind } from './kind.ts';
 
-export type ProbeStepAction = Exclude<Action, { kind: 'kernel-test' }>;
-
-export const probeStep: StepKind<ProbeStepAction, ResolvedStep> = {
+export const probeStep: StepKind<ProbeStep['action'], ResolvedStep> = {
   /** A GFP flag the target's kernel version does not have. */
   unmet(step, t) {
     const a = step.action;
