@@ -5,7 +5,7 @@
  *
  * One kernel build at a time (the brief's rule; two `make -j2` on 2 cores
  * only slow each other): x86_64 6.1 from Debian's source, then the fixture
- * history's good end from ccache. Beside the source build run what is not a
+ * bisect's good end (fixture-slow) from ccache. Beside the source build run what is not a
  * kernel build: Debian's prebuilt kernels (downloads, each with a probe
  * module built against its headers) and the fixture history (a git repo).
  *
@@ -72,8 +72,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     console.log(`e2e setup: fixture history: ${((Date.now() - f0) / 1000).toFixed(1)} s${fresh ? '' : ' (cached)'}`);
   })();
   await Promise.all([source, fetches, fixture]);
-  // The fixture's good end, after the source build (from ccache: the same config, the same tree layout).
-  await mustBuild(['--arch', 'x86_64', '--kernel', `git:${FIXTURE_REPO}@fixture-good`], 'fixture-good (git)', 30 * 60_000);
+  // The fixture bisect's good end, after the source build (from ccache: the same config, the same tree layout).
+  await mustBuild(['--arch', 'x86_64', '--kernel', `git:${FIXTURE_REPO}@fixture-slow`], 'fixture-slow (git)', 30 * 60_000);
   console.log(`e2e setup: kernels ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   project.provide('session', session);
   project.provide('memchrUnfixed', unfixed);
