@@ -5,7 +5,7 @@
  * (shared run B). arm64 6.12 built from source, with the kernel's own test
  * modules: test/full/arm64-612.test.ts.
  */
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SCENARIOS_DIR } from '../../harness/paths.ts';
@@ -108,6 +108,21 @@ describe('all shipped scenarios on x86_64 6.1 (Debian source, Debian allocator o
     ]);
     for (const s of cost.slice(0, 2)) expect(s.facts.alloc_ns_median as number).toBeLessThan(s.facts.vs_alloc_ns_median as number);
     for (const s of cost) expect(s.facts).toMatchObject({ failures: 0, vs_failures: 0, alloc_ns_median: expect.any(Number) });
+  });
+
+  it('writes the JSON and Markdown reports with the counts and claims of the results', () => {
+    const json = JSON.parse(readFileSync(join(a.out, 'report.json'), 'utf8')) as {
+      outcome: string;
+      counts: Record<string, number>;
+    };
+    const count = (status: string) => a.steps.filter((s) => s.status === status).length;
+    expect(json.outcome).toBe('passed');
+    expect(json.counts).toMatchObject({ pass: count('pass'), skip: count('skip'), fail: 0, error: 0 });
+    expect(json.counts.pass).toBeGreaterThan(0);
+    const md = readFileSync(join(a.out, 'summary.md'), 'utf8');
+    expect(md).toMatch(/^# kharness: passed\n/);
+    expect(md).toContain(`${count('pass')} passed,`);
+    expect(md).toMatch(/\| kmalloc-128k-limit \| fails — KMALLOC_MAX_SIZE = 4 MiB/);
   });
 
   it('leaves no QEMU behind', async () => {

@@ -81,7 +81,8 @@ describe('regression signal', () => {
       verdict: 'not-compared',
       reason: expect.stringMatching(/absolute time under TCG/),
     });
-    expect(cmp.steps.every((s) => s.change === 'same')).toBe(true);
+    expect(cmp.steps.length).toBeGreaterThan(0);
+    expect(cmp.steps.filter((s) => s.change !== 'same')).toEqual([]);
     const html = readFileSync(join(out, 'compare.html'), 'utf8');
     expect(html).toContain('kharness compare: regressed');
     expect(html).toMatch(/<figure class="metric-plot" data-metric="[^"]*kmalloc vs vmalloc \[64 KiB\] › free_vs_permille">/);
