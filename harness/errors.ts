@@ -25,6 +25,18 @@ export class UsageError extends KharnessError {
   }
 }
 
+/** A malformed document the harness reads (the kernel catalog, the parity list, a bisect's state): file:line:column, one line. */
+export class DocumentError extends KharnessError {
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly column: number,
+    readonly reason: string,
+  ) {
+    super('USAGE', `${file}:${line}:${column}: ${reason}`);
+  }
+}
+
 /** A scenario file problem, always with file:line:column. */
 export class ScenarioError extends KharnessError {
   constructor(

@@ -4,89 +4,22 @@
  * Every error names file:line:column.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { Ajv, type ErrorObject } from 'ajv';
-import { type Document, isMap, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
+import { isScalar, type Node } from 'yaml';
 import { MEMINFO_FIELDS } from '../analysis/meminfo.ts';
 import type { SplatKind, SplatPattern } from '../analysis/splats.ts';
 import { ScenarioError } from '../errors.ts';
 import { KERNEL_TESTS } from '../ktest/catalog.ts';
 import { type Api, type Context, GFP_FLAGS, type Query } from '../probe/vocabulary.ts';
+import { checkSchema, type Located, type Path, parseLocated } from '../util/document.ts';
 import { CLAIMS } from './claims.ts';
 import { scenarioSchema } from './schema.ts';
 import { parseShows, ShowsSyntaxError, STEP_NAMES } from './shows.ts';
 import { parsePredicate, parseSize, type SizeExpr, SizeSyntaxError } from './size.ts';
 import type { Action, ClaimRef, Expect, GuardedExpect, Matcher, Pos, Requires, Scenario, Step, Sweep } from './types.ts';
 
-const ajv = new Ajv({ allErrors: true, strict: false });
-const validate = ajv.compile(scenarioSchema);
-
 const ACTION_KEYS = ['alloc', 'time', 'free', 'inspect', 'scan', 'pause', 'fragment', 'unfragment', 'query', 'kernel_test'] as const;
 
-type Path = (string | number)[];
-
-class Located {
-  constructor(
-    readonly file: string,
-    readonly doc: Document,
-    readonly lines: LineCounter,
-  ) {}
-
-  /** Position of the value at `path`, or of its key when `key` is set. */
-  pos(path: Path, key?: string): Pos {
-    let node: unknown = this.doc.getIn(path, true);
-    if (key !== undefined && isMap(node)) {
-      const pair = node.items.find((p) => isScalar(p.key) && p.key.value === key);
-      if (pair) node = pair.key;
-    }
-    // Walk up until something has a range (a missing key points at its parent).
-    let p = [...path];
-    while ((!node || !(node as Node).range) && p.length) {
-      p = p.slice(0, -1);
-      node = this.doc.getIn(p, true);
-    }
-    const offset = (node as Node | undefined)?.range?.[0] ?? 0;
-    const { line, col } = this.lines.linePos(offset);
-    return { file: this.file, line, column: col };
-  }
-
-  error(path: Path, reason: string, key?: string): ScenarioError {
-    const p = this.pos(path, key);
-    return new ScenarioError(p.file, p.line, p.column, reason);
-  }
-}
-
-function pointerToPath(pointer: string): Path {
-  if (!pointer) return [];
-  return pointer
-    .slice(1)
-    .split('/')
-    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
-}
-
-/** ajv reports every branch of a oneOf; the deepest error is the one a person needs. */
-function pickError(errors: ErrorObject[]): ErrorObject {
-  const rank = (e: ErrorObject) => e.instancePath.split('/').length * 10 + (e.keyword === 'oneOf' ? 0 : 1);
-  return [...errors].sort((a, b) => rank(b) - rank(a))[0]!;
-}
-
-function describe(e: ErrorObject): { reason: string; key?: string } {
-  const p = e.params as Record<string, unknown>;
-  switch (e.keyword) {
-    case 'additionalProperties':
-      return { reason: `unknown key "${String(p.additionalProperty)}"`, key: String(p.additionalProperty) };
-    case 'required':
-      return { reason: `missing required key "${String(p.missingProperty)}"` };
-    case 'enum':
-      return { reason: `must be one of: ${(p.allowedValues as unknown[]).join(', ')}` };
-    case 'pattern':
-      return { reason: `does not match the pattern ${String(p.pattern)}` };
-    case 'type':
-      return { reason: `must be of type ${String(p.type)}` };
-    default:
-      return { reason: e.message ?? e.keyword };
-  }
-}
+const scenarioError = (file: string, line: number, column: number, reason: string) => new ScenarioError(file, line, column, reason);
 
 /** Limits that keep a hostile or mistaken file from exhausting the harness; each is stated in its error. */
 export const LOAD_LIMITS = { bytes: 1024 * 1024, aliases: 100, depth: 32, steps: 1000 } as const;
@@ -134,16 +67,10 @@ function depthOf(root: unknown): { depth: number; node?: Node } {
 }
 
 export function parseScenario(src: string, file: string): Scenario {
-  const lines = new LineCounter();
   if (src.length > LOAD_LIMITS.bytes)
     throw new ScenarioError(file, 1, 1, `the text has ${src.length} characters; a scenario may have at most ${LOAD_LIMITS.bytes}`);
-  const doc = parseDocument(src, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length) {
-    const e = doc.errors[0]!;
-    const lp = lines.linePos(e.pos[0]);
-    throw new ScenarioError(file, lp.line, lp.col, `YAML: ${e.message.split('\n')[0]!}`);
-  }
-  const at = new Located(file, doc, lines);
+  const at = parseLocated(src, file, scenarioError);
+  const { doc, lines } = at;
   const { depth, node } = depthOf(doc.contents);
   if (depth > LOAD_LIMITS.depth) {
     const lp = lines.linePos(node?.range?.[0] ?? 0);
@@ -156,11 +83,7 @@ export function parseScenario(src: string, file: string): Scenario {
   } catch (e) {
     throw new ScenarioError(file, 1, 1, `YAML: ${(e as Error).message.split('\n')[0]} (at most ${LOAD_LIMITS.aliases} alias expansions)`);
   }
-  if (!validate(data)) {
-    const e = pickError(validate.errors ?? []);
-    const d = describe(e);
-    throw at.error(pointerToPath(e.instancePath), d.reason, d.key);
-  }
+  checkSchema(data, scenarioSchema, at);
   return build(data as RawScenario, at);
 }
 

@@ -21,7 +21,7 @@ const DEPS: Record<string, string[]> = {
   apt: ['cache', 'errors', 'paths', 'util'],
   probe: ['errors', 'util'],
   ktest: ['analysis'],
-  scenario: ['analysis', 'errors', 'ktest', 'probe'],
+  scenario: ['analysis', 'errors', 'ktest', 'probe', 'util'],
   kernel: ['analysis', 'apt', 'arch', 'cache', 'errors', 'paths', 'util'],
   module: ['arch', 'cache', 'kernel', 'paths', 'util'],
   guest: ['apt', 'arch', 'cache', 'errors', 'paths', 'util'],
