@@ -1,12 +1,13 @@
 /** The kernel catalog (kernels/catalog.yaml): names, sources, arches, fragments. */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parse } from 'yaml';
 import { ARCHES } from '../arch/arches.ts';
 import { UsageError } from '../errors.ts';
 import { KERNELS_DIR } from '../paths.ts';
+import { parseYamlDocument } from '../util/document.ts';
 import { type DebianRange, parseDebianName, specName } from './debian.ts';
 import { parseOwnBuild } from './own.ts';
+import { catalogSchema } from './schema.ts';
 
 export interface DebianSource {
   type: 'debian-source';
@@ -65,8 +66,9 @@ export interface CatalogKernel {
   default?: boolean;
 }
 
+/** The catalog, checked against its schema: a malformed one is a one-line file:line:column error. */
 export function loadCatalog(file = join(KERNELS_DIR, 'catalog.yaml')): CatalogKernel[] {
-  const raw = parse(readFileSync(file, 'utf8')) as { kernels: CatalogKernel[] };
+  const raw = parseYamlDocument<{ kernels: CatalogKernel[] }>(readFileSync(file, 'utf8'), file, catalogSchema);
   return raw.kernels.map((k) => ({ ...k, name: String(k.name) }));
 }
 

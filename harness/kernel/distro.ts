@@ -8,16 +8,17 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parse } from 'yaml';
 import { parseConfig } from '../analysis/kconfig.ts';
 import { candidateVersions, download } from '../apt/apt.ts';
 import type { ArchSpec } from '../arch/arches.ts';
 import { HostToolError, KharnessError } from '../errors.ts';
 import { cacheRoot, KERNELS_DIR } from '../paths.ts';
+import { parseYamlDocument } from '../util/document.ts';
 import type { Log } from '../util/log.ts';
 import { capture, runLogged } from '../util/proc.ts';
 import { seriesOf } from './debian.ts';
 import { debianKernels } from './prebuilt.ts';
+import { distroMmSchema } from './schema.ts';
 
 export interface ParityOption {
   name: string;
@@ -27,25 +28,8 @@ export interface ParityOption {
 /** The parity list: which options come from Debian's config. */
 export function parityOptions(file = join(KERNELS_DIR, 'distro-mm.yaml')): { options: ParityOption[]; text: string } {
   const text = readFileSync(file, 'utf8');
-  let raw: { options?: unknown };
-  try {
-    raw = parse(text) as { options?: unknown };
-  } catch (e) {
-    throw new KharnessError(
-      'USAGE',
-      `${file}: ${(e as Error).message.split('\n')[0]}`,
-      'Fix the YAML: a list of option names under options:.',
-    );
-  }
-  const options = (Array.isArray(raw?.options) ? raw.options : []).map((o: unknown) =>
-    typeof o === 'string' ? { name: o } : (o as ParityOption),
-  );
-  const bad = options.find((o) => typeof o?.name !== 'string' || !/^[A-Z0-9_]+$/.test(o.name));
-  if (!options.length || bad)
-    throw new KharnessError(
-      'USAGE',
-      `${file}: ${bad ? `"${JSON.stringify(bad)}" is not an option name like SLUB_TINY` : 'no options list'}`,
-    );
+  const raw = parseYamlDocument<{ options: (string | ParityOption)[] }>(text, file, distroMmSchema);
+  const options = raw.options.map((o) => (typeof o === 'string' ? { name: o } : o));
   return { options, text };
 }
 
