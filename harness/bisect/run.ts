@@ -19,8 +19,10 @@ import type { Prepare } from '../run/phases.ts';
 import { countStatuses, isFailed, type ResultRecord, ResultsWriter, type StepRecord, stepsOutcome } from '../run/results.ts';
 import { runTarget } from '../run/target.ts';
 import type { Scenario } from '../scenario/types.ts';
+import { parseJsonDocument } from '../util/document.ts';
 import type { Log } from '../util/log.ts';
 import { capture } from '../util/proc.ts';
+import { bisectStateSchema } from './schema.ts';
 import {
   classify,
   combineRepeats,
@@ -159,6 +161,7 @@ function save(o: BisectOptions): void {
   writeFileSync(join(o.outDir, 'bisect.json'), `${JSON.stringify(o.state, null, 2)}\n`);
 }
 
+/** The state of an interrupted bisect, checked against its schema before any field is trusted. */
 export function loadState(outDir: string): BisectState {
   const f = join(outDir, 'bisect.json');
   if (!existsSync(f))
@@ -167,7 +170,7 @@ export function loadState(outDir: string): BisectState {
       `no bisect to resume in ${outDir}`,
       'Give --resume the --out directory of the bisect that was interrupted.',
     );
-  return JSON.parse(readFileSync(f, 'utf8')) as BisectState;
+  return parseJsonDocument<BisectState>(readFileSync(f, 'utf8'), f, bisectStateSchema);
 }
 
 const safe = (c: Candidate) => shortId(c.id).replace(/[^A-Za-z0-9._-]/g, '_');
