@@ -23,22 +23,26 @@ interface Listed {
   arch: string;
 }
 
+/** N of a `debian:6.1.0-N-cloud` name; -1 for any other name. */
+export function abi61(name: string): number {
+  return Number(/^debian:6\.1\.0-(\d+)-cloud$/.exec(name)?.[1] ?? -1);
+}
+
 /** The 6.1 cloud kernels the archive has for an arch, oldest first, as `debian:6.1.0-N-cloud` names. */
 export async function debian61Cloud(arch: string): Promise<string[]> {
   const r = await cli(['kernels', '--format', 'json'], { timeoutMs: 5 * 60_000 });
   if (r.exitCode !== 0) throw new Error(`kharness kernels failed (${r.exitCode}): ${r.all}`);
   const listed = (JSON.parse(r.stdout) as { debian: Listed[] }).debian;
-  const abi = (n: string) => Number(/^debian:6\.1\.0-(\d+)-cloud$/.exec(n)?.[1] ?? -1);
   return listed
-    .filter((k) => k.arch === arch && abi(k.name) >= 0)
+    .filter((k) => k.arch === arch && abi61(k.name) >= 0)
     .map((k) => k.name)
-    .sort((a, b) => abi(a) - abi(b));
+    .sort((a, b) => abi61(a) - abi61(b));
 }
 
 /** A Debian 6.1 cloud kernel that still has the memchr_inv() bug: the newest such the archive has. */
 export async function memchrUnfixed(arch = 'x86_64'): Promise<string> {
   const all = await debian61Cloud(arch);
-  const before = all.filter((n) => Number(/-(\d+)-cloud$/.exec(n)?.[1]) < MEMCHR_FIXED_ABI);
+  const before = all.filter((n) => abi61(n) < MEMCHR_FIXED_ABI);
   const name = before[before.length - 1];
   if (!name)
     throw new Error(

@@ -5,18 +5,17 @@
  * nightly tier. (npm test bisects a two-kernel list: test/e2e/bisect.test.ts.)
  */
 import { describe, expect, it } from 'vitest';
-import { debian61Cloud, MEMCHR_FIXED_ABI } from '../e2e/archive.ts';
+import { abi61, debian61Cloud, MEMCHR_FIXED_ABI } from '../e2e/archive.ts';
 import { cli, qemusUnder, shipped, tempDir } from '../e2e/helpers.ts';
 
 describe('a release bisect over Debian versions, without a build', () => {
   it('finds the first Debian 6.1 kernel whose memchr_inv() scans more than 32 GiB correctly', async () => {
     // The range the archive has around the fix, from what it lists today: up to six versions before it, and two after.
     const all = await debian61Cloud('x86_64');
-    const abi = (n: string) => Number(/-(\d+)-cloud$/.exec(n)?.[1]);
-    const before = all.filter((n) => abi(n) < MEMCHR_FIXED_ABI).slice(-6);
-    const after = all.filter((n) => abi(n) >= MEMCHR_FIXED_ABI).slice(0, 3);
+    const before = all.filter((n) => abi61(n) < MEMCHR_FIXED_ABI).slice(-6);
+    const after = all.filter((n) => abi61(n) >= MEMCHR_FIXED_ABI).slice(0, 3);
     expect(before.length, `6.1 cloud kernels before the fix in the archive: ${all.join(', ')}`).toBeGreaterThanOrEqual(2);
-    expect(after.map(abi)).toContain(MEMCHR_FIXED_ABI);
+    expect(after.map(abi61)).toContain(MEMCHR_FIXED_ABI);
     const out = tempDir();
     const range = `${before[0]}..${after[after.length - 1]!.replace(/^debian:/, '')}`;
     const r = await cli(['bisect', '--kernels', range, '--find', 'fix', '--scenario', shipped('memchr-inv-large'), '--out', out]);
