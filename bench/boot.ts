@@ -38,7 +38,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { archSpec } from '../harness/arch/arches.ts';
 import { killAll } from '../harness/guest/processes.ts';
-import { type BootPhases, DEFAULT_TIMEOUTS } from '../harness/run/machine.ts';
+import type { BootPhases } from '../harness/results/records.ts';
+import { DEFAULT_TIMEOUTS } from '../harness/run/machine.ts';
 import type { Prepared } from '../harness/run/phases.ts';
 import { prepareReal } from '../harness/run/target.ts';
 

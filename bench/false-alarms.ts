@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import { PROJECT_ROOT, SCENARIOS_DIR } from '../harness/paths.ts';
 import { compareRuns } from '../harness/regress/compare.ts';
-import { parseResults, type ResultRecord } from '../harness/run/results.ts';
+import { parseResults, type ResultRecord } from '../harness/results/records.ts';
 
 const { values: flags } = parseArgs({
   options: {

@@ -27,8 +27,8 @@ import { killAll } from '../harness/guest/processes.ts';
 import { cacheRoot, PROJECT_ROOT } from '../harness/paths.ts';
 import { CTL } from '../harness/probe/client.ts';
 import { parseResponse } from '../harness/probe/protocol.ts';
+import { parseResults } from '../harness/results/records.ts';
 import { DEFAULT_TIMEOUTS } from '../harness/run/machine.ts';
-import { parseResults } from '../harness/run/results.ts';
 import { prepareReal } from '../harness/run/target.ts';
 
 const { values: flags } = parseArgs({

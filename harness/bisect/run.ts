@@ -13,10 +13,13 @@ import { type ChangeRule, compareSamples, distribution, ruleFor } from '../analy
 import { makefileVersion } from '../analysis/version.ts';
 import { KharnessError } from '../errors.ts';
 import { verdictOf } from '../regress/compare.ts';
+import { countStatuses, stepsOutcome } from '../results/outcome.ts';
+import type { ResultRecord, StepRecord } from '../results/records.ts';
+import { isFailed } from '../results/status.ts';
+import { ResultsWriter } from '../results/writer.ts';
 import { hostAxes } from '../run/axes.ts';
 import type { MachineSettings } from '../run/machine.ts';
 import type { Prepare } from '../run/phases.ts';
-import { countStatuses, isFailed, type ResultRecord, ResultsWriter, type StepRecord, stepsOutcome } from '../run/results.ts';
 import { runTarget } from '../run/target.ts';
 import type { Scenario } from '../scenario/types.ts';
 import { parseJsonDocument } from '../util/document.ts';

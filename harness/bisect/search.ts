@@ -6,7 +6,8 @@
  */
 import { type ChangeRule, compareSamples, type Distribution, formatChange, relativeChange } from '../analysis/stats.ts';
 import { verdictOf } from '../regress/compare.ts';
-import { isFailed, type ResultRecord, ranAsExpected, type StepRecord } from '../run/results.ts';
+import type { ResultRecord, StepRecord } from '../results/records.ts';
+import { isFailed, ranAsExpected } from '../results/status.ts';
 
 export type Verdict = 'good' | 'bad' | 'skip';
 /** What one run of the scenario on a candidate says. */

@@ -4,7 +4,7 @@ import type { ChangeRule } from '../analysis/stats.ts';
 import { UsageError } from '../errors.ts';
 import { type Comparison, compareRuns } from '../regress/compare.ts';
 import { renderComparisonHtml, renderComparisonJson, renderComparisonText } from '../report/regression.ts';
-import type { ResultRecord } from '../run/results.ts';
+import type { ResultRecord } from '../results/records.ts';
 import { positiveInt } from './args.ts';
 import type { Command } from './command.ts';
 import { readRun, resultsPath } from './runs.ts';

@@ -4,7 +4,7 @@
  * boot or infrastructure errors (2), or bugs (2, with a stack).
  */
 import { KharnessError } from '../errors.ts';
-import type { RunOutcome } from '../run/results.ts';
+import type { RunOutcome } from '../results/records.ts';
 
 /**
  * `done`: the command did what it was asked; `missing`: doctor found the host

@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.ts';
 import { type HistoryRun, lifecycles, runLines, trends } from '../regress/history.ts';
 import { renderHistoryHtml, renderHistoryText } from '../report/history.ts';
-import type { ResultRecord } from '../run/results.ts';
+import type { ResultRecord } from '../results/records.ts';
 import { positiveInt } from './args.ts';
 import type { Command } from './command.ts';
 import { COMPARE_OPTIONS, COMPARE_USAGE, compareFlags, parseRule } from './compare.ts';

@@ -2,7 +2,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '../errors.ts';
-import { parseResults, type ResultRecord, ResultsFormatError } from '../run/results.ts';
+import { parseResults, type ResultRecord, ResultsFormatError } from '../results/records.ts';
 
 /** The results file of a run directory, or the file itself. */
 export async function resultsPath(p: string): Promise<string> {

@@ -5,9 +5,9 @@
  * and which axes besides the kernel differ. Pure.
  */
 import { type Change, type ChangeRule, compareSamples, fisherExact, PASS_RATE_ALPHA, ruleFor } from '../analysis/stats.ts';
-import { foldRepeats } from '../run/repeats.ts';
-import type { HostAxes, ResultRecord, StepRecord, StepStatus, TargetRef } from '../run/results.ts';
-import { isFailed, ranAsExpected } from '../run/status.ts';
+import type { HostAxes, ResultRecord, StepRecord, StepStatus, TargetRef } from '../results/records.ts';
+import { foldRepeats } from '../results/repeats.ts';
+import { isFailed, ranAsExpected } from '../results/status.ts';
 import { type Metric, metricsOf } from './metrics.ts';
 
 export type StepChange =

@@ -4,9 +4,11 @@
  * persisting since a given run, or fixed. Metrics' trends over the runs.
  * Pure: the runs come in as records, oldest first.
  */
-import { foldRepeats } from '../run/repeats.ts';
-import { countStatuses, type ResultRecord, runOutcome, type StepRecord } from '../run/results.ts';
-import { isFailed } from '../run/status.ts';
+
+import { countStatuses, runOutcome } from '../results/outcome.ts';
+import type { ResultRecord, StepRecord } from '../results/records.ts';
+import { foldRepeats } from '../results/repeats.ts';
+import { isFailed } from '../results/status.ts';
 import { type CompareOptions, type Comparison, compareRuns } from './compare.ts';
 import { metricsOf } from './metrics.ts';
 

@@ -10,9 +10,8 @@
 import { type Distribution, distribution } from '../analysis/stats.ts';
 import { KERNEL_TESTS } from '../ktest/catalog.ts';
 import { FACTS } from '../probe/vocabulary.ts';
-import type { BootInfo } from '../run/machine.ts';
-import { foldRepeats } from '../run/repeats.ts';
-import type { ResultRecord, StepRecord, TargetRef } from '../run/results.ts';
+import type { BootInfo, ResultRecord, StepRecord, TargetRef } from '../results/records.ts';
+import { foldRepeats } from '../results/repeats.ts';
 
 export type Better = 'lower' | 'higher';
 

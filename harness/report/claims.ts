@@ -8,7 +8,8 @@
  * skipped leaves it untested, with the reason.
  */
 import { sizeConstants } from '../probe/vocabulary.ts';
-import { isFailed, type ResultRecord, ranAsExpected, type StepRecord } from '../run/results.ts';
+import type { ResultRecord, StepRecord } from '../results/records.ts';
+import { isFailed, ranAsExpected } from '../results/status.ts';
 import { CLAIMS } from '../scenario/claims.ts';
 import { stepEnv } from '../scenario/expect.ts';
 import { parseShows, renderShows } from '../scenario/shows.ts';

@@ -5,7 +5,7 @@
  */
 
 import { CONSTANTS, HOST_CONSTANTS } from '../probe/vocabulary.ts';
-import type { ResultRecord, StepRecord } from '../run/results.ts';
+import type { ResultRecord, StepRecord } from '../results/records.ts';
 import { claimsTable, targetLabel } from './claims.ts';
 
 /** Guest constants worth comparing. */

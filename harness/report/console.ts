@@ -1,8 +1,9 @@
 /** The terminal reporter: a line per step as results arrive, then a summary. */
 
 import { factDirection } from '../regress/metrics.ts';
-import { foldRepeats } from '../run/repeats.ts';
-import { isFailed, type ResultRecord, type StepRecord } from '../run/results.ts';
+import type { ResultRecord, StepRecord } from '../results/records.ts';
+import { foldRepeats } from '../results/repeats.ts';
+import { isFailed } from '../results/status.ts';
 import { claimsTable } from './claims.ts';
 import { compareTargets, renderCompareText } from './compare.ts';
 import { formatFailure, printable, where } from './failure.ts';

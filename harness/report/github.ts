@@ -3,7 +3,8 @@
  * workflow command with its file, line and column, so the pull request shows
  * it on the scenario's line. Used when GITHUB_ACTIONS is set.
  */
-import type { ResultRecord } from '../run/results.ts';
+
+import type { ResultRecord } from '../results/records.ts';
 import { displayPath } from './failure.ts';
 
 /** Workflow-command escaping: data and property values differ (docs: "workflow commands"). */

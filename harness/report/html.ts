@@ -5,8 +5,9 @@
  * with links to the evidence, cost-vs-size plots, vmalloc physical runs,
  * meminfo deltas, and every step with its facts and kernel log.
  */
-import type { ResultRecord, StepRecord } from '../run/results.ts';
-import { countStatuses } from '../run/results.ts';
+
+import { countStatuses } from '../results/outcome.ts';
+import type { ResultRecord, StepRecord } from '../results/records.ts';
 import { type ClaimCell, claimsTable, targetLabel } from './claims.ts';
 import { compareTargets } from './compare.ts';
 import { formatFailure } from './failure.ts';

@@ -1,5 +1,7 @@
 /** One JSON document summarising a run: counts, targets, the claims table, every step. */
-import { countStatuses, type ResultRecord, runOutcome } from '../run/results.ts';
+
+import { countStatuses, runOutcome } from '../results/outcome.ts';
+import type { ResultRecord } from '../results/records.ts';
 import { claimsTable } from './claims.ts';
 
 export function renderJson(records: readonly ResultRecord[]): string {

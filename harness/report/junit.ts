@@ -11,7 +11,8 @@
  * the text of its failure, error or skip instead (`at scenarios/x.yaml:17`),
  * beside the `file:line:column:` that starts each failed expectation.
  */
-import type { ResultRecord, StepRecord } from '../run/results.ts';
+
+import type { ResultRecord, StepRecord } from '../results/records.ts';
 import { targetLabel } from './claims.ts';
 import { displayPath, formatFailure } from './failure.ts';
 

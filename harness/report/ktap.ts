@@ -4,7 +4,9 @@
  * spaces with its own version and plan lines. Skips carry "# SKIP reason";
  * errors "# ERROR"; an expected crash is "ok" with a diagnostic line saying so.
  */
-import { isOk, type ResultRecord, type StepRecord } from '../run/results.ts';
+
+import type { ResultRecord, StepRecord } from '../results/records.ts';
+import { isOk } from '../results/status.ts';
 import { targetLabel } from './claims.ts';
 import { formatFailure, printable } from './failure.ts';
 

@@ -5,7 +5,8 @@
  * used when stdout is a TTY and neither CI nor NO_COLOR is set; otherwise the
  * plain reporter's line-by-line output is all there is.
  */
-import type { ResultRecord } from '../run/results.ts';
+
+import type { ResultRecord } from '../results/records.ts';
 import { formatDuration } from '../util/proc.ts';
 import { targetLabel } from './claims.ts';
 

@@ -5,7 +5,8 @@
  * observed and their YAML line, and links to the run's other artifacts.
  */
 import { basename, dirname } from 'node:path';
-import { countStatuses, type ResultRecord, runOutcome, type StepRecord } from '../run/results.ts';
+import { countStatuses, runOutcome } from '../results/outcome.ts';
+import type { ResultRecord, StepRecord } from '../results/records.ts';
 import { claimsTable, targetLabel } from './claims.ts';
 import { formatFailure } from './failure.ts';
 import { claimsSummary, countsText, guestCmdlineNote, statusCountsText } from './summary.ts';

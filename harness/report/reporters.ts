@@ -6,8 +6,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../errors.ts';
-import { foldRepeats } from '../run/repeats.ts';
-import type { ResultRecord } from '../run/results.ts';
+import type { ResultRecord } from '../results/records.ts';
+import { foldRepeats } from '../results/repeats.ts';
 import { renderHtml } from './html.ts';
 import { renderJson } from './json.ts';
 import { renderJUnit } from './junit.ts';

@@ -5,7 +5,7 @@
  * page size, or config). Pure.
  */
 import type { Distribution } from '../analysis/stats.ts';
-import type { ResultRecord, StepRecord, StepStatus } from '../run/results.ts';
+import type { ResultRecord, StepRecord, StepStatus } from '../results/records.ts';
 import { type ClaimRow, claimsTable, targetLabel, type Verdict } from './claims.ts';
 
 /** Every status's count in words, in one order for every report (counts from older runs may lack the newer statuses). */

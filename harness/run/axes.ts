@@ -9,9 +9,9 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { ARCHES } from '../arch/arches.ts';
 import { PROJECT_ROOT } from '../paths.ts';
+import type { HostAxes } from '../results/records.ts';
 import { capture } from '../util/proc.ts';
 import type { MachineSettings } from './machine.ts';
-import type { HostAxes } from './results.ts';
 
 async function qemuVersion(binary: string): Promise<string> {
   const out = await capture(binary, ['--version']).catch(() => '');

@@ -7,7 +7,7 @@
  */
 import type { AttachIO } from '../guest/ssh.ts';
 import type { Response } from '../probe/protocol.ts';
-import type { Facts } from '../probe/vocabulary.ts';
+import type { BootInfo } from '../results/records.ts';
 import type { LineLog } from '../util/lines.ts';
 
 export interface Timeouts {
@@ -42,57 +42,6 @@ export interface MachineSettings {
   smp: number;
   accel: Accel;
   timeouts: Timeouts;
-}
-
-/** A boot that died of an emulator artefact and was booted again: its console log, and why. */
-export interface RetriedBoot {
-  consoleLog: string;
-  reason: string;
-}
-
-export interface BootInfo {
-  /** Boot number within the target: 1 for the first VM, 2 after a reboot… */
-  boot: number;
-  consoleLog: string;
-  accel: string;
-  /** The kernel command line it booted with (slow-guest thresholds and the scenario's own parameters included). */
-  cmdline?: string;
-  /** The parameters a scenario asked for (none: the target's shared machine). */
-  extraCmdline?: string[];
-  /** The first attempt at this boot died of a listed emulator artefact (analysis/emulator.ts) and was booted again. */
-  retried?: RetriedBoot;
-  /** QEMU start until the console marker, and until ssh was up. */
-  bootMs: number;
-  sshMs: number;
-  /** Every phase of the way to ready, in ms from QEMU's start (undefined where a phase left no trace). */
-  phases?: BootPhases;
-  /** The guest's constants (the probe's constants response, plus CLOCKSOURCE). */
-  constants: Facts;
-}
-
-export interface BootPhases {
-  /**
-   * When the kernel's clock started: the marker's time less the guest's
-   * uptime at the marker. Before it, firmware and decompression; the console
-   * is quiet until init, so no kernel line marks it.
-   */
-  kernelStartMs?: number;
-  /** The guest's first console line (quiet boots print none before init; the boot benchmark's banner boots print the kernel's banner). */
-  firstLineMs?: number;
-  /** The readiness marker init prints once sshd listens. */
-  markerMs: number;
-  /** The guest's own uptime when init printed the marker (from /proc/uptime). */
-  uptimeAtMarkerMs?: number;
-  /** The ssh server's first bytes, its banner: the TCP connection is up and sshd has started the session's process. */
-  sshBannerMs?: number;
-  /** The ssh key exchange done. */
-  sshKeyExchangeMs?: number;
-  /** ssh connected: authenticated. */
-  sshMs: number;
-  /** The probe's channel open (init loaded the module before the marker). */
-  moduleMs: number;
-  /** Ready: the probe's constants read. */
-  readyMs: number;
 }
 
 /** Reads the guest's uptime from the readiness marker line ("KHARNESS-READY uptime=1.23 clocksource=tsc"). */

@@ -13,8 +13,9 @@
  * the other's.
  */
 import { basename, dirname, join } from 'node:path';
+import { countStatuses, stepsOutcome } from '../results/outcome.ts';
+import type { ResultRecord, RunOutcome } from '../results/records.ts';
 import { type Target, targetSlug } from './plan.ts';
-import { countStatuses, type ResultRecord, type RunOutcome, stepsOutcome } from './results.ts';
 
 type RunEnd = Extract<ResultRecord, { type: 'run-end' }>;
 type RunBegin = Extract<ResultRecord, { type: 'run-begin' }>;

@@ -7,13 +7,13 @@
  * that never reaches its marker a boot failure, anything else a bug.
  */
 import { InterruptedError, KharnessError } from '../errors.ts';
+import type { TargetStatus } from '../results/records.ts';
 import { type TargetFacts, unmetReason } from '../scenario/requires.ts';
 import type { Scenario } from '../scenario/types.ts';
 import type { Log } from '../util/log.ts';
 import { effectiveCmdline } from './cmdline.ts';
 import type { Machine, MachineFactory, MachineSettings } from './machine.ts';
 import type { TargetRecorder } from './recorder.ts';
-import type { TargetStatus } from './results.ts';
 import { runScenario, type ScenarioContext } from './scenario.ts';
 import { stepUnmetReason } from './steps/index.ts';
 

@@ -18,17 +18,9 @@ import { GuestSession } from '../guest/ssh.ts';
 import type { KernelBuild } from '../kernel/build.ts';
 import type { ModuleBuild } from '../module/build.ts';
 import { ProbeClient } from '../probe/client.ts';
+import type { BootInfo, BootPhases, RetriedBoot } from '../results/records.ts';
 import type { Log } from '../util/log.ts';
-import {
-  type BootInfo,
-  type BootPhases,
-  type Machine,
-  type MachineExit,
-  type MachineSettings,
-  markerClocksource,
-  markerUptimeMs,
-  type RetriedBoot,
-} from './machine.ts';
+import { type Machine, type MachineExit, type MachineSettings, markerClocksource, markerUptimeMs } from './machine.ts';
 
 export interface QemuMachineOptions {
   kernel: KernelBuild;

@@ -9,9 +9,9 @@
  * so a planned step is never silently missing.
  */
 import type { KharnessError } from '../errors.ts';
+import type { BootInfo, ResultRecord, StepRecord, TargetRef, TargetStatus } from '../results/records.ts';
+import type { ResultsWriter } from '../results/writer.ts';
 import type { Scenario, Step } from '../scenario/types.ts';
-import type { BootInfo } from './machine.ts';
-import type { ResultRecord, ResultsWriter, StepRecord, TargetRef, TargetStatus } from './results.ts';
 
 export type StepFields = Partial<StepRecord> & Pick<StepRecord, 'status'>;
 

@@ -7,12 +7,14 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
+import { countStatuses, stepsOutcome } from '../results/outcome.ts';
+import type { ResultRecord, RunOutcome } from '../results/records.ts';
+import { ResultsWriter } from '../results/writer.ts';
 import type { Scenario } from '../scenario/types.ts';
 import type { Log } from '../util/log.ts';
 import { hostAxes } from './axes.ts';
 import type { MachineSettings } from './machine.ts';
 import type { Target } from './plan.ts';
-import { countStatuses, type ResultRecord, ResultsWriter, type RunOutcome, stepsOutcome } from './results.ts';
 import { runTarget } from './target.ts';
 
 export interface RunOptions {

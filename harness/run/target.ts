@@ -9,6 +9,8 @@ import { InterruptedError } from '../errors.ts';
 import { buildKernel, findTestModule } from '../kernel/build.ts';
 import { profileOptions } from '../kernel/distro.ts';
 import { buildModule } from '../module/build.ts';
+import type { TargetStatus } from '../results/records.ts';
+import type { ResultsWriter } from '../results/writer.ts';
 import type { Scenario } from '../scenario/types.ts';
 import type { Log } from '../util/log.ts';
 import { MachineLease } from './lease.ts';
@@ -17,7 +19,6 @@ import { type Prepare, type Prepared, prepareFailure, requirementsPhase, scenari
 import { targetSlug } from './plan.ts';
 import { bootQemuMachine } from './qemu-machine.ts';
 import { TargetRecorder } from './recorder.ts';
-import type { ResultsWriter, TargetStatus } from './results.ts';
 import { counter } from './scenario.ts';
 
 export interface TargetOptions {

@@ -9,23 +9,11 @@ import type { ResolvedStep } from './resolve.ts';
 import type { Constants } from './size.ts';
 import type { Step } from './types.ts';
 
-/**
- * expected-fail: a kernel test case its authors expect to fail, failing (counts as passing);
- * unexpected-pass: such a case passing (counts as failing: the catalogue or the kernel changed).
- */
-export type StepStatus =
-  | 'pass'
-  | 'fail'
-  | 'skip'
-  | 'error'
-  | 'expected-crash'
-  | 'expected-fail'
-  | 'unexpected-pass'
-  /** Only of a step run several times (`--repeat`): its runs disagree, some went as expected and some failed. */
-  | 'flaky';
+/** What judging one observed step can say; the results' statuses (results/records.ts StepStatus) add skip, flaky and a kernel test case's own verdicts. */
+export type Judgement = 'pass' | 'fail' | 'error' | 'expected-crash';
 
 export interface Judged {
-  status: StepStatus;
+  status: Judgement;
   failures: Failure[];
   /** Why the step is an error (the run, not the kernel, went wrong). */
   reason?: string;

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { cacheRoot, PROJECT_ROOT, SCENARIOS_DIR } from '../../harness/paths.ts';
 import type { Facts } from '../../harness/probe/vocabulary.ts';
-import { parseResults, type ResultRecord, type StepRecord } from '../../harness/run/results.ts';
+import { parseResults, type ResultRecord, type StepRecord } from '../../harness/results/records.ts';
 
 export const CLI = join(PROJECT_ROOT, 'bin', 'kharness.js');
 

@@ -11,7 +11,7 @@ import { execa } from 'execa';
 import { expect } from 'vitest';
 import { readMeta } from '../../harness/cache/store.ts';
 import { cacheRoot } from '../../harness/paths.ts';
-import type { ResultRecord, StepRecord } from '../../harness/run/results.ts';
+import type { ResultRecord, StepRecord } from '../../harness/results/records.ts';
 import { shipped, steps } from './helpers.ts';
 
 export const KERNEL_TEST_SCENARIOS = [

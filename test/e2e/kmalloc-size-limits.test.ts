@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { busyboxApplets } from '../../harness/guest/rootfs.ts';
 import { cacheRoot } from '../../harness/paths.ts';
-import type { ResultRecord, StepRecord } from '../../harness/run/results.ts';
+import type { ResultRecord, StepRecord } from '../../harness/results/records.ts';
 import { qemusUnder } from './helpers.ts';
 import { type SharedRun, sharedRun } from './shared.ts';
 

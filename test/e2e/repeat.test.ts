@@ -9,7 +9,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Comparison } from '../../harness/regress/compare.ts';
-import { foldRepeats } from '../../harness/run/repeats.ts';
+import { foldRepeats } from '../../harness/results/repeats.ts';
 import { cli, qemusUnder, results, shipped, steps, tempDir } from './helpers.ts';
 
 describe('repeated runs', () => {

@@ -9,7 +9,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SCENARIOS_DIR } from '../../harness/paths.ts';
-import type { StepRecord } from '../../harness/run/results.ts';
+import type { StepRecord } from '../../harness/results/records.ts';
 import { CLOUD_612 } from './archive.ts';
 import { cli, qemusUnder, results, steps, tempDir } from './helpers.ts';
 import { type SharedRun, sharedRun, stepOf } from './shared.ts';

@@ -15,7 +15,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inject } from 'vitest';
-import type { ResultRecord, StepRecord } from '../../harness/run/results.ts';
+import type { ResultRecord, StepRecord } from '../../harness/results/records.ts';
 import { ARM64_16K, CLOUD_612 } from './archive.ts';
 import { cli, results, shipped, steps } from './helpers.ts';
 

@@ -8,7 +8,7 @@
 import { readdirSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SCENARIOS_DIR } from '../../harness/paths.ts';
-import type { ResultRecord, StepRecord } from '../../harness/run/results.ts';
+import type { ResultRecord, StepRecord } from '../../harness/results/records.ts';
 import { ARM64_16K } from '../e2e/archive.ts';
 import { cli, qemusUnder, results, shipped, steps, tempDir } from '../e2e/helpers.ts';
 import { checkKernelTestReports, checkKernelTests } from '../e2e/kernel-test-checks.ts';

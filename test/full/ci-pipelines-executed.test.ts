@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cacheRoot, PROJECT_ROOT } from '../../harness/paths.ts';
-import { parseResults, type ResultRecord } from '../../harness/run/results.ts';
+import { parseResults, type ResultRecord } from '../../harness/results/records.ts';
 import type { Stores } from '../ci/actions.ts';
 import { builtLines, copyTree, filesUnder, type JobRun, machine } from '../ci/common.ts';
 import { type Attempt, readWorkflow, runWorkflow } from '../ci/github.ts';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import type { Comparison } from '../../harness/regress/compare.ts';
-import { foldRepeats } from '../../harness/run/repeats.ts';
+import { foldRepeats } from '../../harness/results/repeats.ts';
 import { cli, ensureFixtureRepo, qemusUnder, results, shipped, steps, tempDir } from '../e2e/helpers.ts';
 
 const STEP = 'kmalloc vs vmalloc [64 KiB]';

@@ -11,9 +11,9 @@ import { basename, dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type BisectOptions, type BisectState, type Candidate, loadState, runBisect } from '../../harness/bisect/run.ts';
 import { InterruptedError } from '../../harness/errors.ts';
+import { parseResults } from '../../harness/results/records.ts';
 import { DEFAULT_TIMEOUTS } from '../../harness/run/machine.ts';
 import type { Prepare } from '../../harness/run/phases.ts';
-import { parseResults } from '../../harness/run/results.ts';
 import { parseScenario } from '../../harness/scenario/load.ts';
 import { type FakeFleet, fakeFleet, OK_ALLOC } from './fake-machine.ts';
 

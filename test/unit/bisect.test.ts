@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { gitCandidates } from '../../harness/bisect/run.ts';
 import { classify, combineRepeats, nextStep, type Verdict } from '../../harness/bisect/search.ts';
-import type { ResultRecord, StepRecord } from '../../harness/run/results.ts';
+import type { ResultRecord, StepRecord } from '../../harness/results/records.ts';
 
 const target = { arch: 'x86_64', kernel: 'git:/k@abc' };
 const step = (name: string, status: StepRecord['status'], failures: StepRecord['failures'] = []): StepRecord => ({

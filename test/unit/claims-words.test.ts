@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { claimsTable } from '../../harness/report/claims.ts';
 import { renderMarkdown } from '../../harness/report/markdown.ts';
 import { claimsSummary } from '../../harness/report/summary.ts';
-import { parseResults, type ResultRecord, type StepRecord } from '../../harness/run/results.ts';
+import { parseResults, type ResultRecord, type StepRecord } from '../../harness/results/records.ts';
 
 const recorded = parseResults(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'results-claims-4k-64k.jsonl'), 'utf8'));
 const says = (records: ResultRecord[], claim: string, target: string) =>

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { claimsTable } from '../../harness/report/claims.ts';
-import { parseResults, type ResultRecord, type StepRecord } from '../../harness/run/results.ts';
+import { parseResults, type ResultRecord, type StepRecord } from '../../harness/results/records.ts';
 
 const recorded = parseResults(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'results-6.1-x86_64.jsonl'), 'utf8'));
 

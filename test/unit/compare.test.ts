@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compareTargets } from '../../harness/report/compare.ts';
-import { parseResults, type ResultRecord } from '../../harness/run/results.ts';
+import { parseResults, type ResultRecord } from '../../harness/results/records.ts';
 
 const recorded = parseResults(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'results-6.1-x86_64.jsonl'), 'utf8'));
 

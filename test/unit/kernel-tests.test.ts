@@ -14,10 +14,10 @@ import { casesOn, completionOf, type RunInput, readRun } from '../../harness/kte
 import { PROJECT_ROOT } from '../../harness/paths.ts';
 import { FLAG_CONSTANTS, SIZE_CONSTANTS } from '../../harness/probe/vocabulary.ts';
 import { guestCmdlineNote } from '../../harness/report/summary.ts';
+import type { ResultRecord } from '../../harness/results/records.ts';
 import { MachineLease } from '../../harness/run/lease.ts';
 import type { Machine } from '../../harness/run/machine.ts';
 import { orderScenarios } from '../../harness/run/phases.ts';
-import type { ResultRecord } from '../../harness/run/results.ts';
 import { stepUnmetReason } from '../../harness/run/steps/index.ts';
 import { loadScript } from '../../harness/run/steps/kernel-test.ts';
 import { parseScenario } from '../../harness/scenario/load.ts';

@@ -7,7 +7,7 @@ import { loadCatalog, paritySource, parseGitKernel } from '../../harness/kernel/
 import { configArch, GUEST_NEEDS, missingGuestNeeds } from '../../harness/kernel/own.ts';
 import { formatRequest, parseResponse } from '../../harness/probe/protocol.ts';
 import { compareTargets } from '../../harness/report/compare.ts';
-import type { ResultRecord } from '../../harness/run/results.ts';
+import type { ResultRecord } from '../../harness/results/records.ts';
 import { parseScenario } from '../../harness/scenario/load.ts';
 import { resolveStep } from '../../harness/scenario/resolve.ts';
 import type { ProbeStep } from '../../harness/scenario/types.ts';

@@ -10,8 +10,9 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../harness/paths.ts';
+import { runOutcome } from '../../harness/results/outcome.ts';
+import { parseResults, type ResultRecord } from '../../harness/results/records.ts';
 import { mergeRuns } from '../../harness/run/merge.ts';
-import { parseResults, type ResultRecord, runOutcome } from '../../harness/run/results.ts';
 
 const recorded = parseResults(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'results-6.1-x86_64.jsonl'), 'utf8'));
 

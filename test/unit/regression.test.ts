@@ -20,8 +20,9 @@ import { renderJUnit } from '../../harness/report/junit.ts';
 import { renderKtap } from '../../harness/report/ktap.ts';
 import { renderMarkdown } from '../../harness/report/markdown.ts';
 import { renderComparisonHtml, renderComparisonText } from '../../harness/report/regression.ts';
-import { foldRepeats, foldStatus } from '../../harness/run/repeats.ts';
-import { countStatuses, parseResults, type ResultRecord, runOutcome, type StepRecord } from '../../harness/run/results.ts';
+import { countStatuses, runOutcome } from '../../harness/results/outcome.ts';
+import { parseResults, type ResultRecord, type StepRecord } from '../../harness/results/records.ts';
+import { foldRepeats, foldStatus } from '../../harness/results/repeats.ts';
 
 const fixture = (name: string) => parseResults(readFileSync(join(import.meta.dirname, '..', 'fixtures', name), 'utf8'));
 const repeat5 = fixture('results-repeat5-alloc-cost-6.1.jsonl');

@@ -9,7 +9,8 @@ import { formatFailure } from '../../harness/report/failure.ts';
 import { githubAnnotations } from '../../harness/report/github.ts';
 import { renderJUnit, xmlEscape } from '../../harness/report/junit.ts';
 import { renderKtap } from '../../harness/report/ktap.ts';
-import { parseResults, type ResultRecord, runOutcome, type StepRecord } from '../../harness/run/results.ts';
+import { runOutcome } from '../../harness/results/outcome.ts';
+import { parseResults, type ResultRecord, type StepRecord } from '../../harness/results/records.ts';
 
 const exitCodeFor = (r: Parameters<typeof runOutcome>[0]) => exitCode(runOutcome(r));
 

@@ -1,23 +1,27 @@
 /**
- * The results stream: one JSON object per line, appended (synchronously) as
- * things happen, so a crash of the guest, QEMU or the harness loses nothing
- * that finished. Reporters read these records, live or replayed.
+ * The results stream's records: one JSON object per line, appended as things
+ * happen (results/writer.ts), so a crash of the guest, QEMU or the harness
+ * loses nothing that finished. Every reader (reporters, compare, history,
+ * bisect, merge) reads these types, not the orchestrator that writes them.
+ * Pure: types and the stream's parser.
  */
-
-import { appendFileSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type { Meminfo } from '../analysis/meminfo.ts';
 import type { Splat } from '../analysis/splats.ts';
 import type { Distribution } from '../analysis/stats.ts';
 import type { Facts } from '../probe/vocabulary.ts';
 import type { Failure } from '../scenario/expect.ts';
-import type { StepStatus } from '../scenario/judge.ts';
 import type { ClaimRef } from '../scenario/types.ts';
-import type { BootInfo } from './machine.ts';
-import { foldRepeats } from './repeats.ts';
-import { isFailed, isOk, ranAsExpected } from './status.ts';
 
-export type { StepStatus };
+/**
+ * A step's status. The judge (scenario/judge.ts) gives pass, fail, error or
+ * expected-crash; a kernel test case's own verdicts add expected-fail (a case
+ * its authors expect to fail, failing: counts as passing) and unexpected-pass
+ * (such a case passing: counts as failing, the catalogue or the kernel
+ * changed); skip is a step that did not run, and flaky only a step run
+ * several times (`--repeat`) whose runs disagree.
+ */
+export type StepStatus = 'pass' | 'fail' | 'skip' | 'error' | 'expected-crash' | 'expected-fail' | 'unexpected-pass' | 'flaky';
+
 /**
  * How a target ended: a test failure is not a build failure, a boot failure
  * or an infrastructure failure, and a bug in kharness is none of them.
@@ -96,7 +100,17 @@ export interface StepRecord {
 }
 
 export type ResultRecord =
-  | { type: 'run-begin'; runId: string; at: string; argv: string[]; outDir: string; host?: HostAxes; repeat?: number }
+  /** targets: the run's planned targets, in plan order (absent from runs before it was recorded). */
+  | {
+      type: 'run-begin';
+      runId: string;
+      at: string;
+      argv: string[];
+      outDir: string;
+      host?: HostAxes;
+      repeat?: number;
+      targets?: { arch: string; kernel: string }[];
+    }
   /** repeat: how many runs of its scenarios the target is to make. */
   | { type: 'target-begin'; target: TargetRef; at: string; repeat?: number }
   | { type: 'target-phase'; target: TargetRef; phase: string; ms: number; detail?: Record<string, unknown> }
@@ -126,20 +140,55 @@ export type ResultRecord =
   /** counts: from a run before a status existed, that status is absent. */
   | { type: 'run-end'; at: string; outcome: RunOutcome; counts: Partial<Record<StepStatus, number>>; ms: number };
 
-export { isFailed, isOk, ranAsExpected };
+/** A boot that died of an emulator artefact and was booted again: its console log, and why. */
+export interface RetriedBoot {
+  consoleLog: string;
+  reason: string;
+}
 
-export class ResultsWriter {
-  constructor(
-    readonly path: string,
-    private readonly listeners: ((r: ResultRecord) => void)[] = [],
-  ) {
-    mkdirSync(dirname(path), { recursive: true });
-  }
+export interface BootInfo {
+  /** Boot number within the target: 1 for the first VM, 2 after a reboot… */
+  boot: number;
+  consoleLog: string;
+  accel: string;
+  /** The kernel command line it booted with (slow-guest thresholds and the scenario's own parameters included). */
+  cmdline?: string;
+  /** The parameters a scenario asked for (none: the target's shared machine). */
+  extraCmdline?: string[];
+  /** The first attempt at this boot died of a listed emulator artefact (analysis/emulator.ts) and was booted again. */
+  retried?: RetriedBoot;
+  /** QEMU start until the console marker, and until ssh was up. */
+  bootMs: number;
+  sshMs: number;
+  /** Every phase of the way to ready, in ms from QEMU's start (undefined where a phase left no trace). */
+  phases?: BootPhases;
+  /** The guest's constants (the probe's constants response, plus CLOCKSOURCE). */
+  constants: Facts;
+}
 
-  write(r: ResultRecord): void {
-    appendFileSync(this.path, `${JSON.stringify(r)}\n`);
-    for (const l of this.listeners) l(r);
-  }
+export interface BootPhases {
+  /**
+   * When the kernel's clock started: the marker's time less the guest's
+   * uptime at the marker. Before it, firmware and decompression; the console
+   * is quiet until init, so no kernel line marks it.
+   */
+  kernelStartMs?: number;
+  /** The guest's first console line (quiet boots print none before init; the boot benchmark's banner boots print the kernel's banner). */
+  firstLineMs?: number;
+  /** The readiness marker init prints once sshd listens. */
+  markerMs: number;
+  /** The guest's own uptime when init printed the marker (from /proc/uptime). */
+  uptimeAtMarkerMs?: number;
+  /** The ssh server's first bytes, its banner: the TCP connection is up and sshd has started the session's process. */
+  sshBannerMs?: number;
+  /** The ssh key exchange done. */
+  sshKeyExchangeMs?: number;
+  /** ssh connected: authenticated. */
+  sshMs: number;
+  /** The probe's channel open (init loaded the module before the marker). */
+  moduleMs: number;
+  /** Ready: the probe's constants read. */
+  readyMs: number;
 }
 
 export class ResultsFormatError extends Error {}
@@ -168,50 +217,4 @@ export function parseResults(text: string): ResultRecord[] {
     out.push(r as ResultRecord);
   });
   return out;
-}
-
-/**
- * passed: every step passed or was skipped; failed: a test failed; error:
- * something kept tests from running (build, boot, infrastructure, a step
- * that could not be observed); interrupted: Ctrl-C or SIGTERM; incomplete:
- * the stream has no run-end (the harness was killed), so it cannot say.
- */
-export function runOutcome(records: readonly ResultRecord[]): RunOutcome {
-  const end = records.find((r) => r.type === 'run-end');
-  if (!end) return 'incomplete';
-  if (end.type === 'run-end' && end.outcome === 'interrupted') return 'interrupted';
-  // A merge records 'incomplete' when one of its shards never ended: that stands.
-  if (end.type === 'run-end' && end.outcome === 'incomplete') return 'incomplete';
-  return stepsOutcome(records);
-}
-
-/**
- * The outcome of the records seen so far, as if the run ended now. Repeated
- * runs count per step, folded: a step that failed in some runs only is flaky.
- */
-export function stepsOutcome(records: readonly ResultRecord[]): RunOutcome {
-  let outcome: RunOutcome = 'passed';
-  for (const r of foldRepeats(records)) {
-    if (r.type === 'target-end' && r.status === 'interrupted') return 'interrupted';
-    if (r.type === 'target-end' && r.status !== 'ok') outcome = 'error';
-    if (r.type === 'step' && r.status === 'error') outcome = 'error';
-    if (r.type === 'step' && isFailed(r.status)) outcome = outcome === 'error' ? 'error' : 'failed';
-    if (r.type === 'step' && r.status === 'flaky' && outcome === 'passed') outcome = 'flaky';
-  }
-  return outcome;
-}
-
-export function countStatuses(records: readonly ResultRecord[]): Record<StepStatus, number> {
-  const c: Record<StepStatus, number> = {
-    pass: 0,
-    fail: 0,
-    skip: 0,
-    error: 0,
-    'expected-crash': 0,
-    'expected-fail': 0,
-    'unexpected-pass': 0,
-    flaky: 0,
-  };
-  for (const r of foldRepeats(records)) if (r.type === 'step') c[r.status]++;
-  return c;
 }

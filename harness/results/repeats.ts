@@ -7,7 +7,7 @@
  */
 import { type Distribution, distribution, median } from '../analysis/stats.ts';
 import type { FactValue } from '../probe/vocabulary.ts';
-import type { ResultRecord, StepRecord, StepStatus } from './results.ts';
+import type { ResultRecord, StepRecord, StepStatus } from './records.ts';
 import { isFailed, ranAsExpected } from './status.ts';
 
 /** A step's identity across runs: target, scenario, step (a sweep's instance named in full). */

@@ -1,5 +1,5 @@
 /** What a step's status means for the run: went as expected, failed, or neither. */
-import type { StepStatus } from '../scenario/judge.ts';
+import type { StepStatus } from './records.ts';
 
 /** Statuses that count as going as expected (a skip is no failure either). */
 export function isOk(s: StepStatus): boolean {
