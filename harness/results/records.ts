@@ -87,7 +87,7 @@ export interface StepRecord {
   /** Which run of the target's scenarios this is, with `--repeat N` (1..N; absent: the only run). */
   repeat?: number;
   /**
-   * Only on a step's summary over repeated runs (regress/repeats.ts): the
+   * Only on a step's summary over repeated runs (results/repeats.ts): the
    * runs that ran it, how many went as expected, each run's status (in
    * repeat order), and the distribution of each numeric fact.
    */
