@@ -1,15 +1,22 @@
+import { candidates } from '../apt/apt.ts';
 import { ARCHES, archSpec } from '../arch/arches.ts';
 import { UsageError } from '../errors.ts';
 import { loadCatalog } from '../kernel/catalog.ts';
-import { type DebianKernel, debianName, shortVersion } from '../kernel/debian.ts';
+import { type DebianKernel, debianName, seriesName, shortVersion } from '../kernel/debian.ts';
 import { debianKernels } from '../kernel/prebuilt.ts';
 import { consoleLog } from '../util/log.ts';
 import { list } from './args.ts';
 import type { Command } from './command.ts';
 
-/** "6.1.0-47, -50, -53 … -56": versions of one series and flavour, compactly. */
-function versions(ks: DebianKernel[]): string {
-  return ks.map((k) => shortVersion(k.abi)).join(' ');
+/** "7.2.6 7.2.9 (trixie-backports) 7.2.13 (sid)": versions of one series and flavour, each run of one suite named after it. */
+function versions(ks: DebianKernel[], suiteOf: Map<string, string>): string {
+  const out: string[] = [];
+  ks.forEach((k, i) => {
+    const suite = suiteOf.get(k.image) ?? '?';
+    out.push(shortVersion(k.abi));
+    if (suiteOf.get(ks[i + 1]?.image ?? '') !== suite) out.push(`(${suite})`);
+  });
+  return out.join(' ');
 }
 
 export const kernelsCommand: Command = {
@@ -21,7 +28,18 @@ export const kernelsCommand: Command = {
     const arches = (list(v.arch) ?? Object.keys(ARCHES)).map(archSpec);
     const log = consoleLog(false);
     const catalog = loadCatalog().filter((k) => arches.some((a) => k.arches.includes(a.name)));
-    const debian = await Promise.all(arches.map(async (a) => ({ arch: a.name, index: await debianKernels(a, log) })));
+    const debian = await Promise.all(
+      arches.map(async (a) => {
+        const index = await debianKernels(a, log);
+        const c = await candidates(
+          index.kernels.map((k) => k.image),
+          a.debianArch,
+          log,
+          'kernels',
+        );
+        return { arch: a.name, index, suiteOf: new Map([...c].map(([p, v]) => [p, v.suite])) };
+      }),
+    );
     if (v.format === 'json') {
       const json = {
         catalog: catalog.map((k) => ({ name: k.name, arches: k.arches, source: k.source.type, default: k.default !== false })),
@@ -32,6 +50,7 @@ export const kernelsCommand: Command = {
             abi: k.abi,
             series: k.series,
             flavour: k.flavour,
+            suite: d.suiteOf.get(k.image) ?? '?',
             image: k.image,
           })),
         ),
@@ -45,7 +64,7 @@ export const kernelsCommand: Command = {
     out.push(
       '',
       "Debian's prebuilt kernels (image and headers in the archive): name one as debian:VERSION[-FLAVOUR],",
-      'the newest of a series as debian:SERIES[-FLAVOUR], a range as debian:A..B (a series as A is its oldest):',
+      'the newest of a series as debian:SERIES[-FLAVOUR], a range as debian:A..B (a series as A is its oldest);\n(suite) follows the versions it holds:',
     );
     for (const d of debian) {
       const groups = new Map<string, DebianKernel[]>();
@@ -53,7 +72,7 @@ export const kernelsCommand: Command = {
       for (const [g, ks] of groups) {
         const [series, flavour] = g.split(' ') as [string, string];
         out.push(
-          `  ${d.arch.padEnd(7)} ${series.padEnd(5)} ${flavour.padEnd(8)} ${versions(ks)}   e.g. ${debianName(series, flavour)} (the newest)`,
+          `  ${d.arch.padEnd(7)} ${series.padEnd(5)} ${flavour.padEnd(8)} ${versions(ks, d.suiteOf)}   e.g. ${seriesName(series, flavour)} (the newest)`,
         );
       }
       const orphans = [...new Set(d.index.imageOnly.map((x) => shortVersion(x.abi)))];

@@ -37,13 +37,15 @@ export interface DebianRange {
   to?: DebianSpec;
 }
 
-const VERSION = /^\d+\.\d+(?:\.\d+)?(?:-\d+)?(?:\+deb\d+)?$/;
+const VERSION = /^\d+\.\d+(?:\.\d+)?(?:-\d+|-rc)?(?:\+deb\d+)?$/;
+/** A release candidate's ABI is its series alone (linux-image-7.3-cloud-amd64, 7.3~rc7): named X.Y-rc. */
+const RC_ABI = /^\d+\.\d+$/;
 /** A series is major.minor and nothing more: 6.1.0 is a (missing) version, not 6.1. */
 const SERIES = /^\d+\.\d+$/;
 
 /** The version people write for an ABI: 6.12.117+deb12 → 6.12.117. */
 export function shortVersion(abi: string): string {
-  return abi.replace(/\+deb\d+$/, '');
+  return RC_ABI.test(abi) ? `${abi}-rc` : abi.replace(/\+deb\d+$/, '');
 }
 
 export function seriesOf(version: string): string {
@@ -53,6 +55,11 @@ export function seriesOf(version: string): string {
 /** The name a prebuilt kernel goes by: debian:6.1.0-56-cloud; the generic flavour has no suffix. */
 export function debianName(version: string, flavour: string): string {
   return `debian:${shortVersion(version)}${flavour === 'generic' ? '' : `-${flavour}`}`;
+}
+
+/** The name of a series' newest kernel: debian:6.12-cloud. */
+export function seriesName(series: string, flavour: string): string {
+  return `debian:${series}${flavour === 'generic' ? '' : `-${flavour}`}`;
 }
 
 /** Numbers of a version, for ordering: 6.1.0-47 → [6,1,0,47]. */
@@ -111,16 +118,25 @@ export function debianIndex(
   // Longest suffix first: "cloud-amd64" before "amd64", "arm64-16k" before "arm64".
   const bySuffix = Object.entries(suffixes).sort((a, b) => b[1].length - a[1].length);
   const seen = new Set<string>();
-  for (const n of names) {
+  for (const n of [...names].sort()) {
     const m = /^linux-image-(.+?)(-unsigned)?$/.exec(n);
     if (!m) continue;
     const hit = bySuffix.find(([, suf]) => m[1]!.endsWith(`-${suf}`));
     if (!hit) continue;
     const [flavour, suffix] = hit;
     const abi = m[1]!.slice(0, -(suffix.length + 1));
-    if (!VERSION.test(abi) || !/[-+]/.test(abi) || seen.has(`${abi} ${flavour}`)) continue;
-    seen.add(`${abi} ${flavour}`);
-    const common = `linux-headers-${abi}-common${flavour === 'rt' ? '-rt' : ''}`;
+    // The rt flavour's common headers are -common-rt up to 6.12; from 7.x (PREEMPT_RT in mainline) the shared -common.
+    const common =
+      [`linux-headers-${abi}-common${flavour === 'rt' ? '-rt' : ''}`, `linux-headers-${abi}-common`].find((h) => set.has(h)) ??
+      `linux-headers-${abi}-common`;
+    // X.Y alone is a metapackage (linux-image-6.12-cloud-amd64), unless it has common headers of its own: a release candidate.
+    const rc = RC_ABI.test(abi) && (set.has(common) || set.has(`linux-headers-${abi}-common`));
+    if (!rc && (!VERSION.test(abi) || !/[-+]/.test(abi))) continue;
+    // One name per version and flavour: 6.12.117+deb12 and +deb13 (the same release built for two suites) are both
+    // debian:6.12.117; the older suite's build is kept (names sort +deb12 first), whose compiler a Debian 12 host has.
+    const key = `${shortVersion(abi)} ${flavour}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
     const headers = [`linux-headers-${abi}-${suffix}`, common];
     const unsigned = `linux-image-${abi}-${suffix}-unsigned`;
     if (headers.every((h) => set.has(h)))
@@ -148,9 +164,18 @@ export function nearestVersions(want: string, have: readonly string[], count = 3
   return [...new Set(have)].sort((a, b) => distance(a) - distance(b) || compareDebianVersions(a, b)).slice(0, count);
 }
 
+/** The series nearest to one that is not there (6.6 → 6.1 of 6.1, 6.12): by major, then minor. */
+export function nearestSeries(want: string, have: readonly string[]): string {
+  const key = (v: string) => {
+    const [a = 0, b = 0] = numbers(v);
+    return a * 1000 + b;
+  };
+  return [...have].sort((x, y) => Math.abs(key(x) - key(want)) - Math.abs(key(y) - key(want)) || key(y) - key(x))[0] ?? 'none';
+}
+
 /** The name an end goes by: debian:6.1.0-56-cloud, or debian:6.12-cloud for a series. */
 export function specName(s: DebianSpec): string {
-  return debianName(s.version ?? s.series ?? '', s.flavour);
+  return s.version !== undefined ? debianName(s.version, s.flavour) : seriesName(s.series ?? '', s.flavour);
 }
 
 export type Resolved = { ok: DebianKernel[] } | { error: string };
@@ -176,7 +201,7 @@ export function resolveDebian(r: DebianRange, index: ReturnType<typeof debianInd
     if (orphans.length)
       return `${specName(s)} has no version with headers in the archive for ${arch} (image only: ${orphans.join(', ')}), so the probe cannot be built for it`;
     const series = [...new Set(ofFlavour.map((x) => x.series))];
-    return `Debian has no ${s.series} ${s.flavour} kernels for ${arch} (series: ${series.join(', ')})`;
+    return `Debian has no ${s.series} ${s.flavour} kernels for ${arch}; nearest: ${nearestSeries(s.series ?? '', series)} (series: ${series.join(', ')})`;
   };
   const find = (s: DebianSpec, end: 'oldest' | 'newest'): DebianKernel | string => {
     if (s.version === undefined) return ofSeries(s, end);

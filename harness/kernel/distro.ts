@@ -72,6 +72,7 @@ export async function debianConfig(arch: ArchSpec, version: string, flavour: str
       ofFlavour.map((k) => k.image),
       arch.debianArch,
       log,
+      'kernels',
     );
     const hit = ofFlavour.find((k) => versions.get(k.image) === version);
     if (!hit)
@@ -93,7 +94,7 @@ export async function debianConfig(arch: ArchSpec, version: string, flavour: str
   try {
     log.info(`  fetching Debian's config from ${from}`);
     const alog = join(tmp, 'fetch.log');
-    await download([from], join(tmp, 'debs'), arch.debianArch, alog, log);
+    await download([from], join(tmp, 'debs'), arch.debianArch, alog, log, 'kernels');
     await runLogged('sh', ['-c', `dpkg-deb -x debs/*.deb root`], {
       cwd: tmp,
       log: alog,

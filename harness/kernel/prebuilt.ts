@@ -23,7 +23,7 @@ import { type DebianKernel, debianIndex, debianName, kbuildPackage, resolveDebia
 
 /** The prebuilt kernels in the apt lists of a guest arch (image and headers both there), and those with an image only. */
 export async function debianKernels(arch: ArchSpec, log: Log): Promise<ReturnType<typeof debianIndex>> {
-  const names = await searchNames('^linux-(image|headers)-[0-9]', arch.debianArch, log);
+  const names = await searchNames('^linux-(image|headers)-[0-9]', arch.debianArch, log, 'kernels');
   return debianIndex(names, arch.debianFlavours);
 }
 
@@ -34,7 +34,11 @@ export async function resolvePrebuilt(src: DebianImage, arch: ArchSpec, log: Log
   if (!('error' in r)) return r.ok[0]!;
   // No kernel at all: the apt lists are missing, not the name wrong.
   if (!index.kernels.length)
-    throw new KharnessError('INFRA', r.error, `Run \`apt-get update\` (Debian 12 archive, ${arch.debianArch}) and try again.`);
+    throw new KharnessError(
+      'INFRA',
+      r.error,
+      `kharness reads Debian's archive through its own apt state (${arch.debianArch}): check the network and try again.`,
+    );
   throw new UsageError(r.error, 'Run `kharness kernels` to list the Debian kernels in the archive.');
 }
 
@@ -49,7 +53,7 @@ export interface PrebuiltPackages {
 /** The host-arch kbuild package for a version (its headers' scripts link to it) and everything to download, with versions. */
 export async function prebuiltPackages(k: DebianKernel, arch: ArchSpec, log: Log): Promise<PrebuiltPackages> {
   const host = await hostDebianArch();
-  const kb = kbuildPackage(k.abi, await searchNames('^linux-kbuild-', host, log));
+  const kb = kbuildPackage(k.abi, await searchNames('^linux-kbuild-', host, log, 'kernels'));
   if (!kb)
     throw new KharnessError(
       'INFRA',
@@ -57,7 +61,10 @@ export async function prebuiltPackages(k: DebianKernel, arch: ArchSpec, log: Log
       'Run `apt-get update` and try again.',
     );
   const guest = [k.image, ...k.headers];
-  const v = new Map([...(await candidateVersions(guest, arch.debianArch, log)), ...(await candidateVersions([kb], host, log))]);
+  const v = new Map([
+    ...(await candidateVersions(guest, arch.debianArch, log, 'kernels')),
+    ...(await candidateVersions([kb], host, log, 'kernels')),
+  ]);
   // Downloads name exact versions: what the cache key says is what is fetched, even if the lists change meanwhile.
   const pin = (p: string) => (v.has(p) ? `${p}=${v.get(p)}` : p);
   return { guest: guest.map(pin), host: [pin(kb)], versions: [...guest, kb].map((p) => `${p}=${v.get(p) ?? '?'}`).join(' ') };
@@ -140,8 +147,8 @@ export async function fetchPrebuilt(
   const alog = join(dir, 'build.log');
   log.info(`  downloading ${pkgs.versions}`);
   await mkdir(root, { recursive: true });
-  await download(pkgs.guest, debs, arch.debianArch, alog, log);
-  await download(pkgs.host, debs, await hostDebianArch(), alog, log);
+  await download(pkgs.guest, debs, arch.debianArch, alog, log, 'kernels');
+  await download(pkgs.host, debs, await hostDebianArch(), alog, log, 'kernels');
   for (const f of (await readdir(debs)).filter((x) => x.endsWith('.deb'))) {
     await runLogged('dpkg-deb', ['-x', join(debs, f), root], { log: alog, fails: 'INFRA', phase: `unpacking ${f}`, timeoutMs: 5 * 60_000 });
   }

@@ -9,7 +9,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { download } from '../../harness/apt/apt.ts';
+import { download, KERNEL_SUITES, kernelSourcesList, missingSuites, parsePolicy } from '../../harness/apt/apt.ts';
 import { consoleLog } from '../../harness/util/log.ts';
 
 const FAKE_APT = `#!/bin/sh
@@ -79,6 +79,59 @@ describe('apt downloads', () => {
       'debs download linux-image-x=1.0 linux-headers-x=1.0',
       'b download --print-uris linux-image-x=1.0 linux-kbuild-x=1.0',
       'debs download linux-image-x=1.0 linux-kbuild-x=1.0',
+    ]);
+  });
+});
+
+describe("the kernels view: kharness's own apt state", () => {
+  it('names every suite of the five series in its own sources list, mirrors replaceable', () => {
+    const text = kernelSourcesList({});
+    expect(KERNEL_SUITES.map((s) => s.suite)).toEqual([
+      'bullseye',
+      'bullseye-security',
+      'bookworm',
+      'bookworm-security',
+      'bookworm-backports',
+      'trixie',
+      'trixie-backports',
+      'sid',
+      'experimental',
+    ]);
+    expect(text.split('\n')[1]).toBe(
+      'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian-security bullseye-security main',
+    );
+    expect(kernelSourcesList({ KHARNESS_DEBIAN_MIRROR: 'http://m/debian' }).split('\n')[7]).toMatch(/ http:\/\/m\/debian sid main$/);
+  });
+
+  it('names each suite whose package list apt did not fetch', () => {
+    const files = KERNEL_SUITES.filter((s) => s.suite !== 'experimental' && s.suite !== 'bullseye').map(
+      (s) => `deb.debian.org_debian_dists_${s.suite}_main_binary-arm64_Packages.lz4`,
+    );
+    expect(missingSuites(files, 'arm64')).toEqual(['bullseye', 'experimental']);
+    expect(missingSuites(files, 'amd64')).toHaveLength(KERNEL_SUITES.length);
+  });
+
+  it("reads each package's candidate and the suite it comes from", () => {
+    const policy = [
+      'linux-image-7.3-cloud-amd64:',
+      '  Installed: (none)',
+      '  Candidate: 7.3~rc7-1~exp1',
+      '  Version table:',
+      '     7.3~rc7-1~exp1 1',
+      '          1 http://deb.debian.org/debian experimental/main amd64 Packages',
+      'linux-source-6.12:',
+      '  Installed: (none)',
+      '  Candidate: 6.12.118-1~deb12u1',
+      '  Version table:',
+      '     6.12.118-1~deb12u1 500',
+      '        500 http://deb.debian.org/debian-security bookworm-security/main amd64 Packages',
+      '     6.12.117-1 500',
+      '        500 http://deb.debian.org/debian trixie/main amd64 Packages',
+      '',
+    ].join('\n');
+    expect([...parsePolicy(policy)]).toEqual([
+      ['linux-image-7.3-cloud-amd64', { version: '7.3~rc7-1~exp1', suite: 'experimental' }],
+      ['linux-source-6.12', { version: '6.12.118-1~deb12u1', suite: 'bookworm-security' }],
     ]);
   });
 });

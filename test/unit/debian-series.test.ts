@@ -161,11 +161,71 @@ describe("Debian's prebuilt kernel series", () => {
     });
 
     it('refuses a series the archive does not have, in one line naming the series it has', () => {
-      expect(resolve('debian:7.2-cloud')).toBe('Debian has no 7.2 cloud kernels for x86_64 (series: 6.1, 6.12)');
-      expect(resolve('debian:6.6')).toBe('Debian has no 6.6 generic kernels for x86_64 (series: 6.1)');
-      expect(resolve('debian:7.2-16k', arm64, 'arm64')).toBe('Debian has no 7.2 16k kernels for arm64 (series: 6.12)');
-      expect(resolve('debian:7.2..7.2-cloud')).toBe('Debian has no 7.2 cloud kernels for x86_64 (series: 6.1, 6.12)');
+      expect(resolve('debian:7.2-cloud')).toBe('Debian has no 7.2 cloud kernels for x86_64; nearest: 6.12 (series: 6.1, 6.12)');
+      expect(resolve('debian:6.6')).toBe('Debian has no 6.6 generic kernels for x86_64; nearest: 6.1 (series: 6.1)');
+      expect(resolve('debian:7.2-16k', arm64, 'arm64')).toBe('Debian has no 7.2 16k kernels for arm64; nearest: 6.12 (series: 6.12)');
+      expect(resolve('debian:7.2..7.2-cloud')).toBe('Debian has no 7.2 cloud kernels for x86_64; nearest: 6.12 (series: 6.1, 6.12)');
       expect(resolve('debian:6.12-16k')).toMatch(/^Debian has no 16k kernels for x86_64/);
+    });
+  });
+
+  describe('across the suites of five series (bullseye to experimental)', () => {
+    // Package names as kharness's own apt state lists them (2026-12-07), a subset: 5.10 from bullseye(-security),
+    // 6.12.117 built for bookworm (+deb12) and trixie (+deb13), 7.2 from sid, 7.3's release candidate from
+    // experimental (its ABI is the series alone) beside the metapackages of 6.12 (no common headers of their own).
+    const NAMES = [
+      'linux-image-5.10.0-46-cloud-amd64-unsigned',
+      'linux-headers-5.10.0-46-cloud-amd64',
+      'linux-headers-5.10.0-46-common',
+      'linux-image-6.12.117+deb13-cloud-amd64-unsigned',
+      'linux-headers-6.12.117+deb13-cloud-amd64',
+      'linux-headers-6.12.117+deb13-common',
+      'linux-image-6.12.117+deb12-cloud-amd64-unsigned',
+      'linux-headers-6.12.117+deb12-cloud-amd64',
+      'linux-headers-6.12.117+deb12-common',
+      'linux-image-6.12-cloud-amd64',
+      'linux-headers-6.12-cloud-amd64',
+      'linux-image-7.2.13+deb14-cloud-amd64',
+      'linux-headers-7.2.13+deb14-cloud-amd64',
+      'linux-image-7.2.13+deb14-rt-amd64',
+      'linux-headers-7.2.13+deb14-rt-amd64',
+      'linux-headers-7.2.13+deb14-common',
+      'linux-image-7.3-cloud-amd64',
+      'linux-headers-7.3-cloud-amd64',
+      'linux-headers-7.3-common',
+    ];
+    const all = debianIndex(NAMES, ARCHES.x86_64!.debianFlavours);
+    const resolve = (name: string) => {
+      const r = resolveDebian(parseDebianName(name, FLAVOURS)!, all, 'x86_64');
+      return 'error' in r ? r.error : r.ok.map((k: DebianKernel) => `${k.abi} ${k.flavour}`);
+    };
+
+    it('lists each version once, a release candidate as X.Y-rc, not the metapackages', () => {
+      expect(all.kernels.map((k) => `${k.abi} ${k.flavour} ${k.series}`)).toEqual([
+        '5.10.0-46 cloud 5.10',
+        '6.12.117+deb12 cloud 6.12',
+        '7.2.13+deb14 cloud 7.2',
+        '7.2.13+deb14 rt 7.2',
+        '7.3 cloud 7.3',
+      ]);
+      expect(resolve('debian:7.3-rc-cloud')).toEqual(['7.3 cloud']);
+      expect(resolve('debian:7.3-cloud')).toEqual(['7.3 cloud']);
+      expect(all.kernels.find((k) => k.abi === '7.3')!.headers).toEqual(['linux-headers-7.3-cloud-amd64', 'linux-headers-7.3-common']);
+    });
+
+    it("takes 7.x's rt headers from the shared common package (PREEMPT_RT is mainline there)", () => {
+      expect(all.kernels.find((k) => k.flavour === 'rt')!.headers).toEqual([
+        'linux-headers-7.2.13+deb14-rt-amd64',
+        'linux-headers-7.2.13+deb14-common',
+      ]);
+    });
+
+    it('names the nearest for an unknown series or version, and refuses a range across series', () => {
+      expect(resolve('debian:7.1-cloud')).toBe('Debian has no 7.1 cloud kernels for x86_64; nearest: 7.2 (series: 5.10, 6.12, 7.2, 7.3)');
+      expect(resolve('debian:5.10.0-45-cloud')).toBe(
+        'no Debian kernel debian:5.10.0-45-cloud for x86_64; nearest: debian:5.10.0-46-cloud, debian:7.2.13-cloud, debian:7.3-rc-cloud',
+      );
+      expect(resolve('debian:6.12..7.2-cloud')).toMatch(/different series \(6\.12, 7\.2\)/);
     });
   });
 
