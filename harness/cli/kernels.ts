@@ -1,9 +1,8 @@
-import { candidates } from '../apt/apt.ts';
 import { ARCHES, archSpec } from '../arch/arches.ts';
 import { UsageError } from '../errors.ts';
 import { loadCatalog } from '../kernel/catalog.ts';
 import { type DebianKernel, debianName, seriesName, shortVersion } from '../kernel/debian.ts';
-import { debianKernels } from '../kernel/prebuilt.ts';
+import { debianKernels, suitesOf } from '../kernel/prebuilt.ts';
 import { consoleLog } from '../util/log.ts';
 import { list } from './args.ts';
 import type { Command } from './command.ts';
@@ -31,13 +30,7 @@ export const kernelsCommand: Command = {
     const debian = await Promise.all(
       arches.map(async (a) => {
         const index = await debianKernels(a, log);
-        const c = await candidates(
-          index.kernels.map((k) => k.image),
-          a.debianArch,
-          log,
-          'kernels',
-        );
-        return { arch: a.name, index, suiteOf: new Map([...c].map(([p, v]) => [p, v.suite])) };
+        return { arch: a.name, index, suiteOf: await suitesOf(index.kernels, a, log) };
       }),
     );
     if (v.format === 'json') {

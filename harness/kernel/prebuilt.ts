@@ -13,7 +13,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { candidateVersions, download, hostDebianArch, searchNames } from '../apt/apt.ts';
+import { candidates, candidateVersions, download, hostDebianArch, searchNames } from '../apt/apt.ts';
 import type { ArchSpec } from '../arch/arches.ts';
 import { KharnessError, UsageError } from '../errors.ts';
 import type { Log } from '../util/log.ts';
@@ -25,6 +25,17 @@ import { type DebianKernel, debianIndex, debianName, kbuildPackage, resolveDebia
 export async function debianKernels(arch: ArchSpec, log: Log): Promise<ReturnType<typeof debianIndex>> {
   const names = await searchNames('^linux-(image|headers)-[0-9]', arch.debianArch, log, 'kernels');
   return debianIndex(names, arch.debianFlavours);
+}
+
+/** The suite each kernel's image comes from (its candidate's), by image package name. */
+export async function suitesOf(kernels: readonly DebianKernel[], arch: ArchSpec, log: Log): Promise<Map<string, string>> {
+  const c = await candidates(
+    kernels.map((k) => k.image),
+    arch.debianArch,
+    log,
+    'kernels',
+  );
+  return new Map([...c].map(([p, v]) => [p, v.suite]));
 }
 
 /** The exact kernel a prebuilt source names on an arch: its version, or the newest of its series. */
