@@ -55,7 +55,7 @@ async function main(): Promise<void> {
   const initrd = join(dir, 'initrd.cpio');
   const probe = await buildModule(kernel, log);
   // As in a run: the prebuilt kernel's boot modules, then the probe, loaded by init before the marker.
-  await writeFile(initrd, await guestInitrd(base, keys, [...(kernel.guestModules ?? []), probe.ko]));
+  await writeFile(initrd, await guestInitrd(base, keys, [...kernel.guestModules, probe.ko]));
   const vm = new Vm({
     arch,
     kernel: kernel.image,

@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { archSpec } from '../arch/arches.ts';
 import { UsageError } from '../errors.ts';
-import { buildKernel } from '../kernel/build.ts';
-import { findKernel } from '../kernel/catalog.ts';
+import { buildKernel, recipeOf } from '../kernel/build.ts';
+import { findKernel } from '../kernel/names.ts';
 import { buildModule } from '../module/build.ts';
 import { consoleLog } from '../util/log.ts';
 import { kernelNames, positiveInt } from './args.ts';
@@ -26,11 +26,10 @@ export const buildCommand: Command = {
     const name = names[0];
     if (names.length !== 1 || name === undefined)
       throw new UsageError('build takes one kernel', 'Give one name, e.g. --kernel 6.1 or --kernel debian:6.1-cloud.');
-    findKernel(name);
+    const recipe = recipeOf(findKernel(name));
     const t0 = Date.now();
     const fragments = ((v.fragment as string[] | undefined) ?? []).map((f) => resolve(f));
-    const type = findKernel(name).source.type;
-    if (fragments.length && (type === 'debian-image' || type === 'build'))
+    if (fragments.length && !recipe.configurable)
       throw new UsageError(
         `--fragment cannot change ${name}: it is built already`,
         'Give it a kernel kharness builds (6.1, 6.12, git:...).',

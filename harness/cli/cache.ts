@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import { type CacheEntry, listCache, selectPrunable, withLock } from '../cache/store.ts';
 import { UsageError } from '../errors.ts';
 import { GUEST_CACHE } from '../guest/rootfs.ts';
-import { KERNEL_CACHE } from '../kernel/build.ts';
+import { KERNEL_CACHE } from '../kernel/entry.ts';
 import { SOURCE_CACHE } from '../kernel/source.ts';
 import { MODULE_CACHE } from '../module/build.ts';
 import { cacheRoot } from '../paths.ts';

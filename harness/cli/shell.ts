@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { archSpec } from '../arch/arches.ts';
 import { UsageError } from '../errors.ts';
-import { findKernel } from '../kernel/catalog.ts';
+import { findKernel } from '../kernel/names.ts';
 import { prepareReal } from '../run/target.ts';
 import { consoleLog } from '../util/log.ts';
 import { kernelNames, MACHINE_OPTIONS, MACHINE_USAGE, parseMachineFlags } from './args.ts';

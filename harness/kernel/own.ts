@@ -10,8 +10,8 @@ import { isEnabled, parseConfig } from '../analysis/kconfig.ts';
 import { ARCHES, type ArchSpec, bootImage } from '../arch/arches.ts';
 import { UsageError } from '../errors.ts';
 import { hashParts } from '../util/hash.ts';
-import type { KernelBuild } from './build.ts';
 import type { CatalogKernel } from './catalog.ts';
+import type { KernelEntry } from './entry.ts';
 
 /** Built in (=y): the guest boots without modules of its own, loads the probe, reaches ssh over virtio-net. */
 export const GUEST_NEEDS = [
@@ -50,9 +50,16 @@ export function configArch(config: Map<string, string>): ArchSpec | undefined {
  * `build:DIR` as a kernel: its arch from its .config, and every check a build
  * directory must pass before a guest boots from it. Usage errors, one line each.
  */
-export function parseOwnBuild(spec: string): (CatalogKernel & { build: KernelBuild }) | undefined {
+export function parseOwnBuild(spec: string): CatalogKernel | undefined {
   if (!spec.startsWith('build:')) return undefined;
   const dir = resolve(spec.slice('build:'.length));
+  const { arch } = inspectOwnBuild(dir);
+  return { name: `build:${dir}`, source: { type: 'build', dir }, arches: [arch.name], fragments: [] };
+}
+
+/** The build in DIR as a kernel entry, once it passes every check (usage errors, one line each). */
+export function inspectOwnBuild(dir: string): { arch: ArchSpec; entry: KernelEntry } {
+  const spec = `build:${dir}`;
   const fix = (what: string) => `Give the O= directory (or the tree) of a finished kernel build: ${what}`;
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`${spec}: ${dir} is not a directory`, fix('it must exist.'));
   const configFile = join(dir, '.config');
@@ -82,10 +89,7 @@ export function parseOwnBuild(spec: string): (CatalogKernel & { build: KernelBui
   const release = readFileSync(releaseFile, 'utf8').trim();
   const key = hashParts(['own-build', dir, String(st.size), String(Math.floor(st.mtimeMs)), readFileSync(configFile, 'utf8')]);
   return {
-    name: `build:${dir}`,
-    source: { type: 'build', dir },
-    arches: [arch.name],
-    fragments: [],
-    build: { key, kernel: `build:${dir}`, arch: arch.name, release, buildDir: dir, srcDir: dir, image, configFile, unmet: [], buildMs: 0 },
+    arch,
+    entry: { key, kernel: spec, arch: arch.name, release, buildDir: dir, srcDir: dir, image, configFile, unmet: [], buildMs: 0 },
   };
 }

@@ -18,8 +18,9 @@ import type { ArchSpec } from '../arch/arches.ts';
 import { KharnessError, UsageError } from '../errors.ts';
 import type { Log } from '../util/log.ts';
 import { capture, runLogged } from '../util/proc.ts';
-import { type DebianImage, readDebianName } from './catalog.ts';
+import type { DebianImage } from './catalog.ts';
 import { type DebianKernel, debianIndex, debianName, kbuildPackage, resolveDebian, specName } from './debian.ts';
+import { readDebianName } from './names.ts';
 
 /** The prebuilt kernels in the apt lists of a guest arch (image and headers both there), and those with an image only. */
 export async function debianKernels(arch: ArchSpec, log: Log): Promise<ReturnType<typeof debianIndex>> {

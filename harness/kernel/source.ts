@@ -21,7 +21,7 @@ import { hashParts } from '../util/hash.ts';
 import { type Log, lockWait } from '../util/log.ts';
 import { capture, runLogged } from '../util/proc.ts';
 import { stopping } from '../util/stop.ts';
-import type { CatalogKernel, DebianSource, GitSource } from './catalog.ts';
+import type { DebianSource, GitSource } from './catalog.ts';
 
 export async function resolveCommit(src: GitSource): Promise<string> {
   try {
@@ -35,10 +35,8 @@ export async function resolveCommit(src: GitSource): Promise<string> {
   }
 }
 
-/** What identifies a source tree's content: part of every cache key built from it. */
-export async function sourceIdentity(k: CatalogKernel & { source: DebianSource | GitSource }): Promise<string> {
-  const s = k.source;
-  if (s.type === 'git') return `git:${await resolveCommit(s)}`;
+/** What identifies a Debian source tarball's content: part of every cache key built from it. */
+export async function tarballIdentity(s: DebianSource): Promise<string> {
   const st = await stat(s.tarball).catch(() => undefined);
   if (!st) {
     throw new KharnessError(
@@ -54,10 +52,10 @@ export async function sourceIdentity(k: CatalogKernel & { source: DebianSource |
 export const SOURCE_CACHE: CacheKind = { kind: 'src', label: (_m, key) => key, complete: (dir) => existsSync(join(dir, 'Makefile')) };
 
 /** Extracts a Debian tarball once per source identity. */
-export async function extractDebianSource(k: CatalogKernel & { source: DebianSource }, log: Log): Promise<string> {
+export async function extractDebianSource(s: DebianSource, log: Log): Promise<string> {
   const root = cacheRoot();
-  const id = hashParts([await sourceIdentity(k)]);
-  const name = `${k.source.package}-${id}`;
+  const id = hashParts([await tarballIdentity(s)]);
+  const name = `${s.package}-${id}`;
   const dir = join(root, 'src', name);
   if (existsSync(join(dir, 'Makefile'))) {
     // Used now: `cache prune` must not take a tree a cached kernel builds modules against.
@@ -72,17 +70,17 @@ export async function extractDebianSource(k: CatalogKernel & { source: DebianSou
       const tmp = `${dir}.tmp-${process.pid}`;
       await rm(tmp, { recursive: true, force: true });
       await mkdir(tmp, { recursive: true });
-      log.info(`  extracting ${k.source.tarball}`);
-      await runLogged('tar', ['-xf', k.source.tarball, '-C', tmp, '--strip-components=1'], {
+      log.info(`  extracting ${s.tarball}`);
+      await runLogged('tar', ['-xf', s.tarball, '-C', tmp, '--strip-components=1'], {
         log: join(tmp, '..', `extract-${id}.log`),
         fails: 'INFRA',
-        phase: `extracting ${k.source.tarball}`,
+        phase: `extracting ${s.tarball}`,
         timeoutMs: 10 * 60_000,
       });
       await rename(tmp, dir);
       return dir;
     },
-    lockWait(log, `the extraction of ${k.source.tarball}`),
+    lockWait(log, `the extraction of ${s.tarball}`),
     stopping.signal,
   );
 }

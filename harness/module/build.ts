@@ -3,8 +3,8 @@ import { copyFile, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { archSpec } from '../arch/arches.ts';
 import { type CacheKind, getOrBuild, missingPaths } from '../cache/store.ts';
-import { type KernelBuild, makeVars } from '../kernel/build.ts';
-import { withGitTree } from '../kernel/source.ts';
+import { makeVars } from '../kernel/config.ts';
+import type { KernelBuild } from '../kernel/entry.ts';
 import { cacheRoot, MODULES_DIR } from '../paths.ts';
 import { hashParts } from '../util/hash.ts';
 import { requireTool } from '../util/host.ts';
@@ -47,17 +47,7 @@ export async function buildModule(kernel: KernelBuild, log: Log, name = 'kalloc_
         timeoutMs: 10 * 60_000,
         verbose: log.verbose,
       });
-    const moduleMake = () => make(['-C', kernel.buildDir, `M=${dir}`, ...makeVars(arch), 'modules']);
-    if (kernel.git) {
-      // The build directory is shared by the repository's commits: put it back at this one first.
-      const g = kernel.git;
-      await withGitTree({ type: 'git', repo: g.repo, ref: g.commit }, kernel.arch, g.commit, log, async (t) => {
-        await make(['-C', t.src, `O=${t.out}`, ...makeVars(arch), 'olddefconfig', 'modules_prepare']);
-        await moduleMake();
-      });
-    } else {
-      await moduleMake();
-    }
+    await kernel.withBuildDir(log, make, () => make(['-C', kernel.buildDir, `M=${dir}`, ...makeVars(arch), 'modules']));
     return { key, name, ko: join(dir, `${name}.ko`) };
   }
 }

@@ -5,7 +5,8 @@
 
 import { ARCHES } from '../arch/arches.ts';
 import { UsageError } from '../errors.ts';
-import { type CatalogKernel, parseDebianKernel, parseGitKernel } from '../kernel/catalog.ts';
+import type { CatalogKernel } from '../kernel/catalog.ts';
+import { parseDebianKernel, parseGitKernel } from '../kernel/names.ts';
 
 export interface Target {
   arch: string;

@@ -15,7 +15,7 @@ import { generateRunKeys } from '../guest/keys.ts';
 import { configuresNetwork, describeExit, freePort, hostTscKhz, kernelCmdline, Vm } from '../guest/qemu.ts';
 import { guestBase, guestInitrd } from '../guest/rootfs.ts';
 import { GuestSession } from '../guest/ssh.ts';
-import type { KernelBuild } from '../kernel/build.ts';
+import type { KernelBuild } from '../kernel/entry.ts';
 import type { ModuleBuild } from '../module/build.ts';
 import { ProbeClient } from '../probe/client.ts';
 import type { BootInfo, BootPhases, RetriedBoot } from '../results/records.ts';
@@ -103,7 +103,7 @@ export async function bootQemuMachine(o: QemuMachineOptions, boot: number): Prom
   try {
     // The prebuilt kernel's boot modules, then the probe: init loads them in this order before sshd starts,
     // so the probe is in place when the marker comes and no upload or insmod waits on ssh.
-    await writeFile(initrdFile.path, await guestInitrd(base, keys, [...(o.kernel.guestModules ?? []), o.module.ko]));
+    await writeFile(initrdFile.path, await guestInitrd(base, keys, [...o.kernel.guestModules, o.module.ko]));
     // Ctrl-C while the initrd was made: QEMU must not start after the harness killed every QEMU it knew.
     if (o.signal?.aborted) throw new InterruptedError();
     const started = await startVm(o, boot, initrdFile.path, accel.accel);

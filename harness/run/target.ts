@@ -6,7 +6,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { allocatorProfile, parseConfig } from '../analysis/kconfig.ts';
 import { InterruptedError } from '../errors.ts';
-import { buildKernel, findTestModule } from '../kernel/build.ts';
+import { buildKernel } from '../kernel/build.ts';
 import { profileOptions } from '../kernel/distro.ts';
 import { buildModule } from '../module/build.ts';
 import type { TargetStatus } from '../results/records.ts';
@@ -110,7 +110,7 @@ export const prepareReal: Prepare = async (c) => {
     key: kernel.key,
     release: kernel.release,
     config,
-    testModule: (name) => findTestModule(kernel, name),
+    testModule: (name) => kernel.testModule(name),
     boot: async (n, cmdline) => {
       const m = await bootQemuMachine(
         { kernel, module, config, dir: c.dir, settings: c.settings, log: c.log, signal: c.signal, cmdline },

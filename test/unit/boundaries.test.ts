@@ -94,15 +94,6 @@ const edges = tsFiles(HARNESS).flatMap((f) =>
     .map((i) => ({ from: f, to: relative(HARNESS, resolve(dirname(join(HARNESS, f)), i)), spec: i })),
 );
 
-/**
- * Import circles between files of one folder that are known debts, each
- * named whole until the work that removes it (issue 30: one recipe per
- * kernel kind). A new circle, or one of these growing or shrinking, fails.
- */
-const KNOWN_CIRCLES = [
-  ['kernel/build.ts', 'kernel/catalog.ts', 'kernel/distro.ts', 'kernel/own.ts', 'kernel/prebuilt.ts', 'kernel/source.ts'],
-];
-
 /** The import circles among these edges: each strongly connected set of two or more files (Tarjan), sorted. */
 function circles(es: readonly { from: string; to: string }[]): string[][] {
   const next = new Map<string, string[]>();
@@ -148,8 +139,8 @@ describe('dependency table', () => {
     for (const u of Object.keys(DEPS)) visit(u, []);
   });
 
-  it('has no import circle between files of one folder, but the known debts', () => {
-    expect(circles(edges.filter((e) => unit(e.from) === unit(e.to)))).toEqual(KNOWN_CIRCLES);
+  it('has no import circle between files of one folder', () => {
+    expect(circles(edges.filter((e) => unit(e.from) === unit(e.to)))).toEqual([]);
   });
 
   it('finds a circle when there is one', () => {

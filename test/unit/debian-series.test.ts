@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { ARCHES } from '../../harness/arch/arches.ts';
-import { parseDebianKernel } from '../../harness/kernel/catalog.ts';
 import {
   type DebianKernel,
   debianIndex,
@@ -9,6 +8,7 @@ import {
   parseDebianName,
   resolveDebian,
 } from '../../harness/kernel/debian.ts';
+import { parseDebianKernel } from '../../harness/kernel/names.ts';
 
 // Package names as `apt-cache search --names-only '^linux-(image|headers)-[0-9]'` lists them
 // on Debian 12 (bookworm + bookworm-security, 2026-11), a subset.

@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { allocatorProfile, parseConfig } from '../../harness/analysis/kconfig.ts';
 import { ARCHES } from '../../harness/arch/arches.ts';
 import { exitCode } from '../../harness/cli/exit.ts';
-import { checkKernelEntry, type KernelBuild, orderedModules } from '../../harness/kernel/build.ts';
-import { loadCatalog, paritySource, parseGitKernel } from '../../harness/kernel/catalog.ts';
+import { loadCatalog, paritySource } from '../../harness/kernel/catalog.ts';
+import { checkKernelEntry, type KernelEntry, orderedModules } from '../../harness/kernel/entry.ts';
+import { parseGitKernel } from '../../harness/kernel/names.ts';
 import { configArch, GUEST_NEEDS, missingGuestNeeds } from '../../harness/kernel/own.ts';
 import { formatRequest, parseResponse } from '../../harness/probe/protocol.ts';
 import { compareTargets } from '../../harness/report/compare.ts';
@@ -43,7 +44,7 @@ describe('your own kernel build', () => {
 
 describe('cached kernels from before strict configs', () => {
   it('are not served when they recorded options they asked for and did not get', async () => {
-    const entry = { key: 'k', release: '6.12.117', unmet: ['CONFIG_SLUB_DEBUG=y (got n)'] } as unknown as KernelBuild;
+    const entry = { key: 'k', release: '6.12.117', unmet: ['CONFIG_SLUB_DEBUG=y (got n)'] } as unknown as KernelEntry;
     expect(await checkKernelEntry(entry)).toBe('it was built without config options it asked for (CONFIG_SLUB_DEBUG=y (got n))');
   });
 });
