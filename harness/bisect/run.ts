@@ -194,6 +194,7 @@ async function sample(o: BisectOptions, c: Candidate, label: string, n: number):
     outDir: dir,
     host: await hostAxes(o.settings, [o.state.arch]),
     ...(n > 1 ? { repeat: n } : {}),
+    targets: [{ arch: o.state.arch, kernel: c.kernel }],
   });
   await runTarget({
     arch: o.state.arch,

@@ -8,6 +8,7 @@ import { type ChangeRule, compareSamples, type Distribution, formatChange, relat
 import { verdictOf } from '../regress/compare.ts';
 import type { ResultRecord, StepRecord } from '../results/records.ts';
 import { isFailed, ranAsExpected } from '../results/status.ts';
+import { failureLine } from '../results/view.ts';
 
 export type Verdict = 'good' | 'bad' | 'skip';
 /** What one run of the scenario on a candidate says. */
@@ -91,7 +92,7 @@ export function classify(records: readonly ResultRecord[], stepName?: string, si
     return {
       outcome: 'bad',
       reason:
-        failed.failures.map((f) => `${f.what}: expected ${f.expected}, observed ${f.observed}`).join('; ') ||
+        failed.failures.map((f) => failureLine(f, { at: false })).join('; ') ||
         // A kernel test case: its own lines (EXPECTATION FAILED ...) say how it failed.
         [failed.reason, ...failed.dmesg.filter((l) => /FAILED|Expected|not ok/.test(l)).slice(0, 4)].filter(Boolean).join('; '),
       step: failed,

@@ -8,7 +8,7 @@ import { seriesOf } from '../kernel/debian.ts';
 import { findKernel } from '../kernel/names.ts';
 import { KERNEL_TESTS } from '../ktest/catalog.ts';
 import { FACTS } from '../probe/vocabulary.ts';
-import { formatFailure } from '../report/failure.ts';
+import { failureLine } from '../results/view.ts';
 import { loadScenarioFile } from '../scenario/load.ts';
 import { consoleLog } from '../util/log.ts';
 import { formatDuration } from '../util/proc.ts';
@@ -164,7 +164,7 @@ export const bisectCommand: Command = {
       const t = state.tested[shown.id]!;
       process.stdout.write(`\nfirst ${state.find === 'fix' ? 'fixed' : 'bad'}: ${bad.id} ${bad.subject}\n`);
       if (shown !== bad) process.stdout.write(`  the old behaviour, on ${short(shown)}:\n`);
-      for (const f of t.failure?.failures ?? []) process.stdout.write(`  ${t.failure!.step}: ${formatFailure(f)}\n`);
+      for (const f of t.failure?.failures ?? []) process.stdout.write(`  ${t.failure!.step}: ${failureLine(f)}\n`);
       if (t.failure?.dmesg.length)
         process.stdout.write(
           `  kernel log:\n${t.failure.dmesg

@@ -9,6 +9,7 @@ import { claimsSummary, renderSummaryText } from '../report/summary.ts';
 import { runOutcome } from '../results/outcome.ts';
 import type { ResultRecord } from '../results/records.ts';
 import { foldRepeats } from '../results/repeats.ts';
+import { inPlanOrder } from '../results/view.ts';
 import { mergeRuns } from '../run/merge.ts';
 import type { Target } from '../run/plan.ts';
 import { useColor } from '../util/tty.ts';
@@ -92,7 +93,8 @@ export const reportCommand: Command = {
       if (claimsTable(records).rows.some((r) => r.overall !== 'untested'))
         process.stdout.write(`${renderSummaryText(claimsSummary(records))}\n`);
       const rep = consoleReporter({ color: useColor({ flag: v['no-color'] ? false : undefined }), write: (s) => process.stdout.write(s) });
-      records.forEach(rep);
+      // Known whole: each target's lines together, targets in plan order.
+      inPlanOrder(records).forEach(rep);
     }
     for (const p of writeReports(names, records, dir)) process.stdout.write(`report: ${p}\n`);
     return runOutcome(records);

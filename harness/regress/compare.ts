@@ -8,6 +8,7 @@ import { type Change, type ChangeRule, compareSamples, fisherExact, PASS_RATE_AL
 import type { HostAxes, ResultRecord, StepRecord, StepStatus, TargetRef } from '../results/records.ts';
 import { foldRepeats } from '../results/repeats.ts';
 import { isFailed, ranAsExpected } from '../results/status.ts';
+import { failureLine, resultsView } from '../results/view.ts';
 import { type Metric, metricsOf } from './metrics.ts';
 
 export type StepChange =
@@ -127,17 +128,8 @@ export interface Pair {
 }
 const same = (a: TargetRef, b: TargetRef) => a.arch === b.arch && a.kernel === b.kernel;
 
-function targetsOf(records: readonly ResultRecord[]): TargetRef[] {
-  const out: TargetRef[] = [];
-  for (const r of records) {
-    if (r.type !== 'target-begin' && r.type !== 'target-end' && r.type !== 'step') continue;
-    const i = out.findIndex((t) => same(t, r.target));
-    // The last record of a target carries its release and config hash.
-    if (i < 0) out.push(r.target);
-    else out[i] = { ...out[i]!, ...r.target };
-  }
-  return out;
-}
+/** The targets in plan order, each as its last record names it (with its release and config hash). */
+const targetsOf = (records: readonly ResultRecord[]): TargetRef[] => resultsView(records).targets.map((t) => t.ref);
 
 /**
  * Which target of the base run each target of the new run is compared with:
@@ -228,11 +220,9 @@ const runsOf = (s: StepRecord) =>
   s.runs !== undefined ? `${s.passes}/${s.runs}` : ranAsExpected(s.status) ? '1/1' : s.status === 'skip' ? '0/0' : '0/1';
 
 function evidence(s: StepRecord): string | undefined {
-  const parts = [
-    s.reason,
-    ...s.failures.map((f) => `${f.what}: expected ${f.expected}, observed ${f.observed}`),
-    ...s.splats.slice(0, 1).map((x) => x.title),
-  ].filter(Boolean);
+  const parts = [s.reason, ...s.failures.map((f) => failureLine(f, { at: false })), ...s.splats.slice(0, 1).map((x) => x.title)].filter(
+    Boolean,
+  );
   return parts.length ? parts.join('; ') : undefined;
 }
 

@@ -9,6 +9,7 @@ import { countStatuses, runOutcome } from '../results/outcome.ts';
 import type { ResultRecord, StepRecord } from '../results/records.ts';
 import { foldRepeats } from '../results/repeats.ts';
 import { isFailed } from '../results/status.ts';
+import { failureLine, targetLabel, targetOrder } from '../results/view.ts';
 import { type CompareOptions, type Comparison, compareRuns } from './compare.ts';
 import { metricsOf } from './metrics.ts';
 
@@ -38,21 +39,17 @@ export interface Regression {
   detail: string;
 }
 
-const targetsOf = (rs: readonly ResultRecord[]) => [
-  ...new Set(rs.flatMap((r) => (r.type === 'target-begin' ? [`${r.target.arch}/${r.target.kernel}`] : []))),
-];
-
 export function runLines(runs: readonly HistoryRun[]): RunLine[] {
   return runs.map((r) => ({
     id: r.id,
     at: r.at,
     outcome: runOutcome(r.records),
-    targets: targetsOf(r.records),
+    targets: targetOrder(r.records),
     counts: countStatuses(r.records),
   }));
 }
 
-const stepId = (s: StepRecord) => `${s.target.arch}/${s.target.kernel} › ${s.scenario} › ${s.name}`;
+const stepId = (s: StepRecord) => `${targetLabel(s.target)} › ${s.scenario} › ${s.name}`;
 const bad = (s: StepRecord) => isFailed(s.status) || s.status === 'flaky';
 
 /** Failing or flaky steps of one run, by id. */
@@ -78,7 +75,7 @@ export function lifecycles(runs: readonly HistoryRun[], o: CompareOptions = {}):
   for (const [id, s] of newest) {
     let k = n - 1;
     while (k > 0 && steps[k - 1]!.has(id)) k--;
-    const detail = s.reason ?? s.failures.map((f) => `${f.what}: expected ${f.expected}, observed ${f.observed}`).join('; ');
+    const detail = s.reason ?? s.failures.map((f) => failureLine(f, { at: false })).join('; ');
     out.push({ kind: 'step', what: id, lifecycle: k === n - 1 ? 'new' : 'persists', since: runs[k]!.id, detail: `${s.status}: ${detail}` });
   }
   for (const [id, s] of steps[n - 2]!)
@@ -141,7 +138,7 @@ export function trends(runs: readonly HistoryRun[]): Map<string, TrendPoint[]> {
     );
     for (const m of metricsOf(r.records)) {
       if (m.step && !claimSteps.has(`${m.scenario} › ${m.step}`)) continue;
-      const key = `${m.target.arch}/${m.target.kernel} › ${m.name}`;
+      const key = `${targetLabel(m.target)} › ${m.name}`;
       if (!out.has(key)) out.set(key, []);
       out.get(key)!.push({ run: r.id, median: m.dist.median, min: m.dist.min, max: m.dist.max });
     }

@@ -10,11 +10,11 @@
 import { sizeConstants } from '../probe/vocabulary.ts';
 import type { ResultRecord, StepRecord } from '../results/records.ts';
 import { isFailed, ranAsExpected } from '../results/status.ts';
+import { failureLine, type GuestRecord as Guest, resultsView } from '../results/view.ts';
 import { CLAIMS } from '../scenario/claims.ts';
 import { stepEnv } from '../scenario/expect.ts';
 import { parseShows, renderShows } from '../scenario/shows.ts';
 import type { ClaimRef } from '../scenario/types.ts';
-import { formatFailure } from './failure.ts';
 
 export type Verdict = 'holds' | 'fails' | 'depends' | 'inconclusive' | 'untested';
 
@@ -34,8 +34,6 @@ export interface ClaimCell {
   /** The cell in words: the verdict and why (the deciding observation, the failure, or the skip reason). */
   says: string;
 }
-
-type Guest = Extract<ResultRecord, { type: 'guest' }>;
 
 /** The scenario's deciding observation for a claim, with this target's constants and the deciding step's facts. */
 function observation(ref: ClaimRef, ran: StepRecord[], guests: Guest[]): string | undefined {
@@ -78,10 +76,6 @@ export interface ClaimRow {
   overall: Verdict;
 }
 
-export function targetLabel(t: { arch: string; kernel: string }): string {
-  return `${t.arch}/${t.kernel}`;
-}
-
 function scenarioVerdict(steps: StepRecord[], ref: ClaimRef, guests: Guest[]): Evidence {
   const ifPasses = ref.ifPasses;
   const scenario = steps[0]!.scenario;
@@ -92,7 +86,7 @@ function scenarioVerdict(steps: StepRecord[], ref: ClaimRef, guests: Guest[]): E
       verdict: 'inconclusive',
       steps: bad.map((s) => s.name),
       // Steps not run for one reason (the kernel could not be prepared) say it once.
-      note: [...new Set(bad.map((s) => s.failures.map((f) => formatFailure(f)).join('; ') || s.reason || s.status))].join(' | '),
+      note: [...new Set(bad.map((s) => s.failures.map((f) => failureLine(f)).join('; ') || s.reason || s.status))].join(' | '),
     };
   }
   const ran = steps.filter((s) => ranAsExpected(s.status));
@@ -114,20 +108,19 @@ function combine(vs: Verdict[]): Verdict {
 }
 
 export function claimsTable(records: readonly ResultRecord[]): { targets: string[]; rows: ClaimRow[] } {
-  const steps = records.filter((r): r is StepRecord => r.type === 'step');
-  const targets = [...new Set(records.filter((r) => r.type === 'target-begin').map((r) => targetLabel(r.target)))];
+  const view = resultsView(records);
+  const targets = view.targets.map((t) => t.label);
   const rows: ClaimRow[] = Object.entries(CLAIMS).map(([id, text]) => {
     const cells: Record<string, ClaimCell> = {};
-    for (const t of targets) {
+    for (const t of view.targets) {
       const byScenario = new Map<string, StepRecord[]>();
-      for (const s of steps) {
-        if (targetLabel(s.target) !== t || !s.claims.some((c) => c.id === id)) continue;
+      for (const s of t.steps) {
+        if (!s.claims.some((c) => c.id === id)) continue;
         byScenario.set(s.scenario, [...(byScenario.get(s.scenario) ?? []), s]);
       }
-      const guests = records.filter((r): r is Guest => r.type === 'guest' && targetLabel(r.target) === t);
-      const evidence = [...byScenario.values()].map((ss) => scenarioVerdict(ss, ss[0]!.claims.find((c) => c.id === id)!, guests));
+      const evidence = [...byScenario.values()].map((ss) => scenarioVerdict(ss, ss[0]!.claims.find((c) => c.id === id)!, t.guests));
       const verdict = combine(evidence.map((e) => e.verdict));
-      cells[t] = { verdict, evidence, says: says(verdict, evidence) };
+      cells[t.label] = { verdict, evidence, says: says(verdict, evidence) };
     }
     return { id, text, cells, overall: combine(Object.values(cells).map((c) => c.verdict)) };
   });

@@ -6,7 +6,8 @@
 
 import { CONSTANTS, HOST_CONSTANTS } from '../probe/vocabulary.ts';
 import type { ResultRecord, StepRecord } from '../results/records.ts';
-import { claimsTable, targetLabel } from './claims.ts';
+import { inPlanOrder, targetLabel, targetOrder } from '../results/view.ts';
+import { claimsTable } from './claims.ts';
 
 /** Guest constants worth comparing. */
 const COMPARED = Object.entries({ ...CONSTANTS, ...HOST_CONSTANTS })
@@ -35,18 +36,19 @@ export interface CompareRow {
 }
 
 export function compareTargets(records: readonly ResultRecord[]): { targets: string[]; rows: CompareRow[] } {
-  const targets = [...new Set(records.filter((r) => r.type === 'target-begin').map((r) => targetLabel(r.target)))];
+  const targets = targetOrder(records);
   const rows = new Map<string, CompareRow>();
   const put = (label: string, target: string, value: unknown) => {
     if (value === undefined) return;
     if (!rows.has(label)) rows.set(label, { label, values: {} });
     rows.get(label)!.values[target] = String(value);
   };
-  for (const r of records) {
+  const ordered = inPlanOrder(records);
+  for (const r of ordered) {
     if (r.type === 'guest') for (const c of COMPARED) put(c, targetLabel(r.target), r.constants[c]);
     if (r.type === 'kernel-profile') for (const [o, v] of Object.entries(r.options)) put(`config ${o}`, targetLabel(r.target), v);
   }
-  for (const s of records.filter((r): r is StepRecord => r.type === 'step')) {
+  for (const s of ordered.filter((r): r is StepRecord => r.type === 'step')) {
     for (const [f, v] of Object.entries(stepFacts(s))) put(`${s.scenario} › ${s.name} › ${f}`, targetLabel(s.target), v);
     put(`${s.scenario} › ${s.name} › status`, targetLabel(s.target), s.status);
   }

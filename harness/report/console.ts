@@ -2,11 +2,11 @@
 
 import { factDirection } from '../regress/metrics.ts';
 import type { ResultRecord, StepRecord } from '../results/records.ts';
-import { foldRepeats } from '../results/repeats.ts';
 import { isFailed } from '../results/status.ts';
+import { countsLine, failureLine, resultsView, targetLabel } from '../results/view.ts';
 import { claimsTable } from './claims.ts';
 import { compareTargets, renderCompareText } from './compare.ts';
-import { formatFailure, printable, where } from './failure.ts';
+import { printable } from './printable.ts';
 import { claimsSummary, distributionText, renderSummaryText, runsText } from './summary.ts';
 
 export interface ConsoleReporterOptions {
@@ -32,7 +32,6 @@ export function consoleReporter(o: ConsoleReporterOptions): (r: ResultRecord) =>
   const red = paint(o.color, 31);
   const yellow = paint(o.color, 33);
   const dim = paint(o.color, 2);
-  const failed: StepRecord[] = [];
   const seen: ResultRecord[] = [];
   let scenario = '';
   let target = '';
@@ -46,10 +45,21 @@ export function consoleReporter(o: ConsoleReporterOptions): (r: ResultRecord) =>
     skip: yellow('-'),
     flaky: yellow('~'),
   };
+  /** Each status's colour: green went as expected, red failed, yellow neither. */
+  const tone: Record<StepRecord['status'], (s: string) => string> = {
+    pass: green,
+    'expected-crash': green,
+    'expected-fail': green,
+    fail: red,
+    'unexpected-pass': red,
+    error: red,
+    skip: yellow,
+    flaky: yellow,
+  };
   let repeats = 1;
   const stepLine = (r: StepRecord) => {
     // Targets may run concurrently: name the target again whenever it changes.
-    const t = `${r.target.arch}/${r.target.kernel}`;
+    const t = `${targetLabel(r.target)}`;
     if (t !== target) {
       target = t;
       scenario = '';
@@ -71,14 +81,10 @@ export function consoleReporter(o: ConsoleReporterOptions): (r: ResultRecord) =>
     o.write(
       `    ${mark[r.status]} ${p(r.name)}${extra} ${dim(`${r.ms} ms`)}${runs ? ` ${r.status === 'flaky' ? yellow(runs) : dim(runs)}` : ''}\n`,
     );
-    for (const f of r.failures) {
-      const at = where(f) ? `${dim(p(where(f)))} ` : '';
-      o.write(`        ${at}${f.what}: expected ${p(f.expected)}, observed ${red(p(f.observed))}\n`);
-    }
+    for (const f of r.failures) o.write(`        ${failureLine(f, { style: { text: p, at: dim, observed: red } })}\n`);
     // Metrics over repeated runs: their distributions.
     for (const [k, d] of Object.entries(r.stats ?? {}))
       if (d.n > 1 && factDirection(r, k)) o.write(dim(`        ${k}: ${distributionText(d)}\n`));
-    if (isFailed(r.status) || r.status === 'error' || r.status === 'flaky') failed.push(r);
   };
   return (r) => {
     seen.push(r);
@@ -93,7 +99,7 @@ export function consoleReporter(o: ConsoleReporterOptions): (r: ResultRecord) =>
         if (repeats > 1) {
           if (isFailed(r.status) || r.status === 'error')
             o.write(
-              `  ${red(r.status)} ${r.target.arch}/${r.target.kernel} › ${r.scenario} › ${p(r.name)} ${dim(`(run ${r.repeat ?? 1}/${repeats})`)}\n`,
+              `  ${red(r.status)} ${targetLabel(r.target)} › ${r.scenario} › ${p(r.name)} ${dim(`(run ${r.repeat ?? 1}/${repeats})`)}\n`,
             );
           break;
         }
@@ -108,22 +114,12 @@ export function consoleReporter(o: ConsoleReporterOptions): (r: ResultRecord) =>
         }
         break;
       case 'run-end': {
-        const folded = foldRepeats(seen);
+        const view = resultsView(seen);
+        const folded = view.records;
         if (repeats > 1) {
           target = '';
-          for (const x of folded) if (x.type === 'step') stepLine(x);
+          for (const x of view.steps) stepLine(x);
         }
-        const c = r.counts;
-        const parts = [
-          c.pass && green(`${c.pass} passed`),
-          c['expected-crash'] && green(`${c['expected-crash']} expected crashes`),
-          c['expected-fail'] && green(`${c['expected-fail']} expected failures`),
-          c.fail && red(`${c.fail} failed`),
-          c['unexpected-pass'] && red(`${c['unexpected-pass']} passed unexpectedly`),
-          c.flaky && yellow(`${c.flaky} flaky`),
-          c.error && red(`${c.error} errors`),
-          c.skip && yellow(`${c.skip} skipped`),
-        ].filter(Boolean);
         const table = claimsTable(folded);
         // The summary first: how the claims came out, where they differ and why; then each claim in words.
         if (table.rows.some((row) => row.overall !== 'untested')) {
@@ -134,13 +130,16 @@ export function consoleReporter(o: ConsoleReporterOptions): (r: ResultRecord) =>
         }
         const diff = renderCompareText(compareTargets(folded));
         if (diff) o.write(`\nWhat differs between targets\n${diff}`);
-        o.write(`\n${parts.join(', ') || 'no steps ran'} in ${(r.ms / 1000).toFixed(1)} s\n`);
-        for (const f of failed) {
-          o.write(`\n${red(f.status.toUpperCase())} ${f.target.arch}/${f.target.kernel} › ${f.scenario} › ${p(f.name)}\n`);
+        o.write(
+          `\n${countsLine(r.counts, { zeros: false, paint: (s, t) => tone[s](t) }) || 'no steps ran'} in ${(r.ms / 1000).toFixed(1)} s\n`,
+        );
+        // The failures, target by target in plan order (targets may have finished in any order).
+        for (const f of view.steps.filter((s) => isFailed(s.status) || s.status === 'error' || s.status === 'flaky')) {
+          o.write(`\n${red(f.status.toUpperCase())} ${targetLabel(f.target)} › ${f.scenario} › ${p(f.name)}\n`);
           if (f.request) o.write(dim(`  request: ${f.request}\n`));
           if (f.reason) o.write(`  ${p(f.reason)}\n`);
           if (f.details) o.write(`${dim(quoted(f.details))}\n`);
-          for (const x of f.failures) o.write(`  ${p(formatFailure(x))}\n`);
+          for (const x of f.failures) o.write(`  ${failureLine(x, { style: { text: p } })}\n`);
           for (const s of f.splats.slice(0, 3)) o.write(dim(`  ${s.lines.slice(0, 6).map(p).join('\n  ')}\n`));
           // A kernel test case's own evidence: its EXPECTATION FAILED lines, its summary line.
           if (f.kernelTest?.case) for (const l of f.dmesg.slice(0, 8)) o.write(dim(`  ${p(l)}\n`));

@@ -5,7 +5,7 @@
  */
 
 import type { ResultRecord } from '../results/records.ts';
-import { displayPath } from './failure.ts';
+import { displayPath, failureLine, targetLabel } from '../results/view.ts';
 
 /** Workflow-command escaping: data and property values differ (docs: "workflow commands"). */
 const data = (s: string) => s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
@@ -13,7 +13,7 @@ const prop = (s: string) => data(s).replace(/:/g, '%3A').replace(/,/g, '%2C');
 
 export function githubAnnotations(r: ResultRecord): string {
   if (r.type !== 'step' || (r.status !== 'fail' && r.status !== 'error')) return '';
-  const title = `${r.target.arch}/${r.target.kernel} › ${r.scenario} › ${r.name}`;
+  const title = `${targetLabel(r.target)} › ${r.scenario} › ${r.name}`;
   if (r.status === 'error') {
     const line = r.line ? `,line=${r.line}` : '';
     return `::error file=${prop(displayPath(r.scenarioFile))}${line},title=${prop(title)}::${data(r.reason ?? 'error')}\n`;
@@ -22,7 +22,7 @@ export function githubAnnotations(r: ResultRecord): string {
     .map((f) => {
       const file = prop(displayPath(f.pos?.file ?? r.scenarioFile));
       const at = f.pos ? `,line=${f.pos.line},col=${f.pos.column}` : r.line ? `,line=${r.line}` : '';
-      return `::error file=${file}${at},title=${prop(title)}::${data(`${f.what}: expected ${f.expected}, observed ${f.observed}`)}\n`;
+      return `::error file=${file}${at},title=${prop(title)}::${data(failureLine(f, { at: false }))}\n`;
     })
     .join('');
 }

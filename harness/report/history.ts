@@ -1,8 +1,8 @@
 /** A history of runs as text and as an HTML page with each claim metric's trend. Pure. */
 import type { Regression, RunLine, TrendPoint } from '../regress/history.ts';
-import { printable } from './failure.ts';
+import { countsLine } from '../results/view.ts';
 import { esc, htmlTable, page } from './htmlkit.ts';
-import { statusCountsText } from './summary.ts';
+import { printable } from './printable.ts';
 import { trendChart } from './svg.ts';
 
 export interface HistoryView {
@@ -16,7 +16,7 @@ const WORDS: Record<Regression['lifecycle'], string> = { new: 'new', persists: '
 export function renderHistoryText(v: HistoryView): string {
   const out = [`${v.runs.length} run(s), oldest first:`];
   for (const [i, r] of v.runs.entries())
-    out.push(`  ${String(i + 1).padStart(3)}  ${r.id}  ${r.outcome.padEnd(10)} ${r.targets.join(', ')}  (${statusCountsText(r.counts)})`);
+    out.push(`  ${String(i + 1).padStart(3)}  ${r.id}  ${r.outcome.padEnd(10)} ${r.targets.join(', ')}  (${countsLine(r.counts)})`);
   if (v.runs.length < 2) out.push('', 'one run: nothing to compare yet.');
   else if (!v.regressions.length) out.push('', 'the newest run has no regression against the runs before it, and fixed none.');
   else {
@@ -42,7 +42,7 @@ export function renderHistoryHtml(v: HistoryView): string {
   const runs = htmlTable(
     'runs',
     ['#', 'run', 'outcome', 'targets', 'steps'],
-    v.runs.map((r, i) => ({ cells: [i + 1, r.id, r.outcome, r.targets.join(', '), statusCountsText(r.counts)] })),
+    v.runs.map((r, i) => ({ cells: [i + 1, r.id, r.outcome, r.targets.join(', '), countsLine(r.counts)] })),
   );
   return page(
     'kharness history',

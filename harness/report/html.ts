@@ -6,12 +6,11 @@
  * meminfo deltas, and every step with its facts and kernel log.
  */
 
-import { countStatuses } from '../results/outcome.ts';
 import type { ResultRecord, StepRecord } from '../results/records.ts';
-import { type ClaimCell, claimsTable, targetLabel } from './claims.ts';
+import { countsLine, failureLine, type GuestRecord as Guest, resultsView, type TargetEnd, targetLabel } from '../results/view.ts';
+import { type ClaimCell, claimsTable } from './claims.ts';
 import { compareTargets } from './compare.ts';
-import { formatFailure } from './failure.ts';
-import { claimsSummary, countsText, distributionText, guestCmdlineNote, runsText, statusCountsText } from './summary.ts';
+import { claimsSummary, countsText, distributionText, guestCmdlineNote, runsText } from './summary.ts';
 import { barChart, lineChart, type Series } from './svg.ts';
 
 const esc = (s: unknown) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -39,17 +38,8 @@ function verdictMatrix(steps: StepRecord[], targets: string[]): string {
     const ok = c.pass + c['expected-crash'] + c['expected-fail'];
     const bad = c.fail + c['unexpected-pass'];
     const cls = c.error ? 'error' : bad ? 'fail' : c.flaky ? 'flaky' : ok ? 'pass' : 'skip';
-    const text = [
-      ok && `${ok} ok`,
-      c['expected-fail'] && `${c['expected-fail']} expected failures`,
-      c['unexpected-pass'] && `${c['unexpected-pass']} passed unexpectedly`,
-      c.fail && `${c.fail} failed`,
-      c.flaky && `${c.flaky} flaky`,
-      c.error && `${c.error} errors`,
-      c.skip && `${c.skip} skipped`,
-    ]
-      .filter(Boolean)
-      .join(', ');
+    // What went as expected as one number, then the rest in the words of every report.
+    const text = [ok && `${ok} ok`, countsLine({ ...c, pass: 0, 'expected-crash': 0 }, { zeros: false })].filter(Boolean).join(', ');
     return `<td class="${cls}">${esc(text)}</td>`;
   };
   return `<table id="verdict-matrix"><tr><th>scenario</th>${targets.map((t) => `<th>${esc(t)}</th>`).join('')}</tr>${scenarios
@@ -162,7 +152,7 @@ function stepDetail(s: StepRecord): string {
   const open = s.status === 'fail' || s.status === 'error' || s.status === 'flaky' ? ' open' : '';
   const reason = s.reason || runsText(s) ? ` (${esc([runsText(s), s.reason].filter(Boolean).join('; '))})` : '';
   const title = `${esc(targetLabel(s.target))} › ${esc(s.scenario)} › ${esc(s.name)} — <b>${s.status}</b>${reason}`;
-  const failures = s.failures.length ? `<ul>${s.failures.map((f) => `<li>${esc(formatFailure(f))}</li>`).join('')}</ul>` : '';
+  const failures = s.failures.length ? `<ul>${s.failures.map((f) => `<li>${esc(failureLine(f))}</li>`).join('')}</ul>` : '';
   return [
     `<details id="${anchor(s)}"${open}><summary class="${s.status}">${title}</summary>`,
     s.request ? `<div><code>${esc(s.request)}</code></div>` : '',
@@ -172,9 +162,6 @@ function stepDetail(s: StepRecord): string {
     `${s.dmesg.length ? `<pre>${esc(s.dmesg.join('\n'))}</pre>` : ''}</details>`,
   ].join('\n');
 }
-
-type Guest = Extract<ResultRecord, { type: 'guest' }>;
-type TargetEnd = Extract<ResultRecord, { type: 'target-end' }>;
 
 function targetRow(t: string, g: Guest | undefined, e: TargetEnd | undefined): string {
   const status = e?.status ?? '';
@@ -194,21 +181,13 @@ function compareSection(cmp: ReturnType<typeof compareTargets>): string {
   return `<h2>What differs between targets</h2><div class="scroll"><table id="compare"><tr><th>fact</th>${head}</tr>${rows.join('')}</table></div>`;
 }
 
-export function renderHtml(records: readonly ResultRecord[]): string {
-  const steps = records.filter((r): r is StepRecord => r.type === 'step');
-  const targets = [...new Set(records.filter((r) => r.type === 'target-begin').map((r) => targetLabel(r.target)))];
-  const c = countStatuses(records);
-  const guests = records.filter((r): r is Guest => r.type === 'guest');
-  const ends = records.filter((r): r is TargetEnd => r.type === 'target-end');
-  const summary = statusCountsText(c);
+export function renderHtml(input: readonly ResultRecord[]): string {
+  const view = resultsView(input);
+  const { records, steps } = view;
+  const targets = view.targets.map((t) => t.label);
+  const summary = countsLine(view.counts);
   const note = guestCmdlineNote(records);
-  const rows = targets.map((t) =>
-    targetRow(
-      t,
-      guests.find((x) => targetLabel(x.target) === t),
-      ends.find((x) => targetLabel(x.target) === t),
-    ),
-  );
+  const rows = view.targets.map((t) => targetRow(t.label, t.guests[0], t.end));
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>kharness report</title><style>${CSS}</style></head>
 <body>

@@ -1,18 +1,18 @@
 /** One JSON document summarising a run: counts, targets, the claims table, every step. */
-
-import { countStatuses, runOutcome } from '../results/outcome.ts';
 import type { ResultRecord } from '../results/records.ts';
+import { resultsView } from '../results/view.ts';
 import { claimsTable } from './claims.ts';
 
 export function renderJson(records: readonly ResultRecord[]): string {
+  const view = resultsView(records);
   return `${JSON.stringify(
     {
-      outcome: runOutcome(records),
-      counts: countStatuses(records),
-      targets: records.filter((r) => r.type === 'target-end'),
-      guests: records.filter((r) => r.type === 'guest'),
-      claims: claimsTable(records),
-      steps: records.filter((r) => r.type === 'step'),
+      outcome: view.outcome,
+      counts: view.counts,
+      targets: view.targets.flatMap((t) => (t.end ? [t.end] : [])),
+      guests: view.targets.flatMap((t) => t.guests),
+      claims: claimsTable(view.records),
+      steps: view.steps,
     },
     null,
     2,

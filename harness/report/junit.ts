@@ -13,8 +13,7 @@
  */
 
 import type { ResultRecord, StepRecord } from '../results/records.ts';
-import { targetLabel } from './claims.ts';
-import { displayPath, formatFailure } from './failure.ts';
+import { displayPath, failureLine, resultsView } from '../results/view.ts';
 
 export function xmlEscape(s: string): string {
   return (
@@ -43,7 +42,7 @@ function testcase(s: StepRecord, seen: Set<string>): string {
   for (let i = 2; seen.has(`${classname}\u0000${name}`); i++) name = `${s.name} (${i})`;
   seen.add(`${classname}\u0000${name}`);
   const body: string[] = [];
-  const message = s.failures.map(formatFailure).join('; ');
+  const message = s.failures.map((f) => failureLine(f)).join('; ');
   const line = s.failures.find((f) => f.pos)?.pos?.line ?? s.line;
   const at = `at ${displayPath(s.scenarioFile)}${line ? `:${line}` : ''}`;
   const text = (...parts: (string | undefined)[]) => xmlEscape([at, ...parts].filter(Boolean).join('\n'));
@@ -67,8 +66,7 @@ function testcase(s: StepRecord, seen: Set<string>): string {
 }
 
 export function renderJUnit(records: readonly ResultRecord[]): string {
-  const steps = records.filter((r): r is StepRecord => r.type === 'step');
-  const targets = [...new Set(records.filter((r) => r.type === 'target-begin').map((r) => targetLabel(r.target)))];
+  const view = resultsView(records);
   const count = (ss: StepRecord[], suite = true) => ({
     tests: ss.length,
     failures: ss.filter((s) => s.status === 'fail' || s.status === 'unexpected-pass' || s.status === 'flaky').length,
@@ -78,18 +76,15 @@ export function renderJUnit(records: readonly ResultRecord[]): string {
     time: (ss.reduce((a, s) => a + s.ms, 0) / 1000).toFixed(3),
   });
   const seen = new Set<string>();
-  const suites = targets.map((t) => {
-    const ss = steps.filter((s) => targetLabel(s.target) === t);
+  const suites = view.targets.map(({ label: t, steps: ss, end }) => {
     const release = ss.find((s) => s.target.release)?.target.release;
     const props = release
       ? `\n    <properties>\n      <property ${attr({ name: 'kernel.release', value: release })}/>\n    </properties>`
       : '';
-    const end = records.find((r) => r.type === 'target-end' && targetLabel(r.target) === t);
-    const infra =
-      end?.type === 'target-end' && end.error
-        ? `\n    <system-err>${xmlEscape(`${end.status}: ${end.error.message}\n${end.error.details ?? ''}`)}</system-err>`
-        : '';
+    const infra = end?.error
+      ? `\n    <system-err>${xmlEscape(`${end.status}: ${end.error.message}\n${end.error.details ?? ''}`)}</system-err>`
+      : '';
     return `  <testsuite ${attr({ name: t, ...count(ss) })}>${props}\n${ss.map((s) => testcase(s, seen)).join('\n')}${infra}\n  </testsuite>`;
   });
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites ${attr({ name: 'kharness', ...count(steps, false) })}>\n${suites.join('\n')}\n</testsuites>\n`;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites ${attr({ name: 'kharness', ...count(view.steps, false) })}>\n${suites.join('\n')}\n</testsuites>\n`;
 }

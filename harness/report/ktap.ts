@@ -7,14 +7,14 @@
 
 import type { ResultRecord, StepRecord } from '../results/records.ts';
 import { isOk } from '../results/status.ts';
-import { targetLabel } from './claims.ts';
-import { formatFailure, printable } from './failure.ts';
+import { failureLine, resultsView } from '../results/view.ts';
+import { printable } from './printable.ts';
 
 const clean = (s: string) => printable(s.replace(/[\r\n#]+/g, ' ')).trim();
 
 function stepLine(s: StepRecord, n: number): string[] {
   const lines: string[] = [];
-  for (const f of s.failures) lines.push(`# ${clean(formatFailure(f))}`);
+  for (const f of s.failures) lines.push(`# ${clean(failureLine(f))}`);
   if (s.status === 'expected-crash') lines.push(`# expected crash: ${clean(s.splats[0]?.title ?? 'the guest died')}`);
   // A kernel test case that failed, or passed against expectation: its own lines say why.
   if (s.kernelTest?.case && s.status !== 'pass' && s.status !== 'skip') for (const l of s.dmesg.slice(0, 20)) lines.push(`# ${clean(l)}`);
@@ -43,19 +43,15 @@ function block(items: { name: string; ok: boolean; skip?: string; lines: string[
 }
 
 export function renderKtap(records: readonly ResultRecord[]): string {
-  const steps = records.filter((r): r is StepRecord => r.type === 'step');
-  const targets = [...new Set(records.filter((r) => r.type === 'target-begin').map((r) => targetLabel(r.target)))];
   const passed = (ss: StepRecord[]) => ss.every((s) => isOk(s.status));
   const allSkipped = (ss: StepRecord[]) => ss.length > 0 && ss.every((s) => s.status === 'skip');
-  const items = targets.map((t) => {
-    const ts = steps.filter((s) => targetLabel(s.target) === t);
+  const items = resultsView(records).targets.map(({ label: t, steps: ts, end }) => {
     const scenarios = [...new Set(ts.map((s) => s.scenario))].map((name) => {
       const ss = ts.filter((s) => s.scenario === name);
       const inner = ['    KTAP version 1', `    1..${ss.length}`, ...ss.flatMap((s, i) => stepLine(s, i + 1).map((l) => `    ${l}`))];
       return { name, ok: passed(ss), skip: allSkipped(ss) ? ss[0]!.reason : undefined, lines: inner };
     });
-    const end = records.find((r) => r.type === 'target-end' && targetLabel(r.target) === t);
-    const infraOk = !(end?.type === 'target-end' && end.status !== 'ok');
+    const infraOk = !(end && end.status !== 'ok');
     return { name: t, ok: passed(ts) && infraOk, lines: block(scenarios, '  ') };
   });
   return [...block(items, ''), ''].join('\n');

@@ -7,8 +7,8 @@
  */
 
 import type { ResultRecord } from '../results/records.ts';
+import { byPlan, planOf, targetLabel } from '../results/view.ts';
 import { formatDuration } from '../util/proc.ts';
-import { targetLabel } from './claims.ts';
 
 interface Line {
   phase: string;
@@ -25,13 +25,15 @@ export interface LiveFooter {
 
 export function liveFooter(write: (s: string) => void, now: () => number = Date.now): LiveFooter {
   const lines = new Map<string, Line>();
+  /** The run's targets in plan order: the footer lists them so, whichever began or finished first. */
+  let plan: string[] = [];
   let drawn = 0;
   const clear = () => {
     if (drawn) write(`\x1b[${drawn}A\x1b[J`);
     drawn = 0;
   };
   const draw = () => {
-    const rows = [...lines].map(([t, l]) => {
+    const rows = byPlan([...lines], ([t]) => t, plan).map(([t, l]) => {
       const elapsed = l.phase === 'building' || l.phase === 'booting' ? ` ${formatDuration(now() - l.since)}` : '';
       return `\x1b[2K  ${t.padEnd(18)} ${l.phase}${elapsed}${l.detail ? `  ${l.detail}` : ''}`;
     });
@@ -50,7 +52,8 @@ export function liveFooter(write: (s: string) => void, now: () => number = Date.
       draw();
     },
     onRecord(r) {
-      if (r.type === 'status') lines.set(targetLabel(r.target), { phase: r.phase, detail: r.detail, since: now() });
+      if (r.type === 'run-begin') plan = planOf([r]);
+      else if (r.type === 'status') lines.set(targetLabel(r.target), { phase: r.phase, detail: r.detail, since: now() });
       else if (r.type === 'target-end')
         lines.set(targetLabel(r.target), { phase: r.status === 'ok' ? 'done' : `failed (${r.status})`, since: now() });
       else return;

@@ -5,11 +5,10 @@
  * observed and their YAML line, and links to the run's other artifacts.
  */
 import { basename, dirname } from 'node:path';
-import { countStatuses, runOutcome } from '../results/outcome.ts';
-import type { ResultRecord, StepRecord } from '../results/records.ts';
-import { claimsTable, targetLabel } from './claims.ts';
-import { formatFailure } from './failure.ts';
-import { claimsSummary, countsText, guestCmdlineNote, statusCountsText } from './summary.ts';
+import type { ResultRecord } from '../results/records.ts';
+import { countsLine, failureLine, resultsView, targetLabel } from '../results/view.ts';
+import { claimsTable } from './claims.ts';
+import { claimsSummary, countsText, guestCmdlineNote } from './summary.ts';
 
 /** A table cell: pipes escaped, one line, no HTML. */
 const cell = (s: string) =>
@@ -38,16 +37,15 @@ function table(head: string[], rows: string[][]): string {
 }
 
 export function renderMarkdown(records: readonly ResultRecord[]): string {
-  const c = countStatuses(records);
-  const outcome = runOutcome(records);
-  const steps = records.filter((r): r is StepRecord => r.type === 'step');
-  const claims = claimsTable(records);
-  const summary = claimsSummary(records, claims);
+  const view = resultsView(records);
+  const outcome = view.outcome;
+  const claims = claimsTable(view.records);
+  const summary = claimsSummary(view.records, claims);
   const out: string[] = [];
   out.push(`# kharness: ${outcome}`);
   out.push('');
   out.push(
-    statusCountsText(c) +
+    countsLine(view.counts) +
       ` on ${claims.targets.length} target(s).${outcome === 'incomplete' ? ' The run has no end record: the harness was killed.' : ''}`,
   );
   out.push('');
@@ -74,21 +72,22 @@ export function renderMarkdown(records: readonly ResultRecord[]): string {
     ),
   );
   out.push('');
-  const failed = steps.filter((s) => s.status === 'fail' || s.status === 'unexpected-pass' || s.status === 'flaky' || s.status === 'error');
+  const failed = view.steps.filter(
+    (s) => s.status === 'fail' || s.status === 'unexpected-pass' || s.status === 'flaky' || s.status === 'error',
+  );
   if (failed.length) {
     out.push('## Failures');
     out.push('');
     for (const s of failed) {
-      const what = s.failures.length ? s.failures.map((f) => code(formatFailure(f))).join('; ') : inline(s.reason ?? s.status);
+      const what = s.failures.length ? s.failures.map((f) => code(failureLine(f))).join('; ') : inline(s.reason ?? s.status);
       out.push(`- **${s.status}** ${targetLabel(s.target)} › ${s.scenario} › ${inline(s.name)}: ${what}`);
     }
     out.push('');
   }
-  const ends = records.filter((r) => r.type === 'target-end' && r.status !== 'ok');
-  for (const e of ends)
-    if (e.type === 'target-end') out.push(`- **${e.status}** ${targetLabel(e.target)}: ${inline(e.error?.message ?? '')}`);
+  const ends = view.targets.flatMap((t) => (t.end && t.end.status !== 'ok' ? [t.end] : []));
+  for (const e of ends) out.push(`- **${e.status}** ${targetLabel(e.target)}: ${inline(e.error?.message ?? '')}`);
   if (ends.length) out.push('');
-  const note = guestCmdlineNote(records);
+  const note = guestCmdlineNote(view.records);
   if (note) out.push(note, '');
   out.push('## Artifacts');
   out.push('');
@@ -96,7 +95,7 @@ export function renderMarkdown(records: readonly ResultRecord[]): string {
   out.push(
     '[results.jsonl](results.jsonl) (every record) · [report.html](report.html) · [junit.xml](junit.xml) (when those reporters ran)',
   );
-  const logs = records.flatMap((r) => {
+  const logs = view.records.flatMap((r) => {
     if (r.type !== 'guest') return [];
     const rel = `${basename(dirname(r.consoleLog))}/${basename(r.consoleLog)}`;
     return [`[${rel}](${rel}) · [${rel.replace('console-', 'dmesg-')}](${rel.replace('console-', 'dmesg-')})`];

@@ -5,8 +5,8 @@
  */
 import { formatChange, PASS_RATE_ALPHA } from '../analysis/stats.ts';
 import type { Comparison, MetricComparison, StepComparison } from '../regress/compare.ts';
-import { printable } from './failure.ts';
 import { esc, htmlTable, page } from './htmlkit.ts';
+import { printable } from './printable.ts';
 import { distributionText } from './summary.ts';
 import { stripChart } from './svg.ts';
 

@@ -5,17 +5,9 @@
  * page size, or config). Pure.
  */
 import type { Distribution } from '../analysis/stats.ts';
-import type { ResultRecord, StepRecord, StepStatus } from '../results/records.ts';
-import { type ClaimRow, claimsTable, targetLabel, type Verdict } from './claims.ts';
-
-/** Every status's count in words, in one order for every report (counts from older runs may lack the newer statuses). */
-export function statusCountsText(c: Partial<Record<StepStatus, number>>): string {
-  const n = (s: StepStatus) => c[s] ?? 0;
-  return (
-    `${n('pass')} passed, ${n('expected-crash')} expected crashes, ${n('expected-fail')} expected failures, ` +
-    `${n('fail')} failed, ${n('unexpected-pass')} passed unexpectedly, ${n('flaky')} flaky, ${n('error')} errors, ${n('skip')} skipped`
-  );
-}
+import type { ResultRecord, StepRecord } from '../results/records.ts';
+import { inPlanOrder, targetLabel } from '../results/view.ts';
+import { type ClaimRow, claimsTable, type Verdict } from './claims.ts';
 
 /** A repeated step's runs in words ("4/5 runs passed"); nothing for a step run once. */
 export function runsText(s: Pick<StepRecord, 'runs' | 'passes'>): string | undefined {
@@ -76,7 +68,7 @@ const VERDICTS: Verdict[] = ['holds', 'fails', 'depends', 'inconclusive', 'untes
 
 export function targetTraits(records: readonly ResultRecord[]): TargetTraits[] {
   const out = new Map<string, TargetTraits>();
-  for (const r of records) {
+  for (const r of inPlanOrder(records)) {
     if (r.type !== 'guest' && r.type !== 'target-begin' && r.type !== 'step') continue;
     const t = targetLabel(r.target);
     const cur = out.get(t) ?? { target: t, arch: r.target.arch, version: '?', pageSize: '?', config: r.target.configHash ?? '?' };

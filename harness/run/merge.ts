@@ -95,6 +95,12 @@ export function mergeRuns(runs: readonly RunInput[], outDir: string, expected: r
       : counted.some((i) => ends[i]!.outcome === 'interrupted')
         ? 'interrupted'
         : stepsOutcome(body);
+  // The merged plan: the CI's (expected), then each run's own in the order the runs were given; reports list targets in it.
+  const plan = [
+    ...new Map(
+      [...expected, ...begins.flatMap((b) => b?.targets ?? [])].map((t) => [label(t), { arch: t.arch, kernel: t.kernel }]),
+    ).values(),
+  ];
   const first = begins.filter((b): b is RunBegin => b !== undefined).sort((a, b) => a.at.localeCompare(b.at))[0];
   const keptEnds = counted.map((i) => ends[i]).filter((e): e is RunEnd => e !== undefined);
   const last = keptEnds
@@ -107,7 +113,14 @@ export function mergeRuns(runs: readonly RunInput[], outDir: string, expected: r
   });
   return {
     records: [
-      { type: 'run-begin', runId: first?.runId ?? 'merged', at: first?.at ?? new Date(0).toISOString(), argv: ['report', 'merge'], outDir },
+      {
+        type: 'run-begin',
+        runId: first?.runId ?? 'merged',
+        at: first?.at ?? new Date(0).toISOString(),
+        argv: ['report', 'merge'],
+        outDir,
+        ...(plan.length ? { targets: plan } : {}),
+      },
       ...body,
       {
         type: 'run-end',

@@ -58,6 +58,8 @@ export async function runAll(o: RunOptions): Promise<RunSummary> {
       o.plan.map((p) => p.target.arch),
     ),
     ...(o.repeat && o.repeat > 1 ? { repeat: o.repeat } : {}),
+    // The plan's order is the order every report lists the targets in, whichever finishes first.
+    targets: o.plan.map((p) => ({ arch: p.target.arch, kernel: p.target.kernel })),
   });
   const targets = pLimit(o.parallelTargets);
   const buildSlot = pLimit(o.parallelBuilds);

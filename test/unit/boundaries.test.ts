@@ -66,6 +66,7 @@ const PURE = [
   'results/status.ts',
   'results/repeats.ts',
   'results/outcome.ts',
+  'results/view.ts',
 ];
 const ALLOWED_EFFECTS: Record<string, string[]> = { 'scenario/load.ts': ['node:fs/promises'] };
 const EFFECTS = /^(node:(fs|fs\/promises|child_process|net|os)|execa|ssh2|tmp-promise)$/;

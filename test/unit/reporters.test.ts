@@ -5,12 +5,12 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { exitCode } from '../../harness/cli/exit.ts';
 import { consoleReporter } from '../../harness/report/console.ts';
-import { formatFailure } from '../../harness/report/failure.ts';
 import { githubAnnotations } from '../../harness/report/github.ts';
 import { renderJUnit, xmlEscape } from '../../harness/report/junit.ts';
 import { renderKtap } from '../../harness/report/ktap.ts';
 import { runOutcome } from '../../harness/results/outcome.ts';
 import { parseResults, type ResultRecord, type StepRecord } from '../../harness/results/records.ts';
+import { failureLine } from '../../harness/results/view.ts';
 
 const exitCodeFor = (r: Parameters<typeof runOutcome>[0]) => exitCode(runOutcome(r));
 
@@ -211,7 +211,7 @@ describe('failures point at the YAML', () => {
   });
 
   it('in the terminal, as file:line:column: fact: expected, observed', () => {
-    expect(formatFailure(failed.failures[0]!)).toBe('scenarios/vmalloc-contiguity.yaml:17:9: phys_runs: expected 1, observed 3');
+    expect(failureLine(failed.failures[0]!)).toBe('scenarios/vmalloc-contiguity.yaml:17:9: phys_runs: expected 1, observed 3');
   });
 
   it('in JUnit, as the failure message and the first line of its text (junit-10.xsd has no file or line attributes)', () => {
