@@ -86,5 +86,6 @@ export function renderJUnit(records: readonly ResultRecord[]): string {
       : '';
     return `  <testsuite ${attr({ name: t, ...count(ss) })}>${props}\n${ss.map((s) => testcase(s, seen)).join('\n')}${infra}\n  </testsuite>`;
   });
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites ${attr({ name: 'kharness', ...count(view.steps, false) })}>\n${suites.join('\n')}\n</testsuites>\n`;
+  const all = attr({ name: 'kharness', ...count(view.steps, false) });
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites ${all}>\n${suites.join('\n')}\n</testsuites>\n`;
 }
