@@ -4,7 +4,7 @@
 # default scenarios. Idempotent: when everything is there it only checks.
 #
 #   ./setup.sh                 install, then `kharness run` (extra args go to run)
-#   ./setup.sh --deps-only     install only (used by `npm test`)
+#   ./setup.sh --deps-only     install and build only (used by `npm test`)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -47,6 +47,8 @@ fi
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
+# The CLI runs compiled JavaScript (dist/); bin/kharness.js also rebuilds it when harness/ changes.
+node scripts/build.js
 
 if [ "${1:-}" = "--deps-only" ]; then
   exit 0

@@ -11,6 +11,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/unit/**/*.test.ts'],
+    globalSetup: ['test/support/build-dist.ts'],
     // Forks, not worker threads: a worker-thread run once sat idle after its last file (2ca18f0, 728ea38).
     pool: 'forks',
     // One file at a time: several files assert on timers (150-300 ms fault thresholds, < 2 s bounds)

@@ -10,7 +10,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/e2e/**/*.test.ts'],
-    globalSetup: ['test/e2e/setup.ts'],
+    globalSetup: ['test/support/build-dist.ts', 'test/e2e/setup.ts'],
     pool: 'forks',
     // TCG guests with 2 vCPUs already fill both cores, and the fault tests' 2-3 s thresholds would
     // become a lottery beside another file's guests: one file at a time. Runs parallelise inside (--jobs).

@@ -13,6 +13,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/full/**/*.test.ts'],
+    globalSetup: ['test/support/build-dist.ts'],
     pool: 'forks',
     fileParallelism: false,
     testTimeout: 60 * 60_000,

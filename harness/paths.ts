@@ -3,10 +3,13 @@ import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/** The parent of this file's folder: of harness/ when run from source (vitest, tsx), of dist/ when compiled (bin/kharness.js). */
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const KERNELS_DIR = join(PROJECT_ROOT, 'kernels');
 export const MODULES_DIR = join(PROJECT_ROOT, 'modules');
 export const SCENARIOS_DIR = join(PROJECT_ROOT, 'scenarios');
+/** Files copied into every guest (its /init): read at run time, so they ship beside dist/. */
+export const GUEST_FILES_DIR = join(PROJECT_ROOT, 'harness', 'guest', 'files');
 
 /** $KHARNESS_CACHE, else $XDG_CACHE_HOME/kharness, else ~/.cache/kharness. */
 export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {

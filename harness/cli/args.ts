@@ -34,18 +34,6 @@ export function secondsFlag(v: unknown, d: number, flag: string): number {
   return n * 1000;
 }
 
-/** The flags that size and time guests, shared by every command that boots one. */
-export const MACHINE_OPTIONS = {
-  accel: { type: 'string', default: 'auto' },
-  memory: { type: 'string', default: '512' },
-  smp: { type: 'string', default: '2' },
-  'boot-timeout': { type: 'string' },
-  'step-timeout': { type: 'string' },
-  'silence-timeout': { type: 'string' },
-} as const;
-
-export const MACHINE_USAGE = '[--accel auto|kvm|tcg] [--memory MiB] [--smp N] [--boot-timeout S] [--step-timeout S] [--silence-timeout S]';
-
 export function parseMachineFlags(v: Record<string, unknown>): MachineSettings {
   const accel = String(v.accel ?? 'auto');
   if (!['auto', 'kvm', 'tcg'].includes(accel)) throw new UsageError(`--accel must be auto, kvm or tcg, not "${accel}"`);

@@ -12,9 +12,9 @@ import { failureLine } from '../results/view.ts';
 import { loadScenarioFile } from '../scenario/load.ts';
 import { consoleLog } from '../util/log.ts';
 import { formatDuration } from '../util/proc.ts';
-import { kernelNames, MACHINE_OPTIONS, MACHINE_USAGE, parseMachineFlags, positiveInt } from './args.ts';
-import type { Command } from './command.ts';
-import { COMPARE_OPTIONS, COMPARE_USAGE, parseRule } from './compare.ts';
+import { kernelNames, parseMachineFlags, positiveInt } from './args.ts';
+import { parseRule } from './compare.ts';
+import type { Outcome } from './exit.ts';
 
 const short = (c: Candidate) => shortId(c.id);
 
@@ -39,159 +39,126 @@ function parseMetric(v: Record<string, unknown>): NonNullable<BisectState['metri
   return { step: String(v.step), fact, better, rule: parseRule(v) };
 }
 
-export const bisectCommand: Command = {
-  summary: 'find the commit (or catalog kernel) where a scenario starts failing',
-  usage: [
-    `kharness bisect --repo PATH --good REF --bad REF --scenario FILE [--step NAME] [--arch A] [--repeat N] [--out DIR] ${MACHINE_USAGE}`,
-    '       kharness bisect --kernels 6.1,6.12[,...] --scenario FILE [--step NAME] [--arch A]   (oldest first: first is good, last is bad)',
-    '       kharness bisect --kernels debian:6.1.0-47..6.1.0-56-cloud --scenario FILE   (a series of Debian prebuilt kernels: downloads, no builds)',
-    '       [--find fix]: search for the first candidate that passes (the old end fails, the new end passes)',
-    `       [--metric FACT --step NAME [--better lower|higher] ${COMPARE_USAGE}]: bisect a performance change of one step's fact`,
-    '       [--repeat N] runs per candidate (default 1; 5 with --metric), [--confirm K] runs of the culprit and its parent (default 3)',
-    '       A candidate failing otherwise than the bad end (another step, another expectation, another kernel report) is skipped;',
-    '       the culprit is re-run against its parent at the end: exit 1 when that does not confirm it.',
-    '       kharness bisect --resume DIR',
-  ].join('\n'),
-  options: {
-    repo: { type: 'string' },
-    good: { type: 'string' },
-    bad: { type: 'string' },
-    kernels: { type: 'string' },
-    scenario: { type: 'string' },
-    step: { type: 'string' },
-    arch: { type: 'string', default: 'x86_64' },
-    repeat: { type: 'string' },
-    confirm: { type: 'string' },
-    metric: { type: 'string' },
-    better: { type: 'string' },
-    ...COMPARE_OPTIONS,
-    out: { type: 'string' },
-    resume: { type: 'string' },
-    find: { type: 'string', default: 'regression' },
-    ...MACHINE_OPTIONS,
-    verbose: { type: 'boolean', short: 'v' },
-  },
-  async run(v, _positionals, signal) {
-    const log = consoleLog(Boolean(v.verbose));
-    const settings = parseMachineFlags(v);
-    let state: BisectState;
-    let outDir: string;
-    if (v.resume) {
-      outDir = resolve(String(v.resume));
-      state = loadState(outDir);
-      log.info(`resuming: ${Object.keys(state.tested).length} candidates already judged`);
-    } else {
-      if (!v.scenario) throw new UsageError('bisect needs --scenario FILE');
-      const metric = v.metric ? parseMetric(v) : undefined;
-      const repeat = v.repeat === undefined ? (metric ? 5 : 1) : positiveInt(v.repeat, '--repeat');
-      const confirm = v.confirm === undefined ? 3 : positiveInt(v.confirm, '--confirm');
-      if (v.find !== 'regression' && v.find !== 'fix')
-        throw new UsageError(`unknown --find "${String(v.find)}"`, 'Use --find regression (default) or --find fix.');
-      archSpec(String(v.arch));
-      outDir = resolve(v.out ? String(v.out) : join('kharness-bisect', new Date().toISOString().replace(/[:.]/g, '-')));
-      const base = {
-        arch: String(v.arch),
-        scenarioFile: resolve(String(v.scenario)),
-        step: v.step ? String(v.step) : undefined,
-        repeat,
-        confirm,
-        metric,
-        find: v.find as 'regression' | 'fix',
-        tested: {},
-      };
-      if (v.repo) {
-        if (!v.good || !v.bad) throw new UsageError('git bisect needs --good REF and --bad REF');
-        const repo = resolve(String(v.repo));
-        const { good, list } = await gitCandidates(repo, String(v.good), String(v.bad));
-        if (good.configVersion)
-          log.info(
-            `every candidate is configured as the catalog's ${seriesOf(good.configVersion)} kernel (the good end is ${good.configVersion})`,
-          );
-        state = { mode: 'git', repo, ...base, good, candidates: list };
-      } else if (v.kernels) {
-        const names = (await kernelNames(v.kernels, v.arch, log)) ?? [];
-        if (names.length < 2) throw new UsageError('--kernels needs at least two kernels, oldest first');
-        const cands = names.map((n) => {
-          findKernel(n);
-          return { id: n, kernel: n, subject: `kernel ${n}` };
-        });
-        state = { mode: 'kernels', ...base, good: cands[0]!, candidates: cands.slice(1) };
-      } else {
-        throw new UsageError('bisect needs --repo with --good/--bad, or --kernels');
-      }
-    }
-    const scenario = await loadScenarioFile(state.scenarioFile);
-    // Searching for a fix, the sides are the old behaviour and the fixed one (git bisect's old/new).
-    const term = (o: string) => (state.find === 'fix' ? ({ good: 'old', bad: 'fixed' }[o] ?? o) : o);
-    const t0 = Date.now();
-    log.info(
-      `bisecting ${state.candidates.length} candidates after ${short(state.good)} with ${scenario.name}` +
-        `${state.step ? ` › ${state.step}` : ''} on ${state.arch} (state: ${join(outDir, 'bisect.json')})`,
-    );
-    const accel = chooseAccel(probeAccelFacts(archSpec(state.arch)), settings.accel).accel;
-    const line = (c: Candidate, t: Tested) => {
-      const m = state.metric && t.samples?.length ? `  ${state.metric.fact} median ${median(t.samples)} (n=${t.samples.length})` : '';
-      const why = t.outcome === 'skip' || t.flaky ? `  — ${t.reason}` : '';
-      return `  ${short(c)}  ${term(t.outcome).padEnd(5)} ${formatDuration(t.ms).padStart(10)}  ${c.subject}${m}${why}\n`;
+export async function bisectCommand(v: Record<string, unknown>, _positionals: string[], signal: AbortSignal): Promise<Outcome> {
+  const log = consoleLog(Boolean(v.verbose));
+  const settings = parseMachineFlags(v);
+  let state: BisectState;
+  let outDir: string;
+  if (v.resume) {
+    outDir = resolve(String(v.resume));
+    state = loadState(outDir);
+    log.info(`resuming: ${Object.keys(state.tested).length} candidates already judged`);
+  } else {
+    if (!v.scenario) throw new UsageError('bisect needs --scenario FILE');
+    const metric = v.metric ? parseMetric(v) : undefined;
+    const repeat = v.repeat === undefined ? (metric ? 5 : 1) : positiveInt(v.repeat, '--repeat');
+    const confirm = v.confirm === undefined ? 3 : positiveInt(v.confirm, '--confirm');
+    if (v.find !== 'regression' && v.find !== 'fix')
+      throw new UsageError(`unknown --find "${String(v.find)}"`, 'Use --find regression (default) or --find fix.');
+    archSpec(String(v.arch));
+    outDir = resolve(v.out ? String(v.out) : join('kharness-bisect', new Date().toISOString().replace(/[:.]/g, '-')));
+    const base = {
+      arch: String(v.arch),
+      scenarioFile: resolve(String(v.scenario)),
+      step: v.step ? String(v.step) : undefined,
+      repeat,
+      confirm,
+      metric,
+      find: v.find as 'regression' | 'fix',
+      tested: {},
     };
-    const result = await runBisect({
-      state,
-      scenario,
-      outDir,
-      log,
-      settings,
-      signal,
-      accel,
-      onTested: (c: Candidate, t: Tested) => process.stdout.write(line(c, t)),
-    });
-    process.stdout.write('\nbisect log:\n');
-    for (const c of [state.good, ...state.candidates]) {
-      const t = state.tested[c.id];
-      if (t) process.stdout.write(line(c, t));
-    }
-    const tested = Object.values(state.tested);
-    if (result.kind === 'done') {
-      const bad = result.firstBad!;
-      const order = [state.good, ...state.candidates];
-      // Searching for a fix, the evidence is the failure just before it: the old behaviour.
-      const shown =
-        state.find === 'fix'
-          ? (order
-              .slice(0, order.indexOf(bad))
-              .reverse()
-              .find((c) => state.tested[c.id]?.outcome === 'good') ?? bad)
-          : bad;
-      const t = state.tested[shown.id]!;
-      process.stdout.write(`\nfirst ${state.find === 'fix' ? 'fixed' : 'bad'}: ${bad.id} ${bad.subject}\n`);
-      if (shown !== bad) process.stdout.write(`  the old behaviour, on ${short(shown)}:\n`);
-      for (const f of t.failure?.failures ?? []) process.stdout.write(`  ${t.failure!.step}: ${failureLine(f)}\n`);
-      if (t.failure?.dmesg.length)
-        process.stdout.write(
-          `  kernel log:\n${t.failure.dmesg
-            .slice(0, 20)
-            .map((l) => `    ${l}`)
-            .join('\n')}\n`,
+    if (v.repo) {
+      if (!v.good || !v.bad) throw new UsageError('git bisect needs --good REF and --bad REF');
+      const repo = resolve(String(v.repo));
+      const { good, list } = await gitCandidates(repo, String(v.good), String(v.bad));
+      if (good.configVersion)
+        log.info(
+          `every candidate is configured as the catalog's ${seriesOf(good.configVersion)} kernel (the good end is ${good.configVersion})`,
         );
-      if (state.metric) {
-        const p = state.tested[(order[order.indexOf(bad) - 1] ?? state.good).id];
-        process.stdout.write(
-          `  ${state.metric.step} › ${state.metric.fact}: median ${median(p?.samples ?? [NaN])} → ${median(t.samples ?? [NaN])}\n`,
-        );
-      }
-      process.stdout.write(`  evidence: ${t.runDirs.join(', ')}\n`);
-      const conf = result.confirmation;
-      if (conf) {
-        process.stdout.write(
-          `${conf.confirmed ? 'confirmed' : 'NOT CONFIRMED'} over ${conf.runs} more run${conf.runs === 1 ? '' : 's'} each: ${conf.reason}\n`,
-        );
-        process.stdout.write(`  confirmation runs: ${conf.runDirs.join(', ')}\n`);
-      }
+      state = { mode: 'git', repo, ...base, good, candidates: list };
+    } else if (v.kernels) {
+      const names = (await kernelNames(v.kernels, v.arch, log)) ?? [];
+      if (names.length < 2) throw new UsageError('--kernels needs at least two kernels, oldest first');
+      const cands = names.map((n) => {
+        findKernel(n);
+        return { id: n, kernel: n, subject: `kernel ${n}` };
+      });
+      state = { mode: 'kernels', ...base, good: cands[0]!, candidates: cands.slice(1) };
     } else {
-      const among = [...result.skipped!, result.firstBad!].map((c) => `${short(c)} ${c.subject}`).join('; ');
-      process.stdout.write(`\nthe first ${state.find === 'fix' ? 'fixed' : 'bad'} is one of: ${among} (the others could not be judged)\n`);
+      throw new UsageError('bisect needs --repo with --good/--bad, or --kernels');
     }
-    process.stdout.write(`${tested.length} candidates built and run in ${formatDuration(Date.now() - t0)}\n`);
-    // A culprit its own re-runs do not confirm is no answer to act on.
-    return result.kind === 'done' && result.confirmation && !result.confirmation.confirmed ? 'failed' : 'done';
-  },
-};
+  }
+  const scenario = await loadScenarioFile(state.scenarioFile);
+  // Searching for a fix, the sides are the old behaviour and the fixed one (git bisect's old/new).
+  const term = (o: string) => (state.find === 'fix' ? ({ good: 'old', bad: 'fixed' }[o] ?? o) : o);
+  const t0 = Date.now();
+  log.info(
+    `bisecting ${state.candidates.length} candidates after ${short(state.good)} with ${scenario.name}` +
+      `${state.step ? ` › ${state.step}` : ''} on ${state.arch} (state: ${join(outDir, 'bisect.json')})`,
+  );
+  const accel = chooseAccel(probeAccelFacts(archSpec(state.arch)), settings.accel).accel;
+  const line = (c: Candidate, t: Tested) => {
+    const m = state.metric && t.samples?.length ? `  ${state.metric.fact} median ${median(t.samples)} (n=${t.samples.length})` : '';
+    const why = t.outcome === 'skip' || t.flaky ? `  — ${t.reason}` : '';
+    return `  ${short(c)}  ${term(t.outcome).padEnd(5)} ${formatDuration(t.ms).padStart(10)}  ${c.subject}${m}${why}\n`;
+  };
+  const result = await runBisect({
+    state,
+    scenario,
+    outDir,
+    log,
+    settings,
+    signal,
+    accel,
+    onTested: (c: Candidate, t: Tested) => process.stdout.write(line(c, t)),
+  });
+  process.stdout.write('\nbisect log:\n');
+  for (const c of [state.good, ...state.candidates]) {
+    const t = state.tested[c.id];
+    if (t) process.stdout.write(line(c, t));
+  }
+  const tested = Object.values(state.tested);
+  if (result.kind === 'done') {
+    const bad = result.firstBad!;
+    const order = [state.good, ...state.candidates];
+    // Searching for a fix, the evidence is the failure just before it: the old behaviour.
+    const shown =
+      state.find === 'fix'
+        ? (order
+            .slice(0, order.indexOf(bad))
+            .reverse()
+            .find((c) => state.tested[c.id]?.outcome === 'good') ?? bad)
+        : bad;
+    const t = state.tested[shown.id]!;
+    process.stdout.write(`\nfirst ${state.find === 'fix' ? 'fixed' : 'bad'}: ${bad.id} ${bad.subject}\n`);
+    if (shown !== bad) process.stdout.write(`  the old behaviour, on ${short(shown)}:\n`);
+    for (const f of t.failure?.failures ?? []) process.stdout.write(`  ${t.failure!.step}: ${failureLine(f)}\n`);
+    if (t.failure?.dmesg.length)
+      process.stdout.write(
+        `  kernel log:\n${t.failure.dmesg
+          .slice(0, 20)
+          .map((l) => `    ${l}`)
+          .join('\n')}\n`,
+      );
+    if (state.metric) {
+      const p = state.tested[(order[order.indexOf(bad) - 1] ?? state.good).id];
+      process.stdout.write(
+        `  ${state.metric.step} › ${state.metric.fact}: median ${median(p?.samples ?? [NaN])} → ${median(t.samples ?? [NaN])}\n`,
+      );
+    }
+    process.stdout.write(`  evidence: ${t.runDirs.join(', ')}\n`);
+    const conf = result.confirmation;
+    if (conf) {
+      process.stdout.write(
+        `${conf.confirmed ? 'confirmed' : 'NOT CONFIRMED'} over ${conf.runs} more run${conf.runs === 1 ? '' : 's'} each: ${conf.reason}\n`,
+      );
+      process.stdout.write(`  confirmation runs: ${conf.runDirs.join(', ')}\n`);
+    }
+  } else {
+    const among = [...result.skipped!, result.firstBad!].map((c) => `${short(c)} ${c.subject}`).join('; ');
+    process.stdout.write(`\nthe first ${state.find === 'fix' ? 'fixed' : 'bad'} is one of: ${among} (the others could not be judged)\n`);
+  }
+  process.stdout.write(`${tested.length} candidates built and run in ${formatDuration(Date.now() - t0)}\n`);
+  // A culprit its own re-runs do not confirm is no answer to act on.
+  return result.kind === 'done' && result.confirmation && !result.confirmation.confirmed ? 'failed' : 'done';
+}

@@ -10,7 +10,7 @@ import { cacheRoot } from '../paths.ts';
 const KINDS = [KERNEL_CACHE, MODULE_CACHE, GUEST_CACHE, SOURCE_CACHE];
 
 import { join } from 'node:path';
-import type { Command } from './command.ts';
+import type { Outcome } from './exit.ts';
 
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 
@@ -24,41 +24,36 @@ function table(entries: CacheEntry[]): string {
     .join('\n');
 }
 
-export const cacheCommand: Command = {
-  summary: 'list (`cache ls`) or remove (`cache prune`) cached kernels, modules, sources and guest images',
-  usage: 'kharness cache ls\n       kharness cache prune [--older-than DAYS (30)] [--all] [--dry-run]',
-  options: { 'older-than': { type: 'string', default: '30' }, all: { type: 'boolean' }, 'dry-run': { type: 'boolean' } },
-  async run(v, positionals) {
-    const root = cacheRoot();
-    const entries = await listCache(root, KINDS);
-    const sub = positionals[0];
-    if (sub === 'ls' || sub === undefined) {
-      process.stdout.write(`${root}\n${table(entries)}\n${entries.length} entries, ${mib(entries.reduce((a, e) => a + e.bytes, 0))}\n`);
-      return 'done';
-    }
-    if (sub !== 'prune') throw new UsageError(`unknown cache command "${sub}"`, 'Use `kharness cache ls` or `kharness cache prune`.');
-    const days = Number(v['older-than']);
-    if (!(days >= 0)) throw new UsageError(`--older-than takes a number of days, not "${String(v['older-than'])}"`);
-    const maxAge = days * 86_400_000;
-    const candidates = v.all ? entries : selectPrunable(entries, maxAge);
-    const doomed: CacheEntry[] = [];
-    for (const e of candidates) {
-      if (v['dry-run']) {
-        doomed.push(e);
-        continue;
-      }
-      // Under the entry's lock: an "incomplete" entry may be a build in progress, which we
-      // wait for; once it is done and fresh, it stays.
-      await withLock(join(root, 'locks'), `${e.kind}-${e.key}`, async () => {
-        const now = (await listCache(root, KINDS)).find((x) => x.dir === e.dir);
-        if (!now || (!v.all && selectPrunable([now], maxAge).length === 0)) return;
-        await rm(e.dir, { recursive: true, force: true });
-        doomed.push(e);
-      });
-    }
-    process.stdout.write(
-      `${v['dry-run'] ? 'would remove' : 'removed'} ${doomed.length} entries, ${mib(doomed.reduce((a, e) => a + e.bytes, 0))}\n${table(doomed)}\n`,
-    );
+export async function cacheCommand(v: Record<string, unknown>, positionals: string[]): Promise<Outcome> {
+  const root = cacheRoot();
+  const entries = await listCache(root, KINDS);
+  const sub = positionals[0];
+  if (sub === 'ls' || sub === undefined) {
+    process.stdout.write(`${root}\n${table(entries)}\n${entries.length} entries, ${mib(entries.reduce((a, e) => a + e.bytes, 0))}\n`);
     return 'done';
-  },
-};
+  }
+  if (sub !== 'prune') throw new UsageError(`unknown cache command "${sub}"`, 'Use `kharness cache ls` or `kharness cache prune`.');
+  const days = Number(v['older-than']);
+  if (!(days >= 0)) throw new UsageError(`--older-than takes a number of days, not "${String(v['older-than'])}"`);
+  const maxAge = days * 86_400_000;
+  const candidates = v.all ? entries : selectPrunable(entries, maxAge);
+  const doomed: CacheEntry[] = [];
+  for (const e of candidates) {
+    if (v['dry-run']) {
+      doomed.push(e);
+      continue;
+    }
+    // Under the entry's lock: an "incomplete" entry may be a build in progress, which we
+    // wait for; once it is done and fresh, it stays.
+    await withLock(join(root, 'locks'), `${e.kind}-${e.key}`, async () => {
+      const now = (await listCache(root, KINDS)).find((x) => x.dir === e.dir);
+      if (!now || (!v.all && selectPrunable([now], maxAge).length === 0)) return;
+      await rm(e.dir, { recursive: true, force: true });
+      doomed.push(e);
+    });
+  }
+  process.stdout.write(
+    `${v['dry-run'] ? 'would remove' : 'removed'} ${doomed.length} entries, ${mib(doomed.reduce((a, e) => a + e.bytes, 0))}\n${table(doomed)}\n`,
+  );
+  return 'done';
+}

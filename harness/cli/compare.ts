@@ -6,7 +6,7 @@ import { type Comparison, compareRuns } from '../regress/compare.ts';
 import { renderComparisonHtml, renderComparisonJson, renderComparisonText } from '../report/regression.ts';
 import type { ResultRecord } from '../results/records.ts';
 import { positiveInt } from './args.ts';
-import type { Command } from './command.ts';
+import type { Outcome } from './exit.ts';
 import { readRun, resultsPath } from './runs.ts';
 
 /** `--threshold 5%` (or 0.05): the smallest change of a median that counts. */
@@ -17,16 +17,6 @@ export function parseThreshold(v: unknown): number {
   if (!m || !(x > 0) || x >= 100) throw new UsageError(`--threshold takes a relative change such as 5% or 0.05, not "${s}"`);
   return x;
 }
-
-export const COMPARE_OPTIONS = {
-  threshold: { type: 'string' },
-  'min-samples': { type: 'string' },
-  'across-hosts': { type: 'boolean' },
-  'absolute-times': { type: 'boolean' },
-} as const;
-
-export const COMPARE_USAGE =
-  '[--threshold PCT (default 15% under TCG, 5% under KVM)] [--min-samples 3] [--across-hosts] [--absolute-times (judge ns/µs/ms under TCG too)]';
 
 /** The comparison options the command line gives every comparing command. */
 export function compareFlags(v: Record<string, unknown>): { acrossHosts: boolean; tcgAbsoluteTimes: boolean } {
@@ -57,23 +47,18 @@ export async function compareAndReport(
   return c;
 }
 
-export const compareCommand: Command = {
-  summary: 'compare two runs: new failures, fixes, flaky steps, and metrics that changed (exit 1 on a regression)',
-  usage: `kharness compare BASE NEW [--format text|json] [--out DIR] ${COMPARE_USAGE}\n  BASE, NEW: run directories (their --out) or results.jsonl files`,
-  options: { ...COMPARE_OPTIONS, format: { type: 'string' }, out: { type: 'string' } },
-  async run(v, positionals) {
-    if (positionals.length !== 2) throw new UsageError('compare takes two runs: BASE NEW', 'kharness compare BASE_DIR NEW_DIR');
-    const format = String(v.format ?? 'text');
-    if (format !== 'text' && format !== 'json') throw new UsageError(`unknown --format "${format}"`, 'Use --format text or json.');
-    const rule = parseRule(v);
-    const [b, n] = positionals as [string, string];
-    const [base, next] = [await readRun(b), await readRun(n)];
-    const dir = resolve(v.out ? String(v.out) : dirname(await resultsPath(n)));
-    const c = await compareAndReport(base, next, { base: b, next: n }, dir, {
-      rule,
-      ...compareFlags(v),
-      json: format === 'json',
-    });
-    return c.regressed ? 'failed' : 'passed';
-  },
-};
+export async function compareCommand(v: Record<string, unknown>, positionals: string[]): Promise<Outcome> {
+  if (positionals.length !== 2) throw new UsageError('compare takes two runs: BASE NEW', 'kharness compare BASE_DIR NEW_DIR');
+  const format = String(v.format ?? 'text');
+  if (format !== 'text' && format !== 'json') throw new UsageError(`unknown --format "${format}"`, 'Use --format text or json.');
+  const rule = parseRule(v);
+  const [b, n] = positionals as [string, string];
+  const [base, next] = [await readRun(b), await readRun(n)];
+  const dir = resolve(v.out ? String(v.out) : dirname(await resultsPath(n)));
+  const c = await compareAndReport(base, next, { base: b, next: n }, dir, {
+    rule,
+    ...compareFlags(v),
+    json: format === 'json',
+  });
+  return c.regressed ? 'failed' : 'passed';
+}

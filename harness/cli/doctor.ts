@@ -4,7 +4,7 @@ import { chooseAccel, probeAccelFacts } from '../guest/accel.ts';
 import { loadCatalog } from '../kernel/catalog.ts';
 import { cacheRoot } from '../paths.ts';
 import { whichSync } from '../util/host.ts';
-import type { Command } from './command.ts';
+import type { Outcome } from './exit.ts';
 
 /**
  * Host tools kharness and its tests run, the Debian package that provides each
@@ -35,34 +35,25 @@ export const HOST_TOOLS: readonly [tool: string, pkg: string, why: string][] = [
   ['ss', 'iproute2', "tests: ss -K cuts the harness's ssh socket; the host kernel needs CONFIG_INET_DIAG_DESTROY"],
 ];
 
-export const doctorCommand: Command = {
-  summary: 'check the host: tools, kernel sources, accelerator, cache',
-  usage: 'kharness doctor',
-  options: {},
-  async run() {
-    let missing = 0;
-    const line = (ok: boolean, what: string, fix?: string) => {
-      if (!ok) missing++;
-      process.stdout.write(`${ok ? 'ok     ' : 'MISSING'}  ${what}${!ok && fix ? `  → ${fix}` : ''}\n`);
-    };
-    for (const [tool, pkg, why] of HOST_TOOLS) line(Boolean(whichSync(tool)), `${tool} (${why})`, `sudo apt-get install ${pkg}`);
-    for (const a of Object.values(ARCHES)) {
-      line(Boolean(whichSync(a.qemu.binary)), `${a.qemu.binary} (${a.name} guests)`, `sudo apt-get install ${a.qemu.package}`);
-      if (!isNative(a))
-        line(
-          Boolean(whichSync(`${a.crossPrefix}gcc`)),
-          `${a.crossPrefix}gcc (${a.name} kernels)`,
-          `sudo apt-get install ${a.crossPackage}`,
-        );
-      const accel = chooseAccel(probeAccelFacts(a));
-      process.stdout.write(`info     ${a.name} guests run with ${accel.reason}\n`);
-    }
-    for (const k of loadCatalog()) {
-      if (k.source.type === 'debian-source')
-        line(existsSync(k.source.tarball), `kernel ${k.name}: ${k.source.tarball}`, `sudo apt-get install ${k.source.package}`);
-    }
-    process.stdout.write(`info     cache: ${cacheRoot()} (kharness cache ls)\n`);
-    process.stdout.write(missing ? `\n${missing} missing: ./setup.sh installs them all.\n` : '\nall good\n');
-    return missing ? 'missing' : 'done';
-  },
-};
+export async function doctorCommand(): Promise<Outcome> {
+  let missing = 0;
+  const line = (ok: boolean, what: string, fix?: string) => {
+    if (!ok) missing++;
+    process.stdout.write(`${ok ? 'ok     ' : 'MISSING'}  ${what}${!ok && fix ? `  → ${fix}` : ''}\n`);
+  };
+  for (const [tool, pkg, why] of HOST_TOOLS) line(Boolean(whichSync(tool)), `${tool} (${why})`, `sudo apt-get install ${pkg}`);
+  for (const a of Object.values(ARCHES)) {
+    line(Boolean(whichSync(a.qemu.binary)), `${a.qemu.binary} (${a.name} guests)`, `sudo apt-get install ${a.qemu.package}`);
+    if (!isNative(a))
+      line(Boolean(whichSync(`${a.crossPrefix}gcc`)), `${a.crossPrefix}gcc (${a.name} kernels)`, `sudo apt-get install ${a.crossPackage}`);
+    const accel = chooseAccel(probeAccelFacts(a));
+    process.stdout.write(`info     ${a.name} guests run with ${accel.reason}\n`);
+  }
+  for (const k of loadCatalog()) {
+    if (k.source.type === 'debian-source')
+      line(existsSync(k.source.tarball), `kernel ${k.name}: ${k.source.tarball}`, `sudo apt-get install ${k.source.package}`);
+  }
+  process.stdout.write(`info     cache: ${cacheRoot()} (kharness cache ls)\n`);
+  process.stdout.write(missing ? `\n${missing} missing: ./setup.sh installs them all.\n` : '\nall good\n');
+  return missing ? 'missing' : 'done';
+}

@@ -5,8 +5,8 @@ import { type HistoryRun, lifecycles, runLines, trends } from '../regress/histor
 import { renderHistoryHtml, renderHistoryText } from '../report/history.ts';
 import type { ResultRecord } from '../results/records.ts';
 import { positiveInt } from './args.ts';
-import type { Command } from './command.ts';
-import { COMPARE_OPTIONS, COMPARE_USAGE, compareFlags, parseRule } from './compare.ts';
+import { compareFlags, parseRule } from './compare.ts';
+import type { Outcome } from './exit.ts';
 import { readRun } from './runs.ts';
 
 /** A run's name in the history: its start time and the start of its id, so names sort by time. */
@@ -43,42 +43,28 @@ export async function readHistory(dir: string): Promise<HistoryRun[]> {
   return runs.sort((a, b) => a.at.localeCompare(b.at) || a.id.localeCompare(b.id));
 }
 
-export const historyCommand: Command = {
-  summary: 'list the runs kept in a history directory, and the lifecycle of each regression (new, persists, fixed)',
-  usage: `kharness history DIR [--last N] [--format text|json] [--html FILE] [--add RUN_DIR] ${COMPARE_USAGE}`,
-  options: {
-    ...COMPARE_OPTIONS,
-    last: { type: 'string' },
-    format: { type: 'string' },
-    html: { type: 'string' },
-    add: { type: 'string' },
-  },
-  async run(v, positionals) {
-    if (positionals.length !== 1) throw new UsageError('history takes one directory', 'kharness history DIR');
-    const dir = resolve(positionals[0]!);
-    const format = String(v.format ?? 'text');
-    if (format !== 'text' && format !== 'json') throw new UsageError(`unknown --format "${format}"`, 'Use --format text or json.');
-    const rule = parseRule(v);
-    const last = v.last === undefined ? 30 : positiveInt(v.last, '--last');
-    if (v.add) {
-      const added = await keepInHistory(dir, await readRun(String(v.add)));
-      if (format === 'text') process.stdout.write(`kept in history: ${added}\n`);
-    }
-    const runs = (await readHistory(dir)).slice(-last);
-    if (!runs.length)
-      throw new UsageError(
-        `no runs in ${dir}`,
-        'Keep runs there with `kharness run --history DIR` or `kharness history DIR --add RUN_DIR`.',
-      );
-    const o = { rule, ...compareFlags(v) };
-    const view = { runs: runLines(runs), regressions: lifecycles(runs, o), trends: trends(runs) };
-    process.stdout.write(
-      format === 'json' ? `${JSON.stringify({ ...view, trends: Object.fromEntries(view.trends) }, null, 2)}\n` : renderHistoryText(view),
-    );
-    if (v.html) {
-      await writeFile(String(v.html), renderHistoryHtml(view));
-      if (format === 'text') process.stdout.write(`report: ${resolve(String(v.html))}\n`);
-    }
-    return 'done';
-  },
-};
+export async function historyCommand(v: Record<string, unknown>, positionals: string[]): Promise<Outcome> {
+  if (positionals.length !== 1) throw new UsageError('history takes one directory', 'kharness history DIR');
+  const dir = resolve(positionals[0]!);
+  const format = String(v.format ?? 'text');
+  if (format !== 'text' && format !== 'json') throw new UsageError(`unknown --format "${format}"`, 'Use --format text or json.');
+  const rule = parseRule(v);
+  const last = v.last === undefined ? 30 : positiveInt(v.last, '--last');
+  if (v.add) {
+    const added = await keepInHistory(dir, await readRun(String(v.add)));
+    if (format === 'text') process.stdout.write(`kept in history: ${added}\n`);
+  }
+  const runs = (await readHistory(dir)).slice(-last);
+  if (!runs.length)
+    throw new UsageError(`no runs in ${dir}`, 'Keep runs there with `kharness run --history DIR` or `kharness history DIR --add RUN_DIR`.');
+  const o = { rule, ...compareFlags(v) };
+  const view = { runs: runLines(runs), regressions: lifecycles(runs, o), trends: trends(runs) };
+  process.stdout.write(
+    format === 'json' ? `${JSON.stringify({ ...view, trends: Object.fromEntries(view.trends) }, null, 2)}\n` : renderHistoryText(view),
+  );
+  if (v.html) {
+    await writeFile(String(v.html), renderHistoryHtml(view));
+    if (format === 'text') process.stdout.write(`report: ${resolve(String(v.html))}\n`);
+  }
+  return 'done';
+}

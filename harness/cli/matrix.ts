@@ -2,24 +2,14 @@ import { UsageError } from '../errors.ts';
 import { githubMatrix, planTargets } from '../run/plan.ts';
 import { consoleLog } from '../util/log.ts';
 import { catalogWith, kernelNames, list, positiveInt } from './args.ts';
-import type { Command } from './command.ts';
+import type { Outcome } from './exit.ts';
 
-export const matrixCommand: Command = {
-  summary: 'print the planned targets, or a CI job matrix (--format github: one job per target, or --shards N jobs)',
-  usage: 'kharness matrix [--arch A] [--kernel K] [--shards N] [--format text|github]',
-  options: {
-    arch: { type: 'string' },
-    kernel: { type: 'string' },
-    shards: { type: 'string' },
-    format: { type: 'string', default: 'text' },
-  },
-  async run(v) {
-    const kernels = await kernelNames(v.kernel, v.arch, consoleLog(false));
-    const targets = planTargets(catalogWith(kernels), { arches: list(v.arch), kernels });
-    const shards = v.shards === undefined ? undefined : positiveInt(v.shards, '--shards');
-    if (v.format === 'github') process.stdout.write(`${JSON.stringify(githubMatrix(targets, shards))}\n`);
-    else if (v.format === 'text') process.stdout.write(`${targets.map((t) => `${t.arch}/${t.kernel}`).join('\n')}\n`);
-    else throw new UsageError(`unknown --format "${String(v.format)}"`, 'Formats: text, github');
-    return 'done';
-  },
-};
+export async function matrixCommand(v: Record<string, unknown>): Promise<Outcome> {
+  const kernels = await kernelNames(v.kernel, v.arch, consoleLog(false));
+  const targets = planTargets(catalogWith(kernels), { arches: list(v.arch), kernels });
+  const shards = v.shards === undefined ? undefined : positiveInt(v.shards, '--shards');
+  if (v.format === 'github') process.stdout.write(`${JSON.stringify(githubMatrix(targets, shards))}\n`);
+  else if (v.format === 'text') process.stdout.write(`${targets.map((t) => `${t.arch}/${t.kernel}`).join('\n')}\n`);
+  else throw new UsageError(`unknown --format "${String(v.format)}"`, 'Formats: text, github');
+  return 'done';
+}

@@ -13,7 +13,7 @@ import { inPlanOrder } from '../results/view.ts';
 import { mergeRuns } from '../run/merge.ts';
 import type { Target } from '../run/plan.ts';
 import { useColor } from '../util/tty.ts';
-import type { Command } from './command.ts';
+import type { Outcome } from './exit.ts';
 import { readRun } from './runs.ts';
 
 /** A run without its end record was killed: its reports must not read as a pass. */
@@ -59,44 +59,31 @@ function parseExpected(s: string | undefined): Target[] {
     });
 }
 
-export const reportCommand: Command = {
-  summary: 're-render the reports of a finished run (boots nothing); `report merge OUT DIR...` joins shard results',
-  usage:
-    'kharness report RUN_DIR [--reporter default,html,json,junit,ktap,markdown] [--stdout]\n' +
-    '       kharness report merge OUT_DIR RUN_DIR... [--reporter ...] [--expect ARCH/KERNEL,...]\n' +
-    '  --expect: the planned targets; one no run has makes the merged run incomplete (exit 2)',
-  options: {
-    reporter: { type: 'string', multiple: true },
-    stdout: { type: 'boolean' },
-    'no-color': { type: 'boolean' },
-    expect: { type: 'string' },
-  },
-  async run(v, positionals) {
-    let dir: string;
-    let records: ResultRecord[];
-    if (positionals[0] === 'merge') {
-      ({ dir, records } = await merge(positionals.slice(1), v.expect === undefined ? undefined : String(v.expect)));
-    } else {
-      if (v.expect !== undefined) throw new UsageError('--expect belongs to report merge');
-      if (positionals.length !== 1) throw new UsageError('give exactly one run directory');
-      dir = positionals[0]!;
-      records = await readRun(dir);
-    }
-    const names = parseReporters((v.reporter as string[] | undefined) ?? []);
-    warnIfIncomplete(records);
-    if (v.stdout) {
-      for (const n of names) if (n in FILE_REPORTERS) process.stdout.write(FILE_REPORTERS[n]!.render(foldRepeats(records)));
-      return runOutcome(records);
-    }
-    if (names.includes('default')) {
-      // A finished run is known whole: its summary can come first, before the step lines.
-      if (claimsTable(records).rows.some((r) => r.overall !== 'untested'))
-        process.stdout.write(`${renderSummaryText(claimsSummary(records))}\n`);
-      const rep = consoleReporter({ color: useColor({ flag: v['no-color'] ? false : undefined }), write: (s) => process.stdout.write(s) });
-      // Known whole: each target's lines together, targets in plan order.
-      inPlanOrder(records).forEach(rep);
-    }
-    for (const p of writeReports(names, records, dir)) process.stdout.write(`report: ${p}\n`);
+export async function reportCommand(v: Record<string, unknown>, positionals: string[]): Promise<Outcome> {
+  let dir: string;
+  let records: ResultRecord[];
+  if (positionals[0] === 'merge') {
+    ({ dir, records } = await merge(positionals.slice(1), v.expect === undefined ? undefined : String(v.expect)));
+  } else {
+    if (v.expect !== undefined) throw new UsageError('--expect belongs to report merge');
+    if (positionals.length !== 1) throw new UsageError('give exactly one run directory');
+    dir = positionals[0]!;
+    records = await readRun(dir);
+  }
+  const names = parseReporters((v.reporter as string[] | undefined) ?? []);
+  warnIfIncomplete(records);
+  if (v.stdout) {
+    for (const n of names) if (n in FILE_REPORTERS) process.stdout.write(FILE_REPORTERS[n]!.render(foldRepeats(records)));
     return runOutcome(records);
-  },
-};
+  }
+  if (names.includes('default')) {
+    // A finished run is known whole: its summary can come first, before the step lines.
+    if (claimsTable(records).rows.some((r) => r.overall !== 'untested'))
+      process.stdout.write(`${renderSummaryText(claimsSummary(records))}\n`);
+    const rep = consoleReporter({ color: useColor({ flag: v['no-color'] ? false : undefined }), write: (s) => process.stdout.write(s) });
+    // Known whole: each target's lines together, targets in plan order.
+    inPlanOrder(records).forEach(rep);
+  }
+  for (const p of writeReports(names, records, dir)) process.stdout.write(`report: ${p}\n`);
+  return runOutcome(records);
+}

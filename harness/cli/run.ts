@@ -13,9 +13,9 @@ import { runAll } from '../run/run.ts';
 import { loadScenarioFile } from '../scenario/load.ts';
 import { consoleLog } from '../util/log.ts';
 import { isCI, useColor } from '../util/tty.ts';
-import { catalogWith, kernelNames, list, MACHINE_OPTIONS, MACHINE_USAGE, parseMachineFlags, positiveInt } from './args.ts';
-import type { Command } from './command.ts';
-import { COMPARE_OPTIONS, COMPARE_USAGE, compareAndReport, compareFlags, parseRule } from './compare.ts';
+import { catalogWith, kernelNames, list, parseMachineFlags, positiveInt } from './args.ts';
+import { compareAndReport, compareFlags, parseRule } from './compare.ts';
+import type { Outcome } from './exit.ts';
 import { keepInHistory } from './history.ts';
 import { readRun } from './runs.ts';
 
@@ -60,103 +60,73 @@ export async function prepareOutDir(dir: string, flag = '--out'): Promise<string
   return dir;
 }
 
-export const runCommand: Command = {
-  summary: 'run scenarios on real kernels in QEMU',
-  usage:
-    'kharness run [SCENARIO.yaml|DIR ...] [--arch x86_64[,arm64]] [--kernel 6.1[,6.12]] [--shard i/n] [--jobs N] [--out DIR]\n' +
-    `             [--reporter default,html,json,junit,ktap,markdown] ${MACHINE_USAGE} [--verbose]\n` +
-    `             [--repeat N] [--baseline RUN_DIR ${COMPARE_USAGE}] [--history DIR]\n` +
-    '  --repeat N: every scenario N times per target, each run on freshly booted VMs; steps whose runs disagree are flaky (exit 3)\n' +
-    '  --baseline: compare with an earlier run; the exit code then says whether anything regressed (1) or not (0)\n' +
-    '  --history: keep this run in a history directory (kharness history DIR lists it)',
-  options: {
-    arch: { type: 'string' },
-    kernel: { type: 'string' },
-    shard: { type: 'string' },
-    'build-jobs': { type: 'string' },
-    'make-jobs': { type: 'string' },
-    out: { type: 'string' },
-    jobs: { type: 'string' },
-    repeat: { type: 'string' },
-    baseline: { type: 'string' },
-    history: { type: 'string' },
-    ...COMPARE_OPTIONS,
-    ...MACHINE_OPTIONS,
-    reporter: { type: 'string', multiple: true },
-    color: { type: 'boolean' },
-    'no-color': { type: 'boolean' },
-    verbose: { type: 'boolean', short: 'v' },
-  },
-  async run(v, positionals, signal) {
-    const settings = parseMachineFlags(v);
-    const reporters = parseReporters((v.reporter as string[] | undefined) ?? []);
-    const repeat = v.repeat === undefined ? 1 : positiveInt(v.repeat, '--repeat');
-    const rule = parseRule(v);
-    // A baseline that cannot be read is found before anything builds.
-    const baseline = v.baseline ? { dir: String(v.baseline), records: await readRun(String(v.baseline)) } : undefined;
-    const history = v.history ? await prepareOutDir(resolve(String(v.history)), '--history') : undefined;
-    const files = await resolveScenarioFiles(positionals);
-    // Every file is validated before anything builds: a typo costs seconds, not a kernel build.
-    const scenarios = await Promise.all(files.map((f) => loadScenarioFile(f)));
-    const byName = new Map(scenarios.map((s) => [s.name, s]));
-    if (byName.size !== scenarios.length)
-      throw new UsageError('two scenario files use the same name', 'Scenario names identify results: make them unique.');
-    const quiet = consoleLog(Boolean(v.verbose));
-    const kernels = await kernelNames(v.kernel, v.arch, quiet);
-    const targets = planTargets(catalogWith(kernels), { arches: list(v.arch), kernels });
-    let units = unitsFor(
-      targets,
-      scenarios.map((s) => s.name),
-    );
-    if (v.shard) {
-      const { index, count } = parseShard(String(v.shard));
-      units = shardUnits(units, index, count);
-      // A CI with a fixed job count (GitLab's `parallel: N`) may have more shards than targets.
-      if (!units.length) quiet.info(`shard ${index}/${count}: no targets (the matrix has ${targets.length}): nothing to run`);
-    }
-    const plan = groupByTarget(units).map((g) => ({ target: g.target, scenarios: g.scenarios.map((n) => byName.get(n)!) }));
-    const outDir = await prepareOutDir(
-      resolve(v.out ? String(v.out) : join('kharness-results', new Date().toISOString().replace(/[:.]/g, '-'))),
-    );
-    const color = useColor({ flag: v.color ? true : v['no-color'] ? false : undefined });
-    // Live footer only on a real terminal; in CI or a pipe, plain lines.
-    const live =
-      process.stdout.isTTY && !isCI() && !process.env.NO_COLOR && reporters.includes('default')
-        ? liveFooter((s) => process.stdout.write(s))
-        : undefined;
-    const out = (s: string) => (live ? live.print(s) : process.stdout.write(s));
-    const log = consoleLog(Boolean(v.verbose), live ? (s) => live.print(s) : undefined);
-    const summary = await runAll({
-      plan,
-      outDir,
-      log,
-      reporters: [
-        ...(live ? [(r: ResultRecord) => live.onRecord(r)] : []),
-        ...(reporters.includes('default') ? [consoleReporter({ color, write: out })] : []),
-        // On GitHub Actions each failed expectation is also an annotation on its YAML line.
-        ...(process.env.GITHUB_ACTIONS === 'true' ? [githubReporter((s) => process.stdout.write(s))] : []),
-      ],
-      settings,
-      parallelTargets: v.jobs
-        ? positiveInt(v.jobs, '--jobs')
-        : defaultParallelTargets(cpus().length, freemem() / 2 ** 20, settings.memoryMb),
-      parallelBuilds: v['build-jobs'] ? positiveInt(v['build-jobs'], '--build-jobs') : 1,
-      makeJobs: v['make-jobs'] ? positiveInt(v['make-jobs'], '--make-jobs') : undefined,
-      argv: process.argv.slice(2),
-      signal,
-      repeat,
-    });
-    live?.stop();
-    const written = writeReports(reporters, summary.records, outDir);
-    process.stdout.write(`results: ${summary.resultsFile}\n${written.map((p) => `report: ${p}\n`).join('')}`);
-    if (history) process.stdout.write(`kept in history: ${await keepInHistory(history, summary.records)}\n`);
-    if (!baseline || summary.outcome === 'error' || summary.outcome === 'interrupted' || summary.outcome === 'incomplete')
-      return summary.outcome;
-    process.stdout.write('\n');
-    const c = await compareAndReport(baseline.records, summary.records, { base: baseline.dir, next: outDir }, outDir, {
-      rule,
-      ...compareFlags(v),
-    });
-    return c.regressed ? 'failed' : 'passed';
-  },
-};
+export async function runCommand(v: Record<string, unknown>, positionals: string[], signal: AbortSignal): Promise<Outcome> {
+  const settings = parseMachineFlags(v);
+  const reporters = parseReporters((v.reporter as string[] | undefined) ?? []);
+  const repeat = v.repeat === undefined ? 1 : positiveInt(v.repeat, '--repeat');
+  const rule = parseRule(v);
+  // A baseline that cannot be read is found before anything builds.
+  const baseline = v.baseline ? { dir: String(v.baseline), records: await readRun(String(v.baseline)) } : undefined;
+  const history = v.history ? await prepareOutDir(resolve(String(v.history)), '--history') : undefined;
+  const files = await resolveScenarioFiles(positionals);
+  // Every file is validated before anything builds: a typo costs seconds, not a kernel build.
+  const scenarios = await Promise.all(files.map((f) => loadScenarioFile(f)));
+  const byName = new Map(scenarios.map((s) => [s.name, s]));
+  if (byName.size !== scenarios.length)
+    throw new UsageError('two scenario files use the same name', 'Scenario names identify results: make them unique.');
+  const quiet = consoleLog(Boolean(v.verbose));
+  const kernels = await kernelNames(v.kernel, v.arch, quiet);
+  const targets = planTargets(catalogWith(kernels), { arches: list(v.arch), kernels });
+  let units = unitsFor(
+    targets,
+    scenarios.map((s) => s.name),
+  );
+  if (v.shard) {
+    const { index, count } = parseShard(String(v.shard));
+    units = shardUnits(units, index, count);
+    // A CI with a fixed job count (GitLab's `parallel: N`) may have more shards than targets.
+    if (!units.length) quiet.info(`shard ${index}/${count}: no targets (the matrix has ${targets.length}): nothing to run`);
+  }
+  const plan = groupByTarget(units).map((g) => ({ target: g.target, scenarios: g.scenarios.map((n) => byName.get(n)!) }));
+  const outDir = await prepareOutDir(
+    resolve(v.out ? String(v.out) : join('kharness-results', new Date().toISOString().replace(/[:.]/g, '-'))),
+  );
+  const color = useColor({ flag: v.color ? true : v['no-color'] ? false : undefined });
+  // Live footer only on a real terminal; in CI or a pipe, plain lines.
+  const live =
+    process.stdout.isTTY && !isCI() && !process.env.NO_COLOR && reporters.includes('default')
+      ? liveFooter((s) => process.stdout.write(s))
+      : undefined;
+  const out = (s: string) => (live ? live.print(s) : process.stdout.write(s));
+  const log = consoleLog(Boolean(v.verbose), live ? (s) => live.print(s) : undefined);
+  const summary = await runAll({
+    plan,
+    outDir,
+    log,
+    reporters: [
+      ...(live ? [(r: ResultRecord) => live.onRecord(r)] : []),
+      ...(reporters.includes('default') ? [consoleReporter({ color, write: out })] : []),
+      // On GitHub Actions each failed expectation is also an annotation on its YAML line.
+      ...(process.env.GITHUB_ACTIONS === 'true' ? [githubReporter((s) => process.stdout.write(s))] : []),
+    ],
+    settings,
+    parallelTargets: v.jobs ? positiveInt(v.jobs, '--jobs') : defaultParallelTargets(cpus().length, freemem() / 2 ** 20, settings.memoryMb),
+    parallelBuilds: v['build-jobs'] ? positiveInt(v['build-jobs'], '--build-jobs') : 1,
+    makeJobs: v['make-jobs'] ? positiveInt(v['make-jobs'], '--make-jobs') : undefined,
+    argv: process.argv.slice(2),
+    signal,
+    repeat,
+  });
+  live?.stop();
+  const written = writeReports(reporters, summary.records, outDir);
+  process.stdout.write(`results: ${summary.resultsFile}\n${written.map((p) => `report: ${p}\n`).join('')}`);
+  if (history) process.stdout.write(`kept in history: ${await keepInHistory(history, summary.records)}\n`);
+  if (!baseline || summary.outcome === 'error' || summary.outcome === 'interrupted' || summary.outcome === 'incomplete')
+    return summary.outcome;
+  process.stdout.write('\n');
+  const c = await compareAndReport(baseline.records, summary.records, { base: baseline.dir, next: outDir }, outDir, {
+    rule,
+    ...compareFlags(v),
+  });
+  return c.regressed ? 'failed' : 'passed';
+}

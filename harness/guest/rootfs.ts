@@ -11,7 +11,7 @@ import { aptOptions } from '../apt/apt.ts';
 import type { ArchSpec } from '../arch/arches.ts';
 import { type CacheKind, getOrBuild, missingPaths } from '../cache/store.ts';
 import { KharnessError } from '../errors.ts';
-import { cacheRoot } from '../paths.ts';
+import { cacheRoot, GUEST_FILES_DIR } from '../paths.ts';
 import { hashParts } from '../util/hash.ts';
 import { type Log, lockWait } from '../util/log.ts';
 import { capture, runLogged } from '../util/proc.ts';
@@ -111,7 +111,7 @@ export interface GuestBase {
 /** The base initramfs for an arch, built once per package set. */
 export async function guestBase(arch: ArchSpec, log: Log): Promise<GuestBase> {
   const root = cacheRoot();
-  const initText = await readFile(new URL('./files/init', import.meta.url));
+  const initText = await readFile(join(GUEST_FILES_DIR, 'init'));
   // Resolve versions first: the key names exactly what goes in.
   const opts = await aptOptions(arch.debianArch, log);
   const versions = await capture('apt-cache', [...opts, 'policy', ...GUEST_PACKAGES.map((p) => `${p}:${arch.debianArch}`)]).catch(() => '');
