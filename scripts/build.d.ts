@@ -6,4 +6,4 @@ export interface Manifest {
   files: Record<string, { bytes: number; sha256: string }>;
 }
 
-export function buildDist(root?: string): Promise<Manifest>;
+export function buildDist(root?: string, o?: { clean?: boolean }): Promise<Manifest>;

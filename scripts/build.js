@@ -15,6 +15,7 @@
  * a day later, since a running process may still import one.
  *
  *   node scripts/build.js          (npm run build; npm test and ./setup.sh run it)
+ *   node scripts/build.js --clean  (npm pack: only this build's files are left in dist/)
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -32,8 +33,8 @@ function writeAtomic(file, contents) {
   renameSync(tmp, file);
 }
 
-/** Builds dist/ under root; returns the manifest written. */
-export async function buildDist(root = ROOT) {
+/** Builds dist/ under root; returns the manifest written. `clean`: remove older builds' files now (npm pack ships the folder). */
+export async function buildDist(root = ROOT, { clean = false } = {}) {
   // Taken before the sources are read: a file saved during the build makes the next start build again.
   const stamp = sourceStamp(root);
   const out = join(root, 'dist');
@@ -65,14 +66,14 @@ export async function buildDist(root = ROOT) {
   for (const name of readdirSync(out)) {
     if (name === 'manifest.json' || files[name]) continue;
     const p = join(out, name);
-    if (Date.now() - statSync(p).mtimeMs > OLD_FILES_KEPT_MS) rmSync(p, { force: true });
+    if (clean || Date.now() - statSync(p).mtimeMs > OLD_FILES_KEPT_MS) rmSync(p, { force: true });
   }
   return manifest;
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const t0 = Date.now();
-  const m = await buildDist();
+  const m = await buildDist(ROOT, { clean: process.argv.includes('--clean') });
   const bytes = Object.values(m.files).reduce((a, f) => a + f.bytes, 0);
   process.stderr.write(`dist/: ${Object.keys(m.files).length} files, ${(bytes / 1024).toFixed(0)} KiB, in ${Date.now() - t0} ms\n`);
 }
