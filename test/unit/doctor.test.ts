@@ -12,7 +12,7 @@ import { HOST_TOOLS } from '../../harness/cli/doctor.ts';
 import { PROJECT_ROOT } from '../../harness/paths.ts';
 
 /** Node.js itself (setup.sh checks its version) and Essential packages every Debian system has (bash, coreutils). */
-const ALWAYS_THERE = ['node', 'npx', 'bash', 'cp', 'sleep'];
+const ALWAYS_THERE = ['node', 'npm', 'npx', 'bash', 'cp', 'sleep'];
 /** Priority "required": on every Debian system, so setup.sh need not install them. */
 const REQUIRED_PACKAGES = ['apt', 'dpkg', 'tar'];
 
