@@ -20,11 +20,22 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { sourceStamp } from './stamp.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * The JSON Schemas whose validators the build generates (harness/util/validators.ts):
+ * [module, export]. A schema missing here still works, compiled with ajv at its first use.
+ */
+export const SCHEMAS = [
+  ['harness/scenario/schema.ts', 'scenarioSchema'],
+  ['harness/kernel/schema.ts', 'catalogSchema'],
+  ['harness/kernel/schema.ts', 'distroMmSchema'],
+  ['harness/bisect/schema.ts', 'bisectStateSchema'],
+];
 const OLD_FILES_KEPT_MS = 24 * 3600_000;
 
 function writeAtomic(file, contents) {
@@ -33,11 +44,58 @@ function writeAtomic(file, contents) {
   renameSync(tmp, file);
 }
 
+/** The schemas' values: their modules bundled by themselves and imported. */
+async function loadSchemas(root, out) {
+  const r = await build({
+    absWorkingDir: root,
+    stdin: { contents: SCHEMAS.map(([m, name]) => `export { ${name} } from './${m}';`).join('\n'), resolveDir: root, loader: 'ts' },
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    packages: 'external',
+    write: false,
+    logLevel: 'warning',
+  });
+  const tmp = join(out, `.schemas-${process.pid}.mjs`);
+  writeFileSync(tmp, r.outputFiles[0].contents);
+  try {
+    return await import(pathToFileURL(tmp).href);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
+/** The generated validators module that replaces harness/util/precompiled.ts. */
+async function precompiledModule(root, out) {
+  const schemas = await loadSchemas(root, out);
+  const { Ajv } = await import('ajv');
+  const { default: standaloneCode } = await import('ajv/dist/standalone/index.js');
+  // The same options and key as harness/util/validators.ts (AJV_OPTIONS, schemaKey).
+  const ajv = new Ajv({ allErrors: true, strict: false, code: { source: true, esm: true } });
+  const exports = {};
+  for (const [, name] of SCHEMAS) {
+    const key = createHash('sha256').update(JSON.stringify(schemas[name])).digest('hex').slice(0, 24);
+    ajv.addSchema(schemas[name], `k${key}`);
+    exports[`v${key}`] = `k${key}`;
+  }
+  return [
+    "import { createRequire } from 'node:module';",
+    // ajv's generated code requires its small runtime helpers (ucs2length) even as an ES module.
+    'const require = createRequire(import.meta.url);',
+    standaloneCode(ajv, exports),
+    `export const PRECOMPILED = { ${Object.keys(exports)
+      .map((e) => `'${e.slice(1)}': ${e}`)
+      .join(', ')} };`,
+  ].join('\n');
+}
+
 /** Builds dist/ under root; returns the manifest written. `clean`: remove older builds' files now (npm pack ships the folder). */
 export async function buildDist(root = ROOT, { clean = false } = {}) {
   // Taken before the sources are read: a file saved during the build makes the next start build again.
   const stamp = sourceStamp(root);
   const out = join(root, 'dist');
+  mkdirSync(out, { recursive: true });
+  const precompiled = await precompiledModule(root, out);
   const result = await build({
     absWorkingDir: root,
     entryPoints: { main: 'harness/cli/main.ts' },
@@ -52,8 +110,15 @@ export async function buildDist(root = ROOT, { clean = false } = {}) {
     chunkNames: '[name]-[hash]',
     write: false,
     logLevel: 'warning',
+    plugins: [
+      {
+        name: 'precompiled-validators',
+        setup(b) {
+          b.onLoad({ filter: /[\\/]harness[\\/]util[\\/]precompiled\.ts$/ }, () => ({ contents: precompiled, loader: 'js' }));
+        },
+      },
+    ],
   });
-  mkdirSync(out, { recursive: true });
   const files = {};
   const main = result.outputFiles.find((f) => basename(f.path) === 'main.js');
   for (const f of [...result.outputFiles.filter((f) => f !== main), main]) {

@@ -5,9 +5,10 @@
  * the parity list and a bisect's state all go through here. Pure: callers read
  * the files.
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { type Document, isMap, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
 import { DocumentError } from '../errors.ts';
+import { compileSchema } from './validators.ts';
 
 export type Path = (string | number)[];
 export interface Position {
@@ -103,14 +104,13 @@ export function describeError(e: ErrorObject): { reason: string; key?: string } 
   }
 }
 
-const ajv = new Ajv({ allErrors: true, strict: false });
 const compiled = new WeakMap<object, ValidateFunction>();
 
 /** The schema's validator, compiled once per schema object. */
 export function validatorOf(schema: object): ValidateFunction {
   let v = compiled.get(schema);
   if (!v) {
-    v = ajv.compile(schema);
+    v = compileSchema(schema);
     compiled.set(schema, v);
   }
   return v;
