@@ -112,8 +112,18 @@ export async function moduleLoadOrder(modDir: string, wanted: string[]): Promise
     if (builtin.has(n)) return;
     const path = index.get(n);
     if (path && order.includes(path)) return;
-    if (!path)
-      throw new KharnessError('BUILD', `module ${name} is not in ${modDir}`, chain.length ? `needed by ${chain.join(' <- ')}` : undefined);
+    // Not a build failure (nothing was built) and not the kernel's to skip: a guest without its boot modules has no
+    // network, so no step of the target can run. The download was cut short, or guest_modules names a module this
+    // kernel does not have: infrastructure, and a bisect stops here (nothing concluded) instead of skipping the kernel.
+    if (!path) {
+      const by = chain.length ? ` (needed by ${chain.join(' <- ')})` : '';
+      throw new KharnessError(
+        'INFRA',
+        `the kernel's packages have no module ${name}${by}, which the guest loads at boot (${modDir})`,
+        'Run again (a cut-short download is fetched anew); if it persists, the kernel lacks that module: ' +
+          "take it out of the kernel's guest_modules (kernels/catalog.yaml).",
+      );
+    }
     const deps = (await capture('modinfo', ['-F', 'depends', path])).trim();
     for (const d of deps ? deps.split(',') : []) await visit(d, [n, ...chain]);
     if (!order.includes(path)) order.push(path);

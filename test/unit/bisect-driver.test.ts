@@ -5,15 +5,16 @@
  * the fake "builds" each kernel through runBisect's `prepare` seam and boots
  * machines on which kmalloc(4096) fails from the first bad kernel on.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type BisectOptions, type BisectState, type Candidate, loadState, runBisect } from '../../harness/bisect/run.ts';
-import { InterruptedError } from '../../harness/errors.ts';
+import { InterruptedError, KharnessError } from '../../harness/errors.ts';
+import { moduleLoadOrder } from '../../harness/kernel/prebuilt.ts';
 import { parseResults } from '../../harness/results/records.ts';
 import { DEFAULT_TIMEOUTS } from '../../harness/run/machine.ts';
-import type { Prepare } from '../../harness/run/phases.ts';
+import { type Prepare, prepareFailure } from '../../harness/run/phases.ts';
 import { parseScenario } from '../../harness/scenario/load.ts';
 import { type FakeFleet, fakeFleet, OK_ALLOC } from './fake-machine.ts';
 
@@ -177,4 +178,42 @@ describe('bisect driver (fake machine)', () => {
       expect(verdictsOf(loadState(outDir))).toEqual(verdictsOf(whole.state));
     },
   );
+});
+
+describe('bisect over a candidate that cannot be prepared (fake machine)', () => {
+  /** What preparing a Debian kernel meets when its packages lack a module the guest loads at boot (virtio_net). */
+  const missingBootModule = async (): Promise<unknown> => {
+    const modDir = mkdtempSync(join(tmpdir(), 'kharness-modules-'));
+    writeFileSync(join(modDir, 'modules.builtin'), 'kernel/drivers/virtio/virtio_pci.ko\n');
+    return moduleLoadOrder(modDir, ['virtio_pci', 'virtio_net']).then(
+      () => new Error('no error'),
+      (e: unknown) => e,
+    );
+  };
+  /** The lab's kernels, but preparing k4 fails with `error`. */
+  const failingAt4 = (error: unknown): Prepare => {
+    const l = lab();
+    return async (c) => {
+      if (c.kernel === 'k4') throw error;
+      return l.prepare(c);
+    };
+  };
+
+  it('stops when a Debian kernel lacks a boot module: infrastructure, not a kernel to skip, and nothing is concluded', async () => {
+    const e = await missingBootModule();
+    expect(e).toMatchObject({ code: 'INFRA', message: expect.stringMatching(/^the kernel's packages have no module virtio_net/) });
+    expect(prepareFailure(e)).toBe('infra-failure');
+    const outDir = mkdtempSync(join(tmpdir(), 'kharness-bisect-driver-'));
+    const run = bisect({ state: listState(1), outDir, prepare: failingAt4(e) });
+    await expect(run).rejects.toMatchObject({ code: 'INFRA', message: expect.stringContaining('k4 could not be judged (infra-failure') });
+    const saved = loadState(outDir);
+    expect(saved.tested.k4?.outcome).toBe('abort');
+    expect(saved.result).toBeUndefined();
+  });
+
+  it('skips a kernel that does not build, and still finds the culprit', async () => {
+    const { result, verdicts } = await bisect({ state: listState(1), prepare: failingAt4(new KharnessError('BUILD', 'make failed')) });
+    expect(verdicts).toContain('k4 skip');
+    expect(result.firstBad?.id).toBe('k5');
+  });
 });
