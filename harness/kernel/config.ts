@@ -30,7 +30,7 @@ import type { Log } from '../util/log.ts';
 import { capture, formatDuration, runLogged } from '../util/proc.ts';
 import type { CatalogKernel } from './catalog.ts';
 import { debianConfig, installedVersion, parityOptions } from './distro.ts';
-import { builtModules, type KernelEntry, OPTIONAL, RECIPE } from './entry.ts';
+import { builtModules, type KernelEntry, moduleInTree, OPTIONAL, RECIPE } from './entry.ts';
 
 export interface BuildOptions {
   log: Log;
@@ -167,13 +167,14 @@ export interface SourceBuild {
 /** What a source build leaves: the entry's fields (buildDir is `out`), and the image's path inside `out`. */
 export type Built = KernelEntry & { boot: string; moduleDir: string };
 
+/** A make in the source tree, writing to the O= directory, logged to the entry's build.log; a failure is BUILD. */
+type Make = (args: string[], phase: string) => Promise<unknown>;
+
 /**
- * tinyconfig, the fragments (each option in the scope its `# kharness:` line
- * gives), olddefconfig, and a check that every option asked for is in the
- * merged .config: one that is not stops the build before compiling, naming
- * the value it got and the Kconfig dependency that blocked it (an optional
- * one is reported). Then make, and every module made copied out of `out`
- * (the kernel's own test modules among them).
+ * A source build: configured (configure), compiled with the image, the
+ * modules and what out-of-tree modules need (Module.symvers), then every
+ * module it made copied out of `out` (the kernel's own test modules among
+ * them), so the entry keeps them past the next build there.
  */
 export async function configureAndMake(b: SourceBuild, o: BuildOptions): Promise<Built> {
   const { arch, src, out } = b;
@@ -182,7 +183,7 @@ export async function configureAndMake(b: SourceBuild, o: BuildOptions): Promise
   await mkdir(out, { recursive: true });
   const vars = makeVars(arch);
   const timeoutMs = o.timeoutMs ?? 60 * 60_000;
-  const make = (args: string[], phase: string) =>
+  const make: Make = (args, phase) =>
     runLogged('make', ['-C', src, `O=${out}`, ...vars, ...args], {
       log,
       fails: 'BUILD',
@@ -191,47 +192,16 @@ export async function configureAndMake(b: SourceBuild, o: BuildOptions): Promise
       verbose: o.log.verbose,
     });
   o.log.info(`building kernel ${label} (log: ${log})`);
-  const version = makefileVersion(await readFile(join(src, 'Makefile'), 'utf8')) ?? '0.0';
-  const frags = b.fragments.map((f) => ({
-    ...f,
-    options: f.options.filter((x) => inScope(x, arch.name, version, compareVersions)),
-  }));
-  const fragDir = join(out, 'kharness-fragments');
-  await mkdir(fragDir, { recursive: true });
-  const paths = await Promise.all(
-    frags.map(async (f, i) => {
-      const p = join(fragDir, `${String(i).padStart(2, '0')}-${f.name.replace(/[^A-Za-z0-9.=+-]+/g, '_')}`);
-      await writeFile(p, renderFragment(f.options));
-      return p;
+  const { unmet, config } = await configure(b, o.log, make, (script, args) =>
+    runLogged(script, args, {
+      cwd: src,
+      log,
+      fails: 'BUILD',
+      phase: `merging config fragments (${label})`,
+      timeoutMs,
+      env: { ARCH: arch.kernelArch },
     }),
   );
-  await make(['tinyconfig'], 'kernel config');
-  await runLogged(join(src, 'scripts/kconfig/merge_config.sh'), ['-m', '-O', out, join(out, '.config'), ...paths], {
-    cwd: src,
-    log,
-    fails: 'BUILD',
-    phase: `merging config fragments (${label})`,
-    timeoutMs,
-    env: { ARCH: arch.kernelArch },
-  });
-  await make(['olddefconfig'], 'kernel config');
-  // Later fragments override earlier ones, as merge_config.sh does.
-  const wanted = new Map(frags.flatMap((f) => f.options.map((x) => [x.name, { ...x, from: `${f.name}:${x.line}` }] as const)));
-  const final = parseConfig(await readFile(join(out, '.config'), 'utf8'));
-  const missed = [...wanted.values()].filter((w) => (final.get(w.name) ?? 'n') !== w.value);
-  const why = await explain(src, arch, missed, final);
-  const line = (w: (typeof missed)[number]) => `${w.name}=${w.value} (${w.from}) got ${final.get(w.name) ?? 'n'}: ${why.get(w.name)}`;
-  const unmet = missed.filter((w) => w.optional).map((w) => `${OPTIONAL} ${line(w)}`);
-  for (const u of unmet) o.log.warn(`${label}: ${u}`);
-  const hard = missed.filter((w) => !w.optional);
-  if (hard.length) {
-    throw new KharnessError(
-      'BUILD',
-      `kernel config ${label}: ${line(hard[0]!)}${hard.length > 1 ? ` (and ${hard.length - 1} more)` : ''}`,
-      'Fix the fragment, or mark the option with `# kharness: optional` (or arch=, since=, until=) on the line above it.',
-      hard.length > 1 ? hard.map(line).join('\n') : undefined,
-    );
-  }
   const ticker = setInterval(() => o.log.info(`  still building ${label}: ${formatDuration(Date.now() - b.started)}`), 60_000);
   try {
     // `modules` writes Module.symvers, without which 6.12's modpost rejects out-of-tree modules.
@@ -240,7 +210,7 @@ export async function configureAndMake(b: SourceBuild, o: BuildOptions): Promise
     clearInterval(ticker);
   }
   const release = (await capture('make', ['-s', '-C', src, `O=${out}`, ...vars, 'kernelrelease'])).trim().split('\n').pop()!;
-  const boot = bootImage(arch, (p) => existsSync(join(out, p)), final);
+  const boot = bootImage(arch, (p) => existsSync(join(out, p)), config);
   if (!boot)
     throw new KharnessError(
       'BUILD',
@@ -261,6 +231,68 @@ export async function configureAndMake(b: SourceBuild, o: BuildOptions): Promise
     image: join(out, boot),
     configFile: join(out, '.config'),
   };
+}
+
+/**
+ * tinyconfig, the fragments (each option in the scope its `# kharness:` line
+ * gives), olddefconfig, and a check that every option asked for is in the
+ * merged .config: one that is not stops the build before compiling, naming
+ * the value it got and the Kconfig dependency that blocked it; an optional
+ * one is warned about and returned, for the entry to record.
+ */
+async function configure(
+  b: SourceBuild,
+  log: Log,
+  make: Make,
+  merge: (script: string, args: string[]) => Promise<unknown>,
+): Promise<{ unmet: string[]; config: Map<string, string> }> {
+  const { arch, src, out } = b;
+  const label = `${b.kernel}/${arch.name}`;
+  const version = makefileVersion(await readFile(join(src, 'Makefile'), 'utf8')) ?? '0.0';
+  const frags = b.fragments.map((f) => ({
+    ...f,
+    options: f.options.filter((x) => inScope(x, arch.name, version, compareVersions)),
+  }));
+  const fragDir = join(out, 'kharness-fragments');
+  await mkdir(fragDir, { recursive: true });
+  const paths = await Promise.all(
+    frags.map(async (f, i) => {
+      const p = join(fragDir, `${String(i).padStart(2, '0')}-${f.name.replace(/[^A-Za-z0-9.=+-]+/g, '_')}`);
+      await writeFile(p, renderFragment(f.options));
+      return p;
+    }),
+  );
+  await make(['tinyconfig'], 'kernel config');
+  await merge(join(src, 'scripts/kconfig/merge_config.sh'), ['-m', '-O', out, join(out, '.config'), ...paths]);
+  await make(['olddefconfig'], 'kernel config');
+  // Later fragments override earlier ones, as merge_config.sh does.
+  const wanted = new Map(frags.flatMap((f) => f.options.map((x) => [x.name, { ...x, from: `${f.name}:${x.line}` }] as const)));
+  const config = parseConfig(await readFile(join(out, '.config'), 'utf8'));
+  const missed = [...wanted.values()].filter((w) => (config.get(w.name) ?? 'n') !== w.value);
+  const why = await explain(src, arch, missed, config);
+  const line = (w: (typeof missed)[number]) => `${w.name}=${w.value} (${w.from}) got ${config.get(w.name) ?? 'n'}: ${why.get(w.name)}`;
+  const unmet = missed.filter((w) => w.optional).map((w) => `${OPTIONAL} ${line(w)}`);
+  for (const u of unmet) log.warn(`${label}: ${u}`);
+  const hard = missed.filter((w) => !w.optional);
+  if (hard.length) {
+    throw new KharnessError(
+      'BUILD',
+      `kernel config ${label}: ${line(hard[0]!)}${hard.length > 1 ? ` (and ${hard.length - 1} more)` : ''}`,
+      'Fix the fragment, or mark the option with `# kharness: optional` (or arch=, since=, until=) on the line above it.',
+      hard.length > 1 ? hard.map(line).join('\n') : undefined,
+    );
+  }
+  return { unmet, config };
+}
+
+/** An entry of a source build: the modules it made, copied flat (NAME.ko); entries made before that copy have none. */
+export type SourceEntry = KernelEntry & { moduleDir?: string };
+
+/** The kernel's own test module: from the entry's copy, or for an entry made before there was one, from its build directory. */
+export async function sourceTestModule(e: SourceEntry, name: string): Promise<string | undefined> {
+  if (!e.moduleDir) return moduleInTree(e.buildDir, name);
+  const file = join(e.moduleDir, `${name}.ko`);
+  return existsSync(file) ? file : undefined;
 }
 
 /** Copies every module the build made into one flat directory, so the entry keeps them past the next build there. */

@@ -10,20 +10,10 @@ import { join } from 'node:path';
 import type { Log } from '../../util/log.ts';
 import { capture } from '../../util/proc.ts';
 import type { DebianSource } from '../catalog.ts';
-import { configureAndMake, fragmentsFor, SOURCE_TOOLS, sourceKey } from '../config.ts';
-import { type KernelEntry, moduleInTree, PLAIN } from '../entry.ts';
+import { configureAndMake, fragmentsFor, SOURCE_TOOLS, type SourceEntry, sourceKey, sourceTestModule } from '../config.ts';
+import { type KernelEntry, PLAIN } from '../entry.ts';
 import { extractDebianSource, tarballIdentity } from '../source.ts';
 import type { Recipe } from './recipe.ts';
-
-/** An entry of a source build: the modules it made, copied flat (NAME.ko); entries made before that copy have none. */
-export type SourceEntry = KernelEntry & { moduleDir?: string };
-
-/** The kernel's own test module: from the entry's copy, or for an entry made before there was one, from its build directory. */
-export async function sourceTestModule(e: SourceEntry, name: string): Promise<string | undefined> {
-  if (!e.moduleDir) return moduleInTree(e.buildDir, name);
-  const file = join(e.moduleDir, `${name}.ko`);
-  return existsSync(file) ? file : undefined;
-}
 
 export const debianSource: Recipe<DebianSource> = {
   tools: SOURCE_TOOLS,

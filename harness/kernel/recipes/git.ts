@@ -10,11 +10,10 @@ import { makefileVersion } from '../../analysis/version.ts';
 import type { Log } from '../../util/log.ts';
 import { capture } from '../../util/proc.ts';
 import { type GitSource, loadCatalog, paritySource } from '../catalog.ts';
-import { configureAndMake, fragmentsFor, makeVars, SOURCE_TOOLS, sourceKey } from '../config.ts';
+import { configureAndMake, fragmentsFor, makeVars, SOURCE_TOOLS, type SourceEntry, sourceKey, sourceTestModule } from '../config.ts';
 import { seriesOf } from '../debian.ts';
 import { PLAIN } from '../entry.ts';
 import { resolveCommit, withGitTree } from '../source.ts';
-import { type SourceEntry, sourceTestModule } from './debian-source.ts';
 import type { Recipe } from './recipe.ts';
 
 /** A git kernel's entry: its commit, whose checkout its build directory must be at for a module build. */
