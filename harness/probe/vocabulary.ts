@@ -178,8 +178,30 @@ export const DERIVED_FACTS: Readonly<Record<string, DerivedFactSpec>> = {
   },
 };
 
-/** Every fact a step can report: the module's, and those derived from them. */
-export const FACTS: Readonly<Record<string, FactSpec>> = { ...WIRE_FACTS, ...DERIVED_FACTS };
+/**
+ * Facts the harness observes itself in a user module's steps (run/steps/module.ts):
+ * insmod's, rmmod's and the exercising command's outcome, where the module's
+ * code was placed, and the memory a load/unload cycle did not give back.
+ * `ok` is shared with the probe's: the step did what it was asked.
+ */
+export const MODULE_FACTS: Readonly<Record<string, FactSpec>> = {
+  rc: { type: 'int', doc: 'exit status of insmod, rmmod or the exercising command (ok: it was 0)' },
+  output: { type: 'text', doc: 'what insmod, rmmod or the exercising command printed (stdout and stderr, at most 4 KiB)' },
+  cycle: { type: 'int', doc: 'which load/exercise/unload cycle of a module_cycles step' },
+  text_addr: { type: 'hex', doc: "start of the loaded module's .text" },
+  vmalloc_caller: {
+    type: 'text',
+    doc: "the allocator of the /proc/vmallocinfo area holding the module's .text (module_alloc, execmem_vmalloc); none: in no area",
+  },
+  mem_available_delta: { type: 'int', doc: 'MemAvailable after the unload less before the load, bytes' },
+  sunreclaim_delta: { type: 'int', doc: 'SUnreclaim after the unload less before the load, bytes' },
+  vmalloc_used_delta: { type: 'int', doc: 'VmallocUsed after the unload less before the load, bytes' },
+  leaks: { type: 'int', doc: 'objects kmemleak reported as unreferenced after this phase' },
+  leaked_bytes: { type: 'int', doc: 'bytes of the objects kmemleak reported after this phase' },
+};
+
+/** Every fact a step can report: the probe's, those derived from them, and a user module's steps'. */
+export const FACTS: Readonly<Record<string, FactSpec>> = { ...WIRE_FACTS, ...DERIVED_FACTS, ...MODULE_FACTS };
 
 /** The response's facts with the derived ones added. */
 export function withDerivedFacts(facts: Facts): Facts {

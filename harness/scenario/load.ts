@@ -4,6 +4,7 @@
  * Every error names file:line:column.
  */
 import { readFile, stat } from 'node:fs/promises';
+import { dirname, resolve as resolvePath } from 'node:path';
 import { isScalar, type Node } from 'yaml';
 import { MEMINFO_FIELDS } from '../analysis/meminfo.ts';
 import type { SplatKind, SplatPattern } from '../analysis/splats.ts';
@@ -15,9 +16,24 @@ import { CLAIMS } from './claims.ts';
 import { scenarioSchema } from './schema.ts';
 import { parseShows, ShowsSyntaxError, STEP_NAMES } from './shows.ts';
 import { parsePredicate, parseSize, type SizeExpr, SizeSyntaxError } from './size.ts';
-import type { Action, ClaimRef, Expect, GuardedExpect, Matcher, Pos, Requires, Scenario, Step, Sweep } from './types.ts';
+import type { Action, ClaimRef, Expect, GuardedExpect, Matcher, ModuleParams, Pos, Requires, Scenario, Step, Sweep } from './types.ts';
 
-const ACTION_KEYS = ['alloc', 'time', 'free', 'inspect', 'scan', 'pause', 'fragment', 'unfragment', 'query', 'kernel_test'] as const;
+const ACTION_KEYS = [
+  'alloc',
+  'time',
+  'free',
+  'inspect',
+  'scan',
+  'pause',
+  'fragment',
+  'unfragment',
+  'query',
+  'kernel_test',
+  'module_load',
+  'module_exec',
+  'module_unload',
+  'module_cycles',
+] as const;
 
 const scenarioError = (file: string, line: number, column: number, reason: string) => new ScenarioError(file, line, column, reason);
 
@@ -100,6 +116,10 @@ interface RawStep {
   fragment?: { pages: string | number };
   unfragment?: true;
   kernel_test?: { module: string; params?: Record<string, number | boolean>; cases?: string[]; timeout?: number };
+  module_load?: { params?: ModuleParams; timeout?: number };
+  module_exec?: string | { command: string; timeout?: number };
+  module_unload?: true | { timeout?: number };
+  module_cycles?: { count: number; params?: ModuleParams; exec?: string | string[]; timeout?: number };
   expect?: Record<string, unknown> | Record<string, unknown>[];
   sweep?: { size: (string | number)[] | { from: string | number; to: string | number; factor?: number } };
 }
@@ -109,6 +129,7 @@ interface RawScenario {
   claims?: string[] | Record<string, 'holds' | 'fails' | { if_passes: 'holds' | 'fails'; shows?: string; step?: string }>;
   requires?: Requires;
   boot?: { cmdline?: string | string[] };
+  module?: string;
   steps: RawStep[];
 }
 
@@ -199,7 +220,37 @@ function action(at: Located, path: Path, s: RawStep): Action {
       return { kind: 'unfragment' };
     case 'kernel_test':
       return kernelTest(at, [...path, k], s.kernel_test!);
+    case 'module_load':
+      return { kind: 'module-load', params: moduleParams(at, [...path, k], s.module_load!.params), timeoutMs: ms(s.module_load!.timeout) };
+    case 'module_exec': {
+      const e = s.module_exec!;
+      return typeof e === 'string'
+        ? { kind: 'module-exec', command: e }
+        : { kind: 'module-exec', command: e.command, timeoutMs: ms(e.timeout) };
+    }
+    case 'module_unload':
+      return { kind: 'module-unload', timeoutMs: ms(s.module_unload === true ? undefined : s.module_unload!.timeout) };
+    case 'module_cycles': {
+      const c = s.module_cycles!;
+      const exec = c.exec === undefined ? [] : Array.isArray(c.exec) ? c.exec : [c.exec];
+      return { kind: 'module-cycles', count: c.count, params: moduleParams(at, [...path, k], c.params), exec, timeoutMs: ms(c.timeout) };
+    }
   }
+}
+
+const ms = (seconds: number | undefined) => (seconds === undefined ? undefined : seconds * 1000);
+
+/**
+ * A module's parameters reach insmod in a guest shell script: names are C
+ * identifiers, and string values carry no space, quote or shell character.
+ */
+function moduleParams(at: Located, path: Path, raw: ModuleParams | undefined): ModuleParams {
+  for (const [name, v] of Object.entries(raw ?? {})) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw at.error([...path, 'params'], `"${name}" is not a module parameter name`, name);
+    if (typeof v === 'string' && !/^[A-Za-z0-9_.,:/+-]*$/.test(v))
+      throw at.error([...path, 'params', name], `"${v}": a parameter's text may hold letters, digits and _ . , : / + - only`);
+  }
+  return { ...(raw ?? {}) };
 }
 
 /** A kernel test step: its module, parameters and cases checked against the catalogue now, not on a booted guest. */
@@ -336,6 +387,8 @@ function build(raw: RawScenario, at: Located): Scenario {
   if (raw.steps.length > LOAD_LIMITS.steps)
     throw at.error(['steps'], `${raw.steps.length} steps; a scenario may have at most ${LOAD_LIMITS.steps}`);
   const held = new Set<string>();
+  // Relative to the scenario file, as an editor shows it.
+  const moduleDir = raw.module === undefined ? undefined : resolvePath(dirname(at.file), raw.module);
   const steps: Step[] = raw.steps.map((s, i) => {
     const path: Path = ['steps', i];
     // Names reach terminals, KTAP and JUnit: no escape sequences or other control characters.
@@ -343,6 +396,9 @@ function build(raw: RawScenario, at: Located): Scenario {
     if (s.name !== undefined && /[\u0000-\u001f\u007f-\u009f]/.test(s.name))
       throw at.error([...path, 'name'], 'a step name may not contain control characters');
     const act = action(at, path, s);
+    if (act.kind.startsWith('module-')) {
+      if (moduleDir) (act as { dir?: string }).dir = moduleDir;
+    }
     if (act.kind === 'alloc' && act.hold) held.add(act.hold);
     if ((act.kind === 'free' || act.kind === 'inspect' || act.kind === 'scan') && !held.has(act.name)) {
       throw at.error(
@@ -382,6 +438,7 @@ function build(raw: RawScenario, at: Located): Scenario {
     claims,
     requires: raw.requires,
     cmdline: cmdline(at, raw.boot?.cmdline),
+    module: moduleDir === undefined ? undefined : { dir: moduleDir, pos: at.pos(['module']) },
     steps,
     expectsCrash: crashes.length > 0,
     churns: steps.some((s) => s.action.kind === 'kernel-test'),
@@ -418,5 +475,13 @@ function defaultStepName(a: Action, raw: RawStep): string {
       return `query ${a.what}`;
     case 'kernel-test':
       return a.module;
+    case 'module-load':
+      return 'load the module';
+    case 'module-exec':
+      return `exercise: ${a.command.split('\n')[0]!.slice(0, 60)}`;
+    case 'module-unload':
+      return 'unload the module';
+    case 'module-cycles':
+      return `${a.count} load/exercise/unload cycles`;
   }
 }

@@ -59,6 +59,12 @@ const requires = {
     min_version: { type: 'string', pattern: '^\\d+\\.\\d+(\\.\\d+)?$' },
   },
 };
+const seconds = { type: 'integer', minimum: 1, maximum: 3600, description: 'Seconds it may take (default: the step timeout).' };
+const moduleParamsSchema = {
+  type: 'object',
+  description: "The module's parameters, as insmod takes them (name=value).",
+  additionalProperties: { type: ['integer', 'boolean', 'string'] },
+};
 const allocProps = {
   api: { type: 'string', enum: [...APIS] },
   size: sizeValue,
@@ -131,6 +137,11 @@ export const scenarioSchema = {
       ],
     },
     requires,
+    module: {
+      type: 'string',
+      description:
+        'The module directory (Kbuild or Makefile) its module steps load, relative to this file; `kharness run --module DIR` overrides it.',
+    },
     boot: {
       type: 'object',
       additionalProperties: false,
@@ -239,6 +250,51 @@ export const scenarioSchema = {
                 maximum: 3600,
                 description: 'Seconds the load may take (default: the step timeout).',
               },
+            },
+          },
+          module_load: {
+            type: 'object',
+            additionalProperties: false,
+            description:
+              "Load the user's module (kharness run --module DIR, or the scenario's `module:`), built for the target, with its " +
+              "parameters. Facts: ok, rc, output (insmod's), text_addr, vmalloc_caller. Kernel reports between its markers are its own.",
+            properties: { params: moduleParamsSchema, timeout: seconds },
+          },
+          module_exec: {
+            description: 'A shell command in the guest that exercises the loaded module; its exit code (rc, ok) and output are facts.',
+            oneOf: [
+              { type: 'string', minLength: 1 },
+              {
+                type: 'object',
+                additionalProperties: false,
+                required: ['command'],
+                properties: { command: { type: 'string', minLength: 1 }, timeout: seconds },
+              },
+            ],
+          },
+          module_unload: {
+            description:
+              'Unload the module (rmmod). Facts: ok, rc, and the memory it did not give back since its load (mem_available_delta, …).',
+            oneOf: [
+              { type: 'boolean', const: true },
+              { type: 'object', additionalProperties: false, properties: { timeout: seconds } },
+            ],
+          },
+          module_cycles: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['count'],
+            description: 'Load, run each exec command, unload: count times, each phase a result of its own.',
+            properties: {
+              count: { type: 'integer', minimum: 1, maximum: 100 },
+              params: moduleParamsSchema,
+              exec: {
+                oneOf: [
+                  { type: 'string', minLength: 1 },
+                  { type: 'array', items: { type: 'string', minLength: 1 } },
+                ],
+              },
+              timeout: seconds,
             },
           },
           sweep: {

@@ -65,7 +65,23 @@ export type Action =
   | { kind: 'time'; api: Api; size?: SizeExpr; order?: number; gfp: string[]; repeat: number; vs?: Api }
   | { kind: 'query'; what: Query }
   /** One of the kernel's own test modules (ktest/catalog.ts), loaded with these parameters. */
-  | { kind: 'kernel-test'; module: string; params: Record<string, number | boolean>; cases?: string[]; timeoutMs?: number };
+  | { kind: 'kernel-test'; module: string; params: Record<string, number | boolean>; cases?: string[]; timeoutMs?: number }
+  /**
+   * The user's own module (`kharness run --module DIR`, or the scenario's
+   * `module:`), built for the target: loaded with its parameters, exercised
+   * by shell commands in the guest, unloaded, or all three `count` times.
+   * `dir` is the scenario's module directory, absolute.
+   */
+  | { kind: 'module-load'; dir?: string; params: ModuleParams; timeoutMs?: number }
+  | { kind: 'module-exec'; dir?: string; command: string; timeoutMs?: number }
+  | { kind: 'module-unload'; dir?: string; timeoutMs?: number }
+  | { kind: 'module-cycles'; dir?: string; count: number; params: ModuleParams; exec: string[]; timeoutMs?: number };
+
+/** A module's parameters as insmod takes them (strings are checked at load: no spaces, quotes or shell characters). */
+export type ModuleParams = Record<string, number | boolean | string>;
+
+/** The actions that work on the user's module. */
+export type ModuleAction = Extract<Action, { kind: 'module-load' | 'module-exec' | 'module-unload' | 'module-cycles' }>;
 
 export interface Step {
   index: number;
@@ -80,8 +96,8 @@ export interface Step {
 /** A step whose action is of kind A. */
 export type StepOf<A extends Action> = Step & { action: A };
 
-/** A step the probe runs: every action but a kernel test's. */
-export type ProbeStep = StepOf<Exclude<Action, { kind: 'kernel-test' }>>;
+/** A step the probe runs: every action but a kernel test's and the user module's. */
+export type ProbeStep = StepOf<Exclude<Action, { kind: 'kernel-test' } | ModuleAction>>;
 
 /** What a passing run of the scenario says about a claim. */
 export type ClaimVerdict = 'holds' | 'fails';
@@ -102,6 +118,8 @@ export interface Scenario {
   requires?: Requires;
   /** Kernel command-line parameters of its own: the scenario runs on a VM booted with them. */
   cmdline?: string[];
+  /** The module its module steps load (absolute; `kharness run --module DIR` overrides it), and where the file names it. */
+  module?: { dir: string; pos: Pos };
   steps: Step[];
   /** True when any step expects the kernel to die: the runner gives it a VM of its own. */
   expectsCrash: boolean;

@@ -8,6 +8,7 @@ import { type TargetFacts, unmetReason } from '../../scenario/requires.ts';
 import type { Action, Step } from '../../scenario/types.ts';
 import { kernelTestStep } from './kernel-test.ts';
 import type { Instance, StepKind } from './kind.ts';
+import { moduleStep } from './module.ts';
 import { probeStep } from './probe.ts';
 
 export const STEP_KINDS: { readonly [K in Action['kind']]: StepKind<Extract<Action, { kind: K }>, Instance> } = {
@@ -21,6 +22,10 @@ export const STEP_KINDS: { readonly [K in Action['kind']]: StepKind<Extract<Acti
   time: probeStep,
   query: probeStep,
   'kernel-test': kernelTestStep,
+  'module-load': moduleStep,
+  'module-exec': moduleStep,
+  'module-unload': moduleStep,
+  'module-cycles': moduleStep,
 };
 
 export function kindOf(step: Step): StepKind {

@@ -21,9 +21,17 @@ export interface StepEnv {
   signal?: AbortSignal;
   /** The kernel's own test module of that name (its .ko on the host), if the kernel built it. */
   testModule?: (name: string) => Promise<string | undefined>;
+  /** The user's module built for this target: the scenario's (its directory) unless the run names one of its own. */
+  userModule?: (dir: string | undefined) => Promise<UserModule>;
   /** The target's next request number, taken when a request is about to go out. */
   nextSeq(): number;
 }
+
+/** A user's module as built for one target: its .ko and name, or why it did not build. */
+export type UserModule =
+  | { ok: true; name: string; ko: string; buildLog: string }
+  /** `error`: the compiler's first error, or why there is nothing to build. */
+  | { ok: false; error: string; buildLog?: string; details?: string };
 
 /** One thing a step observes: a step, or one size of a sweep. Its name is its record's. */
 export interface Instance {

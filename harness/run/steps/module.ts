@@ -1,0 +1,249 @@
+/**
+ * The user's module as steps: load it (with its parameters), exercise it
+ * with shell commands in the guest, unload it, or all three `count` times.
+ * Each phase is an instance of its own, bracketed by the same kernel-log
+ * markers as a probe request, so a kernel report is the phase's that caused
+ * it; its lifecycle (silence, timeout, a dying guest) is the probe's:
+ * observeAct. What a phase leaves on one machine (the module uploaded, the
+ * meminfo before its load) is kept per machine here, not in the loop.
+ *
+ * The module reaches the guest by its name from its Kbuild (checked when it
+ * was built), never by its host path, and the path never reaches a shell.
+ */
+import { readFile } from 'node:fs/promises';
+import { parseMeminfo } from '../../analysis/meminfo.ts';
+import { SPLAT_KINDS } from '../../analysis/splats.ts';
+import { ProbeLost } from '../../probe/client.ts';
+import type { Facts } from '../../probe/vocabulary.ts';
+import { activeExpect, evaluate, stepEnv } from '../../scenario/expect.ts';
+import type { Expect, ModuleAction, ModuleParams, StepOf } from '../../scenario/types.ts';
+import type { Machine } from '../machine.ts';
+import { type Observation, observeAct } from '../observe.ts';
+import type { StepFields } from '../recorder.ts';
+import type { Instance, StepEnv, StepKind } from './kind.ts';
+
+const RC = /^kharness-rc=(-?\d+)$/m;
+/** Where modules and exercising commands are put in the guest. */
+const GUEST_DIR = '/tmp/kharness-module';
+/** Output kept as a fact. */
+const OUTPUT_MAX = 4096;
+
+export type Phase = 'load' | 'exec' | 'unload';
+
+/** One phase of one module step. */
+export interface ModuleInstance extends Instance {
+  phase: Phase;
+  /** The module's name (as the kernel knows it: dashes become underscores) and its .ko on the host. */
+  module: string;
+  ko: string;
+  params: ModuleParams;
+  command?: string;
+  cycle?: number;
+  timeoutMs?: number;
+}
+
+/** What a machine holds of the user's module between steps. */
+interface MachineState {
+  /** Modules already copied into this guest. */
+  uploaded: Set<string>;
+  /** /proc/meminfo read before each loaded module's load. */
+  before: Map<string, Record<string, number>>;
+}
+const STATE = new WeakMap<Machine, MachineState>();
+function stateOf(m: Machine): MachineState {
+  const s = STATE.get(m) ?? { uploaded: new Set<string>(), before: new Map<string, Record<string, number>>() };
+  STATE.set(m, s);
+  return s;
+}
+
+/** Module parameters as insmod takes them (booleans as 1/0); their text was checked when the scenario loaded. */
+export function insmodArgs(params: ModuleParams): string {
+  return Object.entries(params)
+    .map(([k, v]) => `${k}=${typeof v === 'boolean' ? (v ? 1 : 0) : v}`)
+    .join(' ');
+}
+
+const begin = (seq: number, what: string) => `echo "kalloc_probe: begin seq=${seq} cmd=module ${what}" > /dev/kmsg`;
+const end = (seq: number) => `echo "kalloc_probe: end seq=${seq}" > /dev/kmsg`;
+
+/**
+ * The guest shell script of one phase. The module reaches insmod through a
+ * pipe, as the kernel's test modules do (steps/kernel-test.ts): busybox's
+ * insmod retries a failed finit_module() with init_module(), which would run
+ * an init that returned an error a second time.
+ */
+export function phaseScript(seq: number, inst: ModuleInstance): string {
+  const body =
+    inst.phase === 'load'
+      ? `cat ${GUEST_DIR}/${inst.module}.ko | insmod /proc/self/fd/0 ${insmodArgs(inst.params)} 2>&1; rc=$?`
+      : inst.phase === 'unload'
+        ? `rmmod ${inst.module} 2>&1; rc=$?`
+        : `sh ${GUEST_DIR}/exercise.sh 2>&1; rc=$?`;
+  return [begin(seq, `phase=${inst.phase} module=${inst.module}`), body, end(seq), 'echo "kharness-rc=$rc"'].join('\n');
+}
+
+/** What the record shows as the phase's request. */
+function requestOf(inst: ModuleInstance): string {
+  if (inst.phase === 'load') return `insmod ${inst.module}.ko ${insmodArgs(inst.params)}`.trim();
+  if (inst.phase === 'unload') return `rmmod ${inst.module}`;
+  return inst.command!;
+}
+
+/** The module's .text start and the /proc/vmallocinfo area around it (module_alloc on 6.1, execmem_vmalloc on 6.12). */
+export function placement(text: string, vmallocinfo: string): Facts {
+  const addr = /^0x([0-9a-f]+)$/m.exec(text.trim())?.[1];
+  if (!addr) return {};
+  const a = BigInt(`0x${addr}`);
+  for (const line of vmallocinfo.split('\n')) {
+    const m = /^0x([0-9a-f]+)-0x([0-9a-f]+)\s+\d+\s+(\S+)/.exec(line);
+    if (m && BigInt(`0x${m[1]}`) <= a && a < BigInt(`0x${m[2]}`))
+      return { text_addr: `0x${addr}`, vmalloc_caller: m[3]!.replace(/\+0x[0-9a-f]+\/0x[0-9a-f]+$/, '') };
+  }
+  return { text_addr: `0x${addr}`, vmalloc_caller: 'none' };
+}
+
+const MEMINFO_DELTAS = { MemAvailable: 'mem_available_delta', SUnreclaim: 'sunreclaim_delta', VmallocUsed: 'vmalloc_used_delta' } as const;
+
+/** Memory a load/unload cycle did not give back: after the unload less before the load, in bytes. */
+export function unloadDeltas(before: Record<string, number>, after: Record<string, number>): Facts {
+  const out: Facts = {};
+  for (const [field, fact] of Object.entries(MEMINFO_DELTAS)) {
+    if (before[field] !== undefined && after[field] !== undefined) out[fact] = (after[field]! - before[field]!) * 1024;
+  }
+  return out;
+}
+
+/**
+ * With no expectations of its own, a module phase is expected to succeed and
+ * to make the kernel report nothing: any report in its section is a finding.
+ */
+function defaults(blocks: Expect, pos: StepOf<ModuleAction>['pos']): Expect {
+  const out: Expect = { ...blocks, facts: { ...blocks.facts } };
+  if (!('ok' in out.facts) && !('rc' in out.facts)) out.facts.ok = { matcher: true, pos };
+  if (!out.dmesg && !out.crash) out.dmesg = { none: SPLAT_KINDS.map((kind) => ({ kind })), pos };
+  return out;
+}
+
+async function upload(m: Machine, inst: ModuleInstance, g: StepEnv): Promise<void> {
+  const s = stateOf(m);
+  if (s.uploaded.has(inst.ko)) return;
+  await m.exec(`mkdir -p ${GUEST_DIR} && cat > ${GUEST_DIR}/${inst.module}.ko`, {
+    stdin: await readFile(inst.ko),
+    timeoutMs: g.timeouts.stepMs,
+  });
+  s.uploaded.add(inst.ko);
+}
+
+async function meminfo(m: Machine, g: StepEnv): Promise<Record<string, number> | undefined> {
+  return m
+    .meminfo(g.timeouts.stepMs)
+    .then(parseMeminfo)
+    .catch(() => undefined);
+}
+
+export const moduleStep: StepKind<ModuleAction, ModuleInstance> = {
+  unmet: () => undefined,
+
+  async resolve(step, g) {
+    const a = step.action;
+    if (!g.userModule)
+      return { status: 'error', reason: 'no module to load: give `kharness run --module DIR`, or `module:` in the scenario' };
+    const built = await g.userModule(a.dir);
+    if (!built.ok) return { status: 'fail', reason: built.error, details: built.details };
+    const base = { module: built.name, ko: built.ko, timeoutMs: a.timeoutMs };
+    switch (a.kind) {
+      case 'module-load':
+        return [{ ...base, name: step.name, phase: 'load', params: a.params }];
+      case 'module-exec':
+        return [{ ...base, name: step.name, phase: 'exec', params: {}, command: a.command }];
+      case 'module-unload':
+        return [{ ...base, name: step.name, phase: 'unload', params: {} }];
+      case 'module-cycles': {
+        const out: ModuleInstance[] = [];
+        for (let cycle = 1; cycle <= a.count; cycle++) {
+          const at = `${step.name}: cycle ${cycle}`;
+          out.push({ ...base, name: `${at} load`, phase: 'load', params: a.params, cycle });
+          for (const [i, command] of a.exec.entries()) {
+            const name = `${at} exercise${a.exec.length > 1 ? ` ${i + 1}` : ''}`;
+            out.push({ ...base, name, phase: 'exec', params: {}, command, cycle });
+          }
+          out.push({ ...base, name: `${at} unload`, phase: 'unload', params: {}, cycle });
+        }
+        return out;
+      }
+    }
+  },
+
+  async observe(m, _step, inst, g) {
+    const s = stateOf(m);
+    if (inst.phase === 'load') {
+      await upload(m, inst, g);
+      const before = await meminfo(m, g);
+      if (before) s.before.set(inst.module, before);
+    }
+    // The command goes as a file: whatever it holds, the markers around it stay the harness's.
+    if (inst.phase === 'exec')
+      await m.exec(`mkdir -p ${GUEST_DIR} && cat > ${GUEST_DIR}/exercise.sh`, { stdin: inst.command!, timeoutMs: g.timeouts.stepMs });
+    const seq = g.nextSeq();
+    const script = phaseScript(seq, inst);
+    const request = requestOf(inst);
+    const obs: Observation = await observeAct(
+      m,
+      seq,
+      {
+        request,
+        async send(mm, ms) {
+          const r = await mm.exec(script, { timeoutMs: ms });
+          // No exit status printed: the shell never got there (the connection dropped with the guest).
+          if (!RC.test(r.stdout)) throw new ProbeLost(request);
+          return { status: 'ok', facts: {}, output: r.stdout };
+        },
+      },
+      { timeouts: g.timeouts, withMeminfo: false, signal: g.signal, stepMs: inst.timeoutMs },
+    );
+    if (obs.lost || obs.error) return obs;
+    const rc = Number(RC.exec(obs.output ?? '')?.[1] ?? -1);
+    const facts: Facts = { rc, ok: rc === 0, output: (obs.output ?? '').replace(RC, '').trim().slice(0, OUTPUT_MAX) };
+    if (inst.cycle !== undefined) facts.cycle = inst.cycle;
+    if (inst.phase === 'load' && rc === 0) {
+      const where = await m
+        .exec(`cat /sys/module/${inst.module}/sections/.text; echo ---; cat /proc/vmallocinfo`, { timeoutMs: g.timeouts.stepMs })
+        .catch(() => undefined);
+      if (where) {
+        const [text = '', areas = ''] = where.stdout.split('\n---\n');
+        Object.assign(facts, placement(text, areas));
+      }
+    }
+    if (inst.phase === 'unload' && rc === 0) {
+      const before = s.before.get(inst.module);
+      const after = await meminfo(m, g);
+      s.before.delete(inst.module);
+      if (before && after) Object.assign(facts, unloadDeltas(before, after));
+    }
+    return { ...obs, facts: { ...obs.facts, ...facts } };
+  },
+
+  judge(step, inst, obs, g) {
+    const record: Omit<StepFields, 'status'> = {
+      name: inst.name,
+      request: obs.request,
+      facts: obs.facts,
+      splats: obs.splats,
+      dmesg: obs.dmesg,
+      ms: obs.ms,
+      details: obs.error ? obs.details : undefined,
+    };
+    if (obs.error) return [{ ...record, status: 'error', reason: obs.error }];
+    const env = stepEnv(g.constants, undefined, obs.facts as Facts);
+    const expect = defaults(activeExpect(step.expect, env), step.pos);
+    const failures = evaluate(expect, obs, env).map((f) => ({ ...f, pos: f.pos ?? step.pos }));
+    if (failures.length) return [{ ...record, status: 'fail', failures }];
+    return [{ ...record, status: expect.crash ? 'expected-crash' : 'pass', failures: [] }];
+  },
+
+  lost(inst, obs) {
+    const where = `step "${inst.name}" (${inst.phase === 'exec' ? 'exercise' : inst.phase} of ${inst.module})`;
+    if (!obs) return `the harness failed in ${where}`;
+    return obs.crashed ? `the guest died in ${where}` : `${obs.error} in ${where}`;
+  },
+};
