@@ -23,6 +23,8 @@ export const SPLAT_KINDS = [
   'kasan',
   'kfence',
   'kmemleak',
+  'slub-debug',
+  'unload-leak',
   'soft-lockup',
   'rcu-stall',
   'hung-task',
@@ -40,6 +42,8 @@ export interface SplatPattern {
 
 export interface Splat {
   kind: SplatKind;
+  /** What identifies the same report across runs (a leak's allocating frames), when the kind has one. */
+  fingerprint?: string;
   /** The line that opened the report, without timestamp. */
   title: string;
   /** Source location as printed, e.g. mm/page_alloc.c:5634. */
@@ -79,6 +83,16 @@ const RULES: Rule[] = [
   { kind: 'rcu-stall', re: /^rcu: INFO: rcu_\w+ (?:self-)?detected stall/ },
   { kind: 'hung-task', re: /^INFO: task \S+ blocked for more than/ },
   { kind: 'kmemleak', re: /^unreferenced object 0x/ },
+  // SLUB debug (slub_debug=/slab_debug=, SLUB_DEBUG_ON): "BUG kmalloc-32 (Not tainted): Right Redzone overwritten"
+  // (mm/slub.c slab_bug, 6.1 and 6.12); no colon after BUG, so the generic rule misses it. `at` is the cache.
+  { kind: 'slub-debug', re: /^BUG (\S+) \((?:Not tainted|Tainted: [^)]*)\): (.+)/, at: (m) => ({ at: m[1] }) },
+  // 6.10+ allocation profiling, at a module's unload (lib/alloc_tag.c): "kh_leak.c:21 module kh_leak
+  // func:kh_leak_alloc has 384 allocated at module unload", the message of a WARNING that follows it.
+  {
+    kind: 'unload-leak',
+    re: /^(\S+:\d+) module (\S+) func:(\S+) has (\d+) allocated at module unload/,
+    at: (m) => ({ at: m[1], func: m[3] }),
+  },
 ];
 
 const TIMESTAMP = /^\s*\[\s*\d+\.\d+\]\s?/;

@@ -100,3 +100,46 @@ describe('splat parser on real 6.12 x86_64 captures', () => {
     expect(new Set(owners).size).toBe(3);
   });
 });
+
+describe('memory-error reports of the detectors', () => {
+  const kinds = (text: string) => parseSplats(text.split('\n')).map((s) => [s.kind, s.at ?? s.func]);
+
+  it("reads SLUB debug's report: no colon after BUG, the cache and the reason (6.1 and 6.12)", () => {
+    expect(
+      kinds(
+        [
+          '=============================================================================',
+          'BUG kmalloc-32 (Tainted: G           O      ): Right Redzone overwritten',
+          '-----------------------------------------------------------------------------',
+          '0xffff888004b5e2a0-0xffff888004b5e2a0 @offset=672. First byte 0x41 instead of 0xcc',
+          'BUG kmalloc-rnd-05-32 (Not tainted): Poison overwritten',
+          'BUG kmalloc-64 (Tainted: G    B   O): Object already free',
+        ].join('\n'),
+      ),
+    ).toEqual([
+      ['slub-debug', 'kmalloc-32'],
+      ['slub-debug', 'kmalloc-rnd-05-32'],
+      ['slub-debug', 'kmalloc-64'],
+    ]);
+  });
+
+  it('reads KASAN, KFENCE, kmemleak and the allocation profiler at unload', () => {
+    expect(
+      kinds(
+        [
+          'BUG: KASAN: slab-out-of-bounds in poke_set+0x4c/0x80 [kh_overflow]',
+          'BUG: KFENCE: use-after-free read in poke_set+0x38/0x90 [kh_uaf]',
+          'unreferenced object 0xffff888003a4c000 (size 128):',
+          'kh_leak.c:25 module kh_leak func:kh_leak_alloc has 384 allocated at module unload',
+          'WARNING: CPU: 0 PID: 120 at lib/alloc_tag.c:172 alloc_tag_module_unload+0x1b4/0x1d0',
+        ].join('\n'),
+      ),
+    ).toEqual([
+      ['kasan', 'poke_set+0x4c/0x80'],
+      ['kfence', 'poke_set+0x38/0x90'],
+      ['kmemleak', undefined],
+      ['unload-leak', 'kh_leak.c:25'],
+      ['warning', 'lib/alloc_tag.c:172'],
+    ]);
+  });
+});
