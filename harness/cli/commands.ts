@@ -15,7 +15,8 @@ export const COMMANDS: Record<string, Command> = {
       `             [--repeat N] [--baseline RUN_DIR ${COMPARE_USAGE}] [--history DIR]\n` +
       '  --repeat N: every scenario N times per target, each run on freshly booted VMs; steps whose runs disagree are flaky (exit 3)\n' +
       '  --baseline: compare with an earlier run; the exit code then says whether anything regressed (1) or not (0)\n' +
-      '  --history: keep this run in a history directory (kharness history DIR lists it)',
+      '  --history: keep this run in a history directory (kharness history DIR lists it)\n' +
+      "  --module DIR: the out-of-tree module the scenarios' module steps load, built for every target",
     options: {
       arch: { type: 'string' },
       kernel: { type: 'string' },
@@ -27,6 +28,7 @@ export const COMMANDS: Record<string, Command> = {
       repeat: { type: 'string' },
       baseline: { type: 'string' },
       history: { type: 'string' },
+      module: { type: 'string' },
       ...COMPARE_OPTIONS,
       ...MACHINE_OPTIONS,
       reporter: { type: 'string', multiple: true },
@@ -148,6 +150,31 @@ export const COMMANDS: Record<string, Command> = {
     usage: 'kharness schema [--stdout]',
     options: { stdout: { type: 'boolean' } },
     load: async () => (await import('./schema.ts')).schemaCommand,
+  },
+  'check-module': {
+    summary: 'build your module for every target, load, exercise and unload it, and report leaks and kernel reports',
+    usage:
+      'kharness check-module DIR [--arch x86_64[,arm64]] [--kernel 6.1-debug[,...]] [--cycles N] [--exec CMD ...] [--param NAME=VALUE ...]\n' +
+      `             [--out DIR] [--jobs N] [--reporter default,json,junit,ktap,markdown,html] ${MACHINE_USAGE} [--verbose]\n` +
+      '  DIR: an out-of-tree module (its Kbuild or Makefile names it in obj-m)\n' +
+      '  --cycles N: load/exercise/unload cycles (default 2); --exec CMD: a guest shell command that exercises the loaded module\n' +
+      "  Leaks are found on kernels with kmemleak (the catalog's -debug kernels); every kernel reports WARNINGs, BUGs and\n" +
+      '  KASAN/KFENCE/SLUB-debug reports. Exit 0 clean, 1 something found, 2 could not check.',
+    options: {
+      arch: { type: 'string' },
+      kernel: { type: 'string' },
+      cycles: { type: 'string' },
+      exec: { type: 'string', multiple: true },
+      param: { type: 'string', multiple: true },
+      out: { type: 'string' },
+      jobs: { type: 'string' },
+      'make-jobs': { type: 'string' },
+      ...MACHINE_OPTIONS,
+      reporter: { type: 'string', multiple: true },
+      'no-color': { type: 'boolean' },
+      verbose: { type: 'boolean', short: 'v' },
+    },
+    load: async () => (await import('./check-module.ts')).checkModuleCommand,
   },
   shell: {
     summary: 'boot a guest with the probe loaded and open a shell in it (or run one command with --exec)',

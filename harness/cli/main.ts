@@ -11,7 +11,7 @@ import { exitCode, exitCodeOfError } from './exit.ts';
 
 function help(): string {
   const lines = ['kharness — boots real kernels in QEMU and checks how their allocators behave.', '', 'Commands:'];
-  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(8)} ${c.summary}`);
+  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(12)} ${c.summary}`);
   lines.push('', 'Run `kharness <command> --help` for its options.');
   return lines.join('\n');
 }

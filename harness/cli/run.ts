@@ -1,7 +1,8 @@
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { cpus, freemem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { UsageError } from '../errors.ts';
+import { ScenarioError, UsageError } from '../errors.ts';
+import { readModuleDir } from '../module/user.ts';
 import { SCENARIOS_DIR } from '../paths.ts';
 import { consoleReporter } from '../report/console.ts';
 import { githubReporter } from '../report/github.ts';
@@ -11,6 +12,7 @@ import type { ResultRecord } from '../results/records.ts';
 import { defaultParallelTargets, groupByTarget, parseShard, planTargets, shardUnits, unitsFor } from '../run/plan.ts';
 import { runAll } from '../run/run.ts';
 import { loadScenarioFile } from '../scenario/load.ts';
+import type { Scenario } from '../scenario/types.ts';
 import { consoleLog } from '../util/log.ts';
 import { isCI, useColor } from '../util/tty.ts';
 import { catalogWith, kernelNames, list, parseMachineFlags, positiveInt } from './args.ts';
@@ -60,6 +62,19 @@ export async function prepareOutDir(dir: string, flag = '--out'): Promise<string
   return dir;
 }
 
+/** Every module a scenario names is a module directory, or its file:line:col says why not. */
+export async function checkScenarioModules(scenarios: Scenario[]): Promise<void> {
+  for (const s of scenarios) {
+    if (!s.module) continue;
+    try {
+      await readModuleDir(s.module.dir);
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      throw new ScenarioError(s.module.pos.file, s.module.pos.line, s.module.pos.column, e.message);
+    }
+  }
+}
+
 export async function runCommand(v: Record<string, unknown>, positionals: string[], signal: AbortSignal): Promise<Outcome> {
   const settings = parseMachineFlags(v);
   const reporters = parseReporters((v.reporter as string[] | undefined) ?? []);
@@ -71,6 +86,9 @@ export async function runCommand(v: Record<string, unknown>, positionals: string
   const files = await resolveScenarioFiles(positionals);
   // Every file is validated before anything builds: a typo costs seconds, not a kernel build.
   const scenarios = await Promise.all(files.map((f) => loadScenarioFile(f)));
+  // A module that is not one is found before anything builds: the flag's, and each scenario's own.
+  const module = v.module === undefined ? undefined : (await readModuleDir(resolve(String(v.module)))).dir;
+  if (module === undefined) await checkScenarioModules(scenarios);
   const byName = new Map(scenarios.map((s) => [s.name, s]));
   if (byName.size !== scenarios.length)
     throw new UsageError('two scenario files use the same name', 'Scenario names identify results: make them unique.');
@@ -116,6 +134,7 @@ export async function runCommand(v: Record<string, unknown>, positionals: string
     argv: process.argv.slice(2),
     signal,
     repeat,
+    module,
   });
   live?.stop();
   const written = writeReports(reporters, summary.records, outDir);

@@ -36,18 +36,32 @@ export async function buildModule(kernel: KernelBuild, log: Log, name = 'kalloc_
 
   async function produce(dir: string): Promise<ModuleBuild> {
     for (const f of files) await copyFile(join(srcDir, f), join(dir, f));
-    const arch = archSpec(kernel.arch);
-    // Modules of a kernel with BTF (Debian's 6.12) get BTF too, which takes pahole.
-    if (/^CONFIG_DEBUG_INFO_BTF_MODULES=y$/m.test(await readFile(kernel.configFile, 'utf8'))) await requireTool('pahole', 'dwarves');
-    const make = (args: string[]) =>
-      runLogged('make', args, {
-        log: join(dir, 'build.log'),
-        fails: 'BUILD',
-        phase: `module build ${name} (${kernel.kernel}/${kernel.arch})`,
-        timeoutMs: 10 * 60_000,
-        verbose: log.verbose,
-      });
-    await kernel.withBuildDir(log, make, () => make(['-C', kernel.buildDir, `M=${dir}`, ...makeVars(arch), 'modules']));
+    await makeModule(
+      kernel,
+      dir,
+      { log: join(dir, 'build.log'), phase: `module build ${name} (${kernel.kernel}/${kernel.arch})`, verbose: log.verbose },
+      log,
+    );
     return { key, name, ko: join(dir, `${name}.ko`) };
   }
+}
+
+/**
+ * `make modules` of the out-of-tree module in `dir` against a kernel build:
+ * its output goes to `o.log`; a failure is a BUILD error. The kernel's
+ * recipe readies its build directory first (a git kernel's is shared by the
+ * repository's commits).
+ */
+export async function makeModule(
+  kernel: KernelBuild,
+  dir: string,
+  o: { log: string; phase: string; verbose?: boolean },
+  log: Log,
+): Promise<void> {
+  const arch = archSpec(kernel.arch);
+  // Modules of a kernel with BTF (Debian's 6.12) get BTF too, which takes pahole.
+  if (/^CONFIG_DEBUG_INFO_BTF_MODULES=y$/m.test(await readFile(kernel.configFile, 'utf8'))) await requireTool('pahole', 'dwarves');
+  const make = (args: string[]) =>
+    runLogged('make', args, { log: o.log, fails: 'BUILD', phase: o.phase, timeoutMs: 10 * 60_000, verbose: o.verbose });
+  await kernel.withBuildDir(log, make, () => make(['-C', kernel.buildDir, `M=${dir}`, ...makeVars(arch), 'modules']));
 }

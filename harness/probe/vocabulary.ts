@@ -193,6 +193,7 @@ export const MODULE_FACTS: Readonly<Record<string, FactSpec>> = {
     type: 'text',
     doc: "the allocator of the /proc/vmallocinfo area holding the module's .text (module_alloc, execmem_vmalloc); none: in no area",
   },
+  in_vmalloc_area: { type: 'bool', doc: "the module's .text lies in an area /proc/vmallocinfo lists (allocated by the vmalloc machinery)" },
   mem_available_delta: { type: 'int', doc: 'MemAvailable after the unload less before the load, bytes' },
   sunreclaim_delta: { type: 'int', doc: 'SUnreclaim after the unload less before the load, bytes' },
   vmalloc_used_delta: { type: 'int', doc: 'VmallocUsed after the unload less before the load, bytes' },

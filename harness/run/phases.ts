@@ -16,6 +16,7 @@ import type { Machine, MachineFactory, MachineSettings } from './machine.ts';
 import type { TargetRecorder } from './recorder.ts';
 import { runScenario, type ScenarioContext } from './scenario.ts';
 import { stepUnmetReason } from './steps/index.ts';
+import type { UserModule } from './steps/kind.ts';
 
 /** What the prepare phase hands on: the kernel's identity and config, and how to boot it. */
 export interface Prepared {
@@ -26,6 +27,8 @@ export interface Prepared {
   boot: MachineFactory;
   /** The kernel's own test module of that name (its .ko on the host), if the kernel built it. */
   testModule?: (name: string) => Promise<string | undefined>;
+  /** The user's module built for this kernel (memoised), by the scenario's directory unless the run names its own. */
+  userModule?: (dir: string | undefined) => Promise<UserModule>;
 }
 
 export interface PrepareContext {
@@ -44,6 +47,8 @@ export interface PrepareContext {
   phase(name: string, ms: number, detail?: Record<string, unknown>): void;
   /** The run is being interrupted: a boot that has not started QEMU yet does not start it. */
   signal?: AbortSignal;
+  /** The user's module the run names (`--module DIR`): module steps load it, whatever their scenario names. */
+  module?: string;
 }
 
 export type Prepare = (c: PrepareContext) => Promise<Prepared>;

@@ -34,6 +34,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Runs of every target's scenarios (--repeat); each run on freshly booted machines. */
   repeat?: number;
+  /** The user's module (`--module DIR`, absolute): every module step loads it. */
+  module?: string;
 }
 
 export interface RunSummary {
@@ -81,6 +83,7 @@ export async function runAll(o: RunOptions): Promise<RunSummary> {
             buildSlot,
             signal,
             repeat: o.repeat,
+            module: o.module,
           });
         } catch (e) {
           failed.abort();

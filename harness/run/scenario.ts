@@ -15,7 +15,7 @@ import type { MachineLease } from './lease.ts';
 import type { Machine, MachineSettings } from './machine.ts';
 import type { TargetRecorder } from './recorder.ts';
 import { kindOf } from './steps/index.ts';
-import type { Instance, StepEnv } from './steps/kind.ts';
+import type { Instance, StepEnv, UserModule } from './steps/kind.ts';
 
 /** What the scenarios of one target run with: its recorder, its machines, its facts. */
 export interface ScenarioContext {
@@ -29,6 +29,7 @@ export interface ScenarioContext {
   /** The target's next request number (counter()): unique per target, so each request's kernel-log section is its own. */
   nextSeq(): number;
   testModule?: (name: string) => Promise<string | undefined>;
+  userModule?: (dir: string | undefined) => Promise<UserModule>;
 }
 
 /** Numbers 1, 2, 3, … one per call. */

@@ -9,6 +9,7 @@ import { InterruptedError } from '../errors.ts';
 import { buildKernel } from '../kernel/build.ts';
 import { profileOptions } from '../kernel/distro.ts';
 import { buildModule } from '../module/build.ts';
+import { buildUserModule, readModuleDir } from '../module/user.ts';
 import type { TargetStatus } from '../results/records.ts';
 import type { ResultsWriter } from '../results/writer.ts';
 import type { Scenario } from '../scenario/types.ts';
@@ -20,6 +21,7 @@ import { targetSlug } from './plan.ts';
 import { bootQemuMachine } from './qemu-machine.ts';
 import { TargetRecorder } from './recorder.ts';
 import { counter } from './scenario.ts';
+import type { UserModule } from './steps/kind.ts';
 
 export interface TargetOptions {
   arch: string;
@@ -43,6 +45,8 @@ export interface TargetOptions {
   repeat?: number;
   /** How the kernel and its machines come to be: the real build and QEMU unless a test says otherwise. */
   prepare?: Prepare;
+  /** The user's module the run names (`--module DIR`, absolute). */
+  module?: string;
 }
 
 export async function runTarget(o: TargetOptions): Promise<TargetStatus> {
@@ -79,7 +83,17 @@ export async function runTarget(o: TargetOptions): Promise<TargetStatus> {
     (m) => rec.guest(m.info),
   );
   try {
-    const c = { rec, lease, facts, settings: o.settings, dir, signal: o.signal, nextSeq: counter(), testModule: prepared.testModule };
+    const c = {
+      rec,
+      lease,
+      facts,
+      settings: o.settings,
+      dir,
+      signal: o.signal,
+      nextSeq: counter(),
+      testModule: prepared.testModule,
+      userModule: prepared.userModule,
+    };
     for (let n = 1; n <= repeats; n++) {
       if (repeats > 1) rec.repeat(n);
       // A fresh machine for every run: fragmentation, full per-CPU lists, used-up rate limits stay behind.
@@ -106,11 +120,25 @@ export const prepareReal: Prepare = async (c) => {
   const module = await buildModule(kernel, c.log);
   c.phase('module', Date.now() - t1);
   const config = parseConfig(await readFile(kernel.configFile, 'utf8'));
+  // Each module the target's steps name is built once, when a step first needs it, into the target's directory.
+  const userModules = new Map<string, Promise<UserModule>>();
+  const userModule = (dir: string | undefined): Promise<UserModule> => {
+    const d = c.module ?? dir;
+    if (d === undefined)
+      return Promise.resolve({ ok: false, infra: true, error: 'no module to load: give `--module DIR`, or `module:` in the scenario' });
+    if (!userModules.has(d))
+      userModules.set(
+        d,
+        readModuleDir(d).then((m) => buildUserModule(kernel, m, join(c.dir, `module-${m.file}`), c.log)),
+      );
+    return userModules.get(d)!;
+  };
   return {
     key: kernel.key,
     release: kernel.release,
     config,
     testModule: (name) => kernel.testModule(name),
+    userModule,
     boot: async (n, cmdline) => {
       const m = await bootQemuMachine(
         { kernel, module, config, dir: c.dir, settings: c.settings, log: c.log, signal: c.signal, cmdline },

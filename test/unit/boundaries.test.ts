@@ -23,7 +23,7 @@ const DEPS: Record<string, string[]> = {
   ktest: ['analysis'],
   scenario: ['analysis', 'errors', 'ktest', 'probe', 'util'],
   kernel: ['analysis', 'apt', 'arch', 'cache', 'errors', 'paths', 'util'],
-  module: ['arch', 'cache', 'kernel', 'paths', 'util'],
+  module: ['arch', 'cache', 'errors', 'kernel', 'paths', 'util'],
   guest: ['apt', 'arch', 'cache', 'errors', 'paths', 'util'],
   /** The results stream's records and what they mean (statuses, repeats, outcome, the one view of a run): what every reader reads. */
   results: ['analysis', 'probe', 'scenario'],

@@ -30,8 +30,8 @@ export interface StepEnv {
 /** A user's module as built for one target: its .ko and name, or why it did not build. */
 export type UserModule =
   | { ok: true; name: string; ko: string; buildLog: string }
-  /** `error`: the compiler's first error, or why there is nothing to build. */
-  | { ok: false; error: string; buildLog?: string; details?: string };
+  /** `error`: the compiler's first error, or why there is nothing to build; `infra`: the host failed, not the module. */
+  | { ok: false; error: string; buildLog?: string; details?: string; infra?: boolean };
 
 /** One thing a step observes: a step, or one size of a sweep. Its name is its record's. */
 export interface Instance {

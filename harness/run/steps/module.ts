@@ -11,8 +11,18 @@
  * was built), never by its host path, and the path never reaches a shell.
  */
 import { readFile } from 'node:fs/promises';
+import { isEnabled } from '../../analysis/kconfig.ts';
+import {
+  fingerprint,
+  kmemleakBroken,
+  type Leak,
+  type ModuleSymbol,
+  moduleSymbols,
+  parseKmemleak,
+  resolveFrames,
+} from '../../analysis/kmemleak.ts';
 import { parseMeminfo } from '../../analysis/meminfo.ts';
-import { SPLAT_KINDS } from '../../analysis/splats.ts';
+import { SPLAT_KINDS, type Splat } from '../../analysis/splats.ts';
 import { ProbeLost } from '../../probe/client.ts';
 import type { Facts } from '../../probe/vocabulary.ts';
 import { activeExpect, evaluate, stepEnv } from '../../scenario/expect.ts';
@@ -48,10 +58,14 @@ interface MachineState {
   uploaded: Set<string>;
   /** /proc/meminfo read before each loaded module's load. */
   before: Map<string, Record<string, number>>;
+  /** Each module's symbols, read while it was loaded: a leak reported after its unload still names its frames. */
+  symbols: Map<string, ModuleSymbol[]>;
+  /** kmemleak's reports of what happened before the first module step (boot) are flushed. */
+  flushed?: boolean;
 }
 const STATE = new WeakMap<Machine, MachineState>();
 function stateOf(m: Machine): MachineState {
-  const s = STATE.get(m) ?? { uploaded: new Set<string>(), before: new Map<string, Record<string, number>>() };
+  const s = STATE.get(m) ?? { uploaded: new Set<string>(), before: new Map<string, Record<string, number>>(), symbols: new Map() };
   STATE.set(m, s);
   return s;
 }
@@ -97,9 +111,9 @@ export function placement(text: string, vmallocinfo: string): Facts {
   for (const line of vmallocinfo.split('\n')) {
     const m = /^0x([0-9a-f]+)-0x([0-9a-f]+)\s+\d+\s+(\S+)/.exec(line);
     if (m && BigInt(`0x${m[1]}`) <= a && a < BigInt(`0x${m[2]}`))
-      return { text_addr: `0x${addr}`, vmalloc_caller: m[3]!.replace(/\+0x[0-9a-f]+\/0x[0-9a-f]+$/, '') };
+      return { text_addr: `0x${addr}`, in_vmalloc_area: true, vmalloc_caller: m[3]!.replace(/\+0x[0-9a-f]+\/0x[0-9a-f]+$/, '') };
   }
-  return { text_addr: `0x${addr}`, vmalloc_caller: 'none' };
+  return { text_addr: `0x${addr}`, in_vmalloc_area: false, vmalloc_caller: 'none' };
 }
 
 const MEMINFO_DELTAS = { MemAvailable: 'mem_available_delta', SUnreclaim: 'sunreclaim_delta', VmallocUsed: 'vmalloc_used_delta' } as const;
@@ -124,6 +138,64 @@ function defaults(blocks: Expect, pos: StepOf<ModuleAction>['pos']): Expect {
   return out;
 }
 
+const KMEMLEAK = '/sys/kernel/debug/kmemleak';
+/**
+ * kmemleak reports an object only once it is MSECS_MIN_AGE (5 s, both 6.1
+ * and 6.12; its documentation still says 1 s) old and its checksum stayed
+ * the same over two scans (6.12 starts every checksum at ~0, so a first scan
+ * never reports): so scan, wait until the phase's objects are old enough,
+ * scan again, read. A little over 5 s, for the guest's clock.
+ */
+const KMEMLEAK_AGE_MS = 5500;
+
+/** Writes commands to kmemleak's control file in order; why it refused one, if it did. */
+async function kmemleakDo(m: Machine, cmds: string[], g: StepEnv): Promise<string | undefined> {
+  const script = cmds.map((c) => `echo ${c} > ${KMEMLEAK} 2>/dev/null || { echo "kharness-kmemleak-refused=${c}"; exit 0; }`).join('\n');
+  const r = await m.exec(script, { timeoutMs: g.timeouts.stepMs });
+  const refused = /kharness-kmemleak-refused=(\S+)/.exec(r.stdout)?.[1];
+  if (!refused) return undefined;
+  return `kmemleak refused "${refused}" (${kmemleakBroken(m.kmsg.slice(0)) ?? 'no reason in the kernel log'}): its silence would prove nothing`;
+}
+
+/**
+ * After a phase, while the module is still loaded (its frames resolve):
+ * scan, wait out the minimum age from the phase's end, scan, read, and
+ * clear what was read so the next phase reports only its own.
+ */
+async function kmemleakPhase(m: Machine, endedAt: number, g: StepEnv): Promise<{ leaks: Leak[] } | { error: string }> {
+  const first = await kmemleakDo(m, ['scan'], g);
+  if (first) return { error: first };
+  const wait = KMEMLEAK_AGE_MS - (Date.now() - endedAt);
+  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  const second = await kmemleakDo(m, ['scan'], g);
+  if (second) return { error: second };
+  const report = await m.exec(`cat ${KMEMLEAK}`, { timeoutMs: g.timeouts.stepMs });
+  const cleared = await kmemleakDo(m, ['clear'], g);
+  if (cleared) return { error: cleared };
+  const broken = kmemleakBroken(m.kmsg.slice(0));
+  if (broken) return { error: `kmemleak stopped working (${broken}): its silence would prove nothing` };
+  return { leaks: parseKmemleak(report.stdout) };
+}
+
+/** A leak as a kernel report of the phase: its frames named (from the module's symbols when it is gone) and fingerprinted. */
+function leakSplat(leak: Leak, module: string, symbols: readonly ModuleSymbol[]): Splat {
+  const named = resolveFrames(leak, module, symbols);
+  const first = named.frames.find((f) => f.module === module);
+  const resolved = named.frames.filter((f) => f.addr !== undefined && f.func).map((f) => `    ${f.text}`);
+  return {
+    kind: 'kmemleak',
+    title: leak.lines[0]!,
+    func: first?.func,
+    line: 0,
+    lines: [...leak.lines, ...resolved],
+    fingerprint: fingerprint(named),
+  };
+}
+
+/** Whether a leak is the module's: a frame of its own, named or resolved. */
+const ofModule = (leak: Leak, module: string, symbols: readonly ModuleSymbol[]) =>
+  resolveFrames(leak, module, symbols).frames.some((f) => f.module === module);
+
 async function upload(m: Machine, inst: ModuleInstance, g: StepEnv): Promise<void> {
   const s = stateOf(m);
   if (s.uploaded.has(inst.ko)) return;
@@ -142,14 +214,18 @@ async function meminfo(m: Machine, g: StepEnv): Promise<Record<string, number> |
 }
 
 export const moduleStep: StepKind<ModuleAction, ModuleInstance> = {
-  unmet: () => undefined,
+  /** A step that expects a kmemleak report on a kernel without kmemleak. */
+  unmet(step, t) {
+    const wantsLeak = step.expect.some((b) => b.expect.dmesg?.has?.some((p) => p.kind === 'kmemleak'));
+    return wantsLeak && !isEnabled(t.config, 'CONFIG_DEBUG_KMEMLEAK') ? 'kernel config lacks CONFIG_DEBUG_KMEMLEAK (kmemleak)' : undefined;
+  },
 
   async resolve(step, g) {
     const a = step.action;
     if (!g.userModule)
       return { status: 'error', reason: 'no module to load: give `kharness run --module DIR`, or `module:` in the scenario' };
     const built = await g.userModule(a.dir);
-    if (!built.ok) return { status: 'fail', reason: built.error, details: built.details };
+    if (!built.ok) return { status: built.infra ? 'error' : 'fail', reason: built.error, details: built.details };
     const base = { module: built.name, ko: built.ko, timeoutMs: a.timeoutMs };
     switch (a.kind) {
       case 'module-load':
@@ -176,6 +252,14 @@ export const moduleStep: StepKind<ModuleAction, ModuleInstance> = {
 
   async observe(m, _step, inst, g) {
     const s = stateOf(m);
+    const kmemleak = isEnabled(g.facts.config, 'CONFIG_DEBUG_KMEMLEAK');
+    if (kmemleak && !s.flushed) {
+      // What the boot left behind is not the module's: reported once, then cleared.
+      const refused = await kmemleakDo(m, ['scan=off', 'scan', 'scan', 'clear'], g);
+      if (refused)
+        return { request: 'kmemleak flush', facts: {}, splats: [], dmesg: [], crashed: false, lost: false, ms: 0, error: refused };
+      s.flushed = true;
+    }
     if (inst.phase === 'load') {
       await upload(m, inst, g);
       const before = await meminfo(m, g);
@@ -202,17 +286,43 @@ export const moduleStep: StepKind<ModuleAction, ModuleInstance> = {
       { timeouts: g.timeouts, withMeminfo: false, signal: g.signal, stepMs: inst.timeoutMs },
     );
     if (obs.lost || obs.error) return obs;
+    const endedAt = Date.now();
     const rc = Number(RC.exec(obs.output ?? '')?.[1] ?? -1);
     const facts: Facts = { rc, ok: rc === 0, output: (obs.output ?? '').replace(RC, '').trim().slice(0, OUTPUT_MAX) };
     if (inst.cycle !== undefined) facts.cycle = inst.cycle;
     if (inst.phase === 'load' && rc === 0) {
       const where = await m
-        .exec(`cat /sys/module/${inst.module}/sections/.text; echo ---; cat /proc/vmallocinfo`, { timeoutMs: g.timeouts.stepMs })
+        .exec(
+          `cat /sys/module/${inst.module}/sections/.text; echo ---; cat /proc/vmallocinfo; echo ---; grep '\\[${inst.module}\\]$' /proc/kallsyms`,
+          {
+            timeoutMs: g.timeouts.stepMs,
+          },
+        )
         .catch(() => undefined);
       if (where) {
-        const [text = '', areas = ''] = where.stdout.split('\n---\n');
+        const [text = '', areas = '', syms = ''] = where.stdout.split('\n---\n');
         Object.assign(facts, placement(text, areas));
+        s.symbols.set(inst.module, moduleSymbols(syms, inst.module));
       }
+    }
+    let splats = obs.splats;
+    let dmesg = obs.dmesg;
+    if (kmemleak) {
+      const found = await kmemleakPhase(m, endedAt, g);
+      if ('error' in found) return { ...obs, facts: { ...obs.facts, ...facts }, error: found.error };
+      const syms = s.symbols.get(inst.module) ?? [];
+      const mine = found.leaks.filter((l) => ofModule(l, inst.module, syms));
+      facts.leaks = mine.length;
+      facts.leaked_bytes = mine.reduce((n, l) => n + l.size, 0);
+      splats = [...splats, ...mine.map((l) => leakSplat(l, inst.module, syms))];
+      // Leaks with no frame of the module's are kept as evidence, not counted against it.
+      const others = found.leaks.filter((l) => !mine.includes(l));
+      if (others.length)
+        dmesg = [
+          ...dmesg,
+          `kharness: kmemleak also reported ${others.length} object(s) with no frame in ${inst.module}:`,
+          ...others.flatMap((l) => l.lines),
+        ];
     }
     if (inst.phase === 'unload' && rc === 0) {
       const before = s.before.get(inst.module);
@@ -220,7 +330,7 @@ export const moduleStep: StepKind<ModuleAction, ModuleInstance> = {
       s.before.delete(inst.module);
       if (before && after) Object.assign(facts, unloadDeltas(before, after));
     }
-    return { ...obs, facts: { ...obs.facts, ...facts } };
+    return { ...obs, splats, dmesg, facts: { ...obs.facts, ...facts } };
   },
 
   judge(step, inst, obs, g) {

@@ -1,0 +1,96 @@
+/**
+ * `kharness check-module DIR`: one command that builds a user's out-of-tree
+ * module for every selected target, loads, exercises and unloads it --cycles
+ * times, and says whether anything went wrong: 0 clean, 1 a finding (a leak,
+ * a kernel report, a memory error, a failed load or unload, a module that
+ * does not compile for a target), 2 could not check. It is `run` over one
+ * scenario made here: a module_cycles step with no expectations, so every
+ * phase must succeed and make the kernel report nothing (and, on a kernel
+ * with kmemleak, leak nothing).
+ */
+import { cpus, freemem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { UsageError } from '../errors.ts';
+import { readModuleDir } from '../module/user.ts';
+import { consoleReporter } from '../report/console.ts';
+import { parseReporters, writeReports } from '../report/reporters.ts';
+import { defaultParallelTargets, groupByTarget, planTargets, unitsFor } from '../run/plan.ts';
+import { runAll } from '../run/run.ts';
+import type { ModuleParams, Scenario } from '../scenario/types.ts';
+import { consoleLog } from '../util/log.ts';
+import { useColor } from '../util/tty.ts';
+import { catalogWith, kernelNames, list, parseMachineFlags, positiveInt } from './args.ts';
+import type { Outcome } from './exit.ts';
+import { prepareOutDir } from './run.ts';
+
+/** `name=value` module parameters, with the scenario loader's rules: names are identifiers, text carries no shell character. */
+export function parseModuleParams(raw: readonly string[]): ModuleParams {
+  const out: ModuleParams = {};
+  for (const p of raw) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=([A-Za-z0-9_.,:/+-]*)$/.exec(p);
+    if (!m) throw new UsageError(`--param ${p}: give name=value (letters, digits and _ . , : / + - in the value)`);
+    out[m[1]!] = /^-?\d+$/.test(m[2]!) ? Number(m[2]) : m[2]!;
+  }
+  return out;
+}
+
+/** The one scenario a check runs. */
+export function checkScenario(dir: string, file: string, o: { cycles: number; exec: string[]; params: ModuleParams }): Scenario {
+  const pos = { file: dir, line: 1, column: 1 };
+  return {
+    file: dir,
+    name: `check-${file.toLowerCase().replace(/_/g, '-')}`,
+    description: `kharness check-module ${dir}`,
+    claims: [],
+    module: { dir, pos },
+    steps: [
+      {
+        index: 0,
+        name: file,
+        action: { kind: 'module-cycles', dir, count: o.cycles, params: o.params, exec: o.exec },
+        expect: [],
+        pos,
+      },
+    ],
+    expectsCrash: false,
+  };
+}
+
+export async function checkModuleCommand(v: Record<string, unknown>, positionals: string[], signal: AbortSignal): Promise<Outcome> {
+  if (positionals.length !== 1) throw new UsageError('give one module directory', 'Usage: kharness check-module DIR [options]');
+  // Not a module: one line, exit 2, before anything builds or boots.
+  const mod = await readModuleDir(resolve(positionals[0]!));
+  const settings = parseMachineFlags(v);
+  const reporters = parseReporters((v.reporter as string[] | undefined) ?? []);
+  const cycles = v.cycles === undefined ? 2 : positiveInt(v.cycles, '--cycles');
+  if (cycles > 100) throw new UsageError('--cycles is at most 100');
+  const scenario = checkScenario(mod.dir, mod.file, {
+    cycles,
+    exec: (v.exec as string[] | undefined) ?? [],
+    params: parseModuleParams((v.param as string[] | undefined) ?? []),
+  });
+  const quiet = consoleLog(Boolean(v.verbose));
+  const kernels = await kernelNames(v.kernel, v.arch, quiet);
+  const targets = planTargets(catalogWith(kernels), { arches: list(v.arch), kernels });
+  const plan = groupByTarget(unitsFor(targets, [scenario.name])).map((g) => ({ target: g.target, scenarios: [scenario] }));
+  const outDir = await prepareOutDir(
+    resolve(v.out ? String(v.out) : join('kharness-results', `check-${mod.file}-${new Date().toISOString().replace(/[:.]/g, '-')}`)),
+  );
+  const color = useColor({ flag: v['no-color'] ? false : undefined });
+  const summary = await runAll({
+    plan,
+    outDir,
+    log: quiet,
+    reporters: reporters.includes('default') ? [consoleReporter({ color, write: (s) => process.stdout.write(s) })] : [],
+    settings,
+    parallelTargets: v.jobs ? positiveInt(v.jobs, '--jobs') : defaultParallelTargets(cpus().length, freemem() / 2 ** 20, settings.memoryMb),
+    parallelBuilds: 1,
+    makeJobs: v['make-jobs'] ? positiveInt(v['make-jobs'], '--make-jobs') : undefined,
+    argv: process.argv.slice(2),
+    signal,
+    module: mod.dir,
+  });
+  const written = writeReports(reporters, summary.records, outDir);
+  process.stdout.write(`results: ${summary.resultsFile}\n${written.map((p) => `report: ${p}\n`).join('')}`);
+  return summary.outcome;
+}
