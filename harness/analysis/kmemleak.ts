@@ -121,8 +121,35 @@ export function resolveFrames(leak: Leak, module: string, symbols: readonly Modu
 }
 
 /** The allocator's own frames: they say how, not where, and differ between versions. */
-const ALLOCATOR =
-  /^(kmalloc|__kmalloc|kmem_cache_alloc|kmalloc_trace|__kmem_cache_alloc|slab_post_alloc_hook|kmemleak_|__vmalloc|vmalloc|__alloc_pages|alloc_pages|kvmalloc|__kvmalloc|kzalloc|kmalloc_node|__kmalloc_node|kmalloc_large|__kmalloc_large|___slab_alloc|__slab_alloc|slab_alloc|create_object|__create_object|__vmalloc_node|__get_vm_area|alloc_vmap_area|__alloc_pages_noprof|alloc_pages_noprof|__kmalloc_noprof|__kmalloc_cache_noprof|vmalloc_noprof|__vmalloc_node_range|__vmalloc_node_noprof|__vmalloc_node_range_noprof|kmalloc_trace_noprof|kmem_cache_alloc_noprof)/;
+const ALLOCATOR = new RegExp(
+  `^(${[
+    'kmalloc',
+    '__kmalloc',
+    'kmem_cache_alloc',
+    'kmalloc_trace',
+    '__kmem_cache_alloc',
+    'slab_post_alloc_hook',
+    'kmemleak_',
+    '__vmalloc',
+    'vmalloc',
+    '__alloc_pages',
+    'alloc_pages',
+    'kvmalloc',
+    '__kvmalloc',
+    'kzalloc',
+    'kmalloc_node',
+    '__kmalloc_node',
+    'kmalloc_large',
+    '__kmalloc_large',
+    '___slab_alloc',
+    '__slab_alloc',
+    'slab_alloc',
+    'create_object',
+    '__create_object',
+    '__get_vm_area',
+    'alloc_vmap_area',
+  ].join('|')})`,
+);
 
 /**
  * The first five frames below the allocator, by function name, with the
