@@ -17,12 +17,13 @@ import { join } from 'node:path';
 import { withLock } from '../cache/store.ts';
 import { KharnessError } from '../errors.ts';
 import { cacheRoot, debCacheDir } from '../paths.ts';
+import { fileIdentity, hostAptIdentity, hostFact, toolIdentity, toolOutput } from '../util/facts.ts';
 import type { Log } from '../util/log.ts';
 import { capture, runLogged } from '../util/proc.ts';
 
 let hostArch: string | undefined;
 export async function hostDebianArch(): Promise<string> {
-  hostArch ??= (await capture('dpkg', ['--print-architecture'])).trim();
+  hostArch ??= (await toolOutput(cacheRoot(), 'dpkg', ['--print-architecture'])).trim();
   return hostArch;
 }
 
@@ -184,12 +185,32 @@ async function kernelsState(debianArch: string, log: Log): Promise<string[]> {
   return opts;
 }
 
+/** What apt's answers depend on, for these options: its lists, dpkg's status and the sources, of the host or of kharness's own state. */
+export function aptStateIdentity(opts: readonly string[]): string[] {
+  const opt = (name: string) => opts.find((o) => o.startsWith(`${name}=`))?.slice(name.length + 1);
+  const state = opt('Dir::State');
+  if (!state) return [toolIdentity('apt-cache'), ...hostAptIdentity()];
+  return [
+    toolIdentity('apt-cache'),
+    fileIdentity(join(state, 'lists')),
+    fileIdentity(join(state, 'lists', 'updated')),
+    fileIdentity(opt('Dir::State::status') ?? join(state, 'status')),
+    fileIdentity(opt('Dir::Etc::sourcelist') ?? '/etc/apt/sources.list'),
+  ];
+}
+
+/** `apt-cache ARGS` with these options, answered from the host-fact cache while the apt state it reads is unchanged. */
+export function aptCache(opts: readonly string[], args: readonly string[]): Promise<string> {
+  const all = [...opts, ...args];
+  return hostFact(cacheRoot(), `apt-cache ${all.join(' ')}`, aptStateIdentity(opts), () => capture('apt-cache', all));
+}
+
 /** Names of the packages whose names match an extended regular expression. */
 export async function searchNames(regex: string, debianArch: string, log: Log, view: AptView = 'guest'): Promise<string[]> {
   const opts = await aptOptions(debianArch, log, view);
   let out: string;
   try {
-    out = await capture('apt-cache', [...opts, 'search', '--names-only', regex]);
+    out = await aptCache(opts, ['search', '--names-only', regex]);
   } catch (e) {
     throw new KharnessError('INFRA', `apt-cache search failed for ${debianArch}`, 'Run `apt-get update` and try again.', String(e));
   }
@@ -218,7 +239,7 @@ export async function candidates(
 ): Promise<Map<string, { version: string; suite: string }>> {
   if (!pkgs.length) return new Map();
   const opts = await aptOptions(debianArch, log, view);
-  return parsePolicy(await capture('apt-cache', [...opts, 'policy', ...pkgs]).catch(() => ''));
+  return parsePolicy(await aptCache(opts, ['policy', ...pkgs]).catch(() => ''));
 }
 
 /**

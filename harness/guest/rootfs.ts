@@ -7,14 +7,14 @@
  */
 import { lstat, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
-import { aptOptions } from '../apt/apt.ts';
+import { aptCache, aptOptions } from '../apt/apt.ts';
 import type { ArchSpec } from '../arch/arches.ts';
 import { type CacheKind, getOrBuild, missingPaths } from '../cache/store.ts';
 import { KharnessError } from '../errors.ts';
 import { cacheRoot, GUEST_FILES_DIR } from '../paths.ts';
 import { hashParts } from '../util/hash.ts';
 import { type Log, lockWait } from '../util/log.ts';
-import { capture, runLogged } from '../util/proc.ts';
+import { runLogged } from '../util/proc.ts';
 import { stopping } from '../util/stop.ts';
 import { type CpioEntry, writeCpio } from './cpio.ts';
 import { isLibrary, neededLibraries, type TreeFile } from './elf.ts';
@@ -114,7 +114,7 @@ export async function guestBase(arch: ArchSpec, log: Log): Promise<GuestBase> {
   const initText = await readFile(join(GUEST_FILES_DIR, 'init'));
   // Resolve versions first: the key names exactly what goes in.
   const opts = await aptOptions(arch.debianArch, log);
-  const versions = await capture('apt-cache', [...opts, 'policy', ...GUEST_PACKAGES.map((p) => `${p}:${arch.debianArch}`)]).catch(() => '');
+  const versions = await aptCache(opts, ['policy', ...GUEST_PACKAGES.map((p) => `${p}:${arch.debianArch}`)]).catch(() => '');
   const key = hashParts([RECIPE, arch.debianArch, versions.replace(/\*\*\*/g, ''), initText]);
   const { meta } = await getOrBuild<GuestBase>(
     root,

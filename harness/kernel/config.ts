@@ -23,7 +23,8 @@ import {
 import { compareVersions, makefileVersion } from '../analysis/version.ts';
 import { ARCHES, type ArchSpec, bootImage, isNative } from '../arch/arches.ts';
 import { KharnessError, UsageError } from '../errors.ts';
-import { KERNELS_DIR } from '../paths.ts';
+import { cacheRoot, KERNELS_DIR } from '../paths.ts';
+import { toolOutput } from '../util/facts.ts';
 import { hashParts } from '../util/hash.ts';
 import { whichSync } from '../util/host.ts';
 import type { Log } from '../util/log.ts';
@@ -125,7 +126,7 @@ export async function fragmentsFor(
  * these fragments, so nothing can change under the key.
  */
 export async function sourceKey(identity: string, arch: ArchSpec, fragments: readonly Fragment[]): Promise<string> {
-  const cc = (await capture(compiler(arch), ['--version'])).split('\n')[0]!;
+  const cc = (await toolOutput(cacheRoot(), compiler(arch), ['--version'])).split('\n')[0]!;
   return hashParts([RECIPE, identity, arch.kernelArch, arch.imageTarget, cc, ...fragments.flatMap((f) => [f.name, f.text])]);
 }
 

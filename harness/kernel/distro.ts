@@ -14,6 +14,7 @@ import type { ArchSpec } from '../arch/arches.ts';
 import { HostToolError, KharnessError } from '../errors.ts';
 import { cacheRoot, KERNELS_DIR } from '../paths.ts';
 import { parseYamlDocument } from '../util/document.ts';
+import { DPKG_STATUS, fileIdentity, hostFact } from '../util/facts.ts';
 import type { Log } from '../util/log.ts';
 import { capture, runLogged } from '../util/proc.ts';
 import { seriesOf } from './debian.ts';
@@ -45,7 +46,12 @@ export function profileOptions(): string[] {
 export async function installedVersion(pkg: string): Promise<string> {
   // dpkg-query's own format syntax, not a template.
   const format = ['$', '{Version}'].join('');
-  const v = (await capture('dpkg-query', ['-W', '-f', format, pkg]).catch(() => '')).trim();
+  // Asked again only when dpkg's status changes (a package installed, upgraded or removed).
+  const v = (
+    await hostFact(cacheRoot(), `dpkg-query ${pkg}`, [fileIdentity(DPKG_STATUS)], () =>
+      capture('dpkg-query', ['-W', '-f', format, pkg]).catch(() => ''),
+    )
+  ).trim();
   if (!v) throw new HostToolError(pkg, pkg);
   return v;
 }

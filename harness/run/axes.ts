@@ -8,13 +8,13 @@ import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { ARCHES } from '../arch/arches.ts';
-import { PROJECT_ROOT } from '../paths.ts';
+import { cacheRoot, PROJECT_ROOT } from '../paths.ts';
 import type { HostAxes } from '../results/records.ts';
-import { capture } from '../util/proc.ts';
+import { toolOutput } from '../util/facts.ts';
 import type { MachineSettings } from './machine.ts';
 
 async function qemuVersion(binary: string): Promise<string> {
-  const out = await capture(binary, ['--version']).catch(() => '');
+  const out = await toolOutput(cacheRoot(), binary, ['--version']).catch(() => '');
   return /version (\S+)/.exec(out)?.[1] ?? 'unknown';
 }
 

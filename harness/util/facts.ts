@@ -1,0 +1,118 @@
+/**
+ * Host facts (a compiler's or QEMU's version, an installed package's version,
+ * apt's candidate versions) kept across runs in one file under the cache root,
+ * each with the key it depends on: the identity (path, size, times, inode) of
+ * the files that decide it, such as the binary, dpkg's status file or apt's
+ * lists. A fact is asked of the host again only when its key changed, so a
+ * cached run asks nothing, and a stale entry never answers: upgrading the
+ * compiler, installing or removing a package or refreshing apt changes a file
+ * of its key.
+ */
+import { mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { whichSync } from './host.ts';
+import { capture } from './proc.ts';
+
+export interface FactEntry {
+  key: string;
+  value: string;
+}
+export type Facts = Record<string, FactEntry>;
+
+/** Pure: the cached value, only if it was found under the same key. */
+export function lookupFact(facts: Facts, name: string, key: string): string | undefined {
+  const e = facts[name];
+  return e && e.key === key ? e.value : undefined;
+}
+
+/** A file's identity: what changes when it is rewritten, replaced or removed. */
+export function fileIdentity(path: string): string {
+  const st = statSync(path, { throwIfNoEntry: false });
+  return st ? `${path} ${st.size} ${st.mtimeMs} ${st.ctimeMs} ${st.ino}` : `${path} missing`;
+}
+
+/** A tool's identity: the file PATH finds for it, through its symlinks (gcc → gcc-12). */
+export function toolIdentity(tool: string): string {
+  const p = whichSync(tool);
+  if (!p) return `${tool} not on PATH`;
+  return `${tool}=${fileIdentity(realpathSync(p))}`;
+}
+
+/** A directory's files' identities, one level down (apt's sources.list.d, preferences.d). */
+export function dirIdentity(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir).sort();
+  } catch {
+    return [`${dir} missing`];
+  }
+  return [fileIdentity(dir), ...names.map((n) => fileIdentity(join(dir, n)))];
+}
+
+export const DPKG_STATUS = '/var/lib/dpkg/status';
+
+/** The host's apt state: its package lists, dpkg's status (Installed:) and its configuration (sources, pins). */
+export function hostAptIdentity(): string[] {
+  return [
+    fileIdentity('/var/lib/apt/lists'),
+    fileIdentity(DPKG_STATUS),
+    fileIdentity('/etc/apt/sources.list'),
+    fileIdentity('/etc/apt/preferences'),
+    ...dirIdentity('/etc/apt/sources.list.d'),
+    ...dirIdentity('/etc/apt/preferences.d'),
+    ...dirIdentity('/etc/apt/apt.conf.d'),
+  ];
+}
+
+const FILE = 'host-facts.json';
+const loaded = new Map<string, Facts>();
+
+function read(root: string): Facts {
+  try {
+    const f = JSON.parse(readFileSync(join(root, FILE), 'utf8')) as unknown;
+    return f && typeof f === 'object' && !Array.isArray(f) ? (f as Facts) : {};
+  } catch {
+    // Missing or damaged: every fact is asked again, and the file written anew.
+    return {};
+  }
+}
+
+function facts(root: string): Facts {
+  const f = loaded.get(root) ?? read(root);
+  loaded.set(root, f);
+  return f;
+}
+
+/** Forgets what this process read (tests: a new process). */
+export function forgetFacts(): void {
+  loaded.clear();
+}
+
+/**
+ * The fact `name`, from the cache under root if it was stored with the same
+ * key (`dependsOn`, joined), else computed and stored. A compute that throws
+ * stores nothing. Another process's new facts are kept: the file is read
+ * again just before it is replaced (written aside, then renamed).
+ */
+export async function hostFact(root: string, name: string, dependsOn: readonly string[], compute: () => Promise<string>): Promise<string> {
+  const key = dependsOn.join('\n');
+  const hit = lookupFact(facts(root), name, key);
+  if (hit !== undefined) return hit;
+  const value = await compute();
+  const now = { ...read(root), [name]: { key, value } };
+  loaded.set(root, now);
+  try {
+    mkdirSync(root, { recursive: true });
+    const tmp = join(root, `${FILE}.${process.pid}.tmp`);
+    writeFileSync(tmp, `${JSON.stringify(now, null, 1)}\n`);
+    renameSync(tmp, join(root, FILE));
+  } catch {
+    // A cache root that cannot be written costs the next run the same question, nothing more.
+  }
+  return value;
+}
+
+/** A tool's output for these arguments (`gcc --version`), asked again only when the tool's file changes. */
+export function toolOutput(root: string, tool: string, args: readonly string[]): Promise<string> {
+  return hostFact(root, [tool, ...args].join(' '), [toolIdentity(tool)], () => capture(tool, [...args]));
+}
