@@ -1,6 +1,6 @@
 /** One ssh2 connection to a guest: commands (with input on stdin) and long-lived channels. */
 import { connect as tcpConnect } from 'node:net';
-import ssh2, { type ClientChannel } from 'ssh2';
+import type { Client, ClientChannel } from 'ssh2';
 import { KharnessError, PhaseTimeoutError } from '../errors.ts';
 
 export interface ExecResult {
@@ -20,9 +20,21 @@ export interface ConnectTimeline {
   readyAt: number;
 }
 
+let ssh2: Promise<typeof import('ssh2')> | undefined;
+
 export class GuestSession {
+  /**
+   * ssh2, imported once, when first needed: a command that boots nothing
+   * never loads it, and one that boots calls this as QEMU starts, so the
+   * import runs while the guest boots instead of before.
+   */
+  static load(): Promise<typeof import('ssh2')> {
+    ssh2 ??= import('ssh2').then((m) => (m as { default?: typeof import('ssh2') }).default ?? m);
+    return ssh2;
+  }
+
   private constructor(
-    private readonly client: ssh2.Client,
+    private readonly client: Client,
     readonly timeline: ConnectTimeline,
   ) {}
 
@@ -33,15 +45,16 @@ export class GuestSession {
    * instead of 15, and one probe request in about ten 40 ms more (`npm run
    * bench:guest-io` measures both side by side on one guest).
    */
-  static connect(
+  static async connect(
     port: number,
     privateKey: string,
     hostKeyBlob: Buffer,
     timeoutMs: number,
     { noDelay = true }: { noDelay?: boolean } = {},
   ): Promise<GuestSession> {
+    const { Client: SshClient } = await GuestSession.load();
     return new Promise((resolve, reject) => {
-      const client = new ssh2.Client();
+      const client = new SshClient();
       let ready = false;
       const sock = tcpConnect({ host: '127.0.0.1', port, noDelay });
       let bannerAt: number | undefined;
@@ -86,7 +99,7 @@ export class GuestSession {
   exec(command: string, opts: { stdin?: Buffer | string; timeoutMs?: number } = {}): Promise<ExecResult> {
     const timeoutMs = opts.timeoutMs ?? 30_000;
     return new Promise((resolve, reject) => {
-      let ch: ssh2.ClientChannel | undefined;
+      let ch: ClientChannel | undefined;
       const timer = setTimeout(() => {
         ch?.close();
         reject(new PhaseTimeoutError(`guest command: ${command.slice(0, 60)}`, timeoutMs));

@@ -168,6 +168,13 @@ export interface BootInfo {
 
 export interface BootPhases {
   /**
+   * The host's side, before QEMU: from kharness's own start (the process) to
+   * QEMU's spawn, for this boot. The first boot's is what a command costs
+   * before any guest work begins (finding the kernel in the cache, writing
+   * the initramfs); the other phases count from QEMU's start.
+   */
+  spawnAfterStartMs?: number;
+  /**
    * When the kernel's clock started: the marker's time less the guest's
    * uptime at the marker. Before it, firmware and decompression; the console
    * is quiet until init, so no kernel line marks it.

@@ -67,6 +67,8 @@ async function startVm(
       kernelHz,
     });
     vm.start();
+    // ssh2 is imported while the guest boots, not before QEMU starts.
+    void GuestSession.load();
     try {
       await vm.waitForLine(/KHARNESS-READY|KHARNESS-FAILED/, o.settings.timeouts.bootMs, 'boot to console marker', BOOT_HINT);
       return { vm, retried };
@@ -128,6 +130,8 @@ export async function bootQemuMachine(o: QemuMachineOptions, boot: number): Prom
     const startedAt = vm.startedAt;
     const since = (at: number | undefined) => (at === undefined ? undefined : at - startedAt);
     const phases: BootPhases = {
+      // performance.timeOrigin: when this process started.
+      spawnAfterStartMs: Math.round(startedAt - performance.timeOrigin),
       kernelStartMs: uptime === undefined ? undefined : bootMs - uptime,
       firstLineMs: vm.firstLineAt === undefined ? undefined : vm.firstLineAt - vm.startedAt,
       markerMs: bootMs,

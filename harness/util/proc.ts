@@ -1,7 +1,6 @@
 /** Running host commands with their output kept in a log file, and errors that quote its tail. */
 import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { execa } from 'execa';
 import { type ErrorCode, KharnessError, PhaseTimeoutError, tail } from '../errors.ts';
 
 export interface LoggedRun {
@@ -26,6 +25,7 @@ export async function runLogged(cmd: string, args: string[], o: LoggedRun): Prom
   const out = createWriteStream(o.log, { flags: 'a' });
   out.write(`$ ${o.cwd ? `(cd ${o.cwd} && ` : ''}${line}${o.cwd ? ')' : ''}\n`);
   if (o.verbose) process.stderr.write(`  $ ${line}\n`);
+  const { execa } = await import('execa');
   const child = execa(cmd, args, {
     cwd: o.cwd,
     env: o.env,
@@ -59,6 +59,8 @@ export async function capture(
   args: string[],
   opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {},
 ): Promise<string> {
+  // Imported when a command first runs: a cached run asks the host nothing before QEMU starts (util/facts.ts).
+  const { execa } = await import('execa');
   const r = await execa(cmd, args, { cwd: opts.cwd, env: opts.env, stdin: 'ignore', reject: false, timeout: opts.timeoutMs ?? 120_000 });
   if (r.exitCode === 0) return r.stdout;
   const why = r.timedOut
