@@ -21,6 +21,11 @@ export interface DebianKernel {
   image: string;
   /** The flavour's headers and the common headers they include. */
   headers: string[];
+  /**
+   * The packages the image's files are in, when not the image package itself: from 7.x linux-image-X is empty
+   * and depends on linux-base-X (config, System.map), linux-binary(-unsigned)-X (vmlinuz) and linux-modules-X.
+   */
+  parts?: string[];
 }
 
 /** One end of a name: an exact version or a whole series (one of the two), of one flavour. */
@@ -139,8 +144,18 @@ export function debianIndex(
     seen.add(key);
     const headers = [`linux-headers-${abi}-${suffix}`, common];
     const unsigned = `linux-image-${abi}-${suffix}-unsigned`;
+    const split = [`linux-base-${abi}-${suffix}`, `linux-modules-${abi}-${suffix}`];
+    const binary = [`linux-binary-unsigned-${abi}-${suffix}`, `linux-binary-${abi}-${suffix}`].find((b) => set.has(b));
+    const parts = binary && split.every((p) => set.has(p)) ? [split[0]!, binary, split[1]!] : undefined;
     if (headers.every((h) => set.has(h)))
-      kernels.push({ abi, series: seriesOf(abi), flavour, image: set.has(unsigned) ? unsigned : `linux-image-${abi}-${suffix}`, headers });
+      kernels.push({
+        abi,
+        series: seriesOf(abi),
+        flavour,
+        image: set.has(unsigned) ? unsigned : `linux-image-${abi}-${suffix}`,
+        headers,
+        ...(parts ? { parts } : {}),
+      });
     else imageOnly.push({ abi, flavour });
   }
   const order = (a: { abi: string; flavour: string }, b: { abi: string; flavour: string }) =>

@@ -24,7 +24,7 @@ import { readDebianName } from './names.ts';
 
 /** The prebuilt kernels in the apt lists of a guest arch (image and headers both there), and those with an image only. */
 export async function debianKernels(arch: ArchSpec, log: Log): Promise<ReturnType<typeof debianIndex>> {
-  const names = await searchNames('^linux-(image|headers)-[0-9]', arch.debianArch, log, 'kernels');
+  const names = await searchNames('^linux-(image|headers|base|binary|binary-unsigned|modules)-[0-9]', arch.debianArch, log, 'kernels');
   return debianIndex(names, arch.debianFlavours);
 }
 
@@ -72,7 +72,7 @@ export async function prebuiltPackages(k: DebianKernel, arch: ArchSpec, log: Log
       `no linux-kbuild package for ${k.abi} in the ${host} apt lists`,
       'Run `apt-get update` and try again.',
     );
-  const guest = [k.image, ...k.headers];
+  const guest = [...(k.parts ?? [k.image]), ...k.headers];
   const v = new Map([
     ...(await candidateVersions(guest, arch.debianArch, log, 'kernels')),
     ...(await candidateVersions([kb], host, log, 'kernels')),
@@ -80,6 +80,11 @@ export async function prebuiltPackages(k: DebianKernel, arch: ArchSpec, log: Log
   // Downloads name exact versions: what the cache key says is what is fetched, even if the lists change meanwhile.
   const pin = (p: string) => (v.has(p) ? `${p}=${v.get(p)}` : p);
   return { guest: guest.map(pin), host: [pin(kb)], versions: [...guest, kb].map((p) => `${p}=${v.get(p) ?? '?'}`).join(' ') };
+}
+
+/** The first of these paths that exists, else the first (so a missing file is named where it was expected first). */
+function firstThere(paths: string[]): string {
+  return paths.find((p) => existsSync(p)) ?? paths[0]!;
 }
 
 const MODULE_FILE = /\.ko(\.xz|\.zst|\.gz)?$/;
@@ -176,7 +181,15 @@ export async function fetchPrebuilt(
   }
   // The .debs are unpacked: keeping them would double the entry's size.
   await rm(debs, { recursive: true, force: true });
-  const release = (await readdir(join(root, 'lib', 'modules')))[0]!;
+  // From 7.x (trixie's merged /usr) the modules are under /usr/lib/modules.
+  const modules = [join(root, 'lib', 'modules'), join(root, 'usr', 'lib', 'modules')].find((d) => existsSync(d));
+  if (!modules)
+    throw new KharnessError(
+      'INFRA',
+      `the image packages of ${k.abi} hold no lib/modules in ${root}`,
+      "The archive changed the packages' layout: report it.",
+    );
+  const release = (await readdir(modules))[0]!;
   const headers = join(root, 'usr', 'src', `linux-headers-${release}`);
   // The headers' Makefile includes the common headers by absolute path (/usr/src/...): point it here, relative to
   // the headers directory (make -C's working directory), so a cache restored under another path (a CI runner) still builds.
@@ -188,13 +201,17 @@ export async function fetchPrebuilt(
       `the headers for ${release} are incomplete in ${root}`,
       'The download was cut short or the archive changed: run again.',
     );
-  await writeFile(join(headers, 'Makefile'), `include ../${common}/Makefile\n`);
+  // 7.x's also sets KBUILD_OUTPUT to the flavour's directory by absolute path: the directory make -C is in.
+  const original = await readFile(join(headers, 'Makefile'), 'utf8');
+  const output = /^KBUILD_OUTPUT\s*:?=/m.test(original) ? 'KBUILD_OUTPUT=$(CURDIR)\n' : '';
+  await writeFile(join(headers, 'Makefile'), `${output}include ../${common}/Makefile\n`);
   return {
-    image: join(root, 'boot', `vmlinuz-${release}`),
-    config: join(root, 'boot', `config-${release}`),
+    // Up to 6.12 in /boot; from 7.x beside the modules (vmlinuz.unsigned from linux-binary-unsigned, else vmlinuz).
+    image: firstThere([join(root, 'boot', `vmlinuz-${release}`), ...['vmlinuz.unsigned', 'vmlinuz'].map((f) => join(modules, release, f))]),
+    config: firstThere([join(root, 'boot', `config-${release}`), join(modules, release, 'config')]),
     headers,
     release,
-    guestModules: await moduleLoadOrder(join(root, 'lib', 'modules', release), [...guestModules]),
+    guestModules: await moduleLoadOrder(join(modules, release), [...guestModules]),
   };
 }
 

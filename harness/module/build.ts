@@ -1,10 +1,12 @@
 /** Building modules/kalloc_probe against a kernel build, cached by (kernel key, module sources). */
-import { copyFile, readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { archSpec } from '../arch/arches.ts';
+import { existsSync } from 'node:fs';
+import { copyFile, readdir, readFile, readlink } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { archSpec, isNative } from '../arch/arches.ts';
 import { type CacheKind, getOrBuild, missingPaths } from '../cache/store.ts';
 import { makeVars } from '../kernel/config.ts';
 import type { KernelBuild } from '../kernel/entry.ts';
+import { checkVermagic, inRoot, toolchainFor } from '../kernel/toolchain.ts';
 import { cacheRoot, MODULES_DIR } from '../paths.ts';
 import { hashParts } from '../util/hash.ts';
 import { requireTool } from '../util/host.ts';
@@ -18,6 +20,11 @@ export interface ModuleBuild {
   key: string;
   name: string;
   ko: string;
+}
+
+/** The kbuild package Debian's headers link their scripts to (scripts -> ../../lib/linux-kbuild-X/scripts). */
+async function kbuildOf(headers: string): Promise<string> {
+  return basename(dirname(await readlink(join(headers, 'scripts')).catch(() => 'linux-kbuild/scripts')));
 }
 
 export async function buildModule(kernel: KernelBuild, log: Log, name = 'kalloc_probe'): Promise<ModuleBuild> {
@@ -59,9 +66,22 @@ export async function makeModule(
   log: Log,
 ): Promise<void> {
   const arch = archSpec(kernel.arch);
-  // Modules of a kernel with BTF (Debian's 6.12) get BTF too, which takes pahole.
-  if (/^CONFIG_DEBUG_INFO_BTF_MODULES=y$/m.test(await readFile(kernel.configFile, 'utf8'))) await requireTool('pahole', 'dwarves');
-  const make = (args: string[]) =>
-    runLogged('make', args, { log: o.log, fails: 'BUILD', phase: o.phase, timeoutMs: 10 * 60_000, verbose: o.verbose });
-  await kernel.withBuildDir(log, make, () => make(['-C', kernel.buildDir, `M=${dir}`, ...makeVars(arch), 'modules']));
+  const config = await readFile(kernel.configFile, 'utf8');
+  // Debian's headers (a prebuilt kernel; they carry .kernelvariables): the compiler that built the kernel, from the
+  // host or a toolchain root (kernel/toolchain.ts), and every module's vermagic checked after the build.
+  const prebuilt = existsSync(join(kernel.buildDir, '.kernelvariables'));
+  const tc = prebuilt ? await toolchainFor(config, await kbuildOf(kernel.buildDir), arch, log) : undefined;
+  const run = { log: o.log, fails: 'BUILD' as const, phase: o.phase, timeoutMs: 10 * 60_000, verbose: o.verbose };
+  if (tc?.root) {
+    const entry = resolve(kernel.buildDir, '..', '..', '..');
+    const vars = [`ARCH=${arch.kernelArch}`, ...(isNative(arch) ? [] : [`CROSS_COMPILE=${arch.crossPrefix}`])];
+    const [cmd, args] = inRoot(tc, [entry, dir], ['make', '-C', kernel.buildDir, `M=${dir}`, ...vars, 'modules']);
+    await runLogged(cmd, args, { ...run, phase: `${o.phase}, ${tc.compiler} in a toolchain root` });
+  } else {
+    // Modules of a kernel with BTF (Debian's 6.12) get BTF too, which takes pahole (a toolchain root brings its own).
+    if (/^CONFIG_DEBUG_INFO_BTF_MODULES=y$/m.test(config)) await requireTool('pahole', 'dwarves');
+    const make = (args: string[]) => runLogged('make', args, run);
+    await kernel.withBuildDir(log, make, () => make(['-C', kernel.buildDir, `M=${dir}`, ...makeVars(arch), 'modules']));
+  }
+  if (prebuilt) for (const ko of (await readdir(dir)).filter((f) => f.endsWith('.ko'))) await checkVermagic(join(dir, ko), kernel.release);
 }

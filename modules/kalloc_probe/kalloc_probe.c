@@ -14,9 +14,15 @@
  * what the kernel printed (warnings, BUGs, allocation failures) to the
  * request that caused it, on the console and in /dev/kmsg alike.
  *
- * Builds against 6.1 and 6.12: MAX_ORDER changed meaning in 6.4 and became
- * MAX_PAGE_ORDER in 6.8; __GFP_ATOMIC is gone in 6.12; kmalloc and friends
- * are macros in 6.12 (alloc tagging), so they are only ever called directly.
+ * Builds against 5.10, 6.1, 6.12, 7.2 and 7.3: MAX_ORDER changed meaning in
+ * 6.4 and became MAX_PAGE_ORDER in 6.8; __GFP_ATOMIC is gone from 6.3;
+ * in_hardirq() exists from 5.11 (in_irq() before); hrtimer_setup() replaces
+ * hrtimer_init() from 6.13 (hrtimer_init is gone in 7.x); kmalloc_nolock()
+ * exists from 7.2; kmalloc and friends are macros from 6.10 (alloc tagging),
+ * so they are only ever called directly. Which API exists on which version is
+ * also data in the harness (probe/vocabulary.ts), so a step is skipped before
+ * boot on a kernel that lacks its API; here an API compiled out answers
+ * EOPNOTSUPP.
  */
 #include <linux/module.h>
 #include <linux/delay.h>
@@ -54,6 +60,16 @@
 #define KP_MAX_ORDER MAX_ORDER			/* 6.4-6.7: inclusive */
 #else
 #define KP_MAX_ORDER (MAX_ORDER - 1)		/* before 6.4: exclusive */
+#endif
+
+#ifndef in_hardirq
+#define in_hardirq() in_irq()			/* before 5.11 */
+#endif
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 2, 0)
+#define KP_HAS_KMALLOC_NOLOCK 1
+#else
+#define KP_HAS_KMALLOC_NOLOCK 0
 #endif
 
 struct kp_gfp_name {
@@ -96,9 +112,16 @@ static const struct kp_gfp_name kp_gfp_names[] = {
 #endif
 };
 
-enum kp_api { API_KMALLOC, API_KZALLOC, API_KCALLOC, API_VMALLOC, API_VZALLOC, API_KVMALLOC, API_PAGES };
+/*
+ * __vmalloc: vmalloc with the request's GFP flags (vmalloc itself is always
+ * GFP_KERNEL). kmalloc_nolock: "from any context" (7.2+), only __GFP_ZERO and
+ * __GFP_ACCOUNT allowed, freed with kfree_nolock().
+ */
+enum kp_api { API_KMALLOC, API_KZALLOC, API_KCALLOC, API_VMALLOC, API_VZALLOC, API_KVMALLOC, API_PAGES,
+	      API_VMALLOC_GFP, API_KMALLOC_NOLOCK };
 static const char *const kp_api_names[] = {
 	"kmalloc", "kzalloc", "kcalloc", "vmalloc", "vzalloc", "kvmalloc", "pages",
+	"__vmalloc", "kmalloc_nolock",
 };
 
 /*
@@ -361,6 +384,14 @@ static void kp_do_alloc(struct kp_job *j)
 		j->page = alloc_pages(j->gfp, j->order);
 		j->ptr = j->page ? page_address(j->page) : NULL;
 		break;
+	case API_VMALLOC_GFP:
+		j->ptr = __vmalloc(j->size, j->gfp);
+		break;
+	case API_KMALLOC_NOLOCK:
+#if KP_HAS_KMALLOC_NOLOCK
+		j->ptr = kmalloc_nolock(j->size, j->gfp, NUMA_NO_NODE);
+#endif
+		break;
 	}
 	j->alloc_ns = ktime_get_ns() - t0;
 }
@@ -414,8 +445,12 @@ static void kp_run_in_context(struct kp_job *j)
 		 * it runs with IRQs off but not in_hardirq().
 		 */
 		init_completion(&j->done);
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 13, 0)
+		hrtimer_setup(&j->timer, kp_hrtimer_fn, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
+#else
 		hrtimer_init(&j->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
 		j->timer.function = kp_hrtimer_fn;
+#endif
 		hrtimer_start(&j->timer, ns_to_ktime(10000), HRTIMER_MODE_REL_HARD);
 		wait_for_completion(&j->done);
 		hrtimer_cancel(&j->timer);
@@ -484,6 +519,7 @@ static void kp_free(enum kp_api api, void *ptr, struct page *page, unsigned int 
 		break;
 	case API_VMALLOC:
 	case API_VZALLOC:
+	case API_VMALLOC_GFP:
 		vfree(ptr);
 		break;
 	case API_KVMALLOC:
@@ -491,6 +527,11 @@ static void kp_free(enum kp_api api, void *ptr, struct page *page, unsigned int 
 		break;
 	case API_PAGES:
 		__free_pages(page, order);
+		break;
+	case API_KMALLOC_NOLOCK:
+#if KP_HAS_KMALLOC_NOLOCK
+		kfree_nolock(ptr);
+#endif
 		break;
 	}
 }
@@ -556,11 +597,17 @@ static int kp_parse_alloc_args(struct kp_req *r, struct kp_job *j, struct kp_out
 	}
 
 	s = kp_get(r, "gfp");
-	j->gfp = GFP_KERNEL;
+	j->gfp = j->api == API_KMALLOC_NOLOCK ? 0 : GFP_KERNEL;
 	if (s && kp_parse_gfp(s, &j->gfp, o))
 		return -EINVAL;
 	if (s && (j->api == API_VMALLOC || j->api == API_VZALLOC))
 		return kp_error(o, "EINVAL", "vmalloc and vzalloc take no gfp flags");
+	if (j->api == API_KMALLOC_NOLOCK) {
+		if (!KP_HAS_KMALLOC_NOLOCK)
+			return kp_error(o, "EOPNOTSUPP", "kmalloc_nolock needs kernel 7.2 or later");
+		if (j->gfp & ~(__GFP_ZERO | __GFP_ACCOUNT))
+			return kp_error(o, "EINVAL", "kmalloc_nolock takes only __GFP_ZERO and __GFP_ACCOUNT");
+	}
 
 	j->ctx = CTX_PROCESS;
 	s = kp_get(r, "ctx");
@@ -889,7 +936,7 @@ static int kp_cmd_time(struct kp_req *r, struct kp_out *o)
 		goto out;
 	if (vs) {
 		idx = kp_lookup(kp_api_names, ARRAY_SIZE(kp_api_names), vs);
-		if (idx < 0 || idx == API_PAGES) {
+		if (idx < 0 || idx == API_PAGES || (idx == API_KMALLOC_NOLOCK && !KP_HAS_KMALLOC_NOLOCK)) {
 			ret = kp_error(o, "EINVAL", "unknown vs api");
 			goto out;
 		}
