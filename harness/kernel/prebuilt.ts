@@ -174,7 +174,14 @@ export async function fetchPrebuilt(
   const alog = join(dir, 'build.log');
   log.info(`  downloading ${pkgs.versions}`);
   await mkdir(root, { recursive: true });
-  await download(pkgs.guest, debs, arch.debianArch, alog, log, 'kernels');
+  await download(pkgs.guest, debs, arch.debianArch, alog, log, 'kernels').catch(async (e) => {
+    // The archive lists some -unsigned images it does not serve (bullseye-security's 5.10 answers 404): the signed
+    // package holds the same kernel with a signature appended, which QEMU's direct kernel boot ignores.
+    const signed = pkgs.guest.map((p) => p.replace(/^(linux-image-[^=]+)-unsigned=/, '$1='));
+    if (signed.join() === pkgs.guest.join()) throw e;
+    log.warn(`  ${k.image} could not be downloaded: trying the signed image of the same version`);
+    await download(signed, debs, arch.debianArch, alog, log, 'kernels');
+  });
   await download(pkgs.host, debs, await hostDebianArch(), alog, log, 'kernels');
   for (const f of (await readdir(debs)).filter((x) => x.endsWith('.deb'))) {
     await runLogged('dpkg-deb', ['-x', join(debs, f), root], { log: alog, fails: 'INFRA', phase: `unpacking ${f}`, timeoutMs: 5 * 60_000 });

@@ -8,8 +8,20 @@
  */
 
 /** Allocation APIs (kp_api_names) and the contexts an allocation can run in (kp_ctx_names). */
-export const APIS = ['kmalloc', 'kzalloc', 'kcalloc', 'vmalloc', 'vzalloc', 'kvmalloc', 'pages'] as const;
+export const APIS = ['kmalloc', 'kzalloc', 'kcalloc', 'vmalloc', 'vzalloc', 'kvmalloc', 'pages', '__vmalloc', 'kmalloc_nolock'] as const;
 export type Api = (typeof APIS)[number];
+/**
+ * APIs that only some kernel versions have (the C file compiles each in only
+ * where it exists): a step naming one is skipped, before boot, on a target
+ * outside the range. `__vmalloc` takes the step's GFP flags (vmalloc is always
+ * GFP_KERNEL); `kmalloc_nolock` (7.2's "from any context") takes only
+ * __GFP_ZERO and __GFP_ACCOUNT.
+ */
+export const API_VERSIONS: Readonly<Partial<Record<Api, { since?: string; until?: string }>>> = {
+  kmalloc_nolock: { since: '7.2' },
+};
+/** APIs that take no GFP flags: the step's `gfp:` is refused for them. */
+export const APIS_WITHOUT_GFP: readonly Api[] = ['vmalloc', 'vzalloc'];
 export const CONTEXTS = ['process', 'atomic', 'softirq', 'hardirq', 'raw_atomic'] as const;
 export type Context = (typeof CONTEXTS)[number];
 /** What a query step may ask. */

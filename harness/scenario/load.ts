@@ -10,7 +10,7 @@ import { MEMINFO_FIELDS } from '../analysis/meminfo.ts';
 import type { SplatKind, SplatPattern } from '../analysis/splats.ts';
 import { ScenarioError } from '../errors.ts';
 import { KERNEL_TESTS } from '../ktest/catalog.ts';
-import { type Api, type Context, GFP_FLAGS, type Query } from '../probe/vocabulary.ts';
+import { APIS_WITHOUT_GFP, type Api, type Context, GFP_FLAGS, type Query } from '../probe/vocabulary.ts';
 import { checkSchema, type Located, type Path, parseLocated } from '../util/document.ts';
 import { CLAIMS } from './claims.ts';
 import { scenarioSchema } from './schema.ts';
@@ -160,10 +160,13 @@ function allocTarget(
     if (a.size !== undefined && swept) throw at.error([...path, 'size'], "the size comes from the step's sweep: leave it out here");
     if (a.order !== undefined) throw at.error([...path, 'order'], '"order" is only for api "pages"');
   }
-  if ((a.api === 'vmalloc' || a.api === 'vzalloc') && a.gfp !== undefined) {
-    throw at.error([...path, 'gfp'], `${a.api} takes no GFP flags (it always allocates with GFP_KERNEL)`);
+  if (APIS_WITHOUT_GFP.includes(a.api) && a.gfp !== undefined) {
+    throw at.error([...path, 'gfp'], `${a.api} takes no GFP flags (it always allocates with GFP_KERNEL; __vmalloc takes them)`);
   }
-  const gfp = a.gfp === undefined ? (a.api.startsWith('v') ? [] : ['GFP_KERNEL']) : Array.isArray(a.gfp) ? a.gfp : [a.gfp];
+  const none = APIS_WITHOUT_GFP.includes(a.api) || a.api === 'kmalloc_nolock';
+  const gfp = a.gfp === undefined ? (none ? [] : ['GFP_KERNEL']) : Array.isArray(a.gfp) ? a.gfp : [a.gfp];
+  const wrong = a.api === 'kmalloc_nolock' ? gfp.find((g) => g !== '__GFP_ZERO' && g !== '__GFP_ACCOUNT') : undefined;
+  if (wrong) throw at.error([...path, 'gfp'], `kmalloc_nolock takes only __GFP_ZERO and __GFP_ACCOUNT, not ${wrong}`);
   gfp.forEach((g, i) => {
     if (!(g in GFP_FLAGS)) {
       const where = Array.isArray(a.gfp) ? [...path, 'gfp', i] : [...path, 'gfp'];

@@ -56,7 +56,12 @@ const requires = {
       description: 'Options that must be off (not y or m), e.g. CONFIG_PREEMPT_RT.',
     },
     arch: { type: 'array', items: { type: 'string' } },
-    min_version: { type: 'string', pattern: '^\\d+\\.\\d+(\\.\\d+)?$' },
+    min_version: { type: 'string', pattern: '^\\d+\\.\\d+(\\.\\d+)?$', description: 'Lowest kernel version, e.g. 6.1 or 6.12.100.' },
+    max_version: {
+      type: 'string',
+      pattern: '^\\d+\\.\\d+(\\.\\d+)?$',
+      description: 'Highest kernel version: 6.12 means every 6.12.x, 6.12.100 that release and those before it.',
+    },
   },
 };
 const seconds = { type: 'integer', minimum: 1, maximum: 3600, description: 'Seconds it may take (default: the step timeout).' };

@@ -17,6 +17,8 @@ export interface Requires {
   arch?: string[];
   /** Lowest kernel version, "6.1". */
   min_version?: string;
+  /** Highest kernel version, "6.12": the whole series (6.12.117 too); "6.12.100": that release and older. */
+  max_version?: string;
 }
 
 export type Scalar = number | boolean | string;

@@ -45,6 +45,7 @@
 #include <linux/preempt.h>
 #include <linux/mmzone.h>
 #include <linux/sort.h>
+#include <linux/ctype.h>
 
 #define KP_REQ_MAX 512
 #define KP_RESP_MAX 1536

@@ -37,6 +37,25 @@ describe('scenario loading', () => {
     expect(s.steps[0]!.name).toBe('kmalloc(4KiB, GFP_KERNEL) in process');
   });
 
+  it('refuses a max_version or min_version that is not a version, at its line and column', () => {
+    const e = errorOf(`name: t\nrequires: { min_version: '6.1', max_version: six }\nsteps:\n  - alloc: { api: kmalloc, size: 4KiB }\n`);
+    expect([e.line, e.column]).toEqual([2, 46]);
+    expect(e.message).toMatch(/^x\.yaml:2:46: does not match the pattern/);
+  });
+
+  it('takes __vmalloc with GFP flags, and kmalloc_nolock with only __GFP_ZERO and __GFP_ACCOUNT', () => {
+    const s = parseScenario(
+      `name: t\nsteps:\n  - alloc: { api: __vmalloc, size: 4KiB, gfp: GFP_ATOMIC, ctx: atomic }\n  - alloc: { api: kmalloc_nolock, size: 64, ctx: hardirq }\n`,
+      'x.yaml',
+    );
+    expect(s.steps.map((x) => x.action)).toMatchObject([
+      { api: '__vmalloc', gfp: ['GFP_ATOMIC'], ctx: 'atomic' },
+      { api: 'kmalloc_nolock', gfp: [], ctx: 'hardirq' },
+    ]);
+    const e = errorOf(`name: t\nsteps:\n  - alloc: { api: kmalloc_nolock, size: 64, gfp: GFP_ATOMIC }\n`);
+    expect(e.message).toMatch(/^x\.yaml:3:.*kmalloc_nolock takes only __GFP_ZERO and __GFP_ACCOUNT, not GFP_ATOMIC/);
+  });
+
   it('points an unknown key at the key itself', () => {
     const e = errorOf(`name: t\nsteps:\n  - alloc: { api: kmalloc, size: 4KiB, gfpp: GFP_KERNEL }\n`);
     expect([e.line, e.column, e.reason]).toEqual([3, 40, 'unknown key "gfpp"']);

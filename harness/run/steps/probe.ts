@@ -6,7 +6,7 @@
  */
 import { needsMeminfo } from '../../scenario/expect.ts';
 import { judge } from '../../scenario/judge.ts';
-import { missingGfp } from '../../scenario/requires.ts';
+import { missingApi, missingGfp } from '../../scenario/requires.ts';
 import { type ResolvedStep, resolveStep } from '../../scenario/resolve.ts';
 import type { ProbeStep } from '../../scenario/types.ts';
 import { observe } from '../observe.ts';
@@ -16,7 +16,9 @@ export const probeStep: StepKind<ProbeStep['action'], ResolvedStep> = {
   /** A GFP flag the target's kernel version does not have. */
   unmet(step, t) {
     const a = step.action;
-    return a.kind === 'alloc' || a.kind === 'time' ? missingGfp(a.gfp, t.release) : undefined;
+    if (a.kind === 'alloc') return missingApi(a.api, t.release) ?? missingGfp(a.gfp, t.release);
+    if (a.kind === 'time') return missingApi(a.api, t.release) ?? (a.vs && missingApi(a.vs, t.release)) ?? missingGfp(a.gfp, t.release);
+    return undefined;
   },
 
   async resolve(step, g) {
