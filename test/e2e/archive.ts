@@ -15,6 +15,12 @@ export const ARM64_16K = 'debian:6.12-16k';
 /** Debian's PREEMPT_RT kernel of 6.12: the newest. */
 export const RT_612 = 'debian:6.12-rt';
 
+/** Debian's 7.2 cloud kernel (x86_64 and arm64): the newest (sid's, built with gcc-16: the probe builds in a toolchain root). */
+export const CLOUD_72 = 'debian:7.2-cloud';
+/** Debian's 5.10 cloud kernel (bullseye): the newest (built with gcc-10: a toolchain root too). x86_64 only: the archive
+ * lists arm64's newest 5.10 but does not serve it (404, 2026-12-07). */
+export const CLOUD_510 = 'debian:5.10-cloud';
+
 /** Debian 6.1 ABIs before this one have memchr_inv()'s 32-bit word count (the fix came with 6.1.0-54). */
 export const MEMCHR_FIXED_ABI = 54;
 

@@ -19,7 +19,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { ARM64_16K, CLOUD_612, memchrUnfixed, RT_612 } from './archive.ts';
+import { ARM64_16K, CLOUD_72, CLOUD_510, CLOUD_612, memchrUnfixed, RT_612 } from './archive.ts';
 import { cli, ensureFixtureRepo, FIXTURE_REPO, qemusUnder } from './helpers.ts';
 
 declare module 'vitest' {
@@ -59,10 +59,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
       ['x86_64', CLOUD_612],
       ['x86_64', RT_612],
       ['x86_64', unfixed],
+      ['x86_64', CLOUD_72],
+      ['x86_64', CLOUD_510],
     ]),
     lane([
       ['arm64', CLOUD_612],
       ['arm64', ARM64_16K],
+      ['arm64', CLOUD_72],
     ]),
   ]);
   const fixture = (async () => {
