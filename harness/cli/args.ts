@@ -55,7 +55,12 @@ export function parseMachineFlags(v: Record<string, unknown>): MachineSettings {
  * The --kernel list with Debian names checked against the archive and ranges
  * expanded (debian:6.1.0-47..6.1.0-56-cloud), for the --arch list's arches.
  */
-export async function kernelNames(kernel: unknown, arch: unknown, log: Log): Promise<string[] | undefined> {
+export async function kernelNames(
+  kernel: unknown,
+  arch: unknown,
+  log: Log,
+  o: { acrossSeries?: boolean } = {},
+): Promise<string[] | undefined> {
   const names = list(kernel);
   if (!names) return undefined;
   const arches = (list(arch) ?? Object.keys(ARCHES)).map(archSpec);
@@ -64,6 +69,7 @@ export async function kernelNames(kernel: unknown, arch: unknown, log: Log): Pro
     names.map((n) => parseOwnBuild(n)?.name ?? n),
     arches,
     log,
+    o,
   );
 }
 

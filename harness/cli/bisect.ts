@@ -4,7 +4,7 @@ import { archSpec } from '../arch/arches.ts';
 import { type BisectState, type Candidate, gitCandidates, loadState, runBisect, shortId, type Tested } from '../bisect/run.ts';
 import { UsageError } from '../errors.ts';
 import { chooseAccel, probeAccelFacts } from '../guest/accel.ts';
-import { seriesOf } from '../kernel/debian.ts';
+import { seriesGap, seriesOf } from '../kernel/debian.ts';
 import { findKernel } from '../kernel/names.ts';
 import { KERNEL_TESTS } from '../ktest/catalog.ts';
 import { FACTS } from '../probe/vocabulary.ts';
@@ -77,7 +77,8 @@ export async function bisectCommand(v: Record<string, unknown>, _positionals: st
         );
       state = { mode: 'git', repo, ...base, good, candidates: list };
     } else if (v.kernels) {
-      const names = (await kernelNames(v.kernels, v.arch, log)) ?? [];
+      // A Debian range here may span series (debian:6.12..debian:7.2-cloud): every version between, in order.
+      const names = (await kernelNames(v.kernels, v.arch, log, { acrossSeries: true })) ?? [];
       if (names.length < 2) throw new UsageError('--kernels needs at least two kernels, oldest first');
       const cands = names.map((n) => {
         findKernel(n);
@@ -131,6 +132,9 @@ export async function bisectCommand(v: Record<string, unknown>, _positionals: st
         : bad;
     const t = state.tested[shown.id]!;
     process.stdout.write(`\nfirst ${state.find === 'fix' ? 'fixed' : 'bad'}: ${bad.id} ${bad.subject}\n`);
+    const before = order[order.indexOf(bad) - 1];
+    const gap = before && seriesGap(before.kernel, bad.kernel);
+    if (gap) process.stdout.write(`  ${gap}\n`);
     if (shown !== bad) process.stdout.write(`  the old behaviour, on ${short(shown)}:\n`);
     for (const f of t.failure?.failures ?? []) process.stdout.write(`  ${t.failure!.step}: ${failureLine(f)}\n`);
     if (t.failure?.dmesg.length)

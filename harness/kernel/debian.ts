@@ -201,7 +201,12 @@ export type Resolved = { ok: DebianKernel[] } | { error: string };
  * version with headers, or its oldest as a range's first end. Errors are one
  * line saying what is there instead.
  */
-export function resolveDebian(r: DebianRange, index: ReturnType<typeof debianIndex>, arch: string): Resolved {
+export function resolveDebian(
+  r: DebianRange,
+  index: ReturnType<typeof debianIndex>,
+  arch: string,
+  o: { acrossSeries?: boolean } = {},
+): Resolved {
   const ofFlavour = index.kernels.filter((k) => k.flavour === r.from.flavour);
   if (!ofFlavour.length) {
     const fl = [...new Set(index.kernels.map((k) => k.flavour))];
@@ -237,13 +242,33 @@ export function resolveDebian(r: DebianRange, index: ReturnType<typeof debianInd
   if (r.to.flavour !== r.from.flavour) return { error: `the range's ends have different flavours (${r.from.flavour}, ${r.to.flavour})` };
   const b = find(r.to, 'newest');
   if (typeof b === 'string') return { error: b };
-  if (a.series !== b.series)
-    return { error: `the range's ends are on different series (${a.series}, ${b.series}): a range walks one series of Debian kernels` };
+  if (a.series !== b.series && !o.acrossSeries)
+    return {
+      error: `the range's ends are on different series (${a.series}, ${b.series}): a range walks one series of Debian kernels (bisect walks across series)`,
+    };
   if (compareDebianVersions(a.abi, b.abi) > 0)
     return { error: `the range runs backwards: ${debianName(a.abi, a.flavour)} is newer than ${debianName(b.abi, b.flavour)}` };
   return {
     ok: ofFlavour.filter(
-      (k) => k.series === a.series && compareDebianVersions(k.abi, a.abi) >= 0 && compareDebianVersions(k.abi, b.abi) <= 0,
+      (k) =>
+        (o.acrossSeries || k.series === a.series) && compareDebianVersions(k.abi, a.abi) >= 0 && compareDebianVersions(k.abi, b.abi) <= 0,
     ),
   };
+}
+
+/**
+ * When a bisect over Debian's kernels ends between two versions of different
+ * series (debian:6.12.118-cloud good, debian:7.2.6-cloud bad), the archive
+ * has nothing between them: says so and how to go on with git. Pure;
+ * undefined for two versions of one series or names that are not Debian's.
+ */
+export function seriesGap(good: string, bad: string): string | undefined {
+  const series = (n: string) => /^debian:(\d+\.\d+)[.-]/.exec(n)?.[1];
+  const [a, b] = [series(good), series(bad)];
+  if (!a || !b || a === b) return undefined;
+  return (
+    `the change lies between ${good} (${a}) and ${bad} (${b}): Debian's archive has no versions between these series. ` +
+    `Continue on a tree that has the history: kharness bisect --repo LINUX --good v${a} --bad v${b} --scenario ... ` +
+    `(or --kernels git:LINUX@v${a},git:LINUX@v${b} for the two ends alone)`
+  );
 }

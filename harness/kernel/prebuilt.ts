@@ -230,7 +230,12 @@ export async function fetchPrebuilt(
  * 6.12 cloud kernel of each arch when it is fetched. An unknown version or a
  * bad range is a usage error naming what is there, before anything is built.
  */
-export async function expandDebianNames(names: readonly string[], arches: readonly ArchSpec[], log: Log): Promise<string[]> {
+export async function expandDebianNames(
+  names: readonly string[],
+  arches: readonly ArchSpec[],
+  log: Log,
+  o: { acrossSeries?: boolean } = {},
+): Promise<string[]> {
   const out: string[] = [];
   // One read of each arch's apt lists, however many names there are.
   const indexes = new Map<string, ReturnType<typeof debianKernels>>();
@@ -248,7 +253,7 @@ export async function expandDebianNames(names: readonly string[], arches: readon
     if (!on.length) throw new UsageError(`no arch of ${arches.map((a) => a.name).join(', ')} has Debian's ${r.from.flavour} flavour`);
     let versions: string[] | undefined;
     for (const a of on) {
-      const res = resolveDebian(r, await indexOf(a), a.name);
+      const res = resolveDebian(r, await indexOf(a), a.name, o);
       if ('error' in res) throw new UsageError(res.error, 'Run `kharness kernels` to list the Debian kernels in the archive.');
       const names = r.to ? res.ok.map((k) => debianName(k.abi, k.flavour)) : [specName(r.from)];
       // A range must mean the same kernels on every arch it runs on.

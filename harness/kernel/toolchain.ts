@@ -112,10 +112,11 @@ async function toolchainRoot(want: BuiltWith, kbuild: string, arch: ArchSpec, lo
   const opts = await aptOptions(host, log, 'kernels');
   const madison = await capture('apt-cache', [...opts, 'madison', `gcc-${want.major}`]).catch(() => '');
   const hit = suiteOfVersion(madison, want);
+  const dotted = `${Math.floor(want.version / 10000)}.${Math.floor(want.version / 100) % 100}.${want.version % 100}`;
   if (!hit)
     throw new KharnessError(
       'BUILD',
-      `Debian's archive has no gcc ${Math.floor(want.version / 10000)}.${Math.floor(want.version / 100) % 100}.${want.version % 100}, which built this kernel (${want.text})`,
+      `Debian's archive has no gcc ${dotted}, which built this kernel (${want.text})`,
       'A module built with another compiler could mis-run on it: pick another version (kharness kernels).',
     );
   const suite = baseSuite(hit.suite);

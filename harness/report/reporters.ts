@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { UsageError } from '../errors.ts';
 import type { ResultRecord } from '../results/records.ts';
 import { foldRepeats } from '../results/repeats.ts';
+import { renderSeriesHtml, renderSeriesMarkdown, renderSeriesText } from './claims-series.ts';
 import { renderHtml } from './html.ts';
 import { renderJson } from './json.ts';
 import { renderJUnit } from './junit.ts';
@@ -25,6 +26,10 @@ export const FILE_REPORTERS: Record<string, FileReporter> = {
   junit: { file: 'junit.xml', render: renderJUnit },
   ktap: { file: 'report.ktap', render: renderKtap },
   markdown: { file: 'summary.md', render: renderMarkdown },
+  // The claims table across kernel versions (claim × series, per arch), for a run over several series.
+  versions: { file: 'claims-by-series.md', render: renderSeriesMarkdown },
+  'versions-html': { file: 'claims-by-series.html', render: renderSeriesHtml },
+  'versions-text': { file: 'claims-by-series.txt', render: renderSeriesText },
 };
 
 export const REPORTER_NAMES = ['default', ...Object.keys(FILE_REPORTERS)];

@@ -14,7 +14,7 @@ import { cli, results, steps, tempDir } from './helpers.ts';
 const VERSIONED = ['vmalloc-atomic-from-72', 'vmalloc-atomic-until-612'];
 
 describe('Debian 7.2 and 5.10 prebuilt kernels', () => {
-  it('7.2 on x86_64 and arm64: __vmalloc(GFP_ATOMIC) under a raw spinlock and kmalloc_nolock in hard IRQ succeed; the 6.12-and-older expectation is skipped', async () => {
+  it('7.2, x86_64 and arm64: __vmalloc(GFP_ATOMIC) under raw_spin_lock and kmalloc_nolock in hard IRQ succeed; 6.12-only steps skip', async () => {
     const out = tempDir();
     const r = await cli(
       ['run', ...VERSIONED.map((s) => `scenarios/${s}.yaml`), '--kernel', CLOUD_72, '--arch', 'x86_64,arm64', '--jobs', '2', '--out', out],

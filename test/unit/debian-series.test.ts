@@ -7,6 +7,7 @@ import {
   nearestVersions,
   parseDebianName,
   resolveDebian,
+  seriesGap,
 } from '../../harness/kernel/debian.ts';
 import { parseDebianKernel } from '../../harness/kernel/names.ts';
 
@@ -218,6 +219,18 @@ describe("Debian's prebuilt kernel series", () => {
         'linux-headers-7.2.13+deb14-rt-amd64',
         'linux-headers-7.2.13+deb14-common',
       ]);
+    });
+
+    it('walks across series for a bisect, in order, and says where the archive has nothing between two series', () => {
+      const r = resolveDebian(parseDebianName('debian:6.12..debian:7.2-cloud', FLAVOURS)!, all, 'x86_64', { acrossSeries: true });
+      expect('ok' in r && r.ok.map((k) => k.abi)).toEqual(['6.12.117+deb12', '7.2.13+deb14']);
+      expect(seriesGap('debian:6.12.117-cloud', 'debian:7.2.13-cloud')).toBe(
+        "the change lies between debian:6.12.117-cloud (6.12) and debian:7.2.13-cloud (7.2): Debian's archive has no versions between these series. " +
+          'Continue on a tree that has the history: kharness bisect --repo LINUX --good v6.12 --bad v7.2 --scenario ... ' +
+          '(or --kernels git:LINUX@v6.12,git:LINUX@v7.2 for the two ends alone)',
+      );
+      expect(seriesGap('debian:7.2.12-cloud', 'debian:7.2.13-cloud')).toBeUndefined();
+      expect(seriesGap('git:/l@abc', 'git:/l@def')).toBeUndefined();
     });
 
     it('names the nearest for an unknown series or version, and refuses a range across series', () => {
