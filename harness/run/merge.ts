@@ -15,6 +15,7 @@
 import { basename, dirname, join } from 'node:path';
 import { countStatuses, stepsOutcome } from '../results/outcome.ts';
 import type { ResultRecord, RunOutcome } from '../results/records.ts';
+import { targetLabel } from '../results/view.ts';
 import { type Target, targetSlug } from './plan.ts';
 
 type RunEnd = Extract<ResultRecord, { type: 'run-end' }>;
@@ -34,7 +35,6 @@ export interface MergedRuns {
   notes: string[];
 }
 
-const label = (t: Target) => `${t.arch}/${t.kernel}`;
 const targetOf = (r: ResultRecord): Target | undefined => ('target' in r ? r.target : undefined);
 
 /**
@@ -54,7 +54,7 @@ export function mergeRuns(runs: readonly RunInput[], outDir: string, expected: r
       r.records
         .map(targetOf)
         .filter((t): t is Target => t !== undefined)
-        .map(label),
+        .map(targetLabel),
     )) {
       seenIn.set(t, [...(seenIn.get(t) ?? []), i]);
       const prev = owner.get(t);
@@ -62,7 +62,7 @@ export function mergeRuns(runs: readonly RunInput[], outDir: string, expected: r
     }
     for (const x of r.records) {
       const t = targetOf(x);
-      if (t && !targets.has(label(t))) targets.set(label(t), { arch: t.arch, kernel: t.kernel });
+      if (t && !targets.has(targetLabel(t))) targets.set(targetLabel(t), { arch: t.arch, kernel: t.kernel });
     }
   });
   const notes = [...seenIn]
@@ -73,7 +73,7 @@ export function mergeRuns(runs: readonly RunInput[], outDir: string, expected: r
       const begun = begins[kept]?.at ?? 'at an unknown time';
       return `${t} is in ${where.length} runs: kept ${runs[kept]!.name} (begun ${begun}), the latest; left out ${others.join(', ')}`;
     });
-  const missing = expected.map(label).filter((t) => !owner.has(t));
+  const missing = expected.map(targetLabel).filter((t) => !owner.has(t));
   if (missing.length) notes.push(`no run has ${missing.join(', ')}: the merged run is incomplete`);
   const body: ResultRecord[] = [];
   // Where each kept target's logs are in its run: runs before target directories had safe names used `arch-kernel`.
@@ -81,8 +81,8 @@ export function mergeRuns(runs: readonly RunInput[], outDir: string, expected: r
   runs.forEach((r, i) => {
     for (const x of r.records) {
       const t = targetOf(x);
-      if (!t || owner.get(label(t)) !== i) continue;
-      if (x.type === 'guest' && !from.has(label(t))) from.set(label(t), basename(dirname(x.consoleLog)));
+      if (!t || owner.get(targetLabel(t)) !== i) continue;
+      if (x.type === 'guest' && !from.has(targetLabel(t))) from.set(targetLabel(t), basename(dirname(x.consoleLog)));
       // Console logs now live in the merged directory, beside the merged results.
       body.push(x.type === 'guest' ? { ...x, consoleLog: join(outDir, targetSlug(t), basename(x.consoleLog)) } : x);
     }
@@ -98,7 +98,7 @@ export function mergeRuns(runs: readonly RunInput[], outDir: string, expected: r
   // The merged plan: the CI's (expected), then each run's own in the order the runs were given; reports list targets in it.
   const plan = [
     ...new Map(
-      [...expected, ...begins.flatMap((b) => b?.targets ?? [])].map((t) => [label(t), { arch: t.arch, kernel: t.kernel }]),
+      [...expected, ...begins.flatMap((b) => b?.targets ?? [])].map((t) => [targetLabel(t), { arch: t.arch, kernel: t.kernel }]),
     ).values(),
   ];
   const first = begins.filter((b): b is RunBegin => b !== undefined).sort((a, b) => a.at.localeCompare(b.at))[0];
