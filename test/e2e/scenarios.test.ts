@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SCENARIOS_DIR } from '../../harness/paths.ts';
 import type { StepRecord } from '../../harness/results/records.ts';
+import { targetLabel } from '../../harness/results/view.ts';
 import { CLOUD_612 } from './archive.ts';
 import { cli, qemusUnder, results, steps, tempDir } from './helpers.ts';
 import { type SharedRun, sharedRun, stepOf } from './shared.ts';
@@ -162,6 +163,20 @@ describe("the same scenarios on Debian's prebuilt arm64 6.12 (shared run B)", ()
     expect(zones).toMatchObject({ DMA_start: expect.any(Number), highmem: false });
     expect(zones.DMA_end as number).toBeLessThanOrEqual(2 ** 32 + (zones.DMA_start as number));
     expect(step('modules-and-leaks', "where this module's code lives").facts).toMatchObject({ linear_map: false, page_mapped: true });
+  });
+
+  it('lists its targets in plan order in JUnit and the terminal summary, whichever finished first (no boot of its own)', () => {
+    const begin = b.records.find((r) => r.type === 'run-begin');
+    const plan = begin?.type === 'run-begin' ? (begin.targets ?? []).map(targetLabel) : [];
+    const ended = b.records.flatMap((r) => (r.type === 'target-end' ? [targetLabel(r.target)] : []));
+    expect(plan.length).toBeGreaterThan(1);
+    expect([...ended].sort()).toEqual([...plan].sort());
+    const junit = readFileSync(join(b.out, 'junit.xml'), 'utf8');
+    expect([...junit.matchAll(/<testsuite name="([^"]+)"/g)].map((m) => m[1])).toEqual(plan);
+    const summary = b.stdout.split("The article's claims, per target\n")[1]!;
+    const at = plan.map((t) => summary.indexOf(`  ${t} `));
+    expect(at.every((x) => x >= 0)).toBe(true);
+    expect([...at].sort((x, y) => x - y)).toEqual(at);
   });
 });
 
