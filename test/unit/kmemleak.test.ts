@@ -5,6 +5,8 @@
  * (mm/kmemleak.c: 6.1.192 prints "backtrace:" and "[<hashed>] sym+off/len",
  * 6.12.118 "backtrace (crc N):" and bare "sym+off/len").
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fingerprint, kmemleakBroken, moduleSymbols, parseKmemleak, resolveFrames } from '../../harness/analysis/kmemleak.ts';
 
@@ -103,5 +105,18 @@ describe('kmemleak reports', () => {
     );
     expect(kmemleakBroken(['kmemleak: Kernel memory leak detector disabled'])).toBeDefined();
     expect(kmemleakBroken(['kmemleak: Kernel memory leak detector initialized (mem pool available: 15683)'])).toBeUndefined();
+  });
+});
+
+describe('captured from a real 6.1 kernel with kmemleak (test/fixtures/README.md)', () => {
+  const text = readFileSync(join(import.meta.dirname, '..', 'fixtures', 'kmemleak-6.1-x86_64-kh_leak-load.txt'), 'utf8');
+
+  it("reads every leaked object with its size and the module's frame", () => {
+    const leaks = parseKmemleak(text);
+    expect(leaks.map((l) => l.size).sort((a, b) => a - b)).toEqual([128, 128, 128, 1048576]);
+    for (const l of leaks) expect(l.frames.some((f) => f.func === 'kh_leak_alloc' && f.module === 'kh_leak')).toBe(true);
+    expect(fingerprint(leaks[0]!)).toBe(
+      '[kh_leak] kh_leak_alloc < do_one_initcall < do_init_module < __do_sys_init_module < do_syscall_64',
+    );
   });
 });

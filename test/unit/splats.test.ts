@@ -143,3 +143,10 @@ describe('memory-error reports of the detectors', () => {
     ]);
   });
 });
+
+describe('SLUB debug on a real 6.1 kernel (test/fixtures/dmesg-6.1-debug-x86_64-write-past-kmalloc.log)', () => {
+  it('finds the right red zone report of the kmalloc-32 cache', () => {
+    const s = parseSplats(fixture('dmesg-6.1-debug-x86_64-write-past-kmalloc.log')).filter((x) => x.kind === 'slub-debug');
+    expect(s.map((x) => [x.at, x.title.replace(/\(.*\)/, '()')])).toEqual([['kmalloc-32', 'BUG kmalloc-32 (): Right Redzone overwritten']]);
+  });
+});

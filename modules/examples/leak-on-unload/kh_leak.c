@@ -9,24 +9,28 @@
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 
-static void *objs[3];
-static void *area;
+/*
+ * Not static: a static array that nothing reads (exit frees nothing) lets
+ * the compiler drop the stores, and the objects would leak at load already.
+ */
+void *kh_leak_objs[3];
+void *kh_leak_area;
 
 /* Not __init: its frames still resolve while the module is loaded. */
 static noinline int kh_leak_alloc(void)
 {
 	int i;
 
-	for (i = 0; i < ARRAY_SIZE(objs); i++) {
-		objs[i] = kmalloc(128, GFP_KERNEL);
-		if (!objs[i])
+	for (i = 0; i < ARRAY_SIZE(kh_leak_objs); i++) {
+		kh_leak_objs[i] = kmalloc(128, GFP_KERNEL);
+		if (!kh_leak_objs[i])
 			return -ENOMEM;
-		memset(objs[i], 0x5a, 128);
+		memset(kh_leak_objs[i], 0x5a, 128);
 	}
-	area = vmalloc(1 << 20);
-	if (!area)
+	kh_leak_area = vmalloc(1 << 20);
+	if (!kh_leak_area)
 		return -ENOMEM;
-	memset(area, 0x5a, 1 << 20);
+	memset(kh_leak_area, 0x5a, 1 << 20);
 	return 0;
 }
 
@@ -45,7 +49,7 @@ static int __init kh_leak_init(void)
 
 static void __exit kh_leak_exit(void)
 {
-	/* The bug: objs[] and area are never freed. */
+	/* The bug: kh_leak_objs[] and kh_leak_area are never freed. */
 }
 
 module_init(kh_leak_init);
