@@ -6,7 +6,7 @@ import { PROJECT_ROOT } from '../../harness/paths.ts';
 /**
  * What each part of harness/ may import, in the spirit of Playwright's
  * DEPS.list. The floors, top to bottom:
- *   cli → bisect, report → regress → run → results, guest, kernel, module → scenario → ktest,
+ *   cli → bisect, report → regress → run → results, guest, kernel, module → scenario → inject, ktest,
  *   probe → apt → analysis, arch, cache, util → errors, paths.
  * A new import that runs back up (or a new folder) fails here until the table
  * says it may.
@@ -20,14 +20,16 @@ const DEPS: Record<string, string[]> = {
   cache: ['errors'],
   apt: ['cache', 'errors', 'paths', 'util'],
   probe: ['errors', 'util'],
+  /** Allocation fault injection: capabilities, knobs and plans as data. */
+  inject: ['analysis', 'probe'],
   ktest: ['analysis'],
-  scenario: ['analysis', 'errors', 'ktest', 'probe', 'util'],
+  scenario: ['analysis', 'errors', 'inject', 'ktest', 'probe', 'util'],
   kernel: ['analysis', 'apt', 'arch', 'cache', 'errors', 'paths', 'util'],
   module: ['arch', 'cache', 'errors', 'kernel', 'paths', 'util'],
   guest: ['apt', 'arch', 'cache', 'errors', 'paths', 'util'],
   /** The results stream's records and what they mean (statuses, repeats, outcome, the one view of a run): what every reader reads. */
   results: ['analysis', 'probe', 'scenario'],
-  run: ['analysis', 'arch', 'errors', 'guest', 'kernel', 'ktest', 'module', 'paths', 'probe', 'results', 'scenario', 'util'],
+  run: ['analysis', 'arch', 'errors', 'guest', 'inject', 'kernel', 'ktest', 'module', 'paths', 'probe', 'results', 'scenario', 'util'],
   regress: ['analysis', 'ktest', 'probe', 'results'],
   report: ['analysis', 'errors', 'probe', 'regress', 'results', 'scenario', 'util'],
   bisect: ['analysis', 'errors', 'regress', 'results', 'run', 'scenario', 'util'],
@@ -38,6 +40,7 @@ const DEPS: Record<string, string[]> = {
     'cache',
     'errors',
     'guest',
+    'inject',
     'kernel',
     'ktest',
     'module',
@@ -55,6 +58,7 @@ const DEPS: Record<string, string[]> = {
 /** The pure core: no processes, files, network or clocks of its own. */
 const PURE = [
   'analysis',
+  'inject',
   'ktest',
   'regress',
   'scenario',

@@ -1,0 +1,105 @@
+/**
+ * One injection as guest shell text and what comes back: the knobs to write
+ * before a step (every capability the kernel has, armed for the step's kind
+ * or kept out of the count), the reset after it, the `times` counters read
+ * on both sides, and the facts a step records from them. The task that runs
+ * the step arms its own fail-nth; nothing here touches another task's. Pure.
+ */
+import type { Facts } from '../probe/vocabulary.ts';
+import { CAPABILITIES, CAPABILITY_NAMES, type Capability, COMMON_ARMED, COMMON_DEFAULTS, type InjectKind } from './kinds.ts';
+
+export interface KnobWrite {
+  path: string;
+  value: string;
+}
+
+function writes(c: Capability, own: Readonly<Record<string, string>>, common: Readonly<Record<string, string>>): KnobWrite[] {
+  const dir = CAPABILITIES[c].dir;
+  return Object.entries({ ...common, ...own }).map(([k, value]) => ({ path: `${dir}/${k}`, value }));
+}
+
+/**
+ * The knobs before a step of `kind`: each capability the kernel has is armed
+ * when the kind asks for it, and otherwise set to count nothing (fail-nth
+ * counts every capability's allocations, so an unwanted one would take the
+ * Nth). `present`: the capabilities the target's config has.
+ */
+export function armWrites(kind: InjectKind, present: readonly Capability[]): KnobWrite[] {
+  return CAPABILITY_NAMES.filter((c) => present.includes(c)).flatMap((c) => {
+    const spec = CAPABILITIES[c];
+    const wanted = kind === 'any' || spec.kind === kind;
+    return writes(c, wanted ? spec.armed : spec.excluded, COMMON_ARMED);
+  });
+}
+
+/** Every knob back at the kernel's default, after a step (whatever became of it). */
+export function resetWrites(present: readonly Capability[]): KnobWrite[] {
+  return CAPABILITY_NAMES.filter((c) => present.includes(c)).flatMap((c) => writes(c, CAPABILITIES[c].defaults, COMMON_DEFAULTS));
+}
+
+const FAILED = 'kharness-knob-failed';
+
+/**
+ * Guest shell text writing the knobs in order; the first that cannot be
+ * written (no debugfs, a knob this kernel does not have) stops it with
+ * "kharness-knob-failed PATH" and exit status 1. Values are the table's,
+ * never a scenario's: nothing here needs quoting.
+ */
+export function knobScript(w: readonly KnobWrite[]): string {
+  return w.map((k) => `echo ${k.value} > ${k.path} || { echo "${FAILED} ${k.path}"; exit 1; }`).join('\n');
+}
+
+/** The knob a knobScript could not write, from its output. */
+export function failedKnob(output: string): string | undefined {
+  return new RegExp(`^${FAILED} (\\S+)`, 'm').exec(output)?.[1];
+}
+
+/** Guest shell text printing each present capability's `times` counter, one "NAME times=N" line each. */
+export function timesScript(present: readonly Capability[]): string {
+  return CAPABILITY_NAMES.filter((c) => present.includes(c))
+    .map((c) => `echo "${c} times=$(cat ${CAPABILITIES[c].dir}/times)"`)
+    .join('\n');
+}
+
+export function parseTimes(output: string): Partial<Record<Capability, number>> {
+  const out: Partial<Record<Capability, number>> = {};
+  for (const m of output.matchAll(/^(\w+) times=(-?\d+)$/gm)) {
+    if ((CAPABILITY_NAMES as string[]).includes(m[1]!)) out[m[1] as Capability] = Number(m[2]);
+  }
+  return out;
+}
+
+/** Injections each capability made between two readings of `times` (it counts down once per injection). */
+export function injectionsBetween(
+  before: Partial<Record<Capability, number>>,
+  after: Partial<Record<Capability, number>>,
+): Partial<Record<Capability, number>> {
+  const out: Partial<Record<Capability, number>> = {};
+  for (const c of CAPABILITY_NAMES) {
+    const b = before[c];
+    const a = after[c];
+    if (b !== undefined && a !== undefined) out[c] = b - a;
+  }
+  return out;
+}
+
+/**
+ * What a step records of its injection. `failNthLeft`: the task's fail-nth
+ * read back after the operation, 0 when the Nth allocation was failed (the
+ * proof: a __GFP_NOWARN allocation is failed without a word in the log), N
+ * minus the allocations counted when the operation made fewer than N.
+ * `made`: the `times` counters' decrease, which names the capability.
+ */
+export function injectFacts(nth: number, kind: InjectKind, failNthLeft: number, made: Partial<Record<Capability, number>>): Facts {
+  const injected = failNthLeft === 0;
+  const by = CAPABILITY_NAMES.filter((c) => (made[c] ?? 0) > 0);
+  const facts: Facts = {
+    inject_nth: nth,
+    injected,
+    injections: by.reduce((n, c) => n + (made[c] ?? 0), 0),
+    // Allocations the operation made that counted toward N (all of them when it was not injected).
+    inject_counted: injected ? nth : nth - failNthLeft,
+    inject_kind: by.length ? by.map((c) => CAPABILITIES[c].kind).join('+') : injected ? kind : 'none',
+  };
+  return facts;
+}
