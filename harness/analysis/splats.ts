@@ -29,7 +29,20 @@ export const SPLAT_KINDS = [
   'rcu-stall',
   'hung-task',
 ] as const;
-export type SplatKind = (typeof SPLAT_KINDS)[number];
+/**
+ * Reports the kernel prints on purpose, which are never a crash and never a
+ * finding by themselves: an injected allocation failure (its stack names the
+ * allocation, analysis/injection.ts). A scenario may still ask for one.
+ */
+export const INFO_KINDS = ['fault-injection'] as const;
+export type SplatKind = (typeof SPLAT_KINDS)[number] | (typeof INFO_KINDS)[number];
+/** Every kind a scenario may name. */
+export const REPORT_KINDS: readonly SplatKind[] = [...SPLAT_KINDS, ...INFO_KINDS];
+
+/** Whether a report is a finding (anything but an informational kind). */
+export function isFinding(s: { kind: SplatKind }): boolean {
+  return !(INFO_KINDS as readonly string[]).includes(s.kind);
+}
 
 /** What a scenario expects (or forbids) in the kernel log. */
 export interface SplatPattern {
@@ -93,6 +106,8 @@ const RULES: Rule[] = [
     re: /^(\S+:\d+) module (\S+) func:(\S+) has (\d+) allocated at module unload/,
     at: (m) => ({ at: m[1], func: m[3] }),
   },
+  // Its own report, so the stack after it never joins another one's; from /dev/kmsg its two lines are one record.
+  { kind: 'fault-injection', re: /^FAULT_INJECTION: forcing a failure/ },
 ];
 
 const TIMESTAMP = /^\s*\[\s*\d+\.\d+\]\s?/;

@@ -15,7 +15,7 @@
  *   "console silent for N s".
  */
 import { diffMeminfo, parseMeminfo } from '../analysis/meminfo.ts';
-import { parseSplats, type Splat, sectionsBySeq } from '../analysis/splats.ts';
+import { isFinding, parseSplats, type Splat, sectionsBySeq } from '../analysis/splats.ts';
 import { InterruptedError, KharnessError, seconds, tail } from '../errors.ts';
 import { ProbeLost } from '../probe/client.ts';
 import { endMarker, formatRequest, MARKERS, type Response } from '../probe/protocol.ts';
@@ -116,7 +116,7 @@ async function deathOrQuiet(m: Machine, consoleFrom: number, seq: number, crashM
   while (Date.now() < deadline) {
     const exit = await m.waitExit(Math.min(250, deadline - Date.now()));
     if (exit) return exit;
-    const reported = splatsIn(sectionOf(m.console, consoleFrom, seq)?.lines ?? m.console.slice(consoleFrom)).length > 0;
+    const reported = splatsIn(sectionOf(m.console, consoleFrom, seq)?.lines ?? m.console.slice(consoleFrom)).some(isFinding);
     if (!reported && Date.now() - m.console.lastLineAt > QUIET_MS) return undefined;
   }
   return undefined;
@@ -216,7 +216,8 @@ export async function observeAct(m: Machine, seq: number, act: Act, o: ObserveOp
     return { ...lost, error: `console silent for ${seconds(t.silenceMs)} s: the guest printed nothing and did not answer` };
   if (exit?.killedBy) return { ...lost, error: `${exit.description} (from outside the harness)` };
   // The kernel's own account of its death, or QEMU gone by itself: the guest died in this step.
-  if (exit || splats.length) return { ...lost, crashed: true };
+  // An injected failure's report is the kernel doing what it was asked: not a sign of dying.
+  if (exit || splats.some(isFinding)) return { ...lost, crashed: true };
   return { ...lost, error: 'the ssh connection to the guest dropped during the step, and the console shows no kernel report' };
 }
 

@@ -2,7 +2,7 @@
  * Expectation evaluation: a step's expectations against what the guest
  * reported. Pure: observed facts and splats in, failures out.
  */
-import { describePattern, type Splat, splatMatches } from '../analysis/splats.ts';
+import { describePattern, isFinding, type Splat, splatMatches } from '../analysis/splats.ts';
 import type { Facts, FactValue } from '../probe/vocabulary.ts';
 import { type Constants, evalPredicate, evalSize, parseSize } from './size.ts';
 import type { CompareOp, Expect, GuardedExpect, Matcher, Pos, Scalar } from './types.ts';
@@ -82,7 +82,7 @@ function describeMatcher(m: Matcher): string {
 export function evaluate(expect: Expect, obs: Observation, constants: Constants): Failure[] {
   const failures: Failure[] = [];
   if (obs.crashed && !expect.crash) {
-    const first = obs.splats[0];
+    const first = obs.splats.find(isFinding);
     failures.push({ what: 'crash', expected: 'the guest survives', observed: first ? first.title : 'the guest died' });
     return failures;
   }
