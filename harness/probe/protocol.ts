@@ -8,7 +8,8 @@ import { type Api, BY_WIRE, type Context, type Facts, type Query, withDerivedFac
 
 /** An action with every size already evaluated: what goes on the wire. */
 export type ProbeAction =
-  | { kind: 'alloc'; api: Api; size?: number; order?: number; gfp: string[]; ctx: Context; hold?: string; fill?: number }
+  /** inject: fail the allocation's Nth allocation (fail-nth, armed by the module itself right before it). */
+  | { kind: 'alloc'; api: Api; size?: number; order?: number; gfp: string[]; ctx: Context; hold?: string; fill?: number; inject?: number }
   | { kind: 'time'; api: Api; size?: number; order?: number; gfp: string[]; repeat: number; vs?: Api }
   | { kind: 'query'; what: Query }
   | { kind: 'free'; name: string }
@@ -80,7 +81,8 @@ export function formatRequest(seq: number, a: ProbeAction): string {
     case 'alloc': {
       const hold = a.hold ? ` hold=${a.hold}` : '';
       const fill = a.fill !== undefined ? ` fill=${a.fill}` : '';
-      return `cmd=alloc ${head} api=${a.api} ${amount(a)}${gfp(a.gfp)} ctx=${a.ctx}${hold}${fill}`;
+      const inject = a.inject !== undefined ? ` inject=${a.inject}` : '';
+      return `cmd=alloc ${head} api=${a.api} ${amount(a)}${gfp(a.gfp)} ctx=${a.ctx}${hold}${fill}${inject}`;
     }
     case 'time':
       return `cmd=time ${head} api=${a.api} ${amount(a)}${gfp(a.gfp)} repeat=${a.repeat}${a.vs ? ` vs=${a.vs}` : ''}`;

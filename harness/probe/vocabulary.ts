@@ -122,6 +122,9 @@ const WIRE_FACTS: Readonly<Record<string, FactSpec>> = {
   irqs_disabled: { type: 'bool', doc: 'irqs_disabled() inside the allocating context' },
   preempt_count: { type: 'hex', doc: 'preempt_count() inside the allocating context' },
   alloc_ns: { type: 'int', doc: 'time the allocation took, ns' },
+  // Fault injection (alloc's inject=N): the task's fail-nth, armed right before the allocation.
+  inject_nth: { type: 'int', wire: 'inject', doc: 'which allocation the step asked to fail (fail-nth)' },
+  fail_nth_left: { type: 'int', doc: "the task's fail-nth read back after the operation: 0 when the Nth allocation was failed" },
   free_ns: { type: 'int', doc: 'time the free took, ns' },
   // The memory.
   vmalloc_addr: { type: 'bool', doc: 'is_vmalloc_addr()' },
@@ -213,8 +216,24 @@ export const MODULE_FACTS: Readonly<Record<string, FactSpec>> = {
   leaked_bytes: { type: 'int', doc: 'bytes of the objects kmemleak reported after this phase' },
 };
 
-/** Every fact a step can report: the probe's, those derived from them, and a user module's steps'. */
-export const FACTS: Readonly<Record<string, FactSpec>> = { ...WIRE_FACTS, ...DERIVED_FACTS, ...MODULE_FACTS };
+/**
+ * Facts the harness records of a step's `inject` (run/steps/inject.ts), from
+ * the fail-nth readback and the capabilities' `times` counters.
+ */
+export const INJECT_FACTS: Readonly<Record<string, FactSpec>> = {
+  injected: {
+    type: 'bool',
+    doc: 'the Nth allocation was failed: fail-nth read back as 0 (proof even for __GFP_NOWARN, which prints nothing)',
+  },
+  injections: { type: 'int', doc: 'failures the capabilities made during the step (their times counters)' },
+  inject_counted: { type: 'int', doc: 'allocations that counted toward N (N when injected; fewer when the operation made fewer)' },
+  inject_kind: { type: 'text', doc: 'which allocator was failed: slab, page, slab+page, or none' },
+  inject_site: { type: 'text', doc: "the failed allocation's caller, from the injection's stack (func+0xoff [module])" },
+  inject_api: { type: 'text', doc: 'the allocator entry the site called (kmalloc, vmalloc, alloc_pages, ...)' },
+};
+
+/** Every fact a step can report: the probe's, those derived from them, a user module's steps', and an injection's. */
+export const FACTS: Readonly<Record<string, FactSpec>> = { ...WIRE_FACTS, ...DERIVED_FACTS, ...MODULE_FACTS, ...INJECT_FACTS };
 
 /** The response's facts with the derived ones added. */
 export function withDerivedFacts(facts: Facts): Facts {
@@ -301,7 +320,10 @@ export interface CommandSpec {
 export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   constants: { keys: [], doc: 'what the running kernel is' },
   gfp_names: { keys: [], doc: 'GFP flag names this build of the module resolves' },
-  alloc: { keys: ['api', 'size', 'order', 'gfp', 'ctx', 'hold', 'fill'], doc: 'allocate in a context, report, free or hold' },
+  alloc: {
+    keys: ['api', 'size', 'order', 'gfp', 'ctx', 'hold', 'fill', 'inject'],
+    doc: 'allocate in a context, report, free or hold; inject=N fails its Nth allocation',
+  },
   inspect: { keys: ['name'], doc: 'report a held allocation again' },
   free: { keys: ['name'], doc: 'free a held allocation' },
   fragment: { keys: ['pages'], doc: 'take pages and give back every other one' },

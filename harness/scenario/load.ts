@@ -9,6 +9,7 @@ import { isScalar, type Node } from 'yaml';
 import { MEMINFO_FIELDS } from '../analysis/meminfo.ts';
 import type { SplatKind, SplatPattern } from '../analysis/splats.ts';
 import { ScenarioError } from '../errors.ts';
+import type { InjectKind } from '../inject/kinds.ts';
 import { KERNEL_TESTS } from '../ktest/catalog.ts';
 import { APIS_WITHOUT_GFP, type Api, type Context, GFP_FLAGS, type Query } from '../probe/vocabulary.ts';
 import { checkSchema, type Located, type Path, parseLocated } from '../util/document.ts';
@@ -16,7 +17,20 @@ import { CLAIMS } from './claims.ts';
 import { scenarioSchema } from './schema.ts';
 import { parseShows, ShowsSyntaxError, STEP_NAMES } from './shows.ts';
 import { parsePredicate, parseSize, type SizeExpr, SizeSyntaxError } from './size.ts';
-import type { Action, ClaimRef, Expect, GuardedExpect, Matcher, ModuleParams, Pos, Requires, Scenario, Step, Sweep } from './types.ts';
+import type {
+  Action,
+  ClaimRef,
+  Expect,
+  GuardedExpect,
+  Inject,
+  Matcher,
+  ModuleParams,
+  Pos,
+  Requires,
+  Scenario,
+  Step,
+  Sweep,
+} from './types.ts';
 
 const ACTION_KEYS = [
   'alloc',
@@ -121,6 +135,7 @@ interface RawStep {
   module_unload?: true | { timeout?: number };
   module_cycles?: { count: number; params?: ModuleParams; exec?: string | string[]; timeout?: number };
   expect?: Record<string, unknown> | Record<string, unknown>[];
+  inject?: { nth: number; kind?: InjectKind };
   sweep?: { size: (string | number)[] | { from: string | number; to: string | number; factor?: number } };
 }
 interface RawScenario {
@@ -352,6 +367,23 @@ function expectations(at: Located, path: Path, raw: RawStep['expect']): GuardedE
   return [expectBlock(at, path, raw)];
 }
 
+/**
+ * A step's `inject`: only an allocation the guest-side task makes itself
+ * can be the Nth (fail-nth is per task and read only in task context), so
+ * only alloc steps in process or atomic context take it.
+ */
+function inject(at: Located, path: Path, act: Action, raw: RawStep['inject']): Inject | undefined {
+  if (!raw) return undefined;
+  if (!INJECTABLE.includes(act.kind))
+    throw at.error(path, `a ${act.kind} step cannot take inject: only ${INJECTABLE.join(' and ')} steps make allocations of their own`);
+  if (act.kind === 'alloc' && (act.ctx === 'softirq' || act.ctx === 'hardirq'))
+    throw at.error(path, `inject needs task context: the kernel reads fail-nth only in_task(), not in ${act.ctx}`);
+  return { nth: raw.nth, kind: raw.kind ?? 'any', pos: at.pos(path) };
+}
+
+/** Kinds of step whose own allocations a step's `inject` can fail. */
+const INJECTABLE: readonly string[] = ['alloc'];
+
 function sweep(at: Located, path: Path, raw: RawStep['sweep']): Sweep | undefined {
   if (!raw) return undefined;
   const s = raw.size;
@@ -418,7 +450,17 @@ function build(raw: RawScenario, at: Located): Scenario {
     if (sw && act.kind === 'alloc' && act.hold)
       throw at.error([...path, 'alloc', 'hold'], 'a swept step cannot hold its allocations under one name');
     if (sw && expect.some((b) => b.expect.crash)) throw at.error([...path, 'sweep'], 'a swept step cannot expect a crash');
-    return { index: i, name: s.name ?? defaultStepName(act, s), action: act, expect, sweep: sw, requires: s.requires, pos: at.pos(path) };
+    const inj = inject(at, [...path, 'inject'], act, s.inject);
+    return {
+      index: i,
+      name: s.name ?? defaultStepName(act, s),
+      action: act,
+      expect,
+      sweep: sw,
+      ...(inj ? { inject: inj } : {}),
+      requires: s.requires,
+      pos: at.pos(path),
+    };
   });
   for (const c of claims) {
     if (c.step !== undefined && !steps.some((s) => s.name === c.step)) {

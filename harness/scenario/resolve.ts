@@ -46,7 +46,11 @@ export function sweepSizes(step: Step, c: Constants): number[] {
 function resolveAction(step: ProbeStep, c: Constants, sweptSize?: number): ProbeAction {
   const a = step.action;
   switch (a.kind) {
-    case 'alloc':
+    case 'alloc': {
+      const { size: expr, ...rest } = a;
+      const size = sweptSize ?? (expr ? bytes(expr, c, 'the size') : undefined);
+      return { ...rest, size, ...(step.inject ? { inject: step.inject.nth } : {}) };
+    }
     case 'time': {
       const { size: expr, ...rest } = a;
       const size = sweptSize ?? (expr ? bytes(expr, c, 'the size') : undefined);

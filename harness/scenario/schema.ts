@@ -3,7 +3,8 @@
  * language server understands). It is authored here once; scenarios/schema.json
  * is written from it by `kharness schema` and a unit test keeps the two equal.
  */
-import { SPLAT_KINDS } from '../analysis/splats.ts';
+import { REPORT_KINDS } from '../analysis/splats.ts';
+import { INJECT_KINDS, INJECT_NTH_MAX } from '../inject/kinds.ts';
 import { KERNEL_TESTS } from '../ktest/catalog.ts';
 import { APIS, CONTEXTS, FACTS, QUERIES } from '../probe/vocabulary.ts';
 
@@ -28,12 +29,12 @@ const matcher = {
 };
 const splatPattern = {
   oneOf: [
-    { type: 'string', enum: [...SPLAT_KINDS] },
+    { type: 'string', enum: [...REPORT_KINDS] },
     {
       type: 'object',
       additionalProperties: false,
       required: ['kind'],
-      properties: { kind: { type: 'string', enum: [...SPLAT_KINDS] }, at: { type: 'string' }, text: { type: 'string' } },
+      properties: { kind: { type: 'string', enum: [...REPORT_KINDS] }, at: { type: 'string' }, text: { type: 'string' } },
     },
   ],
 };
@@ -319,6 +320,23 @@ export const scenarioSchema = {
                     properties: { from: sizeValue, to: sizeValue, factor: { type: 'integer', minimum: 2 } },
                   },
                 ],
+              },
+            },
+          },
+          inject: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['nth'],
+            description:
+              "Fail the step's Nth allocation (fault injection, fail-nth): armed only for the task that runs the step, " +
+              'proven by reading fail-nth back, reset after. Facts: injected, injections, inject_kind, inject_site. ' +
+              'Needs a kernel with FAULT_INJECTION (a catalog -debug kernel); elsewhere the step is skipped.',
+            properties: {
+              nth: { type: 'integer', minimum: 1, maximum: INJECT_NTH_MAX, description: 'Which allocation fails: 1 is the first.' },
+              kind: {
+                type: 'string',
+                enum: [...INJECT_KINDS],
+                description: 'Count only slab objects (failslab), only page-allocator pages (fail_page_alloc), or both (any, the default).',
               },
             },
           },

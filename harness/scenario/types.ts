@@ -1,4 +1,5 @@
 import type { SplatPattern } from '../analysis/splats.ts';
+import type { InjectKind } from '../inject/kinds.ts';
 import type { Api, Context, Query } from '../probe/vocabulary.ts';
 import type { Predicate, SizeExpr } from './size.ts';
 
@@ -85,12 +86,20 @@ export type ModuleParams = Record<string, number | boolean | string>;
 /** The actions that work on the user's module. */
 export type ModuleAction = Extract<Action, { kind: 'module-load' | 'module-exec' | 'module-unload' | 'module-cycles' }>;
 
+/** Fail the step's Nth allocation of a kind (inject/kinds.ts). */
+export interface Inject {
+  nth: number;
+  kind: InjectKind;
+  pos: Pos;
+}
+
 export interface Step {
   index: number;
   name: string;
   action: Action;
   expect: GuardedExpect[];
   sweep?: Sweep;
+  inject?: Inject;
   requires?: Requires;
   pos: Pos;
 }

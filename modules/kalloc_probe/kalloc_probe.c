@@ -23,6 +23,13 @@
  * also data in the harness (probe/vocabulary.ts), so a step is skipped before
  * boot on a kernel that lacks its API; here an API compiled out answers
  * EOPNOTSUPP.
+ *
+ * alloc's inject=N fails the Nth allocation the request's own allocation
+ * makes (fail-nth, CONFIG_FAULT_INJECTION): current->fail_nth is set right
+ * before it and read back right after (0: the Nth was failed), then
+ * cleared, so no other allocation of this task or any other is counted.
+ * Which allocations count is the harness's to set (the failslab and
+ * fail_page_alloc debugfs knobs).
  */
 #include <linux/module.h>
 #include <linux/delay.h>
@@ -156,6 +163,8 @@ struct kp_job {
 	/* observed inside the context */
 	bool in_hardirq, in_serving_softirq, in_atomic, irqs_disabled;
 	unsigned int preempt_count;
+	/* fail-nth armed for the allocation, and what was left of it after (0: injected) */
+	unsigned int inject, fail_nth_left;
 	struct completion done;
 	struct hrtimer timer;
 	struct tasklet_struct tasklet;
@@ -361,6 +370,11 @@ static void kp_do_alloc(struct kp_job *j)
 	j->preempt_count = preempt_count();
 
 	t0 = ktime_get_ns();
+#ifdef CONFIG_FAULT_INJECTION
+	/* Only in task context (kp_cmd_alloc refuses the others): should_fail() reads fail_nth only in_task(). */
+	if (j->inject)
+		WRITE_ONCE(current->fail_nth, j->inject);
+#endif
 	switch (j->api) {
 	case API_KMALLOC:
 		j->ptr = kmalloc(j->size, j->gfp);
@@ -394,6 +408,12 @@ static void kp_do_alloc(struct kp_job *j)
 #endif
 		break;
 	}
+#ifdef CONFIG_FAULT_INJECTION
+	if (j->inject) {
+		j->fail_nth_left = READ_ONCE(current->fail_nth);
+		WRITE_ONCE(current->fail_nth, 0);
+	}
+#endif
 	j->alloc_ns = ktime_get_ns() - t0;
 }
 
@@ -623,17 +643,24 @@ static int kp_parse_alloc_args(struct kp_req *r, struct kp_job *j, struct kp_out
 
 static int kp_cmd_alloc(struct kp_req *r, struct kp_out *o)
 {
-	static const char *const keys[] = { "api", "size", "order", "gfp", "ctx", "hold", "fill", NULL };
+	static const char *const keys[] = { "api", "size", "order", "gfp", "ctx", "hold", "fill", "inject", NULL };
 	struct kp_job *j;
-	u64 fill = 0;
+	u64 fill = 0, inject = 0;
 	bool do_fill;
 	struct kp_held *h = NULL;
 	const char *hold;
 	u64 t0, free_ns;
 	int ret;
 
-	if (kp_check_keys(r, keys, o) || kp_get_u64(r, "fill", &fill, false, o))
+	if (kp_check_keys(r, keys, o) || kp_get_u64(r, "fill", &fill, false, o) ||
+	    kp_get_u64(r, "inject", &inject, false, o))
 		return -EINVAL;
+	if (kp_get(r, "inject") && (inject < 1 || inject > UINT_MAX))
+		return kp_error(o, "EINVAL", "inject is an allocation index from 1");
+#ifndef CONFIG_FAULT_INJECTION
+	if (inject)
+		return kp_error(o, "EOPNOTSUPP", "this kernel has no fault injection (CONFIG_FAULT_INJECTION)");
+#endif
 	do_fill = kp_get(r, "fill") != NULL;
 	if (fill > 0xff)
 		return kp_error(o, "EINVAL", "fill is one byte");
@@ -650,6 +677,11 @@ static int kp_cmd_alloc(struct kp_req *r, struct kp_out *o)
 	ret = kp_parse_alloc_args(r, j, o);
 	if (ret)
 		goto out;
+	if (inject && (j->ctx == CTX_SOFTIRQ || j->ctx == CTX_HARDIRQ)) {
+		ret = kp_error(o, "EINVAL", "inject needs task context: fail-nth is not read in softirq or hardirq");
+		goto out;
+	}
+	j->inject = inject;
 	/* A leak that starves the guest gets the OOM killer to take sshd: refuse it instead. */
 	if (hold && (j->size >> PAGE_SHIFT) + ((unsigned long)KP_HOLD_RESERVE_MB << (20 - PAGE_SHIFT)) >
 		    (unsigned long)si_mem_available()) {
@@ -674,6 +706,8 @@ static int kp_cmd_alloc(struct kp_req *r, struct kp_out *o)
 	       j->in_hardirq, j->in_serving_softirq, j->in_atomic, j->irqs_disabled,
 	       j->preempt_count);
 	kp_put(o, " alloc_ns=%llu", j->alloc_ns);
+	if (j->inject)
+		kp_put(o, " inject=%u fail_nth_left=%u", j->inject, j->fail_nth_left);
 	if (ZERO_OR_NULL_PTR(j->ptr)) {
 		/* kmalloc(0) returns ZERO_SIZE_PTR: success, but nothing to inspect. */
 		kp_put(o, " zero_size_ptr=%d", j->ptr != NULL);

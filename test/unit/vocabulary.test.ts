@@ -79,7 +79,7 @@ describe('probe vocabulary against kalloc_probe.c', () => {
 
   it('reads enough of the C to mean something', () => {
     expect(wireKeysInC().size).toBeGreaterThan(60);
-    expect(commandsInC().get('alloc')).toEqual(['api', 'size', 'order', 'gfp', 'ctx', 'hold', 'fill']);
+    expect(commandsInC().get('alloc')).toEqual(['api', 'size', 'order', 'gfp', 'ctx', 'hold', 'fill', 'inject']);
   });
 
   it('feeds the shipped schema: every fact can be named in an expectation', () => {

@@ -6,6 +6,7 @@
  */
 import { type TargetFacts, unmetReason } from '../../scenario/requires.ts';
 import type { Action, Step } from '../../scenario/types.ts';
+import { injectUnmetReason } from './inject.ts';
 import { kernelTestStep } from './kernel-test.ts';
 import type { Instance, StepKind } from './kind.ts';
 import { moduleStep } from './module.ts';
@@ -34,5 +35,5 @@ export function kindOf(step: Step): StepKind {
 
 /** Why a step cannot run on the target: its own requirements, or what its kind needs that the kernel lacks. */
 export function stepUnmetReason(step: Step, t: TargetFacts): string | undefined {
-  return unmetReason(step.requires, t) ?? kindOf(step).unmet(step, t);
+  return unmetReason(step.requires, t) ?? kindOf(step).unmet(step, t) ?? injectUnmetReason(step, t);
 }

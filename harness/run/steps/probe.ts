@@ -4,12 +4,15 @@
  * request per instance (a sweep: one per size), sent to the probe, judged
  * against the step's expectations.
  */
+
+import { formatRequest } from '../../probe/protocol.ts';
 import { needsMeminfo } from '../../scenario/expect.ts';
 import { judge } from '../../scenario/judge.ts';
 import { missingApi, missingGfp } from '../../scenario/requires.ts';
 import { type ResolvedStep, resolveStep } from '../../scenario/resolve.ts';
 import type { ProbeStep } from '../../scenario/types.ts';
 import { observe } from '../observe.ts';
+import { withInjection } from './inject.ts';
 import type { StepKind } from './kind.ts';
 
 export const probeStep: StepKind<ProbeStep['action'], ResolvedStep> = {
@@ -31,7 +34,10 @@ export const probeStep: StepKind<ProbeStep['action'], ResolvedStep> = {
   },
 
   observe(m, step, inst, g) {
-    return observe(m, g.nextSeq(), inst, { timeouts: g.timeouts, withMeminfo: needsMeminfo(step.expect), signal: g.signal });
+    const seq = g.nextSeq();
+    const run = () => observe(m, seq, inst, { timeouts: g.timeouts, withMeminfo: needsMeminfo(step.expect), signal: g.signal });
+    // The probe arms its own task's fail-nth right before the allocation (inject=N on the wire).
+    return step.inject ? withInjection(m, step.inject, g, formatRequest(seq, inst.action), run) : run();
   },
 
   judge(step, inst, obs, g) {
