@@ -103,3 +103,37 @@ export function injectFacts(nth: number, kind: InjectKind, failNthLeft: number, 
   };
   return facts;
 }
+
+/** What the fail-nth loader (modules/failnth) printed: finit_module()'s return and the fail-nth left, or its own error. */
+export function parseFailnth(output: string): { rc: number; failNthLeft: number } | { error: string } {
+  const ok = /^kharness-failnth rc=(-?\d+) fail_nth_left=(-?\d+)$/m.exec(output);
+  if (ok) return { rc: Number(ok[1]), failNthLeft: Number(ok[2]) };
+  const err = /^kharness-failnth error=(.*)$/m.exec(output);
+  return { error: err ? err[1]! : `the fail-nth loader printed no result: ${output.trim().slice(0, 200) || '(nothing)'}` };
+}
+
+/** Errno names a module load returns most (asm-generic/errno-base.h, errno.h; 524 is the kernel's own ENOTSUPP). */
+const ERRNO: Readonly<Record<number, string>> = {
+  1: 'EPERM',
+  2: 'ENOENT',
+  5: 'EIO',
+  8: 'ENOEXEC',
+  11: 'EAGAIN',
+  12: 'ENOMEM',
+  13: 'EACCES',
+  14: 'EFAULT',
+  16: 'EBUSY',
+  17: 'EEXIST',
+  19: 'ENODEV',
+  22: 'EINVAL',
+  28: 'ENOSPC',
+  95: 'EOPNOTSUPP',
+  110: 'ETIMEDOUT',
+  524: 'ENOTSUPP',
+};
+
+/** "init returned -ENOMEM" for a load's -12; "loaded" for 0. */
+export function loadOutcome(rc: number): string {
+  if (rc === 0) return 'loaded';
+  return `load returned ${rc < 0 && ERRNO[-rc] ? `-${ERRNO[-rc]}` : String(rc)}`;
+}

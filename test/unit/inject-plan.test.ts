@@ -7,6 +7,8 @@ import {
   injectFacts,
   injectionsBetween,
   knobScript,
+  loadOutcome,
+  parseFailnth,
   parseTimes,
   resetWrites,
   timesScript,
@@ -129,5 +131,23 @@ describe('what a target can inject', () => {
     expect(featureUnmet('stacktrace-filter', 'x86_64', '6.1.192')).toContain('x86_64 kernels before');
     expect(featureUnmet('stacktrace-filter', 'arm64', '6.1.192')).toBeUndefined();
     expect(featureUnmet('stacktrace-filter', 'x86_64', '6.12.118')).toBeUndefined();
+  });
+});
+
+describe('the fail-nth loader', () => {
+  it("reads finit_module()'s return and the fail-nth left", () => {
+    expect(parseFailnth('kharness-failnth rc=-12 fail_nth_left=0\n')).toEqual({ rc: -12, failNthLeft: 0 });
+    expect(parseFailnth('kharness-failnth error=no /proc/thread-self/fail-nth: the kernel has no CONFIG_FAULT_INJECTION\n')).toEqual({
+      error: 'no /proc/thread-self/fail-nth: the kernel has no CONFIG_FAULT_INJECTION',
+    });
+    expect(parseFailnth('sh: /tmp/failnth: not found')).toEqual({
+      error: 'the fail-nth loader printed no result: sh: /tmp/failnth: not found',
+    });
+  });
+
+  it('names the errno a load returned', () => {
+    expect(loadOutcome(0)).toBe('loaded');
+    expect(loadOutcome(-12)).toBe('load returned -ENOMEM');
+    expect(loadOutcome(-4095)).toBe('load returned -4095');
   });
 });
