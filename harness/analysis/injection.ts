@@ -50,7 +50,7 @@ const TASK = /^CPU: \d+ (?:UID: \d+ )?PID: (\d+) Comm: (\S+)/;
 const FRAME = /^\s*(\? )?([A-Za-z_.$][\w.$]*)\+(0x[0-9a-f]+\/0x[0-9a-f]+)(?: \[([\w-]+)\])?\s*$/;
 /** Lines of dump_stack() that are neither the task line nor frames. */
 const STACK_FURNITURE =
-  /^(?:Hardware name: |Call [Tt]race:|\s*<\/?(?:TASK|IRQ|NMI|SOFTIRQ)>|Workqueue: |\s*RIP: |\s*Code: |\s*RSP: |\s*R[A-Z0-9]{2}: )/;
+  /^(?:Hardware name: |Tainted: |Call [Tt]race:|\s*<\/?(?:TASK|IRQ|NMI|SOFTIRQ)>|Workqueue: |\s*RIP: |\s*Code: |\s*RSP: |\s*R[A-Z0-9]{2}: )/;
 
 /**
  * Frames of the injection machinery and of the allocator, by name (without
@@ -135,8 +135,11 @@ function allocatorEntry(func: string): { api?: string } | undefined {
 export function callSite(frames: readonly Frame[]): { site?: Frame; api?: string } {
   let api: string | undefined;
   let inAllocator = false;
+  // x86 kernels without ORC or frame pointers (tinyconfig's) use the guessing unwinder: every frame is "? ".
+  // Skip unsure frames only when the unwinder was sure of some.
+  const sure = frames.some((f) => !f.unreliable);
   for (const f of frames) {
-    if (f.unreliable) continue;
+    if (sure && f.unreliable) continue;
     const name = baseName(f.func);
     if (MACHINERY.test(name)) continue;
     const a = allocatorEntry(f.func);
