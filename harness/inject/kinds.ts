@@ -138,5 +138,5 @@ export function injectUnmet(kind: InjectKind, t: { config: Map<string, string>; 
   const need = ['CONFIG_FAULT_INJECTION', 'CONFIG_FAULT_INJECTION_DEBUG_FS', ...capabilitiesOf(kind).map((c) => CAPABILITIES[c].config)];
   const missing = need.filter((o) => !isEnabled(t.config, o));
   if (!missing.length) return undefined;
-  return `fault injection (${kind}) needs ${missing.join(', ')}, which kernel ${t.release} lacks (a catalog -debug kernel has them)`;
+  return `fault injection (${kind}) needs ${missing.join(', ')}, which kernel ${t.release} lacks (kernels/config/fault-injection.config adds them)`;
 }

@@ -330,7 +330,7 @@ export const scenarioSchema = {
             description:
               "Fail the step's Nth allocation (fault injection, fail-nth): armed only for the task that runs the step, " +
               'proven by reading fail-nth back, reset after. Facts: injected, injections, inject_kind, inject_site. ' +
-              'Needs a kernel with FAULT_INJECTION (a catalog -debug kernel); elsewhere the step is skipped.',
+              'Needs a kernel with FAULT_INJECTION (kernels/config/fault-injection.config); elsewhere the step is skipped.',
             properties: {
               nth: { type: 'integer', minimum: 1, maximum: INJECT_NTH_MAX, description: 'Which allocation fails: 1 is the first.' },
               kind: {

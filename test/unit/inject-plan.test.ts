@@ -116,7 +116,7 @@ describe('what a target can inject', () => {
     const debian = parseConfig('# CONFIG_FAULT_INJECTION is not set\nCONFIG_SLUB=y\n');
     expect(injectUnmet('slab', { config: debian, release: '6.1.192' })).toBe(
       'fault injection (slab) needs CONFIG_FAULT_INJECTION, CONFIG_FAULT_INJECTION_DEBUG_FS, CONFIG_FAILSLAB, ' +
-        'which kernel 6.1.192 lacks (a catalog -debug kernel has them)',
+        'which kernel 6.1.192 lacks (kernels/config/fault-injection.config adds them)',
     );
   });
 
