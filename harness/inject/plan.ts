@@ -137,3 +137,15 @@ export function loadOutcome(rc: number): string {
   if (rc === 0) return 'loaded';
   return `load returned ${rc < 0 && ERRNO[-rc] ? `-${ERRNO[-rc]}` : String(rc)}`;
 }
+
+/**
+ * The guest command that loads a module with its Nth allocation failed:
+ * the fail-nth loader (modules/failnth) at `helper` opens `ko`, arms its own
+ * fail-nth and calls finit_module() with `params` as one argument (module
+ * parameters are checked when a scenario loads: no spaces, quotes or shell
+ * characters in a value). It prints one kharness-failnth line (parseFailnth).
+ */
+export function failnthCommand(helper: string, ko: string, nth: number, params: string): string {
+  if (!Number.isSafeInteger(nth) || nth < 1) throw new RangeError(`an allocation index from 1, not ${nth}`);
+  return `${helper} ${nth} ${ko}${params ? ` '${params}'` : ''}`;
+}

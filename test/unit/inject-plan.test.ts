@@ -4,6 +4,7 @@ import { capabilitiesOf, featureUnmet, injectUnmet } from '../../harness/inject/
 import {
   armWrites,
   failedKnob,
+  failnthCommand,
   injectFacts,
   injectionsBetween,
   knobScript,
@@ -143,6 +144,14 @@ describe('the fail-nth loader', () => {
     expect(parseFailnth('sh: /tmp/failnth: not found')).toEqual({
       error: 'the fail-nth loader printed no result: sh: /tmp/failnth: not found',
     });
+  });
+
+  it('is one command: the loader, N, the module, its parameters as one argument', () => {
+    expect(failnthCommand('/tmp/kharness-module/failnth', '/tmp/kharness-module/foo.ko', 3, 'a=1 b=x')).toBe(
+      "/tmp/kharness-module/failnth 3 /tmp/kharness-module/foo.ko 'a=1 b=x'",
+    );
+    expect(failnthCommand('/f', '/m.ko', 1, '')).toBe('/f 1 /m.ko');
+    expect(() => failnthCommand('/f', '/m.ko', 0, '')).toThrow(RangeError);
   });
 
   it('names the errno a load returned', () => {

@@ -7,6 +7,7 @@
  * read back as 0), by which capability, and where it was made (from the
  * injection's stack in the step's own kernel-log section).
  */
+import { readFile } from 'node:fs/promises';
 import { formatFrame, parseInjections } from '../../analysis/injection.ts';
 import { isEnabled } from '../../analysis/kconfig.ts';
 import { CAPABILITIES, CAPABILITY_NAMES, type Capability, injectUnmet } from '../../inject/kinds.ts';
@@ -87,4 +88,17 @@ export async function withInjection(
   if (first?.site) facts.inject_site = formatFrame(first.site);
   if (first?.api) facts.inject_api = first.api;
   return { ...obs, facts };
+}
+
+/** Machines the fail-nth loader was copied into, and where it is there. */
+const UPLOADED = new WeakMap<Machine, string>();
+
+/** Copies the fail-nth loader (module/failnth.ts, built on the host) into the guest once per machine; returns its guest path. */
+export async function uploadFailnth(m: Machine, hostPath: string, g: Pick<StepEnv, 'timeouts'>): Promise<string> {
+  const have = UPLOADED.get(m);
+  if (have) return have;
+  const at = '/tmp/kharness-failnth';
+  await m.exec(`cat > ${at} && chmod 755 ${at}`, { stdin: await readFile(hostPath), timeoutMs: g.timeouts.stepMs });
+  UPLOADED.set(m, at);
+  return at;
 }
