@@ -45,7 +45,7 @@ describe("Debian's prebuilt kernels", () => {
     expect(await qemusUnder(out)).toEqual([]);
   });
 
-  it('refuses an unknown version, naming the nearest, and a range across series, before anything runs', async () => {
+  it('refuses an unknown version, naming the nearest, a run range across series and a bisect range across flavours, before anything runs', async () => {
     // The archive moves on (6.1.0-57 appeared after this test was first written): ask for a version past any
     // release, and expect the newest one the archive has today to be named as the nearest.
     const newest = (await debian61Cloud('x86_64')).at(-1);
@@ -53,9 +53,21 @@ describe("Debian's prebuilt kernels", () => {
     const r = await cli(['run', '--kernel', 'debian:6.1.0-999-cloud', '--arch', 'x86_64']);
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain(`no Debian kernel debian:6.1.0-999-cloud for x86_64; nearest: ${newest}`);
-    const s = await cli(['bisect', '--kernels', 'debian:6.1..6.12-cloud', '--scenario', shipped('memchr-inv-large')]);
+    // A run's range walks one series (bisect walks across series, and is refused a range across flavours).
+    const s = await cli(['run', '--kernel', 'debian:6.1..6.12-cloud', '--arch', 'x86_64']);
     expect(s.exitCode).toBe(2);
     expect(s.stderr).toMatch(/different series \(6\.1, 6\.12\)/);
+    const f = await cli([
+      'bisect',
+      '--kernels',
+      'debian:6.1-cloud..6.12-rt',
+      '--scenario',
+      shipped('memchr-inv-large'),
+      '--arch',
+      'x86_64',
+    ]);
+    expect(f.exitCode).toBe(2);
+    expect(f.stderr).toMatch(/different flavours \(cloud, rt\)/);
   });
 });
 

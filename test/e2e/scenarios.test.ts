@@ -89,9 +89,11 @@ describe('all shipped scenarios on x86_64 6.1 (Debian source, Debian allocator o
     expect(crash.status).toBe('expected-crash');
     expect(crash.splats.find((s) => s.kind === 'bug')?.at).toMatch(/^mm\/vmalloc\.c:\d+$/);
     expect(crash.splats.map((s) => s.kind)).toContain('panic');
-    // The shared VM, the crash's own, and one for init_on_alloc=0 of the kernel's own tests (init_on_alloc=1 is this
-    // kernel's default, Debian's INIT_ON_ALLOC_DEFAULT_ON: that scenario runs on the shared VM).
-    expect(a.records.filter((r) => r.type === 'guest').length).toBe(3);
+    // The shared VM, one for each of the two crash-expecting scenarios (vmalloc-in-irq, vmalloc-atomic-in-irq), and
+    // one for init_on_alloc=0 of the kernel's own tests (init_on_alloc=1 is this kernel's default, Debian's
+    // INIT_ON_ALLOC_DEFAULT_ON: that scenario runs on the shared VM).
+    expect(a.records.filter((r) => r.type === 'guest').length).toBe(4);
+    expect(a.steps.filter((s) => s.scenario === 'vmalloc-atomic-in-irq').map((s) => s.status)).toContain('expected-crash');
   });
 
   it('reports zeroing, zones and module placement as facts', () => {
