@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { ChangeRule } from '../analysis/stats.ts';
 import { UsageError } from '../errors.ts';
@@ -41,6 +41,7 @@ export async function compareAndReport(
 ): Promise<Comparison> {
   const c = compareRuns(base, next, { rule: o.rule, acrossHosts: o.acrossHosts, tcgAbsoluteTimes: o.tcgAbsoluteTimes });
   process.stdout.write(o.json ? renderComparisonJson(c, names) : renderComparisonText(c, names));
+  await mkdir(dir, { recursive: true }); // --out names a directory that need not exist yet, as run's does
   await writeFile(join(dir, 'compare.json'), renderComparisonJson(c, names));
   await writeFile(join(dir, 'compare.html'), renderComparisonHtml(c, names));
   if (!o.json) process.stdout.write(`report: ${join(dir, 'compare.html')}\nreport: ${join(dir, 'compare.json')}\n`);

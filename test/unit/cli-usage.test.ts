@@ -131,3 +131,14 @@ describe('a scenario error', () => {
     expect(r.stderr).not.toMatch(/building|booting|internal error|\n\s+at /);
   });
 });
+
+describe('compare --out', () => {
+  it('creates the directory it is given, as run --out does, instead of failing on it', async () => {
+    const run = join(PROJECT_ROOT, 'test', 'fixtures', 'results-6.1-x86_64.jsonl');
+    const out = join(mkdtempSync(join(tmpdir(), 'kharness-compare-')), 'not', 'yet');
+    const r = await kharness('compare', run, run, '--out', out);
+    expect(r.stderr).not.toMatch(/internal error|ENOENT/);
+    expect(r.exitCode).toBe(0);
+    expect(JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8'))).toBeTypeOf('object');
+  });
+});
