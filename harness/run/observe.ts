@@ -132,6 +132,23 @@ export interface Act {
   send(m: Machine, timeoutMs: number): Promise<Response & { output?: string }>;
 }
 
+/**
+ * An act that runs a script in the guest's shell (a kernel test module's load,
+ * a user module's phase). The script ends by printing its exit status as a
+ * line `rc` matches; without that line the shell never got there (the
+ * connection dropped with the guest), so the machine is lost.
+ */
+export function shellAct(request: string, script: string, rc: RegExp): Act {
+  return {
+    request,
+    async send(m, ms) {
+      const r = await m.exec(script, { timeoutMs: ms });
+      if (!rc.test(r.stdout)) throw new ProbeLost(request);
+      return { status: 'ok', facts: {}, output: r.stdout };
+    },
+  };
+}
+
 export function observe(m: Machine, seq: number, r: ResolvedStep, o: ObserveOptions): Promise<Observation> {
   const request = formatRequest(seq, r.action);
   return observeAct(m, seq, { request, send: (mm, ms) => mm.request(request, ms) }, o);

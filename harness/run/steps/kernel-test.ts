@@ -9,11 +9,10 @@ import { readFile } from 'node:fs/promises';
 import { isEnabled } from '../../analysis/kconfig.ts';
 import { KERNEL_TESTS } from '../../ktest/catalog.ts';
 import { inVersions, readRun } from '../../ktest/read.ts';
-import { ProbeLost } from '../../probe/client.ts';
 import { FLAG_CONSTANTS, SIZE_CONSTANTS } from '../../probe/vocabulary.ts';
 import { evalPredicate, parsePredicate } from '../../scenario/size.ts';
 import type { Action } from '../../scenario/types.ts';
-import { observeAct } from '../observe.ts';
+import { observeAct, shellAct } from '../observe.ts';
 import type { StepFields } from '../recorder.ts';
 import type { Instance, StepKind } from './kind.ts';
 
@@ -87,20 +86,12 @@ export const kernelTestStep: StepKind<KernelTestAction, Load> = {
     const seq = g.nextSeq();
     const script = loadScript(seq, a.module, a.params);
     const request = requestOf(a);
-    return observeAct(
-      m,
-      seq,
-      {
-        request,
-        async send(mm, ms) {
-          const r = await mm.exec(script, { timeoutMs: ms });
-          // No exit status printed: the shell never got there (the connection dropped with the guest).
-          if (!RC.test(r.stdout)) throw new ProbeLost(request);
-          return { status: 'ok', facts: {}, output: r.stdout };
-        },
-      },
-      { timeouts: g.timeouts, withMeminfo: false, signal: g.signal, stepMs: a.timeoutMs },
-    );
+    return observeAct(m, seq, shellAct(request, script, RC), {
+      timeouts: g.timeouts,
+      withMeminfo: false,
+      signal: g.signal,
+      stepMs: a.timeoutMs,
+    });
   },
 
   judge(step, inst, obs, g) {

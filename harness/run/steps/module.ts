@@ -23,12 +23,11 @@ import {
 } from '../../analysis/kmemleak.ts';
 import { parseMeminfo } from '../../analysis/meminfo.ts';
 import { SPLAT_KINDS, type Splat } from '../../analysis/splats.ts';
-import { ProbeLost } from '../../probe/client.ts';
 import type { Facts } from '../../probe/vocabulary.ts';
 import { activeExpect, evaluate, stepEnv } from '../../scenario/expect.ts';
 import type { Expect, ModuleAction, ModuleParams, StepOf } from '../../scenario/types.ts';
 import type { Machine } from '../machine.ts';
-import { type Observation, observeAct } from '../observe.ts';
+import { type Observation, observeAct, shellAct } from '../observe.ts';
 import type { StepFields } from '../recorder.ts';
 import type { Instance, StepEnv, StepKind } from './kind.ts';
 
@@ -271,20 +270,12 @@ export const moduleStep: StepKind<ModuleAction, ModuleInstance> = {
     const seq = g.nextSeq();
     const script = phaseScript(seq, inst);
     const request = requestOf(inst);
-    const obs: Observation = await observeAct(
-      m,
-      seq,
-      {
-        request,
-        async send(mm, ms) {
-          const r = await mm.exec(script, { timeoutMs: ms });
-          // No exit status printed: the shell never got there (the connection dropped with the guest).
-          if (!RC.test(r.stdout)) throw new ProbeLost(request);
-          return { status: 'ok', facts: {}, output: r.stdout };
-        },
-      },
-      { timeouts: g.timeouts, withMeminfo: false, signal: g.signal, stepMs: inst.timeoutMs },
-    );
+    const obs: Observation = await observeAct(m, seq, shellAct(request, script, RC), {
+      timeouts: g.timeouts,
+      withMeminfo: false,
+      signal: g.signal,
+      stepMs: inst.timeoutMs,
+    });
     if (obs.lost || obs.error) return obs;
     const endedAt = Date.now();
     const rc = Number(RC.exec(obs.output ?? '')?.[1] ?? -1);
