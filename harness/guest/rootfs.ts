@@ -194,24 +194,67 @@ export async function guestBase(arch: ArchSpec, log: Log): Promise<GuestBase> {
   return meta;
 }
 
-/**
- * One boot's whole initrd: the base archive, then this run's keys and the
- * modules init loads before sshd starts (host paths, in load order: a
- * prebuilt kernel's network drivers, then the probe).
- */
-export async function guestInitrd(base: GuestBase, keys: RunKeys, modulePaths: readonly string[]): Promise<Buffer> {
-  const modules = await Promise.all(
-    modulePaths.map(async (p, i) => ({ name: `${String(i).padStart(2, '0')}-${basename(p)}`, data: await readFile(p) })),
-  );
-  return Buffer.concat([await readFile(base.initramfs), runArchive(keys.hostKeyDropbear, keys.clientPublic, modules)]);
+/** Scripts init runs instead of starting sshd (a step run at boot), with the files they need; see /init. */
+export interface BootFiles {
+  scripts: readonly string[];
+  files: readonly { path: string; data: Buffer }[];
 }
 
 /**
- * The per-run archive: keys, and the modules a prebuilt kernel needs at boot.
- * Appended to the base (the kernel unpacks concatenated archives in order;
- * each ends 4-byte aligned, as the next one's header must start). Uncompressed, as the base is.
+ * One boot's whole initrd: the base archive, then this run's keys and the
+ * modules init loads before sshd starts (host paths, in load order: a
+ * prebuilt kernel's network drivers, then the probe), and the scripts of
+ * steps run at boot, when there are any.
  */
-export function runArchive(hostKeyDropbear: Buffer, authorizedKey: string, modules: { name: string; data: Buffer }[] = []): Buffer {
+export async function guestInitrd(
+  base: GuestBase,
+  keys: RunKeys,
+  modulePaths: readonly string[],
+  scripts?: readonly { script: string; files: readonly { path: string; host: string }[] }[],
+): Promise<Buffer> {
+  const modules = await Promise.all(
+    modulePaths.map(async (p, i) => ({ name: `${String(i).padStart(2, '0')}-${basename(p)}`, data: await readFile(p) })),
+  );
+  const boot = scripts && {
+    scripts: scripts.map((s) => s.script),
+    files: await Promise.all(scripts.flatMap((s) => s.files).map(async (f) => ({ path: f.path, data: await readFile(f.host) }))),
+  };
+  return Buffer.concat([await readFile(base.initramfs), runArchive(keys.hostKeyDropbear, keys.clientPublic, modules, boot)]);
+}
+
+/** Every directory above a guest path, outermost first ("lib/a/b.ko" -> lib, lib/a). */
+function parents(path: string): string[] {
+  const parts = path.split('/').slice(0, -1);
+  return parts.map((_, i) => parts.slice(0, i + 1).join('/'));
+}
+
+/** The archive entries of steps run at boot: their files, one script file each, and the list init reads. */
+export function bootEntries(boot: BootFiles): CpioEntry[] {
+  const files = boot.files.map((f) => ({ ...f, path: f.path.replace(/^\/+/, '') }));
+  const bad = files.find((f) => f.path === 'tmp' || f.path.startsWith('tmp/') || f.path.split('/').includes('..'));
+  if (bad) throw new Error(`a boot file cannot go to /${bad.path} (init mounts /tmp over it)`);
+  const scripts = boot.scripts.map((s, i) => ({ path: `etc/kharness-boot.d/${i + 1}.sh`, data: Buffer.from(`${s}\n`) }));
+  const all = [...files, ...scripts];
+  const dirs = [...new Set(all.flatMap((f) => parents(f.path)))];
+  return [
+    ...dirs.map((path): CpioEntry => ({ type: 'dir', path })),
+    ...all.map((f): CpioEntry => ({ type: 'file', path: f.path, data: f.data })),
+    { type: 'file', path: 'etc/kharness-boot', data: Buffer.from(scripts.map((f) => `/${f.path}\n`).join('')) },
+  ];
+}
+
+/**
+ * The per-run archive: keys, the modules a prebuilt kernel needs at boot, and
+ * the scripts of steps run at boot. Appended to the base (the kernel unpacks
+ * concatenated archives in order; each ends 4-byte aligned, as the next one's
+ * header must start). Uncompressed, as the base is.
+ */
+export function runArchive(
+  hostKeyDropbear: Buffer,
+  authorizedKey: string,
+  modules: { name: string; data: Buffer }[] = [],
+  boot?: BootFiles,
+): Buffer {
   const mods: CpioEntry[] = modules.length
     ? [
         { type: 'dir', path: 'lib' },
@@ -222,6 +265,7 @@ export function runArchive(hostKeyDropbear: Buffer, authorizedKey: string, modul
     : [];
   return writeCpio([
     ...mods,
+    ...(boot ? bootEntries(boot) : []),
     { type: 'dir', path: 'etc/dropbear', mode: 0o700 },
     { type: 'file', path: 'etc/dropbear/host_key', data: hostKeyDropbear, mode: 0o600 },
     { type: 'dir', path: 'root/.ssh', mode: 0o700 },

@@ -164,6 +164,8 @@ export interface BootInfo {
   phases?: BootPhases;
   /** The guest's constants (the probe's constants response, plus CLOCKSOURCE). */
   constants: Facts;
+  /** Its init ran this many of the scenario's steps' scripts at boot, instead of starting sshd. */
+  atBoot?: number;
 }
 
 export interface BootPhases {
@@ -190,11 +192,11 @@ export interface BootPhases {
   sshBannerMs?: number;
   /** The ssh key exchange done. */
   sshKeyExchangeMs?: number;
-  /** ssh connected: authenticated. */
-  sshMs: number;
-  /** The probe's channel open (init loaded the module before the marker). */
-  moduleMs: number;
-  /** Ready: the probe's constants read. */
+  /** ssh connected: authenticated (none when the steps ran at boot). */
+  sshMs?: number;
+  /** The probe's channel open (init loaded the module before the marker; none when the steps ran at boot). */
+  moduleMs?: number;
+  /** Ready: the probe's constants read (when the steps ran at boot, init read them before the marker). */
   readyMs: number;
 }
 

@@ -12,7 +12,7 @@
  * same parameters; it counts as a boot (and gets its `guest` record) when it
  * is taken into use, and close() shuts it down if it never is.
  */
-import type { Machine, MachineFactory } from './machine.ts';
+import type { BootScript, Machine, MachineFactory } from './machine.ts';
 
 interface Ahead {
   key: string;
@@ -66,6 +66,18 @@ export class MachineLease {
     // A failed boot ahead is reported by the acquire() that takes it; until then it must not go unhandled.
     machine.catch(() => undefined);
     this.ahead = { key, machine };
+  }
+
+  /**
+   * A machine of its own for a scenario run at boot: its init runs `scripts`
+   * and nothing else, so it is never shared; the caller discards it after.
+   */
+  async acquireAtBoot(scripts: readonly BootScript[], cmdline: readonly string[] = []): Promise<Machine> {
+    await this.discard();
+    this.current = await this.boot(++this.boots, cmdline.length ? [...cmdline] : undefined, scripts);
+    this.currentKey = '\0at-boot';
+    this.onBoot(this.current);
+    return this.current;
   }
 
   /** The current machine must not be used again (it died, hung, or a crash scenario had it). */

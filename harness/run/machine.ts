@@ -68,6 +68,30 @@ export interface MachineExit {
   description: string;
 }
 
+/**
+ * A script the guest's init runs before it would start sshd, with the files
+ * it needs placed in the initramfs: a step run as soon as the kernel can run
+ * it, its output read from the console. Only what needs no user space but
+ * the initramfs runs so (a kernel test module's load).
+ */
+export interface BootScript {
+  script: string;
+  /** Guest path -> host path: placed in the initramfs (never under /tmp, which init mounts over). */
+  files: readonly { path: string; host: string }[];
+}
+
+/** Where what the next act causes begins, in each log. */
+export interface Cursor {
+  console: number;
+  kmsg: number;
+}
+
+/**
+ * A booted guest. One booted with scripts (BootScript) ran them in its init
+ * and has no ssh: exec() of one of those scripts answers with what it printed
+ * (waiting while it runs), put() of a file its initramfs holds succeeds, and
+ * anything else is refused.
+ */
 export interface Machine {
   readonly info: BootInfo;
   readonly console: LineLog;
@@ -78,6 +102,10 @@ export interface Machine {
   meminfo(timeoutMs: number): Promise<string>;
   /** Whether the guest still answers within timeoutMs, by a round trip that starts no process in it (a busy guest is slow to fork). */
   ping(timeoutMs: number): Promise<boolean>;
+  /** Where the next act's lines will begin (a machine whose init ran the acts already: where the next one's began). */
+  cursor(): Cursor;
+  /** Places a file in the guest (a module to load): guest path, its contents. */
+  put(path: string, data: Buffer, timeoutMs: number): Promise<void>;
   /** Runs a shell command in the guest (tools and benchmarks; scenarios talk to the probe). */
   exec(command: string, opts: { stdin?: Buffer | string; timeoutMs: number }): Promise<{ code: number | null; stdout: string }>;
   /** A terminal session for a person: an interactive shell (no command) or one command; resolves with its exit code. */
@@ -88,5 +116,9 @@ export interface Machine {
   close(): Promise<void>;
 }
 
-/** Boots machine number `boot` of a target, with a scenario's own kernel parameters when it has them. */
-export type MachineFactory = (boot: number, cmdline?: string[]) => Promise<Machine>;
+/**
+ * Boots machine number `boot` of a target, with a scenario's own kernel
+ * parameters when it has them; with `scripts`, a machine whose init runs
+ * them (and nothing else) instead of starting sshd.
+ */
+export type MachineFactory = (boot: number, cmdline?: string[], scripts?: readonly BootScript[]) => Promise<Machine>;

@@ -157,8 +157,7 @@ export function observe(m: Machine, seq: number, r: ResolvedStep, o: ObserveOpti
 export async function observeAct(m: Machine, seq: number, act: Act, o: ObserveOptions & { stepMs?: number }): Promise<Observation> {
   const t = { ...o.timeouts, stepMs: o.stepMs ?? o.timeouts.stepMs };
   const request = act.request;
-  const kmsgFrom = m.kmsg.length;
-  const consoleFrom = m.console.length;
+  const { kmsg: kmsgFrom, console: consoleFrom } = m.cursor();
   const base = { request, facts: {}, splats: [] as Splat[], dmesg: [] as string[], crashed: false, lost: false };
   let before: string | undefined;
   try {

@@ -12,11 +12,11 @@ import { type TargetFacts, unmetReason } from '../scenario/requires.ts';
 import type { Scenario } from '../scenario/types.ts';
 import type { Log } from '../util/log.ts';
 import { effectiveCmdline } from './cmdline.ts';
-import type { Machine, MachineFactory, MachineSettings } from './machine.ts';
+import type { BootScript, Machine, MachineFactory, MachineSettings } from './machine.ts';
 import type { TargetRecorder } from './recorder.ts';
 import { runScenario, type ScenarioContext } from './scenario.ts';
-import { stepUnmetReason } from './steps/index.ts';
-import type { UserModule } from './steps/kind.ts';
+import { kindOf, stepUnmetReason } from './steps/index.ts';
+import type { StepEnv, UserModule } from './steps/kind.ts';
 
 /** What the prepare phase hands on: the kernel's identity and config, and how to boot it. */
 export interface Prepared {
@@ -120,6 +120,60 @@ export function needsOwnMachine(prev: Scenario, next: Scenario, cmdlineOf: (s: S
 }
 
 /**
+ * Scenario `i` runs on a machine of its own at boot when every step it will
+ * run can (StepKind.atBoot) and it shares a machine with nothing: the
+ * scenario before it on a machine needs another, and so does the one after.
+ * A kernel test run alone so starts as soon as the kernel can run it, with
+ * no network, sshd or ssh handshake before it. Pure.
+ */
+export function runsAtBoot(
+  ordered: readonly Scenario[],
+  i: number,
+  needsMachine: readonly boolean[],
+  unmetOf: readonly (string | undefined)[][],
+  cmdlineOf: (s: Scenario) => readonly string[],
+): boolean {
+  const s = ordered[i]!;
+  if (!s.steps.every((step, k) => unmetOf[i]![k] !== undefined || kindOf(step).atBoot)) return false;
+  const near = (from: number, by: number) => {
+    for (let k = from + by; k >= 0 && k < ordered.length; k += by) if (needsMachine[k]) return ordered[k];
+    return undefined;
+  };
+  const prev = near(i, -1);
+  const next = near(i, 1);
+  return (!prev || needsOwnMachine(prev, s, cmdlineOf)) && (!next || needsOwnMachine(s, next, cmdlineOf));
+}
+
+/**
+ * The scripts that run a scenario's steps from init, each instance numbered
+ * from the target's requests (the numbers its steps will take again when
+ * they observe, replayed by the returned nextSeq); undefined when it has no
+ * instance to run.
+ */
+async function bootPlan(
+  c: ScenarioContext,
+  s: Scenario,
+  unmet: readonly (string | undefined)[],
+): Promise<{ scripts: BootScript[]; nextSeq: () => number } | undefined> {
+  const g: StepEnv = { ...c, timeouts: c.settings.timeouts, constants: {} };
+  const scripts: BootScript[] = [];
+  const seqs: number[] = [];
+  for (const [k, step] of s.steps.entries()) {
+    if (unmet[k]) continue;
+    const kind = kindOf(step);
+    const planned = await kind.resolve(step, g);
+    if (!Array.isArray(planned)) continue;
+    for (const inst of planned) {
+      const seq = c.nextSeq();
+      seqs.push(seq);
+      scripts.push(kind.atBoot!(step, inst, seq));
+    }
+  }
+  if (!scripts.length) return undefined;
+  return { scripts, nextSeq: () => seqs.shift() ?? c.nextSeq() };
+}
+
+/**
  * Scenarios phase: every scenario on a machine from the lease; ends the
  * target's run of steps. `another`: a further run of the same scenarios
  * follows (--repeat), on fresh machines, so its first one boots ahead too.
@@ -133,6 +187,7 @@ export async function scenariosPhase(c: ScenarioContext, scenarios: readonly Sce
   const unmetOf = ordered.map((s) => s.steps.map((step) => stepUnmetReason(step, c.facts)));
   const needsMachine = ordered.map((_, i) => unmetOf[i]!.some((why) => why === undefined));
   const nextWithMachine = (i: number) => ordered.findIndex((_, k) => k > i && needsMachine[k]);
+  const atBoot = ordered.map((_, i) => needsMachine[i]! && runsAtBoot(ordered, i, needsMachine, unmetOf, cmdlineOf));
   for (const [i, s] of ordered.entries()) {
     // The steps left are recorded as not run by the target's end.
     if (c.signal?.aborted) throw new InterruptedError();
@@ -143,19 +198,25 @@ export async function scenariosPhase(c: ScenarioContext, scenarios: readonly Sce
       continue;
     }
     let m: Machine;
+    let sc = c;
     try {
-      m = await c.lease.acquire(s.expectsCrash, s.cmdline ?? [], cmdlineOf(s));
-      // The machine the next scenario will need, if not this one, boots while this one works.
+      const plan = atBoot[i] ? await bootPlan(c, s, unmet) : undefined;
+      if (plan) sc = { ...c, nextSeq: plan.nextSeq };
+      m = plan
+        ? await c.lease.acquireAtBoot(plan.scripts, s.cmdline ?? [])
+        : await c.lease.acquire(s.expectsCrash, s.cmdline ?? [], cmdlineOf(s));
+      // The machine the next scenario will need, if not this one, boots while this one works (one run at boot boots when its turn comes).
       const k = nextWithMachine(i);
-      const next = k >= 0 ? ordered[k] : another ? ordered[needsMachine.indexOf(true)] : undefined;
-      if (next && (k < 0 || needsOwnMachine(s, next, cmdlineOf))) c.lease.bootAhead(next.cmdline ?? [], cmdlineOf(next));
+      const first = needsMachine.indexOf(true);
+      const next = k >= 0 ? (atBoot[k] ? undefined : ordered[k]) : another && !atBoot[first] ? ordered[first] : undefined;
+      if (next && (k < 0 || plan || needsOwnMachine(s, next, cmdlineOf))) c.lease.bootAhead(next.cmdline ?? [], cmdlineOf(next));
     } catch (e) {
       return { status: c.signal?.aborted ? 'interrupted' : bootFailure(e), error: e, why: `boot failed: ${(e as Error).message}` };
     }
-    c.rec.status('running', `scenario ${i + 1}/${ordered.length}: ${s.name}`);
-    const end = await runScenario(c, s, m, unmet);
-    // Fragmentation left behind would change what the next scenario observes: it gets a fresh machine.
-    if (end === 'lost' || s.leavesFragmented) await c.lease.discard();
+    c.rec.status('running', `scenario ${i + 1}/${ordered.length}: ${s.name}${m.info.atBoot ? ' (at boot)' : ''}`);
+    const end = await runScenario(sc, s, m, unmet);
+    // Fragmentation left behind would change what the next scenario observes: it gets a fresh machine. One run at boot served its scenario.
+    if (end === 'lost' || s.leavesFragmented || m.info.atBoot) await c.lease.discard();
   }
   return { status: 'ok' };
 }

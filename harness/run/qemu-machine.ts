@@ -4,7 +4,7 @@
  * phase of the boot has its own timeout, and a timeout names its phase.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { file as tmpFile } from 'tmp-promise';
 import { emulatorArtefact } from '../analysis/emulator.ts';
@@ -17,10 +17,11 @@ import { guestBase, guestInitrd } from '../guest/rootfs.ts';
 import { GuestSession } from '../guest/ssh.ts';
 import type { KernelBuild } from '../kernel/entry.ts';
 import type { ModuleBuild } from '../module/build.ts';
-import { ProbeClient } from '../probe/client.ts';
+import { ProbeClient, ProbeLost } from '../probe/client.ts';
+import { parseResponse, type Response } from '../probe/protocol.ts';
 import type { BootInfo, BootPhases, RetriedBoot } from '../results/records.ts';
 import type { Log } from '../util/log.ts';
-import { type Machine, type MachineExit, type MachineSettings, markerClocksource, markerUptimeMs } from './machine.ts';
+import { type BootScript, type Machine, type MachineExit, type MachineSettings, markerClocksource, markerUptimeMs } from './machine.ts';
 
 export interface QemuMachineOptions {
   kernel: KernelBuild;
@@ -92,7 +93,7 @@ async function startVm(
   }
 }
 
-export async function bootQemuMachine(o: QemuMachineOptions, boot: number): Promise<Machine> {
+export async function bootQemuMachine(o: QemuMachineOptions, boot: number, scripts?: readonly BootScript[]): Promise<Machine> {
   const t = o.settings.timeouts;
   const arch = archSpec(o.kernel.arch);
   const base = await guestBase(arch, o.log);
@@ -105,7 +106,7 @@ export async function bootQemuMachine(o: QemuMachineOptions, boot: number): Prom
   try {
     // The prebuilt kernel's boot modules, then the probe: init loads them in this order before sshd starts,
     // so the probe is in place when the marker comes and no upload or insmod waits on ssh.
-    await writeFile(initrdFile.path, await guestInitrd(base, keys, [...o.kernel.guestModules, o.module.ko]));
+    await writeFile(initrdFile.path, await guestInitrd(base, keys, [...o.kernel.guestModules, o.module.ko], scripts));
     // Ctrl-C while the initrd was made: QEMU must not start after the harness killed every QEMU it knew.
     if (o.signal?.aborted) throw new InterruptedError();
     const started = await startVm(o, boot, initrdFile.path, accel.accel);
@@ -114,6 +115,8 @@ export async function bootQemuMachine(o: QemuMachineOptions, boot: number): Prom
     if (failed) throw bootFailed(vm, failed, o.module.name);
     const bootMs = Date.now() - vm.startedAt;
     const marker = vm.console.slice(0).find((l) => l.includes('KHARNESS-READY'));
+    if (scripts)
+      return atBootMachine(vm, scripts, { ...bootInfo(o, vm, started, accel.reason, boot, marker, { bootMs }), atBoot: scripts.length });
     session = await GuestSession.connect(vm.config.sshPort, keys.clientPrivate, keys.hostKeyBlob, t.sshMs);
     const sshMs = Date.now() - vm.startedAt;
     const s = session;
@@ -122,38 +125,15 @@ export async function bootQemuMachine(o: QemuMachineOptions, boot: number): Prom
     const c = await probe.request('cmd=constants', t.loadMs);
     const readyMs = Date.now() - vm.startedAt;
     if (c.status !== 'ok') throw new KharnessError('PROBE', `the probe refused its constants request: ${c.msg}`);
-    // Timing facts are only as good as the clock: jiffies ticks in milliseconds. init read it before the marker.
-    const cs = markerClocksource(marker) ?? 'unknown';
-    c.facts.CLOCKSOURCE = cs;
-    if (/jiffies/.test(cs)) o.log.warn(`the guest runs on the ${cs} clocksource: timing facts have millisecond resolution`);
-    const uptime = markerUptimeMs(marker);
-    const startedAt = vm.startedAt;
-    const since = (at: number | undefined) => (at === undefined ? undefined : at - startedAt);
-    const phases: BootPhases = {
-      // performance.timeOrigin: when this process started.
-      spawnAfterStartMs: Math.round(startedAt - performance.timeOrigin),
-      kernelStartMs: uptime === undefined ? undefined : bootMs - uptime,
-      firstLineMs: vm.firstLineAt === undefined ? undefined : vm.firstLineAt - vm.startedAt,
-      markerMs: bootMs,
-      uptimeAtMarkerMs: uptime,
-      sshBannerMs: since(s.timeline.bannerAt),
-      sshKeyExchangeMs: since(s.timeline.keyExchangeAt),
+    const info = bootInfo(o, vm, started, accel.reason, boot, marker, {
+      bootMs,
       sshMs,
       moduleMs,
       readyMs,
-    };
-    const info: BootInfo = {
-      boot,
-      consoleLog: vm.config.consoleLog,
-      accel: accel.reason,
-      cmdline: kernelCmdline(vm.config),
-      extraCmdline: o.cmdline,
-      ...(started.retried ? { retried: started.retried } : {}),
-      bootMs,
-      sshMs,
-      phases,
+      sshBannerMs: s.timeline.bannerAt,
+      sshKeyExchangeMs: s.timeline.keyExchangeAt,
       constants: c.facts,
-    };
+    });
     return qemuMachine(vm, s, probe, info);
   } catch (e) {
     session?.close();
@@ -162,6 +142,75 @@ export async function bootQemuMachine(o: QemuMachineOptions, boot: number): Prom
   } finally {
     await initrdFile.cleanup();
   }
+}
+
+/** The times of a boot, as Date.now() values or ms from QEMU's start; undefined where the phase did not happen. */
+interface Reached {
+  bootMs: number;
+  sshMs?: number;
+  moduleMs?: number;
+  readyMs?: number;
+  sshBannerMs?: number;
+  sshKeyExchangeMs?: number;
+  /** The probe's constants (a machine run at boot: read from the console). */
+  constants?: Response['facts'];
+}
+
+/** A boot's record: its phases, command line and constants (plus the clocksource init read before the marker). */
+function bootInfo(
+  o: QemuMachineOptions,
+  vm: Vm,
+  started: { retried?: RetriedBoot },
+  accel: string,
+  boot: number,
+  marker: string | undefined,
+  r: Reached,
+): BootInfo {
+  const constants = r.constants ?? consoleConstants(vm);
+  // Timing facts are only as good as the clock: jiffies ticks in milliseconds. init read it before the marker.
+  const cs = markerClocksource(marker) ?? 'unknown';
+  constants.CLOCKSOURCE = cs;
+  if (/jiffies/.test(cs)) o.log.warn(`the guest runs on the ${cs} clocksource: timing facts have millisecond resolution`);
+  const uptime = markerUptimeMs(marker);
+  const since = (at: number | undefined) => (at === undefined ? undefined : at - vm.startedAt);
+  const phases: BootPhases = {
+    // performance.timeOrigin: when this process started.
+    spawnAfterStartMs: Math.round(vm.startedAt - performance.timeOrigin),
+    kernelStartMs: uptime === undefined ? undefined : r.bootMs - uptime,
+    firstLineMs: vm.firstLineAt === undefined ? undefined : vm.firstLineAt - vm.startedAt,
+    markerMs: r.bootMs,
+    uptimeAtMarkerMs: uptime,
+    sshBannerMs: since(r.sshBannerMs),
+    sshKeyExchangeMs: since(r.sshKeyExchangeMs),
+    sshMs: r.sshMs,
+    moduleMs: r.moduleMs,
+    readyMs: r.readyMs ?? r.bootMs,
+  };
+  return {
+    boot,
+    consoleLog: vm.config.consoleLog,
+    accel,
+    cmdline: kernelCmdline(vm.config),
+    extraCmdline: o.cmdline,
+    ...(started.retried ? { retried: started.retried } : {}),
+    bootMs: r.bootMs,
+    sshMs: r.sshMs ?? r.bootMs,
+    phases,
+    constants,
+  };
+}
+
+/** The constants init asked the probe for and printed before its marker (a machine run at boot). */
+function consoleConstants(vm: Vm): Response['facts'] {
+  const line = vm.console.slice(0).find((l) => l.startsWith('KHARNESS-CONSTANTS '));
+  const r = line === undefined ? undefined : parseResponse(line.slice('KHARNESS-CONSTANTS '.length));
+  if (r?.status !== 'ok')
+    throw new KharnessError(
+      'PROBE',
+      `init could not read the probe's constants: ${r?.status === 'error' ? r.msg : 'no KHARNESS-CONSTANTS line on the console'}`,
+      `Console log: ${vm.config.consoleLog}`,
+    );
+  return r.facts;
 }
 
 /**
@@ -196,12 +245,17 @@ async function bounded<T>(ms: number, phase: string, fn: () => Promise<T>): Prom
   }
 }
 
+/** How QEMU ended, once it has. */
+function exitOf(vm: Vm): MachineExit | undefined {
+  const e = vm.exit;
+  if (!e) return undefined;
+  return { description: describeExit(e), killedBy: !e.byHarness && e.signal ? e.signal : undefined };
+}
+
+/** Single quotes for the guest's shell: a path the harness chose, quoted all the same. */
+const quoted = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
 function qemuMachine(vm: Vm, session: GuestSession, probe: ProbeClient, info: BootInfo): Machine {
-  const exitOf = (): MachineExit | undefined => {
-    const e = vm.exit;
-    if (!e) return undefined;
-    return { description: describeExit(e), killedBy: !e.byHarness && e.signal ? e.signal : undefined };
-  };
   let closed = false;
   return {
     info,
@@ -209,10 +263,16 @@ function qemuMachine(vm: Vm, session: GuestSession, probe: ProbeClient, info: Bo
     kmsg: probe.kmsg,
     request: (line, ms) => probe.request(line, ms),
     meminfo: (ms) => session.run('cat /proc/meminfo', { timeoutMs: ms }),
+    cursor: () => ({ console: vm.console.length, kmsg: probe.kmsg.length }),
+    async put(path, data, timeoutMs) {
+      const dir = path.slice(0, path.lastIndexOf('/')) || '/';
+      const r = await session.exec(`mkdir -p ${quoted(dir)} && cat > ${quoted(path)}`, { stdin: data, timeoutMs });
+      if (r.code !== 0) throw new KharnessError('GUEST', `could not write ${path} in the guest (exit ${r.code}): ${r.stdout.trim()}`);
+    },
     exec: (command, opts) => session.exec(command, opts),
     attach: (command, io) => session.attach(command, io),
     ping: (ms) => session.ping(ms),
-    waitExit: async (ms) => ((await vm.waitExit(ms)) ? exitOf() : undefined),
+    waitExit: async (ms) => ((await vm.waitExit(ms)) ? exitOf(vm) : undefined),
     async close() {
       if (closed) return;
       closed = true;
@@ -226,5 +286,65 @@ function qemuMachine(vm: Vm, session: GuestSession, probe: ProbeClient, info: Bo
         await vm.kill();
       }
     },
+  };
+}
+
+/** A console line init wrote about boot script n (its output lines, its end). */
+const SCRIPT_END = (n: number) => new RegExp(`^KHARNESS-SCRIPT-END ${n} code=(\\d+)$`);
+const noShell = (what: string) =>
+  new KharnessError('GUEST', `this guest ran its steps at boot and has no shell: ${what}`, 'This is a kharness bug: please report it.');
+
+/**
+ * A machine whose init ran `scripts` instead of starting sshd. Everything is
+ * read from the console: exec() of one of those scripts waits for the end of
+ * its run and answers with its output; the kernel log is the console (init
+ * turned every message on before the first script).
+ */
+function atBootMachine(vm: Vm, scripts: readonly BootScript[], info: BootInfo): Machine {
+  const placed = new Map(scripts.flatMap((s) => s.files.map((f) => [f.path, f.host] as const)));
+  let next = 1;
+  const cursor = () => {
+    const lines = vm.console.slice(0);
+    const at = lines.indexOf(`KHARNESS-SCRIPT-BEGIN ${next}`);
+    const i = at < 0 ? lines.length : at;
+    return { console: i, kmsg: i };
+  };
+  return {
+    info,
+    console: vm.console,
+    kmsg: vm.console,
+    cursor,
+    async put(path, data) {
+      const host = placed.get(path);
+      if (host === undefined || !data.equals(await readFile(host))) throw noShell(`placing ${path}`);
+    },
+    async exec(command, opts) {
+      const n = scripts.findIndex((s) => s.script === command) + 1;
+      if (n === 0) throw noShell(command.split('\n')[0]!);
+      next = n + 1;
+      // The console closes when QEMU exits: the guest died in the script.
+      const end = await vm.console.waitFor(SCRIPT_END(n), 0, opts.timeoutMs);
+      if (end === undefined) {
+        if (vm.exit) throw new ProbeLost(`boot script ${n}`);
+        throw new PhaseTimeoutError(`boot script ${n}`, opts.timeoutMs);
+      }
+      const lines = vm.console.slice(0, end);
+      const prefix = `KHARNESS-OUT ${n} `;
+      const stdout = lines.filter((l) => l.startsWith(prefix)).map((l) => `${l.slice(prefix.length)}\n`);
+      return { code: Number(SCRIPT_END(n).exec(vm.console.slice(end, end + 1)[0] ?? '')?.[1]), stdout: stdout.join('') };
+    },
+    request: async (line) => {
+      throw noShell(line);
+    },
+    meminfo: async () => {
+      throw noShell('cat /proc/meminfo');
+    },
+    attach: async () => {
+      throw noShell('a terminal');
+    },
+    // Nothing to ask without ssh: a guest whose QEMU runs counts as busy, and the step's timeout decides.
+    ping: async () => !vm.exit,
+    waitExit: async (ms) => ((await vm.waitExit(ms)) ? exitOf(vm) : undefined),
+    close: () => vm.kill(),
   };
 }

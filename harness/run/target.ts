@@ -74,11 +74,12 @@ export async function runTarget(o: TargetOptions): Promise<TargetStatus> {
   const facts = { arch: o.arch, release: prepared.release, config: prepared.config };
   const runnable = requirementsPhase(o.scenarios, facts, rec);
   const lease = new MachineLease(
-    (n, cmdline) => {
+    (n, cmdline, scripts) => {
       if (o.signal?.aborted) throw new InterruptedError();
       rec.status('booting', `boot ${n}`);
-      o.log.info(`booting ${o.arch}/${o.kernel} (boot ${n}${cmdline ? `, with ${cmdline.join(' ')}` : ''})`);
-      return prepared.boot(n, cmdline);
+      const how = [...(cmdline ? [`with ${cmdline.join(' ')}`] : []), ...(scripts ? [`its steps run at boot`] : [])];
+      o.log.info(`booting ${o.arch}/${o.kernel} (boot ${n}${how.map((h) => `, ${h}`).join('')})`);
+      return prepared.boot(n, cmdline, scripts);
     },
     (m) => rec.guest(m.info),
   );
@@ -139,10 +140,11 @@ export const prepareReal: Prepare = async (c) => {
     config,
     testModule: (name) => kernel.testModule(name),
     userModule,
-    boot: async (n, cmdline) => {
+    boot: async (n, cmdline, scripts) => {
       const m = await bootQemuMachine(
         { kernel, module, config, dir: c.dir, settings: c.settings, log: c.log, signal: c.signal, cmdline },
         n,
+        scripts,
       );
       const k = m.info.constants;
       c.log.info(

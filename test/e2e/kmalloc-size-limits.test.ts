@@ -50,9 +50,9 @@ describe('kmalloc-size-limits on 6.1 x86_64', () => {
     expect(kernelStartMs!).toBeLessThan(markerMs);
     expect(markerMs).toBeLessThanOrEqual(sshBannerMs!);
     expect(sshBannerMs!).toBeLessThanOrEqual(sshKeyExchangeMs!);
-    expect(sshKeyExchangeMs!).toBeLessThanOrEqual(sshMs);
-    expect(sshMs).toBeLessThanOrEqual(moduleMs);
-    expect(moduleMs).toBeLessThanOrEqual(readyMs);
+    expect(sshKeyExchangeMs!).toBeLessThanOrEqual(sshMs!);
+    expect(sshMs!).toBeLessThanOrEqual(moduleMs!);
+    expect(moduleMs!).toBeLessThanOrEqual(readyMs);
     // The guest's own uptime at the marker fits between the kernel's start and the marker.
     expect(kernelStartMs! + uptimeAtMarkerMs!).toBe(markerMs);
   });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { writeCpio } from '../../harness/guest/cpio.ts';
+import { bootEntries } from '../../harness/guest/rootfs.ts';
 
 /** A minimal newc reader, to check what the writer produced. */
 function readCpio(buf: Buffer) {
@@ -40,5 +41,38 @@ describe('cpio newc writer', () => {
     expect(entries[2]!.data).toBe('busybox');
     expect(entries[3]!.mode).toBe(0o020600);
     expect(entries[3]!.rdev).toEqual([5, 1]);
+  });
+});
+
+describe('the scripts of steps run at boot, in the per-run archive', () => {
+  it('places each file under its directories, one script file each, and the list init reads in order', () => {
+    const ko = Buffer.from('\x7fELF a module');
+    const { entries } = readCpio(
+      writeCpio(
+        bootEntries({
+          scripts: ['echo one', 'echo two'],
+          files: [{ path: '/lib/kharness-ktest/slub_kunit.ko', data: ko }],
+        }),
+      ),
+    );
+    expect(entries.map((e) => e.name)).toEqual([
+      'lib',
+      'lib/kharness-ktest',
+      'etc',
+      'etc/kharness-boot.d',
+      'lib/kharness-ktest/slub_kunit.ko',
+      'etc/kharness-boot.d/1.sh',
+      'etc/kharness-boot.d/2.sh',
+      'etc/kharness-boot',
+    ]);
+    const data = Object.fromEntries(entries.map((e) => [e.name, e.data]));
+    expect(data['lib/kharness-ktest/slub_kunit.ko']).toBe(ko.toString());
+    expect(data['etc/kharness-boot.d/2.sh']).toBe('echo two\n');
+    expect(data['etc/kharness-boot']).toBe('/etc/kharness-boot.d/1.sh\n/etc/kharness-boot.d/2.sh\n');
+  });
+
+  it('refuses a file under /tmp (init mounts a tmpfs over it) or outside the archive', () => {
+    for (const path of ['/tmp/ktest/x.ko', 'tmp', 'lib/../../x'])
+      expect(() => bootEntries({ scripts: ['true'], files: [{ path, data: Buffer.alloc(1) }] })).toThrow(/cannot go to/);
   });
 });

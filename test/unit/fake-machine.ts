@@ -11,7 +11,7 @@ import { PhaseTimeoutError } from '../../harness/errors.ts';
 import { ProbeLost } from '../../harness/probe/client.ts';
 import { MARKERS, parseResponse, type Response } from '../../harness/probe/protocol.ts';
 import type { Facts } from '../../harness/probe/vocabulary.ts';
-import type { Machine, MachineExit, MachineFactory } from '../../harness/run/machine.ts';
+import type { BootScript, Cursor, Machine, MachineExit, MachineFactory } from '../../harness/run/machine.ts';
 import { LineBuffer } from '../../harness/util/lines.ts';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
@@ -70,10 +70,10 @@ export function fakeFleet(
   return {
     machines,
     open: () => machines.filter((m) => !m.closed).length,
-    factory: async (boot) => {
+    factory: async (boot, _cmdline, scripts) => {
       const err = o.bootFails?.(boot);
       if (err) throw err;
-      const m = new FakeMachine(boot, script, o.constants ?? CONSTANTS_6_1, o.meminfoFails?.(boot) ?? false);
+      const m = new FakeMachine(boot, script, o.constants ?? CONSTANTS_6_1, o.meminfoFails?.(boot) ?? false, scripts);
       machines.push(m);
       return m;
     },
@@ -97,6 +97,8 @@ export class FakeMachine implements Machine {
     private readonly script: Script,
     constants: Facts,
     private readonly meminfoFails = false,
+    /** Booted to run these at boot, as the real machine then is: no probe requests, no meminfo, only these scripts. */
+    readonly bootScripts?: readonly BootScript[],
   ) {
     this.info = {
       boot,
@@ -105,6 +107,7 @@ export class FakeMachine implements Machine {
       bootMs: 1,
       sshMs: 1,
       constants: { ...constants, CLOCKSOURCE: 'tsc' },
+      ...(bootScripts ? { atBoot: bootScripts.length } : {}),
     };
     this.console.push('KHARNESS-READY uptime=0.47');
   }
@@ -124,7 +127,22 @@ export class FakeMachine implements Machine {
     for (const w of this.exitWaiters.splice(0)) w();
   }
 
+  cursor(): Cursor {
+    return { console: this.console.length, kmsg: this.kmsg.length };
+  }
+
+  /** Files placed in the guest, by path. */
+  readonly files = new Map<string, Buffer>();
+
+  async put(path: string, data: Buffer): Promise<void> {
+    if (this.state !== 'up') throw new ProbeLost(`put ${path}`);
+    const placed = this.bootScripts?.flatMap((s) => s.files).some((f) => f.path === path);
+    if (this.bootScripts && !placed) throw new Error(`not placed at boot: ${path}`);
+    this.files.set(path, data);
+  }
+
   request(line: string, timeoutMs: number): Promise<Response> {
+    if (this.bootScripts) return Promise.reject(new Error(`a machine run at boot has no probe channel: ${line}`));
     if (this.state !== 'up') return Promise.reject(new ProbeLost(line));
     const seq = Number(/seq=(\d+)/.exec(line)?.[1]);
     return this.act(line, seq, `cmd=${/cmd=(\S+)/.exec(line)?.[1]}`, timeoutMs, parseResponse);
@@ -171,6 +189,7 @@ export class FakeMachine implements Machine {
   }
 
   async meminfo(): Promise<string> {
+    if (this.bootScripts) throw new Error('a machine run at boot has no shell');
     if (this.state !== 'up') throw new ProbeLost('cat /proc/meminfo');
     // ssh2 refuses a command on a connection that went away between steps.
     if (this.meminfoFails) throw new Error('Not connected');
@@ -190,6 +209,7 @@ export class FakeMachine implements Machine {
    */
   async exec(command: string, opts: { timeoutMs: number }): Promise<{ code: number | null; stdout: string }> {
     if (this.state !== 'up') throw new ProbeLost('exec');
+    if (this.bootScripts && !this.bootScripts.some((s) => s.script === command)) throw new Error(`not run at boot: ${command}`);
     const load = /kalloc_probe: begin seq=(\d+) (cmd=ktest module=\S+)"/.exec(command);
     if (!load) return { code: 0, stdout: '' };
     return this.act(command, Number(load[1]), load[2]!, opts.timeoutMs, (stdout) => ({ code: 0, stdout }));

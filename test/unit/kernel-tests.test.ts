@@ -336,7 +336,7 @@ describe('kernel test steps in scenarios', () => {
     const script = loadScript(7, 'test_vmalloc', { test_loop_count: 1000, sequential_test_order: true });
     expect(script.split('\n')).toEqual([
       'echo "kalloc_probe: begin seq=7 cmd=ktest module=test_vmalloc" > /dev/kmsg',
-      'cat /tmp/ktest/test_vmalloc.ko | insmod /proc/self/fd/0 test_loop_count=1000 sequential_test_order=1 2>&1; rc=$?',
+      'cat /lib/kharness-ktest/test_vmalloc.ko | insmod /proc/self/fd/0 test_loop_count=1000 sequential_test_order=1 2>&1; rc=$?',
       'rmmod test_vmalloc 2>/dev/null',
       'echo "kalloc_probe: end seq=7" > /dev/kmsg',
       'echo "kharness-rc=$rc"',

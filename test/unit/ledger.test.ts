@@ -11,10 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { KharnessError, PhaseTimeoutError } from '../../harness/errors.ts';
+import { KERNEL_TESTS } from '../../harness/ktest/catalog.ts';
 import type { ResultRecord, StepRecord, TargetStatus } from '../../harness/results/records.ts';
 import { ResultsWriter } from '../../harness/results/writer.ts';
 import { DEFAULT_TIMEOUTS, type Timeouts } from '../../harness/run/machine.ts';
 import type { Prepare } from '../../harness/run/phases.ts';
+import { loadScript } from '../../harness/run/steps/kernel-test.ts';
 import { runTarget } from '../../harness/run/target.ts';
 import { parseScenario } from '../../harness/scenario/load.ts';
 import type { Scenario } from '../../harness/scenario/types.ts';
@@ -60,6 +62,8 @@ interface Case {
   repeat?: number;
   /** A reporter throws on the status record of this scenario starting: a bug in the middle of the run. */
   bugAt?: string;
+  /** Other scenarios than SCENARIOS. */
+  scenarios?: Scenario[];
 }
 
 async function run(c: Case) {
@@ -100,7 +104,7 @@ async function run(c: Case) {
   const status: TargetStatus = await runTarget({
     arch: 'x86_64',
     kernel: '6.1',
-    scenarios: SCENARIOS,
+    scenarios: c.scenarios ?? SCENARIOS,
     outDir: dir,
     writer,
     log: { verbose: false, info: () => {}, warn: () => {} },
@@ -109,7 +113,7 @@ async function run(c: Case) {
     prepare,
     repeat: c.repeat,
   });
-  return { status, records, open: fleet.open() };
+  return { status, records, open: fleet.open(), machines: fleet.machines, ko };
 }
 
 /** A step's own records, not a kernel test's cases: "run › scenario › name". */
@@ -167,5 +171,41 @@ describe('the ledger: every planned step gets exactly one record, on every exit 
       ['meminit', ...bug],
       ['dies', ...bug],
     ]);
+  });
+});
+
+describe('a kernel test with a machine to itself runs from init at boot', () => {
+  const meminit = SCENARIOS.find((x) => x.name === 'meminit')!;
+  const cases = (records: ResultRecord[]) =>
+    records.filter((x): x is StepRecord => x.type === 'step').map((x) => [x.name, x.status, x.reason ?? '']);
+
+  it('alone: its load is a script in the initramfs, with the module beside it, and its records are those of a load over ssh', async () => {
+    const alone = await run({ scenarios: [meminit] });
+    expect(alone.status).toBe('ok');
+    const [m, ...more] = alone.machines;
+    expect(more).toEqual([]);
+    expect(m!.bootScripts).toEqual([
+      {
+        script: loadScript(1, 'test_meminit', KERNEL_TESTS.test_meminit!.defaults),
+        files: [{ path: '/lib/kharness-ktest/test_meminit.ko', host: alone.ko }],
+      },
+    ]);
+    // The step sent the very script init ran; no probe request, no meminfo (the fake refuses both, as the real one does).
+    expect(m!.requests).toEqual([m!.bootScripts![0]!.script]);
+    expect(alone.records.find((x) => x.type === 'guest')).toMatchObject({ atBoot: 1 });
+    // The same cases, statuses and reasons as when it shares the target's machine after the probe scenarios.
+    const shared = await run({});
+    const meminitOf = (records: ResultRecord[]) => cases(records.filter((x) => x.type !== 'step' || x.scenario === 'meminit'));
+    expect(meminitOf(alone.records)).toEqual(meminitOf(shared.records));
+    expect(shared.machines.some((x) => x.bootScripts)).toBe(false);
+  });
+
+  it('a guest that dies in it: the step is a crash on record, the machine closed', async () => {
+    const r = await run({ scenarios: [meminit], at: 1, act: { die: ARM64_DEATH } });
+    expect(r.status).toBe('ok');
+    expect(r.open).toBe(0);
+    expect(r.machines[0]!.bootScripts).toHaveLength(1);
+    const own = r.records.filter((x): x is StepRecord => x.type === 'step' && x.kernelTest?.case === undefined);
+    expect(own.map((x) => [x.name, x.status])).toEqual([['test_meminit', 'error']]);
   });
 });

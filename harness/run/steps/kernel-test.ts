@@ -25,6 +25,9 @@ function moduleArgs(params: Record<string, number | boolean>): string {
     .join(' ');
 }
 
+/** Where a kernel test module is placed in the guest: not under /tmp, which init mounts over, so the initramfs can hold it too. */
+export const guestPath = (module: string) => `/lib/kharness-ktest/${module}.ko`;
+
 /**
  * The guest shell script of one load: markers around insmod, the module
  * removed again so a later step can load it. The module reaches insmod
@@ -33,12 +36,13 @@ function moduleArgs(params: Record<string, number | boolean>): string {
  * init returns an error (test_vmalloc's EAGAIN, test_meminit's EINVAL) would
  * run twice. finit_module() refuses a pipe before running anything, and the
  * fallback reads the module from it once (the guest has no /dev/stdin link).
+ * The same script runs over ssh or from init at boot.
  */
 export function loadScript(seq: number, module: string, params: Record<string, number | boolean>): string {
   const args = moduleArgs(params);
   return [
     `echo "kalloc_probe: begin seq=${seq} cmd=ktest module=${module}" > /dev/kmsg`,
-    `cat /tmp/ktest/${module}.ko | insmod /proc/self/fd/0 ${args} 2>&1; rc=$?`,
+    `cat ${guestPath(module)} | insmod /proc/self/fd/0 ${args} 2>&1; rc=$?`,
     `rmmod ${module} 2>/dev/null`,
     `echo "kalloc_probe: end seq=${seq}" > /dev/kmsg`,
     'echo "kharness-rc=$rc"',
@@ -76,12 +80,15 @@ export const kernelTestStep: StepKind<KernelTestAction, Load> = {
     return [{ name: step.name, ko }];
   },
 
+  // A module load needs nothing of user space but insmod: it can run from init, before sshd.
+  atBoot(step, inst, seq) {
+    const a = step.action;
+    return { script: loadScript(seq, a.module, a.params), files: [{ path: guestPath(a.module), host: inst.ko }] };
+  },
+
   async observe(m, step, inst, g) {
     const a = step.action;
-    await m.exec(`mkdir -p /tmp/ktest && cat > /tmp/ktest/${a.module}.ko`, {
-      stdin: await readFile(inst.ko),
-      timeoutMs: g.timeouts.stepMs,
-    });
+    await m.put(guestPath(a.module), await readFile(inst.ko), g.timeouts.stepMs);
     // Numbered once uploaded: a failed upload sent no request.
     const seq = g.nextSeq();
     const script = loadScript(seq, a.module, a.params);

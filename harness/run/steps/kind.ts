@@ -8,7 +8,7 @@
 import type { TargetFacts } from '../../scenario/requires.ts';
 import type { Constants } from '../../scenario/size.ts';
 import type { Action, StepOf } from '../../scenario/types.ts';
-import type { Machine, Timeouts } from '../machine.ts';
+import type { BootScript, Machine, Timeouts } from '../machine.ts';
 import type { Observation } from '../observe.ts';
 import type { StepFields } from '../recorder.ts';
 
@@ -47,6 +47,13 @@ export interface StepKind<A extends Action = Action, I extends Instance = Instan
   unmet(step: StepOf<A>, t: TargetFacts): string | undefined;
   /** The instances to observe, in order; or the step's one record when it ends before the guest is asked anything. */
   resolve(step: StepOf<A>, g: StepEnv): Promise<I[] | StepFields>;
+  /**
+   * A kind whose instance can run from the guest's init, before sshd (it needs
+   * no user space but the initramfs): the script observe() would send for it
+   * as request `seq`, and the files it needs. A scenario all of whose steps
+   * can is run at boot when it has a machine to itself. Pure.
+   */
+  atBoot?(step: StepOf<A>, inst: I, seq: number): BootScript;
   /** Observes one instance. Throws InterruptedError when the run is interrupted; anything else thrown is the harness failing. */
   observe(m: Machine, step: StepOf<A>, inst: I, g: StepEnv): Promise<Observation>;
   /** The records of one observed instance: its own first, then its parts (a kernel test's cases). Pure. */
