@@ -16,7 +16,7 @@
  * it, as in a run.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,7 +25,7 @@ import { archSpec } from '../harness/arch/arches.ts';
 import { generateRunKeys } from '../harness/guest/keys.ts';
 import { killAll } from '../harness/guest/processes.ts';
 import { configuresNetwork, freePort, Vm } from '../harness/guest/qemu.ts';
-import { guestBase, guestInitrd } from '../harness/guest/rootfs.ts';
+import { guestBase, writeGuestInitrd } from '../harness/guest/rootfs.ts';
 import { GuestSession } from '../harness/guest/ssh.ts';
 import { buildKernel } from '../harness/kernel/build.ts';
 import { buildModule } from '../harness/module/build.ts';
@@ -55,7 +55,7 @@ async function main(): Promise<void> {
   const initrd = join(dir, 'initrd.cpio');
   const probe = await buildModule(kernel, log);
   // As in a run: the prebuilt kernel's boot modules, then the probe, loaded by init before the marker.
-  await writeFile(initrd, await guestInitrd(base, keys, [...kernel.guestModules, probe.ko]));
+  await writeGuestInitrd(initrd, base, keys, [...kernel.guestModules, probe.ko]);
   const vm = new Vm({
     arch,
     kernel: kernel.image,

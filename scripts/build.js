@@ -37,6 +37,9 @@ export const SCHEMAS = [
   ['harness/bisect/schema.ts', 'bisectStateSchema'],
 ];
 const OLD_FILES_KEPT_MS = 24 * 3600_000;
+/** Every chunk's first lines: the CommonJS code bundled in (yaml, ajv's generated validators) calls require() for Node's own modules. */
+const BANNER =
+  "import { createRequire as kharnessCreateRequire } from 'node:module';\nconst require = kharnessCreateRequire(import.meta.url);";
 
 function writeAtomic(file, contents) {
   const tmp = `${file}.tmp-${process.pid}`;
@@ -71,17 +74,15 @@ async function precompiledModule(root, out) {
   const { Ajv } = await import('ajv');
   const { default: standaloneCode } = await import('ajv/dist/standalone/index.js');
   // The same options and key as harness/util/validators.ts (AJV_OPTIONS, schemaKey).
-  const ajv = new Ajv({ allErrors: true, strict: false, code: { source: true, esm: true } });
+  const ajv = new Ajv({ allErrors: true, strict: false, inlineRefs: false, code: { source: true, esm: true } });
   const exports = {};
   for (const [, name] of SCHEMAS) {
     const key = createHash('sha256').update(JSON.stringify(schemas[name])).digest('hex').slice(0, 24);
     ajv.addSchema(schemas[name], `k${key}`);
     exports[`v${key}`] = `k${key}`;
   }
+  // ajv's generated code requires its small runtime helpers (ucs2length) even as an ES module: every chunk has require (BANNER).
   return [
-    "import { createRequire } from 'node:module';",
-    // ajv's generated code requires its small runtime helpers (ucs2length) even as an ES module.
-    'const require = createRequire(import.meta.url);',
     standaloneCode(ajv, exports),
     `export const PRECOMPILED = { ${Object.keys(exports)
       .map((e) => `'${e.slice(1)}': ${e}`)
@@ -104,7 +105,10 @@ export async function buildDist(root = ROOT, { clean = false } = {}) {
     format: 'esm',
     platform: 'node',
     target: 'node20',
-    packages: 'external',
+    // Pure-JavaScript dependencies are bundled (yaml alone was 84 files to resolve and read at every start);
+    // ssh2 (optional native parts) and ajv (only for a schema the build did not compile) stay packages.
+    external: ['ssh2', 'ajv', 'ajv/*'],
+    banner: { js: BANNER },
     // Flat: harness/paths.ts finds the project root as the parent of the compiled file's folder.
     outdir: out,
     chunkNames: '[name]-[hash]',

@@ -5,7 +5,7 @@
  * own apt state under the cache, so the host's dpkg and apt configuration
  * stay as they are. The unpacked tree becomes a cached base initramfs.
  */
-import { lstat, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
+import { appendFile, copyFile, lstat, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
 import { aptCache, aptOptions } from '../apt/apt.ts';
 import type { ArchSpec } from '../arch/arches.ts';
@@ -201,13 +201,25 @@ export interface BootFiles {
 }
 
 /**
- * One boot's whole initrd: the base archive, then this run's keys and the
- * modules init loads before sshd starts (host paths, in load order: a
- * prebuilt kernel's network drivers, then the probe), and the scripts of
- * steps run at boot, when there are any.
+ * Writes one boot's whole initrd to `file`: the base archive, then this run's
+ * keys and the modules init loads before sshd starts (host paths, in load
+ * order: a prebuilt kernel's network drivers, then the probe), and the
+ * scripts of steps run at boot, when there are any. The base is copied by the
+ * kernel (copy_file_range), not read into memory and written out again.
  */
-export async function guestInitrd(
+export async function writeGuestInitrd(
+  file: string,
   base: GuestBase,
+  keys: RunKeys,
+  modulePaths: readonly string[],
+  scripts?: readonly { script: string; files: readonly { path: string; host: string }[] }[],
+): Promise<void> {
+  const [run] = await Promise.all([runPart(keys, modulePaths, scripts), copyFile(base.initramfs, file)]);
+  await appendFile(file, run);
+}
+
+/** The per-run archive of one boot (the initrd's second part). */
+async function runPart(
   keys: RunKeys,
   modulePaths: readonly string[],
   scripts?: readonly { script: string; files: readonly { path: string; host: string }[] }[],
@@ -219,7 +231,7 @@ export async function guestInitrd(
     scripts: scripts.map((s) => s.script),
     files: await Promise.all(scripts.flatMap((s) => s.files).map(async (f) => ({ path: f.path, data: await readFile(f.host) }))),
   };
-  return Buffer.concat([await readFile(base.initramfs), runArchive(keys.hostKeyDropbear, keys.clientPublic, modules, boot)]);
+  return runArchive(keys.hostKeyDropbear, keys.clientPublic, modules, boot);
 }
 
 /** Every directory above a guest path, outermost first ("lib/a/b.ko" -> lib, lib/a). */

@@ -4,16 +4,16 @@
  * phase of the boot has its own timeout, and a timeout names its phase.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { file as tmpFile } from 'tmp-promise';
 import { emulatorArtefact } from '../analysis/emulator.ts';
 import { archSpec } from '../arch/arches.ts';
 import { InterruptedError, KharnessError, PhaseTimeoutError } from '../errors.ts';
 import { chooseAccel, probeAccelFacts } from '../guest/accel.ts';
 import { generateRunKeys } from '../guest/keys.ts';
 import { configuresNetwork, describeExit, freePort, hostTscKhz, kernelCmdline, Vm } from '../guest/qemu.ts';
-import { guestBase, guestInitrd } from '../guest/rootfs.ts';
+import { guestBase, writeGuestInitrd } from '../guest/rootfs.ts';
 import { GuestSession } from '../guest/ssh.ts';
 import type { KernelBuild } from '../kernel/entry.ts';
 import type { ModuleBuild } from '../module/build.ts';
@@ -46,6 +46,8 @@ async function startVm(
   boot: number,
   initrd: string,
   accel: 'kvm' | 'tcg',
+  /** Whether the harness will talk to it over ssh (not when its steps run at boot). */
+  ssh: boolean,
 ): Promise<{ vm: Vm; retried?: RetriedBoot }> {
   let retried: RetriedBoot | undefined;
   const arch = archSpec(o.kernel.arch);
@@ -69,7 +71,7 @@ async function startVm(
     });
     vm.start();
     // ssh2 is imported while the guest boots, not before QEMU starts.
-    void GuestSession.load();
+    if (ssh) void GuestSession.load();
     try {
       await vm.waitForLine(/KHARNESS-READY|KHARNESS-FAILED/, o.settings.timeouts.bootMs, 'boot to console marker', BOOT_HINT);
       return { vm, retried };
@@ -99,17 +101,18 @@ export async function bootQemuMachine(o: QemuMachineOptions, boot: number, scrip
   const base = await guestBase(arch, o.log);
   const keys = generateRunKeys();
   // The initrd holds this run's keys and is only read at QEMU start: a temp file, not an artifact.
-  const initrdFile = await tmpFile({ prefix: 'kharness-initrd-', postfix: '.cpio' });
+  const initrdDir = await mkdtemp(join(tmpdir(), 'kharness-initrd-'));
+  const initrd = join(initrdDir, 'initrd.cpio');
   const accel = chooseAccel(probeAccelFacts(arch), o.settings.accel);
   let vm: Vm | undefined;
   let session: GuestSession | undefined;
   try {
     // The prebuilt kernel's boot modules, then the probe: init loads them in this order before sshd starts,
     // so the probe is in place when the marker comes and no upload or insmod waits on ssh.
-    await writeFile(initrdFile.path, await guestInitrd(base, keys, [...o.kernel.guestModules, o.module.ko], scripts));
+    await writeGuestInitrd(initrd, base, keys, [...o.kernel.guestModules, o.module.ko], scripts);
     // Ctrl-C while the initrd was made: QEMU must not start after the harness killed every QEMU it knew.
     if (o.signal?.aborted) throw new InterruptedError();
-    const started = await startVm(o, boot, initrdFile.path, accel.accel);
+    const started = await startVm(o, boot, initrd, accel.accel, !scripts);
     vm = started.vm;
     const failed = vm.console.slice(0).find((l) => l.startsWith('KHARNESS-FAILED'));
     if (failed) throw bootFailed(vm, failed, o.module.name);
@@ -140,7 +143,7 @@ export async function bootQemuMachine(o: QemuMachineOptions, boot: number, scrip
     await vm?.kill();
     throw e;
   } finally {
-    await initrdFile.cleanup();
+    await rm(initrdDir, { recursive: true, force: true });
   }
 }
 

@@ -20,7 +20,8 @@ export type GitlabJob = {
   stage: string;
   image?: string;
   needs?: string[];
-  parallel?: number;
+  /** N jobs, or one job per combination of a matrix's variables (the unit tier per Node). */
+  parallel?: number | { matrix: Record<string, string[]>[] };
   /** Only `if: $CI_PIPELINE_SOURCE == "..."` rules, as in the workflow's: a job no rule admits is not in the pipeline. */
   rules?: Rule[];
   timeout?: string;
@@ -155,6 +156,7 @@ export async function runPipeline(
       done.jobs[id] = { ok: false, runs: [] };
       continue;
     }
+    if (typeof job.parallel === 'object') throw new Error(`${id}: parallel:matrix is not supported by this interpreter`);
     const total = job.parallel ?? 1;
     const runs: JobRun[] = [];
     for (let i = 1; i <= total; i++) {

@@ -57,7 +57,8 @@ export function githubProblems(w: Workflow, text: string): string[] {
     p.push(...nodeProblems(id, job));
     p.push(...stepProblems(id, job, perms));
     for (const s of job.steps) if (s.uses === 'actions/upload-artifact@v4') uploads.push(`${id}: ${s.with?.name}`);
-    if (job.strategy) {
+    // A matrix of targets (from the plan) boots guests: KVM when the host has it.
+    if (job.strategy && typeof job.strategy.matrix === 'string') {
       const opts = typeof job.container === 'object' ? (job.container.options ?? '') : '';
       if (!/--privileged\b/.test(opts) || /--device/.test(opts))
         p.push(
@@ -73,6 +74,7 @@ export function githubProblems(w: Workflow, text: string): string[] {
   }
   if (new Set(uploads.map((u) => u.split(': ')[1])).size !== uploads.length) p.push(`artifact names repeat: ${uploads.join('; ')}`);
   p.push(...githubFullProblems(w));
+  p.push(...githubUnitsProblems(w));
   return p;
 }
 
@@ -110,12 +112,42 @@ function githubFullProblems(w: Workflow): string[] {
   return p;
 }
 
+/** The Node.js versions kharness supports (package.json's engines) and the unit tier runs on, every night. */
+export const NODE_LTS = ['20', '22', '24'];
+/** The unit tier as a command line of its own (package.json's test:unit, after the type check). */
+const RUNS_UNITS = /(^|&&\s*|\n\s*)npx vitest run\s*$/m;
+
 function nodeProblems(id: string, job: Job): string[] {
   const first = job.steps.findIndex((s) => s.run !== undefined && usesNode(s.run));
   if (first < 0) return [];
   const setup = job.steps.findIndex((s) => s.uses === 'actions/setup-node@v4');
   if (setup < 0 || setup > first) return [`${id}: runs node before actions/setup-node`];
-  return String(job.steps[setup]!.with?.['node-version']) === '20' ? [] : [`${id}: setup-node is not node-version 20`];
+  const version = String(job.steps[setup]!.with?.['node-version']);
+  // A job on each LTS names its matrix's version; every other job runs on 20, as Debian 12 hosts do.
+  if (version === `\${{ matrix.node }}`)
+    return nodeMatrix(job) ? [] : [`${id}: setup-node names matrix.node, which is not ${NODE_LTS.join(', ')}`];
+  return version === '20' ? [] : [`${id}: setup-node is not node-version 20`];
+}
+
+/** The job's matrix.node, when it is exactly the supported versions. */
+function nodeMatrix(job: Job): boolean {
+  const m = job.strategy?.matrix;
+  const node = m && typeof m === 'object' ? (m as Record<string, unknown>).node : undefined;
+  return Array.isArray(node) && node.map(String).join(',') === NODE_LTS.join(',');
+}
+
+/** The unit tier on each supported Node.js: one matrix job, on scheduled nights only (the executed pipeline has one Node). */
+function githubUnitsProblems(w: Workflow): string[] {
+  const units = Object.entries(w.jobs).filter(([, j]) => j.steps.some((s) => s.run !== undefined && RUNS_UNITS.test(s.run)));
+  if (units.length !== 1) return [`${units.length} jobs run the unit tier, not 1 (on Node ${NODE_LTS.join(', ')})`];
+  const [id, job] = units[0]!;
+  const p: string[] = [];
+  if (!nodeMatrix(job)) p.push(`${id}: does not run on Node ${NODE_LTS.join(', ')} (strategy.matrix.node)`);
+  if (job.strategy?.['fail-fast'] !== false) p.push(`${id}: fail-fast must be false (one Node failing must not hide the others)`);
+  const runsOn = (event: string) => condition(job.if, { github: { event_name: event } }, { ok: true });
+  if (!runsOn('schedule')) p.push(`${id}: does not run on a scheduled night`);
+  if (runsOn('workflow_dispatch')) p.push(`${id}: runs on workflow_dispatch too, not only on a schedule`);
+  return p;
 }
 
 function stepProblems(id: string, job: Job, perms: Record<string, string>): string[] {
@@ -162,10 +194,12 @@ export function gitlabProblems(pl: Pipeline, targets: number): string[] {
     }
     if (!Array.isArray(job.script) || !job.script.length) p.push(`${id}: no script`);
   }
-  const tests = Object.entries(pl.jobs).filter(([, j]) => j.parallel);
+  const tests = Object.entries(pl.jobs).flatMap(([id, j]) =>
+    typeof j.parallel === 'number' ? [[id, { ...j, parallel: j.parallel }] as const] : [],
+  );
   if (tests.length !== 1) p.push(`${tests.length} parallel test jobs, not 1`);
   for (const [id, j] of tests) {
-    if ((j.parallel ?? 0) < targets) p.push(`${id}: parallel ${j.parallel} is fewer jobs than the ${targets} default targets`);
+    if (j.parallel < targets) p.push(`${id}: parallel ${j.parallel} is fewer jobs than the ${targets} default targets`);
     const script = j.script.join('\n');
     if (!script.includes('--shard "$CI_NODE_INDEX/$CI_NODE_TOTAL"')) p.push(`${id}: does not run its shard`);
     if (!/--out "?results\/shard-\$CI_NODE_INDEX/.test(script)) p.push(`${id}: shards do not write apart`);
@@ -181,6 +215,26 @@ export function gitlabProblems(pl: Pipeline, targets: number): string[] {
     if (!tests.every(([t]) => j.needs?.includes(t))) p.push(`${id}: does not need the test jobs`);
   }
   p.push(...gitlabFullProblems(pl));
+  p.push(...gitlabUnitsProblems(pl));
+  return p;
+}
+
+/** The unit tier on each supported Node.js, on Debian 12: one parallel-matrix job, scheduled pipelines only. */
+function gitlabUnitsProblems(pl: Pipeline): string[] {
+  const units = Object.entries(pl.jobs).filter(([, j]) => Array.isArray(j.script) && j.script.some((l) => RUNS_UNITS.test(l)));
+  if (units.length !== 1) return [`${units.length} jobs run the unit tier, not 1 (on Node ${NODE_LTS.join(', ')})`];
+  const [id, job] = units[0]!;
+  const p: string[] = [];
+  const matrix = typeof job.parallel === 'object' ? job.parallel.matrix : [];
+  const versions = matrix.flatMap((m) => m.NODE ?? []).map(String);
+  if (versions.join(',') !== NODE_LTS.join(',')) p.push(`${id}: runs on Node ${versions.join(', ') || 'none'}, not ${NODE_LTS.join(', ')}`);
+  if (job.image !== `node:\${NODE}-bookworm`) p.push(`${id}: image ${job.image}, not node:\${NODE}-bookworm (Debian 12 with each Node)`);
+  try {
+    if (!rulesAdmit(job.rules, 'schedule')) p.push(`${id}: does not run in a scheduled pipeline`);
+    for (const other of ['web', 'api', 'push']) if (rulesAdmit(job.rules, other)) p.push(`${id}: runs in ${other} pipelines too`);
+  } catch (e) {
+    p.push(`${id}: ${(e as Error).message}`);
+  }
   return p;
 }
 

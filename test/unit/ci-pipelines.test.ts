@@ -151,4 +151,36 @@ describe('the CI pipelines, read', () => {
       'full: runs in push pipelines too, not only on a schedule',
     ]);
   });
+  it('the unit tier runs on Node 20, 22 and 24 on scheduled nights; its checks fail on a pipeline that drops one', () => {
+    const text = githubText();
+    const without = readWorkflow(text);
+    delete without.jobs.units;
+    expect(githubProblems(without, text)).toEqual(['0 jobs run the unit tier, not 1 (on Node 20, 22, 24)']);
+    const weak = readWorkflow(text);
+    const units = weak.jobs.units!;
+    units.strategy = { 'fail-fast': true, matrix: { node: [20, 22] } };
+    units.if = "github.event_name == 'schedule' || github.event_name == 'workflow_dispatch'";
+    expect(githubProblems(weak, text)).toEqual([
+      'units: setup-node names matrix.node, which is not 20, 22, 24',
+      'units: does not run on Node 20, 22, 24 (strategy.matrix.node)',
+      'units: fail-fast must be false (one Node failing must not hide the others)',
+      'units: runs on workflow_dispatch too, not only on a schedule',
+    ]);
+
+    const gl = readPipeline(gitlabText());
+    delete gl.jobs.units;
+    expect(gitlabProblems(gl, 4)).toEqual(['0 jobs run the unit tier, not 1 (on Node 20, 22, 24)']);
+    const glWeak = readPipeline(gitlabText());
+    const job = glWeak.jobs.units!;
+    job.parallel = { matrix: [{ NODE: ['20', '24'] }] };
+    job.image = 'node:20-bookworm';
+    delete job.rules;
+    expect(gitlabProblems(glWeak, 4)).toEqual([
+      'units: runs on Node 20, 24, not 20, 22, 24',
+      `units: image node:20-bookworm, not node:\${NODE}-bookworm (Debian 12 with each Node)`,
+      'units: runs in web pipelines too',
+      'units: runs in api pipelines too',
+      'units: runs in push pipelines too',
+    ]);
+  });
 });
