@@ -73,7 +73,7 @@ const PURE = [
   'results/view.ts',
 ];
 const ALLOWED_EFFECTS: Record<string, string[]> = { 'scenario/load.ts': ['node:fs/promises'] };
-const EFFECTS = /^(node:(fs|fs\/promises|child_process|net|os)|execa|ssh2|tmp-promise)$/;
+const EFFECTS = /^(node:(fs|fs\/promises|child_process|net|os)|execa|ssh2)$/;
 
 const HARNESS = join(PROJECT_ROOT, 'harness');
 
