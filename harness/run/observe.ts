@@ -35,6 +35,12 @@ export interface Observation extends Observed {
   lost: boolean;
   /** Details for the record (a console tail) when the step is an error. */
   details?: string;
+  /** Why nothing was sent: the step is a skip (a user module's unload after its load failed). */
+  skipped?: string;
+  /** Why the guest, alive, is not used again (lost is set): an oops killed a task where it stood. */
+  untrusted?: string;
+  /** The request never came back within the step's timeout (error says so; the guest still answered or printed). */
+  timedOut?: boolean;
 }
 
 export interface ObserveOptions {
@@ -227,7 +233,7 @@ export async function observeAct(m: Machine, seq: number, act: Act, o: ObserveOp
   const details = `console:\n${tail(m.console.slice(Math.max(0, m.console.length - 30)).join('\n'), 30)}`;
   const lost = { ...base, lost: true, splats, dmesg: consoleLines.slice(0, 200), ms, details };
   await m.close();
-  if (ending.kind === 'timeout') return { ...lost, error: `step timed out after ${seconds(t.stepMs)} s` };
+  if (ending.kind === 'timeout') return { ...lost, error: `step timed out after ${seconds(t.stepMs)} s`, timedOut: true };
   if (ending.kind === 'silent')
     return { ...lost, error: `console silent for ${seconds(t.silenceMs)} s: the guest printed nothing and did not answer` };
   if (exit?.killedBy) return { ...lost, error: `${exit.description} (from outside the harness)` };

@@ -203,14 +203,14 @@ export class FakeMachine implements Machine {
   }
 
   /**
-   * A kernel test module's load (its script echoes the begin marker) goes
-   * through the script like a probe request: the reply is what the shell
-   * printed. Any other command succeeds silently.
+   * A kernel test module's load or a user module's phase (its script echoes
+   * the begin marker) goes through the script like a probe request: the reply
+   * is what the shell printed. Any other command succeeds silently.
    */
   async exec(command: string, opts: { timeoutMs: number }): Promise<{ code: number | null; stdout: string }> {
     if (this.state !== 'up') throw new ProbeLost('exec');
     if (this.bootScripts && !this.bootScripts.some((s) => s.script === command)) throw new Error(`not run at boot: ${command}`);
-    const load = /kalloc_probe: begin seq=(\d+) (cmd=ktest module=\S+)"/.exec(command);
+    const load = /kalloc_probe: begin seq=(\d+) (cmd=(?:ktest|module) [^"]+)"/.exec(command);
     if (!load) return { code: 0, stdout: '' };
     return this.act(command, Number(load[1]), load[2]!, opts.timeoutMs, (stdout) => ({ code: 0, stdout }));
   }

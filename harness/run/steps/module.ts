@@ -61,10 +61,20 @@ interface MachineState {
   symbols: Map<string, ModuleSymbol[]>;
   /** kmemleak's reports of what happened before the first module step (boot) are flushed. */
   flushed?: boolean;
+  /** Modules loaded in this guest, by the last load that succeeded and no unload since. */
+  loaded: Set<string>;
+  /** Why a module is not loaded (its load failed) or is still loaded (its unload failed): the reason its next phases are skipped. */
+  why: Map<string, string>;
 }
 const STATE = new WeakMap<Machine, MachineState>();
 function stateOf(m: Machine): MachineState {
-  const s = STATE.get(m) ?? { uploaded: new Set<string>(), before: new Map<string, Record<string, number>>(), symbols: new Map() };
+  const s = STATE.get(m) ?? {
+    uploaded: new Set<string>(),
+    before: new Map<string, Record<string, number>>(),
+    symbols: new Map(),
+    loaded: new Set<string>(),
+    why: new Map<string, string>(),
+  };
   STATE.set(m, s);
   return s;
 }
@@ -93,6 +103,21 @@ export function phaseScript(seq: number, inst: ModuleInstance): string {
         ? `rmmod ${inst.module} 2>&1; rc=$?`
         : `sh ${GUEST_DIR}/exercise.sh 2>&1; rc=$?`;
   return [begin(seq, `phase=${inst.phase} module=${inst.module}`), body, end(seq), 'echo "kharness-rc=$rc"'].join('\n');
+}
+
+/** What a phase that never returned was waiting for. */
+const HUNG: Record<Phase, (module: string) => string> = {
+  load: (m) => `insmod never returned: ${m}'s init hangs`,
+  unload: (m) => `rmmod never returned: ${m}'s exit hangs`,
+  exec: () => 'the exercise command never returned',
+};
+
+/** What a phase that did not succeed did, in words: the reason on its record (its output is insmod's, rmmod's or the command's). */
+export function phaseFailed(inst: Pick<ModuleInstance, 'phase' | 'module'>, facts: Record<string, unknown>): string | undefined {
+  if (facts.ok !== false) return undefined;
+  const said = String(facts.output ?? '').split('\n')[0] || 'no output';
+  const what = { load: `${inst.module}'s init failed`, unload: `${inst.module} could not be unloaded`, exec: 'the exercise command failed' }[inst.phase];
+  return `${what} (exit ${facts.rc}): ${said}`;
 }
 
 /** What the record shows as the phase's request. */
@@ -251,6 +276,13 @@ export const moduleStep: StepKind<ModuleAction, ModuleInstance> = {
 
   async observe(m, _step, inst, g) {
     const s = stateOf(m);
+    // A phase that cannot mean anything now is not run: exercising or unloading a module whose load failed, loading one still loaded.
+    const loaded = s.loaded.has(inst.module);
+    if (loaded === (inst.phase === 'load')) {
+      const why = s.why.get(inst.module);
+      const skipped = loaded ? `${inst.module} is still loaded${why ? `: ${why}` : ''}` : `${inst.module} is not loaded${why ? `: ${why}` : ''}`;
+      return { request: requestOf(inst), facts: {}, splats: [], dmesg: [], crashed: false, lost: false, ms: 0, skipped };
+    }
     const kmemleak = isEnabled(g.facts.config, 'CONFIG_DEBUG_KMEMLEAK');
     if (kmemleak && !s.flushed) {
       // What the boot left behind is not the module's: reported once, then cleared.
@@ -281,6 +313,15 @@ export const moduleStep: StepKind<ModuleAction, ModuleInstance> = {
     const rc = Number(RC.exec(obs.output ?? '')?.[1] ?? -1);
     const facts: Facts = { rc, ok: rc === 0, output: (obs.output ?? '').replace(RC, '').trim().slice(0, OUTPUT_MAX) };
     if (inst.cycle !== undefined) facts.cycle = inst.cycle;
+    if (inst.phase !== 'exec') {
+      if ((inst.phase === 'load') === (rc === 0)) s.loaded.add(inst.module);
+      else s.loaded.delete(inst.module);
+      if (rc === 0) s.why.delete(inst.module);
+      else s.why.set(inst.module, `its ${inst.phase}${inst.cycle ? ` in cycle ${inst.cycle}` : ''} failed (${String(facts.output) || `exit ${rc}`})`);
+    }
+    // An oops killed the task in the kernel (insmod, rmmod, the command) where it stood, locks held: the guest is not used again.
+    if (obs.splats.some((x) => x.kind === 'oops' || x.kind === 'panic'))
+      return { ...obs, facts: { ...obs.facts, ...facts }, lost: true, untrusted: 'the kernel oopsed' };
     if (inst.phase === 'load' && rc === 0) {
       const where = await m
         .exec(
@@ -334,17 +375,21 @@ export const moduleStep: StepKind<ModuleAction, ModuleInstance> = {
       ms: obs.ms,
       details: obs.error ? obs.details : undefined,
     };
+    // The module's own code that never returns (its init, its exit, what the command calls into) is a finding, not a harness failure.
+    if (obs.timedOut) return [{ ...record, status: 'fail', reason: `${HUNG[inst.phase](inst.module)}: ${obs.error}`, details: obs.details }];
     if (obs.error) return [{ ...record, status: 'error', reason: obs.error }];
+    if (obs.skipped) return [{ ...record, status: 'skip', reason: obs.skipped }];
     const env = stepEnv(g.constants, undefined, obs.facts as Facts);
     const expect = defaults(activeExpect(step.expect, env), step.pos);
     const failures = evaluate(expect, obs, env).map((f) => ({ ...f, pos: f.pos ?? step.pos }));
-    if (failures.length) return [{ ...record, status: 'fail', failures }];
+    if (failures.length) return [{ ...record, status: 'fail', failures, reason: phaseFailed(inst, obs.facts) }];
     return [{ ...record, status: expect.crash ? 'expected-crash' : 'pass', failures: [] }];
   },
 
   lost(inst, obs) {
     const where = `step "${inst.name}" (${inst.phase === 'exec' ? 'exercise' : inst.phase} of ${inst.module})`;
     if (!obs) return `the harness failed in ${where}`;
+    if (obs.untrusted) return `${obs.untrusted} in ${where}, so the guest is not used again`;
     return obs.crashed ? `the guest died in ${where}` : `${obs.error} in ${where}`;
   },
 };

@@ -1,0 +1,111 @@
+/**
+ * A user module that does not behave, on the fake machine: an init that
+ * returns an error, a module that cannot be unloaded, a guest that dies
+ * loading it. Each phase's record says what happened in words (insmod's or
+ * rmmod's own message), and the phases that cannot mean anything after it
+ * (unloading what never loaded, loading what is still loaded) are skipped
+ * with that reason, never run or passed.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { ResultRecord, StepRecord } from '../../harness/results/records.ts';
+import { ResultsWriter } from '../../harness/results/writer.ts';
+import { DEFAULT_TIMEOUTS } from '../../harness/run/machine.ts';
+import type { Prepare } from '../../harness/run/phases.ts';
+import { runTarget } from '../../harness/run/target.ts';
+import { parseScenario } from '../../harness/scenario/load.ts';
+import { capturedSection, fakeFleet, type Script } from './fake-machine.ts';
+
+const FAST = { ...DEFAULT_TIMEOUTS, stepMs: 300, silenceMs: 150, crashMs: 200, loadMs: 200, bootMs: 200, sshMs: 200 };
+const CYCLES = parseScenario('name: faults\nmodule: m\nsteps:\n  - name: kh\n    module_cycles: { count: 2 }\n', 'faults.yaml');
+const ok = { reply: 'kharness-rc=0' };
+
+async function run(script: Script) {
+  const dir = mkdtempSync(join(tmpdir(), 'kharness-module-faults-'));
+  const ko = join(dir, 'kh.ko');
+  writeFileSync(ko, 'not really a module');
+  const fleet = fakeFleet(script);
+  const records: ResultRecord[] = [];
+  const prepare: Prepare = async () => ({
+    key: 'k',
+    release: '6.12.57',
+    config: new Map([['CONFIG_SLUB', 'y']]),
+    boot: fleet.factory,
+    userModule: async () => ({ ok: true, name: 'kh', ko, buildLog: '' }),
+  });
+  await runTarget({
+    arch: 'arm64',
+    kernel: 'debian:6.12-cloud',
+    scenarios: [CYCLES],
+    outDir: dir,
+    writer: new ResultsWriter(join(dir, 'results.jsonl'), [(r) => records.push(r)]),
+    log: { verbose: false, info: () => {}, warn: () => {} },
+    settings: { memoryMb: 512, smp: 2, accel: 'tcg', timeouts: FAST },
+    prepare,
+  });
+  const steps = records.filter((r): r is StepRecord => r.type === 'step');
+  return {
+    rows: steps.map((s) => [s.name, s.status, s.reason ?? '']),
+    requests: fleet.machines.flatMap((m) => m.requests),
+    open: fleet.open(),
+  };
+}
+
+describe("a user module's faults, each phase on record in words", () => {
+  it("an init that returns an error: each load fails with insmod's message, each unload is skipped (nothing to unload)", async () => {
+    const enodev = "insmod: can't insert '/proc/self/fd/0': No such device";
+    const r = await run((req) => (/phase=load/.test(req) ? { reply: `${enodev}\nkharness-rc=19` } : ok));
+    expect(r.rows).toEqual([
+      ['kh: cycle 1 load', 'fail', `kh's init failed (exit 19): ${enodev}`],
+      ['kh: cycle 1 unload', 'skip', `kh is not loaded: its load in cycle 1 failed (${enodev})`],
+      ['kh: cycle 2 load', 'fail', `kh's init failed (exit 19): ${enodev}`],
+      ['kh: cycle 2 unload', 'skip', `kh is not loaded: its load in cycle 2 failed (${enodev})`],
+    ]);
+    // rmmod never ran.
+    expect(r.requests.filter((q) => /phase=unload/.test(q))).toEqual([]);
+  });
+
+  it("a module that cannot be unloaded: the unload fails with rmmod's message, the next load is skipped (it is still loaded)", async () => {
+    const busy = "rmmod: can't unload module 'kh': Resource temporarily unavailable";
+    const r = await run((req) => (/phase=unload/.test(req) ? { reply: `${busy}\nkharness-rc=1` } : ok));
+    expect(r.rows).toEqual([
+      ['kh: cycle 1 load', 'pass', ''],
+      ['kh: cycle 1 unload', 'fail', `kh could not be unloaded (exit 1): ${busy}`],
+      ['kh: cycle 2 load', 'skip', `kh is still loaded: its unload in cycle 1 failed (${busy})`],
+      ['kh: cycle 2 unload', 'fail', `kh could not be unloaded (exit 1): ${busy}`],
+    ]);
+  });
+
+  it('a guest that dies loading it (a real captured death): the load is a crash on record, the rest not run, no machine left', async () => {
+    const death = capturedSection('console-6.1-arm64-vmalloc-hardirq.log', 69);
+    const r = await run((req) => (/phase=load/.test(req) ? { die: death } : ok));
+    expect(r.rows.map(([name, status]) => [name, status])).toEqual([
+      ['kh: cycle 1 load', 'fail'],
+      ['kh: cycle 1 unload', 'skip'],
+      ['kh: cycle 2 load', 'skip'],
+      ['kh: cycle 2 unload', 'skip'],
+    ]);
+    expect(r.rows[1]![2]).toMatch(/^not run: the guest died in step "kh: cycle 1 load" \(load of kh\)/);
+    expect(r.open).toBe(0);
+  });
+  it('an init that never returns: the load fails saying so (a finding, not a harness error), the rest not run', async () => {
+    const r = await run((req) => (/phase=load/.test(req) ? { hang: 'busy' } : ok));
+    expect(r.rows[0]).toEqual(['kh: cycle 1 load', 'fail', "insmod never returned: kh's init hangs: step timed out after 0.3 s"]);
+    expect(r.rows.slice(1).map(([, status]) => status)).toEqual(['skip', 'skip', 'skip']);
+    expect(r.open).toBe(0);
+  });
+
+  it('an init that oopses (BUG(), a real arm64 capture): the kernel lives, but the guest is not used again', async () => {
+    const bug = capturedSection('console-debian-6.12.118-cloud-arm64-module-bug-on-load.log', 1).map((l) =>
+      l.replace(/^\[[^\]]*\]\s*/, ''),
+    );
+    const r = await run((req) => (/phase=load/.test(req) ? { reply: 'kharness-rc=139', kmsg: bug } : ok));
+    expect(r.rows[0]!.slice(0, 2)).toEqual(['kh: cycle 1 load', 'fail']);
+    expect(r.rows.slice(1).map(([, status, reason]) => [status, reason])).toEqual(
+      Array(3).fill(['skip', 'not run: the kernel oopsed in step "kh: cycle 1 load" (load of kh), so the guest is not used again']),
+    );
+    expect(r.open).toBe(0);
+  });
+});
