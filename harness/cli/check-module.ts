@@ -11,9 +11,12 @@
 import { cpus, freemem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.ts';
+import { INJECT_KINDS, INJECT_NTH_MAX, type InjectKind } from '../inject/kinds.ts';
+import { SWEEP_CAP_DEFAULT } from '../inject/sweep.ts';
 import { readModuleDir } from '../module/user.ts';
 import { consoleReporter } from '../report/console.ts';
 import { parseReporters, writeReports } from '../report/reporters.ts';
+import type { ResultRecord, StepRecord } from '../results/records.ts';
 import { defaultParallelTargets, groupByTarget, planTargets, unitsFor } from '../run/plan.ts';
 import { runAll } from '../run/run.ts';
 import type { ModuleParams, Scenario } from '../scenario/types.ts';
@@ -34,8 +37,11 @@ export function parseModuleParams(raw: readonly string[]): ModuleParams {
   return out;
 }
 
+/** How a check runs the module: load/exercise/unload cycles, or a sweep over its load's allocations. */
+export type CheckMode = { cycles: number; exec: string[] } | { sweep: { cap: number; kind: InjectKind } };
+
 /** The one scenario a check runs. */
-export function checkScenario(dir: string, file: string, o: { cycles: number; exec: string[]; params: ModuleParams }): Scenario {
+export function checkScenario(dir: string, file: string, o: CheckMode & { params: ModuleParams }): Scenario {
   const pos = { file: dir, line: 1, column: 1 };
   return {
     file: dir,
@@ -47,7 +53,10 @@ export function checkScenario(dir: string, file: string, o: { cycles: number; ex
       {
         index: 0,
         name: file,
-        action: { kind: 'module-cycles', dir, count: o.cycles, params: o.params, exec: o.exec },
+        action:
+          'sweep' in o
+            ? { kind: 'module-sweep', dir, cap: o.sweep.cap, inject: o.sweep.kind, params: o.params }
+            : { kind: 'module-cycles', dir, count: o.cycles, params: o.params, exec: o.exec },
         expect: [],
         pos,
       },
@@ -56,17 +65,33 @@ export function checkScenario(dir: string, file: string, o: { cycles: number; ex
   };
 }
 
+/** The check's mode from its flags; a flag of the other mode, or a value out of range, is a usage error. */
+export function checkMode(v: Record<string, unknown>): CheckMode {
+  if (v['inject-sweep']) {
+    for (const f of ['cycles', 'exec'] as const)
+      if (v[f] !== undefined)
+        throw new UsageError(`--${f} does not go with --inject-sweep: a sweep loads and unloads the module once per index`);
+    const cap = v['inject-cap'] === undefined ? SWEEP_CAP_DEFAULT : positiveInt(v['inject-cap'], '--inject-cap');
+    if (cap > INJECT_NTH_MAX) throw new UsageError(`--inject-cap is at most ${INJECT_NTH_MAX}`);
+    const kind = String(v['inject-kind'] ?? 'any');
+    if (!(INJECT_KINDS as readonly string[]).includes(kind))
+      throw new UsageError(`--inject-kind ${kind}: give one of ${INJECT_KINDS.join(', ')}`);
+    return { sweep: { cap, kind: kind as InjectKind } };
+  }
+  for (const f of ['inject-cap', 'inject-kind'] as const) if (v[f] !== undefined) throw new UsageError(`--${f} needs --inject-sweep`);
+  const cycles = v.cycles === undefined ? 2 : positiveInt(v.cycles, '--cycles');
+  if (cycles > 100) throw new UsageError('--cycles is at most 100');
+  return { cycles, exec: (v.exec as string[] | undefined) ?? [] };
+}
+
 export async function checkModuleCommand(v: Record<string, unknown>, positionals: string[], signal: AbortSignal): Promise<Outcome> {
   if (positionals.length !== 1) throw new UsageError('give one module directory', 'Usage: kharness check-module DIR [options]');
   // Not a module: one line, exit 2, before anything builds or boots.
   const mod = await readModuleDir(resolve(positionals[0]!));
   const settings = parseMachineFlags(v);
   const reporters = parseReporters((v.reporter as string[] | undefined) ?? []);
-  const cycles = v.cycles === undefined ? 2 : positiveInt(v.cycles, '--cycles');
-  if (cycles > 100) throw new UsageError('--cycles is at most 100');
   const scenario = checkScenario(mod.dir, mod.file, {
-    cycles,
-    exec: (v.exec as string[] | undefined) ?? [],
+    ...checkMode(v),
     params: parseModuleParams((v.param as string[] | undefined) ?? []),
   });
   const quiet = consoleLog(Boolean(v.verbose));
@@ -92,5 +117,18 @@ export async function checkModuleCommand(v: Record<string, unknown>, positionals
   });
   const written = writeReports(reporters, summary.records, outDir);
   process.stdout.write(`results: ${summary.resultsFile}\n${written.map((p) => `report: ${p}\n`).join('')}`);
-  return summary.outcome;
+  const unchecked = uncheckedTargets(summary.records);
+  for (const u of unchecked) process.stdout.write(`not checked on ${u.target}: ${u.reason}\n`);
+  // A target where every step was skipped checked nothing: that is not a clean module.
+  return unchecked.length && summary.outcome === 'passed' ? 'error' : summary.outcome;
+}
+
+/** Targets on which every step was skipped (the kernel lacks what the check needs), with the first reason. Pure. */
+export function uncheckedTargets(records: readonly ResultRecord[]): { target: string; reason: string }[] {
+  const by = new Map<string, StepRecord[]>();
+  for (const r of records)
+    if (r.type === 'step') by.set(`${r.target.arch}/${r.target.kernel}`, [...(by.get(`${r.target.arch}/${r.target.kernel}`) ?? []), r]);
+  return [...by]
+    .filter(([, steps]) => steps.every((x) => x.status === 'skip'))
+    .map(([target, steps]) => ({ target, reason: steps[0]!.reason ?? 'skipped' }));
 }

@@ -158,12 +158,18 @@ export const COMMANDS: Record<string, Command> = {
       `             [--out DIR] [--jobs N] [--reporter default,json,junit,ktap,markdown,html] ${MACHINE_USAGE} [--verbose]\n` +
       '  DIR: an out-of-tree module (its Kbuild or Makefile names it in obj-m)\n' +
       '  --cycles N: load/exercise/unload cycles (default 2); --exec CMD: a guest shell command that exercises the loaded module\n' +
+      '  --inject-sweep: load it with its 1st allocation failed, then its 2nd, ... until a load makes fewer (at most\n' +
+      '  --inject-cap N, default 200; --inject-kind slab|page|any, default any): one row per index, on kernels with fault\n' +
+      "  injection (the catalog's -debug kernels)\n" +
       "  Leaks are found on kernels with kmemleak (the catalog's -debug kernels); every kernel reports WARNINGs, BUGs and\n" +
       '  KASAN/KFENCE/SLUB-debug reports. Exit 0 clean, 1 something found, 2 could not check.',
     options: {
       arch: { type: 'string' },
       kernel: { type: 'string' },
       cycles: { type: 'string' },
+      'inject-sweep': { type: 'boolean' },
+      'inject-cap': { type: 'string' },
+      'inject-kind': { type: 'string' },
       exec: { type: 'string', multiple: true },
       param: { type: 'string', multiple: true },
       out: { type: 'string' },

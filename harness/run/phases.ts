@@ -27,6 +27,8 @@ export interface Prepared {
   boot: MachineFactory;
   /** The kernel's own test module of that name (its .ko on the host), if the kernel built it. */
   testModule?: (name: string) => Promise<string | undefined>;
+  /** The fail-nth loader built for the target's arch (memoised): its host path. */
+  failnth?: () => Promise<string>;
   /** The user's module built for this kernel (memoised), by the scenario's directory unless the run names its own. */
   userModule?: (dir: string | undefined) => Promise<UserModule>;
 }

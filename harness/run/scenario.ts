@@ -29,6 +29,7 @@ export interface ScenarioContext {
   /** The target's next request number (counter()): unique per target, so each request's kernel-log section is its own. */
   nextSeq(): number;
   testModule?: (name: string) => Promise<string | undefined>;
+  failnth?: () => Promise<string>;
   userModule?: (dir: string | undefined) => Promise<UserModule>;
 }
 

@@ -9,6 +9,7 @@ import { InterruptedError } from '../errors.ts';
 import { buildKernel } from '../kernel/build.ts';
 import { profileOptions } from '../kernel/distro.ts';
 import { buildModule } from '../module/build.ts';
+import { buildFailnth } from '../module/failnth.ts';
 import { buildUserModule, readModuleDir } from '../module/user.ts';
 import type { TargetStatus } from '../results/records.ts';
 import type { ResultsWriter } from '../results/writer.ts';
@@ -93,6 +94,7 @@ export async function runTarget(o: TargetOptions): Promise<TargetStatus> {
       signal: o.signal,
       nextSeq: counter(),
       testModule: prepared.testModule,
+      failnth: prepared.failnth,
       userModule: prepared.userModule,
     };
     for (let n = 1; n <= repeats; n++) {
@@ -121,6 +123,7 @@ export const prepareReal: Prepare = async (c) => {
   const module = await buildModule(kernel, c.log);
   c.phase('module', Date.now() - t1);
   const config = parseConfig(await readFile(kernel.configFile, 'utf8'));
+  let failnth: Promise<string> | undefined;
   // Each module the target's steps name is built once, when a step first needs it, into the target's directory.
   const userModules = new Map<string, Promise<UserModule>>();
   const userModule = (dir: string | undefined): Promise<UserModule> => {
@@ -139,6 +142,7 @@ export const prepareReal: Prepare = async (c) => {
     release: kernel.release,
     config,
     testModule: (name) => kernel.testModule(name),
+    failnth: () => (failnth ??= buildFailnth(c.arch, c.log).then((b) => b.path)),
     userModule,
     boot: async (n, cmdline, scripts) => {
       const m = await bootQemuMachine(

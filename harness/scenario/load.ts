@@ -528,5 +528,7 @@ function defaultStepName(a: Action, raw: RawStep): string {
       return 'unload the module';
     case 'module-cycles':
       return `${a.count} load/exercise/unload cycles`;
+    case 'module-sweep':
+      return `loads with each allocation failed in turn (at most ${a.cap})`;
   }
 }

@@ -78,7 +78,13 @@ export type Action =
   | { kind: 'module-load'; dir?: string; params: ModuleParams; timeoutMs?: number }
   | { kind: 'module-exec'; dir?: string; command: string; timeoutMs?: number }
   | { kind: 'module-unload'; dir?: string; timeoutMs?: number }
-  | { kind: 'module-cycles'; dir?: string; count: number; params: ModuleParams; exec: string[]; timeoutMs?: number };
+  | { kind: 'module-cycles'; dir?: string; count: number; params: ModuleParams; exec: string[]; timeoutMs?: number }
+  /**
+   * The user's module loaded with its 1st allocation failed, then its 2nd, and
+   * so on, until a load makes fewer than N (or `cap` is reached); each load is
+   * unloaded again when it succeeded (`kharness check-module --inject-sweep`).
+   */
+  | { kind: 'module-sweep'; dir?: string; cap: number; inject: InjectKind; params: ModuleParams; timeoutMs?: number };
 
 /** A module's parameters as insmod takes them (strings are checked at load: no spaces, quotes or shell characters). */
 export type ModuleParams = Record<string, number | boolean | string>;
@@ -108,7 +114,7 @@ export interface Step {
 export type StepOf<A extends Action> = Step & { action: A };
 
 /** A step the probe runs: every action but a kernel test's and the user module's. */
-export type ProbeStep = StepOf<Exclude<Action, { kind: 'kernel-test' } | ModuleAction>>;
+export type ProbeStep = StepOf<Exclude<Action, { kind: 'kernel-test' | 'module-sweep' } | ModuleAction>>;
 
 /** What a passing run of the scenario says about a claim. */
 export type ClaimVerdict = 'holds' | 'fails';

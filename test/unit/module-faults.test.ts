@@ -16,13 +16,14 @@ import { DEFAULT_TIMEOUTS } from '../../harness/run/machine.ts';
 import type { Prepare } from '../../harness/run/phases.ts';
 import { runTarget } from '../../harness/run/target.ts';
 import { parseScenario } from '../../harness/scenario/load.ts';
+import type { Scenario } from '../../harness/scenario/types.ts';
 import { capturedSection, fakeFleet, type Script } from './fake-machine.ts';
 
 const FAST = { ...DEFAULT_TIMEOUTS, stepMs: 300, silenceMs: 150, crashMs: 200, loadMs: 200, bootMs: 200, sshMs: 200 };
 const CYCLES = parseScenario('name: faults\nmodule: m\nsteps:\n  - name: kh\n    module_cycles: { count: 2 }\n', 'faults.yaml');
 const ok = { reply: 'kharness-rc=0' };
 
-async function run(script: Script) {
+async function run(script: Script, o: { scenarios?: Scenario[]; config?: Map<string, string> } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'kharness-module-faults-'));
   const ko = join(dir, 'kh.ko');
   writeFileSync(ko, 'not really a module');
@@ -31,14 +32,15 @@ async function run(script: Script) {
   const prepare: Prepare = async () => ({
     key: 'k',
     release: '6.12.57',
-    config: new Map([['CONFIG_SLUB', 'y']]),
+    config: o.config ?? new Map([['CONFIG_SLUB', 'y']]),
     boot: fleet.factory,
     userModule: async () => ({ ok: true, name: 'kh', ko, buildLog: '' }),
+    failnth: async () => ko,
   });
   await runTarget({
     arch: 'arm64',
     kernel: 'debian:6.12-cloud',
-    scenarios: [CYCLES],
+    scenarios: o.scenarios ?? [CYCLES],
     outDir: dir,
     writer: new ResultsWriter(join(dir, 'results.jsonl'), [(r) => records.push(r)]),
     log: { verbose: false, info: () => {}, warn: () => {} },
@@ -107,5 +109,56 @@ describe("a user module's faults, each phase on record in words", () => {
       Array(3).fill(['skip', 'not run: the kernel oopsed in step "kh: cycle 1 load" (load of kh), so the guest is not used again']),
     );
     expect(r.open).toBe(0);
+  });
+});
+
+describe('a sweep over the allocations of a module load (check-module --inject-sweep), on the fake machine', () => {
+  const SWEEP = parseScenario('name: sweep\nmodule: m\nsteps:\n  - name: kh\n    module_cycles: { count: 1 }\n', 'sweep.yaml');
+  const sweep = (cap: number): Scenario => ({
+    ...SWEEP,
+    steps: [{ ...SWEEP.steps[0]!, action: { kind: 'module-sweep', cap, inject: 'any', params: {} } }],
+  });
+  const FI = new Map([
+    ['CONFIG_SLUB', 'y'],
+    ['CONFIG_FAULT_INJECTION', 'y'],
+    ['CONFIG_FAULT_INJECTION_DEBUG_FS', 'y'],
+    ['CONFIG_FAILSLAB', 'y'],
+    ['CONFIG_FAIL_PAGE_ALLOC', 'y'],
+  ]);
+  /** A load that makes three allocations; failing the 2nd makes its error path warn. */
+  const threeAllocations: Script = (req) => {
+    const nth = Number(/phase=load-nth=(\d+)/.exec(req)?.[1]);
+    if (!nth) return ok;
+    if (nth > 3) return { reply: 'kharness-failnth rc=0 fail_nth_left=1\nkharness-rc=0' };
+    return {
+      reply: 'kharness-failnth rc=-12 fail_nth_left=0\nkharness-rc=0',
+      kmsg: nth === 2 ? ['WARNING: CPU: 0 PID: 97 at mm/slab_common.c:733 kh_init+0x40/0x80 [kh]'] : [],
+    };
+  };
+
+  it('fails the 1st, 2nd, 3rd allocation, stops at the 4th (the load made fewer), and names the index that left a report', async () => {
+    const r = await run(threeAllocations, { scenarios: [sweep(200)], config: FI });
+    expect(r.rows).toEqual([
+      ['kh', 'fail', '4 index(es), 1 left a leak, a report or a dead kernel'],
+      ['kh: #1', 'pass', '#1 allocation in an unknown caller (__GFP_NOWARN or no stack): load returned -ENOMEM'],
+      [
+        'kh: #2',
+        'fail',
+        '#2 allocation in an unknown caller (__GFP_NOWARN or no stack): load returned -ENOMEM, ' +
+          'report: WARNING: CPU: 0 PID: 97 at mm/slab_common.c:733 kh_init+0x40/0x80 [kh]',
+      ],
+      ['kh: #3', 'pass', '#3 allocation in an unknown caller (__GFP_NOWARN or no stack): load returned -ENOMEM'],
+      ['kh: #4', 'pass', '#4 no allocation failed (the operation made fewer): loaded'],
+    ]);
+    // Only the load that succeeded was unloaded.
+    expect(r.requests.filter((q) => /phase=unload/.test(q))).toHaveLength(1);
+  });
+
+  it('stops at the cap with an error (it proved nothing beyond), and is skipped before boot on a kernel without fault injection', async () => {
+    const capped = await run(threeAllocations, { scenarios: [sweep(2)], config: FI });
+    expect(capped.rows[0]).toEqual(['kh', 'error', 'stopped at the cap of 2: the load still had allocations left to fail']);
+    const none = await run(threeAllocations, { scenarios: [sweep(200)] });
+    expect(none.rows).toEqual([['kh', 'skip', expect.stringMatching(/FAULT_INJECTION|fault injection/)]]);
+    expect(none.requests).toEqual([]);
   });
 });

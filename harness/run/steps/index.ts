@@ -10,6 +10,7 @@ import { injectUnmetReason } from './inject.ts';
 import { kernelTestStep } from './kernel-test.ts';
 import type { Instance, StepKind } from './kind.ts';
 import { moduleStep } from './module.ts';
+import { moduleSweepStep } from './module-sweep.ts';
 import { probeStep } from './probe.ts';
 
 export const STEP_KINDS: { readonly [K in Action['kind']]: StepKind<Extract<Action, { kind: K }>, Instance> } = {
@@ -27,6 +28,7 @@ export const STEP_KINDS: { readonly [K in Action['kind']]: StepKind<Extract<Acti
   'module-exec': moduleStep,
   'module-unload': moduleStep,
   'module-cycles': moduleStep,
+  'module-sweep': moduleSweepStep,
 };
 
 export function kindOf(step: Step): StepKind {

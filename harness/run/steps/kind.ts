@@ -21,6 +21,8 @@ export interface StepEnv {
   signal?: AbortSignal;
   /** The kernel's own test module of that name (its .ko on the host), if the kernel built it. */
   testModule?: (name: string) => Promise<string | undefined>;
+  /** The fail-nth loader (modules/failnth) built for the target's arch: its path on the host. */
+  failnth?: () => Promise<string>;
   /** The user's module built for this target: the scenario's (its directory) unless the run names one of its own. */
   userModule?: (dir: string | undefined) => Promise<UserModule>;
   /** The target's next request number, taken when a request is about to go out. */

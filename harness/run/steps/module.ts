@@ -33,7 +33,7 @@ import type { Instance, StepEnv, StepKind } from './kind.ts';
 
 const RC = /^kharness-rc=(-?\d+)$/m;
 /** Where modules and exercising commands are put in the guest. */
-const GUEST_DIR = '/tmp/kharness-module';
+export const GUEST_DIR = '/tmp/kharness-module';
 /** Output kept as a fact. */
 const OUTPUT_MAX = 4096;
 
@@ -67,7 +67,7 @@ interface MachineState {
   why: Map<string, string>;
 }
 const STATE = new WeakMap<Machine, MachineState>();
-function stateOf(m: Machine): MachineState {
+export function stateOf(m: Machine): MachineState {
   const s = STATE.get(m) ?? {
     uploaded: new Set<string>(),
     before: new Map<string, Record<string, number>>(),
@@ -86,8 +86,8 @@ export function insmodArgs(params: ModuleParams): string {
     .join(' ');
 }
 
-const begin = (seq: number, what: string) => `echo "kalloc_probe: begin seq=${seq} cmd=module ${what}" > /dev/kmsg`;
-const end = (seq: number) => `echo "kalloc_probe: end seq=${seq}" > /dev/kmsg`;
+export const begin = (seq: number, what: string) => `echo "kalloc_probe: begin seq=${seq} cmd=module ${what}" > /dev/kmsg`;
+export const end = (seq: number) => `echo "kalloc_probe: end seq=${seq}" > /dev/kmsg`;
 
 /**
  * The guest shell script of one phase. The module reaches insmod through a
@@ -116,7 +116,11 @@ const HUNG: Record<Phase, (module: string) => string> = {
 export function phaseFailed(inst: Pick<ModuleInstance, 'phase' | 'module'>, facts: Record<string, unknown>): string | undefined {
   if (facts.ok !== false) return undefined;
   const said = String(facts.output ?? '').split('\n')[0] || 'no output';
-  const what = { load: `${inst.module}'s init failed`, unload: `${inst.module} could not be unloaded`, exec: 'the exercise command failed' }[inst.phase];
+  const what = {
+    load: `${inst.module}'s init failed`,
+    unload: `${inst.module} could not be unloaded`,
+    exec: 'the exercise command failed',
+  }[inst.phase];
   return `${what} (exit ${facts.rc}): ${said}`;
 }
 
@@ -173,7 +177,7 @@ const KMEMLEAK = '/sys/kernel/debug/kmemleak';
 const KMEMLEAK_AGE_MS = 5500;
 
 /** Writes commands to kmemleak's control file in order; why it refused one, if it did. */
-async function kmemleakDo(m: Machine, cmds: string[], g: StepEnv): Promise<string | undefined> {
+export async function kmemleakDo(m: Machine, cmds: string[], g: StepEnv): Promise<string | undefined> {
   const script = cmds.map((c) => `echo ${c} > ${KMEMLEAK} 2>/dev/null || { echo "kharness-kmemleak-refused=${c}"; exit 0; }`).join('\n');
   const r = await m.exec(script, { timeoutMs: g.timeouts.stepMs });
   const refused = /kharness-kmemleak-refused=(\S+)/.exec(r.stdout)?.[1];
@@ -186,7 +190,7 @@ async function kmemleakDo(m: Machine, cmds: string[], g: StepEnv): Promise<strin
  * scan, wait out the minimum age from the phase's end, scan, read, and
  * clear what was read so the next phase reports only its own.
  */
-async function kmemleakPhase(m: Machine, endedAt: number, g: StepEnv): Promise<{ leaks: Leak[] } | { error: string }> {
+export async function kmemleakPhase(m: Machine, endedAt: number, g: StepEnv): Promise<{ leaks: Leak[] } | { error: string }> {
   const first = await kmemleakDo(m, ['scan'], g);
   if (first) return { error: first };
   const wait = KMEMLEAK_AGE_MS - (Date.now() - endedAt);
@@ -202,7 +206,7 @@ async function kmemleakPhase(m: Machine, endedAt: number, g: StepEnv): Promise<{
 }
 
 /** A leak as a kernel report of the phase: its frames named (from the module's symbols when it is gone) and fingerprinted. */
-function leakSplat(leak: Leak, module: string, symbols: readonly ModuleSymbol[]): Splat {
+export function leakSplat(leak: Leak, module: string, symbols: readonly ModuleSymbol[]): Splat {
   const named = resolveFrames(leak, module, symbols);
   const first = named.frames.find((f) => f.module === module);
   const resolved = named.frames.filter((f) => f.addr !== undefined && f.func).map((f) => `    ${f.text}`);
@@ -217,10 +221,10 @@ function leakSplat(leak: Leak, module: string, symbols: readonly ModuleSymbol[])
 }
 
 /** Whether a leak is the module's: a frame of its own, named or resolved. */
-const ofModule = (leak: Leak, module: string, symbols: readonly ModuleSymbol[]) =>
+export const ofModule = (leak: Leak, module: string, symbols: readonly ModuleSymbol[]) =>
   resolveFrames(leak, module, symbols).frames.some((f) => f.module === module);
 
-async function upload(m: Machine, inst: ModuleInstance, g: StepEnv): Promise<void> {
+export async function upload(m: Machine, inst: Pick<ModuleInstance, 'ko' | 'module'>, g: StepEnv): Promise<void> {
   const s = stateOf(m);
   if (s.uploaded.has(inst.ko)) return;
   await m.exec(`mkdir -p ${GUEST_DIR} && cat > ${GUEST_DIR}/${inst.module}.ko`, {
@@ -280,7 +284,9 @@ export const moduleStep: StepKind<ModuleAction, ModuleInstance> = {
     const loaded = s.loaded.has(inst.module);
     if (loaded === (inst.phase === 'load')) {
       const why = s.why.get(inst.module);
-      const skipped = loaded ? `${inst.module} is still loaded${why ? `: ${why}` : ''}` : `${inst.module} is not loaded${why ? `: ${why}` : ''}`;
+      const skipped = loaded
+        ? `${inst.module} is still loaded${why ? `: ${why}` : ''}`
+        : `${inst.module} is not loaded${why ? `: ${why}` : ''}`;
       return { request: requestOf(inst), facts: {}, splats: [], dmesg: [], crashed: false, lost: false, ms: 0, skipped };
     }
     const kmemleak = isEnabled(g.facts.config, 'CONFIG_DEBUG_KMEMLEAK');
@@ -317,7 +323,11 @@ export const moduleStep: StepKind<ModuleAction, ModuleInstance> = {
       if ((inst.phase === 'load') === (rc === 0)) s.loaded.add(inst.module);
       else s.loaded.delete(inst.module);
       if (rc === 0) s.why.delete(inst.module);
-      else s.why.set(inst.module, `its ${inst.phase}${inst.cycle ? ` in cycle ${inst.cycle}` : ''} failed (${String(facts.output) || `exit ${rc}`})`);
+      else
+        s.why.set(
+          inst.module,
+          `its ${inst.phase}${inst.cycle ? ` in cycle ${inst.cycle}` : ''} failed (${String(facts.output) || `exit ${rc}`})`,
+        );
     }
     // An oops killed the task in the kernel (insmod, rmmod, the command) where it stood, locks held: the guest is not used again.
     if (obs.splats.some((x) => x.kind === 'oops' || x.kind === 'panic'))
@@ -376,7 +386,8 @@ export const moduleStep: StepKind<ModuleAction, ModuleInstance> = {
       details: obs.error ? obs.details : undefined,
     };
     // The module's own code that never returns (its init, its exit, what the command calls into) is a finding, not a harness failure.
-    if (obs.timedOut) return [{ ...record, status: 'fail', reason: `${HUNG[inst.phase](inst.module)}: ${obs.error}`, details: obs.details }];
+    if (obs.timedOut)
+      return [{ ...record, status: 'fail', reason: `${HUNG[inst.phase](inst.module)}: ${obs.error}`, details: obs.details }];
     if (obs.error) return [{ ...record, status: 'error', reason: obs.error }];
     if (obs.skipped) return [{ ...record, status: 'skip', reason: obs.skipped }];
     const env = stepEnv(g.constants, undefined, obs.facts as Facts);

@@ -1,0 +1,178 @@
+/**
+ * The user's module loaded with each of its load's allocations failed in
+ * turn (`kharness check-module --inject-sweep`): for N = 1, 2, ... the
+ * injection knobs are armed for the step's kind, the fail-nth loader
+ * (modules/failnth) loads the module from a task whose Nth allocation fails,
+ * the knobs are read back and reset, a load that succeeded is unloaded, and
+ * kmemleak (on kernels that have it) says what the failure path left behind.
+ * The sweep ends at the first N the load survives without an injection (it
+ * made fewer than N allocations), at the cap, or when the kernel dies. What
+ * to do next and each row's text are inject/sweep.ts's; this file only runs
+ * them on a machine. One instance: its record first, then one per index.
+ */
+import { formatFrame, parseInjections } from '../../analysis/injection.ts';
+import { isEnabled } from '../../analysis/kconfig.ts';
+import { isFinding } from '../../analysis/splats.ts';
+import { injectUnmet } from '../../inject/kinds.ts';
+import { failnthCommand, injectionsBetween, loadOutcome, parseFailnth } from '../../inject/plan.ts';
+import { isFindingIndex, nextIndex, type SweepIndex, sweepExit, sweepRow } from '../../inject/sweep.ts';
+import type { Action, StepOf } from '../../scenario/types.ts';
+import type { Machine } from '../machine.ts';
+import { type Observation, observeAct, shellAct } from '../observe.ts';
+import type { StepFields } from '../recorder.ts';
+import { armInjection, presentCapabilities, resetInjection, uploadFailnth } from './inject.ts';
+import type { Instance, StepEnv, StepKind } from './kind.ts';
+import { begin, end, GUEST_DIR, insmodArgs, kmemleakDo, kmemleakPhase, ofModule, stateOf, upload } from './module.ts';
+
+type SweepAction = Extract<Action, { kind: 'module-sweep' }>;
+const RC = /^kharness-rc=(-?\d+)$/m;
+
+interface SweepInstance extends Instance {
+  module: string;
+  ko: string;
+}
+
+/** What the sweep found, carried from observe to judge. */
+interface SweepResult {
+  rows: SweepIndex[];
+  end: 'complete' | 'capped' | 'lost';
+}
+const RESULTS = new WeakMap<Observation, SweepResult>();
+
+async function shell(m: Machine, g: StepEnv, request: string, body: string, timeoutMs?: number): Promise<Observation & { seq: number }> {
+  const seq = g.nextSeq();
+  const script = [begin(seq, request), body, end(seq), 'echo "kharness-rc=$rc"'].join('\n');
+  const obs = await observeAct(m, seq, shellAct(request, script, RC), {
+    timeouts: g.timeouts,
+    withMeminfo: false,
+    signal: g.signal,
+    stepMs: timeoutMs,
+  });
+  return { ...obs, seq };
+}
+
+/** One index: armed, loaded by the fail-nth loader, read back and reset, unloaded if it loaded, kmemleak asked. */
+async function index(m: Machine, step: StepOf<SweepAction>, inst: SweepInstance, nth: number, helper: string, g: StepEnv) {
+  const a = step.action;
+  const present = presentCapabilities(g.facts.config);
+  const armed = await armInjection(m, { kind: a.inject }, present, g);
+  if ('error' in armed) return { error: armed.error };
+  const cmd = failnthCommand(helper, `${GUEST_DIR}/${inst.module}.ko`, nth, insmodArgs(a.params));
+  const load = await shell(m, g, `phase=load-nth=${nth} module=${inst.module}`, `${cmd} 2>&1; rc=$?`, a.timeoutMs);
+  if (load.lost) return { load };
+  const after = await resetInjection(m, present, g);
+  const parsed = parseFailnth(load.output ?? '');
+  if ('error' in parsed) return { load, error: parsed.error };
+  const made = after ? injectionsBetween(armed.times, after) : {};
+  const injected = parsed.failNthLeft === 0 || Object.values(made).some((n) => (n ?? 0) > 0);
+  const dmesg = [...load.dmesg];
+  const splats = [...load.splats];
+  let unloaded: Observation | undefined;
+  if (parsed.rc === 0) {
+    unloaded = await shell(m, g, `phase=unload module=${inst.module}`, `rmmod ${inst.module} 2>&1; rc=$?`, a.timeoutMs);
+    if (unloaded.lost) return { load, unloaded };
+    dmesg.push(...unloaded.dmesg);
+    splats.push(...unloaded.splats);
+  }
+  const leaks: SweepIndex['leaks'] = [];
+  if (isEnabled(g.facts.config, 'CONFIG_DEBUG_KMEMLEAK')) {
+    const found = await kmemleakPhase(m, Date.now(), g);
+    if ('error' in found) return { load, error: found.error };
+    const mine = found.leaks.filter((l) => ofModule(l, inst.module, stateOf(m).symbols.get(inst.module) ?? []));
+    if (mine.length)
+      leaks.push({
+        objects: mine.length,
+        bytes: mine.reduce((n, l) => n + l.size, 0),
+        from: mine[0]!.frames.find((f) => f.module === inst.module)?.text,
+      });
+  }
+  const first = parseInjections(dmesg)[0];
+  const row: SweepIndex = {
+    nth,
+    injected,
+    api: first?.api,
+    site: first?.site ? formatFrame(first.site) : undefined,
+    outcome: loadOutcome(parsed.rc),
+    leaks,
+    reports: splats.filter(isFinding).map((x) => x.title),
+    crashed: false,
+  };
+  return { load, row, dmesg, splats };
+}
+
+export const moduleSweepStep: StepKind<SweepAction, SweepInstance> = {
+  unmet: (step, t) => injectUnmet(step.action.inject, t),
+
+  async resolve(step, g) {
+    if (!g.userModule) return { status: 'error', reason: 'this run builds no user module' };
+    if (!g.failnth) return { status: 'error', reason: 'this run cannot build the fail-nth loader' };
+    const built = await g.userModule(step.action.dir);
+    if (!built.ok) return { status: built.infra ? 'error' : 'fail', reason: built.error, details: built.details };
+    return [{ name: step.name, module: built.name, ko: built.ko }];
+  },
+
+  async observe(m, step, inst, g) {
+    const t0 = Date.now();
+    const base = { request: `failnth N ${inst.module}.ko (N = 1, 2, ...)`, facts: {}, splats: [], crashed: false, lost: false };
+    const helper = await uploadFailnth(m, await g.failnth!(), g);
+    await upload(m, inst, g);
+    // What the boot left in kmemleak is not the module's.
+    if (isEnabled(g.facts.config, 'CONFIG_DEBUG_KMEMLEAK')) {
+      const refused = await kmemleakDo(m, ['scan=off', 'scan', 'scan', 'clear'], g);
+      if (refused) return { ...base, dmesg: [], ms: 0, error: refused };
+    }
+    const rows: SweepIndex[] = [];
+    const dmesg: string[] = [];
+    for (let next = nextIndex(rows, step.action.cap); 'next' in next; next = nextIndex(rows, step.action.cap)) {
+      const r = await index(m, step, inst, next.next, helper, g);
+      if (r.row) {
+        rows.push(r.row);
+        if (isFindingIndex(r.row)) dmesg.push(`kharness: #${r.row.nth}`, ...r.dmesg);
+        continue;
+      }
+      const lost = r.unloaded?.lost ? r.unloaded : r.load;
+      if (lost?.lost) {
+        rows.push({
+          nth: next.next,
+          injected: true,
+          outcome: lost.crashed ? 'the kernel died' : (lost.error ?? 'the guest was lost'),
+          leaks: [],
+          reports: lost.splats.filter(isFinding).map((x) => x.title),
+          crashed: lost.crashed,
+        });
+        const obs = { ...lost, request: base.request, dmesg: [...dmesg, ...lost.dmesg], ms: Date.now() - t0 };
+        RESULTS.set(obs, { rows, end: 'lost' });
+        return obs;
+      }
+      return { ...base, dmesg, ms: Date.now() - t0, error: `at #${next.next}: ${r.error}` };
+    }
+    const done = nextIndex(rows, step.action.cap);
+    const obs: Observation = { ...base, dmesg, ms: Date.now() - t0 };
+    RESULTS.set(obs, { rows, end: 'done' in done ? done.done : 'complete' });
+    return obs;
+  },
+
+  judge(step, inst, obs) {
+    const r = RESULTS.get(obs);
+    const own: StepFields = { name: inst.name, request: obs.request, dmesg: obs.dmesg, ms: obs.ms, status: 'error', reason: obs.error };
+    if (!r) return [own];
+    const parts = r.rows.map(
+      (row): StepFields => ({
+        name: `${inst.name}: #${row.nth}`,
+        status: isFindingIndex(row) ? 'fail' : 'pass',
+        reason: sweepRow(row),
+        facts: { nth: row.nth, injected: row.injected, outcome: row.outcome, leaks: row.leaks.reduce((n, l) => n + l.objects, 0) },
+      }),
+    );
+    const findings = r.rows.filter(isFindingIndex).length;
+    const exit = r.end === 'lost' ? 1 : sweepExit(r.rows, r.end);
+    const status = exit === 0 ? 'pass' : exit === 1 ? 'fail' : 'error';
+    const reason =
+      r.end === 'capped'
+        ? `stopped at the cap of ${step.action.cap}: the load still had allocations left to fail`
+        : `${r.rows.length} index(es), ${findings} left a leak, a report or a dead kernel`;
+    return [{ ...own, status, reason, facts: { indexes: r.rows.length, findings } }, ...parts];
+  },
+
+  lost: (inst, obs) => `the kernel died during the sweep of ${inst.module}${obs?.error ? ` (${obs.error})` : ''}`,
+};
