@@ -80,6 +80,8 @@ const ALLOCATOR: readonly { re: RegExp; api?: string }[] = [
     api: 'kmalloc',
   },
   { re: names('__kvmalloc_node', 'kvmalloc_node', 'kvmalloc', 'kvzalloc'), api: 'kvmalloc' },
+  // 6.1 to 6.5: the kmalloc family's own slab entry, called straight from the caller when __kmalloc's call is a tail call.
+  { re: names('__kmem_cache_alloc_node'), api: 'kmalloc' },
   {
     re: names('vmalloc', 'vzalloc', '__vmalloc(?:_node)?(?:_range)?', 'vmalloc_node', 'vzalloc_node', 'vmalloc_user', 'vmalloc_32'),
     api: 'vmalloc',

@@ -1,7 +1,9 @@
 /**
- * Injection reports. Not yet captures: no kernel with FAULT_INJECTION was
- * built in the session that wrote this (the -debug variants were still
- * building), so each log below is constructed, and says how: the two lines
+ * Injection reports. One is a capture: the kernel log of
+ * scenarios/gfp-atomic-injected.yaml on the x86_64 6.1-debug kernel
+ * (test/fixtures/dmesg-6.1-debug-x86_64-fault-injection.log, 2026-12-07).
+ * The others are still constructed (no arm64 or 6.12 kernel with fault
+ * injection was built yet), and say how: the two lines
  * are fail_dump()'s format (lib/fault-inject.c, 6.1 and 6.12 alike), the
  * stacks are dump_stack()'s shapes as the real captures in test/fixtures
  * show them (arm64 6.1 "Call trace:" with reliable frames; x86_64 6.12
@@ -9,8 +11,10 @@
  * with the allocator frames each path goes through in those sources.
  * Replace them with captures from a -debug kernel (`inject:` steps print them).
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { callSite, describeInjection, parseInjections } from '../../harness/analysis/injection.ts';
+import { callSite, describeInjection, formatFrame, parseInjections } from '../../harness/analysis/injection.ts';
 import { isFinding, parseSplats } from '../../harness/analysis/splats.ts';
 import { kmsgText } from '../../harness/probe/client.ts';
 
@@ -145,5 +149,30 @@ describe('an injection among kernel reports', () => {
     expect(splats.map((s) => s.kind)).toEqual(['fault-injection', 'vmalloc-failure']);
     expect(splats.map(isFinding)).toEqual([false, true]);
     expect(splats[1]!.lines).toHaveLength(1);
+  });
+});
+
+describe('injections captured on x86_64 6.1-debug (gfp-atomic-injected.yaml)', () => {
+  const log = readFileSync(join(import.meta.dirname, '..', 'fixtures', 'dmesg-6.1-debug-x86_64-fault-injection.log'), 'utf8').split('\n');
+
+  it('reads every injection with its capability, the allocator it went through and the probe as its caller', () => {
+    const found = parseInjections(log).map((i) => [i.capability, i.api, i.site && formatFrame(i.site)]);
+    expect(found).toEqual([
+      // kmalloc(256, GFP_ATOMIC) and (GFP_KERNEL): __kmalloc's tail call leaves __kmem_cache_alloc_node as the kmalloc entry.
+      ['failslab', 'kmalloc', 'kp_do_alloc+0xa0 [kalloc_probe]'],
+      ['failslab', 'kmalloc', 'kp_do_alloc+0xa0 [kalloc_probe]'],
+      ['fail_page_alloc', 'alloc_pages', 'kp_do_alloc+0xd8 [kalloc_probe]'],
+      // A 64 KiB kmalloc: the page allocator's.
+      ['fail_page_alloc', 'kmalloc', 'kp_do_alloc+0xa0 [kalloc_probe]'],
+      // vmalloc's vm_struct. Its first page's failure prints nothing: the bulk allocation asks with __GFP_NOWARN
+      // (the step proves that injection by reading fail-nth back).
+      ['failslab', 'vmalloc', 'kp_do_alloc+0xab [kalloc_probe]'],
+    ]);
+  });
+
+  it('counts the injection reports as informational, never as findings', () => {
+    const splats = parseSplats(log);
+    expect(splats.filter((x) => x.kind === 'fault-injection').length).toBe(5);
+    expect(splats.filter(isFinding).map((x) => x.title)).toEqual([expect.stringMatching(/vmalloc error|vm_struct allocation failed/)]);
   });
 });

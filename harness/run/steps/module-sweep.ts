@@ -12,7 +12,9 @@
  */
 import { formatFrame, parseInjections } from '../../analysis/injection.ts';
 import { isEnabled } from '../../analysis/kconfig.ts';
+import type { Leak } from '../../analysis/kmemleak.ts';
 import { isFinding } from '../../analysis/splats.ts';
+import { InterruptedError } from '../../errors.ts';
 import { injectUnmet } from '../../inject/kinds.ts';
 import { failnthCommand, injectionsBetween, loadOutcome, parseFailnth } from '../../inject/plan.ts';
 import { isFindingIndex, nextIndex, type SweepIndex, sweepExit, sweepRow } from '../../inject/sweep.ts';
@@ -22,9 +24,11 @@ import { type Observation, observeAct, shellAct } from '../observe.ts';
 import type { StepFields } from '../recorder.ts';
 import { armInjection, presentCapabilities, resetInjection, uploadFailnth } from './inject.ts';
 import type { Instance, StepEnv, StepKind } from './kind.ts';
-import { begin, end, GUEST_DIR, insmodArgs, kmemleakDo, kmemleakPhase, ofModule, stateOf, upload } from './module.ts';
+import { begin, end, GUEST_DIR, insmodArgs, kmemleakDo, kmemleakPhase, upload } from './module.ts';
 
 type SweepAction = Extract<Action, { kind: 'module-sweep' }>;
+/** The allocator reporting the very failure the sweep made (vmalloc's "vm_struct allocation failed"): its echo, not a finding. */
+const ECHOES: ReadonlySet<string> = new Set(['alloc-failure', 'vmalloc-failure']);
 const RC = /^kharness-rc=(-?\d+)$/m;
 
 interface SweepInstance extends Instance {
@@ -51,14 +55,19 @@ async function shell(m: Machine, g: StepEnv, request: string, body: string, time
   return { ...obs, seq };
 }
 
-/** One index: armed, loaded by the fail-nth loader, read back and reset, unloaded if it loaded, kmemleak asked. */
+/**
+ * One index: armed, loaded by the fail-nth loader (its pid kept: kmemleak
+ * names the task that made each object, so one scan after the sweep says
+ * which index left what), read back and reset, unloaded if it loaded.
+ */
 async function index(m: Machine, step: StepOf<SweepAction>, inst: SweepInstance, nth: number, helper: string, g: StepEnv) {
   const a = step.action;
   const present = presentCapabilities(g.facts.config);
   const armed = await armInjection(m, { kind: a.inject }, present, g);
   if ('error' in armed) return { error: armed.error };
   const cmd = failnthCommand(helper, `${GUEST_DIR}/${inst.module}.ko`, nth, insmodArgs(a.params));
-  const load = await shell(m, g, `phase=load-nth=${nth} module=${inst.module}`, `${cmd} 2>&1; rc=$?`, a.timeoutMs);
+  const body = `${cmd} 2>&1 & pid=$!\nwait $pid; rc=$?\necho "kharness-pid=$pid"`;
+  const load = await shell(m, g, `phase=load-nth=${nth} module=${inst.module}`, body, a.timeoutMs);
   if (load.lost) return { load };
   const after = await resetInjection(m, present, g);
   const parsed = parseFailnth(load.output ?? '');
@@ -74,18 +83,7 @@ async function index(m: Machine, step: StepOf<SweepAction>, inst: SweepInstance,
     dmesg.push(...unloaded.dmesg);
     splats.push(...unloaded.splats);
   }
-  const leaks: SweepIndex['leaks'] = [];
-  if (isEnabled(g.facts.config, 'CONFIG_DEBUG_KMEMLEAK')) {
-    const found = await kmemleakPhase(m, Date.now(), g);
-    if ('error' in found) return { load, error: found.error };
-    const mine = found.leaks.filter((l) => ofModule(l, inst.module, stateOf(m).symbols.get(inst.module) ?? []));
-    if (mine.length)
-      leaks.push({
-        objects: mine.length,
-        bytes: mine.reduce((n, l) => n + l.size, 0),
-        from: mine[0]!.frames.find((f) => f.module === inst.module)?.text,
-      });
-  }
+  const pid = Number(/^kharness-pid=(\d+)$/m.exec(load.output ?? '')?.[1]) || undefined;
   const first = parseInjections(dmesg)[0];
   const row: SweepIndex = {
     nth,
@@ -93,11 +91,30 @@ async function index(m: Machine, step: StepOf<SweepAction>, inst: SweepInstance,
     api: first?.api,
     site: first?.site ? formatFrame(first.site) : undefined,
     outcome: loadOutcome(parsed.rc),
-    leaks,
-    reports: splats.filter(isFinding).map((x) => x.title),
+    leaks: [],
+    reports: splats.filter((x) => isFinding(x) && !ECHOES.has(x.kind)).map((x) => x.title),
     crashed: false,
   };
-  return { load, row, dmesg, splats };
+  return { load, row, dmesg, splats, pid };
+}
+
+/** Where a leaked object was allocated, for its row: the module's frame (a bare address once a failed load freed the module), else the first frame. */
+function leakSite(l: Leak, module: string): string | undefined {
+  return (l.frames.find((f) => f.module === module) ?? l.frames.find((f) => f.addr !== undefined) ?? l.frames[0])?.text;
+}
+
+/** kmemleak's report after the sweep, each object to the index whose loader task (pid) allocated it. */
+async function leaksByIndex(m: Machine, g: StepEnv, module: string, pids: ReadonlyMap<number, SweepIndex>): Promise<string | undefined> {
+  const found = await kmemleakPhase(m, Date.now(), g);
+  if ('error' in found) return found.error;
+  const by = new Map<SweepIndex, Leak[]>();
+  for (const l of found.leaks) {
+    const row = l.pid === undefined ? undefined : pids.get(l.pid);
+    if (row) by.set(row, [...(by.get(row) ?? []), l]);
+  }
+  for (const [row, ls] of by)
+    row.leaks.push({ objects: ls.length, bytes: ls.reduce((n, l) => n + l.size, 0), from: leakSite(ls[0]!, module) });
+  return undefined;
 }
 
 export const moduleSweepStep: StepKind<SweepAction, SweepInstance> = {
@@ -122,11 +139,14 @@ export const moduleSweepStep: StepKind<SweepAction, SweepInstance> = {
       if (refused) return { ...base, dmesg: [], ms: 0, error: refused };
     }
     const rows: SweepIndex[] = [];
+    const pids = new Map<number, SweepIndex>();
     const dmesg: string[] = [];
     for (let next = nextIndex(rows, step.action.cap); 'next' in next; next = nextIndex(rows, step.action.cap)) {
+      if (g.signal?.aborted) throw new InterruptedError();
       const r = await index(m, step, inst, next.next, helper, g);
       if (r.row) {
         rows.push(r.row);
+        if (r.pid) pids.set(r.pid, r.row);
         if (isFindingIndex(r.row)) dmesg.push(`kharness: #${r.row.nth}`, ...r.dmesg);
         continue;
       }
@@ -145,6 +165,10 @@ export const moduleSweepStep: StepKind<SweepAction, SweepInstance> = {
         return obs;
       }
       return { ...base, dmesg, ms: Date.now() - t0, error: `at #${next.next}: ${r.error}` };
+    }
+    if (isEnabled(g.facts.config, 'CONFIG_DEBUG_KMEMLEAK')) {
+      const failed = await leaksByIndex(m, g, inst.module, pids);
+      if (failed) return { ...base, dmesg, ms: Date.now() - t0, error: failed };
     }
     const done = nextIndex(rows, step.action.cap);
     const obs: Observation = { ...base, dmesg, ms: Date.now() - t0 };
