@@ -204,3 +204,41 @@ export function sectionsBySeq(input: readonly string[], markers: SectionMarkers)
   }
   return out;
 }
+
+/**
+ * Reports the kernel prints at most once per interval, whatever happens in
+ * between: __might_resched() (the "sleeping function called from invalid
+ * context" report, kernel/sched/core.c in 6.1 and 6.12) returns early while
+ * jiffies is within HZ of its previous report. A step that expects one must
+ * not come sooner after the last: milliseconds.
+ */
+export const RATE_LIMITED: Partial<Readonly<Record<SplatKind, number>>> = { 'sleep-in-atomic': 1000 };
+
+/** A console-shaped line's timestamp in ms ("[    5.678901] ..."), if it has one. */
+function stampMs(line: string): number | undefined {
+  const m = /^\[\s*(\d+)\.(\d{6})\]/.exec(line);
+  return m ? Number(m[1]) * 1000 + Number(m[2]) / 1000 : undefined;
+}
+
+/**
+ * How long to wait before a step that expects reports of `kinds` can see
+ * one: what is left of the interval since the last such report in `log`
+ * (kernel time), less the time the log has been quiet since its last line
+ * (`quietMs`, host time). 0 when none is rate limited or none was reported. Pure.
+ */
+export function rateLimitWaitMs(kinds: readonly SplatKind[], log: readonly string[], quietMs: number): number {
+  const limits = kinds.map((k) => RATE_LIMITED[k]).filter((x): x is number => x !== undefined);
+  if (!limits.length) return 0;
+  const limited = new Set(kinds.filter((k) => RATE_LIMITED[k] !== undefined));
+  const reports = parseSplats([...log]).filter((s) => limited.has(s.kind));
+  const last = reports.at(-1);
+  if (!last) return 0;
+  const at = stampMs(log[last.line] ?? '');
+  const now = [...log]
+    .reverse()
+    .map(stampMs)
+    .find((x) => x !== undefined);
+  if (at === undefined || now === undefined) return Math.max(...limits);
+  // A margin for jiffies' granularity (a tick at HZ 100 is 10 ms) and the host's clock against the guest's.
+  return Math.max(0, Math.max(...limits) + 50 - (now - at) - quietMs);
+}

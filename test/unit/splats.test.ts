@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseSplats, sectionsBySeq, splatMatches, stripTimestamp } from '../../harness/analysis/splats.ts';
+import { parseSplats, rateLimitWaitMs, sectionsBySeq, splatMatches, stripTimestamp } from '../../harness/analysis/splats.ts';
 import { MARKERS } from '../../harness/probe/protocol.ts';
 
 const fixture = (name: string) => readFileSync(join(import.meta.dirname, '..', 'fixtures', name), 'utf8').split('\n');
@@ -148,5 +148,21 @@ describe('SLUB debug on a real 6.1 kernel (test/fixtures/dmesg-6.1-debug-x86_64-
   it('finds the right red zone report of the kmalloc-32 cache', () => {
     const s = parseSplats(fixture('dmesg-6.1-debug-x86_64-write-past-kmalloc.log')).filter((x) => x.kind === 'slub-debug');
     expect(s.map((x) => [x.at, x.title.replace(/\(.*\)/, '()')])).toEqual([['kmalloc-32', 'BUG kmalloc-32 (): Right Redzone overwritten']]);
+  });
+});
+
+describe("a report the kernel rate-limits (might_sleep's, once a second)", () => {
+  const report = (t: string) => `[${t}] BUG: sleeping function called from invalid context at mm/slab.h:732`;
+
+  it('waits out what is left of the second since the last one, less the time the log has been quiet', () => {
+    const log = ['[    5.000000] kalloc_probe: begin seq=3 cmd=alloc', report('    5.100000'), '[    5.400000] kalloc_probe: end seq=3'];
+    // 1000 + 50 margin - (5400 - 5100) - 100 quiet.
+    expect(rateLimitWaitMs(['sleep-in-atomic'], log, 100)).toBe(650);
+    expect(rateLimitWaitMs(['sleep-in-atomic'], log, 5000)).toBe(0);
+  });
+
+  it('waits for nothing when no such report was made, or the step expects no rate-limited kind', () => {
+    expect(rateLimitWaitMs(['sleep-in-atomic'], ['[    1.000000] kalloc_probe: begin seq=1 cmd=alloc'], 0)).toBe(0);
+    expect(rateLimitWaitMs(['warning', 'bug'], [report('    5.100000')], 0)).toBe(0);
   });
 });

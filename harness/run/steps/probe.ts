@@ -5,6 +5,7 @@
  * against the step's expectations.
  */
 
+import { RATE_LIMITED, rateLimitWaitMs } from '../../analysis/splats.ts';
 import { formatRequest } from '../../probe/protocol.ts';
 import { needsMeminfo } from '../../scenario/expect.ts';
 import { judge } from '../../scenario/judge.ts';
@@ -33,7 +34,17 @@ export const probeStep: StepKind<ProbeStep['action'], ResolvedStep> = {
     }
   },
 
-  observe(m, step, inst, g) {
+  async observe(m, step, inst, g) {
+    // A report the kernel rate-limits, expected by this step, is printed only once the last one is far enough behind.
+    const limited = step.expect.flatMap((b) => b.expect.dmesg?.has ?? []).filter((p) => RATE_LIMITED[p.kind] !== undefined);
+    const wait = limited.length
+      ? rateLimitWaitMs(
+          limited.map((p) => p.kind),
+          m.kmsg.slice(0),
+          Date.now() - m.kmsg.lastLineAt,
+        )
+      : 0;
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const seq = g.nextSeq();
     const run = () => observe(m, seq, inst, { timeouts: g.timeouts, withMeminfo: needsMeminfo(step.expect), signal: g.signal });
     // The probe arms its own task's fail-nth right before the allocation (inject=N on the wire).
