@@ -8,7 +8,7 @@
  * about once in 250 keys, and ssh2 then refuses its own key ("Malformed
  * OpenSSH private key"): a run failing at random one boot in 250.
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
 
 export interface RunKeys {
   /** dropbear's key file: string "ssh-ed25519", then string(seed ‖ public). */
@@ -34,10 +34,23 @@ function u32(n: number): Buffer {
   return b;
 }
 
-/** An ed25519 key pair as raw 32-byte seed and public key. */
+/** PKCS#8 DER of an ed25519 private key, less its 32-byte seed (RFC 8410): SEQUENCE, version 0, id-Ed25519, OCTET STRING. */
+const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+/**
+ * An ed25519 key pair as raw 32-byte seed and public key. The seed is random
+ * bytes and the public half is derived from it: Node 20's
+ * generateKeyPairSync() followed by a JWK export can deadlock (the export
+ * holds the key's mutex while it allocates, a garbage collection then
+ * finalizes the generating job, whose destructor takes the same mutex: a
+ * unit run's worker was found stuck so in futex_wait, three times in runs of
+ * 2000 keys).
+ */
 export function ed25519(): { seed: Buffer; pub: Buffer } {
-  const jwk = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' });
-  return { seed: Buffer.from(jwk.d!, 'base64url'), pub: Buffer.from(jwk.x!, 'base64url') };
+  const seed = randomBytes(32);
+  const key = createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+  const spki = createPublicKey(key).export({ format: 'der', type: 'spki' });
+  return { seed, pub: spki.subarray(spki.length - 32) };
 }
 
 export function publicBlob(pub: Buffer): Buffer {
