@@ -131,11 +131,19 @@ function requestOf(inst: ModuleInstance): string {
   return inst.command!;
 }
 
-/** The module's .text start and the /proc/vmallocinfo area around it (module_alloc on 6.1, execmem_vmalloc on 6.12). */
+/**
+ * The module's .text start and the /proc/vmallocinfo area around it
+ * (module_alloc on 6.1, execmem_vmalloc on 6.12). A kernel that hashes the
+ * pointers that file prints (Debian's: "0x00000000bf00dd45-0x...") says
+ * nothing about where the text is: the area is then unknown, not none.
+ */
 export function placement(text: string, vmallocinfo: string): Facts {
   const addr = /^0x([0-9a-f]+)$/m.exec(text.trim())?.[1];
   if (!addr) return {};
   const a = BigInt(`0x${addr}`);
+  const starts = [...vmallocinfo.matchAll(/^0x([0-9a-f]+)-/gm)].map((m) => BigInt(`0x${m[1]}`));
+  // Kernel addresses have their top bits set (x86_64 and arm64); a hashed pointer is a 32-bit value.
+  if (starts.length && starts.every((x) => x < 1n << 32n)) return { text_addr: `0x${addr}`, vmalloc_caller: 'unknown (hashed pointers)' };
   for (const line of vmallocinfo.split('\n')) {
     const m = /^0x([0-9a-f]+)-0x([0-9a-f]+)\s+\d+\s+(\S+)/.exec(line);
     if (m && BigInt(`0x${m[1]}`) <= a && a < BigInt(`0x${m[2]}`))
