@@ -206,7 +206,9 @@ export const MODULE_FACTS: Readonly<Record<string, FactSpec>> = {
   text_addr: { type: 'hex', doc: "start of the loaded module's .text" },
   vmalloc_caller: {
     type: 'text',
-    doc: "the allocator of the /proc/vmallocinfo area holding the module's .text (module_alloc, execmem_vmalloc); none: in no area; unknown: the kernel hashes the file's pointers",
+    doc:
+      "the allocator of the /proc/vmallocinfo area holding the module's .text (module_alloc, execmem_vmalloc); none: in no area; " +
+      "unknown: the kernel hashes the file's pointers",
   },
   in_vmalloc_area: { type: 'bool', doc: "the module's .text lies in an area /proc/vmallocinfo lists (allocated by the vmalloc machinery)" },
   mem_available_delta: { type: 'int', doc: 'MemAvailable after the unload less before the load, bytes' },
