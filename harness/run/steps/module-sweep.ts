@@ -20,16 +20,15 @@ import { failnthCommand, injectionsBetween, loadOutcome, parseFailnth } from '..
 import { isFindingIndex, nextIndex, type SweepIndex, sweepExit, sweepRow } from '../../inject/sweep.ts';
 import type { Action, StepOf } from '../../scenario/types.ts';
 import type { Machine } from '../machine.ts';
-import { type Observation, observeAct, shellAct } from '../observe.ts';
+import type { Observation } from '../observe.ts';
 import type { StepFields } from '../recorder.ts';
 import { armInjection, presentCapabilities, resetInjection, uploadFailnth } from './inject.ts';
 import type { Instance, StepEnv, StepKind } from './kind.ts';
-import { begin, end, GUEST_DIR, insmodArgs, kmemleakDo, kmemleakPhase, upload } from './module.ts';
+import { GUEST_DIR, insmodArgs, kmemleakDo, kmemleakPhase, runPhase, upload } from './module.ts';
 
 type SweepAction = Extract<Action, { kind: 'module-sweep' }>;
 /** The allocator reporting the very failure the sweep made (vmalloc's "vm_struct allocation failed"): its echo, not a finding. */
 const ECHOES: ReadonlySet<string> = new Set(['alloc-failure', 'vmalloc-failure']);
-const RC = /^kharness-rc=(-?\d+)$/m;
 
 interface SweepInstance extends Instance {
   module: string;
@@ -43,18 +42,6 @@ interface SweepResult {
 }
 const RESULTS = new WeakMap<Observation, SweepResult>();
 
-async function shell(m: Machine, g: StepEnv, request: string, body: string, timeoutMs?: number): Promise<Observation & { seq: number }> {
-  const seq = g.nextSeq();
-  const script = [begin(seq, request), body, end(seq), 'echo "kharness-rc=$rc"'].join('\n');
-  const obs = await observeAct(m, seq, shellAct(request, script, RC), {
-    timeouts: g.timeouts,
-    withMeminfo: false,
-    signal: g.signal,
-    stepMs: timeoutMs,
-  });
-  return { ...obs, seq };
-}
-
 /**
  * One index: armed, loaded by the fail-nth loader (its pid kept: kmemleak
  * names the task that made each object, so one scan after the sweep says
@@ -67,7 +54,8 @@ async function index(m: Machine, step: StepOf<SweepAction>, inst: SweepInstance,
   if ('error' in armed) return { error: armed.error };
   const cmd = failnthCommand(helper, `${GUEST_DIR}/${inst.module}.ko`, nth, insmodArgs(a.params));
   const body = `${cmd} 2>&1 & pid=$!\nwait $pid; rc=$?\necho "kharness-pid=$pid"`;
-  const load = await shell(m, g, `phase=load-nth=${nth} module=${inst.module}`, body, a.timeoutMs);
+  const what = `phase=load-nth=${nth} module=${inst.module}`;
+  const load = await runPhase(m, g, what, what, body, a.timeoutMs);
   if (load.lost) return { load };
   const after = await resetInjection(m, present, g);
   const parsed = parseFailnth(load.output ?? '');
@@ -78,7 +66,8 @@ async function index(m: Machine, step: StepOf<SweepAction>, inst: SweepInstance,
   const splats = [...load.splats];
   let unloaded: Observation | undefined;
   if (parsed.rc === 0) {
-    unloaded = await shell(m, g, `phase=unload module=${inst.module}`, `rmmod ${inst.module} 2>&1; rc=$?`, a.timeoutMs);
+    const what = `phase=unload module=${inst.module}`;
+    unloaded = await runPhase(m, g, what, what, `rmmod ${inst.module} 2>&1; rc=$?`, a.timeoutMs);
     if (unloaded.lost) return { load, unloaded };
     dmesg.push(...unloaded.dmesg);
     splats.push(...unloaded.splats);

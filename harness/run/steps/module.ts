@@ -86,23 +86,40 @@ export function insmodArgs(params: ModuleParams): string {
     .join(' ');
 }
 
-export const begin = (seq: number, what: string) => `echo "kalloc_probe: begin seq=${seq} cmd=module ${what}" > /dev/kmsg`;
-export const end = (seq: number) => `echo "kalloc_probe: end seq=${seq}" > /dev/kmsg`;
+/**
+ * The guest shell script of request `seq`: `body` (which sets rc) between the
+ * request's kernel-log markers, then its exit status as a line RC matches.
+ */
+function phaseScript(seq: number, what: string, body: string): string {
+  return [
+    `echo "kalloc_probe: begin seq=${seq} cmd=module ${what}" > /dev/kmsg`,
+    body,
+    `echo "kalloc_probe: end seq=${seq}" > /dev/kmsg`,
+    'echo "kharness-rc=$rc"',
+  ].join('\n');
+}
+
+/** One phase in the guest's shell as the target's next request: its observation (output, kernel-log section, lifecycle). */
+export function runPhase(m: Machine, g: StepEnv, what: string, request: string, body: string, timeoutMs?: number): Promise<Observation> {
+  const seq = g.nextSeq();
+  return observeAct(m, seq, shellAct(request, phaseScript(seq, what, body), RC), {
+    timeouts: g.timeouts,
+    withMeminfo: false,
+    signal: g.signal,
+    stepMs: timeoutMs,
+  });
+}
 
 /**
- * The guest shell script of one phase. The module reaches insmod through a
- * pipe, as the kernel's test modules do (steps/kernel-test.ts): busybox's
- * insmod retries a failed finit_module() with init_module(), which would run
- * an init that returned an error a second time.
+ * What one phase runs. The module reaches insmod through a pipe, as the
+ * kernel's test modules do (steps/kernel-test.ts): busybox's insmod retries a
+ * failed finit_module() with init_module(), which would run an init that
+ * returned an error a second time.
  */
-export function phaseScript(seq: number, inst: ModuleInstance): string {
-  const body =
-    inst.phase === 'load'
-      ? `cat ${GUEST_DIR}/${inst.module}.ko | insmod /proc/self/fd/0 ${insmodArgs(inst.params)} 2>&1; rc=$?`
-      : inst.phase === 'unload'
-        ? `rmmod ${inst.module} 2>&1; rc=$?`
-        : `sh ${GUEST_DIR}/exercise.sh 2>&1; rc=$?`;
-  return [begin(seq, `phase=${inst.phase} module=${inst.module}`), body, end(seq), 'echo "kharness-rc=$rc"'].join('\n');
+function phaseBody(inst: ModuleInstance): string {
+  if (inst.phase === 'load') return `cat ${GUEST_DIR}/${inst.module}.ko | insmod /proc/self/fd/0 ${insmodArgs(inst.params)} 2>&1; rc=$?`;
+  if (inst.phase === 'unload') return `rmmod ${inst.module} 2>&1; rc=$?`;
+  return `sh ${GUEST_DIR}/exercise.sh 2>&1; rc=$?`;
 }
 
 /** What a phase that never returned was waiting for. */
@@ -313,15 +330,7 @@ export const moduleStep: StepKind<ModuleAction, ModuleInstance> = {
     // The command goes as a file: whatever it holds, the markers around it stay the harness's.
     if (inst.phase === 'exec')
       await m.exec(`mkdir -p ${GUEST_DIR} && cat > ${GUEST_DIR}/exercise.sh`, { stdin: inst.command!, timeoutMs: g.timeouts.stepMs });
-    const seq = g.nextSeq();
-    const script = phaseScript(seq, inst);
-    const request = requestOf(inst);
-    const obs: Observation = await observeAct(m, seq, shellAct(request, script, RC), {
-      timeouts: g.timeouts,
-      withMeminfo: false,
-      signal: g.signal,
-      stepMs: inst.timeoutMs,
-    });
+    const obs = await runPhase(m, g, `phase=${inst.phase} module=${inst.module}`, requestOf(inst), phaseBody(inst), inst.timeoutMs);
     if (obs.lost || obs.error) return obs;
     const endedAt = Date.now();
     const rc = Number(RC.exec(obs.output ?? '')?.[1] ?? -1);
