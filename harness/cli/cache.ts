@@ -3,11 +3,12 @@ import { type CacheEntry, listCache, selectPrunable, withLock } from '../cache/s
 import { UsageError } from '../errors.ts';
 import { GUEST_CACHE } from '../guest/rootfs.ts';
 import { KERNEL_CACHE } from '../kernel/entry.ts';
-import { SOURCE_CACHE } from '../kernel/source.ts';
+import { SOURCE_CACHE, SOURCE_DEB_CACHE } from '../kernel/source.ts';
 import { MODULE_CACHE } from '../module/build.ts';
 import { cacheRoot } from '../paths.ts';
+import { pruneParsed } from '../util/parsed.ts';
 
-const KINDS = [KERNEL_CACHE, MODULE_CACHE, GUEST_CACHE, SOURCE_CACHE];
+const KINDS = [KERNEL_CACHE, MODULE_CACHE, GUEST_CACHE, SOURCE_CACHE, SOURCE_DEB_CACHE];
 
 import { join } from 'node:path';
 import type { Outcome } from './exit.ts';
@@ -52,8 +53,11 @@ export async function cacheCommand(v: Record<string, unknown>, positionals: stri
       doomed.push(e);
     });
   }
+  // Parsed documents are small and derived: those not written for as long go too (a next run parses them again).
+  const documents = v['dry-run'] ? 0 : await pruneParsed(root, v.all ? -1 : maxAge);
+  const also = documents ? `and ${documents} parsed documents\n` : '';
   process.stdout.write(
-    `${v['dry-run'] ? 'would remove' : 'removed'} ${doomed.length} entries, ${mib(doomed.reduce((a, e) => a + e.bytes, 0))}\n${table(doomed)}\n`,
+    `${v['dry-run'] ? 'would remove' : 'removed'} ${doomed.length} entries, ${mib(doomed.reduce((a, e) => a + e.bytes, 0))}\n${table(doomed)}\n${also}`,
   );
   return 'done';
 }

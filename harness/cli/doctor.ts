@@ -50,7 +50,8 @@ export async function doctorCommand(): Promise<Outcome> {
     process.stdout.write(`info     ${a.name} guests run with ${accel.reason}\n`);
   }
   for (const k of loadCatalog()) {
-    if (k.source.type === 'debian-source')
+    // A source without a tarball is fetched into the cache when first built.
+    if (k.source.type === 'debian-source' && k.source.tarball)
       line(existsSync(k.source.tarball), `kernel ${k.name}: ${k.source.tarball}`, `sudo apt-get install ${k.source.package}`);
   }
   process.stdout.write(`info     cache: ${cacheRoot()} (kharness cache ls)\n`);

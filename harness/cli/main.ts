@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { KharnessError, UsageError } from '../errors.ts';
 import { killAll } from '../guest/processes.ts';
+import { setCodeIdentity } from '../util/code.ts';
 import { stopping } from '../util/stop.ts';
 import { COMMANDS } from './commands.ts';
 import { exitCode, exitCodeOfError } from './exit.ts';
@@ -20,7 +21,8 @@ function help(): string {
  * `damaged`: names a compiled file that is missing or not as built (bin/kharness.js checks
  * dist/ against its manifest), asked only when a command's code fails to load.
  */
-export async function main(argv: string[], o: { damaged?: () => string | undefined } = {}): Promise<number> {
+export async function main(argv: string[], o: { damaged?: () => string | undefined; code?: string } = {}): Promise<number> {
+  setCodeIdentity(o.code);
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h') {
     process.stdout.write(`${help()}\n`);

@@ -5,14 +5,22 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { KERNELS_DIR } from '../paths.ts';
-import { parseYamlDocument } from '../util/document.ts';
+import { cacheRoot, KERNELS_DIR } from '../paths.ts';
+import { cachedYamlDocument } from '../util/parsed.ts';
 import { catalogSchema } from './schema.ts';
 
+/**
+ * A Debian linux-source-X.Y package: installed on the host (`tarball` under
+ * /usr/src, put there by setup.sh), or, without `tarball`, fetched into the
+ * cache through kharness's own apt state from whichever suite has it (5.10
+ * from bullseye, 7.2 from sid): its candidate version, or `version` pinned.
+ */
 export interface DebianSource {
   type: 'debian-source';
   package: string;
-  tarball: string;
+  tarball?: string;
+  /** A Debian package version ("7.2.13-1") of a fetched source; absent: the archive's candidate. */
+  version?: string;
 }
 /** A kernel git repository at a ref: `--kernel git:/path/to/linux@v6.6`. */
 export interface GitSource {
@@ -68,18 +76,18 @@ export interface CatalogKernel {
 
 /** The catalog, checked against its schema: a malformed one is a one-line file:line:column error. */
 export function loadCatalog(file = join(KERNELS_DIR, 'catalog.yaml')): CatalogKernel[] {
-  const raw = parseYamlDocument<{ kernels: CatalogKernel[] }>(readFileSync(file, 'utf8'), file, catalogSchema);
+  const raw = cachedYamlDocument<{ kernels: CatalogKernel[] }>(cacheRoot(), readFileSync(file, 'utf8'), file, catalogSchema);
   return raw.kernels.map((k) => ({ ...k, name: String(k.name) }));
 }
 
 /**
- * The Debian source package whose version picks Debian's config for a tree of
+ * The Debian source whose version picks Debian's config for a tree of
  * `series` ("6.1"): the one a catalog kernel with generic parity is built
  * from; undefined for a series the catalog does not build from Debian.
  */
-export function paritySource(series: string, catalog: CatalogKernel[]): string | undefined {
+export function paritySource(series: string, catalog: CatalogKernel[]): DebianSource | undefined {
   for (const c of catalog)
     if (c.source.type === 'debian-source' && c.distro_parity === true && /^linux-source-(\d+\.\d+)$/.exec(c.source.package)?.[1] === series)
-      return c.source.package;
+      return c.source;
   return undefined;
 }

@@ -28,9 +28,10 @@ import { toolOutput } from '../util/facts.ts';
 import { hashParts } from '../util/hash.ts';
 import { whichSync } from '../util/host.ts';
 import type { Log } from '../util/log.ts';
+import { cachedParse } from '../util/parsed.ts';
 import { capture, formatDuration, runLogged } from '../util/proc.ts';
 import type { CatalogKernel } from './catalog.ts';
-import { debianConfig, installedVersion, parityOptions } from './distro.ts';
+import { debianConfig, parityOptions } from './distro.ts';
 import { builtModules, type KernelEntry, moduleInTree, OPTIONAL, RECIPE } from './entry.ts';
 
 export interface BuildOptions {
@@ -99,6 +100,7 @@ export async function fragmentsFor(
   k: CatalogKernel,
   arch: ArchSpec,
   log: Log,
+  /** The Debian package version ("7.2.13-1") whose config gives the allocator options; none: tinyconfig's stay. */
   parity: string | undefined,
   extra: readonly string[] = [],
 ): Promise<Fragment[]> {
@@ -107,8 +109,9 @@ export async function fragmentsFor(
   if (k.distro_parity && parity) {
     const { options: list, text: listText } = parityOptions();
     const flavour = k.distro_parity === true ? 'generic' : k.distro_parity;
-    const debian = await debianConfig(arch, await installedVersion(parity), flavour, log);
-    const options = takeOptions(parseConfig(debian.text), list);
+    const debian = await debianConfig(arch, parity, flavour, log);
+    // Debian's config has 10,000 lines: what the list takes from it is kept, keyed on both texts.
+    const options = cachedParse(cacheRoot(), ['parity-options', listText, debian.text], () => takeOptions(parseConfig(debian.text), list));
     fromDebian.push({ name: `distro-mm.yaml (${debian.from})`, options, text: `${listText}\n${renderFragment(options)}` });
   }
   return [

@@ -13,9 +13,9 @@ import { candidateVersions, download } from '../apt/apt.ts';
 import type { ArchSpec } from '../arch/arches.ts';
 import { HostToolError, KharnessError } from '../errors.ts';
 import { cacheRoot, KERNELS_DIR } from '../paths.ts';
-import { parseYamlDocument } from '../util/document.ts';
 import { DPKG_STATUS, fileIdentity, hostFact } from '../util/facts.ts';
 import type { Log } from '../util/log.ts';
+import { cachedYamlDocument } from '../util/parsed.ts';
 import { capture, runLogged } from '../util/proc.ts';
 import { seriesOf } from './debian.ts';
 import { debianKernels } from './prebuilt.ts';
@@ -29,7 +29,7 @@ export interface ParityOption {
 /** The parity list: which options come from Debian's config. */
 export function parityOptions(file = join(KERNELS_DIR, 'distro-mm.yaml')): { options: ParityOption[]; text: string } {
   const text = readFileSync(file, 'utf8');
-  const raw = parseYamlDocument<{ options: (string | ParityOption)[] }>(text, file, distroMmSchema);
+  const raw = cachedYamlDocument<{ options: (string | ParityOption)[] }>(cacheRoot(), text, file, distroMmSchema);
   const options = raw.options.map((o) => (typeof o === 'string' ? { name: o } : o));
   return { options, text };
 }

@@ -25,12 +25,7 @@ const source = {
     guest_modules: names,
     dir: { type: 'string', minLength: 1 },
   },
-  allOf: [
-    when('debian-source', ['package', 'tarball']),
-    when('git', ['repo', 'ref']),
-    when('debian-image', ['flavour']),
-    when('build', ['dir']),
-  ],
+  allOf: [when('debian-source', ['package']), when('git', ['repo', 'ref']), when('debian-image', ['flavour']), when('build', ['dir'])],
 };
 
 export const catalogSchema = {

@@ -14,6 +14,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { candidates, download, hostDebianArch, KERNEL_SUITES } from '../apt/apt.ts';
 import { type CacheKind, touchEntry, withLock } from '../cache/store.ts';
 import { KharnessError } from '../errors.ts';
 import { cacheRoot } from '../paths.ts';
@@ -22,6 +23,7 @@ import { type Log, lockWait } from '../util/log.ts';
 import { capture, runLogged } from '../util/proc.ts';
 import { stopping } from '../util/stop.ts';
 import type { DebianSource, GitSource } from './catalog.ts';
+import { installedVersion } from './distro.ts';
 
 export async function resolveCommit(src: GitSource): Promise<string> {
   try {
@@ -35,8 +37,23 @@ export async function resolveCommit(src: GitSource): Promise<string> {
   }
 }
 
-/** What identifies a Debian source tarball's content: part of every cache key built from it. */
-export async function tarballIdentity(s: DebianSource): Promise<string> {
+/**
+ * A Debian source resolved: the package version it is (the version whose
+ * config gives the allocator options) and what identifies its tarball's
+ * content, part of every cache key built from it. A host tarball is known by
+ * its file; a fetched one by its package version, so nothing is downloaded
+ * for a kernel that is already cached.
+ */
+export interface SourceIdentity {
+  version: string;
+  identity: string;
+}
+
+export async function sourceIdentity(s: DebianSource, log: Log): Promise<SourceIdentity> {
+  if (!s.tarball) {
+    const version = await fetchedVersion(s, log);
+    return { version, identity: `${s.type}:${s.package}=${version}` };
+  }
   const st = await stat(s.tarball).catch(() => undefined);
   if (!st) {
     throw new KharnessError(
@@ -45,23 +62,95 @@ export async function tarballIdentity(s: DebianSource): Promise<string> {
       `Install it with: sudo apt-get install ${s.package}  (or run ./setup.sh)`,
     );
   }
-  return `${s.type}:${s.tarball}:${st.size}:${Math.floor(st.mtimeMs)}`;
+  return { version: await installedVersion(s.package), identity: `${s.type}:${s.tarball}:${st.size}:${Math.floor(st.mtimeMs)}` };
 }
+
+/** A fetched source's version: the pinned one, or the candidate of kharness's own apt state over every suite. */
+async function fetchedVersion(s: DebianSource, log: Log): Promise<string> {
+  if (s.version) return s.version;
+  const arch = await hostDebianArch();
+  const found = (await candidates([s.package], arch, log, 'kernels')).get(s.package);
+  if (!found) {
+    throw new KharnessError(
+      'INFRA',
+      `Debian's archive has no ${s.package} in ${KERNEL_SUITES.map((x) => x.suite).join(', ')}`,
+      'Check the package name in kernels/catalog.yaml against `kharness kernels` (the series the archive has).',
+    );
+  }
+  return found.version;
+}
+
+/**
+ * The tarball of a source: the host's file, or the one inside the package's
+ * .deb, fetched once per version into the cache (`src-debs/`).
+ */
+async function sourceTarball(s: DebianSource, version: string, log: Log): Promise<string> {
+  if (s.tarball) return s.tarball;
+  const root = cacheRoot();
+  const dir = join(root, 'src-debs', `${s.package}_${version}`.replace(/[^A-Za-z0-9.+_~-]/g, '_'));
+  const file = join(dir, `${s.package}.tar.xz`);
+  if (existsSync(file)) return file;
+  return withLock(
+    join(root, 'locks'),
+    `src-deb-${s.package}`,
+    async () => {
+      if (existsSync(file)) return file;
+      const tmp = `${dir}.tmp-${process.pid}`;
+      await rm(tmp, { recursive: true, force: true });
+      await mkdir(tmp, { recursive: true });
+      try {
+        const flog = join(tmp, 'fetch.log');
+        log.info(`  fetching ${s.package}=${version} from Debian's archive`);
+        await download([`${s.package}=${version}`], join(tmp, 'debs'), await hostDebianArch(), flog, log, 'kernels');
+        await runLogged('sh', ['-c', 'dpkg-deb -x debs/*.deb root'], {
+          cwd: tmp,
+          log: flog,
+          fails: 'INFRA',
+          phase: `unpacking ${s.package}=${version}`,
+          timeoutMs: 10 * 60_000,
+        });
+        const inside = join(tmp, 'root', 'usr', 'src', `${s.package}.tar.xz`);
+        if (!existsSync(inside))
+          throw new KharnessError(
+            'INFRA',
+            `${s.package}=${version} has no usr/src/${s.package}.tar.xz`,
+            'Debian may have changed the package layout.',
+          );
+        await mkdir(join(tmp, 'out'));
+        await rename(inside, join(tmp, 'out', `${s.package}.tar.xz`));
+        await rm(dir, { recursive: true, force: true });
+        await rename(join(tmp, 'out'), dir);
+        return file;
+      } finally {
+        await rm(tmp, { recursive: true, force: true });
+      }
+    },
+    lockWait(log, `the download of ${s.package}`),
+    stopping.signal,
+  );
+}
+
+/** Source packages' tarballs fetched from the archive, one directory per package version. */
+export const SOURCE_DEB_CACHE: CacheKind = {
+  kind: 'src-debs',
+  label: (_m, key) => key,
+  complete: (dir) => existsSync(join(dir, `${dir.split('/').pop()!.split('_')[0]}.tar.xz`)),
+};
 
 /** Extracted source trees: whole once their top-level Makefile is there (the extraction renames it in). */
 export const SOURCE_CACHE: CacheKind = { kind: 'src', label: (_m, key) => key, complete: (dir) => existsSync(join(dir, 'Makefile')) };
 
 /** Extracts a Debian tarball once per source identity. */
-export async function extractDebianSource(s: DebianSource, log: Log): Promise<string> {
+export async function extractDebianSource(s: DebianSource, id: SourceIdentity, log: Log): Promise<string> {
   const root = cacheRoot();
-  const id = hashParts([await tarballIdentity(s)]);
-  const name = `${s.package}-${id}`;
+  const name = `${s.package}-${hashParts([id.identity])}`;
   const dir = join(root, 'src', name);
   if (existsSync(join(dir, 'Makefile'))) {
     // Used now: `cache prune` must not take a tree a cached kernel builds modules against.
     await touchEntry(dir);
     return dir;
   }
+  const tarball = await sourceTarball(s, id.version, log);
   return withLock(
     join(root, 'locks'),
     `src-${name}`,
@@ -70,17 +159,17 @@ export async function extractDebianSource(s: DebianSource, log: Log): Promise<st
       const tmp = `${dir}.tmp-${process.pid}`;
       await rm(tmp, { recursive: true, force: true });
       await mkdir(tmp, { recursive: true });
-      log.info(`  extracting ${s.tarball}`);
-      await runLogged('tar', ['-xf', s.tarball, '-C', tmp, '--strip-components=1'], {
-        log: join(tmp, '..', `extract-${id}.log`),
+      log.info(`  extracting ${tarball}`);
+      await runLogged('tar', ['-xf', tarball, '-C', tmp, '--strip-components=1'], {
+        log: join(tmp, '..', `extract-${name}.log`),
         fails: 'INFRA',
-        phase: `extracting ${s.tarball}`,
+        phase: `extracting ${tarball}`,
         timeoutMs: 10 * 60_000,
       });
       await rename(tmp, dir);
       return dir;
     },
-    lockWait(log, `the extraction of ${s.tarball}`),
+    lockWait(log, `the extraction of ${tarball}`),
     stopping.signal,
   );
 }

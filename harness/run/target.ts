@@ -11,10 +11,13 @@ import { profileOptions } from '../kernel/distro.ts';
 import { buildModule } from '../module/build.ts';
 import { buildFailnth } from '../module/failnth.ts';
 import { buildUserModule, readModuleDir } from '../module/user.ts';
+import { cacheRoot } from '../paths.ts';
 import type { TargetStatus } from '../results/records.ts';
 import type { ResultsWriter } from '../results/writer.ts';
 import type { Scenario } from '../scenario/types.ts';
+import { fileIdentity } from '../util/facts.ts';
 import type { Log } from '../util/log.ts';
+import { cachedParseAsync } from '../util/parsed.ts';
 import { MachineLease } from './lease.ts';
 import type { MachineSettings } from './machine.ts';
 import { type Prepare, type Prepared, prepareFailure, requirementsPhase, scenariosPhase } from './phases.ts';
@@ -122,7 +125,12 @@ export const prepareReal: Prepare = async (c) => {
   const t1 = Date.now();
   const module = await buildModule(kernel, c.log);
   c.phase('module', Date.now() - t1);
-  const config = parseConfig(await readFile(kernel.configFile, 'utf8'));
+  // Kept parsed, keyed on the file's identity: a Debian kernel's config has 10,000 lines.
+  const config = new Map(
+    await cachedParseAsync(cacheRoot(), ['kconfig', fileIdentity(kernel.configFile)], async () => [
+      ...parseConfig(await readFile(kernel.configFile, 'utf8')),
+    ]),
+  );
   let failnth: Promise<string> | undefined;
   // Each module the target's steps name is built once, when a step first needs it, into the target's directory.
   const userModules = new Map<string, Promise<UserModule>>();

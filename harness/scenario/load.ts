@@ -11,8 +11,10 @@ import type { SplatKind, SplatPattern } from '../analysis/splats.ts';
 import { ScenarioError } from '../errors.ts';
 import type { InjectKind } from '../inject/kinds.ts';
 import { KERNEL_TESTS } from '../ktest/catalog.ts';
+import { cacheRoot } from '../paths.ts';
 import { APIS_WITHOUT_GFP, type Api, type Context, GFP_FLAGS, type Query } from '../probe/vocabulary.ts';
 import { checkSchema, type Located, type Path, parseLocated } from '../util/document.ts';
+import { cachedCodeParse } from '../util/parsed.ts';
 import { CLAIMS } from './claims.ts';
 import { scenarioSchema } from './schema.ts';
 import { parseShows, ShowsSyntaxError, STEP_NAMES } from './shows.ts';
@@ -71,7 +73,8 @@ export async function loadScenarioFile(file: string): Promise<Scenario> {
   } catch (e) {
     throw new ScenarioError(file, 1, 1, `cannot read the file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  return parseScenario(src, file);
+  // Keyed on the working directory too: a relative path resolves against it.
+  return cachedCodeParse(cacheRoot(), `scenario ${process.cwd()}`, src, file, () => parseScenario(src, file));
 }
 
 /** Deepest nesting of collections in the document (iteratively: a deep file must not overflow the stack). */

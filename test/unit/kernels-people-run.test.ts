@@ -99,8 +99,8 @@ describe('git kernels take Debian parity from the catalog kernel of their series
   const catalog = loadCatalog();
 
   it('names the Debian source package of a series the catalog builds with generic parity', () => {
-    expect(paritySource('6.1', catalog)).toBe('linux-source-6.1');
-    expect(paritySource('6.12', catalog)).toBe('linux-source-6.12');
+    expect(paritySource('6.1', catalog)?.package).toBe('linux-source-6.1');
+    expect(paritySource('6.12', catalog)?.package).toBe('linux-source-6.12');
   });
 
   it('names none for a series the catalog does not build from Debian, or builds only with another flavour', () => {

@@ -28,6 +28,8 @@ describe('scenario loading', () => {
     for (const f of files) {
       const s = parseScenario(readFileSync(join(SCENARIOS_DIR, f), 'utf8'), f);
       expect(s.steps.length).toBeGreaterThan(0);
+      // A run reads a scenario parsed before back from JSON (util/parsed.ts): nothing may be lost on the way.
+      expect(JSON.parse(JSON.stringify(s))).toEqual(s);
     }
   });
 

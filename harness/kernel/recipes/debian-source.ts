@@ -1,6 +1,7 @@
 /**
  * The catalog's kernels built from a Debian source tarball (linux-source-X.Y):
- * extracted once per tarball (kernel/source.ts), configured with the
+ * installed on the host or fetched from any suite, extracted once per tarball
+ * (kernel/source.ts), configured with the
  * catalog's fragments and Debian's own allocator options, compiled, and kept
  * whole in the entry with the modules it made.
  */
@@ -12,15 +13,16 @@ import { capture } from '../../util/proc.ts';
 import type { DebianSource } from '../catalog.ts';
 import { configureAndMake, fragmentsFor, SOURCE_TOOLS, type SourceEntry, sourceKey, sourceTestModule } from '../config.ts';
 import { type KernelEntry, PLAIN } from '../entry.ts';
-import { extractDebianSource, tarballIdentity } from '../source.ts';
+import { extractDebianSource, type SourceIdentity, sourceIdentity } from '../source.ts';
 import type { Recipe } from './recipe.ts';
 
 export const debianSource: Recipe<DebianSource> = {
   tools: SOURCE_TOOLS,
   configurable: true,
   async kernel(k, arch, o, cache) {
-    const fragments = await fragmentsFor(k, arch, o.log, k.source.package, o.fragments);
-    const key = await sourceKey(await tarballIdentity(k.source), arch, fragments);
+    const id = await sourceIdentity(k.source, o.log);
+    const fragments = await fragmentsFor(k, arch, o.log, id.version, o.fragments);
+    const key = await sourceKey(id.identity, arch, fragments);
     const started = Date.now();
     const entry = await cache<SourceEntry>(key, {
       async produce(dir) {
@@ -32,7 +34,7 @@ export const debianSource: Recipe<DebianSource> = {
         // of the release built with the same config (see gitTreeFor). The
         // finished directory moves into the entry, pointed at the tree by
         // absolute path.
-        const src = await extractDebianSource(k.source, o.log);
+        const src = await extractDebianSource(k.source, id, o.log);
         const staging = join(src, `.kharness-build-${key}`);
         const out = join(dir, 'build');
         await rm(staging, { recursive: true, force: true });
@@ -45,7 +47,7 @@ export const debianSource: Recipe<DebianSource> = {
           await rm(staging, { recursive: true, force: true });
         }
       },
-      repair: (m) => reattachSource(m, k.source, `${k.name}/${arch.name}`, o.log),
+      repair: (m) => reattachSource(m, k.source, id, `${k.name}/${arch.name}`, o.log),
       files: (m) => (m.moduleDir ? { 'module directory': m.moduleDir } : {}),
     });
     return { ...entry, ...PLAIN, testModule: (name) => sourceTestModule(entry, name) };
@@ -61,11 +63,11 @@ export const debianSource: Recipe<DebianSource> = {
  * tree by absolute path) is pointed at it. Modules then build against the
  * entry as on the machine that built it.
  */
-async function reattachSource(m: KernelEntry, s: DebianSource, label: string, log: Log): Promise<void> {
+async function reattachSource(m: KernelEntry, s: DebianSource, id: SourceIdentity, label: string, log: Log): Promise<void> {
   if (typeof m.buildDir !== 'string' || !existsSync(m.buildDir)) return;
   if (typeof m.srcDir !== 'string' || !existsSync(join(m.srcDir, 'Makefile'))) {
     log.info(`kernel ${label}: cached, its source tree is not here: extracting it again`);
-    m.srcDir = await extractDebianSource(s, log);
+    m.srcDir = await extractDebianSource(s, id, log);
   }
   await pointBuildAt(m.buildDir, m.srcDir);
 }

@@ -13,27 +13,28 @@ import { type GitSource, loadCatalog, paritySource } from '../catalog.ts';
 import { configureAndMake, fragmentsFor, makeVars, SOURCE_TOOLS, type SourceEntry, sourceKey, sourceTestModule } from '../config.ts';
 import { seriesOf } from '../debian.ts';
 import { PLAIN } from '../entry.ts';
-import { resolveCommit, withGitTree } from '../source.ts';
+import { resolveCommit, sourceIdentity, withGitTree } from '../source.ts';
 import type { Recipe } from './recipe.ts';
 
 /** A git kernel's entry: its commit, whose checkout its build directory must be at for a module build. */
 type GitEntry = SourceEntry & { git: { repo: string; commit: string } };
 
 /**
- * The Debian source package whose version picks the Debian config a git tree
- * takes its allocator options from: the catalog's package of the series its
- * Makefile names at the commit, or of `pinned`'s series (a bisect's good
- * end); none: it keeps tinyconfig's allocator options, and says so.
+ * The Debian package version whose config a git tree takes its allocator
+ * options from: that of the catalog's source of the series its Makefile
+ * names at the commit, or of `pinned`'s series (a bisect's good end); none:
+ * it keeps tinyconfig's allocator options, and says so.
  */
-async function parityPackage(name: string, s: GitSource, commit: string, log: Log, pinned?: string): Promise<string | undefined> {
+async function parityVersion(name: string, s: GitSource, commit: string, log: Log, pinned?: string): Promise<string | undefined> {
   const makefile = () => capture('git', ['-C', s.repo, 'show', `${commit}:Makefile`]).catch(() => '');
   const version = pinned ?? makefileVersion(await makefile());
-  const pkg = version ? paritySource(seriesOf(version), loadCatalog()) : undefined;
-  if (!pkg) {
+  const src = version ? paritySource(seriesOf(version), loadCatalog()) : undefined;
+  if (!src) {
     const why = version ? `the catalog builds no ${seriesOf(version)} kernel from Debian's source` : 'its Makefile names no version';
     log.info(`kernel ${name}: ${why}, so no Debian allocator options: tinyconfig's and the fragments' stay`);
+    return undefined;
   }
-  return pkg;
+  return (await sourceIdentity(src, log)).version;
 }
 
 export const git: Recipe<GitSource> = {
@@ -42,7 +43,7 @@ export const git: Recipe<GitSource> = {
   async kernel(k, arch, o, cache) {
     const s = k.source;
     const commit = await resolveCommit(s);
-    const parity = k.distro_parity ? await parityPackage(k.name, s, commit, o.log, o.configVersion) : undefined;
+    const parity = k.distro_parity ? await parityVersion(k.name, s, commit, o.log, o.configVersion) : undefined;
     const fragments = await fragmentsFor(k, arch, o.log, parity, o.fragments);
     const key = await sourceKey(`git:${commit}`, arch, fragments);
     const started = Date.now();
