@@ -74,6 +74,6 @@ export async function kernelNames(
 }
 
 /** The catalog with the user's own builds among the names added, so planning knows their arch. */
-export function catalogWith(names: readonly string[] | undefined): CatalogKernel[] {
-  return [...loadCatalog(), ...(names ?? []).flatMap((n) => parseOwnBuild(n) ?? [])];
+export async function catalogWith(names: readonly string[] | undefined): Promise<CatalogKernel[]> {
+  return [...(await loadCatalog()), ...(names ?? []).flatMap((n) => parseOwnBuild(n) ?? [])];
 }

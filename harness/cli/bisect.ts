@@ -4,12 +4,14 @@ import { archSpec } from '../arch/arches.ts';
 import { type BisectState, type Candidate, gitCandidates, loadState, runBisect, shortId, type Tested } from '../bisect/run.ts';
 import { UsageError } from '../errors.ts';
 import { chooseAccel, probeAccelFacts } from '../guest/accel.ts';
+import { loadCatalog } from '../kernel/catalog.ts';
 import { seriesGap, seriesOf } from '../kernel/debian.ts';
 import { findKernel } from '../kernel/names.ts';
 import { KERNEL_TESTS } from '../ktest/catalog.ts';
+import { cacheRoot } from '../paths.ts';
 import { FACTS } from '../probe/vocabulary.ts';
 import { failureLine } from '../results/view.ts';
-import { loadScenarioFile } from '../scenario/load.ts';
+import { loadScenarioFile } from '../scenario/file.ts';
 import { consoleLog } from '../util/log.ts';
 import { formatDuration } from '../util/proc.ts';
 import { kernelNames, parseMachineFlags, positiveInt } from './args.ts';
@@ -80,8 +82,9 @@ export async function bisectCommand(v: Record<string, unknown>, _positionals: st
       // A Debian range here may span series (debian:6.12..debian:7.2-cloud): every version between, in order.
       const names = (await kernelNames(v.kernels, v.arch, log, { acrossSeries: true })) ?? [];
       if (names.length < 2) throw new UsageError('--kernels needs at least two kernels, oldest first');
+      const catalog = await loadCatalog();
       const cands = names.map((n) => {
-        findKernel(n);
+        findKernel(n, catalog);
         return { id: n, kernel: n, subject: `kernel ${n}` };
       });
       state = { mode: 'kernels', ...base, good: cands[0]!, candidates: cands.slice(1) };
@@ -89,7 +92,7 @@ export async function bisectCommand(v: Record<string, unknown>, _positionals: st
       throw new UsageError('bisect needs --repo with --good/--bad, or --kernels');
     }
   }
-  const scenario = await loadScenarioFile(state.scenarioFile);
+  const scenario = await loadScenarioFile(state.scenarioFile, cacheRoot());
   // Searching for a fix, the sides are the old behaviour and the fixed one (git bisect's old/new).
   const term = (o: string) => (state.find === 'fix' ? ({ good: 'old', bad: 'fixed' }[o] ?? o) : o);
   const t0 = Date.now();

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { archSpec } from '../arch/arches.ts';
 import { UsageError } from '../errors.ts';
 import { buildKernel, recipeOf } from '../kernel/build.ts';
+import { loadCatalog } from '../kernel/catalog.ts';
 import { findKernel } from '../kernel/names.ts';
 import { buildModule } from '../module/build.ts';
 import { consoleLog } from '../util/log.ts';
@@ -16,7 +17,7 @@ export async function buildCommand(v: Record<string, unknown>): Promise<Outcome>
   const name = names[0];
   if (names.length !== 1 || name === undefined)
     throw new UsageError('build takes one kernel', 'Give one name, e.g. --kernel 6.1 or --kernel debian:6.1-cloud.');
-  const recipe = recipeOf(findKernel(name));
+  const recipe = recipeOf(findKernel(name, await loadCatalog()));
   const t0 = Date.now();
   const fragments = ((v.fragment as string[] | undefined) ?? []).map((f) => resolve(f));
   if (fragments.length && !recipe.configurable)

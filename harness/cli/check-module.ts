@@ -8,7 +8,7 @@
  * phase must succeed and make the kernel report nothing (and, on a kernel
  * with kmemleak, leak nothing).
  */
-import { cpus, freemem } from 'node:os';
+import { freemem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.ts';
 import { INJECT_KINDS, INJECT_NTH_MAX, type InjectKind } from '../inject/kinds.ts';
@@ -20,6 +20,7 @@ import type { ResultRecord, StepRecord } from '../results/records.ts';
 import { defaultParallelTargets, groupByTarget, planTargets, unitsFor } from '../run/plan.ts';
 import { runAll } from '../run/run.ts';
 import type { ModuleParams, Scenario } from '../scenario/types.ts';
+import { hostCpus } from '../util/host.ts';
 import { consoleLog } from '../util/log.ts';
 import { useColor } from '../util/tty.ts';
 import { catalogWith, kernelNames, list, parseMachineFlags, positiveInt } from './args.ts';
@@ -96,7 +97,7 @@ export async function checkModuleCommand(v: Record<string, unknown>, positionals
   });
   const quiet = consoleLog(Boolean(v.verbose));
   const kernels = await kernelNames(v.kernel, v.arch, quiet);
-  const targets = planTargets(catalogWith(kernels), { arches: list(v.arch), kernels });
+  const targets = planTargets(await catalogWith(kernels), { arches: list(v.arch), kernels });
   const plan = groupByTarget(unitsFor(targets, [scenario.name])).map((g) => ({ target: g.target, scenarios: [scenario] }));
   const outDir = await prepareOutDir(
     resolve(v.out ? String(v.out) : join('kharness-results', `check-${mod.file}-${new Date().toISOString().replace(/[:.]/g, '-')}`)),
@@ -108,7 +109,9 @@ export async function checkModuleCommand(v: Record<string, unknown>, positionals
     log: quiet,
     reporters: reporters.includes('default') ? [consoleReporter({ color, write: (s) => process.stdout.write(s) })] : [],
     settings,
-    parallelTargets: v.jobs ? positiveInt(v.jobs, '--jobs') : defaultParallelTargets(cpus().length, freemem() / 2 ** 20, settings.memoryMb),
+    parallelTargets: v.jobs
+      ? positiveInt(v.jobs, '--jobs')
+      : defaultParallelTargets(hostCpus().count, freemem() / 2 ** 20, settings.memoryMb),
     parallelBuilds: 1,
     makeJobs: v['make-jobs'] ? positiveInt(v['make-jobs'], '--make-jobs') : undefined,
     argv: process.argv.slice(2),

@@ -49,7 +49,7 @@ export async function doctorCommand(): Promise<Outcome> {
     const accel = chooseAccel(probeAccelFacts(a));
     process.stdout.write(`info     ${a.name} guests run with ${accel.reason}\n`);
   }
-  for (const k of loadCatalog()) {
+  for (const k of await loadCatalog()) {
     // A source without a tarball is fetched into the cache when first built.
     if (k.source.type === 'debian-source' && k.source.tarball)
       line(existsSync(k.source.tarball), `kernel ${k.name}: ${k.source.tarball}`, `sudo apt-get install ${k.source.package}`);

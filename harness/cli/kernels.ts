@@ -22,7 +22,7 @@ export async function kernelsCommand(v: Record<string, unknown>): Promise<Outcom
   if (v.format !== 'text' && v.format !== 'json') throw new UsageError(`unknown --format "${String(v.format)}"`, 'Formats: text, json');
   const arches = (list(v.arch) ?? Object.keys(ARCHES)).map(archSpec);
   const log = consoleLog(false);
-  const catalog = loadCatalog().filter((k) => arches.some((a) => k.arches.includes(a.name)));
+  const catalog = (await loadCatalog()).filter((k) => arches.some((a) => k.arches.includes(a.name)));
   const debian = await Promise.all(
     arches.map(async (a) => {
       const index = await debianKernels(a, log);

@@ -1,9 +1,9 @@
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { cpus, freemem } from 'node:os';
+import { freemem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { ScenarioError, UsageError } from '../errors.ts';
 import { readModuleDir } from '../module/user.ts';
-import { SCENARIOS_DIR } from '../paths.ts';
+import { cacheRoot, SCENARIOS_DIR } from '../paths.ts';
 import { consoleReporter } from '../report/console.ts';
 import { githubReporter } from '../report/github.ts';
 import { liveFooter } from '../report/live.ts';
@@ -11,8 +11,9 @@ import { parseReporters, writeReports } from '../report/reporters.ts';
 import type { ResultRecord } from '../results/records.ts';
 import { defaultParallelTargets, groupByTarget, parseShard, planTargets, shardUnits, unitsFor } from '../run/plan.ts';
 import { runAll } from '../run/run.ts';
-import { loadScenarioFile } from '../scenario/load.ts';
+import { loadScenarioFile } from '../scenario/file.ts';
 import type { Scenario } from '../scenario/types.ts';
+import { hostCpus } from '../util/host.ts';
 import { consoleLog } from '../util/log.ts';
 import { isCI, useColor } from '../util/tty.ts';
 import { catalogWith, kernelNames, list, parseMachineFlags, positiveInt } from './args.ts';
@@ -85,7 +86,7 @@ export async function runCommand(v: Record<string, unknown>, positionals: string
   const history = v.history ? await prepareOutDir(resolve(String(v.history)), '--history') : undefined;
   const files = await resolveScenarioFiles(positionals);
   // Every file is validated before anything builds: a typo costs seconds, not a kernel build.
-  const scenarios = await Promise.all(files.map((f) => loadScenarioFile(f)));
+  const scenarios = await Promise.all(files.map((f) => loadScenarioFile(f, cacheRoot())));
   // A module that is not one is found before anything builds: the flag's, and each scenario's own.
   const module = v.module === undefined ? undefined : (await readModuleDir(resolve(String(v.module)))).dir;
   if (module === undefined) await checkScenarioModules(scenarios);
@@ -94,7 +95,7 @@ export async function runCommand(v: Record<string, unknown>, positionals: string
     throw new UsageError('two scenario files use the same name', 'Scenario names identify results: make them unique.');
   const quiet = consoleLog(Boolean(v.verbose));
   const kernels = await kernelNames(v.kernel, v.arch, quiet);
-  const targets = planTargets(catalogWith(kernels), { arches: list(v.arch), kernels });
+  const targets = planTargets(await catalogWith(kernels), { arches: list(v.arch), kernels });
   let units = unitsFor(
     targets,
     scenarios.map((s) => s.name),
@@ -128,7 +129,9 @@ export async function runCommand(v: Record<string, unknown>, positionals: string
       ...(process.env.GITHUB_ACTIONS === 'true' ? [githubReporter((s) => process.stdout.write(s))] : []),
     ],
     settings,
-    parallelTargets: v.jobs ? positiveInt(v.jobs, '--jobs') : defaultParallelTargets(cpus().length, freemem() / 2 ** 20, settings.memoryMb),
+    parallelTargets: v.jobs
+      ? positiveInt(v.jobs, '--jobs')
+      : defaultParallelTargets(hostCpus().count, freemem() / 2 ** 20, settings.memoryMb),
     parallelBuilds: v['build-jobs'] ? positiveInt(v['build-jobs'], '--build-jobs') : 1,
     makeJobs: v['make-jobs'] ? positiveInt(v['make-jobs'], '--make-jobs') : undefined,
     argv: process.argv.slice(2),

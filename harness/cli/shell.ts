@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { archSpec } from '../arch/arches.ts';
 import { UsageError } from '../errors.ts';
+import { loadCatalog } from '../kernel/catalog.ts';
 import { findKernel } from '../kernel/names.ts';
 import { prepareReal } from '../run/target.ts';
 import { consoleLog } from '../util/log.ts';
@@ -16,7 +17,7 @@ export async function shellCommand(v: Record<string, unknown>, _positionals: str
   const names = (await kernelNames(v.kernel, arch, log)) ?? [];
   if (names.length !== 1) throw new UsageError('shell takes one kernel', 'Give one name, e.g. --kernel 6.1 or --kernel debian:6.12-cloud.');
   const kernel = names[0]!;
-  if (!findKernel(kernel).arches.includes(arch)) throw new UsageError(`kernel ${kernel} does not run on ${arch}`);
+  if (!findKernel(kernel, await loadCatalog()).arches.includes(arch)) throw new UsageError(`kernel ${kernel} does not run on ${arch}`);
   const command = v.exec === undefined ? undefined : String(v.exec);
   if (command === '') throw new UsageError('--exec needs a command', "For example: --exec 'cat /proc/meminfo'");
   const interactive = command === undefined;

@@ -13,7 +13,7 @@ import { requireTool } from '../util/host.ts';
 import { type Log, lockWait } from '../util/log.ts';
 import { formatDuration } from '../util/proc.ts';
 import { stopping } from '../util/stop.ts';
-import type { CatalogKernel, KernelSource } from './catalog.ts';
+import { type CatalogKernel, type KernelSource, loadCatalog } from './catalog.ts';
 import { type BuildOptions, compiler } from './config.ts';
 import { checkKernelEntry, type KernelBuild, type KernelEntry, sealImage } from './entry.ts';
 import { findKernel } from './names.ts';
@@ -37,7 +37,7 @@ export function recipeOf(k: CatalogKernel): Recipe {
 }
 
 export async function buildKernel(kernelName: string, archName: string, o: BuildOptions): Promise<KernelBuild> {
-  const k = findKernel(kernelName);
+  const k = findKernel(kernelName, await loadCatalog());
   const arch = archSpec(archName);
   if (!k.arches.includes(arch.name)) {
     throw new KharnessError('USAGE', `kernel ${k.name} does not support ${arch.name}`, `It supports: ${k.arches.join(', ')}`);

@@ -75,8 +75,8 @@ export interface CatalogKernel {
 }
 
 /** The catalog, checked against its schema: a malformed one is a one-line file:line:column error. */
-export function loadCatalog(file = join(KERNELS_DIR, 'catalog.yaml')): CatalogKernel[] {
-  const raw = cachedYamlDocument<{ kernels: CatalogKernel[] }>(cacheRoot(), readFileSync(file, 'utf8'), file, catalogSchema);
+export async function loadCatalog(file = join(KERNELS_DIR, 'catalog.yaml')): Promise<CatalogKernel[]> {
+  const raw = await cachedYamlDocument<{ kernels: CatalogKernel[] }>(cacheRoot(), readFileSync(file, 'utf8'), file, catalogSchema);
   return raw.kernels.map((k) => ({ ...k, name: String(k.name) }));
 }
 

@@ -7,7 +7,6 @@
  */
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { cpus } from 'node:os';
 import { basename, join } from 'node:path';
 import {
   explainUnmet,
@@ -26,7 +25,7 @@ import { KharnessError, UsageError } from '../errors.ts';
 import { cacheRoot, KERNELS_DIR } from '../paths.ts';
 import { toolOutput } from '../util/facts.ts';
 import { hashParts } from '../util/hash.ts';
-import { whichSync } from '../util/host.ts';
+import { hostCpus, whichSync } from '../util/host.ts';
 import type { Log } from '../util/log.ts';
 import { cachedParse } from '../util/parsed.ts';
 import { capture, formatDuration, runLogged } from '../util/proc.ts';
@@ -107,7 +106,7 @@ export async function fragmentsFor(
   const file = async (name: string) => readFragment(name, await readFile(join(KERNELS_DIR, 'config', name), 'utf8'));
   const fromDebian: Fragment[] = [];
   if (k.distro_parity && parity) {
-    const { options: list, text: listText } = parityOptions();
+    const { options: list, text: listText } = await parityOptions();
     const flavour = k.distro_parity === true ? 'generic' : k.distro_parity;
     const debian = await debianConfig(arch, parity, flavour, log);
     // Debian's config has 10,000 lines: what the list takes from it is kept, keyed on both texts.
@@ -209,7 +208,7 @@ export async function configureAndMake(b: SourceBuild, o: BuildOptions): Promise
   const ticker = setInterval(() => o.log.info(`  still building ${label}: ${formatDuration(Date.now() - b.started)}`), 60_000);
   try {
     // `modules` writes Module.symvers, without which 6.12's modpost rejects out-of-tree modules.
-    await make([`-j${o.jobs ?? cpus().length}`, arch.imageTarget, 'modules_prepare', 'modules'], 'kernel build');
+    await make([`-j${o.jobs ?? hostCpus().count}`, arch.imageTarget, 'modules_prepare', 'modules'], 'kernel build');
   } finally {
     clearInterval(ticker);
   }

@@ -27,9 +27,9 @@ export interface ParityOption {
 }
 
 /** The parity list: which options come from Debian's config. */
-export function parityOptions(file = join(KERNELS_DIR, 'distro-mm.yaml')): { options: ParityOption[]; text: string } {
+export async function parityOptions(file = join(KERNELS_DIR, 'distro-mm.yaml')): Promise<{ options: ParityOption[]; text: string }> {
   const text = readFileSync(file, 'utf8');
-  const raw = cachedYamlDocument<{ options: (string | ParityOption)[] }>(cacheRoot(), text, file, distroMmSchema);
+  const raw = await cachedYamlDocument<{ options: (string | ParityOption)[] }>(cacheRoot(), text, file, distroMmSchema);
   const options = raw.options.map((o) => (typeof o === 'string' ? { name: o } : o));
   return { options, text };
 }
@@ -38,8 +38,8 @@ export function parityOptions(file = join(KERNELS_DIR, 'distro-mm.yaml')): { opt
 const PROFILE_EXTRAS = ['DEBUG_ATOMIC_SLEEP', 'PREEMPT_COUNT', 'ARM64_4K_PAGES', 'ARM64_16K_PAGES', 'ARM64_64K_PAGES'];
 
 /** The options recorded as each target's allocator profile (and compared across targets). */
-export function profileOptions(): string[] {
-  return [...parityOptions().options.map((o) => o.name), ...PROFILE_EXTRAS];
+export async function profileOptions(): Promise<string[]> {
+  return [...(await parityOptions()).options.map((o) => o.name), ...PROFILE_EXTRAS];
 }
 
 /** The Debian package version of an installed source package (linux-source-6.1 → 6.1.192-2). */

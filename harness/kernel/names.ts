@@ -7,7 +7,7 @@
 import { resolve } from 'node:path';
 import { ARCHES } from '../arch/arches.ts';
 import { UsageError } from '../errors.ts';
-import { type CatalogKernel, loadCatalog } from './catalog.ts';
+import type { CatalogKernel } from './catalog.ts';
 import { type DebianRange, parseDebianName, specName } from './debian.ts';
 import { parseOwnBuild } from './own.ts';
 
@@ -72,7 +72,7 @@ export function parseDebianKernel(spec: string): CatalogKernel | undefined {
   };
 }
 
-export function findKernel(name: string, catalog = loadCatalog()): CatalogKernel {
+export function findKernel(name: string, catalog: CatalogKernel[]): CatalogKernel {
   const named = parseGitKernel(name, Object.keys(ARCHES)) ?? parseDebianKernel(name) ?? parseOwnBuild(name);
   if (named) return named;
   const k = catalog.find((c) => c.name === name);

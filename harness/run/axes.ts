@@ -5,12 +5,13 @@
  * recorded per target. Read once per run.
  */
 import { readFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { ARCHES } from '../arch/arches.ts';
 import { cacheRoot, PROJECT_ROOT } from '../paths.ts';
 import type { HostAxes } from '../results/records.ts';
 import { toolOutput } from '../util/facts.ts';
+import { hostCpus } from '../util/host.ts';
 import type { MachineSettings } from './machine.ts';
 
 async function qemuVersion(binary: string): Promise<string> {
@@ -27,8 +28,8 @@ export async function hostAxes(settings: MachineSettings, arches: readonly strin
   const pkg = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string };
   return {
     accel: String(settings.accel),
-    hostCpus: cpus().length,
-    hostCpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+    hostCpus: hostCpus().count,
+    hostCpuModel: hostCpus().model,
     hostMemoryMb: Math.round(totalmem() / 2 ** 20),
     qemu,
     guestMemoryMb: settings.memoryMb,

@@ -74,7 +74,7 @@ export async function runTarget(o: TargetOptions): Promise<TargetStatus> {
     return rec.end(status, e, `the kernel could not be prepared: ${(e as Error).message}`);
   }
   rec.identify(prepared.key, prepared.release);
-  rec.profile(allocatorProfile(prepared.config, profileOptions()));
+  rec.profile(allocatorProfile(prepared.config, await profileOptions()));
   const facts = { arch: o.arch, release: prepared.release, config: prepared.config };
   const runnable = requirementsPhase(o.scenarios, facts, rec);
   const lease = new MachineLease(

@@ -1,9 +1,8 @@
 /**
  * Scenario loading: YAML with positions, JSON Schema validation, then the
- * checks a schema cannot express. Pure apart from loadScenarioFile's read.
+ * checks a schema cannot express. Pure: scenario/file.ts reads the file.
  * Every error names file:line:column.
  */
-import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { isScalar, type Node } from 'yaml';
 import { MEMINFO_FIELDS } from '../analysis/meminfo.ts';
@@ -11,11 +10,10 @@ import type { SplatKind, SplatPattern } from '../analysis/splats.ts';
 import { ScenarioError } from '../errors.ts';
 import type { InjectKind } from '../inject/kinds.ts';
 import { KERNEL_TESTS } from '../ktest/catalog.ts';
-import { cacheRoot } from '../paths.ts';
 import { APIS_WITHOUT_GFP, type Api, type Context, GFP_FLAGS, type Query } from '../probe/vocabulary.ts';
 import { checkSchema, type Located, type Path, parseLocated } from '../util/document.ts';
-import { cachedCodeParse } from '../util/parsed.ts';
 import { CLAIMS } from './claims.ts';
+import { LOAD_LIMITS } from './file.ts';
 import { scenarioSchema } from './schema.ts';
 import { parseShows, ShowsSyntaxError, STEP_NAMES } from './shows.ts';
 import { parsePredicate, parseSize, type SizeExpr, SizeSyntaxError } from './size.ts';
@@ -52,30 +50,6 @@ const ACTION_KEYS = [
 ] as const;
 
 const scenarioError = (file: string, line: number, column: number, reason: string) => new ScenarioError(file, line, column, reason);
-
-/** Limits that keep a hostile or mistaken file from exhausting the harness; each is stated in its error. */
-export const LOAD_LIMITS = { bytes: 1024 * 1024, aliases: 100, depth: 32, steps: 1000 } as const;
-
-export async function loadScenarioFile(file: string): Promise<Scenario> {
-  let st: Awaited<ReturnType<typeof stat>>;
-  try {
-    st = await stat(file);
-  } catch (e) {
-    throw new ScenarioError(file, 1, 1, `cannot read the file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  // A FIFO or a device would block or never end: only regular files are read.
-  if (!st.isFile()) throw new ScenarioError(file, 1, 1, 'not a regular file');
-  if (st.size > LOAD_LIMITS.bytes)
-    throw new ScenarioError(file, 1, 1, `the file has ${st.size} bytes; a scenario may have at most ${LOAD_LIMITS.bytes}`);
-  let src: string;
-  try {
-    src = await readFile(file, 'utf8');
-  } catch (e) {
-    throw new ScenarioError(file, 1, 1, `cannot read the file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  // Keyed on the working directory too: a relative path resolves against it.
-  return cachedCodeParse(cacheRoot(), `scenario ${process.cwd()}`, src, file, () => parseScenario(src, file));
-}
 
 /** Deepest nesting of collections in the document (iteratively: a deep file must not overflow the stack). */
 function depthOf(root: unknown): { depth: number; node?: Node } {

@@ -13,7 +13,6 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { codeIdentity } from './code.ts';
-import { parseYamlDocument } from './document.ts';
 import { hashParts } from './hash.ts';
 
 const schemaKeys = new WeakMap<object, string>();
@@ -77,16 +76,22 @@ export async function cachedParseAsync<T>(root: string, parts: readonly string[]
   return structuredClone(data) as T;
 }
 
-/** parseYamlDocument's result, from the cache when this text was checked against this schema before. */
-export function cachedYamlDocument<T>(root: string, text: string, file: string, schema: object): T {
-  return cachedParse(root, ['yaml-document', schemaKey(schema), text], () => parseYamlDocument<T>(text, file, schema));
+/**
+ * parseYamlDocument's result, from the cache when this text was checked
+ * against this schema before. The parser (the YAML library and the schema
+ * validators, most of the compiled code by size) is loaded only on a miss.
+ */
+export function cachedYamlDocument<T>(root: string, text: string, file: string, schema: object): Promise<T> {
+  return cachedParseAsync(root, ['yaml-document', schemaKey(schema), text], async () =>
+    (await import('./document.ts')).parseYamlDocument<T>(text, file, schema),
+  );
 }
 
 /** A value parsed from a file's text by the running code (a scenario): cached only when the code is identified. */
-export function cachedCodeParse<T>(root: string, kind: string, text: string, file: string, parse: () => T): T {
+export function cachedCodeParseAsync<T>(root: string, kind: string, text: string, file: string, parse: () => Promise<T>): Promise<T> {
   const code = codeIdentity();
   if (!code) return parse();
-  return cachedParse(root, [kind, code, file, text], parse);
+  return cachedParseAsync(root, [kind, code, file, text], parse);
 }
 
 /** Forgets what this process parsed (the files under the cache root stay): a test's next process. */

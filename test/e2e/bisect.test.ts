@@ -82,7 +82,8 @@ describe('bisect', () => {
     // Debian's allocator options of 6.1, as the catalog's 6.1 takes them (kernels/distro-mm.yaml).
     const catalog61 = await cli(['build', '--arch', 'x86_64', '--kernel', '6.1']);
     expect(catalog61.exitCode, catalog61.all).toBe(0);
-    const profile = (dir: string) => allocatorProfile(parseConfig(readFileSync(join(dir, '.config'), 'utf8')), profileOptions());
+    const options = await profileOptions();
+    const profile = (dir: string) => allocatorProfile(parseConfig(readFileSync(join(dir, '.config'), 'utf8')), options);
     expect(profile(bad.buildDir)).toMatchObject({ PREEMPT_VOLUNTARY: 'y', MEMCG: 'y', SLUB: 'y' });
     expect(profile(bad.buildDir)).toEqual(profile(kernelBuildDir(catalog61.stdout.trim().split('\n')[0]!)));
     // Incremental: fixture-slow-bad differs from fixture-slow (built first, in the e2e setup) only in

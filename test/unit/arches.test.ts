@@ -8,8 +8,8 @@ import { loadCatalog } from '../../harness/kernel/catalog.ts';
 import { KERNELS_DIR } from '../../harness/paths.ts';
 
 describe('per-arch table', () => {
-  it('has a complete entry, with its config fragment, for every arch the catalog names', () => {
-    const arches = new Set(loadCatalog().flatMap((k) => k.arches));
+  it('has a complete entry, with its config fragment, for every arch the catalog names', async () => {
+    const arches = new Set((await loadCatalog()).flatMap((k) => k.arches));
     for (const a of arches) {
       const spec = ARCHES[a];
       expect(spec, a).toBeDefined();

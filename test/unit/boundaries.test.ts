@@ -72,7 +72,7 @@ const PURE = [
   'results/outcome.ts',
   'results/view.ts',
 ];
-const ALLOWED_EFFECTS: Record<string, string[]> = { 'scenario/load.ts': ['node:fs/promises'] };
+const ALLOWED_EFFECTS: Record<string, string[]> = { 'scenario/file.ts': ['node:fs/promises'] };
 const EFFECTS = /^(node:(fs|fs\/promises|child_process|net|os)|execa|ssh2)$/;
 
 const HARNESS = join(PROJECT_ROOT, 'harness');

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ScenarioError } from '../../harness/errors.ts';
-import { LOAD_LIMITS, loadScenarioFile, parseScenario } from '../../harness/scenario/load.ts';
+import { LOAD_LIMITS, loadScenarioFile } from '../../harness/scenario/file.ts';
+import { parseScenario } from '../../harness/scenario/load.ts';
 import { missingGfp } from '../../harness/scenario/requires.ts';
 
 function errorOf(src: string): ScenarioError {

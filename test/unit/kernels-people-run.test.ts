@@ -1,8 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { allocatorProfile, parseConfig } from '../../harness/analysis/kconfig.ts';
 import { ARCHES } from '../../harness/arch/arches.ts';
 import { exitCode } from '../../harness/cli/exit.ts';
-import { loadCatalog, paritySource } from '../../harness/kernel/catalog.ts';
+import { type CatalogKernel, loadCatalog, paritySource } from '../../harness/kernel/catalog.ts';
 import { checkKernelEntry, type KernelEntry, orderedModules } from '../../harness/kernel/entry.ts';
 import { parseGitKernel } from '../../harness/kernel/names.ts';
 import { configArch, GUEST_NEEDS, missingGuestNeeds } from '../../harness/kernel/own.ts';
@@ -96,7 +96,10 @@ describe('the scan action', () => {
 });
 
 describe('git kernels take Debian parity from the catalog kernel of their series', () => {
-  const catalog = loadCatalog();
+  let catalog: CatalogKernel[];
+  beforeAll(async () => {
+    catalog = await loadCatalog();
+  });
 
   it('names the Debian source package of a series the catalog builds with generic parity', () => {
     expect(paritySource('6.1', catalog)?.package).toBe('linux-source-6.1');

@@ -40,7 +40,7 @@ describe('module directories', () => {
 describe('the example scenarios', () => {
   it('load, and each names a shipped example module', async () => {
     const { readdir } = await import('node:fs/promises');
-    const { loadScenarioFile } = await import('../../harness/scenario/load.ts');
+    const { loadScenarioFile } = await import('../../harness/scenario/file.ts');
     const dir = join(import.meta.dirname, '..', '..', 'scenarios', 'modules');
     const files = (await readdir(dir)).filter((f) => f.endsWith('.yaml'));
     expect(files.length).toBeGreaterThanOrEqual(7);

@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DocumentError } from '../../harness/errors.ts';
 import { catalogSchema } from '../../harness/kernel/schema.ts';
 import { setCodeIdentity } from '../../harness/util/code.ts';
-import { cachedCodeParse, cachedYamlDocument, forgetParsed, pruneParsed } from '../../harness/util/parsed.ts';
+import { cachedCodeParseAsync, cachedYamlDocument, forgetParsed, pruneParsed } from '../../harness/util/parsed.ts';
 
 let root: string;
 const CATALOG =
@@ -29,55 +29,59 @@ afterEach(() => {
 });
 
 describe('a YAML document checked against its schema', () => {
-  it('is parsed once and then read back as the same data, in a later process', () => {
-    const first = cachedYamlDocument(root, CATALOG, 'catalog.yaml', catalogSchema);
+  it('is parsed once and then read back as the same data, in a later process', async () => {
+    const first = await cachedYamlDocument(root, CATALOG, 'catalog.yaml', catalogSchema);
     expect(stored()).toBe(1);
     forgetParsed();
     // The stored JSON answers: a marker written into it comes back.
     const [file] = readdirSync(join(root, 'documents'));
     writeFileSync(join(root, 'documents', file!), JSON.stringify({ kernels: [], marker: 1 }));
-    expect(cachedYamlDocument(root, CATALOG, 'catalog.yaml', catalogSchema)).toEqual({ kernels: [], marker: 1 });
+    expect(await cachedYamlDocument(root, CATALOG, 'catalog.yaml', catalogSchema)).toEqual({ kernels: [], marker: 1 });
     forgetParsed();
     rmSync(join(root, 'documents'), { recursive: true });
-    expect(cachedYamlDocument(root, CATALOG, 'catalog.yaml', catalogSchema)).toEqual(first);
+    expect(await cachedYamlDocument(root, CATALOG, 'catalog.yaml', catalogSchema)).toEqual(first);
   });
 
-  it('is parsed again when its text or its schema changes', () => {
-    cachedYamlDocument(root, CATALOG, 'catalog.yaml', catalogSchema);
+  it('is parsed again when its text or its schema changes', async () => {
+    await cachedYamlDocument(root, CATALOG, 'catalog.yaml', catalogSchema);
     const edited = CATALOG.replace('x86_64', 'arm64');
-    expect(cachedYamlDocument<{ kernels: { arches: string[] }[] }>(root, edited, 'catalog.yaml', catalogSchema).kernels[0]!.arches).toEqual(
-      ['arm64'],
-    );
+    expect(
+      (await cachedYamlDocument<{ kernels: { arches: string[] }[] }>(root, edited, 'catalog.yaml', catalogSchema)).kernels[0]!.arches,
+    ).toEqual(['arm64']);
     const loose = { type: 'object' };
-    cachedYamlDocument(root, CATALOG, 'catalog.yaml', loose);
+    await cachedYamlDocument(root, CATALOG, 'catalog.yaml', loose);
     expect(stored()).toBe(3);
   });
 
-  it("with an error, is never stored: the error is the parser's own, every time", () => {
+  it("with an error, is never stored: the error is the parser's own, every time", async () => {
     const bad = CATALOG.replace('arches: [x86_64]', 'arches: [x86_64]\n    colour: blue');
     for (let i = 0; i < 2; i++) {
       forgetParsed();
-      expect(() => cachedYamlDocument(root, bad, 'catalog.yaml', catalogSchema)).toThrow(DocumentError);
-      expect(() => cachedYamlDocument(root, bad, 'catalog.yaml', catalogSchema)).toThrow(/catalog.yaml:5:5: unknown key "colour"/);
+      await expect(() => cachedYamlDocument(root, bad, 'catalog.yaml', catalogSchema)).rejects.toThrow(DocumentError);
+      await expect(() => cachedYamlDocument(root, bad, 'catalog.yaml', catalogSchema)).rejects.toThrow(
+        /catalog.yaml:5:5: unknown key "colour"/,
+      );
     }
     expect(readdirSync(root)).not.toContain('documents');
   });
 
-  it('hands each caller its own copy', () => {
-    const a = cachedYamlDocument<{ kernels: { name: string }[] }>(root, CATALOG, 'c.yaml', catalogSchema);
+  it('hands each caller its own copy', async () => {
+    const a = await cachedYamlDocument<{ kernels: { name: string }[] }>(root, CATALOG, 'c.yaml', catalogSchema);
     a.kernels[0]!.name = 'changed';
-    expect(cachedYamlDocument<{ kernels: { name: string }[] }>(root, CATALOG, 'c.yaml', catalogSchema).kernels[0]!.name).toBe('6.1');
+    expect((await cachedYamlDocument<{ kernels: { name: string }[] }>(root, CATALOG, 'c.yaml', catalogSchema)).kernels[0]!.name).toBe(
+      '6.1',
+    );
   });
 
-  it('still parses where the cache cannot be written or read', () => {
+  it('still parses where the cache cannot be written or read', async () => {
     writeFileSync(join(root, 'documents'), 'not a directory');
-    expect(cachedYamlDocument(root, CATALOG, 'c.yaml', catalogSchema)).toMatchObject({ kernels: [{ name: '6.1' }] });
+    expect(await cachedYamlDocument(root, CATALOG, 'c.yaml', catalogSchema)).toMatchObject({ kernels: [{ name: '6.1' }] });
   });
 });
 
 describe('a value parsed by the running code (a scenario)', () => {
   let parses = 0;
-  const parse = () => {
+  const parse = async () => {
     parses++;
     return { steps: [{ name: 'a' }] };
   };
@@ -85,23 +89,23 @@ describe('a value parsed by the running code (a scenario)', () => {
     parses = 0;
   });
 
-  it('is not kept when the code is not identified (the sources run under test)', () => {
+  it('is not kept when the code is not identified (the sources run under test)', async () => {
     setCodeIdentity(undefined);
-    cachedCodeParse(root, 'scenario', 'text', 'a.yaml', parse);
-    cachedCodeParse(root, 'scenario', 'text', 'a.yaml', parse);
+    await cachedCodeParseAsync(root, 'scenario', 'text', 'a.yaml', parse);
+    await cachedCodeParseAsync(root, 'scenario', 'text', 'a.yaml', parse);
     expect(parses).toBe(2);
   });
 
-  it('is kept per program, path and text', () => {
+  it('is kept per program, path and text', async () => {
     setCodeIdentity('build-1');
-    cachedCodeParse(root, 'scenario', 'text', 'a.yaml', parse);
+    await cachedCodeParseAsync(root, 'scenario', 'text', 'a.yaml', parse);
     forgetParsed();
-    cachedCodeParse(root, 'scenario', 'text', 'a.yaml', parse);
+    await cachedCodeParseAsync(root, 'scenario', 'text', 'a.yaml', parse);
     expect(parses).toBe(1);
-    cachedCodeParse(root, 'scenario', 'text2', 'a.yaml', parse);
-    cachedCodeParse(root, 'scenario', 'text', 'b.yaml', parse);
+    await cachedCodeParseAsync(root, 'scenario', 'text2', 'a.yaml', parse);
+    await cachedCodeParseAsync(root, 'scenario', 'text', 'b.yaml', parse);
     setCodeIdentity('build-2');
-    cachedCodeParse(root, 'scenario', 'text', 'a.yaml', parse);
+    await cachedCodeParseAsync(root, 'scenario', 'text', 'a.yaml', parse);
     expect(parses).toBe(4);
   });
 });
@@ -109,8 +113,8 @@ describe('a value parsed by the running code (a scenario)', () => {
 describe('cache prune', () => {
   it('removes the documents not written for longer than the age, or all of them', async () => {
     setCodeIdentity('build-1');
-    cachedCodeParse(root, 'scenario', 'old', 'a.yaml', () => 1);
-    cachedCodeParse(root, 'scenario', 'new', 'a.yaml', () => 2);
+    await cachedCodeParseAsync(root, 'scenario', 'old', 'a.yaml', async () => 1);
+    await cachedCodeParseAsync(root, 'scenario', 'new', 'a.yaml', async () => 2);
     const old = readdirSync(join(root, 'documents')).map((f) => join(root, 'documents', f));
     const tenDaysAgo = new Date(Date.now() - 10 * 86_400_000);
     utimesSync(old[0]!, tenDaysAgo, tenDaysAgo);

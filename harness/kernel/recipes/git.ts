@@ -28,7 +28,7 @@ type GitEntry = SourceEntry & { git: { repo: string; commit: string } };
 async function parityVersion(name: string, s: GitSource, commit: string, log: Log, pinned?: string): Promise<string | undefined> {
   const makefile = () => capture('git', ['-C', s.repo, 'show', `${commit}:Makefile`]).catch(() => '');
   const version = pinned ?? makefileVersion(await makefile());
-  const src = version ? paritySource(seriesOf(version), loadCatalog()) : undefined;
+  const src = version ? paritySource(seriesOf(version), await loadCatalog()) : undefined;
   if (!src) {
     const why = version ? `the catalog builds no ${seriesOf(version)} kernel from Debian's source` : 'its Makefile names no version';
     log.info(`kernel ${name}: ${why}, so no Debian allocator options: tinyconfig's and the fragments' stay`);
