@@ -79,6 +79,8 @@ interface Rule {
 const RULES: Rule[] = [
   { kind: 'warning', re: /^WARNING: CPU: \d+ PID: \d+ at (\S+?:\d+) (\S+)/, at: (m) => ({ at: m[1], func: m[2] }) },
   { kind: 'warning', re: /^WARNING: at (\S+?:\d+) (\S+)/, at: (m) => ({ at: m[1], func: m[2] }) },
+  // 7.x: "WARNING: mm/page_alloc.c:5336 at __alloc_frozen_pages_noprof+0x3d/0x147, CPU#0: sh/43".
+  { kind: 'warning', re: /^WARNING: (?:(\S+?:\d+) )?at (\S+?),? CPU#\d+: /, at: (m) => ({ at: m[1], func: m[2] }) },
   { kind: 'bug', re: /^kernel BUG at (\S+?:\d+)!/, at: (m) => ({ at: m[1] }) },
   { kind: 'sleep-in-atomic', re: /^BUG: sleeping function called from invalid context at (\S+?:\d+)/, at: (m) => ({ at: m[1] }) },
   { kind: 'scheduling-while-atomic', re: /^BUG: scheduling while atomic/ },

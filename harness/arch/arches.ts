@@ -67,9 +67,11 @@ export interface ArchSpec {
    * Where Debian's own config for a kernel version of this arch lives, for
    * distribution parity: a package ({SERIES} = "6.12"; {IMAGE} = the image
    * package of that flavour and version, {ABI} its ABI) and, per flavour, the
-   * file in it (.xz is uncompressed).
+   * file in it (.xz is uncompressed). `split`: the file per flavour where the
+   * image package is empty and its files are in parts (from 7.x: the config
+   * is in linux-base-X, the first part, beside the modules).
    */
-  distroConfig: { package: string; files: Record<string, string> };
+  distroConfig: { package: string; files: Record<string, string>; split?: Record<string, string> };
 }
 
 export const ARCHES: Readonly<Record<string, ArchSpec>> = {
@@ -156,6 +158,12 @@ export const ARCHES: Readonly<Record<string, ArchSpec>> = {
         cloud: 'boot/config-{ABI}-cloud-arm64',
         rt: 'boot/config-{ABI}-rt-arm64',
         '16k': 'boot/config-{ABI}-arm64-16k',
+      },
+      split: {
+        generic: 'usr/lib/modules/{ABI}-arm64/config',
+        cloud: 'usr/lib/modules/{ABI}-cloud-arm64/config',
+        rt: 'usr/lib/modules/{ABI}-rt-arm64/config',
+        '16k': 'usr/lib/modules/{ABI}-arm64-16k/config',
       },
     },
   },

@@ -64,7 +64,7 @@ export async function debianConfig(arch: ArchSpec, version: string, flavour: str
   const series = seriesOf(version);
   let pkg = arch.distroConfig.package.replace(/\{SERIES\}/g, series);
   let abi = '';
-  const pattern = arch.distroConfig.files[flavour];
+  let pattern = arch.distroConfig.files[flavour];
   if (!pattern)
     throw new KharnessError(
       'USAGE',
@@ -89,6 +89,11 @@ export async function debianConfig(arch: ArchSpec, version: string, flavour: str
       );
     abi = hit.abi;
     pkg = hit.image;
+    const split = arch.distroConfig.split?.[flavour];
+    if (hit.parts && split) {
+      pkg = hit.parts[0]!;
+      pattern = split;
+    }
   }
   const file = pattern.replace(/\{SERIES\}/g, series).replace(/\{ABI\}/g, abi);
   const from = `${pkg}=${version}`;

@@ -10,7 +10,7 @@ import { readKtapSuite } from '../../harness/analysis/ktap.ts';
 import { parseSplats, type Splat } from '../../harness/analysis/splats.ts';
 import { ScenarioError } from '../../harness/errors.ts';
 import { KERNEL_TESTS } from '../../harness/ktest/catalog.ts';
-import { casesOn, completionOf, type RunInput, readRun } from '../../harness/ktest/read.ts';
+import { casesOn, completionOf, paramsOn, type RunInput, readRun } from '../../harness/ktest/read.ts';
 import { PROJECT_ROOT } from '../../harness/paths.ts';
 import { FLAG_CONSTANTS, SIZE_CONSTANTS } from '../../harness/probe/vocabulary.ts';
 import { guestCmdlineNote } from '../../harness/report/summary.ts';
@@ -114,6 +114,8 @@ describe('reading a run', () => {
     for (const [file, version, n] of [
       ['6.1-x86_64-test_vmalloc.log', '6.1.192', 10],
       ['6.12-arm64-test_vmalloc.log', '6.12.117', 11],
+      // 7.2 counts align_shift_alloc_test as xfailed (failed: 0): still its expected failure.
+      ['7.2-x86_64-test_vmalloc.log', '7.2.13', 13],
     ] as const) {
       const lines = log(file);
       const r = readRun(KERNEL_TESTS.test_vmalloc!, input(lines, { load: EAGAIN, version, params: { nr_threads: 2 } }));
@@ -132,6 +134,41 @@ describe('reading a run', () => {
       expect(r.known.map((s) => s.kind)).toContain('vmalloc-failure');
       expect(r.unexpected).toEqual([]);
     }
+  });
+
+  it("test_vmalloc: with no case chosen, every case the kernel's version has is asked for (7.2's module runs 3 by default)", () => {
+    const t = KERNEL_TESTS.test_vmalloc!;
+    const none = new Map<string, string>();
+    expect(paramsOn(t, { nr_threads: 2 }, '6.1.192', none)).toEqual({ nr_threads: 2, run_test_mask: 0b11_1111_1111 });
+    expect(paramsOn(t, { nr_threads: 2 }, '6.12.117', none).run_test_mask).toBe(0b111_1111_1111);
+    expect(paramsOn(t, { nr_threads: 2 }, '7.2.13', none).run_test_mask).toBe(0b1_1111_1111_1111);
+    // A mask the scenario gave (its `cases:`) stays.
+    expect(paramsOn(t, { run_test_mask: 5 }, '7.2.13', none)).toEqual({ run_test_mask: 5 });
+    expect(paramsOn(KERNEL_TESTS.slub_kunit!, {}, '7.2.13', none)).toEqual({});
+  });
+
+  it('test_vmalloc: no_block_alloc_test (7.2) may fail or pass; its failure is expected', () => {
+    const lines = log('7.2-x86_64-test_vmalloc.log').map((l) =>
+      l.replace(/no_block_alloc_test passed: 1 failed: 0 xfailed: 0/, 'no_block_alloc_test passed: 0 failed: 0 xfailed: 1'),
+    );
+    const r = readRun(KERNEL_TESTS.test_vmalloc!, input(lines, { load: EAGAIN, version: '7.2.13', params: { nr_threads: 2 } }));
+    expect(r.status, r.reason).toBe('pass');
+    expect(statuses(r).no_block_alloc_test).toBe('expected-fail');
+    const passing = readRun(
+      KERNEL_TESTS.test_vmalloc!,
+      input(log('7.2-x86_64-test_vmalloc.log'), { load: EAGAIN, version: '7.2.13', params: { nr_threads: 2 } }),
+    );
+    expect(statuses(passing).no_block_alloc_test).toBe('pass');
+    // A real failure (failed: N) of a case with no expected failure still fails the run.
+    const broken = readRun(
+      KERNEL_TESTS.test_vmalloc!,
+      input(
+        log('7.2-x86_64-test_vmalloc.log').map((l) => l.replace(/vrealloc_test passed: 1 failed: 0/, 'vrealloc_test passed: 0 failed: 1')),
+        { load: EAGAIN, version: '7.2.13', params: { nr_threads: 2 } },
+      ),
+    );
+    expect(broken.status).toBe('fail');
+    expect(statuses(broken).vrealloc_test).toBe('fail');
   });
 
   it('test_vmalloc: a worker whose summary never printed is a truncated run, never a pass', () => {

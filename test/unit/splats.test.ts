@@ -57,6 +57,9 @@ describe('splat rules', () => {
       ['warning', 'mm/page_alloc.c:4832'],
     ]);
     expect(one('Oops: invalid opcode: 0000 [#1] SMP')).toEqual([['oops', undefined]]);
+    // 7.2 moved the CPU and task to the end (captured on the 7.2.13 source build, x86_64, kmalloc(KMALLOC_MAX_SIZE + 1)).
+    const w72 = parseSplats(['[    4.130434] WARNING: mm/page_alloc.c:5336 at __alloc_frozen_pages_noprof+0x3d/0x147, CPU#0: sh/43']);
+    expect(w72.map((s) => [s.kind, s.at, s.func])).toEqual([['warning', 'mm/page_alloc.c:5336', '__alloc_frozen_pages_noprof+0x3d/0x147']]);
     expect(one('Internal error: Oops - BUG: 00000000f2000800 [#1] SMP')).toEqual([['oops', undefined]]);
   });
 

@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { isEnabled } from '../../analysis/kconfig.ts';
 import { KERNEL_TESTS } from '../../ktest/catalog.ts';
-import { inVersions, readRun } from '../../ktest/read.ts';
+import { inVersions, paramsOn, readRun } from '../../ktest/read.ts';
 import { FLAG_CONSTANTS, SIZE_CONSTANTS } from '../../probe/vocabulary.ts';
 import { evalPredicate, parsePredicate } from '../../scenario/size.ts';
 import type { Action } from '../../scenario/types.ts';
@@ -54,10 +54,12 @@ type KernelTestAction = Extract<Action, { kind: 'kernel-test' }>;
 /** The one load of a kernel test step: the module's .ko on the host. */
 interface Load extends Instance {
   ko: string;
+  /** The parameters on this kernel (paramsOn). */
+  params: Record<string, number | boolean>;
 }
 
 /** What the record shows as the step's request: insmod with the module's parameters. */
-const requestOf = (a: KernelTestAction) => `insmod ${a.module}.ko ${moduleArgs(a.params)}`.trim();
+const requestOf = (a: KernelTestAction, params: Record<string, number | boolean>) => `insmod ${a.module}.ko ${moduleArgs(params)}`.trim();
 
 export const kernelTestStep: StepKind<KernelTestAction, Load> = {
   /** A kernel test module the kernel's config does not build, or a parameter its version lacks. */
@@ -77,13 +79,13 @@ export const kernelTestStep: StepKind<KernelTestAction, Load> = {
     if (built) return { status: 'skip', reason: `${built}=y: the test ran at boot; kharness runs it as a module (=m)` };
     const ko = await g.testModule?.(a.module);
     if (!ko) return { status: 'error', reason: `the kernel's config builds ${a.module} but no ${a.module}.ko was found with it` };
-    return [{ name: step.name, ko }];
+    return [{ name: step.name, ko, params: paramsOn(KERNEL_TESTS[a.module]!, a.params, g.facts.release, g.facts.config) }];
   },
 
   // A module load needs nothing of user space but insmod: it can run from init, before sshd.
   atBoot(step, inst, seq) {
     const a = step.action;
-    return { script: loadScript(seq, a.module, a.params), files: [{ path: guestPath(a.module), host: inst.ko }] };
+    return { script: loadScript(seq, a.module, inst.params), files: [{ path: guestPath(a.module), host: inst.ko }] };
   },
 
   async observe(m, step, inst, g) {
@@ -91,8 +93,8 @@ export const kernelTestStep: StepKind<KernelTestAction, Load> = {
     await m.put(guestPath(a.module), await readFile(inst.ko), g.timeouts.stepMs);
     // Numbered once uploaded: a failed upload sent no request.
     const seq = g.nextSeq();
-    const script = loadScript(seq, a.module, a.params);
-    const request = requestOf(a);
+    const script = loadScript(seq, a.module, inst.params);
+    const request = requestOf(a, inst.params);
     return observeAct(m, seq, shellAct(request, script, RC), {
       timeouts: g.timeouts,
       withMeminfo: false,
@@ -109,7 +111,7 @@ export const kernelTestStep: StepKind<KernelTestAction, Load> = {
     const run = readRun(KERNEL_TESTS[a.module]!, {
       lines: obs.dmesg,
       load: { rc, output: output.replace(RC, '').trim() },
-      params: a.params,
+      params: inst.params,
       version: g.facts.release,
       config: g.facts.config,
       selected: a.cases,
