@@ -15,7 +15,7 @@ import { INJECT_KINDS, INJECT_NTH_MAX, type InjectKind } from '../inject/kinds.t
 import { SWEEP_CAP_DEFAULT } from '../inject/sweep.ts';
 import { readModuleDir } from '../module/user.ts';
 import { consoleReporter } from '../report/console.ts';
-import { parseReporters, writeReports } from '../report/reporters.ts';
+import { parseReporters } from '../report/names.ts';
 import type { ResultRecord, StepRecord } from '../results/records.ts';
 import { defaultParallelTargets, groupByTarget, planTargets, unitsFor } from '../run/plan.ts';
 import { runAll } from '../run/run.ts';
@@ -118,6 +118,7 @@ export async function checkModuleCommand(v: Record<string, unknown>, positionals
     signal,
     module: mod.dir,
   });
+  const { writeReports } = await import('../report/reporters.ts');
   const written = writeReports(reporters, summary.records, outDir);
   process.stdout.write(`results: ${summary.resultsFile}\n${written.map((p) => `report: ${p}\n`).join('')}`);
   const unchecked = uncheckedTargets(summary.records);

@@ -7,7 +7,7 @@ import { cacheRoot, SCENARIOS_DIR } from '../paths.ts';
 import { consoleReporter } from '../report/console.ts';
 import { githubReporter } from '../report/github.ts';
 import { liveFooter } from '../report/live.ts';
-import { parseReporters, writeReports } from '../report/reporters.ts';
+import { parseReporters } from '../report/names.ts';
 import type { ResultRecord } from '../results/records.ts';
 import { defaultParallelTargets, groupByTarget, parseShard, planTargets, shardUnits, unitsFor } from '../run/plan.ts';
 import { runAll } from '../run/run.ts';
@@ -17,9 +17,8 @@ import { hostCpus } from '../util/host.ts';
 import { consoleLog } from '../util/log.ts';
 import { isCI, useColor } from '../util/tty.ts';
 import { catalogWith, kernelNames, list, parseMachineFlags, positiveInt } from './args.ts';
-import { compareAndReport, compareFlags, parseRule } from './compare.ts';
+import { compareFlags, parseRule } from './compare-flags.ts';
 import type { Outcome } from './exit.ts';
-import { keepInHistory } from './history.ts';
 import { readRun } from './runs.ts';
 
 /** Files, directories of *.yaml, or (none given) every shipped scenario. */
@@ -140,12 +139,15 @@ export async function runCommand(v: Record<string, unknown>, positionals: string
     module,
   });
   live?.stop();
+  // The renderers, the comparison and the history are loaded once the guests are done with.
+  const { writeReports } = await import('../report/reporters.ts');
   const written = writeReports(reporters, summary.records, outDir);
   process.stdout.write(`results: ${summary.resultsFile}\n${written.map((p) => `report: ${p}\n`).join('')}`);
-  if (history) process.stdout.write(`kept in history: ${await keepInHistory(history, summary.records)}\n`);
+  if (history) process.stdout.write(`kept in history: ${await (await import('./history.ts')).keepInHistory(history, summary.records)}\n`);
   if (!baseline || summary.outcome === 'error' || summary.outcome === 'interrupted' || summary.outcome === 'incomplete')
     return summary.outcome;
   process.stdout.write('\n');
+  const { compareAndReport } = await import('./compare.ts');
   const c = await compareAndReport(baseline.records, summary.records, { base: baseline.dir, next: outDir }, outDir, {
     rule,
     ...compareFlags(v),

@@ -123,8 +123,10 @@ interface Raw {
 function readSummary(lines: string[], workers: number): Raw {
   const SUMMARY = /^Summary: (\S+) passed: (\d+) failed: (\d+)(?: xfailed: (\d+))? repeat: (\d+) loops: (\d+) avg: (\d+) usec$/;
   const TOOK = /^All test took worker(\d+)=(\d+) cycles$/;
-  const perWorker: Map<string, { passed: number; failed: number; xfailed: number; repeat: number; loops: number; avg: number; line: string }>[] =
-    [];
+  const perWorker: Map<
+    string,
+    { passed: number; failed: number; xfailed: number; repeat: number; loops: number; avg: number; line: string }
+  >[] = [];
   let pending = new Map<string, (typeof perWorker)[number] extends Map<string, infer V> ? V : never>();
   const facts: Numbers = {};
   for (const text of lines) {

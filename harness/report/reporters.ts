@@ -5,7 +5,6 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError } from '../errors.ts';
 import type { ResultRecord } from '../results/records.ts';
 import { foldRepeats } from '../results/repeats.ts';
 import { renderSeriesHtml, renderSeriesMarkdown, renderSeriesText } from './claims-series.ts';
@@ -14,35 +13,29 @@ import { renderJson } from './json.ts';
 import { renderJUnit } from './junit.ts';
 import { renderKtap } from './ktap.ts';
 import { renderMarkdown } from './markdown.ts';
+import { type FileReporterName, REPORT_FILES } from './names.ts';
 
 export interface FileReporter {
   file: string;
   render(records: readonly ResultRecord[]): string;
 }
 
-export const FILE_REPORTERS: Record<string, FileReporter> = {
-  html: { file: 'report.html', render: renderHtml },
-  json: { file: 'report.json', render: renderJson },
-  junit: { file: 'junit.xml', render: renderJUnit },
-  ktap: { file: 'report.ktap', render: renderKtap },
-  markdown: { file: 'summary.md', render: renderMarkdown },
-  // The claims table across kernel versions (claim × series, per arch), for a run over several series.
-  versions: { file: 'claims-by-series.md', render: renderSeriesMarkdown },
-  'versions-html': { file: 'claims-by-series.html', render: renderSeriesHtml },
-  'versions-text': { file: 'claims-by-series.txt', render: renderSeriesText },
+const RENDER: Record<FileReporterName, FileReporter['render']> = {
+  html: renderHtml,
+  json: renderJson,
+  junit: renderJUnit,
+  ktap: renderKtap,
+  markdown: renderMarkdown,
+  versions: renderSeriesMarkdown,
+  'versions-html': renderSeriesHtml,
+  'versions-text': renderSeriesText,
 };
 
-export const REPORTER_NAMES = ['default', ...Object.keys(FILE_REPORTERS)];
+export const FILE_REPORTERS: Record<string, FileReporter> = Object.fromEntries(
+  (Object.keys(REPORT_FILES) as FileReporterName[]).map((n) => [n, { file: REPORT_FILES[n], render: RENDER[n] }]),
+);
 
-export function parseReporters(values: string[]): string[] {
-  const names = values
-    .flatMap((v) => v.split(','))
-    .map((s) => s.trim())
-    .filter(Boolean);
-  for (const n of names)
-    if (!REPORTER_NAMES.includes(n)) throw new UsageError(`unknown reporter "${n}"`, `Reporters: ${REPORTER_NAMES.join(', ')}`);
-  return names.length ? [...new Set(names)] : ['default'];
-}
+export { parseReporters, REPORTER_NAMES } from './names.ts';
 
 /** Writes each named file reporter's output into dir; returns the paths. */
 export function writeReports(names: string[], records: readonly ResultRecord[], dir: string): string[] {
