@@ -3,7 +3,6 @@
 // first rebuilt if harness/ changed since the last build, so a checkout never
 // runs stale code; an installed package is checked against dist/manifest.json,
 // and a missing or damaged file is named in one line instead of a stack trace.
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import module from 'node:module';
 import { dirname, join } from 'node:path';
@@ -29,14 +28,22 @@ function readManifest() {
   }
 }
 
-/** The first compiled file that is missing or not what the build wrote, or undefined. */
+/** SHA-256 of bytes, in hex; node:crypto is loaded only for it (it costs more than the rest of a start). */
+function sha256(bytes) {
+  return module.createRequire(import.meta.url)('node:crypto').createHash('sha256').update(bytes).digest('hex');
+}
+
+/**
+ * The first compiled file that is missing or not what the build wrote, or
+ * undefined; `hash` (SHA-256 of a file's bytes) compares the contents too.
+ */
 function damaged(manifest, hash) {
   for (const [name, f] of Object.entries(manifest.files)) {
     const p = join(dist, name);
     const st = statSync(p, { throwIfNoEntry: false });
     if (!st) return `${p} is missing`;
     if (st.size !== f.bytes) return `${p} is damaged (${st.size} bytes, built as ${f.bytes})`;
-    if (hash && createHash('sha256').update(readFileSync(p)).digest('hex') !== f.sha256)
+    if (hash && hash(readFileSync(p)) !== f.sha256)
       return `${p} is damaged (its contents differ from the build)`;
   }
   return undefined;
@@ -66,16 +73,16 @@ try {
   ({ main } = await import(pathToFileURL(join(dist, 'main.js')).href));
 } catch (e) {
   // A file of the right size that does not load: find which one, by its hash.
-  const bad = damaged(manifest, true);
+  const bad = damaged(manifest, sha256);
   if (bad) fail(`${bad}: ${checkout ? 'run `npm run build`' : 'reinstall kharness'}.`);
   throw e;
 }
 const hint = checkout ? 'run `npm run build`' : 'reinstall kharness';
 process.exitCode = await main(process.argv.slice(2), {
-  // The compiled files' hashes: what a cached parse by this code is keyed on.
-  code: createHash('sha256').update(JSON.stringify(manifest.files)).digest('hex').slice(0, 16),
+  // What a cached parse by this code is keyed on (absent in a manifest older than it: nothing is cached).
+  code: manifest.code,
   damaged: () => {
-    const bad = damaged(manifest, true);
+    const bad = damaged(manifest, sha256);
     return bad && `${bad}: ${hint}.`;
   },
 });

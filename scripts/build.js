@@ -130,7 +130,9 @@ export async function buildDist(root = ROOT, { clean = false } = {}) {
     writeAtomic(f.path, f.contents);
     files[name] = { bytes: f.contents.length, sha256: createHash('sha256').update(f.contents).digest('hex') };
   }
-  const manifest = { stamp, files };
+  // What identifies this build's code, for results of code kept between runs (a parsed scenario).
+  const code = createHash('sha256').update(JSON.stringify(files)).digest('hex').slice(0, 16);
+  const manifest = { stamp, code, files };
   writeAtomic(join(out, 'manifest.json'), `${JSON.stringify(manifest, null, 1)}\n`);
   for (const name of readdirSync(out)) {
     if (name === 'manifest.json' || files[name]) continue;
