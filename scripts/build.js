@@ -82,12 +82,13 @@ async function precompiledModule(root, out) {
     exports[`v${key}`] = `k${key}`;
   }
   // ajv's generated code requires its small runtime helpers (ucs2length) even as an ES module: every chunk has require (BANNER).
-  return [
+  const precompiled = [
     standaloneCode(ajv, exports),
     `export const PRECOMPILED = { ${Object.keys(exports)
       .map((e) => `'${e.slice(1)}': ${e}`)
       .join(', ')} };`,
   ].join('\n');
+  return { precompiled, scenarioSchema: schemas.scenarioSchema };
 }
 
 /** Builds dist/ under root; returns the manifest written. `clean`: remove older builds' files now (npm pack ships the folder). */
@@ -96,7 +97,7 @@ export async function buildDist(root = ROOT, { clean = false } = {}) {
   const stamp = sourceStamp(root);
   const out = join(root, 'dist');
   mkdirSync(out, { recursive: true });
-  const precompiled = await precompiledModule(root, out);
+  const { precompiled, scenarioSchema: schemaOf } = await precompiledModule(root, out);
   const result = await build({
     absWorkingDir: root,
     entryPoints: { main: 'harness/cli/main.ts' },
@@ -125,7 +126,9 @@ export async function buildDist(root = ROOT, { clean = false } = {}) {
   });
   const files = {};
   const main = result.outputFiles.find((f) => basename(f.path) === 'main.js');
-  for (const f of [...result.outputFiles.filter((f) => f !== main), main]) {
+  // `kharness schema` reads this instead of loading the tables the schema is made from (harness/cli/schema.ts).
+  const schema = { path: join(out, 'scenario-schema.json'), contents: Buffer.from(`${JSON.stringify(schemaOf, null, 2)}\n`) };
+  for (const f of [schema, ...result.outputFiles.filter((f) => f !== main), main]) {
     const name = basename(f.path);
     writeAtomic(f.path, f.contents);
     files[name] = { bytes: f.contents.length, sha256: createHash('sha256').update(f.contents).digest('hex') };

@@ -1,9 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { schemaText } from '../../harness/cli/schema.ts';
+import { SCHEMA_FILE, schemaText } from '../../harness/cli/schema.ts';
 import { ScenarioError } from '../../harness/errors.ts';
-import { SCENARIOS_DIR } from '../../harness/paths.ts';
+import { PROJECT_ROOT, SCENARIOS_DIR } from '../../harness/paths.ts';
 import { parseScenario } from '../../harness/scenario/load.ts';
 
 function errorOf(src: string): ScenarioError {
@@ -119,7 +119,10 @@ describe('scenario loading', () => {
     expect(e.reason).toMatch(/must be the last step/);
   });
 
-  it('ships a schema.json equal to the one generated from the source', () => {
-    expect(readFileSync(join(SCENARIOS_DIR, 'schema.json'), 'utf8')).toBe(schemaText());
+  it('ships a schema.json equal to the one generated from the source, and the build writes the same text', async () => {
+    const text = await schemaText();
+    expect(readFileSync(join(SCENARIOS_DIR, 'schema.json'), 'utf8')).toBe(text);
+    // `kharness schema` prints the build's copy (dist/, made by the test setup's build).
+    expect(readFileSync(join(PROJECT_ROOT, 'dist', SCHEMA_FILE), 'utf8')).toBe(text);
   });
 });
