@@ -1,9 +1,10 @@
+import { candidates, hostDebianArch } from '../apt/apt.ts';
 import { ARCHES, archSpec } from '../arch/arches.ts';
 import { UsageError } from '../errors.ts';
-import { loadCatalog } from '../kernel/catalog.ts';
+import { type CatalogKernel, loadCatalog } from '../kernel/catalog.ts';
 import { type DebianKernel, debianName, seriesName, shortVersion } from '../kernel/debian.ts';
 import { debianKernels, suitesOf } from '../kernel/prebuilt.ts';
-import { consoleLog } from '../util/log.ts';
+import { consoleLog, type Log } from '../util/log.ts';
 import { list } from './args.ts';
 import type { Outcome } from './exit.ts';
 
@@ -18,6 +19,29 @@ function versions(ks: DebianKernel[], suiteOf: Map<string, string>): string {
   return out.join(' ');
 }
 
+/**
+ * Where each catalog kernel's Debian source comes from: the host's package, or
+ * the version and suite kharness's apt state fetches it from
+ * ("linux-source-7.2 7.2.13-1, sid").
+ */
+async function sourceOrigins(catalog: readonly CatalogKernel[], log: Log): Promise<Map<string, string>> {
+  const fetched = [...new Set(catalog.flatMap((k) => (k.source.type === 'debian-source' && !k.source.tarball ? [k.source.package] : [])))];
+  const found = await candidates(fetched, await hostDebianArch(), log, 'kernels');
+  const out = new Map<string, string>();
+  for (const k of catalog) {
+    if (k.source.type !== 'debian-source') continue;
+    const s = k.source;
+    const c = found.get(s.package);
+    out.set(
+      k.name,
+      s.tarball
+        ? `${s.package}, host`
+        : `${s.package} ${s.version ?? c?.version ?? '?'}, ${s.version ? 'pinned' : (c?.suite ?? 'not in the archive')}`,
+    );
+  }
+  return out;
+}
+
 export async function kernelsCommand(v: Record<string, unknown>): Promise<Outcome> {
   if (v.format !== 'text' && v.format !== 'json') throw new UsageError(`unknown --format "${String(v.format)}"`, 'Formats: text, json');
   const arches = (list(v.arch) ?? Object.keys(ARCHES)).map(archSpec);
@@ -29,9 +53,16 @@ export async function kernelsCommand(v: Record<string, unknown>): Promise<Outcom
       return { arch: a.name, index, suiteOf: await suitesOf(index.kernels, a, log) };
     }),
   );
+  const origin = await sourceOrigins(catalog, log);
   if (v.format === 'json') {
     const json = {
-      catalog: catalog.map((k) => ({ name: k.name, arches: k.arches, source: k.source.type, default: k.default !== false })),
+      catalog: catalog.map((k) => ({
+        name: k.name,
+        arches: k.arches,
+        source: k.source.type,
+        ...(origin.has(k.name) ? { from: origin.get(k.name) } : {}),
+        default: k.default !== false,
+      })),
       debian: debian.flatMap((d) =>
         d.index.kernels.map((k) => ({
           name: debianName(k.abi, k.flavour),
@@ -49,7 +80,10 @@ export async function kernelsCommand(v: Record<string, unknown>): Promise<Outcom
   }
   const out: string[] = ['Catalog (kernels/catalog.yaml):'];
   for (const k of catalog)
-    out.push(`  ${k.name.padEnd(20)} ${k.arches.join(', ').padEnd(16)} ${k.source.type}${k.default === false ? '' : ', default matrix'}`);
+    out.push(
+      `  ${k.name.padEnd(20)} ${k.arches.join(', ').padEnd(16)} ${k.source.type}${origin.has(k.name) ? ` (${origin.get(k.name)})` : ''}` +
+        `${k.default === false ? '' : ', default matrix'}`,
+    );
   out.push(
     '',
     "Debian's prebuilt kernels (image and headers in the archive): name one as debian:VERSION[-FLAVOUR],",
