@@ -30,7 +30,11 @@ function readManifest() {
 
 /** SHA-256 of bytes, in hex; node:crypto is loaded only for it (it costs more than the rest of a start). */
 function sha256(bytes) {
-  return module.createRequire(import.meta.url)('node:crypto').createHash('sha256').update(bytes).digest('hex');
+  return module
+    .createRequire(import.meta.url)('node:crypto')
+    .createHash('sha256')
+    .update(bytes)
+    .digest('hex');
 }
 
 /**
@@ -43,8 +47,7 @@ function damaged(manifest, hash) {
     const st = statSync(p, { throwIfNoEntry: false });
     if (!st) return `${p} is missing`;
     if (st.size !== f.bytes) return `${p} is damaged (${st.size} bytes, built as ${f.bytes})`;
-    if (hash && hash(readFileSync(p)) !== f.sha256)
-      return `${p} is damaged (its contents differ from the build)`;
+    if (hash && hash(readFileSync(p)) !== f.sha256) return `${p} is damaged (its contents differ from the build)`;
   }
   return undefined;
 }

@@ -20,7 +20,9 @@ describe("Debian's prebuilt kernels", () => {
     expect(r.stdout).toMatch(/arm64\s+6\.12\s+16k\s+/);
     // The catalog's sources: the host's packages, or the version and suite kharness fetches them from.
     expect(r.stdout).toMatch(/^ {2}6\.12 +x86_64, arm64 +debian-source \(linux-source-6\.12, host\), default matrix$/m);
-    expect(r.stdout).toMatch(/^ {2}7\.2 +x86_64, arm64 +debian-source \(linux-source-7\.2 7\.2\.\d+-\d+, (sid|trixie-backports)\), default matrix$/m);
+    expect(r.stdout).toMatch(
+      /^ {2}7\.2 +x86_64, arm64 +debian-source \(linux-source-7\.2 7\.2\.\d+-\d+, (sid|trixie-backports)\), default matrix$/m,
+    );
     expect(r.stdout).toMatch(/^ {2}5\.10 +x86_64, arm64 +debian-source \(linux-source-5\.10 5\.10\.\d+-\d+, bullseye(-security)?\)$/m);
     const json = JSON.parse((await cli(['kernels', '--format', 'json'])).stdout) as { debian: { name: string; arch: string }[] };
     expect(json.debian.filter((k) => k.arch === 'arm64' && k.name.endsWith('-rt')).length).toBeGreaterThan(0);

@@ -40,7 +40,9 @@ describe('every shipped scenario on arm64 6.12 from source', () => {
     expect(s.filter((x) => x.status === 'fail' || x.status === 'error').map((x) => `${x.scenario} › ${x.name}`)).toEqual([]);
     const skipped = s.filter((x) => x.status === 'skip');
     expect(skipped.length).toBeGreaterThan(0);
-    expect([...new Set(skipped.map((x) => `${x.scenario}: ${x.reason?.replace(/target is 6\.12\.\S+/, 'target is 6.12')}`))].sort()).toEqual([
+    expect(
+      [...new Set(skipped.map((x) => `${x.scenario}: ${x.reason?.replace(/target is 6\.12\.\S+/, 'target is 6.12')}`))].sort(),
+    ).toEqual([
       'gfp-atomic-injected: kernel config lacks CONFIG_FAULT_INJECTION, CONFIG_FAULT_INJECTION_DEBUG_FS, CONFIG_FAILSLAB, CONFIG_FAIL_PAGE_ALLOC',
       'gfp-atomic-rt: kernel config lacks CONFIG_PREEMPT_RT',
       // What 7.2 does instead (vmalloc and kvmalloc with GFP_ATOMIC, vmalloc's large pages).

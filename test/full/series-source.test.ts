@@ -26,7 +26,19 @@ describe('every series from source, x86_64 and arm64', () => {
 
   beforeAll(async () => {
     const r = await cli(
-      ['run', '--kernel', SERIES.join(','), '--arch', ARCHES.join(','), '--jobs', '2', '--reporter', 'default,versions,versions-text', '--out', out],
+      [
+        'run',
+        '--kernel',
+        SERIES.join(','),
+        '--arch',
+        ARCHES.join(','),
+        '--jobs',
+        '2',
+        '--reporter',
+        'default,versions,versions-text',
+        '--out',
+        out,
+      ],
       { timeoutMs: 4 * 3600_000 },
     );
     exitCode = r.exitCode;
@@ -42,9 +54,11 @@ describe('every series from source, x86_64 and arm64', () => {
         expect(mine.length, `${arch}/${series}`).toBeGreaterThan(100);
         expect(mine[0]!.target.release, `${arch}/${series}`).toMatch(new RegExp(`^${series.replace('.', '\\.')}\\.\\d+`));
       }
-    expect(s.filter((x) => x.status === 'fail' || x.status === 'error').map((x) => `${x.target.arch}/${x.target.kernel} ${x.scenario} › ${x.name}`)).toEqual(
-      [],
-    );
+    expect(
+      s
+        .filter((x) => x.status === 'fail' || x.status === 'error')
+        .map((x) => `${x.target.arch}/${x.target.kernel} ${x.scenario} › ${x.name}`),
+    ).toEqual([]);
     expect(exitCode, output.slice(-3000)).toBe(0);
   });
 
