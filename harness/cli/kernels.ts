@@ -1,10 +1,10 @@
-import { candidates, hostDebianArch } from '../apt/apt.ts';
 import { ARCHES, archSpec } from '../arch/arches.ts';
 import { UsageError } from '../errors.ts';
-import { type CatalogKernel, loadCatalog } from '../kernel/catalog.ts';
+import { loadCatalog } from '../kernel/catalog.ts';
 import { type DebianKernel, debianName, seriesName, shortVersion } from '../kernel/debian.ts';
 import { debianKernels, suitesOf } from '../kernel/prebuilt.ts';
-import { consoleLog, type Log } from '../util/log.ts';
+import { sourceOrigins } from '../kernel/source.ts';
+import { consoleLog } from '../util/log.ts';
 import { list } from './args.ts';
 import type { Outcome } from './exit.ts';
 
@@ -17,29 +17,6 @@ function versions(ks: DebianKernel[], suiteOf: Map<string, string>): string {
     if (suiteOf.get(ks[i + 1]?.image ?? '') !== suite) out.push(`(${suite})`);
   });
   return out.join(' ');
-}
-
-/**
- * Where each catalog kernel's Debian source comes from: the host's package, or
- * the version and suite kharness's apt state fetches it from
- * ("linux-source-7.2 7.2.13-1, sid").
- */
-async function sourceOrigins(catalog: readonly CatalogKernel[], log: Log): Promise<Map<string, string>> {
-  const fetched = [...new Set(catalog.flatMap((k) => (k.source.type === 'debian-source' && !k.source.tarball ? [k.source.package] : [])))];
-  const found = await candidates(fetched, await hostDebianArch(), log, 'kernels');
-  const out = new Map<string, string>();
-  for (const k of catalog) {
-    if (k.source.type !== 'debian-source') continue;
-    const s = k.source;
-    const c = found.get(s.package);
-    out.set(
-      k.name,
-      s.tarball
-        ? `${s.package}, host`
-        : `${s.package} ${s.version ?? c?.version ?? '?'}, ${s.version ? 'pinned' : (c?.suite ?? 'not in the archive')}`,
-    );
-  }
-  return out;
 }
 
 export async function kernelsCommand(v: Record<string, unknown>): Promise<Outcome> {

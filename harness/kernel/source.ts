@@ -22,7 +22,7 @@ import { hashParts } from '../util/hash.ts';
 import { type Log, lockWait } from '../util/log.ts';
 import { capture, runLogged } from '../util/proc.ts';
 import { stopping } from '../util/stop.ts';
-import type { DebianSource, GitSource } from './catalog.ts';
+import type { CatalogKernel, DebianSource, GitSource } from './catalog.ts';
 import { installedVersion } from './distro.ts';
 
 export async function resolveCommit(src: GitSource): Promise<string> {
@@ -128,6 +128,29 @@ async function sourceTarball(s: DebianSource, version: string, log: Log): Promis
     lockWait(log, `the download of ${s.package}`),
     stopping.signal,
   );
+}
+
+/**
+ * Where each catalog kernel's Debian source comes from: the host's package, or
+ * the version and suite kharness's apt state fetches it from
+ * ("linux-source-7.2 7.2.13-1, sid").
+ */
+export async function sourceOrigins(catalog: readonly CatalogKernel[], log: Log): Promise<Map<string, string>> {
+  const fetched = [...new Set(catalog.flatMap((k) => (k.source.type === 'debian-source' && !k.source.tarball ? [k.source.package] : [])))];
+  const found = await candidates(fetched, await hostDebianArch(), log, 'kernels');
+  const out = new Map<string, string>();
+  for (const k of catalog) {
+    if (k.source.type !== 'debian-source') continue;
+    const s = k.source;
+    const c = found.get(s.package);
+    out.set(
+      k.name,
+      s.tarball
+        ? `${s.package}, host`
+        : `${s.package} ${s.version ?? c?.version ?? '?'}, ${s.version ? 'pinned' : (c?.suite ?? 'not in the archive')}`,
+    );
+  }
+  return out;
 }
 
 /** Source packages' tarballs fetched from the archive, one directory per package version. */
