@@ -1,6 +1,6 @@
 /** Where a user module's code lies, from its .text address and /proc/vmallocinfo. Pure. */
 import { describe, expect, it } from 'vitest';
-import { placement } from '../../harness/run/steps/module.ts';
+import { placement, placementScript } from '../../harness/run/steps/module.ts';
 
 describe("a user module's placement", () => {
   it('names the vmalloc area holding the text and its allocator', () => {
@@ -30,5 +30,18 @@ describe("a user module's placement", () => {
       text_addr: '0xffff9cf9e3963000',
       vmalloc_caller: 'unknown (hashed pointers)',
     });
+  });
+});
+
+describe('the guest script that reads it', () => {
+  it('sets kptr_restrict to 1 for the read where it was 0 (then %pK prints real addresses to root), and puts it back', () => {
+    const lines = placementScript('kh_leak').split('\n');
+    expect(lines[1]).toBe('[ "$k" = 0 ] && echo 1 > /proc/sys/kernel/kptr_restrict');
+    expect(lines[2]).toBe(
+      "cat /sys/module/kh_leak/sections/.text; echo ---; cat /proc/vmallocinfo; echo ---; grep '\\[kh_leak\\]$' /proc/kallsyms",
+    );
+    expect(lines[3]).toBe('[ "$k" = 0 ] && echo 0 > /proc/sys/kernel/kptr_restrict');
+    // The script's status is not the read's: a kernel without the knob still gives its output.
+    expect(lines.at(-1)).toBe('true');
   });
 });

@@ -149,6 +149,22 @@ function requestOf(inst: ModuleInstance): string {
 }
 
 /**
+ * The guest script that reads where a loaded module's text lies: its .text
+ * section, /proc/vmallocinfo and its symbols. vmallocinfo prints %pK, which
+ * with kptr_restrict=0 (Debian's default) is a hashed value; with 1 root
+ * (CAP_SYSLOG) reads the real addresses, so it is 1 for the read and put back.
+ */
+export function placementScript(module: string): string {
+  return [
+    'k=$(cat /proc/sys/kernel/kptr_restrict 2>/dev/null)',
+    '[ "$k" = 0 ] && echo 1 > /proc/sys/kernel/kptr_restrict',
+    `cat /sys/module/${module}/sections/.text; echo ---; cat /proc/vmallocinfo; echo ---; grep '\\[${module}\\]$' /proc/kallsyms`,
+    '[ "$k" = 0 ] && echo 0 > /proc/sys/kernel/kptr_restrict',
+    'true',
+  ].join('\n');
+}
+
+/**
  * The module's .text start and the /proc/vmallocinfo area around it
  * (module_alloc on 6.1, execmem_vmalloc on 6.12). A kernel that hashes the
  * pointers that file prints (Debian's: "0x00000000bf00dd45-0x...") says
@@ -350,14 +366,7 @@ export const moduleStep: StepKind<ModuleAction, ModuleInstance> = {
     if (obs.splats.some((x) => x.kind === 'oops' || x.kind === 'panic'))
       return { ...obs, facts: { ...obs.facts, ...facts }, lost: true, untrusted: 'the kernel oopsed' };
     if (inst.phase === 'load' && rc === 0) {
-      const where = await m
-        .exec(
-          `cat /sys/module/${inst.module}/sections/.text; echo ---; cat /proc/vmallocinfo; echo ---; grep '\\[${inst.module}\\]$' /proc/kallsyms`,
-          {
-            timeoutMs: g.timeouts.stepMs,
-          },
-        )
-        .catch(() => undefined);
+      const where = await m.exec(placementScript(inst.module), { timeoutMs: g.timeouts.stepMs }).catch(() => undefined);
       if (where) {
         const [text = '', areas = '', syms = ''] = where.stdout.split('\n---\n');
         Object.assign(facts, placement(text, areas));
