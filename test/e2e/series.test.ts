@@ -1,7 +1,8 @@
 /**
  * Kernel series beyond 6.1 and 6.12, on Debian's prebuilt kernels (downloads;
  * the probe builds in a toolchain root of the kernel's own compiler): the
- * newest 7.2 cloud kernel runs the version-dependent scenarios on x86_64 and
+ * newest 7.2 cloud kernel runs the version-dependent scenarios (vmalloc and
+ * kvmalloc with GFP_ATOMIC, vmalloc's large pages) on x86_64 and
  * arm64, two guests at once, and the newest 5.10 cloud kernel boots and
  * answers the probe. Cost on this 2-core machine, warm: about 60 s (two 7.2
  * guests, then one 5.10 guest); the downloads and toolchain roots are made
@@ -11,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { CLOUD_72, CLOUD_510 } from './archive.ts';
 import { cli, results, steps, tempDir } from './helpers.ts';
 
-const VERSIONED = ['vmalloc-atomic-from-72', 'vmalloc-atomic-until-612'];
+const VERSIONED = ['vmalloc-atomic-from-72', 'vmalloc-atomic-until-612', 'kvmalloc-fallback', 'vmalloc-contiguity'];
 
 describe('Debian 7.2 and 5.10 prebuilt kernels', () => {
   it('7.2, x86_64 and arm64: __vmalloc(GFP_ATOMIC) under raw_spin_lock and kmalloc_nolock in hard IRQ succeed; 6.12-only steps skip', async () => {
@@ -36,6 +37,15 @@ describe('Debian 7.2 and 5.10 prebuilt kernels', () => {
       expect(nolock.facts).toMatchObject({ ok: true, in_hardirq: true, zeroed: true });
       const old = mine.filter((s) => s.scenario === 'vmalloc-atomic-until-612');
       expect(old.map((s) => `${s.status}: ${s.reason}`)).toEqual([expect.stringMatching(/^skip: needs kernel <= 6\.12, target is 7\.2\./)]);
+      // kvmalloc falls back to vmalloc with GFP_ATOMIC too, and vmalloc takes large free blocks first (7.2.13, measured).
+      const step = (scenario: string, name: string) => mine.find((s) => s.scenario === scenario && s.name === name)!;
+      expect(step('kvmalloc-fallback', 'from 7.2 GFP_ATOMIC falls back to vmalloc too')).toMatchObject({
+        status: 'pass',
+        facts: { ok: true, vmalloc_addr: true },
+      });
+      expect(step('kvmalloc-fallback', 'with GFP_ATOMIC there is no vmalloc fallback').status).toBe('skip');
+      expect(step('vmalloc-contiguity', 'from 7.2 vmalloc takes large free blocks first').status).toBe('pass');
+      expect(mine.filter((s) => s.status === 'fail' || s.status === 'error')).toEqual([]);
     }
     expect(r.exitCode, r.all).toBe(0);
   });
