@@ -93,7 +93,8 @@ const RULES: Rule[] = [
   { kind: 'oops', re: /^(?:Oops: |invalid opcode: |general protection fault|Internal error: )/ },
   { kind: 'panic', re: /^Kernel panic - not syncing: / },
   { kind: 'alloc-failure', re: /^(\S.*?): page allocation failure: order:\d+, mode:/ },
-  { kind: 'vmalloc-failure', re: /^(?:vmalloc error: |\S+: vmalloc error: |vmalloc: allocation failure)/ },
+  // warn_alloc() puts the task's name first: "sh: vmalloc error: size ..." (6.x), "sh: vmalloc: allocation failure: N bytes" (5.10).
+  { kind: 'vmalloc-failure', re: /^(?:\S+: )?(?:vmalloc error: |vmalloc: allocation failure)/ },
   { kind: 'oom', re: /^(?:Out of memory: |\S+ invoked oom-killer: )/ },
   { kind: 'rcu-stall', re: /^rcu: INFO: rcu_\w+ (?:self-)?detected stall/ },
   { kind: 'hung-task', re: /^INFO: task \S+ blocked for more than/ },

@@ -98,9 +98,11 @@ export function casesOn(t: KernelTestModule, version: string, config: ReadonlyMa
 }
 
 /**
- * The parameters a module is loaded with on this kernel. With no case chosen,
- * its case mask names every case this version has, so a run means the same on
- * every version: 7.2's test_vmalloc runs only 3 of its 13 cases by default.
+ * The parameters a module is loaded with on this kernel: kharness's defaults
+ * the version has (5.10's test_vmalloc has no nr_threads), then the
+ * scenario's. With no case chosen, the case mask names every case this
+ * version has, so a run means the same on every version: 7.2's test_vmalloc
+ * runs only 3 of its 13 cases by default.
  */
 export function paramsOn(
   t: KernelTestModule,
@@ -108,9 +110,11 @@ export function paramsOn(
   version: string,
   config: ReadonlyMap<string, string>,
 ): Record<string, number | boolean> {
-  if (!t.caseMask || params[t.caseMask] !== undefined) return { ...params };
+  const defaults = Object.entries(t.defaults).filter(([name]) => !t.params[name] || inVersions(t.params[name]!, version));
+  const out = { ...Object.fromEntries(defaults), ...params };
+  if (!t.caseMask || params[t.caseMask] !== undefined) return out;
   const mask = casesOn(t, version, config).reduce((m, c) => (c.bit === undefined ? m : m | (1 << c.bit)), 0);
-  return { ...params, [t.caseMask]: mask };
+  return { ...out, [t.caseMask]: mask };
 }
 
 interface Raw {
@@ -122,7 +126,8 @@ interface Raw {
 
 function readSummary(lines: string[], workers: number): Raw {
   const SUMMARY = /^Summary: (\S+) passed: (\d+) failed: (\d+)(?: xfailed: (\d+))? repeat: (\d+) loops: (\d+) avg: (\d+) usec$/;
-  const TOOK = /^All test took worker(\d+)=(\d+) cycles$/;
+  // One worker per thread (nr_threads, 5.13 on); 5.10 ran one per CPU and named them so.
+  const TOOK = /^All test took (?:worker|CPU)(\d+)=(\d+) cycles$/;
   const perWorker: Map<
     string,
     { passed: number; failed: number; xfailed: number; repeat: number; loops: number; avg: number; line: string }

@@ -251,7 +251,8 @@ function moduleParams(at: Located, path: Path, raw: ModuleParams | undefined): M
 /** A kernel test step: its module, parameters and cases checked against the catalogue now, not on a booted guest. */
 function kernelTest(at: Located, path: Path, raw: NonNullable<RawStep['kernel_test']>): Action {
   const t = KERNEL_TESTS[raw.module]!;
-  const params = { ...t.defaults };
+  // The scenario's own; the module's defaults are added per kernel version when the step runs (ktest paramsOn).
+  const params: Record<string, number | boolean> = {};
   for (const [name, v] of Object.entries(raw.params ?? {})) {
     const spec = t.params[name];
     if (!spec) {

@@ -36,7 +36,10 @@ describe("user modules on Debian's 6.12 cloud kernel (arm64, no build)", () => {
     expect(unload.facts?.vmalloc_used_delta).toBeGreaterThanOrEqual(1 << 20);
     // Its own code's place, though Debian's kernel hashes /proc/vmallocinfo's pointers for a reader without kptr_restrict=1.
     const load = s.find((x) => x.scenario === 'module-leak-on-unload' && x.name === 'load')!;
-    expect(load.facts).toMatchObject({ in_vmalloc_area: true, vmalloc_caller: expect.stringMatching(/^(load_module|execmem_\w+|module_alloc)$/) });
+    expect(load.facts).toMatchObject({
+      in_vmalloc_area: true,
+      vmalloc_caller: expect.stringMatching(/^(load_module|execmem_\w+|module_alloc)$/),
+    });
     // The leaked kernel still allocates (a probe step after the module's unload).
     expect(s.find((x) => x.scenario === 'module-leak-on-unload' && x.name === 'the kernel keeps allocating')?.status).toBe('pass');
   });

@@ -139,11 +139,28 @@ describe('reading a run', () => {
   it("test_vmalloc: with no case chosen, every case the kernel's version has is asked for (7.2's module runs 3 by default)", () => {
     const t = KERNEL_TESTS.test_vmalloc!;
     const none = new Map<string, string>();
-    expect(paramsOn(t, { nr_threads: 2 }, '6.1.192', none)).toEqual({ nr_threads: 2, run_test_mask: 0b11_1111_1111 });
+    expect(paramsOn(t, {}, '6.1.192', none)).toEqual({
+      nr_threads: 2,
+      test_loop_count: 1000,
+      sequential_test_order: true,
+      run_test_mask: 0b11_1111_1111,
+    });
     expect(paramsOn(t, { nr_threads: 2 }, '6.12.117', none).run_test_mask).toBe(0b111_1111_1111);
     expect(paramsOn(t, { nr_threads: 2 }, '7.2.13', none).run_test_mask).toBe(0b1_1111_1111_1111);
-    // A mask the scenario gave (its `cases:`) stays.
-    expect(paramsOn(t, { run_test_mask: 5 }, '7.2.13', none)).toEqual({ run_test_mask: 5 });
+    // A mask the scenario gave (its `cases:`) stays; kharness's defaults come first, the scenario's win.
+    expect(paramsOn(t, { run_test_mask: 5 }, '7.2.13', none)).toEqual({
+      nr_threads: 2,
+      test_loop_count: 1000,
+      sequential_test_order: true,
+      run_test_mask: 5,
+    });
+    expect(paramsOn(t, { nr_threads: 4 }, '7.2.13', none).nr_threads).toBe(4);
+    // 5.10's module has no nr_threads (one worker per CPU): the default is not passed there.
+    expect(paramsOn(t, {}, '5.10.262', none)).toEqual({
+      test_loop_count: 1000,
+      sequential_test_order: true,
+      run_test_mask: 0b11_1111_1111,
+    });
     expect(paramsOn(KERNEL_TESTS.slub_kunit!, {}, '7.2.13', none)).toEqual({});
   });
 

@@ -68,6 +68,10 @@ describe('splat rules', () => {
     expect(one('vmalloc error: size 1073741824, exceeds total pages, mode:0xcc0(GFP_KERNEL), nodemask=(null)')[0]![0]).toBe(
       'vmalloc-failure',
     );
+    // 5.10's wording (captured on the 5.10.262 source build, x86_64).
+    expect(one('[   10.628348] sh: vmalloc: allocation failure: 585277440 bytes, mode:0xcc0(GFP_KERNEL), nodemask=(null)')[0]![0]).toBe(
+      'vmalloc-failure',
+    );
     expect(one('Out of memory: Killed process 42 (sh)')[0]![0]).toBe('oom');
     expect(one('BUG: scheduling while atomic: sh/48/0x00000002')[0]![0]).toBe('scheduling-while-atomic');
     expect(one('BUG: KASAN: slab-out-of-bounds in kp_do_alloc+0x1/0x2')[0]![0]).toBe('kasan');

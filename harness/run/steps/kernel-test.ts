@@ -68,6 +68,7 @@ export const kernelTestStep: StepKind<KernelTestAction, Load> = {
     const k = KERNEL_TESTS[module]!;
     const missing = k.config.filter((o) => !isEnabled(t.config, o));
     if (missing.length) return `kernel config lacks ${missing.join(', ')} (the kernel's test module ${module})`;
+    if (k.readable && !inVersions(k.readable, t.release)) return `${module} on ${t.release} cannot be read: ${k.readable.why}`;
     const absent = Object.keys(params).filter((p) => k.params[p] && !inVersions(k.params[p]!, t.release));
     if (absent.length) return `${module} on ${t.release} has no parameter ${absent.join(', ')}`;
     return undefined;
