@@ -292,8 +292,27 @@ function qemuMachine(vm: Vm, session: GuestSession, probe: ProbeClient, info: Bo
   };
 }
 
-/** A console line init wrote about boot script n (its output lines, its end). */
-const SCRIPT_END = (n: number) => new RegExp(`^KHARNESS-SCRIPT-END ${n} code=(\\d+)$`);
+/**
+ * The console lines init writes about boot script n: its start, each output
+ * line, its end with the exit status. The kernel writes its log to the same
+ * serial port, and a message can land inside a line of ours (5.10 printed a
+ * clocksource message between "code=0" and its newline): a marker is found
+ * wherever it stands in a line, and a kernel record glued to the end of an
+ * output line is cut off.
+ */
+export const SCRIPT_END = (n: number) => new RegExp(`KHARNESS-SCRIPT-END ${n} code=(\\d+)`);
+const SCRIPT_BEGIN = (n: number) => new RegExp(`KHARNESS-SCRIPT-BEGIN ${n}(?!\\d)`);
+const KERNEL_RECORD = /\[ *\d+\.\d{6}\] .*$/;
+
+/** Script n's output, from the console lines before its end marker. */
+export function scriptOutput(lines: readonly string[], n: number): string {
+  const out: string[] = [];
+  for (const l of lines) {
+    const m = new RegExp(`KHARNESS-OUT ${n} (.*)$`).exec(l);
+    if (m) out.push(`${m[1]!.replace(KERNEL_RECORD, '')}\n`);
+  }
+  return out.join('');
+}
 const noShell = (what: string) =>
   new KharnessError('GUEST', `this guest ran its steps at boot and has no shell: ${what}`, 'This is a kharness bug: please report it.');
 
@@ -308,7 +327,7 @@ function atBootMachine(vm: Vm, scripts: readonly BootScript[], info: BootInfo): 
   let next = 1;
   const cursor = () => {
     const lines = vm.console.slice(0);
-    const at = lines.indexOf(`KHARNESS-SCRIPT-BEGIN ${next}`);
+    const at = lines.findIndex((l) => SCRIPT_BEGIN(next).test(l));
     const i = at < 0 ? lines.length : at;
     return { console: i, kmsg: i };
   };
@@ -331,10 +350,10 @@ function atBootMachine(vm: Vm, scripts: readonly BootScript[], info: BootInfo): 
         if (vm.exit) throw new ProbeLost(`boot script ${n}`);
         throw new PhaseTimeoutError(`boot script ${n}`, opts.timeoutMs);
       }
-      const lines = vm.console.slice(0, end);
-      const prefix = `KHARNESS-OUT ${n} `;
-      const stdout = lines.filter((l) => l.startsWith(prefix)).map((l) => `${l.slice(prefix.length)}\n`);
-      return { code: Number(SCRIPT_END(n).exec(vm.console.slice(end, end + 1)[0] ?? '')?.[1]), stdout: stdout.join('') };
+      return {
+        code: Number(SCRIPT_END(n).exec(vm.console.slice(end, end + 1)[0] ?? '')?.[1]),
+        stdout: scriptOutput(vm.console.slice(0, end), n),
+      };
     },
     request: async (line) => {
       throw noShell(line);
