@@ -62,40 +62,67 @@ export async function installedVersion(pkg: string): Promise<string> {
  */
 export async function debianConfig(arch: ArchSpec, version: string, flavour: string, log: Log): Promise<{ text: string; from: string }> {
   const series = seriesOf(version);
-  let pkg = arch.distroConfig.package.replace(/\{SERIES\}/g, series);
-  let abi = '';
-  let pattern = arch.distroConfig.files[flavour];
+  const pattern = arch.distroConfig.files[flavour];
   if (!pattern)
     throw new KharnessError(
       'USAGE',
       `Debian has no ${flavour} config for ${arch.name}`,
       `Flavours: ${Object.keys(arch.distroConfig.files).join(', ')}`,
     );
-  if (pkg.includes('{IMAGE}')) {
-    // The image of this flavour and exactly this version: its ABI is in its name.
-    const ofFlavour = (await debianKernels(arch, log)).kernels.filter((k) => k.flavour === flavour);
+  const fill = (p: string, abi = '') => p.replace(/\{SERIES\}/g, series).replace(/\{ABI\}/g, abi);
+  const pkg = fill(arch.distroConfig.package);
+  // Where the config is, best first: one package and file per version.
+  const sources: { pkg: string; file: string; version: string }[] = [];
+  if (!pkg.includes('{IMAGE}')) sources.push({ pkg, file: fill(pattern), version });
+  else {
+    // The image of this flavour and exactly this version (its ABI is in its name); then, should the archive's pool
+    // have lost that .deb while its lists still name it (arm64 5.10.262, 2026-12-07), the nearest older ones.
+    const ofFlavour = (await debianKernels(arch, log)).kernels.filter((k) => k.flavour === flavour && k.series === series);
     const versions = await candidateVersions(
       ofFlavour.map((k) => k.image),
       arch.debianArch,
       log,
       'kernels',
     );
-    const hit = ofFlavour.find((k) => versions.get(k.image) === version);
-    if (!hit)
+    const at = ofFlavour.findIndex((k) => versions.get(k.image) === version);
+    if (at < 0)
       throw new KharnessError(
         'INFRA',
         `no Debian ${arch.debianArch} image of version ${version} in the apt lists, for its config`,
         'Run `apt-get update`; the archive may have dropped that version (update linux-source too).',
       );
-    abi = hit.abi;
-    pkg = hit.image;
-    const split = arch.distroConfig.split?.[flavour];
-    if (hit.parts && split) {
-      pkg = hit.parts[0]!;
-      pattern = split;
+    for (const k of ofFlavour.slice(0, at + 1).reverse()) {
+      const split = arch.distroConfig.split?.[flavour];
+      const image = k.parts && split ? { pkg: k.parts[0]!, file: fill(split, k.abi) } : { pkg: k.image, file: fill(pattern, k.abi) };
+      const v = versions.get(k.image)!;
+      sources.push({ ...image, version: v });
+      // The -unsigned image first (the same files, no signature), then the signed one.
+      if (image.pkg.endsWith('-unsigned')) sources.push({ ...image, pkg: image.pkg.slice(0, -'-unsigned'.length), version: v });
     }
   }
-  const file = pattern.replace(/\{SERIES\}/g, series).replace(/\{ABI\}/g, abi);
+  let first: unknown;
+  for (const c of sources) {
+    try {
+      const got = await fetchConfig(arch, flavour, c.pkg, c.version, c.file, log);
+      if (c.version !== version) log.warn(`Debian's ${arch.debianArch} config of ${version} could not be fetched: using ${got.from}'s`);
+      return got;
+    } catch (e) {
+      if (!(e instanceof KharnessError) || e.code !== 'INFRA') throw e;
+      first ??= e;
+    }
+  }
+  throw first;
+}
+
+/** Debian's config file `file` out of package `pkg` at `version`, fetched once into the cache. */
+async function fetchConfig(
+  arch: ArchSpec,
+  flavour: string,
+  pkg: string,
+  version: string,
+  file: string,
+  log: Log,
+): Promise<{ text: string; from: string }> {
   const from = `${pkg}=${version}`;
   const cached = join(cacheRoot(), 'distro', `${arch.debianArch}-${flavour}-${from.replace(/[^A-Za-z0-9.+=-]/g, '_')}.config`);
   if (existsSync(cached)) return { text: await readFile(cached, 'utf8'), from };
