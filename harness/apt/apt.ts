@@ -296,3 +296,15 @@ export async function download(
   await withLock(shared, 'download', () => fetch(shared));
   for (const f of files) await copyFile(join(shared, f), join(dir, f));
 }
+
+/**
+ * Unpacks every .deb in `debs` into `root`, in name order, never installing
+ * them (a failure is an infrastructure error); returns the files' names.
+ */
+export async function unpackDebs(debs: string, root: string, logFile: string, timeoutMs = 5 * 60_000): Promise<string[]> {
+  await mkdir(root, { recursive: true });
+  const files = (await readdir(debs)).filter((x) => x.endsWith('.deb')).sort();
+  for (const f of files)
+    await runLogged('dpkg-deb', ['-x', join(debs, f), root], { log: logFile, fails: 'INFRA', phase: `unpacking ${f}`, timeoutMs });
+  return files;
+}

@@ -7,7 +7,7 @@
  */
 import { appendFile, copyFile, lstat, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
-import { aptCache, aptOptions } from '../apt/apt.ts';
+import { aptCache, aptOptions, unpackDebs } from '../apt/apt.ts';
 import type { ArchSpec } from '../arch/arches.ts';
 import { type CacheKind, getOrBuild, missingPaths } from '../cache/store.ts';
 import { KharnessError } from '../errors.ts';
@@ -143,9 +143,7 @@ export async function guestBase(arch: ArchSpec, log: Log): Promise<GuestBase> {
           (e as KharnessError).details,
         );
       }
-      const files = (await readdir(debs)).filter((f) => f.endsWith('.deb')).sort();
-      for (const f of files)
-        await runLogged('dpkg-deb', ['-x', join(debs, f), tree], { log: alog, fails: 'INFRA', phase: `unpacking ${f}`, timeoutMs: 60_000 });
+      await unpackDebs(debs, tree, alog, 60_000);
       let entries: CpioEntry[] = [];
       for (const d of [
         'bin',

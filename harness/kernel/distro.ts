@@ -9,14 +9,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseConfig } from '../analysis/kconfig.ts';
-import { candidateVersions, download } from '../apt/apt.ts';
+import { candidateVersions, download, unpackDebs } from '../apt/apt.ts';
 import type { ArchSpec } from '../arch/arches.ts';
 import { HostToolError, KharnessError } from '../errors.ts';
 import { cacheRoot, KERNELS_DIR } from '../paths.ts';
 import { DPKG_STATUS, fileIdentity, hostFact } from '../util/facts.ts';
 import type { Log } from '../util/log.ts';
 import { cachedYamlDocument } from '../util/parsed.ts';
-import { capture, runLogged } from '../util/proc.ts';
+import { capture } from '../util/proc.ts';
 import { seriesOf } from './debian.ts';
 import { debianKernels } from './prebuilt.ts';
 import { distroMmSchema } from './schema.ts';
@@ -133,13 +133,7 @@ async function fetchConfig(
     log.info(`  fetching Debian's config from ${from}`);
     const alog = join(tmp, 'fetch.log');
     await download([from], join(tmp, 'debs'), arch.debianArch, alog, log, 'kernels');
-    await runLogged('sh', ['-c', `dpkg-deb -x debs/*.deb root`], {
-      cwd: tmp,
-      log: alog,
-      fails: 'INFRA',
-      phase: `unpacking ${pkg}`,
-      timeoutMs: 5 * 60_000,
-    });
+    await unpackDebs(join(tmp, 'debs'), join(tmp, 'root'), alog);
     const path = join(tmp, 'root', file);
     if (!existsSync(path))
       throw new KharnessError('INFRA', `${pkg} has no ${file}`, 'Debian may have moved the config: update the arch table (distroConfig).');

@@ -13,11 +13,11 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { candidates, candidateVersions, download, hostDebianArch, searchNames } from '../apt/apt.ts';
+import { candidates, candidateVersions, download, hostDebianArch, searchNames, unpackDebs } from '../apt/apt.ts';
 import type { ArchSpec } from '../arch/arches.ts';
 import { KharnessError, UsageError } from '../errors.ts';
 import type { Log } from '../util/log.ts';
-import { capture, runLogged } from '../util/proc.ts';
+import { capture } from '../util/proc.ts';
 import type { DebianImage } from './catalog.ts';
 import { type DebianKernel, debianIndex, debianName, kbuildPackage, resolveDebian, specName } from './debian.ts';
 import { readDebianName } from './names.ts';
@@ -183,9 +183,7 @@ export async function fetchPrebuilt(
     await download(signed, debs, arch.debianArch, alog, log, 'kernels');
   });
   await download(pkgs.host, debs, await hostDebianArch(), alog, log, 'kernels');
-  for (const f of (await readdir(debs)).filter((x) => x.endsWith('.deb'))) {
-    await runLogged('dpkg-deb', ['-x', join(debs, f), root], { log: alog, fails: 'INFRA', phase: `unpacking ${f}`, timeoutMs: 5 * 60_000 });
-  }
+  await unpackDebs(debs, root, alog);
   // The .debs are unpacked: keeping them would double the entry's size.
   await rm(debs, { recursive: true, force: true });
   // From 7.x (trixie's merged /usr) the modules are under /usr/lib/modules.

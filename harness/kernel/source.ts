@@ -14,7 +14,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { candidates, download, hostDebianArch, KERNEL_SUITES } from '../apt/apt.ts';
+import { candidates, download, hostDebianArch, KERNEL_SUITES, unpackDebs } from '../apt/apt.ts';
 import { type CacheKind, touchEntry, withLock } from '../cache/store.ts';
 import { KharnessError } from '../errors.ts';
 import { cacheRoot } from '../paths.ts';
@@ -102,13 +102,7 @@ async function sourceTarball(s: DebianSource, version: string, log: Log): Promis
         const flog = join(tmp, 'fetch.log');
         log.info(`  fetching ${s.package}=${version} from Debian's archive`);
         await download([`${s.package}=${version}`], join(tmp, 'debs'), await hostDebianArch(), flog, log, 'kernels');
-        await runLogged('sh', ['-c', 'dpkg-deb -x debs/*.deb root'], {
-          cwd: tmp,
-          log: flog,
-          fails: 'INFRA',
-          phase: `unpacking ${s.package}=${version}`,
-          timeoutMs: 10 * 60_000,
-        });
+        await unpackDebs(join(tmp, 'debs'), join(tmp, 'root'), flog, 10 * 60_000);
         const inside = join(tmp, 'root', 'usr', 'src', `${s.package}.tar.xz`);
         if (!existsSync(inside))
           throw new KharnessError(

@@ -23,9 +23,9 @@
  *   module the kernel refuses at insmod or runs with the wrong assumptions.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rm, symlink } from 'node:fs/promises';
+import { mkdir, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { aptOptions, hostDebianArch } from '../apt/apt.ts';
+import { aptOptions, hostDebianArch, unpackDebs } from '../apt/apt.ts';
 import { type ArchSpec, isNative } from '../arch/arches.ts';
 import { getOrBuild, missingPaths } from '../cache/store.ts';
 import { KharnessError } from '../errors.ts';
@@ -151,14 +151,7 @@ async function toolchainRoot(want: BuiltWith, kbuild: string, arch: ArchSpec, lo
         ],
         { log: alog, fails: 'INFRA', phase: `downloading a ${suite} toolchain (${pkgs.join(', ')})`, timeoutMs: 20 * 60_000 },
       );
-      const files = (await readdir(debs)).filter((f) => f.endsWith('.deb')).sort();
-      for (const f of files)
-        await runLogged('dpkg-deb', ['-x', join(debs, f), root], {
-          log: alog,
-          fails: 'INFRA',
-          phase: `unpacking ${f}`,
-          timeoutMs: 5 * 60_000,
-        });
+      const files = await unpackDebs(debs, root, alog);
       await rm(debs, { recursive: true, force: true });
       // What maintainer scripts would have made: awk (an alternative), and the mount points a build uses.
       if (!existsSync(join(root, 'usr', 'bin', 'awk'))) await symlink('mawk', join(root, 'usr', 'bin', 'awk'));
