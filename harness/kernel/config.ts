@@ -110,7 +110,9 @@ export async function fragmentsFor(
     const flavour = k.distro_parity === true ? 'generic' : k.distro_parity;
     const debian = await debianConfig(arch, parity, flavour, log);
     // Debian's config has 10,000 lines: what the list takes from it is kept, keyed on both texts.
-    const options = cachedParse(cacheRoot(), ['parity-options', listText, debian.text], () => takeOptions(parseConfig(debian.text), list));
+    const options = await cachedParse(cacheRoot(), ['parity-options', listText, debian.text], () =>
+      takeOptions(parseConfig(debian.text), list),
+    );
     fromDebian.push({ name: `distro-mm.yaml (${debian.from})`, options, text: `${listText}\n${renderFragment(options)}` });
   }
   return [

@@ -307,8 +307,9 @@ const KERNEL_RECORD = /\[ *\d+\.\d{6}\] .*$/;
 /** Script n's output, from the console lines before its end marker. */
 export function scriptOutput(lines: readonly string[], n: number): string {
   const out: string[] = [];
+  const line = new RegExp(`KHARNESS-OUT ${n} (.*)$`);
   for (const l of lines) {
-    const m = new RegExp(`KHARNESS-OUT ${n} (.*)$`).exec(l);
+    const m = line.exec(l);
     if (m) out.push(`${m[1]!.replace(KERNEL_RECORD, '')}\n`);
   }
   return out.join('');

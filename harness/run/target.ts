@@ -17,7 +17,7 @@ import type { ResultsWriter } from '../results/writer.ts';
 import type { Scenario } from '../scenario/types.ts';
 import { fileIdentity } from '../util/facts.ts';
 import type { Log } from '../util/log.ts';
-import { cachedParseAsync } from '../util/parsed.ts';
+import { cachedParse } from '../util/parsed.ts';
 import { MachineLease } from './lease.ts';
 import type { MachineSettings } from './machine.ts';
 import { type Prepare, type Prepared, prepareFailure, requirementsPhase, scenariosPhase } from './phases.ts';
@@ -127,7 +127,7 @@ export const prepareReal: Prepare = async (c) => {
   c.phase('module', Date.now() - t1);
   // Kept parsed, keyed on the file's identity: a Debian kernel's config has 10,000 lines.
   const config = new Map(
-    await cachedParseAsync(cacheRoot(), ['kconfig', fileIdentity(kernel.configFile)], async () => [
+    await cachedParse(cacheRoot(), ['kconfig', fileIdentity(kernel.configFile)], async () => [
       ...parseConfig(await readFile(kernel.configFile, 'utf8')),
     ]),
   );

@@ -54,19 +54,11 @@ function store(root: string, key: string, data: unknown): void {
   }
 }
 
-/** parse()'s JSON value, from the cache in `root` when the same key parts were parsed before. */
-export function cachedParse<T>(root: string, parts: readonly string[], parse: () => T): T {
-  const key = hashParts(parts);
-  let data = lookup(root, key);
-  if (data === MISSING) {
-    data = parse();
-    store(root, key, data);
-  }
-  return structuredClone(data) as T;
-}
-
-/** cachedParse with a parse that reads its input: nothing is read when the key was parsed before. */
-export async function cachedParseAsync<T>(root: string, parts: readonly string[], parse: () => Promise<T>): Promise<T> {
+/**
+ * parse()'s JSON value, from the cache in `root` when the same key parts were
+ * parsed before; parse() runs (and reads its input) only on a miss.
+ */
+export async function cachedParse<T>(root: string, parts: readonly string[], parse: () => T | Promise<T>): Promise<T> {
   const key = hashParts(parts);
   let data = lookup(root, key);
   if (data === MISSING) {
@@ -82,7 +74,7 @@ export async function cachedParseAsync<T>(root: string, parts: readonly string[]
  * validators, most of the compiled code by size) is loaded only on a miss.
  */
 export function cachedYamlDocument<T>(root: string, text: string, file: string, schema: object): Promise<T> {
-  return cachedParseAsync(root, ['yaml-document', schemaKey(schema), text], async () =>
+  return cachedParse(root, ['yaml-document', schemaKey(schema), text], async () =>
     (await import('./document.ts')).parseYamlDocument<T>(text, file, schema),
   );
 }
@@ -91,7 +83,7 @@ export function cachedYamlDocument<T>(root: string, text: string, file: string, 
 export function cachedCodeParseAsync<T>(root: string, kind: string, text: string, file: string, parse: () => Promise<T>): Promise<T> {
   const code = codeIdentity();
   if (!code) return parse();
-  return cachedParseAsync(root, [kind, code, file, text], parse);
+  return cachedParse(root, [kind, code, file, text], parse);
 }
 
 /** Forgets what this process parsed (the files under the cache root stay): a test's next process. */
