@@ -12,6 +12,7 @@ import { freemem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.ts';
 import { INJECT_KINDS, INJECT_NTH_MAX, type InjectKind } from '../inject/kinds.ts';
+import { type SweepIO, sweepIO } from '../inject/plan.ts';
 import { SWEEP_CAP_DEFAULT } from '../inject/sweep.ts';
 import { readModuleDir } from '../module/user.ts';
 import { consoleReporter } from '../report/console.ts';
@@ -39,7 +40,7 @@ export function parseModuleParams(raw: readonly string[]): ModuleParams {
 }
 
 /** How a check runs the module: load/exercise/unload cycles, or a sweep over its load's allocations. */
-export type CheckMode = { cycles: number; exec: string[] } | { sweep: { cap: number; kind: InjectKind } };
+export type CheckMode = { cycles: number; exec: string[] } | { sweep: { cap: number; kind: InjectKind; exercise?: SweepIO } };
 
 /** The one scenario a check runs. */
 export function checkScenario(dir: string, file: string, o: CheckMode & { params: ModuleParams }): Scenario {
@@ -56,7 +57,7 @@ export function checkScenario(dir: string, file: string, o: CheckMode & { params
         name: file,
         action:
           'sweep' in o
-            ? { kind: 'module-sweep', dir, cap: o.sweep.cap, inject: o.sweep.kind, params: o.params }
+            ? { kind: 'module-sweep', dir, cap: o.sweep.cap, inject: o.sweep.kind, params: o.params, exercise: o.sweep.exercise }
             : { kind: 'module-cycles', dir, count: o.cycles, params: o.params, exec: o.exec },
         expect: [],
         pos,
@@ -69,15 +70,18 @@ export function checkScenario(dir: string, file: string, o: CheckMode & { params
 /** The check's mode from its flags; a flag of the other mode, or a value out of range, is a usage error. */
 export function checkMode(v: Record<string, unknown>): CheckMode {
   if (v['inject-sweep']) {
-    for (const f of ['cycles', 'exec'] as const)
-      if (v[f] !== undefined)
-        throw new UsageError(`--${f} does not go with --inject-sweep: a sweep loads and unloads the module once per index`);
+    if (v.cycles !== undefined)
+      throw new UsageError('--cycles does not go with --inject-sweep: a sweep loads and unloads the module once per index');
+    const exec = (v.exec as string[] | undefined) ?? [];
+    if (exec.length > 1) throw new UsageError('--inject-sweep sweeps one exercise: give one --exec');
+    const io = exec.length ? sweepIO(exec[0]!) : undefined;
+    if (io && 'error' in io) throw new UsageError(`--exec: ${io.error}`);
     const cap = v['inject-cap'] === undefined ? SWEEP_CAP_DEFAULT : positiveInt(v['inject-cap'], '--inject-cap');
     if (cap > INJECT_NTH_MAX) throw new UsageError(`--inject-cap is at most ${INJECT_NTH_MAX}`);
     const kind = String(v['inject-kind'] ?? 'any');
     if (!(INJECT_KINDS as readonly string[]).includes(kind))
       throw new UsageError(`--inject-kind ${kind}: give one of ${INJECT_KINDS.join(', ')}`);
-    return { sweep: { cap, kind: kind as InjectKind } };
+    return { sweep: { cap, kind: kind as InjectKind, ...(io ? { exercise: io } : {}) } };
   }
   for (const f of ['inject-cap', 'inject-kind'] as const) if (v[f] !== undefined) throw new UsageError(`--${f} needs --inject-sweep`);
   const cycles = v.cycles === undefined ? 2 : positiveInt(v.cycles, '--cycles');

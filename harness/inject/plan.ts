@@ -132,10 +132,53 @@ const ERRNO: Readonly<Record<number, string>> = {
   524: 'ENOTSUPP',
 };
 
-/** "init returned -ENOMEM" for a load's -12; "loaded" for 0. */
+const errnoText = (rc: number) => (rc < 0 && ERRNO[-rc] ? `-${ERRNO[-rc]}` : String(rc));
+
+/** "load returned -ENOMEM" for a load's -12; "loaded" for 0. */
 export function loadOutcome(rc: number): string {
   if (rc === 0) return 'loaded';
-  return `load returned ${rc < 0 && ERRNO[-rc] ? `-${ERRNO[-rc]}` : String(rc)}`;
+  return `load returned ${errnoText(rc)}`;
+}
+
+/**
+ * The one system call an exercise sweep fails the allocations of: a write of
+ * `data` to a file (a sysfs parameter, a debugfs or proc file, a device), or
+ * a read of one. Every allocation the task makes after arming counts, so the
+ * operation is made by the fail-nth helper itself, never by a shell or a
+ * program it would start (their own allocations would take the indexes).
+ */
+export type SweepIO = { op: 'write'; path: string; data: string } | { op: 'read'; path: string };
+
+const IO_PATH = String.raw`(/[A-Za-z0-9_.,:/+@-]+)`;
+const ECHO = new RegExp(String.raw`^echo(\s+-n)?\s+([A-Za-z0-9_.,:/+=-]+|'[^']*'|"[^"$\\\`']*")\s*>\s*${IO_PATH}$`);
+const CAT = new RegExp(String.raw`^cat\s+${IO_PATH}$`);
+
+/**
+ * An exercise command as the one write or read it makes: `echo [-n] DATA >
+ * PATH` (DATA a word, or quoted text with no quote, $, \ or backquote in it)
+ * or `cat PATH`. Anything else is refused with what to give instead. Pure.
+ */
+export function sweepIO(command: string): SweepIO | { error: string } {
+  const c = command.trim();
+  const e = ECHO.exec(c);
+  if (e) {
+    const word = e[2]!;
+    const text = /^['"]/.test(word) ? word.slice(1, -1) : word;
+    return { op: 'write', path: e[3]!, data: e[1] ? text : `${text}\n` };
+  }
+  const r = CAT.exec(c);
+  if (r) return { op: 'read', path: r[1]! };
+  return {
+    error:
+      `cannot sweep the allocations of "${c.slice(0, 80)}": give one write, \`echo DATA > /sys/...\`, or one read, \`cat /sys/...\` ` +
+      "(a shell or program between arming and the module's code would make allocations of its own)",
+  };
+}
+
+/** What the helper's write or read returned, as a row's outcome: "wrote 2 bytes", "write returned -ENOMEM". */
+export function ioOutcome(io: SweepIO, rc: number): string {
+  if (rc >= 0) return `${io.op === 'write' ? 'wrote' : 'read'} ${rc} byte${rc === 1 ? '' : 's'}`;
+  return `${io.op} returned ${errnoText(rc)}`;
 }
 
 /**
@@ -148,4 +191,12 @@ export function loadOutcome(rc: number): string {
 export function failnthCommand(helper: string, ko: string, nth: number, params: string): string {
   if (!Number.isSafeInteger(nth) || nth < 1) throw new RangeError(`an allocation index from 1, not ${nth}`);
   return `${helper} ${nth} ${ko}${params ? ` '${params}'` : ''}`;
+}
+
+/** The guest command that makes one write or read (sweepIO's) with its Nth allocation failed; the data goes in single quotes, newline and all. */
+export function failnthIOCommand(helper: string, io: SweepIO, nth: number): string {
+  if (!Number.isSafeInteger(nth) || nth < 1) throw new RangeError(`an allocation index from 1, not ${nth}`);
+  if (io.op === 'read') return `${helper} ${nth} --read '${io.path}'`;
+  if (io.data.includes("'")) throw new RangeError('the data of a swept write has no single quote');
+  return `${helper} ${nth} --write '${io.path}' '${io.data}'`;
 }

@@ -1,5 +1,6 @@
 import type { SplatPattern } from '../analysis/splats.ts';
 import type { InjectKind } from '../inject/kinds.ts';
+import type { SweepIO } from '../inject/plan.ts';
 import type { Api, Context, Query } from '../probe/vocabulary.ts';
 import type { Predicate, SizeExpr } from './size.ts';
 
@@ -83,8 +84,18 @@ export type Action =
    * The user's module loaded with its 1st allocation failed, then its 2nd, and
    * so on, until a load makes fewer than N (or `cap` is reached); each load is
    * unloaded again when it succeeded (`kharness check-module --inject-sweep`).
+   * With `exercise`, the module is loaded once and that write or read is what
+   * is swept (`--inject-sweep --exec 'echo 1 > /sys/...'`).
    */
-  | { kind: 'module-sweep'; dir?: string; cap: number; inject: InjectKind; params: ModuleParams; timeoutMs?: number };
+  | {
+      kind: 'module-sweep';
+      dir?: string;
+      cap: number;
+      inject: InjectKind;
+      params: ModuleParams;
+      exercise?: SweepIO;
+      timeoutMs?: number;
+    };
 
 /** A module's parameters as insmod takes them (strings are checked at load: no spaces, quotes or shell characters). */
 export type ModuleParams = Record<string, number | boolean | string>;

@@ -1,22 +1,24 @@
 // SPDX-License-Identifier: MIT
 /*
- * failnth - load a kernel module with its Nth allocation failed, from the
- * task that loads it and no other (the kernel's per-task fail-nth).
+ * failnth - make one operation with its Nth allocation failed, from the task
+ * that makes it and no other (the kernel's per-task fail-nth).
  *
- *   failnth N MODULE.ko [PARAMS]
+ *   failnth N MODULE.ko [PARAMS]    load a module (finit_module)
+ *   failnth N --write PATH DATA     one write(2) of DATA to PATH
+ *   failnth N --read PATH           one read(2) of up to 4096 bytes from PATH
  *
- * prints one line, "kharness-failnth rc=R fail_nth_left=L": R is what
- * finit_module() returned (0, or -errno: what the module's init returned
- * when the load got that far), L the task's fail-nth read back after it
- * (0: the Nth allocation was failed; otherwise N less the allocations the
- * load made).
+ * prints one line, "kharness-failnth rc=R fail_nth_left=L": R is what the
+ * system call returned (for a load 0, or -errno: what the module's init
+ * returned when the load got that far; for a write or read the bytes, or
+ * -errno), L the task's fail-nth read back after it (0: the Nth allocation
+ * was failed; otherwise N less the allocations the operation made).
  *
  * Freestanding (-nostdlib -static, raw system calls), because every
- * allocation the task makes after arming counts: the module file and the
- * fail-nth file are opened first, fail-nth is written, and the very next
- * system call is finit_module(); reading fail-nth back through the already
- * open file allocates nothing. A libc startup, a dynamic loader or a shell
- * between the write and the load would take some of the N.
+ * allocation the task makes after arming counts: the file the operation
+ * works on and the fail-nth file are opened first, fail-nth is written, and
+ * the very next system call is the operation; reading fail-nth back through
+ * the already open file allocates nothing. A libc startup, a dynamic loader
+ * or a shell between the write and the operation would take some of the N.
  */
 
 #if defined(__x86_64__)
@@ -65,6 +67,7 @@ __asm__(".globl _start\n_start:\n\tmov x0, sp\n\tbl cmain\n");
 
 #define AT_FDCWD -100
 #define O_RDONLY 0
+#define O_WRONLY 1
 #define O_RDWR 2
 
 static unsigned long len(const char *s)
@@ -119,29 +122,51 @@ static void die(const char *why)
 	sys(NR_exit_group, 2, 0, 0, 0);
 }
 
+static int same(const char *a, const char *b)
+{
+	while (*a && *a == *b)
+		a++, b++;
+	return *a == *b;
+}
+
+enum op { LOAD, WRITE, READ };
+
 void cmain(long *sp)
 {
 	long argc = sp[0];
 	char **argv = (char **)(sp + 1);
+	static char data[4096];
 	char nb[24], buf[24];
-	long nth, ko, ctl, rc, n, left;
+	long nth, fd, ctl, rc, n, left;
+	enum op op;
 	char *s;
 
-	if (argc < 3 || argc > 4)
-		die("usage: failnth N MODULE.ko [PARAMS]");
+	if (argc >= 4 && same(argv[2], "--write"))
+		op = WRITE;
+	else if (argc >= 3 && same(argv[2], "--read"))
+		op = READ;
+	else
+		op = LOAD;
+	if ((op == LOAD && (argc < 3 || argc > 4)) || (op == WRITE && argc != 5) || (op == READ && argc != 4))
+		die("usage: failnth N MODULE.ko [PARAMS] | N --write PATH DATA | N --read PATH");
 	nth = parse(argv[1]);
 	if (nth < 1)
 		die("N is an allocation index from 1");
-	ko = sys(NR_openat, AT_FDCWD, (long)argv[2], O_RDONLY, 0);
-	if (ko < 0)
-		die("cannot open the module file");
+	fd = sys(NR_openat, AT_FDCWD, (long)(op == LOAD ? argv[2] : argv[3]), op == WRITE ? O_WRONLY : O_RDONLY, 0);
+	if (fd < 0)
+		die(op == LOAD ? "cannot open the module file" : "cannot open the file");
 	ctl = sys(NR_openat, AT_FDCWD, (long)"/proc/thread-self/fail-nth", O_RDWR, 0);
 	if (ctl < 0)
 		die("no /proc/thread-self/fail-nth: the kernel has no CONFIG_FAULT_INJECTION");
 	s = num(nth, nb);
 	if (sys(NR_write, ctl, (long)s, (long)len(s), 0) < 0)
 		die("cannot write fail-nth");
-	rc = sys(NR_finit_module, ko, (long)(argc == 4 ? argv[3] : ""), 0, 0);
+	if (op == WRITE)
+		rc = sys(NR_write, fd, (long)argv[4], (long)len(argv[4]), 0);
+	else if (op == READ)
+		rc = sys(NR_read, fd, (long)data, sizeof(data), 0);
+	else
+		rc = sys(NR_finit_module, fd, (long)(argc == 4 ? argv[3] : ""), 0, 0);
 	n = sys(NR_pread64, ctl, (long)buf, sizeof(buf) - 1, 0);
 	if (n <= 0)
 		die("cannot read fail-nth back");

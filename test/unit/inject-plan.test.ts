@@ -5,13 +5,16 @@ import {
   armWrites,
   failedKnob,
   failnthCommand,
+  failnthIOCommand,
   injectFacts,
   injectionsBetween,
+  ioOutcome,
   knobScript,
   loadOutcome,
   parseFailnth,
   parseTimes,
   resetWrites,
+  sweepIO,
   timesScript,
 } from '../../harness/inject/plan.ts';
 
@@ -158,5 +161,42 @@ describe('the fail-nth loader', () => {
     expect(loadOutcome(0)).toBe('loaded');
     expect(loadOutcome(-12)).toBe('load returned -ENOMEM');
     expect(loadOutcome(-4095)).toBe('load returned -4095');
+  });
+
+  it('reads an exercise as the one write or read the helper makes, and refuses anything a shell would run', () => {
+    expect(sweepIO('echo 1 > /sys/module/kh_errleak/parameters/poke')).toEqual({
+      op: 'write',
+      path: '/sys/module/kh_errleak/parameters/poke',
+      data: '1\n',
+    });
+    expect(sweepIO('  echo -n on >/sys/kernel/debug/foo/ctl ')).toEqual({ op: 'write', path: '/sys/kernel/debug/foo/ctl', data: 'on' });
+    expect(sweepIO(`echo 'a b' > /dev/foo`)).toEqual({ op: 'write', path: '/dev/foo', data: 'a b\n' });
+    expect(sweepIO('echo "x=1" > /proc/foo')).toEqual({ op: 'write', path: '/proc/foo', data: 'x=1\n' });
+    expect(sweepIO('cat /proc/foo/stats')).toEqual({ op: 'read', path: '/proc/foo/stats' });
+    for (const bad of [
+      'echo $(id) > /x',
+      'echo 1 > /x; reboot',
+      'echo 1 >> /x',
+      'cat /x /y',
+      'ls',
+      'echo "$HOME" > /x',
+      'echo 1 > x',
+      'cat /x|sh',
+    ])
+      expect(sweepIO(bad), bad).toMatchObject({ error: expect.stringMatching(/give one write, `echo DATA > \/sys\/...`, or one read/) });
+  });
+
+  it('makes the write or read one command, its data in single quotes, newline and all', () => {
+    expect(failnthIOCommand('/f', { op: 'write', path: '/sys/p', data: '1\n' }, 4)).toBe("/f 4 --write '/sys/p' '1\n'");
+    expect(failnthIOCommand('/f', { op: 'read', path: '/proc/x' }, 1)).toBe("/f 1 --read '/proc/x'");
+    expect(() => failnthIOCommand('/f', { op: 'write', path: '/p', data: "a'b" }, 1)).toThrow(RangeError);
+    expect(() => failnthIOCommand('/f', { op: 'read', path: '/p' }, 0)).toThrow(RangeError);
+  });
+
+  it('says what a swept write or read returned', () => {
+    expect(ioOutcome({ op: 'write', path: '/p', data: '1\n' }, 2)).toBe('wrote 2 bytes');
+    expect(ioOutcome({ op: 'write', path: '/p', data: '1\n' }, -12)).toBe('write returned -ENOMEM');
+    expect(ioOutcome({ op: 'read', path: '/p' }, 1)).toBe('read 1 byte');
+    expect(ioOutcome({ op: 'read', path: '/p' }, -5)).toBe('read returned -EIO');
   });
 });

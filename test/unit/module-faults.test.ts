@@ -161,4 +161,45 @@ describe('a sweep over the allocations of a module load (check-module --inject-s
     expect(none.rows).toEqual([['kh', 'skip', expect.stringMatching(/FAULT_INJECTION|fault injection/)]]);
     expect(none.requests).toEqual([]);
   });
+
+  it('over an exercise: loads once, sweeps the one write with the helper, and unloads after the last index', async () => {
+    const poke = { op: 'write' as const, path: '/sys/module/kh/parameters/poke', data: '1\n' };
+    const over: Scenario = {
+      ...SWEEP,
+      steps: [{ ...SWEEP.steps[0]!, action: { kind: 'module-sweep', cap: 200, inject: 'any', params: {}, exercise: poke } }],
+    };
+    const twoAllocations: Script = (req) => {
+      const nth = Number(/phase=exercise-nth=(\d+)/.exec(req)?.[1]);
+      if (!nth) return ok;
+      if (nth > 2) return { reply: 'kharness-failnth rc=2 fail_nth_left=1\nkharness-rc=0' };
+      return { reply: 'kharness-failnth rc=-12 fail_nth_left=0\nkharness-rc=0' };
+    };
+    const r = await run(twoAllocations, { scenarios: [over], config: FI });
+    expect(r.rows).toEqual([
+      ['kh', 'pass', '3 index(es), 0 left a leak, a report or a dead kernel'],
+      ['kh: #1', 'pass', '#1 allocation in an unknown caller (__GFP_NOWARN or no stack): write returned -ENOMEM'],
+      ['kh: #2', 'pass', '#2 allocation in an unknown caller (__GFP_NOWARN or no stack): write returned -ENOMEM'],
+      ['kh: #3', 'pass', '#3 no allocation failed (the operation made fewer): wrote 2 bytes'],
+    ]);
+    const phases = r.requests.map((q) => /phase=(\S+)/.exec(q)?.[1]).filter(Boolean);
+    expect(phases).toEqual(['load', 'exercise-nth=1', 'exercise-nth=2', 'exercise-nth=3', 'unload']);
+    expect(r.requests.find((q) => /exercise-nth=1/.test(q))).toContain("--write '/sys/module/kh/parameters/poke' '1\n'");
+  });
+
+  it("over an exercise of a module that does not load: an error naming insmod's words, nothing swept", async () => {
+    const poke = { op: 'read' as const, path: '/proc/kh' };
+    const over: Scenario = {
+      ...SWEEP,
+      steps: [{ ...SWEEP.steps[0]!, action: { kind: 'module-sweep', cap: 200, inject: 'any', params: {}, exercise: poke } }],
+    };
+    const r = await run(
+      (req) => (/phase=load /.test(req) ? { reply: 'insmod: ERROR: could not insert module: No such device\nkharness-rc=1' } : ok),
+      {
+        scenarios: [over],
+        config: FI,
+      },
+    );
+    expect(r.rows).toEqual([['kh', 'error', expect.stringMatching(/^kh did not load, so its exercise cannot be swept: insmod: ERROR/)]]);
+    expect(r.requests.some((q) => /exercise-nth/.test(q))).toBe(false);
+  });
 });

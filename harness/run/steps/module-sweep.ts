@@ -1,14 +1,17 @@
 /**
  * The user's module loaded with each of its load's allocations failed in
  * turn (`kharness check-module --inject-sweep`): for N = 1, 2, ... the
- * injection knobs are armed for the step's kind, the fail-nth loader
+ * injection knobs are armed for the step's kind, the fail-nth helper
  * (modules/failnth) loads the module from a task whose Nth allocation fails,
  * the knobs are read back and reset, a load that succeeded is unloaded, and
  * kmemleak (on kernels that have it) says what the failure path left behind.
- * The sweep ends at the first N the load survives without an injection (it
- * made fewer than N allocations), at the cap, or when the kernel dies. What
- * to do next and each row's text are inject/sweep.ts's; this file only runs
- * them on a machine. One instance: its record first, then one per index.
+ * Over an exercise (`--exec 'echo 1 > /sys/...'`), the module is loaded once
+ * and the helper makes that one write (or read) with its Nth allocation
+ * failed; kmemleak is read before the unload, so the module's frames resolve.
+ * The sweep ends at the first N the operation survives without an injection
+ * (it made fewer than N allocations), at the cap, or when the kernel dies.
+ * What to do next and each row's text are inject/sweep.ts's; this file only
+ * runs them on a machine. One instance: its record first, then one per index.
  */
 import { formatFrame, parseInjections } from '../../analysis/injection.ts';
 import { isEnabled } from '../../analysis/kconfig.ts';
@@ -16,7 +19,7 @@ import type { Leak } from '../../analysis/kmemleak.ts';
 import { isFinding } from '../../analysis/splats.ts';
 import { InterruptedError } from '../../errors.ts';
 import { injectUnmet } from '../../inject/kinds.ts';
-import { failnthCommand, injectionsBetween, loadOutcome, parseFailnth } from '../../inject/plan.ts';
+import { failnthCommand, failnthIOCommand, injectionsBetween, ioOutcome, loadOutcome, parseFailnth } from '../../inject/plan.ts';
 import { isFindingIndex, nextIndex, type SweepIndex, sweepExit, sweepRow } from '../../inject/sweep.ts';
 import type { Action, StepOf } from '../../scenario/types.ts';
 import type { Machine } from '../machine.ts';
@@ -24,7 +27,7 @@ import type { Observation } from '../observe.ts';
 import type { StepFields } from '../recorder.ts';
 import { armInjection, presentCapabilities, resetInjection, uploadFailnth } from './inject.ts';
 import type { Instance, StepEnv, StepKind } from './kind.ts';
-import { GUEST_DIR, insmodArgs, kmemleakDo, kmemleakPhase, runPhase, upload } from './module.ts';
+import { GUEST_DIR, insmodArgs, kmemleakDo, kmemleakPhase, phaseBody, runPhase, upload } from './module.ts';
 
 type SweepAction = Extract<Action, { kind: 'module-sweep' }>;
 /** The allocator reporting the very failure the sweep made (vmalloc's "vm_struct allocation failed"): its echo, not a finding. */
@@ -52,9 +55,11 @@ async function index(m: Machine, step: StepOf<SweepAction>, inst: SweepInstance,
   const present = presentCapabilities(g.facts.config);
   const armed = await armInjection(m, { kind: a.inject }, present, g);
   if ('error' in armed) return { error: armed.error };
-  const cmd = failnthCommand(helper, `${GUEST_DIR}/${inst.module}.ko`, nth, insmodArgs(a.params));
+  const cmd = a.exercise
+    ? failnthIOCommand(helper, a.exercise, nth)
+    : failnthCommand(helper, `${GUEST_DIR}/${inst.module}.ko`, nth, insmodArgs(a.params));
   const body = `${cmd} 2>&1 & pid=$!\nwait $pid; rc=$?\necho "kharness-pid=$pid"`;
-  const what = `phase=load-nth=${nth} module=${inst.module}`;
+  const what = `phase=${a.exercise ? 'exercise' : 'load'}-nth=${nth} module=${inst.module}`;
   const load = await runPhase(m, g, what, what, body, a.timeoutMs);
   if (load.lost) return { load };
   const after = await resetInjection(m, present, g);
@@ -65,7 +70,7 @@ async function index(m: Machine, step: StepOf<SweepAction>, inst: SweepInstance,
   const dmesg = [...load.dmesg];
   const splats = [...load.splats];
   let unloaded: Observation | undefined;
-  if (parsed.rc === 0) {
+  if (parsed.rc === 0 && !a.exercise) {
     const what = `phase=unload module=${inst.module}`;
     unloaded = await runPhase(m, g, what, what, `rmmod ${inst.module} 2>&1; rc=$?`, a.timeoutMs);
     if (unloaded.lost) return { load, unloaded };
@@ -79,7 +84,7 @@ async function index(m: Machine, step: StepOf<SweepAction>, inst: SweepInstance,
     injected,
     api: first?.api,
     site: first?.site ? formatFrame(first.site) : undefined,
-    outcome: loadOutcome(parsed.rc),
+    outcome: a.exercise ? ioOutcome(a.exercise, parsed.rc) : loadOutcome(parsed.rc),
     leaks: [],
     reports: splats.filter((x) => isFinding(x) && !ECHOES.has(x.kind)).map((x) => x.title),
     crashed: false,
@@ -119,7 +124,9 @@ export const moduleSweepStep: StepKind<SweepAction, SweepInstance> = {
 
   async observe(m, step, inst, g) {
     const t0 = Date.now();
-    const base = { request: `failnth N ${inst.module}.ko (N = 1, 2, ...)`, facts: {}, splats: [], crashed: false, lost: false };
+    const io = step.action.exercise;
+    const swept = io ? `--${io.op} ${io.path}` : `${inst.module}.ko`;
+    const base = { request: `failnth N ${swept} (N = 1, 2, ...)`, facts: {}, splats: [], crashed: false, lost: false };
     const helper = await uploadFailnth(m, await g.failnth!(), g);
     await upload(m, inst, g);
     // What the boot left in kmemleak is not the module's.
@@ -130,6 +137,21 @@ export const moduleSweepStep: StepKind<SweepAction, SweepInstance> = {
     const rows: SweepIndex[] = [];
     const pids = new Map<number, SweepIndex>();
     const dmesg: string[] = [];
+    if (io) {
+      // The exercise needs the module in: loaded once, plainly, before the sweep.
+      const load = { phase: 'load' as const, module: inst.module, params: step.action.params };
+      const what = `phase=load module=${inst.module}`;
+      const loaded = await runPhase(m, g, what, `insmod ${inst.module}.ko`, phaseBody(load), step.action.timeoutMs);
+      if (loaded.lost) return { ...loaded, request: base.request, ms: Date.now() - t0 };
+      const rc = /^kharness-rc=(-?\d+)$/m.exec(loaded.output ?? '')?.[1];
+      if (rc !== '0')
+        return {
+          ...base,
+          dmesg: loaded.dmesg,
+          ms: Date.now() - t0,
+          error: `${inst.module} did not load, so its exercise cannot be swept: ${(loaded.output ?? '').split('\n')[0]}`,
+        };
+    }
     for (let next = nextIndex(rows, step.action.cap); 'next' in next; next = nextIndex(rows, step.action.cap)) {
       if (g.signal?.aborted) throw new InterruptedError();
       const r = await index(m, step, inst, next.next, helper, g);
@@ -159,6 +181,18 @@ export const moduleSweepStep: StepKind<SweepAction, SweepInstance> = {
       const failed = await leaksByIndex(m, g, inst.module, pids);
       if (failed) return { ...base, dmesg, ms: Date.now() - t0, error: failed };
     }
+    if (io) {
+      const what = `phase=unload module=${inst.module}`;
+      const unloaded = await runPhase(
+        m,
+        g,
+        what,
+        `rmmod ${inst.module}`,
+        phaseBody({ phase: 'unload', module: inst.module, params: {} }),
+        step.action.timeoutMs,
+      );
+      if (unloaded.lost) return { ...unloaded, request: base.request, dmesg: [...dmesg, ...unloaded.dmesg], ms: Date.now() - t0 };
+    }
     const done = nextIndex(rows, step.action.cap);
     const obs: Observation = { ...base, dmesg, ms: Date.now() - t0 };
     RESULTS.set(obs, { rows, end: 'done' in done ? done.done : 'complete' });
@@ -182,7 +216,7 @@ export const moduleSweepStep: StepKind<SweepAction, SweepInstance> = {
     const status = exit === 0 ? 'pass' : exit === 1 ? 'fail' : 'error';
     const reason =
       r.end === 'capped'
-        ? `stopped at the cap of ${step.action.cap}: the load still had allocations left to fail`
+        ? `stopped at the cap of ${step.action.cap}: the ${step.action.exercise ? step.action.exercise.op : 'load'} still had allocations left to fail`
         : `${r.rows.length} index(es), ${findings} left a leak, a report or a dead kernel`;
     return [{ ...own, status, reason, facts: { indexes: r.rows.length, findings } }, ...parts];
   },

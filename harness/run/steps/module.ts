@@ -116,7 +116,7 @@ export function runPhase(m: Machine, g: StepEnv, what: string, request: string, 
  * failed finit_module() with init_module(), which would run an init that
  * returned an error a second time.
  */
-function phaseBody(inst: ModuleInstance): string {
+export function phaseBody(inst: Pick<ModuleInstance, 'phase' | 'module' | 'params'>): string {
   if (inst.phase === 'load') return `cat ${GUEST_DIR}/${inst.module}.ko | insmod /proc/self/fd/0 ${insmodArgs(inst.params)} 2>&1; rc=$?`;
   if (inst.phase === 'unload') return `rmmod ${inst.module} 2>&1; rc=$?`;
   return `sh ${GUEST_DIR}/exercise.sh 2>&1; rc=$?`;

@@ -3,10 +3,13 @@
  * kh_errleak_fixed: leak-on-error-path (kh_errleak) with its unwinding
  * right: whichever of the ten allocations fails, everything allocated
  * before it is freed. `kharness check-module
- * modules/examples/leak-on-error-path-fixed --inject-sweep` passes.
+ * modules/examples/leak-on-error-path-fixed --inject-sweep` passes, and so
+ * does the same sweep over its poke parameter (which gives everything back
+ * and sets up again).
  */
 #include <linux/module.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 #include <linux/vmalloc.h>
 
 #define KH_SMALL 6
@@ -42,6 +45,9 @@ free_late:
 free_small:
 	while (i--)
 		kfree(kh_small[i]);
+	memset(kh_small, 0, sizeof(kh_small));
+	memset(kh_late, 0, sizeof(kh_late));
+	kh_area = NULL;
 	return -ENOMEM;
 }
 
@@ -50,7 +56,7 @@ static int __init kh_errleak_fixed_init(void)
 	return kh_errleak_fixed_setup();
 }
 
-static void __exit kh_errleak_fixed_exit(void)
+static void kh_errleak_fixed_teardown(void)
 {
 	int i;
 
@@ -59,7 +65,25 @@ static void __exit kh_errleak_fixed_exit(void)
 	vfree(kh_area);
 	for (i = 0; i < KH_SMALL; i++)
 		kfree(kh_small[i]);
+	memset(kh_small, 0, sizeof(kh_small));
+	memset(kh_late, 0, sizeof(kh_late));
+	kh_area = NULL;
 }
+
+static void __exit kh_errleak_fixed_exit(void)
+{
+	kh_errleak_fixed_teardown();
+}
+
+/* Writing poke gives everything back and sets up again: the write returns what the setup did. */
+static int poke_set(const char *val, const struct kernel_param *kp)
+{
+	kh_errleak_fixed_teardown();
+	return kh_errleak_fixed_setup();
+}
+
+static const struct kernel_param_ops poke_ops = { .set = poke_set };
+module_param_cb(poke, &poke_ops, NULL, 0200);
 
 module_init(kh_errleak_fixed_init);
 module_exit(kh_errleak_fixed_exit);

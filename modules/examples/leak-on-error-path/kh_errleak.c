@@ -9,9 +9,14 @@
  * allocations one by one and names every index from the vmalloc's on
  * as leaking 64 bytes from kh_errleak_setup. Its twin, leak-on-error-path-fixed,
  * unwinds correctly and passes the same sweep.
+ *
+ * Writing its poke parameter gives everything back and sets up again, so
+ * the same error path can be swept over an exercise too: `--inject-sweep
+ * --exec 'echo 1 > /sys/module/kh_errleak/parameters/poke'`.
  */
 #include <linux/module.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 #include <linux/vmalloc.h>
 
 #define KH_SMALL 6
@@ -49,10 +54,15 @@ free_all_small:
 	/* The mistake: the first object is skipped (should be i = KH_SMALL; while (i--)). */
 	for (i = 1; i < KH_SMALL; i++)
 		kfree(kh_small[i]);
-	return -ENOMEM;
+	goto forget;
 free_small:
 	while (i--)
 		kfree(kh_small[i]);
+forget:
+	/* Nothing is held after a failure (and the skipped object is no longer referenced). */
+	memset(kh_small, 0, sizeof(kh_small));
+	memset(kh_late, 0, sizeof(kh_late));
+	kh_area = NULL;
 	return -ENOMEM;
 }
 
@@ -61,7 +71,7 @@ static int __init kh_errleak_init(void)
 	return kh_errleak_setup();
 }
 
-static void __exit kh_errleak_exit(void)
+static void kh_errleak_teardown(void)
 {
 	int i;
 
@@ -70,7 +80,25 @@ static void __exit kh_errleak_exit(void)
 	vfree(kh_area);
 	for (i = 0; i < KH_SMALL; i++)
 		kfree(kh_small[i]);
+	memset(kh_small, 0, sizeof(kh_small));
+	memset(kh_late, 0, sizeof(kh_late));
+	kh_area = NULL;
 }
+
+static void __exit kh_errleak_exit(void)
+{
+	kh_errleak_teardown();
+}
+
+/* Writing poke gives everything back and sets up again: the write returns what the setup did. */
+static int poke_set(const char *val, const struct kernel_param *kp)
+{
+	kh_errleak_teardown();
+	return kh_errleak_setup();
+}
+
+static const struct kernel_param_ops poke_ops = { .set = poke_set };
+module_param_cb(poke, &poke_ops, NULL, 0200);
 
 module_init(kh_errleak_init);
 module_exit(kh_errleak_exit);
