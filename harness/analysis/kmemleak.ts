@@ -103,8 +103,11 @@ export function moduleSymbols(kallsyms: string, module: string): ModuleSymbol[] 
 /** How far past its symbol a bare address may lie and still be named by it (a function is rarely longer). */
 const MAX_OFFSET = 0x10000n;
 
-/** Bare addresses named from a module's symbols: `kh_leak_alloc+0x2a [kh_leak] (unloaded)`. */
-export function resolveFrames(leak: Leak, module: string, symbols: readonly ModuleSymbol[]): Leak {
+/**
+ * Bare addresses named from a module's symbols: `kh_leak_alloc+0x2a [kh_leak] (unloaded)`.
+ * `note` says where the symbols came from when not from this very load.
+ */
+export function resolveFrames(leak: Leak, module: string, symbols: readonly ModuleSymbol[], note = 'unloaded'): Leak {
   const frames = leak.frames.map((f) => {
     if (f.addr === undefined) return f;
     let best: ModuleSymbol | undefined;
@@ -114,7 +117,7 @@ export function resolveFrames(leak: Leak, module: string, symbols: readonly Modu
       ...f,
       func: best.name,
       module,
-      text: `${f.text} = ${best.name}+0x${(f.addr - best.addr).toString(16)} [${module}] (unloaded)`,
+      text: `${f.text} = ${best.name}+0x${(f.addr - best.addr).toString(16)} [${module}] (${note})`,
     };
   });
   return { ...leak, frames };

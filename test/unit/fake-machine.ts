@@ -64,7 +64,13 @@ export interface FakeFleet {
 
 export function fakeFleet(
   script: Script,
-  o: { constants?: Facts; bootFails?: (boot: number) => Error | undefined; meminfoFails?: (boot: number) => boolean } = {},
+  o: {
+    constants?: Facts;
+    bootFails?: (boot: number) => Error | undefined;
+    meminfoFails?: (boot: number) => boolean;
+    /** What any other command prints (a kmemleak report, /proc/kallsyms), when not nothing. */
+    files?: (command: string) => string | undefined;
+  } = {},
 ): FakeFleet {
   const machines: FakeMachine[] = [];
   return {
@@ -73,7 +79,7 @@ export function fakeFleet(
     factory: async (boot, _cmdline, scripts) => {
       const err = o.bootFails?.(boot);
       if (err) throw err;
-      const m = new FakeMachine(boot, script, o.constants ?? CONSTANTS_6_1, o.meminfoFails?.(boot) ?? false, scripts);
+      const m = new FakeMachine(boot, script, o.constants ?? CONSTANTS_6_1, o.meminfoFails?.(boot) ?? false, scripts, o.files);
       machines.push(m);
       return m;
     },
@@ -99,6 +105,7 @@ export class FakeMachine implements Machine {
     private readonly meminfoFails = false,
     /** Booted to run these at boot, as the real machine then is: no probe requests, no meminfo, only these scripts. */
     readonly bootScripts?: readonly BootScript[],
+    private readonly files?: (command: string) => string | undefined,
   ) {
     this.info = {
       boot,
@@ -205,13 +212,14 @@ export class FakeMachine implements Machine {
   /**
    * A kernel test module's load or a user module's phase (its script echoes
    * the begin marker) goes through the script like a probe request: the reply
-   * is what the shell printed. Any other command succeeds silently.
+   * is what the shell printed. Any other command succeeds, printing what the
+   * fleet's `files` says for it (nothing by default).
    */
   async exec(command: string, opts: { timeoutMs: number }): Promise<{ code: number | null; stdout: string }> {
     if (this.state !== 'up') throw new ProbeLost('exec');
     if (this.bootScripts && !this.bootScripts.some((s) => s.script === command)) throw new Error(`not run at boot: ${command}`);
     const load = /kalloc_probe: begin seq=(\d+) (cmd=(?:ktest|module) [^"]+)"/.exec(command);
-    if (!load) return { code: 0, stdout: '' };
+    if (!load) return { code: 0, stdout: this.files?.(command) ?? '' };
     return this.act(command, Number(load[1]), load[2]!, opts.timeoutMs, (stdout) => ({ code: 0, stdout }));
   }
 

@@ -23,11 +23,14 @@ const FAST = { ...DEFAULT_TIMEOUTS, stepMs: 300, silenceMs: 150, crashMs: 200, l
 const CYCLES = parseScenario('name: faults\nmodule: m\nsteps:\n  - name: kh\n    module_cycles: { count: 2 }\n', 'faults.yaml');
 const ok = { reply: 'kharness-rc=0' };
 
-async function run(script: Script, o: { scenarios?: Scenario[]; config?: Map<string, string> } = {}) {
+async function run(
+  script: Script,
+  o: { scenarios?: Scenario[]; config?: Map<string, string>; files?: (command: string) => string | undefined } = {},
+) {
   const dir = mkdtempSync(join(tmpdir(), 'kharness-module-faults-'));
   const ko = join(dir, 'kh.ko');
   writeFileSync(ko, 'not really a module');
-  const fleet = fakeFleet(script);
+  const fleet = fakeFleet(script, { files: o.files });
   const records: ResultRecord[] = [];
   const prepare: Prepare = async () => ({
     key: 'k',
@@ -160,6 +163,40 @@ describe('a sweep over the allocations of a module load (check-module --inject-s
     const none = await run(threeAllocations, { scenarios: [sweep(200)] });
     expect(none.rows).toEqual([['kh', 'skip', expect.stringMatching(/FAULT_INJECTION|fault injection/)]]);
     expect(none.requests).toEqual([]);
+  });
+
+  it('names a leaked frame the failed load left as a bare address, from the symbols a successful load of the sweep had', async () => {
+    // kmemleak's report after the sweep: index 2's loader (pid 202) leaked 64 B; the module was gone, so its frame is an address.
+    const report = [
+      'unreferenced object 0xffff000003a1c400 (size 64):',
+      '  comm "kharness-failnt", pid 202, jiffies 4294893796',
+      '  hex dump (first 32 bytes):',
+      '    00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00  ................',
+      '  backtrace (crc 0):',
+      '    [<ffff80007a2b1064>] 0xffff80007a2b1064',
+      '    [<ffff800080f3a2b4>] do_one_initcall+0x54/0x2a0',
+    ].join('\n');
+    const kallsyms = ['ffff80007a2b1000 t kh_setup\t[kh]', 'ffff80007a2b1100 t kh_init\t[kh]'].join('\n');
+    const files = (c: string) =>
+      /cat \/sys\/kernel\/debug\/kmemleak$/.test(c)
+        ? report
+        : /\/proc\/kallsyms/.test(c)
+          ? `0xffff80007a2b1000\n---\n\n---\n${kallsyms}`
+          : undefined;
+    const pids: Script = (req, seq) => {
+      const r = threeAllocations(req, seq, 1);
+      const nth = Number(/phase=load-nth=(\d+)/.exec(req)?.[1]);
+      return nth && 'reply' in r ? { ...r, reply: `${r.reply}\nkharness-pid=${200 + nth}` } : r;
+    };
+    const r = await run(pids, { scenarios: [sweep(200)], config: new Map([...FI, ['CONFIG_DEBUG_KMEMLEAK', 'y']]), files });
+    expect(r.rows[2]).toEqual([
+      'kh: #2',
+      'fail',
+      expect.stringContaining(
+        '1 object (64 B) leaked from 0xffff80007a2b1064 = kh_setup+0x64 [kh] ' +
+          '(named at the address a successful load of the sweep took)',
+      ),
+    ]);
   });
 
   it('over an exercise: loads once, sweeps the one write with the helper, and unloads after the last index', async () => {

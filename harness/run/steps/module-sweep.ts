@@ -15,7 +15,7 @@
  */
 import { formatFrame, parseInjections } from '../../analysis/injection.ts';
 import { isEnabled } from '../../analysis/kconfig.ts';
-import type { Leak } from '../../analysis/kmemleak.ts';
+import { type Leak, type ModuleSymbol, moduleSymbols, resolveFrames } from '../../analysis/kmemleak.ts';
 import { isFinding } from '../../analysis/splats.ts';
 import { InterruptedError } from '../../errors.ts';
 import { injectUnmet } from '../../inject/kinds.ts';
@@ -27,7 +27,7 @@ import type { Observation } from '../observe.ts';
 import type { StepFields } from '../recorder.ts';
 import { armInjection, presentCapabilities, resetInjection, uploadFailnth } from './inject.ts';
 import type { Instance, StepEnv, StepKind } from './kind.ts';
-import { GUEST_DIR, insmodArgs, kmemleakDo, kmemleakPhase, phaseBody, runPhase, upload } from './module.ts';
+import { GUEST_DIR, insmodArgs, kmemleakDo, kmemleakPhase, phaseBody, placementScript, runPhase, upload } from './module.ts';
 
 type SweepAction = Extract<Action, { kind: 'module-sweep' }>;
 /** The allocator reporting the very failure the sweep made (vmalloc's "vm_struct allocation failed"): its echo, not a finding. */
@@ -70,7 +70,11 @@ async function index(m: Machine, step: StepOf<SweepAction>, inst: SweepInstance,
   const dmesg = [...load.dmesg];
   const splats = [...load.splats];
   let unloaded: Observation | undefined;
+  let symbols: ModuleSymbol[] | undefined;
   if (parsed.rc === 0 && !a.exercise) {
+    // Its symbols where this load put it: a failed load frees the module before kmemleak reports, leaving bare addresses.
+    const where = await m.exec(placementScript(inst.module), { timeoutMs: g.timeouts.stepMs }).catch(() => undefined);
+    symbols = where ? moduleSymbols(where.stdout.split('\n---\n')[2] ?? '', inst.module) : undefined;
     const what = `phase=unload module=${inst.module}`;
     unloaded = await runPhase(m, g, what, what, `rmmod ${inst.module} 2>&1; rc=$?`, a.timeoutMs);
     if (unloaded.lost) return { load, unloaded };
@@ -89,16 +93,29 @@ async function index(m: Machine, step: StepOf<SweepAction>, inst: SweepInstance,
     reports: splats.filter((x) => isFinding(x) && !ECHOES.has(x.kind)).map((x) => x.title),
     crashed: false,
   };
-  return { load, row, dmesg, splats, pid };
+  return { load, row, dmesg, splats, pid, symbols };
 }
 
-/** Where a leaked object was allocated, for its row: the module's frame (a bare address once a failed load freed the module), else the first frame. */
-function leakSite(l: Leak, module: string): string | undefined {
-  return (l.frames.find((f) => f.module === module) ?? l.frames.find((f) => f.addr !== undefined) ?? l.frames[0])?.text;
+/**
+ * Where a leaked object was allocated, for its row: the module's frame, else
+ * the first frame. A failed load freed the module before kmemleak reported,
+ * so its frames are bare addresses: they are named from the symbols of a
+ * load that succeeded in the same sweep (the module area is first-fit, and
+ * every load of the sweep asked it for the same sizes), and say so.
+ */
+function leakSite(l: Leak, module: string, symbols: readonly ModuleSymbol[]): string | undefined {
+  const named = resolveFrames(l, module, symbols, 'named at the address a successful load of the sweep took');
+  return (named.frames.find((f) => f.module === module) ?? named.frames.find((f) => f.addr !== undefined) ?? named.frames[0])?.text;
 }
 
 /** kmemleak's report after the sweep, each object to the index whose loader task (pid) allocated it. */
-async function leaksByIndex(m: Machine, g: StepEnv, module: string, pids: ReadonlyMap<number, SweepIndex>): Promise<string | undefined> {
+async function leaksByIndex(
+  m: Machine,
+  g: StepEnv,
+  module: string,
+  pids: ReadonlyMap<number, SweepIndex>,
+  symbols: readonly ModuleSymbol[],
+): Promise<string | undefined> {
   const found = await kmemleakPhase(m, Date.now(), g);
   if ('error' in found) return found.error;
   const by = new Map<SweepIndex, Leak[]>();
@@ -107,7 +124,7 @@ async function leaksByIndex(m: Machine, g: StepEnv, module: string, pids: Readon
     if (row) by.set(row, [...(by.get(row) ?? []), l]);
   }
   for (const [row, ls] of by)
-    row.leaks.push({ objects: ls.length, bytes: ls.reduce((n, l) => n + l.size, 0), from: leakSite(ls[0]!, module) });
+    row.leaks.push({ objects: ls.length, bytes: ls.reduce((n, l) => n + l.size, 0), from: leakSite(ls[0]!, module, symbols) });
   return undefined;
 }
 
@@ -136,6 +153,7 @@ export const moduleSweepStep: StepKind<SweepAction, SweepInstance> = {
     }
     const rows: SweepIndex[] = [];
     const pids = new Map<number, SweepIndex>();
+    let symbols: ModuleSymbol[] = [];
     const dmesg: string[] = [];
     if (io) {
       // The exercise needs the module in: loaded once, plainly, before the sweep.
@@ -157,6 +175,7 @@ export const moduleSweepStep: StepKind<SweepAction, SweepInstance> = {
       const r = await index(m, step, inst, next.next, helper, g);
       if (r.row) {
         rows.push(r.row);
+        if (r.symbols?.length) symbols = r.symbols;
         if (r.pid) pids.set(r.pid, r.row);
         if (isFindingIndex(r.row)) dmesg.push(`kharness: #${r.row.nth}`, ...r.dmesg);
         continue;
@@ -178,7 +197,7 @@ export const moduleSweepStep: StepKind<SweepAction, SweepInstance> = {
       return { ...base, dmesg, ms: Date.now() - t0, error: `at #${next.next}: ${r.error}` };
     }
     if (isEnabled(g.facts.config, 'CONFIG_DEBUG_KMEMLEAK')) {
-      const failed = await leaksByIndex(m, g, inst.module, pids);
+      const failed = await leaksByIndex(m, g, inst.module, pids, symbols);
       if (failed) return { ...base, dmesg, ms: Date.now() - t0, error: failed };
     }
     if (io) {
