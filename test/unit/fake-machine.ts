@@ -105,7 +105,7 @@ export class FakeMachine implements Machine {
     private readonly meminfoFails = false,
     /** Booted to run these at boot, as the real machine then is: no probe requests, no meminfo, only these scripts. */
     readonly bootScripts?: readonly BootScript[],
-    private readonly files?: (command: string) => string | undefined,
+    private readonly prints?: (command: string) => string | undefined,
   ) {
     this.info = {
       boot,
@@ -219,7 +219,7 @@ export class FakeMachine implements Machine {
     if (this.state !== 'up') throw new ProbeLost('exec');
     if (this.bootScripts && !this.bootScripts.some((s) => s.script === command)) throw new Error(`not run at boot: ${command}`);
     const load = /kalloc_probe: begin seq=(\d+) (cmd=(?:ktest|module) [^"]+)"/.exec(command);
-    if (!load) return { code: 0, stdout: this.files?.(command) ?? '' };
+    if (!load) return { code: 0, stdout: this.prints?.(command) ?? '' };
     return this.act(command, Number(load[1]), load[2]!, opts.timeoutMs, (stdout) => ({ code: 0, stdout }));
   }
 

@@ -120,7 +120,8 @@ export const kernelTestStep: StepKind<KernelTestAction, Load> = {
       splats: obs.splats,
       cut,
     });
-    const known = run.known.length ? ` (${run.known.length} kernel report(s) its expected failures are known to print)` : '';
+    const why = KERNEL_TESTS[a.module]!.provokes ? 'the suite provokes on purpose and checks' : 'its expected failures are known to print';
+    const known = run.known.length ? ` (${run.known.length} kernel report(s) ${why})` : '';
     const own: StepFields = {
       status: run.status,
       reason: run.reason ? `${run.reason}${known}` : known.trim() || undefined,
