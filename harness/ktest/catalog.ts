@@ -2,10 +2,11 @@
  * The kernel's own test modules kharness runs, as data: how each is loaded,
  * what its normal completion looks like, how its results are read, which of
  * its cases exist on which versions and which are expected to fail. Adding
- * lib/test_kasan, kfence_test or overflow_kunit is an entry here (a KTAP
- * suite needs nothing else). Facts checked against the 6.1.192 and 6.12.117
- * sources (lib/test_vmalloc.c, lib/slub_kunit.c, lib/test_meminit.c,
- * lib/test_free_pages.c) and against their output on booted guests.
+ * overflow_kunit or another KTAP suite is an entry here (it needs nothing
+ * else). Facts checked against the 6.1.192 and 6.12.117 sources
+ * (lib/test_vmalloc.c, lib/slub_kunit.c, lib/test_meminit.c,
+ * lib/test_free_pages.c; the KASAN and KFENCE suites also against 7.2.13 and
+ * 7.3.4) and against their output on booted guests.
  */
 import type { SplatPattern } from '../analysis/splats.ts';
 
@@ -75,6 +76,23 @@ export interface KernelTestModule {
   metrics?: Record<string, 'lower' | 'higher'>;
   /** The versions whose module prints results the reader can read, and why not outside them. */
   readable?: Versions & { why: string };
+  /**
+   * Kernel reports the suite provokes on purpose and checks case by case
+   * (KASAN's suite makes KASAN report, and a case fails when no report came):
+   * they are its evidence, not findings.
+   */
+  provokes?: SplatPattern[];
+}
+
+/**
+ * Cases named in one string, all existing in the same versions. A case first
+ * seen in a later checked source is `since` that source; one gone from the
+ * next checked source is `until` the release after the last that has it. So
+ * a version between two checked ones may show a case the table does not
+ * expect there (reported as found), but never lacks one it expects.
+ */
+function casesIn(v: Versions, names: string): CaseSpec[] {
+  return names.split(' ').map((name) => ({ name, ...v }));
 }
 
 export const KERNEL_TESTS: Readonly<Record<string, KernelTestModule>> = {
@@ -169,6 +187,78 @@ export const KERNEL_TESTS: Readonly<Record<string, KernelTestModule>> = {
         why: 'without init_on_alloc=1 or init_on_free=1 nothing zeroes reused memory, which is what the test checks',
       },
     ],
+  },
+  kasan_test: {
+    module: 'kasan_test',
+    config: ['CONFIG_KASAN_KUNIT_TEST'],
+    doc: "KASAN's KUnit suite: each case makes one bad access (out of bounds, use after free, double or invalid free) and fails unless KASAN reports it",
+    params: {},
+    defaults: {},
+    completes: ['0'],
+    reader: { kind: 'ktap', suite: 'kasan' },
+    provokes: [{ kind: 'kasan' }],
+    // 5.10 builds the same suite as lib/test_kasan.ko; mm/kasan/kasan_test.ko from 6.1 (6.12 on: kasan_test_c.c).
+    readable: { since: '6.1', why: 'before 6.1 (checked: 5.10) the suite is lib/test_kasan.ko' },
+    // Cases that need the tag-based modes (the *_tags and match_all_* ones) or Rust skip themselves on generic
+    // KASAN (`# SKIP`); copy_to_kernel_nofault_oob exists only when the suite is built in, never as a module.
+    cases: [
+      ...casesIn(
+        {},
+        'kmalloc_oob_right kmalloc_oob_left kmalloc_node_oob_right kmalloc_large_oob_right krealloc_more_oob ' +
+          'krealloc_less_oob krealloc_uaf kmalloc_oob_16 kmalloc_uaf_16 kmalloc_oob_in_memset kmalloc_oob_memset_2 ' +
+          'kmalloc_oob_memset_4 kmalloc_oob_memset_8 kmalloc_oob_memset_16 kmalloc_memmove_negative_size ' +
+          'kmalloc_memmove_invalid_size kmalloc_uaf kmalloc_uaf_memset kmalloc_uaf2 kmalloc_uaf3 kfree_via_page ' +
+          'kfree_via_phys kmem_cache_oob kmem_cache_accounted kmem_cache_bulk kasan_global_oob_right ' +
+          'kasan_global_oob_left kasan_stack_oob kasan_alloca_oob_left kasan_alloca_oob_right ksize_unpoisons_memory ' +
+          'ksize_uaf kmem_cache_double_free kmem_cache_invalid_free kmem_cache_double_destroy kasan_memchr kasan_memcmp ' +
+          'kasan_strings kasan_bitops_generic kasan_bitops_tags kmalloc_double_kzfree vmalloc_helpers_tags vmalloc_oob ' +
+          'vmap_tags vm_map_ram_tags match_all_not_assigned match_all_ptr_tag match_all_mem_tag',
+      ),
+      ...casesIn(
+        { until: '6.2' },
+        'kmalloc_pagealloc_oob_right kmalloc_pagealloc_uaf kmalloc_pagealloc_invalid_free pagealloc_oob_right ' +
+          'pagealloc_uaf krealloc_pagealloc_more_oob krealloc_pagealloc_less_oob',
+      ),
+      ...casesIn(
+        { since: '6.12' },
+        'kmalloc_big_oob_right kmalloc_large_uaf kmalloc_large_invalid_free page_alloc_oob_right page_alloc_uaf ' +
+          'krealloc_large_more_oob krealloc_large_less_oob rcu_uaf workqueue_uaf kmem_cache_rcu_uaf ' +
+          'mempool_kmalloc_oob_right mempool_kmalloc_large_oob_right mempool_slab_oob_right mempool_kmalloc_uaf ' +
+          'mempool_kmalloc_large_uaf mempool_slab_uaf mempool_page_alloc_uaf mempool_kmalloc_double_free ' +
+          'mempool_kmalloc_large_double_free mempool_page_alloc_double_free mempool_kmalloc_invalid_free ' +
+          'mempool_kmalloc_large_invalid_free kasan_atomics rust_uaf',
+      ),
+      ...casesIn({ since: '7.2' }, 'kmalloc_track_caller_oob_right kmem_cache_rcu_reuse copy_user_test_oob'),
+    ],
+    expectedFailures: [],
+  },
+  kfence_test: {
+    module: 'kfence_test',
+    config: ['CONFIG_KFENCE_KUNIT_TEST'],
+    doc:
+      "KFENCE's KUnit suite: bad accesses to sampled objects (out of bounds, use after free, double and invalid free, " +
+      'corruption) must be reported, with the right type and address',
+    params: {},
+    defaults: {},
+    completes: ['0'],
+    reader: { kind: 'ktap', suite: 'kfence' },
+    provokes: [{ kind: 'kfence' }],
+    // KFENCE arrived in 5.12. Each case waits for an allocation to land in the KFENCE pool: the sample interval
+    // (kfence.config: 10 ms) bounds how long it takes.
+    readable: { since: '5.12', why: 'KFENCE and its suite arrived in 5.12' },
+    cases: [
+      ...casesIn(
+        {},
+        'test_out_of_bounds_read test_out_of_bounds_read-memcache test_out_of_bounds_write ' +
+          'test_out_of_bounds_write-memcache test_use_after_free_read test_use_after_free_read-memcache test_double_free ' +
+          'test_double_free-memcache test_invalid_addr_free test_invalid_addr_free-memcache test_corruption ' +
+          'test_corruption-memcache test_free_bulk test_free_bulk-memcache test_init_on_free test_init_on_free-memcache ' +
+          'test_kmalloc_aligned_oob_read test_kmalloc_aligned_oob_write test_shrink_memcache test_memcache_ctor ' +
+          'test_invalid_access test_gfpzero test_memcache_typesafe_by_rcu test_krealloc test_memcache_alloc_bulk',
+      ),
+      ...casesIn({ since: '7.2' }, 'test_use_after_free_read_nofault test_use_after_free_read_nofault-memcache'),
+    ],
+    expectedFailures: [],
   },
   test_free_pages: {
     module: 'test_free_pages',

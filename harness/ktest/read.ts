@@ -294,7 +294,10 @@ export function readRun(t: KernelTestModule, i: RunInput): ModuleRun {
       : { name, status: 'unexpected-pass', reason: `passed, but it is expected to fail: ${xf.why}`, facts: c.facts, evidence: c.evidence };
   });
   const ran = cases.filter((c) => c.status === 'expected-fail').map((c) => c.name);
-  const forgiving = t.expectedFailures.filter((e) => e.cases.some((n) => ran.includes(n))).flatMap((e) => e.reports ?? []);
+  const forgiving = [
+    ...(t.provokes ?? []),
+    ...t.expectedFailures.filter((e) => e.cases.some((n) => ran.includes(n))).flatMap((e) => e.reports ?? []),
+  ];
   const known = i.splats.filter((s) => forgiving.some((p) => splatMatches(s, p)));
   const unexpected = i.splats.filter((s) => !known.includes(s));
   const base = { completion, facts: raw.facts, cases, known, unexpected };

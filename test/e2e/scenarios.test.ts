@@ -41,13 +41,16 @@ describe('all shipped scenarios on x86_64 6.1 (Debian source, Debian allocator o
       // No fault injection in this kernel (kernels/config/fault-injection.config).
       'gfp-atomic-injected: kernel config lacks CONFIG_FAULT_INJECTION, CONFIG_FAULT_INJECTION_DEBUG_FS, CONFIG_FAILSLAB, CONFIG_FAIL_PAGE_ALLOC',
       'gfp-atomic-rt: kernel config lacks CONFIG_PREEMPT_RT',
+      // The detector suites run on the catalog's -kasan and -kfence variants.
+      "kernel-test-kasan: kernel config lacks CONFIG_KASAN_KUNIT_TEST (the kernel's test module kasan_test)",
+      "kernel-test-kfence: kernel config lacks CONFIG_KFENCE_KUNIT_TEST (the kernel's test module kfence_test)",
       // Steps of what 7.2 does instead (measured on its source build), and of 5.10's memchr_inv.
       'kvmalloc-fallback: needs kernel >= 7.2, target is 6.1',
       'memchr-inv-large: needs kernel <= 5.10, target is 6.1',
       'vmalloc-atomic-from-72: needs kernel >= 7.2, target is 6.1',
       'vmalloc-contiguity: needs kernel >= 7.2, target is 6.1',
     ]);
-    const skips = ['gfp-atomic-rt', 'vmalloc-atomic-from-72', 'gfp-atomic-injected'];
+    const skips = ['gfp-atomic-rt', 'vmalloc-atomic-from-72', 'gfp-atomic-injected', 'kernel-test-kasan', 'kernel-test-kfence'];
     const otherVersions = [
       'kvmalloc-fallback › from 7.2 GFP_ATOMIC falls back to vmalloc too',
       'memchr-inv-large › 5.10 still stops a scan of 32 GiB + 16 bytes early',

@@ -35,7 +35,7 @@ describe('every shipped scenario on arm64 6.12 from source', () => {
     s = steps(records);
   });
 
-  it('runs every scenario and passes, skipping only the PREEMPT_RT, fault-injection and 7.2 steps', () => {
+  it('runs every scenario and passes, skipping only the PREEMPT_RT, fault-injection, detector-suite and 7.2 steps', () => {
     expect([...new Set(s.map((x) => x.scenario))].sort()).toEqual(all);
     expect(s.filter((x) => x.status === 'fail' || x.status === 'error').map((x) => `${x.scenario} › ${x.name}`)).toEqual([]);
     const skipped = s.filter((x) => x.status === 'skip');
@@ -45,6 +45,9 @@ describe('every shipped scenario on arm64 6.12 from source', () => {
     ).toEqual([
       'gfp-atomic-injected: kernel config lacks CONFIG_FAULT_INJECTION, CONFIG_FAULT_INJECTION_DEBUG_FS, CONFIG_FAILSLAB, CONFIG_FAIL_PAGE_ALLOC',
       'gfp-atomic-rt: kernel config lacks CONFIG_PREEMPT_RT',
+      // The detector suites run on the catalog's -kasan and -kfence variants.
+      "kernel-test-kasan: kernel config lacks CONFIG_KASAN_KUNIT_TEST (the kernel's test module kasan_test)",
+      "kernel-test-kfence: kernel config lacks CONFIG_KFENCE_KUNIT_TEST (the kernel's test module kfence_test)",
       // What 7.2 does instead (vmalloc and kvmalloc with GFP_ATOMIC, vmalloc's large pages).
       'kvmalloc-fallback: needs kernel >= 7.2, target is 6.12',
       'memchr-inv-large: needs kernel <= 5.10, target is 6.12',

@@ -227,6 +227,47 @@ describe('reading a run', () => {
     expect(r.unexpected.map((s) => s.kind)).toEqual(['warning']);
   });
 
+  it('kfence_test: the 21 KFENCE reports the suite provokes are its evidence, not findings; a case it fails still fails', () => {
+    const lines = log('6.12-x86_64-kfence_test.log');
+    const config = new Map([['CONFIG_KFENCE_KUNIT_TEST', 'm']]);
+    const r = readRun(KERNEL_TESTS.kfence_test!, input(lines, { version: '6.12.118', config }));
+    expect(r.status).toBe('pass');
+    expect(r.known).toHaveLength(21);
+    expect(r.known.every((x) => x.kind === 'kfence')).toBe(true);
+    expect(r.unexpected).toEqual([]);
+    const st = Object.values(statuses(r));
+    expect([st.length, st.filter((x) => x === 'pass').length, st.filter((x) => x === 'skip').length]).toEqual([25, 23, 2]);
+    // Any other report still counts against the run.
+    const warning = ['WARNING: CPU: 1 PID: 58 at mm/slub.c:1234 kfree+0x1/0x2', '---[ end trace 0 ]---'];
+    const extra = readRun(
+      KERNEL_TESTS.kfence_test!,
+      input(lines, { version: '6.12.118', config, splats: [...parseSplats(lines), ...parseSplats(warning)] }),
+    );
+    expect(extra.status).toBe('fail');
+    expect(extra.unexpected.map((x) => x.kind)).toEqual(['warning']);
+    // A case whose report never came is the suite's own failure.
+    const missed = readRun(
+      KERNEL_TESTS.kfence_test!,
+      input(
+        lines.map((l) => l.replace(/ ok 7 test_double_free$/, ' not ok 7 test_double_free')),
+        { version: '6.12.118', config },
+      ),
+    );
+    expect(missed.status).toBe('fail');
+    expect(statuses(missed).test_double_free).toBe('fail');
+  });
+
+  it('kasan_test and kfence_test: the cases each checked version has, none expected where it is gone', () => {
+    const kasan = new Map([['CONFIG_KASAN_KUNIT_TEST', 'm']]);
+    expect(casesOn(KERNEL_TESTS.kasan_test!, '6.1.192', kasan)).toHaveLength(55);
+    expect(casesOn(KERNEL_TESTS.kasan_test!, '6.12.118', kasan)).toHaveLength(72);
+    // copy_to_kernel_nofault_oob exists only when the suite is built in.
+    expect(casesOn(KERNEL_TESTS.kasan_test!, '7.2.13', kasan)).toHaveLength(75);
+    expect(casesOn(KERNEL_TESTS.kasan_test!, '6.6.50', kasan).map((c) => c.name)).not.toContain('kmalloc_pagealloc_uaf');
+    expect(casesOn(KERNEL_TESTS.kfence_test!, '6.12.118', new Map())).toHaveLength(25);
+    expect(casesOn(KERNEL_TESTS.kfence_test!, '7.3.4', new Map())).toHaveLength(27);
+  });
+
   it('slub_kunit: a plan of 8 with fewer results is truncated, and each missing case is an error', () => {
     const lines = log('6.12-arm64-slub_kunit.log');
     const cut = lines.slice(0, lines.findIndex((l) => /ok 4 test_clobber_50th_byte/.test(l)) + 1);
