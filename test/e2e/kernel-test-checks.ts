@@ -46,7 +46,7 @@ export async function sourceOf(records: ResultRecord[], target: string): Promise
  * boot-time run, "KTAP version 1 / 1..0", which is all kunit.py would read):
  * case name → PASS / FAIL / SKIPPED.
  */
-export async function kunitParse(src: string, step: StepRecord, dir: string): Promise<Record<string, string>> {
+export async function kunitParse(src: string, step: StepRecord, dir: string, suiteName = 'slub_test'): Promise<Record<string, string>> {
   const logFile = join(dir, `kunit-${step.target.arch}-${step.boot}-${Date.now()}.log`);
   writeFileSync(logFile, `${step.dmesg.join('\n')}\n`);
   const jsonFile = `${logFile}.json`;
@@ -58,7 +58,7 @@ export async function kunitParse(src: string, step: StepRecord, dir: string): Pr
   const tree = JSON.parse(readFileSync(jsonFile, 'utf8')) as {
     sub_groups: { name: string; test_cases: { name: string; status: string }[] }[];
   };
-  const suite = tree.sub_groups.find((g) => g.name === 'slub_test');
+  const suite = tree.sub_groups.find((g) => g.name === suiteName);
   return Object.fromEntries((suite?.test_cases ?? []).map((c) => [c.name, c.status]));
 }
 
