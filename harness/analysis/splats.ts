@@ -73,6 +73,8 @@ interface Rule {
   re: RegExp;
   /** Capture groups holding location and function. */
   at?: (m: RegExpExecArray) => { at?: string; func?: string };
+  /** A report line right after the title that belongs to this report, not a new one (a WARN()'s message, then its WARNING line). */
+  continues?: RegExp;
 }
 
 /** First match wins: specific BUG forms come before the generic one. */
@@ -103,11 +105,13 @@ const RULES: Rule[] = [
   // (mm/slub.c slab_bug, 6.1 and 6.12); no colon after BUG, so the generic rule misses it. `at` is the cache.
   { kind: 'slub-debug', re: /^BUG (\S+) \((?:Not tainted|Tainted: [^)]*)\): (.+)/, at: (m) => ({ at: m[1] }) },
   // 6.10+ allocation profiling, at a module's unload (lib/alloc_tag.c): "kh_leak.c:21 module kh_leak
-  // func:kh_leak_alloc has 384 allocated at module unload", the message of a WARNING that follows it.
+  // func:kh_leak_alloc has 384 allocated at module unload", the message of a WARNING that follows it
+  // ("WARNING: CPU: 1 PID: 176 at lib/alloc_tag.c:171 alloc_tag_module_unload+0x78/0x90" on 6.12): one report.
   {
     kind: 'unload-leak',
     re: /^(\S+:\d+) module (\S+) func:(\S+) has (\d+) allocated at module unload/,
     at: (m) => ({ at: m[1], func: m[3] }),
+    continues: /^WARNING: .*\balloc_tag_module_unload\b/,
   },
   // Its own report, so the stack after it never joins another one's; from /dev/kmsg its two lines are one record.
   { kind: 'fault-injection', re: /^FAULT_INJECTION: forcing a failure/ },
@@ -141,6 +145,11 @@ export function parseSplats(input: readonly string[], o: SplatOptions = {}): Spl
   input.forEach((raw, i) => {
     const text = stripTimestamp(raw);
     const hit = match(text);
+    const rule = open && open.lines.length === 1 ? RULES.find((r) => r.kind === open!.kind && r.continues?.test(text)) : undefined;
+    if (open && rule) {
+      open.lines.push(text);
+      return;
+    }
     if (hit) {
       open = { kind: hit.rule.kind, title: text, line: i, lines: [text], ...(hit.rule.at?.(hit.m) ?? {}) };
       splats.push(open);

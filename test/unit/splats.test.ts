@@ -145,9 +145,20 @@ describe('memory-error reports of the detectors', () => {
       ['kasan', 'poke_set+0x4c/0x80'],
       ['kfence', 'poke_set+0x38/0x90'],
       ['kmemleak', undefined],
+      // The WARNING right after the profiler's message is that same report.
       ['unload-leak', 'kh_leak.c:25'],
-      ['warning', 'lib/alloc_tag.c:172'],
     ]);
+  });
+
+  it('reads each allocation site the profiler names at unload as one report with its WARNING (arm64 6.12-debug, captured)', () => {
+    const lines = readFileSync(join(import.meta.dirname, '..', 'fixtures', 'dmesg-6.12-debug-arm64-unload-leak.log'), 'utf8').split('\n');
+    const s = parseSplats(lines);
+    expect(s.map((x) => [x.kind, x.at, x.func])).toEqual([
+      ['unload-leak', 'kh_leak.c:25', 'kh_leak_alloc'],
+      ['unload-leak', 'kh_leak.c:30', 'kh_leak_alloc'],
+    ]);
+    expect(s[0]!.lines[1]).toMatch(/^WARNING: CPU: 1 PID: 176 at lib\/alloc_tag\.c:171 alloc_tag_module_unload/);
+    expect(s[1]!.title).toMatch(/has 1054720 allocated at module unload$/);
   });
 });
 
