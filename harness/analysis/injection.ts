@@ -100,7 +100,9 @@ const ALLOCATOR: readonly { re: RegExp; api?: string }[] = [
   },
   { re: names('folio_alloc', '__folio_alloc(?:_node)?'), api: 'alloc_pages' },
   { re: names('__alloc_pages_bulk', 'alloc_pages_bulk\\w*'), api: 'alloc_pages_bulk' },
-  { re: names('krealloc', '__krealloc', 'kmemdup', 'kstrdup', 'kstrndup'), api: 'krealloc' },
+  { re: names('krealloc', '__krealloc'), api: 'krealloc' },
+  { re: names('kmemdup'), api: 'kmemdup' },
+  { re: names('kstrdup', 'kstrndup'), api: 'kstrdup' },
   // Inside the allocator: never a site, never what a caller names.
   {
     re: names(

@@ -159,7 +159,7 @@ export const COMMANDS: Record<string, Command> = {
       '  DIR: an out-of-tree module (its Kbuild or Makefile names it in obj-m)\n' +
       '  --cycles N: load/exercise/unload cycles (default 2); --exec CMD: a guest shell command that exercises the loaded module\n' +
       '  --inject-sweep: load it with its 1st allocation failed, then its 2nd, ... until a load makes fewer (at most\n' +
-      '  --inject-cap N, default 200; --inject-kind slab|page|any, default any): one row per index, on kernels with fault\n' +
+      '  --inject-cap N, default 500; --inject-kind slab|page|any, default any): one row per index, on kernels with fault\n' +
       "  injection (the catalog's -debug kernels); with one --exec (`echo DATA > PATH` or `cat PATH`) the module is loaded\n" +
       '  once and that write or read is swept instead\n' +
       "  Leaks are found on kernels with kmemleak (the catalog's -debug kernels); every kernel reports WARNINGs, BUGs and\n" +

@@ -6,11 +6,11 @@ import type { ResultRecord } from '../../harness/results/records.ts';
 describe('check-module modes', () => {
   it("cycles by default; a sweep with its cap and kind; the other mode's flags refused", () => {
     expect(checkMode({})).toEqual({ cycles: 2, exec: [] });
-    expect(checkMode({ 'inject-sweep': true })).toEqual({ sweep: { cap: 200, kind: 'any' } });
+    expect(checkMode({ 'inject-sweep': true })).toEqual({ sweep: { cap: 500, kind: 'any' } });
     expect(checkMode({ 'inject-sweep': true, 'inject-cap': '12', 'inject-kind': 'slab' })).toEqual({ sweep: { cap: 12, kind: 'slab' } });
     expect(() => checkMode({ 'inject-sweep': true, cycles: '3' })).toThrow(/--cycles does not go with --inject-sweep/);
     expect(checkMode({ 'inject-sweep': true, exec: ['echo 1 > /sys/module/m/parameters/poke'] })).toEqual({
-      sweep: { cap: 200, kind: 'any', exercise: { op: 'write', path: '/sys/module/m/parameters/poke', data: '1\n' } },
+      sweep: { cap: 500, kind: 'any', exercise: { op: 'write', path: '/sys/module/m/parameters/poke', data: '1\n' } },
     });
     expect(() => checkMode({ 'inject-sweep': true, exec: ['cat /a', 'cat /b'] })).toThrow(/give one --exec/);
     expect(() => checkMode({ 'inject-sweep': true, exec: ['insmod x; cat /a'] })).toThrow(/--exec: cannot sweep the allocations of/);

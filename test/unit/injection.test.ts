@@ -176,3 +176,21 @@ describe('injections captured on x86_64 6.1-debug (gfp-atomic-injected.yaml)', (
     expect(splats.filter(isFinding).map((x) => x.title)).toEqual([expect.stringMatching(/vmalloc error|vm_struct allocation failed/)]);
   });
 });
+
+describe('injections captured on arm64 6.12-debug (gfp-atomic-injected.yaml)', () => {
+  const log = readFileSync(join(import.meta.dirname, '..', 'fixtures', 'dmesg-6.12-debug-arm64-fault-injection.log'), 'utf8').split('\n');
+
+  it("reads the same five injections through 6.12's allocator entries (the _noprof names) on arm64's stacks", () => {
+    const found = parseInjections(log).map((i) => [i.capability, i.api, i.site && formatFrame(i.site)]);
+    expect(found).toEqual([
+      ['failslab', 'kmalloc', 'kp_do_alloc+0xb4 [kalloc_probe]'],
+      ['failslab', 'kmalloc', 'kp_do_alloc+0xb4 [kalloc_probe]'],
+      ['fail_page_alloc', 'alloc_pages', 'kp_do_alloc+0x148 [kalloc_probe]'],
+      ['fail_page_alloc', 'kmalloc', 'kp_do_alloc+0xb4 [kalloc_probe]'],
+      ['failslab', 'vmalloc', 'kp_do_alloc+0xf8 [kalloc_probe]'],
+    ]);
+    const splats = parseSplats(log);
+    expect(splats.filter((x) => x.kind === 'fault-injection').length).toBe(5);
+    expect(splats.filter(isFinding).map((x) => x.kind)).toEqual(['vmalloc-failure']);
+  });
+});
