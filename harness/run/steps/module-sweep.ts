@@ -64,7 +64,7 @@ async function index(m: Machine, step: StepOf<SweepAction>, inst: SweepInstance,
   if (load.lost) return { load };
   const after = await resetInjection(m, present, g);
   const parsed = parseFailnth(load.output ?? '');
-  if ('error' in parsed) return { load, error: parsed.error };
+  if ('error' in parsed) return { load, error: a.exercise ? `${parsed.error}: ${a.exercise.path}` : parsed.error };
   const made = after ? injectionsBetween(armed.times, after) : {};
   const injected = parsed.failNthLeft === 0 || Object.values(made).some((n) => (n ?? 0) > 0);
   const dmesg = [...load.dmesg];
