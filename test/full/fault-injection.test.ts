@@ -9,9 +9,9 @@
  * parameter); a Debian prebuilt kernel (no fault injection) checks nothing
  * and says so, exit 2, without booting. About 3 min warm on x86_64
  * (2026-12-07: the load sweeps 69 s and 61 s, about 0.3 s per index, ~195
- * indexes each, most in the kernel's module loader) and 6 min on arm64 (the
- * load sweep 269 indexes in 248 s, kmemleak's own records counting too; the
- * exercise sweeps 30 indexes in 30 s each).
+ * indexes each, most in the kernel's module loader) and 10 min on arm64
+ * beside a kernel build (the two load sweeps 553 s, about 270 indexes each,
+ * kmemleak's own records counting too; the exercise sweeps 59 s for both).
  */
 import { describe, expect, it } from 'vitest';
 import { cli, results, steps, tempDir } from '../e2e/helpers.ts';
