@@ -44,7 +44,7 @@ export async function sourceOf(records: ResultRecord[], target: string): Promise
  * kunit.py parse --json over the kernel log kharness read for the module's
  * load (the step's section: the whole boot log starts with KUnit's empty
  * boot-time run, "KTAP version 1 / 1..0", which is all kunit.py would read):
- * case name → PASS / FAIL / SKIPPED.
+ * case name → PASS / FAIL / SKIP (kunit_json.py's names).
  */
 export async function kunitParse(src: string, step: StepRecord, dir: string, suiteName = 'slub_test'): Promise<Record<string, string>> {
   const logFile = join(dir, `kunit-${step.target.arch}-${step.boot}-${Date.now()}.log`);
@@ -62,7 +62,7 @@ export async function kunitParse(src: string, step: StepRecord, dir: string, sui
   return Object.fromEntries((suite?.test_cases ?? []).map((c) => [c.name, c.status]));
 }
 
-const KUNIT: Record<string, string> = { pass: 'PASS', fail: 'FAIL', skip: 'SKIPPED' };
+const KUNIT: Record<string, string> = { pass: 'PASS', fail: 'FAIL', skip: 'SKIP' };
 export const asKunit = (ours: Record<string, string>) => Object.fromEntries(Object.entries(ours).map(([k, v]) => [k, KUNIT[v]]));
 
 /** case → status, of the steps that are one case each. */
