@@ -30,6 +30,8 @@ describe('boot image of a build', () => {
   it('is vmlinux on x86_64 when the kernel has a PVH entry, the bzImage otherwise', () => {
     expect(bootImage(ARCHES.x86_64!, all, cfg({ CONFIG_PVH: 'y' }))).toBe('vmlinux');
     expect(bootImage(ARCHES.x86_64!, all, cfg({}))).toBe('arch/x86/boot/bzImage');
+    // A KASAN build's PVH entry runs before KASAN's shadow exists: its bzImage boots instead.
+    expect(bootImage(ARCHES.x86_64!, all, cfg({ CONFIG_PVH: 'y', CONFIG_KASAN: 'y' }))).toBe('arch/x86/boot/bzImage');
     // A build directory without vmlinux (only the image was kept) still boots.
     expect(bootImage(ARCHES.x86_64!, (p) => p !== 'vmlinux', cfg({ CONFIG_PVH: 'y' }))).toBe('arch/x86/boot/bzImage');
     expect(bootImage(ARCHES.x86_64!, () => false, cfg({ CONFIG_PVH: 'y' }))).toBeUndefined();
