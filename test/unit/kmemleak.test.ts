@@ -5,10 +5,12 @@
  * (mm/kmemleak.c: 6.1.192 prints "backtrace:" and "[<hashed>] sym+off/len",
  * 6.12.118 "backtrace (crc N):" and bare "sym+off/len").
  */
+
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fingerprint, kmemleakBroken, moduleSymbols, parseKmemleak, resolveFrames } from '../../harness/analysis/kmemleak.ts';
+import { allocatedByAnother } from '../../harness/run/steps/module.ts';
 
 const V61 = `unreferenced object 0xffff888003a4c000 (size 128):
   comm "insmod", pid 91, jiffies 4294893212 (age 8.260s)
@@ -118,5 +120,19 @@ describe('captured from a real 6.1 kernel with kmemleak (test/fixtures/README.md
     expect(fingerprint(leaks[0]!)).toBe(
       '[kh_leak] kh_leak_alloc < do_one_initcall < do_init_module < __do_sys_init_module < do_syscall_64',
     );
+  });
+});
+
+describe("a leak reported after its module's unload, while another module is loaded at the same addresses", () => {
+  it("is not taken as the later module's when kmemleak names a task of the earlier module's phases", () => {
+    const owners = new Map([
+      [120, 'kh_leak'],
+      [131, 'kh_atomic'],
+    ]);
+    expect(allocatedByAnother({ pid: 120 }, 'kh_atomic', owners)).toBe(true);
+    expect(allocatedByAnother({ pid: 131 }, 'kh_atomic', owners)).toBe(false);
+    // A task kharness did not start (a kworker of the module's) stays the addresses' call.
+    expect(allocatedByAnother({ pid: 7 }, 'kh_atomic', owners)).toBe(false);
+    expect(allocatedByAnother({}, 'kh_atomic', owners)).toBe(false);
   });
 });

@@ -27,7 +27,7 @@ import type { Observation } from '../observe.ts';
 import type { StepFields } from '../recorder.ts';
 import { armInjection, presentCapabilities, resetInjection, uploadFailnth } from './inject.ts';
 import type { Instance, StepEnv, StepKind } from './kind.ts';
-import { GUEST_DIR, insmodArgs, kmemleakDo, kmemleakPhase, phaseBody, placementScript, runPhase, upload } from './module.ts';
+import { GUEST_DIR, insmodArgs, kmemleakDo, kmemleakPhase, phaseBody, phaseOutput, placementScript, runPhase, upload } from './module.ts';
 
 type SweepAction = Extract<Action, { kind: 'module-sweep' }>;
 /** The allocator reporting the very failure the sweep made (vmalloc's "vm_struct allocation failed"): its echo, not a finding. */
@@ -167,7 +167,7 @@ export const moduleSweepStep: StepKind<SweepAction, SweepInstance> = {
           ...base,
           dmesg: loaded.dmesg,
           ms: Date.now() - t0,
-          error: `${inst.module} did not load, so its exercise cannot be swept: ${(loaded.output ?? '').split('\n')[0]}`,
+          error: `${inst.module} did not load, so its exercise cannot be swept: ${phaseOutput(loaded.output).split('\n')[0]}`,
         };
     }
     for (let next = nextIndex(rows, step.action.cap); 'next' in next; next = nextIndex(rows, step.action.cap)) {
