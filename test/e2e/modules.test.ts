@@ -33,7 +33,8 @@ describe("user modules on Debian's 6.12 cloud kernel (arm64, no build)", () => {
     const uaf = s.find((x) => x.scenario === 'module-use-after-kfree' && x.name === 'exercise')!;
     expect(uaf.splats?.some((p) => p.kind === 'kfence' && p.title.includes('use-after-free read'))).toBe(true);
     const unload = s.find((x) => x.scenario === 'module-leak-on-unload' && x.name === 'unload')!;
-    expect(unload.facts?.vmalloc_used_delta).toBeGreaterThanOrEqual(1 << 20);
+    // The 1 MiB area, less up to two task stacks freed meanwhile (the scenario's bound).
+    expect(unload.facts?.vmalloc_used_delta).toBeGreaterThanOrEqual((1 << 20) - (32 << 10));
     // Its own code's place, though Debian's kernel hashes /proc/vmallocinfo's pointers for a reader without kptr_restrict=1.
     const load = s.find((x) => x.scenario === 'module-leak-on-unload' && x.name === 'load')!;
     expect(load.facts).toMatchObject({
