@@ -27,7 +27,20 @@ import type { Observation } from '../observe.ts';
 import type { StepFields } from '../recorder.ts';
 import { armInjection, presentCapabilities, resetInjection, uploadFailnth } from './inject.ts';
 import type { Instance, StepEnv, StepKind } from './kind.ts';
-import { GUEST_DIR, insmodArgs, kmemleakDo, kmemleakPhase, phaseBody, phaseOutput, placementScript, runPhase, upload } from './module.ts';
+import {
+  GUEST_DIR,
+  insmodArgs,
+  kmemleakDo,
+  kmemleakPhase,
+  namedTask,
+  phaseOutput,
+  placementScript,
+  rcOf,
+  runModulePhase,
+  runPhase,
+  taskOf,
+  upload,
+} from './module.ts';
 
 type SweepAction = Extract<Action, { kind: 'module-sweep' }>;
 /** The allocator reporting the very failure the sweep made (vmalloc's "vm_struct allocation failed"): its echo, not a finding. */
@@ -50,7 +63,15 @@ const RESULTS = new WeakMap<Observation, SweepResult>();
  * names the task that made each object, so one scan after the sweep says
  * which index left what), read back and reset, unloaded if it loaded.
  */
-async function index(m: Machine, step: StepOf<SweepAction>, inst: SweepInstance, nth: number, helper: string, g: StepEnv) {
+async function index(
+  m: Machine,
+  step: StepOf<SweepAction>,
+  inst: SweepInstance,
+  nth: number,
+  helper: string,
+  g: StepEnv,
+  wantSymbols: boolean,
+) {
   const a = step.action;
   const present = presentCapabilities(g.facts.config);
   const armed = await armInjection(m, { kind: a.inject }, present, g);
@@ -58,7 +79,7 @@ async function index(m: Machine, step: StepOf<SweepAction>, inst: SweepInstance,
   const cmd = a.exercise
     ? failnthIOCommand(helper, a.exercise, nth)
     : failnthCommand(helper, `${GUEST_DIR}/${inst.module}.ko`, nth, insmodArgs(a.params));
-  const body = `${cmd} 2>&1 & pid=$!\nwait $pid; rc=$?\necho "kharness-pid=$pid"`;
+  const body = namedTask(cmd);
   const what = `phase=${a.exercise ? 'exercise' : 'load'}-nth=${nth} module=${inst.module}`;
   const load = await runPhase(m, g, what, what, body, a.timeoutMs);
   if (load.lost) return { load };
@@ -72,16 +93,17 @@ async function index(m: Machine, step: StepOf<SweepAction>, inst: SweepInstance,
   let unloaded: Observation | undefined;
   let symbols: ModuleSymbol[] | undefined;
   if (parsed.rc === 0 && !a.exercise) {
-    // Its symbols where this load put it: a failed load frees the module before kmemleak reports, leaving bare addresses.
-    const where = await m.exec(placementScript(inst.module), { timeoutMs: g.timeouts.stepMs }).catch(() => undefined);
-    symbols = where ? moduleSymbols(where.stdout.split('\n---\n')[2] ?? '', inst.module) : undefined;
-    const what = `phase=unload module=${inst.module}`;
-    unloaded = await runPhase(m, g, what, what, `rmmod ${inst.module} 2>&1; rc=$?`, a.timeoutMs);
+    // Its symbols where a load put it, read once: a failed load frees the module before kmemleak reports, leaving bare addresses.
+    if (wantSymbols) {
+      const where = await m.exec(placementScript(inst.module), { timeoutMs: g.timeouts.stepMs }).catch(() => undefined);
+      symbols = where ? moduleSymbols(where.stdout.split('\n---\n')[2] ?? '', inst.module) : undefined;
+    }
+    unloaded = await runModulePhase(m, g, { phase: 'unload', module: inst.module, params: {}, timeoutMs: a.timeoutMs });
     if (unloaded.lost) return { load, unloaded };
     dmesg.push(...unloaded.dmesg);
     splats.push(...unloaded.splats);
   }
-  const pid = Number(/^kharness-pid=(\d+)$/m.exec(load.output ?? '')?.[1]) || undefined;
+  const pid = taskOf(load.output);
   const first = parseInjections(dmesg)[0];
   const row: SweepIndex = {
     nth,
@@ -157,12 +179,14 @@ export const moduleSweepStep: StepKind<SweepAction, SweepInstance> = {
     const dmesg: string[] = [];
     if (io) {
       // The exercise needs the module in: loaded once, plainly, before the sweep.
-      const load = { phase: 'load' as const, module: inst.module, params: step.action.params };
-      const what = `phase=load module=${inst.module}`;
-      const loaded = await runPhase(m, g, what, `insmod ${inst.module}.ko`, phaseBody(load), step.action.timeoutMs);
+      const loaded = await runModulePhase(m, g, {
+        phase: 'load',
+        module: inst.module,
+        params: step.action.params,
+        timeoutMs: step.action.timeoutMs,
+      });
       if (loaded.lost) return { ...loaded, request: base.request, ms: Date.now() - t0 };
-      const rc = /^kharness-rc=(-?\d+)$/m.exec(loaded.output ?? '')?.[1];
-      if (rc !== '0')
+      if (rcOf(loaded.output) !== 0)
         return {
           ...base,
           dmesg: loaded.dmesg,
@@ -172,7 +196,7 @@ export const moduleSweepStep: StepKind<SweepAction, SweepInstance> = {
     }
     for (let next = nextIndex(rows, step.action.cap); 'next' in next; next = nextIndex(rows, step.action.cap)) {
       if (g.signal?.aborted) throw new InterruptedError();
-      const r = await index(m, step, inst, next.next, helper, g);
+      const r = await index(m, step, inst, next.next, helper, g, symbols.length === 0);
       if (r.row) {
         rows.push(r.row);
         if (r.symbols?.length) symbols = r.symbols;
@@ -201,15 +225,7 @@ export const moduleSweepStep: StepKind<SweepAction, SweepInstance> = {
       if (failed) return { ...base, dmesg, ms: Date.now() - t0, error: failed };
     }
     if (io) {
-      const what = `phase=unload module=${inst.module}`;
-      const unloaded = await runPhase(
-        m,
-        g,
-        what,
-        `rmmod ${inst.module}`,
-        phaseBody({ phase: 'unload', module: inst.module, params: {} }),
-        step.action.timeoutMs,
-      );
+      const unloaded = await runModulePhase(m, g, { phase: 'unload', module: inst.module, params: {}, timeoutMs: step.action.timeoutMs });
       if (unloaded.lost) return { ...unloaded, request: base.request, dmesg: [...dmesg, ...unloaded.dmesg], ms: Date.now() - t0 };
     }
     const done = nextIndex(rows, step.action.cap);

@@ -119,15 +119,34 @@ export function runPhase(m: Machine, g: StepEnv, what: string, request: string, 
  * failed finit_module() with init_module(), which would run an init that
  * returned an error a second time.
  */
-export function phaseBody(inst: Pick<ModuleInstance, 'phase' | 'module' | 'params'>): string {
-  // The task that loads or exercises is named (PID_LINE): kmemleak says which task allocated what it reports.
-  const named = (cmd: string) => `${cmd} 2>&1 & p=$!; wait $p; rc=$?; echo "kharness-pid=$p"`;
-  if (inst.phase === 'load') return named(`cat ${GUEST_DIR}/${inst.module}.ko | insmod /proc/self/fd/0 ${insmodArgs(inst.params)}`);
+function phaseBody(inst: PhaseOf): string {
+  if (inst.phase === 'load') return namedTask(`cat ${GUEST_DIR}/${inst.module}.ko | insmod /proc/self/fd/0 ${insmodArgs(inst.params)}`);
   if (inst.phase === 'unload') return `rmmod ${inst.module} 2>&1; rc=$?`;
-  return named(`sh ${GUEST_DIR}/exercise.sh`);
+  return namedTask(`sh ${GUEST_DIR}/exercise.sh`);
 }
 
+/** What a phase needs of its instance: which, of what module, with what. */
+type PhaseOf = Pick<ModuleInstance, 'phase' | 'module' | 'params' | 'command' | 'timeoutMs'>;
+
+/** One phase of a module (load, exercise, unload) as the target's next request. */
+export function runModulePhase(m: Machine, g: StepEnv, inst: PhaseOf): Promise<Observation> {
+  return runPhase(m, g, `phase=${inst.phase} module=${inst.module}`, requestOf(inst), phaseBody(inst), inst.timeoutMs);
+}
+
+/**
+ * A guest command run so that its task is named: its exit status in rc, its
+ * pid on a line of its own (taskOf). kmemleak says which task allocated each
+ * object it reports.
+ */
+export const namedTask = (cmd: string) => `${cmd} 2>&1 & p=$!; wait $p; rc=$?; echo "kharness-pid=$p"`;
+
 const PID_LINE = /^kharness-pid=(\d+)\n?/m;
+
+/** The task namedTask ran, from a phase's output. */
+export const taskOf = (output: string | undefined): number | undefined => Number(PID_LINE.exec(output ?? '')?.[1]) || undefined;
+
+/** A phase's exit status, from its output (-1 when it printed none). */
+export const rcOf = (output: string | undefined): number => Number(RC.exec(output ?? '')?.[1] ?? -1);
 
 /** What a phase's command printed, without the harness's own lines (its exit status and task). */
 export const phaseOutput = (output: string | undefined) => (output ?? '').replace(RC, '').replace(PID_LINE, '').trim();
@@ -165,7 +184,7 @@ export function phaseFailed(inst: Pick<ModuleInstance, 'phase' | 'module'>, fact
 }
 
 /** What the record shows as the phase's request. */
-function requestOf(inst: ModuleInstance): string {
+function requestOf(inst: PhaseOf): string {
   if (inst.phase === 'load') return `insmod ${inst.module}.ko ${insmodArgs(inst.params)}`.trim();
   if (inst.phase === 'unload') return `rmmod ${inst.module}`;
   return inst.command!;
@@ -369,11 +388,11 @@ export const moduleStep: StepKind<ModuleAction, ModuleInstance> = {
     // The command goes as a file: whatever it holds, the markers around it stay the harness's.
     if (inst.phase === 'exec')
       await m.exec(`mkdir -p ${GUEST_DIR} && cat > ${GUEST_DIR}/exercise.sh`, { stdin: inst.command!, timeoutMs: g.timeouts.stepMs });
-    const obs = await runPhase(m, g, `phase=${inst.phase} module=${inst.module}`, requestOf(inst), phaseBody(inst), inst.timeoutMs);
+    const obs = await runModulePhase(m, g, inst);
     if (obs.lost || obs.error) return obs;
     const endedAt = Date.now();
-    const rc = Number(RC.exec(obs.output ?? '')?.[1] ?? -1);
-    const pid = Number(PID_LINE.exec(obs.output ?? '')?.[1]);
+    const rc = rcOf(obs.output);
+    const pid = taskOf(obs.output);
     if (pid) s.owners.set(pid, inst.module);
     const facts: Facts = { rc, ok: rc === 0, output: phaseOutput(obs.output).slice(0, OUTPUT_MAX) };
     if (inst.cycle !== undefined) facts.cycle = inst.cycle;
