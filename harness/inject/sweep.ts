@@ -27,8 +27,10 @@ export interface SweepIndex {
   leaks: SweepLeak[];
   /** Kernel reports that are findings (titles). */
   reports: string[];
-  /** The kernel died: the next index ran on a fresh machine. */
+  /** The kernel died or oopsed: the next index ran on a fresh machine. */
   crashed: boolean;
+  /** kmemleak was not read for this index: its machine died (at that index) before the scan. */
+  unscanned?: number;
 }
 
 /**
@@ -40,18 +42,28 @@ export interface SweepIndex {
  */
 export const SWEEP_CAP_DEFAULT = 500;
 
-export type SweepNext = { next: number } | { done: 'complete' | 'capped' };
+/**
+ * How many kernel deaths a sweep boots a fresh machine after. A module whose
+ * every failure path kills the kernel would otherwise boot one per index up
+ * to the cap; past this many the sweep stops (exit 1: each death is a finding).
+ */
+export const SWEEP_DEATHS_MAX = 20;
+
+export type SweepEnd = 'complete' | 'capped' | 'deaths';
+export type SweepNext = { next: number } | { done: SweepEnd };
 
 /**
  * What comes after the indexes so far: the next one, or the end. The sweep
  * is complete at the first index the operation survived without consuming
- * (it made fewer allocations than that), and capped when the cap was
- * injected and the operation still had more.
+ * (it made fewer allocations than that), capped when the cap was injected
+ * and the operation still had more, and stopped after SWEEP_DEATHS_MAX
+ * deaths. A death is not the end: the next index runs on a fresh machine.
  */
-export function nextIndex(done: readonly SweepIndex[], cap: number): SweepNext {
+export function nextIndex(done: readonly SweepIndex[], cap: number, deathsMax = SWEEP_DEATHS_MAX): SweepNext {
   const last = done.at(-1);
   if (!last) return { next: 1 };
   if (!last.injected && !last.crashed) return { done: 'complete' };
+  if (done.filter((r) => r.crashed).length >= deathsMax) return { done: 'deaths' };
   if (last.nth >= cap) return { done: 'capped' };
   return { next: last.nth + 1 };
 }
@@ -73,7 +85,8 @@ export function sweepRow(r: SweepIndex): string {
   const parts = [r.outcome];
   for (const l of r.leaks) if (l.objects > 0) parts.push(leakText(l));
   for (const t of r.reports) parts.push(`report: ${t}`);
-  if (r.crashed) parts.push('the kernel died');
+  if (r.crashed) parts.push('the machine is not used again');
+  if (r.unscanned !== undefined) parts.push(`leaks not read (the kernel died at #${r.unscanned} before kmemleak's scan)`);
   return `#${r.nth} ${what}: ${parts.join(', ')}`;
 }
 
@@ -82,7 +95,7 @@ export function sweepRow(r: SweepIndex): string {
  * (it proved nothing about the indexes beyond), 1 when any index left a
  * leak, a report or a dead kernel, 0 when every failure path was clean.
  */
-export function sweepExit(rows: readonly SweepIndex[], end: 'complete' | 'capped'): 0 | 1 | 2 {
+export function sweepExit(rows: readonly SweepIndex[], end: SweepEnd): 0 | 1 | 2 {
   if (end === 'capped') return 2;
   return rows.some(isFindingIndex) ? 1 : 0;
 }

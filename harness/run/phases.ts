@@ -216,7 +216,8 @@ export async function scenariosPhase(c: ScenarioContext, scenarios: readonly Sce
       return { status: c.signal?.aborted ? 'interrupted' : bootFailure(e), error: e, why: `boot failed: ${(e as Error).message}` };
     }
     c.rec.status('running', `scenario ${i + 1}/${ordered.length}: ${s.name}${m.info.atBoot ? ' (at boot)' : ''}`);
-    const end = await runScenario(sc, s, m, unmet);
+    const replace = m.info.atBoot ? undefined : () => c.lease.acquire(true, s.cmdline ?? [], cmdlineOf(s));
+    const end = await runScenario(sc, s, m, unmet, replace);
     // Fragmentation left behind would change what the next scenario observes: it gets a fresh machine. One run at boot served its scenario.
     if (end === 'lost' || s.leavesFragmented || m.info.atBoot) await c.lease.discard();
   }

@@ -52,23 +52,34 @@ async function snapshot(c: ScenarioContext, m: Machine, s: Scenario, when: strin
  * One scenario's steps on one machine; every step gets a record. `unmet[i]`:
  * why step i cannot run on this target. An interrupt is thrown on: the
  * target's end records the step in flight and the rest as not run.
+ * `replace`: boots a machine like `m` in its place (the lease's), for a step
+ * that goes on after its machine was lost (a fault-injection sweep); the
+ * steps after it run on the new one.
  */
-export async function runScenario(c: ScenarioContext, s: Scenario, m: Machine, unmet: (string | undefined)[]): Promise<'ok' | 'lost'> {
+export async function runScenario(
+  c: ScenarioContext,
+  s: Scenario,
+  m: Machine,
+  unmet: (string | undefined)[],
+  replace?: () => Promise<Machine>,
+): Promise<'ok' | 'lost'> {
+  let current = m;
   const g: StepEnv = { ...c, timeouts: c.settings.timeouts, constants: sizeConstants(m.info.constants) };
+  if (replace) g.fresh = async () => (current = await replace());
   const before = await snapshot(c, m, s, 'before');
   for (const [i, step] of s.steps.entries()) {
     if (unmet[i]) {
       c.rec.step(s, step, { status: 'skip', reason: unmet[i] });
       continue;
     }
-    const lost = await runStep(c.rec, g, m, s, step);
+    const lost = await runStep(c.rec, g, () => current, s, step);
     if (lost !== undefined) {
       c.rec.closeRest({ status: 'skip', reason: `not run: ${lost}` }, s);
       c.rec.scenarioEnd({ scenario: s.name });
       return 'lost';
     }
   }
-  const after = await snapshot(c, m, s, 'after');
+  const after = current === m ? await snapshot(c, m, s, 'after') : undefined;
   const meminfoDelta = before && after ? diffMeminfo(before, after) : undefined;
   c.rec.scenarioEnd({ scenario: s.name, meminfoBefore: before, meminfoAfter: after, meminfoDelta });
   return 'ok';
@@ -80,7 +91,7 @@ export async function runScenario(c: ScenarioContext, s: Scenario, m: Machine, u
  * was lost in it. Whatever the harness fails at, the step is on record and
  * the machine is not reused.
  */
-async function runStep(rec: TargetRecorder, g: StepEnv, m: Machine, s: Scenario, step: Step): Promise<string | undefined> {
+async function runStep(rec: TargetRecorder, g: StepEnv, on: () => Machine, s: Scenario, step: Step): Promise<string | undefined> {
   const kind = kindOf(step);
   let inst: Instance | undefined;
   try {
@@ -91,16 +102,23 @@ async function runStep(rec: TargetRecorder, g: StepEnv, m: Machine, s: Scenario,
     }
     rec.expand(step, planned);
     for (inst of planned) {
-      const obs = await kind.observe(m, step, inst, g);
-      for (const f of kind.judge(step, inst, obs, g)) rec.step(s, step, { boot: m.info.boot, ...f });
+      const obs = await kind.observe(on(), step, inst, g);
+      for (const f of kind.judge(step, inst, obs, g)) rec.step(s, step, { boot: on().info.boot, ...f });
       if (obs.lost) return kind.lost(inst, obs);
     }
     return undefined;
   } catch (e) {
     if (e instanceof InterruptedError) throw e;
     const name = inst?.name ?? step.name;
-    rec.step(s, step, { name, boot: m.info.boot, status: 'error', reason: `the harness failed during the step: ${(e as Error).message}` });
-    await m.close().catch(() => undefined);
+    rec.step(s, step, {
+      name,
+      boot: on().info.boot,
+      status: 'error',
+      reason: `the harness failed during the step: ${(e as Error).message}`,
+    });
+    await on()
+      .close()
+      .catch(() => undefined);
     return kind.lost(inst ?? { name });
   }
 }

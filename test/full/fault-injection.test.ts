@@ -6,7 +6,8 @@
  * check-module's sweep over the leak-on-error-path example's load names
  * leaking indexes, all in its setup after the vmalloc, and passes its fixed
  * twin; on arm64 6.12-debug the same over an exercise (one write of its poke
- * parameter); a Debian prebuilt kernel (no fault injection) checks nothing
+ * parameter); on both, a sweep past an index that oopses the kernel (the next
+ * index on a fresh machine, about 20 s each); a Debian prebuilt kernel (no fault injection) checks nothing
  * and says so, exit 2, without booting. About 3 min warm on x86_64
  * (2026-12-07: the load sweeps 69 s and 61 s, about 0.3 s per index, ~195
  * indexes each, most in the kernel's module loader) and 10 min on arm64
@@ -17,6 +18,34 @@ import { describe, expect, it } from 'vitest';
 import { cli, results, steps, tempDir } from '../e2e/helpers.ts';
 
 const TARGET = ['--arch', 'x86_64', '--kernel', '6.1-debug'];
+
+/**
+ * The missing-alloc-check example swept over one write of its poke: the
+ * index that fails its unchecked kmalloc oopses the kernel; that index is a
+ * finding, and the sweep goes on, the next index on a freshly booted machine,
+ * to the end (about 20 s on either arch, two boots).
+ */
+async function sweepPastADeath(target: readonly string[]) {
+  const out = tempDir();
+  const exec = 'echo 1 > /sys/module/kh_nocheck/parameters/poke';
+  const r = await cli(['check-module', 'modules/examples/missing-alloc-check', '--inject-sweep', '--exec', exec, ...target, '--out', out], {
+    timeoutMs: 30 * 60_000,
+  });
+  expect(r.exitCode, r.all).toBe(1);
+  const rows = steps(results(out)).filter((s) => /: #\d+$/.test(s.name));
+  expect(rows.map((s) => s.facts?.nth)).toEqual(rows.map((_, i) => i + 1));
+  const dead = rows.filter((s) => /an oops killed the write/.test(s.reason ?? ''));
+  expect(dead.length, rows.map((s) => s.reason).join('\n')).toBe(1);
+  expect(dead[0]!.status).toBe('fail');
+  expect(dead[0]!.reason).toMatch(/report: .*Oops.*, the machine is not used again$/);
+  const at = rows.indexOf(dead[0]!);
+  // Before the death on the first machine, after it on another, to the index the write survives.
+  expect(rows.slice(0, at + 1).every((s) => s.boot === rows[0]!.boot)).toBe(true);
+  expect(rows.slice(at + 1).length).toBeGreaterThan(0);
+  expect(rows.slice(at + 1).every((s) => (s.boot ?? 0) > (rows[0]!.boot ?? 0))).toBe(true);
+  expect(rows.at(-1)?.reason).toMatch(/no allocation failed \(the operation made fewer\): wrote 2 bytes$/);
+  expect(r.all).toMatch(/1 left a leak, a report or a dead kernel; 1 killed it/);
+}
 
 describe('fault injection on x86_64 6.1-debug', () => {
   it("fails a step's first slab or page allocation on purpose, for the probe's task only, and proves each by readback", async () => {
@@ -51,6 +80,10 @@ describe('fault injection on x86_64 6.1-debug', () => {
     const fixed = await sweep('leak-on-error-path-fixed');
     expect(fixed.code, fixed.all).toBe(0);
     expect(fixed.rows.filter((s) => s.status !== 'pass')).toEqual([]);
+  });
+
+  it('goes on past an index that oopses the kernel, the next index on a fresh machine', async () => {
+    await sweepPastADeath(TARGET);
   });
 
   it('on a kernel without fault injection the sweep is skipped before boot, and the check says it checked nothing', async () => {
@@ -123,5 +156,9 @@ describe('fault injection on arm64 6.12-debug', () => {
     expect(leaky.rows.at(-1)?.reason).toMatch(/no allocation failed \(the operation made fewer\): wrote 2 bytes$/);
     const fixed = await sweep('leak-on-error-path-fixed', ['--exec', 'echo 1 > /sys/module/kh_errleak_fixed/parameters/poke']);
     expect(fixed.code, fixed.all).toBe(0);
+  });
+
+  it('goes on past an index that oopses the kernel, the next index on a fresh machine', async () => {
+    await sweepPastADeath(ARM);
   });
 });

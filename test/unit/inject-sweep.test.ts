@@ -27,6 +27,13 @@ describe('an inject sweep', () => {
     expect(nextIndex([clean(1, { injected: false, crashed: true })], 10)).toEqual({ next: 2 });
   });
 
+  it('stops after too many deaths, each a finding (exit 1), rather than boot a machine per index up to the cap', () => {
+    const rows = [1, 2, 3].map((n) => clean(n, { crashed: true }));
+    expect(nextIndex(rows, 500, 3)).toEqual({ done: 'deaths' });
+    expect(nextIndex(rows.slice(0, 2), 500, 3)).toEqual({ next: 3 });
+    expect(sweepExit(rows, 'deaths')).toBe(1);
+  });
+
   it('stops at the cap: a sweep that never ends is exit 2', () => {
     const rows = [1, 2, 3].map((n) => clean(n));
     expect(nextIndex(rows, 3)).toEqual({ done: 'capped' });
@@ -38,8 +45,11 @@ describe('an inject sweep', () => {
       '#3 kmalloc in foo_init+0x4c [foo]: init returned -ENOMEM, 1 object (64 B) leaked from foo_init+0x21',
     );
     expect(sweepRow(clean(4, { injected: false, outcome: 'loaded' }))).toBe('#4 no allocation failed (the operation made fewer): loaded');
-    expect(sweepRow(clean(2, { reports: ['BUG: unable to handle page fault'], crashed: true }))).toBe(
-      '#2 kmalloc in foo_init+0x4c [foo]: init returned -ENOMEM, report: BUG: unable to handle page fault, the kernel died',
+    expect(sweepRow(clean(2, { outcome: 'the kernel died', reports: ['BUG: unable to handle page fault'], crashed: true }))).toBe(
+      '#2 kmalloc in foo_init+0x4c [foo]: the kernel died, report: BUG: unable to handle page fault, the machine is not used again',
+    );
+    expect(sweepRow(clean(1, { unscanned: 2 }))).toBe(
+      "#1 kmalloc in foo_init+0x4c [foo]: init returned -ENOMEM, leaks not read (the kernel died at #2 before kmemleak's scan)",
     );
   });
 

@@ -27,6 +27,13 @@ export interface StepEnv {
   userModule?: (dir: string | undefined) => Promise<UserModule>;
   /** The target's next request number, taken when a request is about to go out. */
   nextSeq(): number;
+  /**
+   * A newly booted machine like the step's, in place of the one it lost (that
+   * one is shut down); the scenario's later steps run on it. For a step that
+   * goes on after its machine dies (a fault-injection sweep's next index).
+   * Absent where the machine cannot be replaced (a scenario run at boot).
+   */
+  fresh?: () => Promise<Machine>;
 }
 
 /** A user's module as built for one target: its .ko and name, or why it did not build. */

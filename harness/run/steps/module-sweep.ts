@@ -20,7 +20,7 @@ import { isFinding } from '../../analysis/splats.ts';
 import { InterruptedError } from '../../errors.ts';
 import { injectUnmet } from '../../inject/kinds.ts';
 import { failnthCommand, failnthIOCommand, injectionsBetween, ioOutcome, loadOutcome, parseFailnth } from '../../inject/plan.ts';
-import { isFindingIndex, nextIndex, type SweepIndex, sweepExit, sweepRow } from '../../inject/sweep.ts';
+import { isFindingIndex, nextIndex, SWEEP_DEATHS_MAX, type SweepEnd, type SweepIndex, sweepExit, sweepRow } from '../../inject/sweep.ts';
 import type { Action, StepOf } from '../../scenario/types.ts';
 import type { Machine } from '../machine.ts';
 import type { Observation } from '../observe.ts';
@@ -45,6 +45,8 @@ import {
 type SweepAction = Extract<Action, { kind: 'module-sweep' }>;
 /** The allocator reporting the very failure the sweep made (vmalloc's "vm_struct allocation failed"): its echo, not a finding. */
 const ECHOES: ReadonlySet<string> = new Set(['alloc-failure', 'vmalloc-failure']);
+/** Reports after which the guest, even alive, is not trusted with the next index. */
+const OOPS: ReadonlySet<string> = new Set(['oops', 'panic']);
 
 interface SweepInstance extends Instance {
   module: string;
@@ -54,7 +56,9 @@ interface SweepInstance extends Instance {
 /** What the sweep found, carried from observe to judge. */
 interface SweepResult {
   rows: SweepIndex[];
-  end: 'complete' | 'capped' | 'lost';
+  end: SweepEnd | 'lost';
+  /** The boot each index ran on: after a death, the next runs on a fresh machine. */
+  boots: ReadonlyMap<SweepIndex, number>;
 }
 const RESULTS = new WeakMap<Observation, SweepResult>();
 
@@ -83,6 +87,22 @@ async function index(
   const what = `phase=${a.exercise ? 'exercise' : 'load'}-nth=${nth} module=${inst.module}`;
   const load = await runPhase(m, g, what, what, body, a.timeoutMs);
   if (load.lost) return { load };
+  // An oops killed the loader (or the exercise) where it stood, locks held: the guest answers but is not used again.
+  const oops = load.splats.find((x) => OOPS.has(x.kind));
+  if (oops) {
+    const first = parseInjections(load.dmesg)[0];
+    const row: SweepIndex = {
+      nth,
+      injected: true,
+      api: first?.api,
+      site: first?.site ? formatFrame(first.site) : undefined,
+      outcome: `an oops killed the ${a.exercise ? a.exercise.op : 'load'}`,
+      leaks: [],
+      reports: load.splats.filter((x) => isFinding(x) && !ECHOES.has(x.kind)).map((x) => x.title),
+      crashed: true,
+    };
+    return { load, row, dmesg: load.dmesg, splats: load.splats };
+  }
   const after = await resetInjection(m, present, g);
   const parsed = parseFailnth(load.output ?? '');
   if ('error' in parsed) return { load, error: a.exercise ? `${parsed.error}: ${a.exercise.path}` : parsed.error };
@@ -150,6 +170,47 @@ async function leaksByIndex(
   return undefined;
 }
 
+/** A sweep's machine and what it learnt there: a machine booted after a death starts afresh. */
+interface OnMachine {
+  m: Machine;
+  helper: string;
+  /** Each index's loader task, for kmemleak's attribution: pids are the machine's own. */
+  pids: Map<number, SweepIndex>;
+  /** The module's symbols where a load on this machine put it. */
+  symbols: ModuleSymbol[];
+}
+
+/**
+ * A machine made ready for the sweep: the fail-nth loader and the module
+ * uploaded, what the boot left in kmemleak flushed, and, over an exercise,
+ * the module loaded plainly. Or why it could not be.
+ */
+async function prepare(m: Machine, step: StepOf<SweepAction>, inst: SweepInstance, g: StepEnv): Promise<OnMachine | { obs: Observation }> {
+  const none = { request: '', facts: {}, splats: [], dmesg: [], crashed: false, lost: false, ms: 0 };
+  const helper = await uploadFailnth(m, await g.failnth!(), g);
+  await upload(m, inst, g);
+  // What the boot left in kmemleak is not the module's.
+  if (isEnabled(g.facts.config, 'CONFIG_DEBUG_KMEMLEAK')) {
+    const refused = await kmemleakDo(m, ['scan=off', 'scan', 'scan', 'clear'], g);
+    if (refused) return { obs: { ...none, error: refused } };
+  }
+  if (step.action.exercise) {
+    // The exercise needs the module in: loaded once, plainly, before the sweep.
+    const loaded = await runModulePhase(m, g, {
+      phase: 'load',
+      module: inst.module,
+      params: step.action.params,
+      timeoutMs: step.action.timeoutMs,
+    });
+    if (loaded.lost) return { obs: loaded };
+    if (rcOf(loaded.output) !== 0) {
+      const why = phaseOutput(loaded.output).split('\n')[0];
+      return { obs: { ...none, dmesg: loaded.dmesg, error: `${inst.module} did not load, so its exercise cannot be swept: ${why}` } };
+    }
+  }
+  return { m, helper, pids: new Map(), symbols: [] };
+}
+
 export const moduleSweepStep: StepKind<SweepAction, SweepInstance> = {
   unmet: (step, t) => injectUnmet(step.action.inject, t),
 
@@ -166,72 +227,85 @@ export const moduleSweepStep: StepKind<SweepAction, SweepInstance> = {
     const io = step.action.exercise;
     const swept = io ? `--${io.op} ${io.path}` : `${inst.module}.ko`;
     const base = { request: `failnth N ${swept} (N = 1, 2, ...)`, facts: {}, splats: [], crashed: false, lost: false };
-    const helper = await uploadFailnth(m, await g.failnth!(), g);
-    await upload(m, inst, g);
-    // What the boot left in kmemleak is not the module's.
-    if (isEnabled(g.facts.config, 'CONFIG_DEBUG_KMEMLEAK')) {
-      const refused = await kmemleakDo(m, ['scan=off', 'scan', 'scan', 'clear'], g);
-      if (refused) return { ...base, dmesg: [], ms: 0, error: refused };
-    }
     const rows: SweepIndex[] = [];
-    const pids = new Map<number, SweepIndex>();
-    let symbols: ModuleSymbol[] = [];
+    const boots = new Map<SweepIndex, number>();
     const dmesg: string[] = [];
-    if (io) {
-      // The exercise needs the module in: loaded once, plainly, before the sweep.
-      const loaded = await runModulePhase(m, g, {
-        phase: 'load',
-        module: inst.module,
-        params: step.action.params,
-        timeoutMs: step.action.timeoutMs,
-      });
-      if (loaded.lost) return { ...loaded, request: base.request, ms: Date.now() - t0 };
-      if (rcOf(loaded.output) !== 0)
-        return {
-          ...base,
-          dmesg: loaded.dmesg,
-          ms: Date.now() - t0,
-          error: `${inst.module} did not load, so its exercise cannot be swept: ${phaseOutput(loaded.output).split('\n')[0]}`,
-        };
-    }
+    const kmemleak = isEnabled(g.facts.config, 'CONFIG_DEBUG_KMEMLEAK');
+    const ended = (end: SweepResult['end'], obs: Observation): Observation => {
+      RESULTS.set(obs, { rows, end, boots });
+      return obs;
+    };
+    let on = await prepare(m, step, inst, g);
+    if ('obs' in on) return { ...on.obs, request: base.request, ms: Date.now() - t0 };
     for (let next = nextIndex(rows, step.action.cap); 'next' in next; next = nextIndex(rows, step.action.cap)) {
       if (g.signal?.aborted) throw new InterruptedError();
-      const r = await index(m, step, inst, next.next, helper, g, symbols.length === 0);
+      const r = await index(on.m, step, inst, next.next, on.helper, g, on.symbols.length === 0);
       if (r.row) {
         rows.push(r.row);
-        if (r.symbols?.length) symbols = r.symbols;
-        if (r.pid) pids.set(r.pid, r.row);
+        boots.set(r.row, on.m.info.boot);
+        if (r.symbols?.length) on.symbols = r.symbols;
+        if (r.pid) on.pids.set(r.pid, r.row);
         if (isFindingIndex(r.row)) dmesg.push(`kharness: #${r.row.nth}`, ...r.dmesg);
-        continue;
-      }
-      const lost = r.unloaded?.lost ? r.unloaded : r.load;
-      if (lost?.lost) {
-        rows.push({
+        if (!r.row.crashed) continue;
+      } else {
+        const lost = r.unloaded?.lost ? r.unloaded : r.load;
+        if (!lost?.lost) return { ...base, dmesg, ms: Date.now() - t0, error: `at #${next.next}: ${r.error}` };
+        const row: SweepIndex = {
           nth: next.next,
           injected: true,
           outcome: lost.crashed ? 'the kernel died' : (lost.error ?? 'the guest was lost'),
           leaks: [],
           reports: lost.splats.filter(isFinding).map((x) => x.title),
-          crashed: lost.crashed,
-        });
-        const obs = { ...lost, request: base.request, dmesg: [...dmesg, ...lost.dmesg], ms: Date.now() - t0 };
-        RESULTS.set(obs, { rows, end: 'lost' });
-        return obs;
+          crashed: true,
+        };
+        rows.push(row);
+        boots.set(row, on.m.info.boot);
+        dmesg.push(`kharness: #${row.nth}`, ...lost.dmesg);
+        // What the dead machine's indexes left behind is gone with it; a sweep that cannot boot another ends here.
+        if (kmemleak) for (const [, earlier] of on.pids) if (earlier !== row) earlier.unscanned = row.nth;
+        if (!g.fresh) return ended('lost', { ...lost, request: base.request, dmesg, ms: Date.now() - t0 });
       }
-      return { ...base, dmesg, ms: Date.now() - t0, error: `at #${next.next}: ${r.error}` };
+      // A death, or an oops that left the guest alive but untrusted: what it left behind is read
+      // if it still answers, then a fresh machine takes the next index.
+      const dead = rows.at(-1)!;
+      if (r.row && kmemleak && on.pids.size) {
+        const unread = await leaksByIndex(on.m, g, inst.module, on.pids, on.symbols);
+        if (unread) for (const [, earlier] of on.pids) if (earlier !== dead) earlier.unscanned = dead.nth;
+      }
+      if (!('next' in nextIndex(rows, step.action.cap)) || !g.fresh) break;
+      let fresh: Machine;
+      try {
+        fresh = await g.fresh();
+      } catch (e) {
+        if (e instanceof InterruptedError || g.signal?.aborted) throw new InterruptedError();
+        return {
+          ...base,
+          dmesg,
+          ms: Date.now() - t0,
+          error: `after #${dead.nth} killed the kernel, a fresh machine did not boot: ${(e as Error).message}`,
+        };
+      }
+      on = await prepare(fresh, step, inst, g);
+      if ('obs' in on) return { ...on.obs, request: base.request, dmesg: [...dmesg, ...on.obs.dmesg], ms: Date.now() - t0 };
     }
-    if (isEnabled(g.facts.config, 'CONFIG_DEBUG_KMEMLEAK')) {
-      const failed = await leaksByIndex(m, g, inst.module, pids, symbols);
+    const done = nextIndex(rows, step.action.cap);
+    const end = 'done' in done ? done.done : 'complete';
+    // The sweep ended on a death (its last index, or too many): that machine is not used again.
+    if (rows.at(-1)?.crashed) return ended(end, { ...base, dmesg, ms: Date.now() - t0, lost: true, crashed: true });
+    if (kmemleak) {
+      const failed = await leaksByIndex(on.m, g, inst.module, on.pids, on.symbols);
       if (failed) return { ...base, dmesg, ms: Date.now() - t0, error: failed };
     }
     if (io) {
-      const unloaded = await runModulePhase(m, g, { phase: 'unload', module: inst.module, params: {}, timeoutMs: step.action.timeoutMs });
+      const unloaded = await runModulePhase(on.m, g, {
+        phase: 'unload',
+        module: inst.module,
+        params: {},
+        timeoutMs: step.action.timeoutMs,
+      });
       if (unloaded.lost) return { ...unloaded, request: base.request, dmesg: [...dmesg, ...unloaded.dmesg], ms: Date.now() - t0 };
     }
-    const done = nextIndex(rows, step.action.cap);
-    const obs: Observation = { ...base, dmesg, ms: Date.now() - t0 };
-    RESULTS.set(obs, { rows, end: 'done' in done ? done.done : 'complete' });
-    return obs;
+    return ended(end, { ...base, dmesg, ms: Date.now() - t0 });
   },
 
   judge(step, inst, obs) {
@@ -241,6 +315,7 @@ export const moduleSweepStep: StepKind<SweepAction, SweepInstance> = {
     const parts = r.rows.map(
       (row): StepFields => ({
         name: `${inst.name}: #${row.nth}`,
+        boot: r.boots.get(row),
         status: isFindingIndex(row) ? 'fail' : 'pass',
         reason: sweepRow(row),
         facts: { nth: row.nth, injected: row.injected, outcome: row.outcome, leaks: row.leaks.reduce((n, l) => n + l.objects, 0) },
@@ -249,10 +324,13 @@ export const moduleSweepStep: StepKind<SweepAction, SweepInstance> = {
     const findings = r.rows.filter(isFindingIndex).length;
     const exit = r.end === 'lost' ? 1 : sweepExit(r.rows, r.end);
     const status = exit === 0 ? 'pass' : exit === 1 ? 'fail' : 'error';
+    const deaths = r.rows.filter((x) => x.crashed).length;
     const reason =
       r.end === 'capped'
         ? `stopped at the cap of ${step.action.cap}: the ${step.action.exercise ? step.action.exercise.op : 'load'} still had allocations left to fail`
-        : `${r.rows.length} index(es), ${findings} left a leak, a report or a dead kernel`;
+        : r.end === 'deaths'
+          ? `stopped after ${deaths} indexes killed the kernel (${SWEEP_DEATHS_MAX} at most, each on a machine of its own)`
+          : `${r.rows.length} index(es), ${findings} left a leak, a report or a dead kernel${deaths ? `; ${deaths} killed it` : ''}`;
     return [{ ...own, status, reason, facts: { indexes: r.rows.length, findings } }, ...parts];
   },
 
