@@ -1,6 +1,6 @@
 /**
  * Host facts (a compiler's or QEMU's version, an installed package's version,
- * apt's candidate versions) kept across runs in one file under the cache root,
+ * apt's candidate versions) kept across runs under the cache root, a file each,
  * each with the key it depends on: the identity (path, size, times, inode) of
  * the files that decide it, such as the binary, dpkg's status file or apt's
  * lists. A fact is asked of the host again only when its key changed, so a
@@ -10,6 +10,7 @@
  */
 import { mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { hash53 } from './hash53.ts';
 import { whichSync } from './host.ts';
 import { capture } from './proc.ts';
 
@@ -64,23 +65,27 @@ export function hostAptIdentity(): string[] {
   ];
 }
 
-const FILE = 'host-facts.json';
-const loaded = new Map<string, Facts>();
+/** One file per fact: a run reads only the facts it asks (apt's candidate lists are tens of KB each), and writers never race on one file. */
+const DIR = 'host-facts';
+const loaded = new Map<string, FactEntry | null>();
 
-function read(root: string): Facts {
-  try {
-    const f = JSON.parse(readFileSync(join(root, FILE), 'utf8')) as unknown;
-    return f && typeof f === 'object' && !Array.isArray(f) ? (f as Facts) : {};
-  } catch {
-    // Missing or damaged: every fact is asked again, and the file written anew.
-    return {};
-  }
+/** A fact's file: its name hashed (the name is inside too, so two names of one hash never answer for each other). */
+export function factFile(root: string, name: string): string {
+  return join(root, DIR, `${hash53(name)}.json`);
 }
 
-function facts(root: string): Facts {
-  const f = loaded.get(root) ?? read(root);
-  loaded.set(root, f);
-  return f;
+function read(root: string, name: string): FactEntry | undefined {
+  const file = factFile(root, name);
+  if (loaded.has(file)) return loaded.get(file) ?? undefined;
+  let e: FactEntry | undefined;
+  try {
+    const f = JSON.parse(readFileSync(file, 'utf8')) as { name?: unknown; key?: unknown; value?: unknown };
+    if (f && f.name === name && typeof f.key === 'string' && typeof f.value === 'string') e = { key: f.key, value: f.value };
+  } catch {
+    // Missing or damaged: asked again, and the file written anew.
+  }
+  loaded.set(file, e ?? null);
+  return e;
 }
 
 /** Forgets what this process read (tests: a new process). */
@@ -91,21 +96,21 @@ export function forgetFacts(): void {
 /**
  * The fact `name`, from the cache under root if it was stored with the same
  * key (`dependsOn`, joined), else computed and stored. A compute that throws
- * stores nothing. Another process's new facts are kept: the file is read
- * again just before it is replaced (written aside, then renamed).
+ * stores nothing. Each fact is its own file, written aside and renamed.
  */
 export async function hostFact(root: string, name: string, dependsOn: readonly string[], compute: () => Promise<string>): Promise<string> {
   const key = dependsOn.join('\n');
-  const hit = lookupFact(facts(root), name, key);
+  const e = read(root, name);
+  const hit = e ? lookupFact({ [name]: e }, name, key) : undefined;
   if (hit !== undefined) return hit;
   const value = await compute();
-  const now = { ...read(root), [name]: { key, value } };
-  loaded.set(root, now);
+  const file = factFile(root, name);
+  loaded.set(file, { key, value });
   try {
-    mkdirSync(root, { recursive: true });
-    const tmp = join(root, `${FILE}.${process.pid}.tmp`);
-    writeFileSync(tmp, `${JSON.stringify(now, null, 1)}\n`);
-    renameSync(tmp, join(root, FILE));
+    mkdirSync(join(root, DIR), { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify({ name, key, value })}\n`);
+    renameSync(tmp, file);
   } catch {
     // A cache root that cannot be written costs the next run the same question, nothing more.
   }

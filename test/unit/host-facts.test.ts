@@ -6,9 +6,9 @@
  */
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { fileIdentity, forgetFacts, hostFact, lookupFact, toolIdentity, toolOutput } from '../../harness/util/facts.ts';
+import { factFile, fileIdentity, forgetFacts, hostFact, lookupFact, toolIdentity, toolOutput } from '../../harness/util/facts.ts';
 
 let dir: string;
 let root: string;
@@ -116,7 +116,8 @@ describe('host facts', () => {
     await expect(failing()).rejects.toThrow('lists locked');
     expect(n).toBe(2);
     mkdirSync(root, { recursive: true });
-    writeFileSync(join(root, 'host-facts.json'), '{"flaky": {"key": "k", "val');
+    mkdirSync(dirname(factFile(root, 'flaky')), { recursive: true });
+    writeFileSync(factFile(root, 'flaky'), '{"name": "flaky", "key": "k", "val');
     nextProcess();
     expect(await hostFact(root, 'flaky', ['k'], async () => 'fine')).toBe('fine');
     nextProcess();
@@ -126,9 +127,9 @@ describe('host facts', () => {
   it('keeps the facts another process stored while this one was asking', async () => {
     await hostFact(root, 'seen', ['1'], async () => 'S');
     await hostFact(root, 'b', ['1'], async () => {
-      // Meanwhile another process stores 'a' (it read the file before this one wrote 'b').
-      const file = join(root, 'host-facts.json');
-      writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), a: { key: '1', value: 'A' } }));
+      // Meanwhile another process stores 'a'.
+      mkdirSync(dirname(factFile(root, 'a')), { recursive: true });
+      writeFileSync(factFile(root, 'a'), JSON.stringify({ name: 'a', key: '1', value: 'A' }));
       return 'B';
     });
     nextProcess();
