@@ -56,6 +56,7 @@ async function main(): Promise<void> {
   const probe = await buildModule(kernel, log);
   // As in a run: the prebuilt kernel's boot modules, then the probe, loaded by init before the marker.
   await writeGuestInitrd(initrd, base, keys, [...kernel.guestModules, probe.ko]);
+  const port = await freePort();
   const vm = new Vm({
     arch,
     kernel: kernel.image,
@@ -63,15 +64,14 @@ async function main(): Promise<void> {
     accel: 'tcg',
     memoryMb: 512,
     smp: 2,
-    sshPort: await freePort(),
+    sshPort: port,
     consoleLog: join(dir, 'console.log'),
     kernelIpConfig: configuresNetwork(config),
   });
   try {
     vm.start();
     await vm.waitForLine(/KHARNESS-READY/, 60_000, 'boot to console marker');
-    const connect = (noDelay: boolean) =>
-      GuestSession.connect(vm.config.sshPort, keys.clientPrivate, keys.hostKeyBlob, 30_000, { noDelay });
+    const connect = (noDelay: boolean) => GuestSession.connect(port, keys.clientPrivate, keys.hostKeyBlob, 30_000, { noDelay });
     const sessions = { 'Nagle off (kharness)': await connect(true), 'Nagle on (Node default)': await connect(false) };
     // As in a run: each session carries the probe's relay (with the kernel log streaming on it).
     const probes = new Map(await Promise.all(Object.values(sessions).map(async (s) => [s, await ProbeClient.open(s)] as const)));

@@ -13,7 +13,9 @@
  *
  * Figures, in seconds from the moment kharness is spawned:
  *   help     `kharness --help` to its exit (beside `node -e 0`, Node's own start)
- *   spawn    QEMU spawned (the guest record's phases.spawnAfterStartMs)
+ *   spawn    QEMU spawned (the guest record's phases.spawnAfterStartMs): once
+ *            with the command's kept launch adopted (it ran before: the usual
+ *            case), once spawned by the run itself (KHARNESS_NO_EARLY_LAUNCH)
  *   ready    the probe's constants read (spawn + phases.readyMs)
  *   first    the first step's result recorded (its `at`)
  *   exit     kharness exited: the guest powered off and every report written
@@ -42,9 +44,14 @@ const runs = Number(flags.runs);
 const CLI = join(PROJECT_ROOT, 'bin', 'kharness.js');
 
 /** Wall seconds of a command, and its output. */
-function timed(cmd: string, args: string[], cwd = PROJECT_ROOT): { s: number; status: number | null; out: string } {
+function timed(
+  cmd: string,
+  args: string[],
+  cwd = PROJECT_ROOT,
+  env: NodeJS.ProcessEnv = {},
+): { s: number; status: number | null; out: string } {
   const t0 = performance.now();
-  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', env: { ...process.env, CI: 'true', NO_COLOR: '1' } });
+  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', env: { ...process.env, CI: 'true', NO_COLOR: '1', ...env } });
   return { s: (performance.now() - t0) / 1000, status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
@@ -55,27 +62,28 @@ interface RunFigures {
   exit: number;
 }
 
-function kharnessRun(): RunFigures {
+/**
+ * One `kharness run`. `early`: the command line ran before, so its kept
+ * launch is started before the CLI loads and adopted (run/launch.ts); else
+ * KHARNESS_NO_EARLY_LAUNCH makes it spawn its own, as a first run does.
+ */
+function kharnessRun(early: boolean): RunFigures {
   const out = mkdtempSync(join(tmpdir(), 'kharness-bench-startup-'));
   try {
     const t0 = Date.now();
-    const r = timed('node', [
-      CLI,
-      'run',
-      String(flags.scenario),
-      '--kernel',
-      String(flags.kernel),
-      '--arch',
-      String(flags.arch),
-      '--out',
-      out,
-    ]);
+    const r = timed(
+      'node',
+      [CLI, 'run', String(flags.scenario), '--kernel', String(flags.kernel), '--arch', String(flags.arch), '--out', out],
+      PROJECT_ROOT,
+      early ? {} : { KHARNESS_NO_EARLY_LAUNCH: '1' },
+    );
     if (r.status !== 0) throw new Error(`kharness run exited ${r.status}:\n${r.out.slice(-2000)}`);
     const records = parseResults(readFileSync(join(out, 'results.jsonl'), 'utf8'));
     const guest = records.find((x) => x.type === 'guest');
     const step = records.find((x) => x.type === 'step');
     if (guest?.type !== 'guest' || step?.type !== 'step' || guest.phases?.spawnAfterStartMs === undefined)
       throw new Error('the run recorded no guest with its spawn time, or no step');
+    if (Boolean(guest.earlyLaunch) !== early) throw new Error(`the run ${early ? 'did not adopt' : 'adopted'} a kept launch`);
     const spawn = guest.phases.spawnAfterStartMs / 1000;
     return { spawn, ready: spawn + guest.phases.readyMs / 1000, first: (Date.parse(step.at) - t0) / 1000, exit: r.s };
   } finally {
@@ -95,14 +103,17 @@ await buildDist();
 const help: number[] = [];
 const node: number[] = [];
 const figures: RunFigures[] = [];
+const own: RunFigures[] = [];
 const kunit: number[] = [];
-// One warm-up of each, not counted: the page cache, the kernel and guest images read once.
-kharnessRun();
+// One warm-up of each, not counted: the page cache, the kernel and guest images read once, the launch kept.
+kharnessRun(true);
+kharnessRun(false);
 if (flags.kunit) kunitExec();
 for (let i = 0; i < runs; i++) {
   node.push(timed('node', ['-e', '0']).s);
   help.push(timed('node', [CLI, '--help']).s);
-  figures.push(kharnessRun());
+  figures.push(kharnessRun(true));
+  own.push(kharnessRun(false));
   if (flags.kunit) kunit.push(kunitExec());
 }
 const col = (k: keyof RunFigures) => figures.map((f) => f[k]);
@@ -111,12 +122,18 @@ process.stdout.write(
     `kharness start, medians of ${runs} alternated runs (min–max), ${flags.arch}/${flags.kernel}, ${flags.scenario}:`,
     `  node -e 0          ${fmt(node)}`,
     `  kharness --help    ${fmt(help)}`,
-    `  QEMU spawned at    ${fmt(col('spawn'))}`,
+    `  QEMU spawned at    ${fmt(col('spawn'))}  (the command ran before: its kept launch started by bin/kharness.js and adopted)`,
+    `  QEMU spawned at    ${fmt(own.map((f) => f.spawn))}  (spawned by the run itself, as on a command's first run)`,
+    `  exited at          ${fmt(own.map((f) => f.exit))}  (spawned by the run itself)`,
     `  ready at           ${fmt(col('ready'))}`,
     `  first result at    ${fmt(col('first'))}`,
     `  exited at          ${fmt(col('exit'))}`,
     ...(flags.kunit
-      ? [`  kunit.py exec      ${fmt(kunit)}`, `  ratio kharness run / kunit.py exec: ${(median(col('exit')) / median(kunit)).toFixed(2)}`]
+      ? [
+          `  kunit.py exec      ${fmt(kunit)}`,
+          `  ratio kharness run / kunit.py exec: ${(median(col('exit')) / median(kunit)).toFixed(2)} (kept launch adopted), ` +
+            `${(median(own.map((f) => f.exit)) / median(kunit)).toFixed(2)} (own spawn)`,
+        ]
       : []),
     '',
   ].join('\n'),

@@ -71,6 +71,16 @@ if (checkout) {
   if (bad) fail(`${bad}: reinstall kharness.`);
 }
 
+// A command that boots a guest and ran before with the same arguments starts that launch now, while the CLI loads;
+// the run adopts it only if it plans the very same launch (harness/run/launch.ts).
+if (['run', 'shell', 'check-module'].includes(process.argv[2])) {
+  try {
+    (await import(pathToFileURL(join(dist, 'launch.js')).href)).speculate(process.argv.slice(2), manifest.code);
+  } catch {
+    // The run starts its own.
+  }
+}
+
 let main;
 try {
   ({ main } = await import(pathToFileURL(join(dist, 'main.js')).href));

@@ -18,7 +18,8 @@ export interface VmConfig {
   accel: 'kvm' | 'tcg';
   memoryMb: number;
   smp: number;
-  sshPort: number;
+  /** The host port forwarded to the guest's sshd; none for a machine whose steps run at boot (no sshd). */
+  sshPort?: number;
   consoleLog: string;
   /** Host facts the command line may use; see ArchSpec.tcgCmdline. */
   hostTscKhz?: number;
@@ -129,7 +130,7 @@ export function qemuArgs(c: VmConfig): string[] {
     '-append',
     cmdline,
     '-netdev',
-    `user,id=n0,hostfwd=tcp:127.0.0.1:${c.sshPort}-:22`,
+    c.sshPort === undefined ? 'user,id=n0' : `user,id=n0,hostfwd=tcp:127.0.0.1:${c.sshPort}-:22`,
     // romfile= : no option ROM; the kernel needs none, and it saves loading iPXE.
     '-device',
     `${q.netDevice},netdev=n0,romfile=`,
@@ -169,7 +170,8 @@ export class Vm {
   private exitInfo?: VmExit;
   private killing = false;
   private exitListeners: (() => void)[] = [];
-  readonly startedAt = Date.now();
+  /** When QEMU was spawned (Date.now()). */
+  startedAt = Date.now();
   /** When the guest's first console line arrived (QEMU's own messages on stderr are not the guest's). */
   firstLineAt?: number;
 
@@ -179,20 +181,45 @@ export class Vm {
     return this.exitInfo;
   }
 
-  start(): void {
-    const { arch } = this.config;
+  /** The command the guest's QEMU was spawned with (set by start()): what a kept launch repeats. */
+  command?: { cmd: string; args: string[] };
+  /** performance.now() right after QEMU was spawned: the host's time before the guest, from this process's start. */
+  spawnedPerfMs?: number;
+
+  /** The QEMU command for this config: QEMU itself, or through setpriv so that it dies with the harness. */
+  static commandFor(config: VmConfig): { cmd: string; args: string[] } {
+    const { arch } = config;
     if (!whichSync(arch.qemu.binary)) throw new HostToolError(arch.qemu.binary, arch.qemu.package);
-    const args = qemuArgs(this.config);
+    const args = qemuArgs(config);
     const setpriv = whichSync('setpriv');
     // pdeathsig: the kernel kills QEMU when the harness dies, even by SIGKILL.
-    const [cmd, argv] = setpriv ? [setpriv, ['--pdeathsig', 'KILL', '--', arch.qemu.binary, ...args]] : [arch.qemu.binary, args];
+    return setpriv ? { cmd: setpriv, args: ['--pdeathsig', 'KILL', '--', arch.qemu.binary, ...args] } : { cmd: arch.qemu.binary, args };
+  }
+
+  start(): void {
+    this.command = Vm.commandFor(this.config);
+    const child = spawn(this.command.cmd, this.command.args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.spawnedPerfMs = performance.now();
+    this.attach(child);
+  }
+
+  /**
+   * Takes over a QEMU already spawned for this config (run/launch.ts: started
+   * before the CLI loaded, its console held in its pipe until now).
+   */
+  adopt(child: ChildProcess, spawnedAt: number, spawnedPerfMs: number): void {
+    this.startedAt = spawnedAt;
+    this.spawnedPerfMs = spawnedPerfMs;
+    this.attach(child);
+  }
+
+  private attach(child: ChildProcess): void {
     this.log = createWriteStream(this.config.consoleLog, { flags: 'a' });
     // A console log that cannot be written must not take the harness down: the lines still reach the runner.
     this.log.on('error', () => {
       this.log = undefined;
     });
-    this.log.write(`# ${arch.qemu.binary} ${args.join(' ')}\n`);
-    const child = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.log.write(`# ${this.config.arch.qemu.binary} ${qemuArgs(this.config).join(' ')}\n`);
     this.child = child;
     track(child);
     const out = (b: Buffer) => {

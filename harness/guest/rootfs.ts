@@ -208,7 +208,8 @@ export interface BootFiles {
 export async function writeGuestInitrd(
   file: string,
   base: GuestBase,
-  keys: RunKeys,
+  /** sshd's host key and the harness's key; none where init starts no sshd (steps run at boot). */
+  keys: RunKeys | undefined,
   modulePaths: readonly string[],
   scripts?: readonly { script: string; files: readonly { path: string; host: string }[] }[],
 ): Promise<void> {
@@ -218,7 +219,7 @@ export async function writeGuestInitrd(
 
 /** The per-run archive of one boot (the initrd's second part). */
 async function runPart(
-  keys: RunKeys,
+  keys: RunKeys | undefined,
   modulePaths: readonly string[],
   scripts?: readonly { script: string; files: readonly { path: string; host: string }[] }[],
 ): Promise<Buffer> {
@@ -229,7 +230,7 @@ async function runPart(
     scripts: scripts.map((s) => s.script),
     files: await Promise.all(scripts.flatMap((s) => s.files).map(async (f) => ({ path: f.path, data: await readFile(f.host) }))),
   };
-  return runArchive(keys.hostKeyDropbear, keys.clientPublic, modules, boot);
+  return runArchive(keys && { hostKey: keys.hostKeyDropbear, authorized: keys.clientPublic }, modules, boot);
 }
 
 /** Every directory above a guest path, outermost first ("lib/a/b.ko" -> lib, lib/a). */
@@ -260,8 +261,8 @@ export function bootEntries(boot: BootFiles): CpioEntry[] {
  * header must start). Uncompressed, as the base is.
  */
 export function runArchive(
-  hostKeyDropbear: Buffer,
-  authorizedKey: string,
+  /** dropbear's host key and the authorized_keys line; none where init starts no sshd. */
+  ssh: { hostKey: Buffer; authorized: string } | undefined,
   modules: { name: string; data: Buffer }[] = [],
   boot?: BootFiles,
 ): Buffer {
@@ -276,9 +277,13 @@ export function runArchive(
   return writeCpio([
     ...mods,
     ...(boot ? bootEntries(boot) : []),
-    { type: 'dir', path: 'etc/dropbear', mode: 0o700 },
-    { type: 'file', path: 'etc/dropbear/host_key', data: hostKeyDropbear, mode: 0o600 },
-    { type: 'dir', path: 'root/.ssh', mode: 0o700 },
-    { type: 'file', path: 'root/.ssh/authorized_keys', data: Buffer.from(`${authorizedKey}\n`), mode: 0o600 },
+    ...(ssh
+      ? ([
+          { type: 'dir', path: 'etc/dropbear', mode: 0o700 },
+          { type: 'file', path: 'etc/dropbear/host_key', data: ssh.hostKey, mode: 0o600 },
+          { type: 'dir', path: 'root/.ssh', mode: 0o700 },
+          { type: 'file', path: 'root/.ssh/authorized_keys', data: Buffer.from(`${ssh.authorized}\n`), mode: 0o600 },
+        ] satisfies CpioEntry[])
+      : []),
   ]);
 }
