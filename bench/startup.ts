@@ -67,7 +67,7 @@ interface RunFigures {
  * launch is started before the CLI loads and adopted (run/launch.ts); else
  * KHARNESS_NO_EARLY_LAUNCH makes it spawn its own, as a first run does.
  */
-function kharnessRun(early: boolean): RunFigures {
+function kharnessRun(early: boolean, warmUp = false): RunFigures {
   const out = mkdtempSync(join(tmpdir(), 'kharness-bench-startup-'));
   try {
     const t0 = Date.now();
@@ -83,7 +83,7 @@ function kharnessRun(early: boolean): RunFigures {
     const step = records.find((x) => x.type === 'step');
     if (guest?.type !== 'guest' || step?.type !== 'step' || guest.phases?.spawnAfterStartMs === undefined)
       throw new Error('the run recorded no guest with its spawn time, or no step');
-    if (Boolean(guest.earlyLaunch) !== early) throw new Error(`the run ${early ? 'did not adopt' : 'adopted'} a kept launch`);
+    if (!warmUp && Boolean(guest.earlyLaunch) !== early) throw new Error(`the run ${early ? 'did not adopt' : 'adopted'} a kept launch`);
     const spawn = guest.phases.spawnAfterStartMs / 1000;
     return { spawn, ready: spawn + guest.phases.readyMs / 1000, first: (Date.parse(step.at) - t0) / 1000, exit: r.s };
   } finally {
@@ -106,8 +106,8 @@ const figures: RunFigures[] = [];
 const own: RunFigures[] = [];
 const kunit: number[] = [];
 // One warm-up of each, not counted: the page cache, the kernel and guest images read once, the launch kept.
-kharnessRun(true);
-kharnessRun(false);
+kharnessRun(true, true);
+kharnessRun(false, true);
 if (flags.kunit) kunitExec();
 for (let i = 0; i < runs; i++) {
   node.push(timed('node', ['-e', '0']).s);
@@ -116,23 +116,28 @@ for (let i = 0; i < runs; i++) {
   own.push(kharnessRun(false));
   if (flags.kunit) kunit.push(kunitExec());
 }
-const col = (k: keyof RunFigures) => figures.map((f) => f[k]);
+const block = (title: string, fs: RunFigures[]) => {
+  const col = (k: keyof RunFigures) => fmt(fs.map((f) => f[k]));
+  return [
+    `  ${title}:`,
+    `    QEMU spawned at    ${col('spawn')}`,
+    `    ready at           ${col('ready')}`,
+    `    first result at    ${col('first')}`,
+    `    exited at          ${col('exit')}`,
+  ];
+};
+const ratio = (fs: RunFigures[]) => (median(fs.map((f) => f.exit)) / median(kunit)).toFixed(2);
 process.stdout.write(
   [
     `kharness start, medians of ${runs} alternated runs (min–max), ${flags.arch}/${flags.kernel}, ${flags.scenario}:`,
-    `  node -e 0          ${fmt(node)}`,
-    `  kharness --help    ${fmt(help)}`,
-    `  QEMU spawned at    ${fmt(col('spawn'))}  (the command ran before: its kept launch started by bin/kharness.js and adopted)`,
-    `  QEMU spawned at    ${fmt(own.map((f) => f.spawn))}  (spawned by the run itself, as on a command's first run)`,
-    `  exited at          ${fmt(own.map((f) => f.exit))}  (spawned by the run itself)`,
-    `  ready at           ${fmt(col('ready'))}`,
-    `  first result at    ${fmt(col('first'))}`,
-    `  exited at          ${fmt(col('exit'))}`,
+    `  node -e 0            ${fmt(node)}`,
+    `  kharness --help      ${fmt(help)}`,
+    ...block('the command ran before: its kept launch started by bin/kharness.js, adopted', figures),
+    ...block("QEMU spawned by the run itself, as on a command line's first run", own),
     ...(flags.kunit
       ? [
-          `  kunit.py exec      ${fmt(kunit)}`,
-          `  ratio kharness run / kunit.py exec: ${(median(col('exit')) / median(kunit)).toFixed(2)} (kept launch adopted), ` +
-            `${(median(own.map((f) => f.exit)) / median(kunit)).toFixed(2)} (own spawn)`,
+          `  kunit.py exec        ${fmt(kunit)}`,
+          `  ratio kharness run / kunit.py exec: ${ratio(figures)} (kept launch adopted), ${ratio(own)} (own spawn)`,
         ]
       : []),
     '',

@@ -3,11 +3,12 @@
  *
  * Loading the run's code and finding the kernel, the probe and the guest's
  * files in the cache take a tenth of a second or more before QEMU can be
- * spawned. When the same command line (less where its results go) ran
- * before, in the same folder and with the same compiled code, its first
- * QEMU launch was kept: the command, and the initramfs it read (with the
- * ssh keys inside, for a guest reached over ssh). bin/kharness.js starts
- * that launch again at once (speculate), before it loads the CLI.
+ * spawned. When the same command line (less where its results go), or one
+ * for the same target, ran before in the same folder with the same compiled
+ * code, its first QEMU launch was kept: the command, and the initramfs it
+ * read (with the ssh keys inside, for a guest reached over ssh).
+ * bin/kharness.js starts that launch again at once (speculate), before it
+ * loads the CLI.
  *
  * Nothing is trusted on the record's word. When the run reaches its first
  * boot it computes what it would launch (a plan key over QEMU's arguments
@@ -22,7 +23,7 @@
  * loads only node:child_process and node:fs.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheRoot } from '../paths.ts';
 import { hash53 } from '../util/hash53.ts';
@@ -54,14 +55,35 @@ const BOOTING = new Set(['run', 'shell', 'check-module']);
 /** How long a speculative launch waits to be adopted before it is killed. */
 const ADOPT_WITHIN_MS = 5000;
 
+/** The environment a launch may depend on: kharness's own variables. */
+function kharnessVars(env: NodeJS.ProcessEnv): string[] {
+  return Object.keys(env)
+    .filter((k) => k.startsWith('KHARNESS_'))
+    .sort()
+    .map((k) => `${k}=${env[k]}`);
+}
+
+/** An option's values in a command line (`--kernel 6.1`, `--kernel=6.1`), up to `--`. */
+function optionValues(argv: readonly string[], name: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length && argv[i] !== '--'; i++) {
+    const a = argv[i]!;
+    if (a === name && i + 1 < argv.length) out.push(argv[++i]!);
+    else if (a.startsWith(`${name}=`)) out.push(a.slice(name.length + 1));
+  }
+  return out;
+}
+
 /**
- * Which kept launch belongs to this command line: its arguments less
- * `--out DIR` (a new folder per run is the usual), the working directory, the
- * compiled code's identity and the KHARNESS_* environment. Undefined for a
- * command that boots nothing. Pure.
+ * The kept launches that may belong to this command line, most specific
+ * first: its own (its arguments less `--out DIR`, a new folder per run being
+ * the usual), then its target's (the command, --kernel and --arch: another
+ * scenario on the same kernel often boots the very same guest). Both are
+ * keyed on the working directory, the compiled code's identity and the
+ * KHARNESS_* environment. None for a command that boots nothing. Pure.
  */
-export function launchKey(argv: readonly string[], cwd: string, code: string, env: NodeJS.ProcessEnv): string | undefined {
-  if (!BOOTING.has(argv[0] ?? '')) return undefined;
+export function launchKeys(argv: readonly string[], cwd: string, code: string, env: NodeJS.ProcessEnv): string[] {
+  if (!BOOTING.has(argv[0] ?? '')) return [];
   const args: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -72,11 +94,9 @@ export function launchKey(argv: readonly string[], cwd: string, code: string, en
     if (a === '--out') i++;
     else if (!a.startsWith('--out=')) args.push(a);
   }
-  const vars = Object.keys(env)
-    .filter((k) => k.startsWith('KHARNESS_'))
-    .sort()
-    .map((k) => `${k}=${env[k]}`);
-  return hash53(JSON.stringify([args, cwd, code, vars]));
+  const vars = kharnessVars(env);
+  const target = [argv[0], optionValues(argv, '--kernel'), optionValues(argv, '--arch')];
+  return [hash53(JSON.stringify(['line', args, cwd, code, vars])), hash53(JSON.stringify(['target', target, cwd, code, vars]))];
 }
 
 export function launchDir(env: NodeJS.ProcessEnv): string {
@@ -112,9 +132,10 @@ function discard(p: EarlyLaunch): void {
  */
 export function speculate(argv: readonly string[], code: string | undefined, env: NodeJS.ProcessEnv = process.env): void {
   if (!code || env.KHARNESS_NO_EARLY_LAUNCH) return;
-  const key = launchKey(argv, process.cwd(), code, env);
-  if (!key) return;
-  const record = readRecord(join(launchDir(env), `${key}.json`));
+  const dir = launchDir(env);
+  const record = launchKeys(argv, process.cwd(), code, env)
+    .map((k) => readRecord(join(dir, `${k}.json`)))
+    .find((r) => r !== undefined && existsSync(r.initrd));
   if (!record) return;
   try {
     const child = spawn(record.cmd, record.args, { stdio: ['pipe', 'pipe', 'pipe'] });

@@ -131,37 +131,48 @@ export async function bootQemuMachine(o: QemuMachineOptions, boot: number, scrip
   const planKey = launchPlanKey(shape, ssh, base.initramfs, modules, scripts);
   // The same launch started ahead by bin/kharness.js is adopted; its keys are in the initramfs it read.
   const { early, keep } = adoptLaunch(planKey);
-  const held = early?.record.keys;
-  // A machine whose steps run at boot starts no sshd: it needs no keys (and node:crypto's key generation is not paid).
-  const keys: Pick<RunKeys, 'clientPrivate' | 'hostKeyBlob'> | undefined = held
-    ? { clientPrivate: held.clientPrivate, hostKeyBlob: Buffer.from(held.hostKeyBlob, 'base64') }
-    : ssh && !early
-      ? generateRunKeys()
-      : undefined;
-  // The initrd holds this run's keys and is only read at QEMU start: a temp file, not an artifact.
-  const initrdDir = early ? undefined : await mkdtemp(join(tmpdir(), 'kharness-initrd-'));
-  const initrd = early ? early.record.initrd : join(initrdDir!, 'initrd.cpio');
+  let keys: Pick<RunKeys, 'clientPrivate' | 'hostKeyBlob'> | undefined;
+  let initrdDir: string | undefined;
   let vm: Vm | undefined;
   let session: GuestSession | undefined;
   let keeping: Promise<void> | undefined;
   try {
-    // The prebuilt kernel's boot modules, then the probe: init loads them in this order before sshd starts,
-    // so the probe is in place when the marker comes and no upload or insmod waits on ssh.
-    if (!early) await writeGuestInitrd(initrd, base, keys as RunKeys | undefined, modules, scripts);
-    // Ctrl-C while the initrd was made: QEMU must not start after the harness killed every QEMU it knew.
-    if (o.signal?.aborted) throw new InterruptedError();
-    const started = await startVm(o, boot, initrd, shape, ssh, early);
+    let started: Awaited<ReturnType<typeof startVm>> | undefined;
+    if (early) {
+      const held = early.record.keys;
+      keys = held && { clientPrivate: held.clientPrivate, hostKeyBlob: Buffer.from(held.hostKeyBlob, 'base64') };
+      // Whatever stopped it (its initramfs pruned meanwhile, a lost port twice), a launch of its own follows.
+      started = await startVm(o, boot, early.record.initrd, shape, ssh, early).catch((e: unknown) => {
+        if (e instanceof InterruptedError || o.signal?.aborted) throw e;
+        o.log.warn(`boot ${boot}: the QEMU started early did not boot (${(e as Error).message.split('\n')[0]}): starting another`);
+        return undefined;
+      });
+    }
+    if (!started) {
+      // A machine whose steps run at boot starts no sshd: it needs no keys (and node:crypto's key generation is not paid).
+      const fresh = ssh ? generateRunKeys() : undefined;
+      keys = fresh;
+      // The initrd holds this run's keys and is only read at QEMU start: a temp file, not an artifact.
+      initrdDir = await mkdtemp(join(tmpdir(), 'kharness-initrd-'));
+      const initrd = join(initrdDir, 'initrd.cpio');
+      // The prebuilt kernel's boot modules, then the probe: init loads them in this order before sshd starts,
+      // so the probe is in place when the marker comes and no upload or insmod waits on ssh.
+      await writeGuestInitrd(initrd, base, fresh, modules, scripts);
+      // Ctrl-C while the initrd was made: QEMU must not start after the harness killed every QEMU it knew.
+      if (o.signal?.aborted) throw new InterruptedError();
+      started = await startVm(o, boot, initrd, shape, ssh);
+      const command = started.vm.command;
+      if (keep && command)
+        keeping = keepLaunch(codeIdentity(), {
+          planKey,
+          ...command,
+          initrd,
+          sshPort: started.vm.config.sshPort,
+          keys: fresh && { clientPrivate: fresh.clientPrivate, hostKeyBlob: fresh.hostKeyBlob.toString('base64') },
+        });
+    }
     vm = started.vm;
     const adopted = early && vm.startedAt === early.spawnedAt ? { earlyLaunch: true } : {};
-    const command = vm.command;
-    if (keep && command)
-      keeping = keepLaunch(codeIdentity(), {
-        planKey,
-        ...command,
-        initrd,
-        sshPort: vm.config.sshPort,
-        keys: keys && { clientPrivate: keys.clientPrivate, hostKeyBlob: keys.hostKeyBlob.toString('base64') },
-      });
     const failed = vm.console.slice(0).find((l) => l.startsWith('KHARNESS-FAILED'));
     if (failed) throw bootFailed(vm, failed, o.module.name);
     const bootMs = Date.now() - vm.startedAt;

@@ -5,12 +5,12 @@
  * Real processes: a kept launch of `sleep` stands in for QEMU.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { adoptLaunch, launchDir, launchKey, speculate } from '../../harness/run/launch.ts';
-import { keepLaunch } from '../../harness/run/launch-keep.ts';
+import { adoptLaunch, launchDir, launchKeys, speculate } from '../../harness/run/launch.ts';
+import { keepLaunch, LAUNCHES_KEPT } from '../../harness/run/launch-keep.ts';
 
 let root: string;
 let env: NodeJS.ProcessEnv;
@@ -27,7 +27,7 @@ function keep(planKey: string, args = ['30']) {
   mkdirSync(launchDir(env), { recursive: true });
   const initrd = join(root, 'initrd.cpio');
   writeFileSync(initrd, 'cpio');
-  const key = launchKey(argv, process.cwd(), CODE, env)!;
+  const [key] = launchKeys(argv, process.cwd(), CODE, env);
   writeFileSync(join(launchDir(env), `${key}.json`), JSON.stringify({ planKey, cmd: 'sleep', args, initrd }));
 }
 
@@ -53,18 +53,38 @@ const exited = (p: { child: { exitCode: number | null; signalCode: string | null
   });
 
 describe('a kept launch', () => {
-  it('belongs to the command line less its output folder, in one folder, by one compiled code', () => {
-    const k = launchKey(argv, '/w', CODE, {});
-    expect(launchKey([...argv.slice(0, -2), '--out=/tmp/b'], '/w', CODE, {})).toBe(k);
-    expect(launchKey(argv.slice(0, -2), '/w', CODE, {})).toBe(k);
-    expect(launchKey([...argv.slice(0, -2), '--kernel', '6.12'], '/w', CODE, {})).not.toBe(k);
-    expect(launchKey(argv, '/elsewhere', CODE, {})).not.toBe(k);
-    expect(launchKey(argv, '/w', 'code-2', {})).not.toBe(k);
-    expect(launchKey(argv, '/w', CODE, { KHARNESS_ACCEL: 'tcg' })).not.toBe(k);
+  it("belongs to the command line less its output folder, else to its target's; in one folder, by one compiled code", () => {
+    const [line, target] = launchKeys(argv, '/w', CODE, {});
+    const keys = (a: string[], cwd = '/w', code = CODE, e: NodeJS.ProcessEnv = {}) => launchKeys(a, cwd, code, e);
+    expect(keys([...argv.slice(0, -2), '--out=/tmp/b'])).toEqual([line, target]);
+    expect(keys(argv.slice(0, -2))).toEqual([line, target]);
+    // Another scenario on the same target: its own line, the same target.
+    expect(keys(['run', 'scenarios/kmalloc-basic.yaml', '--kernel=6.1', '--out', 'x'])).toEqual([expect.not.stringMatching(line!), target]);
+    expect(keys([...argv.slice(0, -2), '--kernel', '6.12'])[1]).not.toBe(target);
+    expect(keys(['run', 'scenarios/kernel-test-slub.yaml', '--kernel', '6.1', '--arch', 'arm64'])[1]).not.toBe(target);
+    expect(keys(['shell', '--kernel', '6.1'])[1]).not.toBe(target);
+    for (const other of [keys(argv, '/elsewhere'), keys(argv, '/w', 'code-2'), keys(argv, '/w', CODE, { KHARNESS_ACCEL: 'tcg' })]) {
+      expect(other[0]).not.toBe(line);
+      expect(other[1]).not.toBe(target);
+    }
     // After `--`, nothing is an option: an argument named --out there is the user's.
-    expect(launchKey(['shell', '--', '--out', 'x'], '/w', CODE, {})).not.toBe(launchKey(['shell', '--'], '/w', CODE, {}));
+    expect(keys(['shell', '--', '--out', 'x'])[0]).not.toBe(keys(['shell', '--'])[0]);
     // Commands that boot nothing keep nothing.
-    expect(launchKey(['schema'], '/w', CODE, {})).toBeUndefined();
+    expect(keys(['schema'])).toEqual([]);
+  });
+
+  it("a command line with no launch of its own starts its target's", async () => {
+    const other = await instance('target');
+    mkdirSync(launchDir(env), { recursive: true });
+    const initrd = join(root, 'initrd.cpio');
+    writeFileSync(initrd, 'cpio');
+    const [, target] = launchKeys(argv, process.cwd(), CODE, env);
+    writeFileSync(join(launchDir(env), `${target}.json`), JSON.stringify({ planKey: 'p', cmd: 'sleep', args: ['42.5'], initrd }));
+    other.speculate(['run', 'scenarios/other.yaml', '--kernel', '6.1', '--out', 'y'], CODE, env);
+    const r = other.adoptLaunch('p');
+    expect(r.early?.record.args).toEqual(['42.5']);
+    r.early!.child.kill('SIGKILL');
+    await exited(r.early!);
   });
 
   it('started ahead, is adopted by the plan it was kept for, once', async () => {
@@ -97,7 +117,7 @@ describe('a kept launch of another plan, or a damaged one', () => {
   it('starts nothing from a record that is not one, or whose code or command line differ', async () => {
     const fresh = await instance('damaged');
     mkdirSync(launchDir(env), { recursive: true });
-    writeFileSync(join(launchDir(env), `${launchKey(argv, process.cwd(), CODE, env)}.json`), '{"planKey": 1, "cmd": "sleep"');
+    writeFileSync(join(launchDir(env), `${launchKeys(argv, process.cwd(), CODE, env)[0]}.json`), '{"planKey": 1, "cmd": "sleep"');
     fresh.speculate(argv, CODE, env);
     expect(fresh.adoptLaunch('plan-a')).toEqual({ keep: true });
     const other = await instance('code');
@@ -107,7 +127,7 @@ describe('a kept launch of another plan, or a damaged one', () => {
     expect(other.adoptLaunch('plan-a')).toEqual({ keep: true });
   });
 
-  it('a kept launch points its spawn at its own copy of the initramfs, readable by its owner only', async () => {
+  it('a kept launch points its spawn at its own copy of the initramfs, readable by its owner only, for its line and its target', async () => {
     const initrd = join(root, 'tmp-initrd.cpio');
     writeFileSync(initrd, 'cpio');
     const saved = process.argv;
@@ -117,12 +137,30 @@ describe('a kept launch of another plan, or a damaged one', () => {
     } finally {
       process.argv = saved;
     }
-    const key = launchKey(argv, process.cwd(), CODE, env)!;
-    const { readFileSync, statSync } = await import('node:fs');
-    const rec = JSON.parse(readFileSync(join(launchDir(env), `${key}.json`), 'utf8'));
-    expect(rec.initrd).toBe(join(launchDir(env), `${key}.cpio`));
-    expect(rec.args).toEqual(['-initrd', rec.initrd, '-m', '512']);
-    expect(readFileSync(rec.initrd, 'utf8')).toBe('cpio');
-    expect(statSync(rec.initrd).mode & 0o777).toBe(0o600);
+    for (const key of launchKeys(argv, process.cwd(), CODE, env)) {
+      const rec = JSON.parse(readFileSync(join(launchDir(env), `${key}.json`), 'utf8'));
+      expect(rec.initrd).toMatch(/\.cpio$/);
+      expect(rec.args).toEqual(['-initrd', rec.initrd, '-m', '512']);
+      expect(readFileSync(rec.initrd, 'utf8')).toBe('cpio');
+      expect(statSync(rec.initrd).mode & 0o777).toBe(0o600);
+    }
+  });
+
+  it('keeps the most recent records only, and no initramfs that no record names', async () => {
+    const initrd = join(root, 'tmp-initrd.cpio');
+    writeFileSync(initrd, 'cpio');
+    const saved = process.argv;
+    try {
+      for (let i = 0; i < LAUNCHES_KEPT; i++) {
+        process.argv = ['node', 'kharness', 'run', `s${i}.yaml`, '--kernel', `k${i}`];
+        await keepLaunch(CODE, { planKey: `p${i}`, cmd: 'qemu', args: [], initrd }, env);
+      }
+    } finally {
+      process.argv = saved;
+    }
+    const left = readdirSync(launchDir(env));
+    expect(left.filter((n) => n.endsWith('.json'))).toHaveLength(LAUNCHES_KEPT);
+    // Two records (line, target) per launch: the newest LAUNCHES_KEPT / 2 launches' initramfs files are left.
+    expect(left.filter((n) => n.endsWith('.cpio'))).toHaveLength(LAUNCHES_KEPT / 2);
   });
 });
