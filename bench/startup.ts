@@ -13,9 +13,7 @@
  *
  * Figures, in seconds from the moment kharness is spawned:
  *   help     `kharness --help` to its exit (beside `node -e 0`, Node's own start)
- *   spawn    QEMU spawned (the guest record's phases.spawnAfterStartMs): once
- *            with the command's kept launch adopted (it ran before: the usual
- *            case), once spawned by the run itself (KHARNESS_NO_EARLY_LAUNCH)
+ *   spawn    QEMU spawned (the guest record's phases.spawnAfterStartMs)
  *   ready    the probe's constants read (spawn + phases.readyMs)
  *   first    the first step's result recorded (its `at`)
  *   exit     kharness exited: the guest powered off and every report written
@@ -44,14 +42,9 @@ const runs = Number(flags.runs);
 const CLI = join(PROJECT_ROOT, 'bin', 'kharness.js');
 
 /** Wall seconds of a command, and its output. */
-function timed(
-  cmd: string,
-  args: string[],
-  cwd = PROJECT_ROOT,
-  env: NodeJS.ProcessEnv = {},
-): { s: number; status: number | null; out: string } {
+function timed(cmd: string, args: string[], cwd = PROJECT_ROOT): { s: number; status: number | null; out: string } {
   const t0 = performance.now();
-  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', env: { ...process.env, CI: 'true', NO_COLOR: '1', ...env } });
+  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', env: { ...process.env, CI: 'true', NO_COLOR: '1' } });
   return { s: (performance.now() - t0) / 1000, status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
@@ -62,28 +55,27 @@ interface RunFigures {
   exit: number;
 }
 
-/**
- * One `kharness run`. `early`: the command line ran before, so its kept
- * launch is started before the CLI loads and adopted (run/launch.ts); else
- * KHARNESS_NO_EARLY_LAUNCH makes it spawn its own, as a first run does.
- */
-function kharnessRun(early: boolean, warmUp = false): RunFigures {
+function kharnessRun(): RunFigures {
   const out = mkdtempSync(join(tmpdir(), 'kharness-bench-startup-'));
   try {
     const t0 = Date.now();
-    const r = timed(
-      'node',
-      [CLI, 'run', String(flags.scenario), '--kernel', String(flags.kernel), '--arch', String(flags.arch), '--out', out],
-      PROJECT_ROOT,
-      early ? {} : { KHARNESS_NO_EARLY_LAUNCH: '1' },
-    );
+    const r = timed('node', [
+      CLI,
+      'run',
+      String(flags.scenario),
+      '--kernel',
+      String(flags.kernel),
+      '--arch',
+      String(flags.arch),
+      '--out',
+      out,
+    ]);
     if (r.status !== 0) throw new Error(`kharness run exited ${r.status}:\n${r.out.slice(-2000)}`);
     const records = parseResults(readFileSync(join(out, 'results.jsonl'), 'utf8'));
     const guest = records.find((x) => x.type === 'guest');
     const step = records.find((x) => x.type === 'step');
     if (guest?.type !== 'guest' || step?.type !== 'step' || guest.phases?.spawnAfterStartMs === undefined)
       throw new Error('the run recorded no guest with its spawn time, or no step');
-    if (!warmUp && Boolean(guest.earlyLaunch) !== early) throw new Error(`the run ${early ? 'did not adopt' : 'adopted'} a kept launch`);
     const spawn = guest.phases.spawnAfterStartMs / 1000;
     return { spawn, ready: spawn + guest.phases.readyMs / 1000, first: (Date.parse(step.at) - t0) / 1000, exit: r.s };
   } finally {
@@ -103,42 +95,28 @@ await buildDist();
 const help: number[] = [];
 const node: number[] = [];
 const figures: RunFigures[] = [];
-const own: RunFigures[] = [];
 const kunit: number[] = [];
-// One warm-up of each, not counted: the page cache, the kernel and guest images read once, the launch kept.
-kharnessRun(true, true);
-kharnessRun(false, true);
+// One warm-up of each, not counted: the page cache, the kernel and guest images read once.
+kharnessRun();
 if (flags.kunit) kunitExec();
 for (let i = 0; i < runs; i++) {
   node.push(timed('node', ['-e', '0']).s);
   help.push(timed('node', [CLI, '--help']).s);
-  figures.push(kharnessRun(true));
-  own.push(kharnessRun(false));
+  figures.push(kharnessRun());
   if (flags.kunit) kunit.push(kunitExec());
 }
-const block = (title: string, fs: RunFigures[]) => {
-  const col = (k: keyof RunFigures) => fmt(fs.map((f) => f[k]));
-  return [
-    `  ${title}:`,
-    `    QEMU spawned at    ${col('spawn')}`,
-    `    ready at           ${col('ready')}`,
-    `    first result at    ${col('first')}`,
-    `    exited at          ${col('exit')}`,
-  ];
-};
-const ratio = (fs: RunFigures[]) => (median(fs.map((f) => f.exit)) / median(kunit)).toFixed(2);
+const col = (k: keyof RunFigures) => figures.map((f) => f[k]);
 process.stdout.write(
   [
     `kharness start, medians of ${runs} alternated runs (min–max), ${flags.arch}/${flags.kernel}, ${flags.scenario}:`,
-    `  node -e 0            ${fmt(node)}`,
-    `  kharness --help      ${fmt(help)}`,
-    ...block('the command ran before: its kept launch started by bin/kharness.js, adopted', figures),
-    ...block("QEMU spawned by the run itself, as on a command line's first run", own),
+    `  node -e 0          ${fmt(node)}`,
+    `  kharness --help    ${fmt(help)}`,
+    `  QEMU spawned at    ${fmt(col('spawn'))}`,
+    `  ready at           ${fmt(col('ready'))}`,
+    `  first result at    ${fmt(col('first'))}`,
+    `  exited at          ${fmt(col('exit'))}`,
     ...(flags.kunit
-      ? [
-          `  kunit.py exec        ${fmt(kunit)}`,
-          `  ratio kharness run / kunit.py exec: ${ratio(figures)} (kept launch adopted), ${ratio(own)} (own spawn)`,
-        ]
+      ? [`  kunit.py exec      ${fmt(kunit)}`, `  ratio kharness run / kunit.py exec: ${(median(col('exit')) / median(kunit)).toFixed(2)}`]
       : []),
     '',
   ].join('\n'),

@@ -53,17 +53,6 @@ function damaged(manifest, hash) {
 }
 
 let manifest = readManifest();
-// A command that boots a guest and ran before with the same arguments starts that launch now, while the CLI loads
-// (and before a checkout's sources are checked: nothing is trusted to the launch, the run adopts it only if it
-// plans the very same one, whichever code it runs; harness/run/launch.ts).
-if (manifest && ['run', 'shell', 'check-module'].includes(process.argv[2])) {
-  try {
-    (await import(pathToFileURL(join(dist, 'launch.js')).href)).speculate(process.argv.slice(2), manifest.code);
-  } catch {
-    // The run starts its own.
-  }
-}
-
 if (checkout) {
   const { sourceStamp } = await import('../scripts/stamp.js');
   if (!manifest || manifest.stamp !== sourceStamp(root) || damaged(manifest, false)) {

@@ -100,8 +100,7 @@ export async function buildDist(root = ROOT, { clean = false } = {}) {
   const { precompiled, scenarioSchema: schemaOf } = await precompiledModule(root, out);
   const result = await build({
     absWorkingDir: root,
-    // launch: bin/kharness.js starts a repeated command's QEMU with it before it loads main (harness/run/launch.ts).
-    entryPoints: { main: 'harness/cli/main.ts', launch: 'harness/run/launch.ts' },
+    entryPoints: { main: 'harness/cli/main.ts' },
     bundle: true,
     splitting: true,
     format: 'esm',

@@ -170,8 +170,9 @@ export class Vm {
   private exitInfo?: VmExit;
   private killing = false;
   private exitListeners: (() => void)[] = [];
-  /** When QEMU was spawned (Date.now()). */
-  startedAt = Date.now();
+  readonly startedAt = Date.now();
+  /** performance.now() right after QEMU was spawned: the host's time before the guest, from this process's start. */
+  spawnedPerfMs?: number;
   /** When the guest's first console line arrived (QEMU's own messages on stderr are not the guest's). */
   firstLineAt?: number;
 
@@ -181,45 +182,21 @@ export class Vm {
     return this.exitInfo;
   }
 
-  /** The command the guest's QEMU was spawned with (set by start()): what a kept launch repeats. */
-  command?: { cmd: string; args: string[] };
-  /** performance.now() right after QEMU was spawned: the host's time before the guest, from this process's start. */
-  spawnedPerfMs?: number;
-
-  /** The QEMU command for this config: QEMU itself, or through setpriv so that it dies with the harness. */
-  static commandFor(config: VmConfig): { cmd: string; args: string[] } {
-    const { arch } = config;
+  start(): void {
+    const { arch } = this.config;
     if (!whichSync(arch.qemu.binary)) throw new HostToolError(arch.qemu.binary, arch.qemu.package);
-    const args = qemuArgs(config);
+    const args = qemuArgs(this.config);
     const setpriv = whichSync('setpriv');
     // pdeathsig: the kernel kills QEMU when the harness dies, even by SIGKILL.
-    return setpriv ? { cmd: setpriv, args: ['--pdeathsig', 'KILL', '--', arch.qemu.binary, ...args] } : { cmd: arch.qemu.binary, args };
-  }
-
-  start(): void {
-    this.command = Vm.commandFor(this.config);
-    const child = spawn(this.command.cmd, this.command.args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.spawnedPerfMs = performance.now();
-    this.attach(child);
-  }
-
-  /**
-   * Takes over a QEMU already spawned for this config (run/launch.ts: started
-   * before the CLI loaded, its console held in its pipe until now).
-   */
-  adopt(child: ChildProcess, spawnedAt: number, spawnedPerfMs: number): void {
-    this.startedAt = spawnedAt;
-    this.spawnedPerfMs = spawnedPerfMs;
-    this.attach(child);
-  }
-
-  private attach(child: ChildProcess): void {
+    const [cmd, argv] = setpriv ? [setpriv, ['--pdeathsig', 'KILL', '--', arch.qemu.binary, ...args]] : [arch.qemu.binary, args];
     this.log = createWriteStream(this.config.consoleLog, { flags: 'a' });
     // A console log that cannot be written must not take the harness down: the lines still reach the runner.
     this.log.on('error', () => {
       this.log = undefined;
     });
-    this.log.write(`# ${this.config.arch.qemu.binary} ${qemuArgs(this.config).join(' ')}\n`);
+    this.log.write(`# ${arch.qemu.binary} ${args.join(' ')}\n`);
+    const child = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.spawnedPerfMs = performance.now();
     this.child = child;
     track(child);
     const out = (b: Buffer) => {

@@ -166,12 +166,6 @@ export interface BootInfo {
   constants: Facts;
   /** Its init ran this many of the scenario's steps' scripts at boot, instead of starting sshd. */
   atBoot?: number;
-  /**
-   * QEMU was started by bin/kharness.js before the CLI loaded, repeating this
-   * command line's kept launch, and adopted because the run planned the very
-   * same launch (run/launch.ts).
-   */
-  earlyLaunch?: boolean;
 }
 
 export interface BootPhases {

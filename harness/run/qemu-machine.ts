@@ -11,8 +11,8 @@ import { emulatorArtefact } from '../analysis/emulator.ts';
 import { archSpec } from '../arch/arches.ts';
 import { InterruptedError, KharnessError, PhaseTimeoutError } from '../errors.ts';
 import { chooseAccel, probeAccelFacts } from '../guest/accel.ts';
-import { generateRunKeys, type RunKeys } from '../guest/keys.ts';
-import { configuresNetwork, describeExit, freePort, hostTscKhz, kernelCmdline, qemuArgs, Vm, type VmConfig } from '../guest/qemu.ts';
+import { generateRunKeys } from '../guest/keys.ts';
+import { configuresNetwork, describeExit, freePort, hostTscKhz, kernelCmdline, Vm } from '../guest/qemu.ts';
 import { guestBase, writeGuestInitrd } from '../guest/rootfs.ts';
 import { GuestSession } from '../guest/ssh.ts';
 import type { KernelBuild } from '../kernel/entry.ts';
@@ -20,12 +20,7 @@ import type { ModuleBuild } from '../module/build.ts';
 import { ProbeClient, ProbeLost } from '../probe/client.ts';
 import { parseResponse, type Response } from '../probe/protocol.ts';
 import type { BootInfo, BootPhases, RetriedBoot } from '../results/records.ts';
-import { codeIdentity } from '../util/code.ts';
-import { fileIdentity } from '../util/facts.ts';
-import { hash53 } from '../util/hash53.ts';
 import type { Log } from '../util/log.ts';
-import { adoptLaunch, type EarlyLaunch } from './launch.ts';
-import { keepLaunch } from './launch-keep.ts';
 import { type BootScript, type Machine, type MachineExit, type MachineSettings, markerClocksource, markerUptimeMs } from './machine.ts';
 
 export interface QemuMachineOptions {
@@ -46,55 +41,35 @@ const BOOT_HINT =
   'Raise --boot-timeout if the host is busy (under TCG a guest is ready in about 1.5 s; prebuilt Debian kernels take 4-6 s); ' +
   'the console log above shows how far it got.';
 
-/** A boot's VmConfig, less what each launch has of its own (the initramfs, the forwarded port). */
-type VmShape = Omit<VmConfig, 'initrd' | 'sshPort'>;
-
-function vmShape(o: QemuMachineOptions, boot: number, accel: 'kvm' | 'tcg'): VmShape {
-  const cpuinfo = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
-  return {
-    arch: archSpec(o.kernel.arch),
-    kernel: o.kernel.image,
-    accel,
-    memoryMb: Math.max(o.settings.memoryMb, o.kernel.memoryMb ?? 0),
-    smp: o.settings.smp,
-    consoleLog: join(o.dir, `console-${boot}.log`),
-    hostTscKhz: hostTscKhz(cpuinfo),
-    cmdline: o.cmdline,
-    kernelIpConfig: configuresNetwork(o.config),
-    kernelHz: Number(o.config.get('CONFIG_HZ')) || undefined,
-  };
-}
-
-/**
- * What decides a launch and the guest it boots, for run/launch.ts: QEMU's
- * arguments (the initramfs and port left out) and the identities of the
- * files the kernel and the initramfs are made of. A kept launch is adopted
- * only when this is the same.
- */
-function launchPlanKey(shape: VmShape, ssh: boolean, base: string, modules: readonly string[], scripts?: readonly BootScript[]): string {
-  const args = qemuArgs({ ...shape, consoleLog: '', initrd: '', sshPort: ssh ? 0 : undefined });
-  const files = [shape.kernel, base, ...modules].map(fileIdentity);
-  const atBoot = scripts?.map((s) => [s.script, ...s.files.map((f) => `${f.path} ${fileIdentity(f.host)}`)]);
-  return hash53(JSON.stringify([args, files, atBoot ?? null]));
-}
-
 async function startVm(
   o: QemuMachineOptions,
   boot: number,
   initrd: string,
-  shape: VmShape,
+  accel: 'kvm' | 'tcg',
   /** Whether the harness will talk to it over ssh (not when its steps run at boot). */
   ssh: boolean,
-  /** A QEMU already started for this very launch (run/launch.ts): adopted on the first attempt. */
-  early?: EarlyLaunch,
 ): Promise<{ vm: Vm; retried?: RetriedBoot }> {
   let retried: RetriedBoot | undefined;
+  const arch = archSpec(o.kernel.arch);
+  const cpuinfo = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
+  const kernelIpConfig = configuresNetwork(o.config);
+  const kernelHz = Number(o.config.get('CONFIG_HZ')) || undefined;
   for (let attempt = 0; ; attempt++) {
-    const adopt = attempt === 0 ? early : undefined;
-    const sshPort = adopt ? adopt.record.sshPort : ssh ? await freePort() : undefined;
-    const vm = new Vm({ ...shape, initrd, sshPort });
-    if (adopt) vm.adopt(adopt.child, adopt.spawnedAt, adopt.spawnedPerfMs);
-    else vm.start();
+    const vm = new Vm({
+      arch,
+      kernel: o.kernel.image,
+      initrd,
+      accel,
+      memoryMb: Math.max(o.settings.memoryMb, o.kernel.memoryMb ?? 0),
+      smp: o.settings.smp,
+      sshPort: ssh ? await freePort() : undefined,
+      consoleLog: join(o.dir, `console-${boot}.log`),
+      hostTscKhz: hostTscKhz(cpuinfo),
+      cmdline: o.cmdline,
+      kernelIpConfig,
+      kernelHz,
+    });
+    vm.start();
     // ssh2 is imported while the guest boots, not before QEMU starts.
     if (ssh) void GuestSession.load();
     try {
@@ -107,7 +82,7 @@ async function startVm(
       const portLost = lines.some((l) => /Could not set up host forwarding rule/.test(l));
       if (attempt < 2 && portLost) continue;
       // The emulator's own kind of death (a listed one), once per boot: the first attempt's console is kept.
-      const artefact = retried || o.signal?.aborted ? undefined : emulatorArtefact(lines, shape.accel);
+      const artefact = retried || o.signal?.aborted ? undefined : emulatorArtefact(lines, accel);
       if (artefact) {
         const kept = join(o.dir, `console-${boot}.retried.log`);
         await rename(vm.config.consoleLog, kept).catch(() => undefined);
@@ -124,65 +99,28 @@ export async function bootQemuMachine(o: QemuMachineOptions, boot: number, scrip
   const t = o.settings.timeouts;
   const arch = archSpec(o.kernel.arch);
   const base = await guestBase(arch, o.log);
+  // A machine whose steps run at boot starts no sshd: it needs no keys (and node:crypto's key generation is not paid).
+  const keys = scripts ? undefined : generateRunKeys();
+  // The initrd holds this run's keys and is only read at QEMU start: a temp file, not an artifact.
+  const initrdDir = await mkdtemp(join(tmpdir(), 'kharness-initrd-'));
+  const initrd = join(initrdDir, 'initrd.cpio');
   const accel = chooseAccel(probeAccelFacts(arch), o.settings.accel);
-  const shape = vmShape(o, boot, accel.accel);
-  const modules = [...o.kernel.guestModules, o.module.ko];
-  const ssh = !scripts;
-  const planKey = launchPlanKey(shape, ssh, base.initramfs, modules, scripts);
-  // The same launch started ahead by bin/kharness.js is adopted; its keys are in the initramfs it read.
-  const { early, keep } = adoptLaunch(planKey);
-  let keys: Pick<RunKeys, 'clientPrivate' | 'hostKeyBlob'> | undefined;
-  let initrdDir: string | undefined;
   let vm: Vm | undefined;
   let session: GuestSession | undefined;
-  let keeping: Promise<void> | undefined;
   try {
-    let started: Awaited<ReturnType<typeof startVm>> | undefined;
-    if (early) {
-      const held = early.record.keys;
-      keys = held && { clientPrivate: held.clientPrivate, hostKeyBlob: Buffer.from(held.hostKeyBlob, 'base64') };
-      // Whatever stopped it (its initramfs pruned meanwhile, a lost port twice), a launch of its own follows.
-      started = await startVm(o, boot, early.record.initrd, shape, ssh, early).catch((e: unknown) => {
-        if (e instanceof InterruptedError || o.signal?.aborted) throw e;
-        o.log.warn(`boot ${boot}: the QEMU started early did not boot (${(e as Error).message.split('\n')[0]}): starting another`);
-        return undefined;
-      });
-    }
-    if (!started) {
-      // A machine whose steps run at boot starts no sshd: it needs no keys (and node:crypto's key generation is not paid).
-      const fresh = ssh ? generateRunKeys() : undefined;
-      keys = fresh;
-      // The initrd holds this run's keys and is only read at QEMU start: a temp file, not an artifact.
-      initrdDir = await mkdtemp(join(tmpdir(), 'kharness-initrd-'));
-      const initrd = join(initrdDir, 'initrd.cpio');
-      // The prebuilt kernel's boot modules, then the probe: init loads them in this order before sshd starts,
-      // so the probe is in place when the marker comes and no upload or insmod waits on ssh.
-      await writeGuestInitrd(initrd, base, fresh, modules, scripts);
-      // Ctrl-C while the initrd was made: QEMU must not start after the harness killed every QEMU it knew.
-      if (o.signal?.aborted) throw new InterruptedError();
-      started = await startVm(o, boot, initrd, shape, ssh);
-      const command = started.vm.command;
-      if (keep && command)
-        keeping = keepLaunch(codeIdentity(), {
-          planKey,
-          ...command,
-          initrd,
-          sshPort: started.vm.config.sshPort,
-          keys: fresh && { clientPrivate: fresh.clientPrivate, hostKeyBlob: fresh.hostKeyBlob.toString('base64') },
-        });
-    }
+    // The prebuilt kernel's boot modules, then the probe: init loads them in this order before sshd starts,
+    // so the probe is in place when the marker comes and no upload or insmod waits on ssh.
+    await writeGuestInitrd(initrd, base, keys, [...o.kernel.guestModules, o.module.ko], scripts);
+    // Ctrl-C while the initrd was made: QEMU must not start after the harness killed every QEMU it knew.
+    if (o.signal?.aborted) throw new InterruptedError();
+    const started = await startVm(o, boot, initrd, accel.accel, !scripts);
     vm = started.vm;
-    const adopted = early && vm.startedAt === early.spawnedAt ? { earlyLaunch: true } : {};
     const failed = vm.console.slice(0).find((l) => l.startsWith('KHARNESS-FAILED'));
     if (failed) throw bootFailed(vm, failed, o.module.name);
     const bootMs = Date.now() - vm.startedAt;
     const marker = vm.console.slice(0).find((l) => l.includes('KHARNESS-READY'));
     if (scripts)
-      return atBootMachine(vm, scripts, {
-        ...bootInfo(o, vm, started, accel.reason, boot, marker, { bootMs }),
-        atBoot: scripts.length,
-        ...adopted,
-      });
+      return atBootMachine(vm, scripts, { ...bootInfo(o, vm, started, accel.reason, boot, marker, { bootMs }), atBoot: scripts.length });
     if (!keys || vm.config.sshPort === undefined)
       throw new KharnessError('BOOT', 'the guest was started without ssh keys or a port to reach it');
     session = await GuestSession.connect(vm.config.sshPort, keys.clientPrivate, keys.hostKeyBlob, t.sshMs);
@@ -202,14 +140,13 @@ export async function bootQemuMachine(o: QemuMachineOptions, boot: number, scrip
       sshKeyExchangeMs: s.timeline.keyExchangeAt,
       constants: c.facts,
     });
-    return qemuMachine(vm, s, probe, { ...info, ...adopted });
+    return qemuMachine(vm, s, probe, info);
   } catch (e) {
     session?.close();
     await vm?.kill();
     throw e;
   } finally {
-    await keeping;
-    if (initrdDir) await rm(initrdDir, { recursive: true, force: true });
+    await rm(initrdDir, { recursive: true, force: true });
   }
 }
 

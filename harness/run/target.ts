@@ -160,8 +160,7 @@ export const prepareReal: Prepare = async (c) => {
       );
       const k = m.info.constants;
       c.log.info(
-        `  ready in ${(m.info.sshMs / 1000).toFixed(2)} s (${m.info.accel}${m.info.earlyLaunch ? '; QEMU started while kharness loaded' : ''}); ` +
-          `KMALLOC_MAX_SIZE=${k.KMALLOC_MAX_SIZE} PAGE_SIZE=${k.PAGE_SIZE}`,
+        `  ready in ${(m.info.sshMs / 1000).toFixed(2)} s (${m.info.accel}); KMALLOC_MAX_SIZE=${k.KMALLOC_MAX_SIZE} PAGE_SIZE=${k.PAGE_SIZE}`,
       );
       return m;
     },

@@ -13,15 +13,12 @@ export function tempDir(prefix = 'kharness-e2e-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-export function cli(
-  args: string[],
-  opts: { timeoutMs?: number; env?: Record<string, string> } = {},
-): ResultPromise<{ reject: false; all: true }> {
+export function cli(args: string[], opts: { timeoutMs?: number } = {}): ResultPromise<{ reject: false; all: true }> {
   return execa('node', [CLI, ...args], {
     cwd: PROJECT_ROOT,
     reject: false,
     all: true,
-    env: { CI: 'true', NO_COLOR: '1', ...opts.env },
+    env: { CI: 'true', NO_COLOR: '1' },
     timeout: opts.timeoutMs ?? 30 * 60_000,
   }) as unknown as ResultPromise<{ reject: false; all: true }>;
 }

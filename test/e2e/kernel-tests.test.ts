@@ -7,7 +7,7 @@
  * agrees case by case. arm64 6.12 (6.12's KTAP shape) and a kernel-test case
  * as a bisect's predicate: the nightly tier (test/full/).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cli, results, shipped, steps, tempDir } from './helpers.ts';
@@ -53,37 +53,5 @@ describe('a kernel test run alone starts at boot', () => {
         .map((x) => [x.name, x.status]);
     expect(cases(records).length).toBeGreaterThan(1);
     expect(cases(records)).toEqual(cases(a.records));
-  });
-});
-
-describe('a repeated command starts its QEMU before the CLI loads', () => {
-  it('adopts the kept launch only while the run plans the very same one, and the results do not change', async () => {
-    // A command line of this test's own (the KHARNESS_* environment is part of its key), run three times.
-    const env = { KHARNESS_TEST_LAUNCH: `${process.pid}-${Date.now()}` };
-    const dir = tempDir();
-    const file = join(dir, 'slub.yaml');
-    const source = readFileSync(shipped('kernel-test-slub'), 'utf8');
-    writeFileSync(file, source);
-    const run = async () => {
-      const out = tempDir();
-      const r = await cli(['run', file, '--kernel', '6.1', '--arch', 'x86_64', '--out', out], { env });
-      expect(r.exitCode, r.all).toBe(0);
-      const records = results(out);
-      const guest = records.find((x) => x.type === 'guest');
-      const cases = steps(records).map((x) => [x.name, x.status]);
-      return { guest: guest?.type === 'guest' ? guest : undefined, cases, all: r.all };
-    };
-    const first = await run();
-    expect(first.guest?.earlyLaunch).toBeUndefined();
-    const second = await run();
-    expect(second.guest?.earlyLaunch, second.all).toBe(true);
-    expect(second.all).toMatch(/QEMU started while kharness loaded/);
-    expect(second.cases).toEqual(first.cases);
-    // The same command line, another plan (the scenario now boots with another parameter): its kept launch is not adopted.
-    writeFileSync(file, `${source.trimEnd()}\nboot: { cmdline: [kharness.note=launch] }\n`);
-    const third = await run();
-    expect(third.guest?.earlyLaunch).toBeUndefined();
-    expect(third.guest?.extraCmdline).toEqual(['kharness.note=launch']);
-    expect(third.cases).toEqual(first.cases);
   });
 });
