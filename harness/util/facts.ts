@@ -10,7 +10,7 @@
  */
 import { mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hash53 } from './hash53.ts';
+import { hashParts } from './hash.ts';
 import { whichSync } from './host.ts';
 import { capture } from './proc.ts';
 
@@ -71,7 +71,7 @@ const loaded = new Map<string, FactEntry | null>();
 
 /** A fact's file: its name hashed (the name is inside too, so two names of one hash never answer for each other). */
 export function factFile(root: string, name: string): string {
-  return join(root, DIR, `${hash53(name)}.json`);
+  return join(root, DIR, `${hashParts([name])}.json`);
 }
 
 function read(root: string, name: string): FactEntry | undefined {
