@@ -10,6 +10,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SWEEP_DEATHS_MAX } from '../../harness/inject/sweep.ts';
 import type { ResultRecord, StepRecord } from '../../harness/results/records.ts';
 import { ResultsWriter } from '../../harness/results/writer.ts';
 import { DEFAULT_TIMEOUTS } from '../../harness/run/machine.ts';
@@ -53,7 +54,9 @@ async function run(
   const steps = records.filter((r): r is StepRecord => r.type === 'step');
   return {
     rows: steps.map((s) => [s.name, s.status, s.reason ?? '']),
+    boots: steps.map((s) => s.boot),
     requests: fleet.machines.flatMap((m) => m.requests),
+    machines: fleet.machines.length,
     open: fleet.open(),
   };
 }
@@ -221,6 +224,62 @@ describe('a sweep over the allocations of a module load (check-module --inject-s
     const phases = r.requests.map((q) => /phase=(\S+)/.exec(q)?.[1]).filter(Boolean);
     expect(phases).toEqual(['load', 'exercise-nth=1', 'exercise-nth=2', 'exercise-nth=3', 'unload']);
     expect(r.requests.find((q) => /exercise-nth=1/.test(q))).toContain("--write '/sys/module/kh/parameters/poke' '1\n'");
+  });
+
+  it('an index that oopses the kernel (a real arm64 capture) is a finding; the next index runs on a fresh machine, to the end', async () => {
+    const bug = capturedSection('console-debian-6.12.118-cloud-arm64-module-bug-on-load.log', 1).map((l) =>
+      l.replace(/^\[[^\]]*\]\s*/, ''),
+    );
+    const oopsAt2: Script = (req) => {
+      const nth = Number(/phase=load-nth=(\d+)/.exec(req)?.[1]);
+      return nth === 2 ? { reply: 'kharness-rc=139', kmsg: bug } : threeAllocations(req, 0, 1);
+    };
+    const r = await run(oopsAt2, { scenarios: [sweep(200)], config: FI });
+    expect(r.rows.map(([name, status]) => [name, status])).toEqual([
+      ['kh', 'fail'],
+      ['kh: #1', 'pass'],
+      ['kh: #2', 'fail'],
+      ['kh: #3', 'pass'],
+      ['kh: #4', 'pass'],
+    ]);
+    expect(r.rows[0]![2]).toBe('4 index(es), 1 left a leak, a report or a dead kernel; 1 killed it');
+    expect(r.rows[2]![2]).toMatch(/^#2 .*: an oops killed the load, report: .*, the machine is not used again$/);
+    // #1 and #2 on the first machine, #3 and #4 on the one booted after the oops; none left running.
+    expect(r.boots.slice(1)).toEqual([1, 1, 2, 2]);
+    expect(r.machines).toBe(2);
+    expect(r.open).toBe(0);
+  });
+
+  it('a machine that dies at an index (a real captured death) gets the same: the row says the kernel died, the sweep goes on', async () => {
+    const death = capturedSection('console-6.1-arm64-vmalloc-hardirq.log', 69);
+    const dieAt3: Script = (req) => (/phase=load-nth=3 /.test(req) ? { die: death } : threeAllocations(req, 0, 1));
+    const r = await run(dieAt3, { scenarios: [sweep(200)], config: FI });
+    expect(r.rows.map(([name, status]) => [name, status])).toEqual([
+      ['kh', 'fail'],
+      ['kh: #1', 'pass'],
+      ['kh: #2', 'fail'],
+      ['kh: #3', 'fail'],
+      ['kh: #4', 'pass'],
+    ]);
+    expect(r.rows[3]![2]).toMatch(/^#3 allocation in .*: the kernel died, .*the machine is not used again$/);
+    expect(r.boots.slice(1)).toEqual([1, 1, 1, 2]);
+    expect(r.open).toBe(0);
+  });
+
+  it('stops after SWEEP_DEATHS_MAX deaths (exit 1), rather than boot a machine for every index up to the cap', async () => {
+    const bug = capturedSection('console-debian-6.12.118-cloud-arm64-module-bug-on-load.log', 1).map((l) =>
+      l.replace(/^\[[^\]]*\]\s*/, ''),
+    );
+    const always: Script = (req) => (/phase=load-nth=/.test(req) ? { reply: 'kharness-rc=139', kmsg: bug } : ok);
+    const r = await run(always, { scenarios: [sweep(500)], config: FI });
+    expect(r.rows[0]).toEqual([
+      'kh',
+      'fail',
+      `stopped after ${SWEEP_DEATHS_MAX} indexes killed the kernel (${SWEEP_DEATHS_MAX} at most, each on a machine of its own)`,
+    ]);
+    expect(r.rows).toHaveLength(SWEEP_DEATHS_MAX + 1);
+    expect(r.machines).toBe(SWEEP_DEATHS_MAX);
+    expect(r.open).toBe(0);
   });
 
   it("over an exercise of a module that does not load: an error naming insmod's words, nothing swept", async () => {
