@@ -16,7 +16,7 @@
 import { formatFrame, parseInjections } from '../../analysis/injection.ts';
 import { isEnabled } from '../../analysis/kconfig.ts';
 import { type Leak, type ModuleSymbol, moduleSymbols, resolveFrames } from '../../analysis/kmemleak.ts';
-import { isFinding } from '../../analysis/splats.ts';
+import { isFinding, type Splat } from '../../analysis/splats.ts';
 import { InterruptedError } from '../../errors.ts';
 import { injectUnmet } from '../../inject/kinds.ts';
 import { failnthCommand, failnthIOCommand, injectionsBetween, ioOutcome, loadOutcome, parseFailnth } from '../../inject/plan.ts';
@@ -63,6 +63,32 @@ interface SweepResult {
 const RESULTS = new WeakMap<Observation, SweepResult>();
 
 /**
+ * One index's row from what the kernel logged for it: the failed allocation
+ * (its entry and call site, from the first injection's stack) and the
+ * reports that are findings (not the allocator echoing the failure itself).
+ */
+function indexRow(
+  nth: number,
+  injected: boolean,
+  outcome: string,
+  dmesg: readonly string[],
+  splats: readonly Splat[],
+  crashed: boolean,
+): SweepIndex {
+  const first = parseInjections(dmesg)[0];
+  return {
+    nth,
+    injected,
+    api: first?.api,
+    site: first?.site ? formatFrame(first.site) : undefined,
+    outcome,
+    leaks: [],
+    reports: splats.filter((x) => isFinding(x) && !ECHOES.has(x.kind)).map((x) => x.title),
+    crashed,
+  };
+}
+
+/**
  * One index: armed, loaded by the fail-nth loader (its pid kept: kmemleak
  * names the task that made each object, so one scan after the sweep says
  * which index left what), read back and reset, unloaded if it loaded.
@@ -90,17 +116,7 @@ async function index(
   // An oops killed the loader (or the exercise) where it stood, locks held: the guest answers but is not used again.
   const oops = load.splats.find((x) => OOPS.has(x.kind));
   if (oops) {
-    const first = parseInjections(load.dmesg)[0];
-    const row: SweepIndex = {
-      nth,
-      injected: true,
-      api: first?.api,
-      site: first?.site ? formatFrame(first.site) : undefined,
-      outcome: `an oops killed the ${a.exercise ? a.exercise.op : 'load'}`,
-      leaks: [],
-      reports: load.splats.filter((x) => isFinding(x) && !ECHOES.has(x.kind)).map((x) => x.title),
-      crashed: true,
-    };
+    const row = indexRow(nth, true, `an oops killed the ${a.exercise ? a.exercise.op : 'load'}`, load.dmesg, load.splats, true);
     return { load, row, dmesg: load.dmesg, splats: load.splats };
   }
   const after = await resetInjection(m, present, g);
@@ -124,17 +140,7 @@ async function index(
     splats.push(...unloaded.splats);
   }
   const pid = taskOf(load.output);
-  const first = parseInjections(dmesg)[0];
-  const row: SweepIndex = {
-    nth,
-    injected,
-    api: first?.api,
-    site: first?.site ? formatFrame(first.site) : undefined,
-    outcome: a.exercise ? ioOutcome(a.exercise, parsed.rc) : loadOutcome(parsed.rc),
-    leaks: [],
-    reports: splats.filter((x) => isFinding(x) && !ECHOES.has(x.kind)).map((x) => x.title),
-    crashed: false,
-  };
+  const row = indexRow(nth, injected, a.exercise ? ioOutcome(a.exercise, parsed.rc) : loadOutcome(parsed.rc), dmesg, splats, false);
   return { load, row, dmesg, splats, pid, symbols };
 }
 
@@ -240,6 +246,8 @@ export const moduleSweepStep: StepKind<SweepAction, SweepInstance> = {
     for (let next = nextIndex(rows, step.action.cap); 'next' in next; next = nextIndex(rows, step.action.cap)) {
       if (g.signal?.aborted) throw new InterruptedError();
       const r = await index(on.m, step, inst, next.next, on.helper, g, on.symbols.length === 0);
+      // The machine was lost at this index (not an oops on a guest that still answers).
+      let lost: Observation | undefined;
       if (r.row) {
         rows.push(r.row);
         boots.set(r.row, on.m.info.boot);
@@ -248,7 +256,7 @@ export const moduleSweepStep: StepKind<SweepAction, SweepInstance> = {
         if (isFindingIndex(r.row)) dmesg.push(`kharness: #${r.row.nth}`, ...r.dmesg);
         if (!r.row.crashed) continue;
       } else {
-        const lost = r.unloaded?.lost ? r.unloaded : r.load;
+        lost = r.unloaded?.lost ? r.unloaded : r.load;
         if (!lost?.lost) return { ...base, dmesg, ms: Date.now() - t0, error: `at #${next.next}: ${r.error}` };
         const row: SweepIndex = {
           nth: next.next,
@@ -261,17 +269,16 @@ export const moduleSweepStep: StepKind<SweepAction, SweepInstance> = {
         rows.push(row);
         boots.set(row, on.m.info.boot);
         dmesg.push(`kharness: #${row.nth}`, ...lost.dmesg);
-        // What the dead machine's indexes left behind is gone with it; a sweep that cannot boot another ends here.
-        if (kmemleak) for (const [, earlier] of on.pids) if (earlier !== row) earlier.unscanned = row.nth;
-        if (!g.fresh) return ended('lost', { ...lost, request: base.request, dmesg, ms: Date.now() - t0 });
       }
-      // A death, or an oops that left the guest alive but untrusted: what it left behind is read
-      // if it still answers, then a fresh machine takes the next index.
+      // A death, or an oops that left the guest alive but untrusted: what its earlier indexes left
+      // behind is read if it still answers (not lost), else it is gone with it; then a fresh machine
+      // takes the next index, or, with none to be had, the sweep ends here.
       const dead = rows.at(-1)!;
-      if (r.row && kmemleak && on.pids.size) {
-        const unread = await leaksByIndex(on.m, g, inst.module, on.pids, on.symbols);
-        if (unread) for (const [, earlier] of on.pids) if (earlier !== dead) earlier.unscanned = dead.nth;
+      if (kmemleak && on.pids.size) {
+        const read = !lost && (await leaksByIndex(on.m, g, inst.module, on.pids, on.symbols)) === undefined;
+        if (!read) for (const earlier of on.pids.values()) earlier.unscanned = dead.nth;
       }
+      if (lost && !g.fresh) return ended('lost', { ...lost, request: base.request, dmesg, ms: Date.now() - t0 });
       if (!('next' in nextIndex(rows, step.action.cap)) || !g.fresh) break;
       let fresh: Machine;
       try {
