@@ -23,6 +23,10 @@ import { capturedSection, fakeFleet, type Script } from './fake-machine.ts';
 const FAST = { ...DEFAULT_TIMEOUTS, stepMs: 300, silenceMs: 150, crashMs: 200, loadMs: 200, bootMs: 200, sshMs: 200 };
 const CYCLES = parseScenario('name: faults\nmodule: m\nsteps:\n  - name: kh\n    module_cycles: { count: 2 }\n', 'faults.yaml');
 const ok = { reply: 'kharness-rc=0' };
+/** A module's BUG() in init on Debian's arm64 6.12 (a real capture), its kernel lines without their timestamps. */
+const BUG_ON_LOAD = capturedSection('console-debian-6.12.118-cloud-arm64-module-bug-on-load.log', 1).map((l) =>
+  l.replace(/^\[[^\]]*\]\s*/, ''),
+);
 
 async function run(
   script: Script,
@@ -106,10 +110,7 @@ describe("a user module's faults, each phase on record in words", () => {
   });
 
   it('an init that oopses (BUG(), a real arm64 capture): the kernel lives, but the guest is not used again', async () => {
-    const bug = capturedSection('console-debian-6.12.118-cloud-arm64-module-bug-on-load.log', 1).map((l) =>
-      l.replace(/^\[[^\]]*\]\s*/, ''),
-    );
-    const r = await run((req) => (/phase=load/.test(req) ? { reply: 'kharness-rc=139', kmsg: bug } : ok));
+    const r = await run((req) => (/phase=load/.test(req) ? { reply: 'kharness-rc=139', kmsg: BUG_ON_LOAD } : ok));
     expect(r.rows[0]!.slice(0, 2)).toEqual(['kh: cycle 1 load', 'fail']);
     expect(r.rows.slice(1).map(([, status, reason]) => [status, reason])).toEqual(
       Array(3).fill(['skip', 'not run: the kernel oopsed in step "kh: cycle 1 load" (load of kh), so the guest is not used again']),
@@ -227,12 +228,9 @@ describe('a sweep over the allocations of a module load (check-module --inject-s
   });
 
   it('an index that oopses the kernel (a real arm64 capture) is a finding; the next index runs on a fresh machine, to the end', async () => {
-    const bug = capturedSection('console-debian-6.12.118-cloud-arm64-module-bug-on-load.log', 1).map((l) =>
-      l.replace(/^\[[^\]]*\]\s*/, ''),
-    );
     const oopsAt2: Script = (req) => {
       const nth = Number(/phase=load-nth=(\d+)/.exec(req)?.[1]);
-      return nth === 2 ? { reply: 'kharness-rc=139', kmsg: bug } : threeAllocations(req, 0, 1);
+      return nth === 2 ? { reply: 'kharness-rc=139', kmsg: BUG_ON_LOAD } : threeAllocations(req, 0, 1);
     };
     const r = await run(oopsAt2, { scenarios: [sweep(200)], config: FI });
     expect(r.rows.map(([name, status]) => [name, status])).toEqual([
@@ -267,10 +265,7 @@ describe('a sweep over the allocations of a module load (check-module --inject-s
   });
 
   it('stops after SWEEP_DEATHS_MAX deaths (exit 1), rather than boot a machine for every index up to the cap', async () => {
-    const bug = capturedSection('console-debian-6.12.118-cloud-arm64-module-bug-on-load.log', 1).map((l) =>
-      l.replace(/^\[[^\]]*\]\s*/, ''),
-    );
-    const always: Script = (req) => (/phase=load-nth=/.test(req) ? { reply: 'kharness-rc=139', kmsg: bug } : ok);
+    const always: Script = (req) => (/phase=load-nth=/.test(req) ? { reply: 'kharness-rc=139', kmsg: BUG_ON_LOAD } : ok);
     const r = await run(always, { scenarios: [sweep(500)], config: FI });
     expect(r.rows[0]).toEqual([
       'kh',
