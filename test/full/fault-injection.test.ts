@@ -19,6 +19,13 @@ import { cli, results, steps, tempDir } from '../e2e/helpers.ts';
 
 const TARGET = ['--arch', 'x86_64', '--kernel', '6.1-debug'];
 
+/** `check-module --inject-sweep` of an example on a target: its exit, its output, and the one record per index. */
+async function sweep(target: readonly string[], example: string, extra: readonly string[] = [], timeoutMs = 60 * 60_000) {
+  const out = tempDir();
+  const r = await cli(['check-module', `modules/examples/${example}`, '--inject-sweep', ...extra, ...target, '--out', out], { timeoutMs });
+  return { code: r.exitCode, all: r.all, rows: steps(results(out)).filter((s) => /: #\d+$/.test(s.name)) };
+}
+
 /**
  * The missing-alloc-check example swept over one write of its poke: the
  * index that fails its unchecked kmalloc oopses the kernel; that index is a
@@ -26,13 +33,9 @@ const TARGET = ['--arch', 'x86_64', '--kernel', '6.1-debug'];
  * to the end (about 20 s on either arch, two boots).
  */
 async function sweepPastADeath(target: readonly string[]) {
-  const out = tempDir();
-  const exec = 'echo 1 > /sys/module/kh_nocheck/parameters/poke';
-  const r = await cli(['check-module', 'modules/examples/missing-alloc-check', '--inject-sweep', '--exec', exec, ...target, '--out', out], {
-    timeoutMs: 30 * 60_000,
-  });
-  expect(r.exitCode, r.all).toBe(1);
-  const rows = steps(results(out)).filter((s) => /: #\d+$/.test(s.name));
+  const r = await sweep(target, 'missing-alloc-check', ['--exec', 'echo 1 > /sys/module/kh_nocheck/parameters/poke'], 30 * 60_000);
+  expect(r.code, r.all).toBe(1);
+  const rows = r.rows;
   expect(rows.map((s) => s.facts?.nth)).toEqual(rows.map((_, i) => i + 1));
   const dead = rows.filter((s) => /an oops killed the write/.test(s.reason ?? ''));
   expect(dead.length, rows.map((s) => s.reason).join('\n')).toBe(1);
@@ -60,14 +63,7 @@ describe('fault injection on x86_64 6.1-debug', () => {
   });
 
   it("sweeps the leaky example's load (exit 1, leaks named in its setup) and passes its fixed twin (exit 0)", async () => {
-    const sweep = async (example: string) => {
-      const out = tempDir();
-      const r = await cli(['check-module', `modules/examples/${example}`, '--inject-sweep', ...TARGET, '--out', out], {
-        timeoutMs: 30 * 60_000,
-      });
-      return { code: r.exitCode, all: r.all, rows: steps(results(out)).filter((s) => /: #\d+$/.test(s.name)) };
-    };
-    const leaky = await sweep('leak-on-error-path');
+    const leaky = await sweep(TARGET, 'leak-on-error-path', [], 30 * 60_000);
     expect(leaky.code, leaky.all).toBe(1);
     const leaking = leaky.rows.filter((s) => s.status === 'fail');
     expect(leaking.length).toBeGreaterThan(0);
@@ -77,7 +73,7 @@ describe('fault injection on x86_64 6.1-debug', () => {
       );
     // The sweep ended where the load made fewer allocations than N.
     expect(leaky.rows.at(-1)?.reason).toMatch(/no allocation failed \(the operation made fewer\): loaded$/);
-    const fixed = await sweep('leak-on-error-path-fixed');
+    const fixed = await sweep(TARGET, 'leak-on-error-path-fixed', [], 30 * 60_000);
     expect(fixed.code, fixed.all).toBe(0);
     expect(fixed.rows.filter((s) => s.status !== 'pass')).toEqual([]);
   });
@@ -106,13 +102,6 @@ describe('fault injection on x86_64 6.1-debug', () => {
 
 describe('fault injection on arm64 6.12-debug', () => {
   const ARM = ['--arch', 'arm64', '--kernel', '6.12-debug'];
-  const sweep = async (example: string, extra: string[] = []) => {
-    const out = tempDir();
-    const r = await cli(['check-module', `modules/examples/${example}`, '--inject-sweep', ...extra, ...ARM, '--out', out], {
-      timeoutMs: 60 * 60_000,
-    });
-    return { code: r.exitCode, all: r.all, rows: steps(results(out)).filter((s) => /: #\d+$/.test(s.name)) };
-  };
 
   it("proves the step's slab, page and vmalloc-path injections through 6.12's allocator on arm64", async () => {
     const out = tempDir();
@@ -123,7 +112,7 @@ describe('fault injection on arm64 6.12-debug', () => {
   });
 
   it("sweeps the leaky example's load with leaked frames named after the module is gone, and passes the fixed twin", async () => {
-    const leaky = await sweep('leak-on-error-path');
+    const leaky = await sweep(ARM, 'leak-on-error-path');
     expect(leaky.code, leaky.all).toBe(1);
     const leaking = leaky.rows.filter((s) => s.status === 'fail');
     expect(leaking.length).toBeGreaterThan(0);
@@ -137,13 +126,13 @@ describe('fault injection on arm64 6.12-debug', () => {
       expect(named.test(s.reason ?? '') || profiled.test(s.reason ?? ''), s.reason).toBe(true);
     }
     expect(leaking.some((s) => /leaked from 0x[0-9a-f]+ = kh_errleak_setup/.test(s.reason ?? ''))).toBe(true);
-    const fixed = await sweep('leak-on-error-path-fixed');
+    const fixed = await sweep(ARM, 'leak-on-error-path-fixed');
     expect(fixed.code, fixed.all).toBe(0);
     expect(fixed.rows.filter((s) => s.status !== 'pass')).toEqual([]);
   });
 
   it('sweeps one write of the loaded module (--exec): the leaking indexes in its setup, the fixed twin clean', async () => {
-    const leaky = await sweep('leak-on-error-path', ['--exec', 'echo 1 > /sys/module/kh_errleak/parameters/poke']);
+    const leaky = await sweep(ARM, 'leak-on-error-path', ['--exec', 'echo 1 > /sys/module/kh_errleak/parameters/poke']);
     expect(leaky.code, leaky.all).toBe(1);
     const leaking = leaky.rows.filter((s) => s.status === 'fail');
     expect(leaking.length).toBeGreaterThan(0);
@@ -154,7 +143,7 @@ describe('fault injection on arm64 6.12-debug', () => {
     // The first index fails the sysfs write's own buffer, before the module's code runs.
     expect(leaky.rows[0]?.reason).toMatch(/^#1 kmalloc in kernfs_fop_write_iter\+0x[0-9a-f]+: write returned -ENOMEM$/);
     expect(leaky.rows.at(-1)?.reason).toMatch(/no allocation failed \(the operation made fewer\): wrote 2 bytes$/);
-    const fixed = await sweep('leak-on-error-path-fixed', ['--exec', 'echo 1 > /sys/module/kh_errleak_fixed/parameters/poke']);
+    const fixed = await sweep(ARM, 'leak-on-error-path-fixed', ['--exec', 'echo 1 > /sys/module/kh_errleak_fixed/parameters/poke']);
     expect(fixed.code, fixed.all).toBe(0);
   });
 
