@@ -181,6 +181,11 @@ export function ioOutcome(io: SweepIO, rc: number): string {
   return `${io.op} returned ${errnoText(rc)}`;
 }
 
+/** An allocation index counts from 1; anything else is a bug in the caller. */
+function checkIndex(nth: number): void {
+  if (!Number.isSafeInteger(nth) || nth < 1) throw new RangeError(`an allocation index from 1, not ${nth}`);
+}
+
 /**
  * The guest command that loads a module with its Nth allocation failed:
  * the fail-nth loader (modules/failnth) at `helper` opens `ko`, arms its own
@@ -189,13 +194,13 @@ export function ioOutcome(io: SweepIO, rc: number): string {
  * characters in a value). It prints one kharness-failnth line (parseFailnth).
  */
 export function failnthCommand(helper: string, ko: string, nth: number, params: string): string {
-  if (!Number.isSafeInteger(nth) || nth < 1) throw new RangeError(`an allocation index from 1, not ${nth}`);
+  checkIndex(nth);
   return `${helper} ${nth} ${ko}${params ? ` '${params}'` : ''}`;
 }
 
 /** The guest command that makes one write or read (sweepIO's) with its Nth allocation failed; the data goes in single quotes, newline and all. */
 export function failnthIOCommand(helper: string, io: SweepIO, nth: number): string {
-  if (!Number.isSafeInteger(nth) || nth < 1) throw new RangeError(`an allocation index from 1, not ${nth}`);
+  checkIndex(nth);
   if (io.op === 'read') return `${helper} ${nth} --read '${io.path}'`;
   if (io.data.includes("'")) throw new RangeError('the data of a swept write has no single quote');
   return `${helper} ${nth} --write '${io.path}' '${io.data}'`;

@@ -33,6 +33,7 @@ import {
   kmemleakDo,
   kmemleakPhase,
   namedTask,
+  oopsed,
   phaseOutput,
   placementScript,
   rcOf,
@@ -45,8 +46,6 @@ import {
 type SweepAction = Extract<Action, { kind: 'module-sweep' }>;
 /** The allocator reporting the very failure the sweep made (vmalloc's "vm_struct allocation failed"): its echo, not a finding. */
 const ECHOES: ReadonlySet<string> = new Set(['alloc-failure', 'vmalloc-failure']);
-/** Reports after which the guest, even alive, is not trusted with the next index. */
-const OOPS: ReadonlySet<string> = new Set(['oops', 'panic']);
 
 interface SweepInstance extends Instance {
   module: string;
@@ -114,8 +113,7 @@ async function index(
   const load = await runPhase(m, g, what, what, body, a.timeoutMs);
   if (load.lost) return { load };
   // An oops killed the loader (or the exercise) where it stood, locks held: the guest answers but is not used again.
-  const oops = load.splats.find((x) => OOPS.has(x.kind));
-  if (oops) {
+  if (oopsed(load.splats)) {
     const row = indexRow(nth, true, `an oops killed the ${a.exercise ? a.exercise.op : 'load'}`, load.dmesg, load.splats, true);
     return { load, row, dmesg: load.dmesg, splats: load.splats };
   }

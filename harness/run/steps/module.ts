@@ -164,6 +164,9 @@ export function allocatedByAnother(leak: Pick<Leak, 'pid'>, module: string, owne
   return owner !== undefined && owner !== module;
 }
 
+/** Whether an oops (or a panic) killed a phase's task where it stood, locks held: the guest answers, but is not used again. */
+export const oopsed = (splats: readonly Pick<Splat, 'kind'>[]): boolean => splats.some((x) => x.kind === 'oops' || x.kind === 'panic');
+
 /** What a phase that never returned was waiting for. */
 const HUNG: Record<Phase, (module: string) => string> = {
   load: (m) => `insmod never returned: ${m}'s init hangs`,
@@ -407,8 +410,7 @@ export const moduleStep: StepKind<ModuleAction, ModuleInstance> = {
         );
     }
     // An oops killed the task in the kernel (insmod, rmmod, the command) where it stood, locks held: the guest is not used again.
-    if (obs.splats.some((x) => x.kind === 'oops' || x.kind === 'panic'))
-      return { ...obs, facts: { ...obs.facts, ...facts }, lost: true, untrusted: 'the kernel oopsed' };
+    if (oopsed(obs.splats)) return { ...obs, facts: { ...obs.facts, ...facts }, lost: true, untrusted: 'the kernel oopsed' };
     if (inst.phase === 'load' && rc === 0) {
       const where = await m.exec(placementScript(inst.module), { timeoutMs: g.timeouts.stepMs }).catch(() => undefined);
       if (where) {
